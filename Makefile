@@ -1,0 +1,107 @@
+# astrofs — build, test, demo, bench, install.
+#
+# Layout: every src/*.c is a module linked into build/libastro.a; every
+# src/bin/NAME.c is a program build/NAME linked against it; every
+# tests/unit/test_*.c is a cmocka suite; every tests/fuzz/fuzz_*.c a
+# libFuzzer target.  Adding a module never needs an edit here.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CC      ?= gcc
+PKGS    := fuse3 libcurl lmdb openssl cfitsio jansson expat yaml-0.1 libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+WARN    := -Wall -Wextra -Werror -Wmissing-declarations -Wwrite-strings \
+           -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' \
+             -Iinclude $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+
+B       ?= build
+LIBSRC  := $(sort $(wildcard src/*.c))
+BINSRC  := $(sort $(wildcard src/bin/*.c))
+UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+HDRS    := $(wildcard include/*.h)
+
+LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
+BINS    := $(BINSRC:src/bin/%.c=$(B)/%)
+UNITS   := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all bootstrap check unit asan-unit fuzz fuzz-check bats demo demo-stop \
+        bench install uninstall clean lint deb
+all: $(BINS)
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libastro.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%: src/bin/%.c $(B)/libastro.a $(HDRS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libastro.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libastro.a $(PKG_LIBS) -lcmocka
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+# The whole suite: build, unit tests (plain and ASan+UBSan), a short fuzz
+# run, then the mount-level bats tests.  Ends with "N passed, N failed".
+check: bootstrap
+	@scripts/check.sh
+
+unit: $(UNITS) $(BINS)
+	@scripts/run-unit.sh $(B)
+
+asan-unit:
+	$(MAKE) B=build-asan CC=gcc CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+		EXTRA_CFLAGS= $(UNITSRC:tests/unit/%.c=build-asan/tests/%)
+	@scripts/run-unit.sh build-asan
+
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) \
+              -g -O1 -fsanitize=fuzzer,address,undefined -DASTRO_FUZZING
+fuzz: $(FUZZSRC:tests/fuzz/%.c=build-fuzz/%)
+build-fuzz/%: tests/fuzz/%.c $(LIBSRC) $(HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIBSRC) $(PKG_LIBS)
+
+FUZZ_SECONDS ?= 20
+fuzz-check: fuzz
+	@scripts/run-fuzz.sh $(FUZZ_SECONDS)
+
+bats: all
+	@scripts/run-bats.sh
+
+demo: bootstrap all
+	@scripts/demo.sh start
+
+demo-stop:
+	@scripts/demo.sh stop
+
+bench: bootstrap all
+	@scripts/bench.sh
+
+lint:
+	@scripts/banned.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 mount-helpers/mount.astrofs $(DESTDIR)/sbin/mount.astrofs
+	ln -sf mount.astrofs $(DESTDIR)/sbin/mount.fuse.astrofs
+	install -m 0644 doc/astrofs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+uninstall:
+	rm -f $(BINS:$(B)/%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)/sbin/mount.astrofs \
+	      $(DESTDIR)/sbin/mount.fuse.astrofs $(DESTDIR)$(PREFIX)/share/man/man8/astrofs.8
+
+clean:
+	rm -rf build build-asan build-fuzz

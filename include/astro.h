@@ -1,0 +1,47 @@
+/*
+ * astro.h — small things every module uses.
+ *
+ * Conventions across astrofs:
+ *  - functions return 0 (or a count) on success and -errno on failure;
+ *  - public names carry the module prefix (astro_<module>_...), all else is
+ *    static;
+ *  - cleanup is one `out:` label per function;
+ *  - comments say why, not what.
+ */
+#ifndef ASTRO_H
+#define ASTRO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef ASTRO_VERSION
+#define ASTRO_VERSION "0.0.0"
+#endif
+
+#define ASTRO_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define ASTRO_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ASTRO_UNUSED __attribute__((unused))
+#else
+#define ASTRO_PRINTF(f, a)
+#define ASTRO_UNUSED
+#endif
+
+/* Wall-clock time in milliseconds since the Unix epoch. */
+int64_t astro_now_ms(void);
+/* Monotonic time in milliseconds; for deadlines and intervals. */
+int64_t astro_mono_ms(void);
+/* Sleep up to ms milliseconds; returns early (with -EINTR) on a signal. */
+int astro_sleep_ms(int64_t ms);
+
+/*
+ * Bounded string copy that always terminates; returns -ENAMETOOLONG when src
+ * did not fit (dst then holds a truncated copy).
+ */
+int astro_strlcpy(char *dst, const char *src, size_t size);
+
+/* Cryptographically random bytes (OpenSSL); 0 or -EIO. */
+int astro_random(void *buf, size_t len);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * config.h — the effective configuration of one mount.
+ *
+ * Every option of SPEC section 1 is a field here.  Values come from, in
+ * increasing priority: built-in defaults, the config file (`name = value`
+ * lines, `#` comments), then `-o name=value` on the command line.  The same
+ * setter serves file and command line, so both accept exactly the same
+ * spellings and reject bad values with the same message.
+ *
+ * Units: durations accept `N`, `Ns`, `Nmin`/`Nm`, `Nh`, `Nd` (stored in
+ * seconds); sizes accept `N`, `NK`, `NM`, `NG`, `NT` (binary, stored in
+ * bytes); booleans accept a bare name (`-o offline`), 1/0, yes/no,
+ * on/off, true/false.
+ */
+#ifndef ASTRO_CONFIG_H
+#define ASTRO_CONFIG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define ASTRO_RATE_MAX_WINDOWS 4
+
+/* One window of a rate ceiling: at most `limit` requests per `seconds`. */
+struct astro_rate_window {
+	unsigned limit;
+	unsigned seconds;
+};
+
+struct astro_rate {
+	unsigned n;
+	struct astro_rate_window w[ASTRO_RATE_MAX_WINDOWS];
+};
+
+struct astro_config {
+	char *config;			/* config file actually read, or NULL */
+	char *source;			/* SOURCE label for the mount table */
+	char *mountpoint;		/* absolute, realpath()ed */
+
+	bool foreground, debug, single_thread;
+	int log_level;			/* syslog level; default LOG_NOTICE */
+
+	char *cache_dir;
+	uint64_t cache_max;		/* bytes */
+	unsigned timeout;		/* seconds */
+	bool offline;
+	unsigned max_threads;		/* FUSE worker cap */
+
+	/* space-track */
+	char *spacetrack_url;
+	char *spacetrack_credentials;	/* path of the credentials file */
+	char *spacetrack_user;		/* loaded from the file or environment */
+	char *spacetrack_password;	/* secret: never logged, masked in dumps */
+	struct astro_rate spacetrack_rate;
+	unsigned tle_ttl;		/* seconds */
+	unsigned tle_final_after;	/* seconds */
+
+	/* S3 and HTTP FITS sources */
+	char *s3_endpoint;		/* NULL: AWS for s3_region */
+	char *s3_region;
+	char *s3_credentials;
+	char *s3_profile;
+	bool s3_anonymous;
+	bool s3_request_payer;
+	int s3_path_style;		/* -1 auto, 0 off, 1 on */
+	char *fits_buckets;		/* comma list */
+	char *fits_http;		/* NAME=URL;NAME=URL */
+
+	/* telemetry */
+	char *archive_dir;
+	char *staging_dir;
+
+	/* satfilter */
+	char *satfilter_catalog;	/* "spacetrack" or a path */
+	unsigned satfilter_refresh;	/* seconds */
+	char *satfilter_listen;		/* host:port for the HTTP listener, or NULL */
+	double site_lat, site_lon, site_height;
+
+	/* observatory */
+	char *obs_config;
+	char *obs_store;
+
+	/* FUSE/sshfs-like */
+	bool uid_set, gid_set;
+	uid_t uid;
+	gid_t gid;
+	bool umask_set;
+	unsigned umask;
+	bool allow_other, default_permissions, ro, auto_unmount;
+};
+
+/* Fill in defaults (depends on the caller's uid and XDG variables). */
+int astro_config_init(struct astro_config *cfg);
+void astro_config_free(struct astro_config *cfg);
+
+/*
+ * Set one option by name.  `value` may be NULL for a bare flag.  On error
+ * returns -EINVAL (or -ENOENT for an unknown name) and writes a one-line
+ * message naming the option and what was wrong into err.
+ */
+int astro_config_set(struct astro_config *cfg, const char *name,
+		     const char *value, char *err, size_t errlen);
+
+/* True for fstab-only options that are accepted and ignored. */
+bool astro_config_is_ignored(const char *name);
+
+/*
+ * Read a config file.  Errors name the file and line.  -ENOENT when the
+ * file does not exist (the caller decides whether that matters).
+ */
+int astro_config_load_file(struct astro_config *cfg, const char *path,
+			   char *err, size_t errlen);
+
+/*
+ * After all sources are merged: load credentials (files must be mode 0600
+ * or stricter and owned by the caller or root), apply environment
+ * fallbacks, check cross-option consistency.
+ */
+int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen);
+
+/* Parsers shared with other modules; all return 0 or -EINVAL. */
+int astro_parse_duration(const char *s, unsigned *seconds);
+int astro_parse_size(const char *s, uint64_t *bytes);
+int astro_parse_bool(const char *s, bool *out);
+int astro_parse_rate(const char *s, struct astro_rate *out);
+
+/*
+ * Read a `key = value` credentials file (space-track style) after checking
+ * its mode; returns malloc'd values for the two keys asked for.
+ */
+int astro_read_secret_file(const char *path, const char *k1, char **v1,
+			   const char *k2, char **v2, char *err, size_t errlen);
+
+/* The effective configuration as `name = value` lines, secrets masked. */
+char *astro_config_dump(const struct astro_config *cfg);
+
+#endif

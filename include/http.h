@@ -1,0 +1,77 @@
+/*
+ * http.h — every upstream HTTP(S) transfer goes through here (libcurl).
+ *
+ * Guarantees: a transfer never outlives its deadline (connect timeout, a
+ * low-speed abort and a total deadline all derived from `timeout_ms`);
+ * connections, DNS and TLS sessions are reused across threads; only
+ * requests marked idempotent are retried, with exponential backoff and
+ * jitter, and never past the deadline; a FUSE interrupt (Ctrl-C) aborts the
+ * transfer.  Bodies are capped by `max_body`.
+ *
+ * Tests inject failures with astro_http_set_inject(): the hook runs before
+ * each attempt and may return a negative errno to fail it without network.
+ */
+#ifndef ASTRO_HTTP_H
+#define ASTRO_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct astro_http_req {
+	const char *method;		/* "GET", "POST", "HEAD", ... */
+	const char *url;
+	const char *const *headers;	/* "Name: value", NULL-terminated; may be NULL */
+	const void *body;		/* request body or NULL */
+	size_t body_len;
+	int64_t timeout_ms;		/* total deadline for all attempts; 0 = 30 s */
+	int idempotent;			/* may be retried */
+	int max_attempts;		/* 0 = 3 for idempotent, 1 otherwise */
+	size_t max_body;		/* 0 = 256 MiB; larger bodies fail with -EFBIG */
+	const char *service;		/* stats label: "spacetrack", "s3", ... */
+	/* Retry also on these statuses (besides 5xx/429 for idempotent). */
+	int (*retry_status)(long status, void *arg);
+	void *retry_arg;
+};
+
+struct astro_http_resp {
+	long status;		/* HTTP status; 0 if no response */
+	char *body;		/* NUL-terminated (not counted in body_len) */
+	size_t body_len;
+	char *headers;		/* raw response headers of the final response */
+	size_t headers_len;
+};
+
+/*
+ * Perform a request.  Returns 0 when an HTTP response arrived (whatever its
+ * status), -ETIMEDOUT when the deadline passed, -EINTR when interrupted,
+ * -EFBIG for an over-long body, -EIO for any other transport failure
+ * (reset, truncated body, DNS, TLS).  resp must be freed with
+ * astro_http_resp_free() in every case.
+ */
+int astro_http_request(const struct astro_http_req *req,
+		       struct astro_http_resp *resp);
+void astro_http_resp_free(struct astro_http_resp *resp);
+
+/*
+ * Copy the value of the last header `name` (case-insensitive) into buf;
+ * returns its length or -ENOENT.  With idx >= 0, returns the idx-th
+ * occurrence instead (for Set-Cookie).
+ */
+int astro_http_header(const struct astro_http_resp *resp, const char *name,
+		      int idx, char *buf, size_t size);
+
+/* Process-wide set-up and tear-down (before threads / at exit). */
+int astro_http_global_init(void);
+void astro_http_global_cleanup(void);
+
+/* Check called during transfers; non-zero aborts with -EINTR. */
+void astro_http_set_interrupt_check(int (*fn)(void));
+
+typedef int (*astro_http_inject_fn)(const struct astro_http_req *req,
+				    int attempt, void *arg);
+void astro_http_set_inject(astro_http_inject_fn fn, void *arg);
+
+/* Percent-encode src (RFC 3986 unreserved kept) into a malloc'd string. */
+char *astro_http_escape(const char *src, size_t len);
+
+#endif

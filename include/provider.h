@@ -1,0 +1,106 @@
+/*
+ * provider.h — the one interface between the FUSE layer and a tree.
+ *
+ * The FUSE layer (fs.c) owns no tree logic: it splits a path into its first
+ * component, finds the provider registered under that name ("tle", "fits",
+ * "telemetry", "satfilter", "obs", ".astrofs") and hands the rest of the path
+ * to it.  Providers never see FUSE types, so each is testable without a mount
+ * by calling these functions directly (see tests/unit/).
+ *
+ * Paths passed to a provider are relative to its root, without a leading
+ * slash: "" is the root itself, "2001/01/01.tle" a file below it.  The root of
+ * a provider is always a directory; `getattr("")` may still be asked.
+ *
+ * Threads: every function may be called concurrently from FUSE worker
+ * threads (up to `max_threads` at once).  Providers protect their own state.
+ *
+ * Return values: 0 (or a byte count for read/write) on success, -errno on
+ * failure.  Every call must return within the mount's `timeout` plus a
+ * little: providers pass deadlines to anything that may wait.
+ *
+ * Sizes: report an exact st_size whenever it is known; never a guess.  A file
+ * whose size is unknown until read sets ASTRO_ATTR_UNKNOWN_SIZE (st_size 0);
+ * its open must then set direct_io so tools read to EOF (see
+ * ../shared/docs/reference/fuse.md section 5).
+ */
+#ifndef ASTRO_PROVIDER_H
+#define ASTRO_PROVIDER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "config.h"
+#include "cache.h"
+
+enum astro_kind { ASTRO_DIR = 1, ASTRO_FILE = 2, ASTRO_LINK = 3 };
+
+#define ASTRO_ATTR_UNKNOWN_SIZE 0x1u	/* size not known yet; st_size is 0 */
+#define ASTRO_ATTR_WRITABLE 0x2u	/* transaction or ingest file: mode 0666 & ~umask */
+
+struct astro_attr {
+	enum astro_kind kind;
+	uint64_t size;
+	int64_t mtime;		/* seconds since the epoch; 0 = mount time */
+	unsigned flags;
+	unsigned nlink;		/* 0 = let fs.c choose */
+};
+
+/*
+ * Per-open state.  `handle` belongs to the provider.  The flags ask the FUSE
+ * layer for open options: direct_io for files of unknown size and
+ * transaction files, keep_cache when the content is unchanged since the last
+ * open (same upstream version), nonseekable for transaction files.
+ */
+struct astro_file {
+	void *handle;
+	unsigned direct_io : 1;
+	unsigned keep_cache : 1;
+	unsigned nonseekable : 1;
+};
+
+/*
+ * readdir callback.  `a` may be NULL (the FUSE layer then calls getattr when
+ * it needs attributes); providers that can cheaply give attributes pass them
+ * so `ls -l` costs no lookup per entry.  Returns non-zero when the buffer is
+ * full: stop and return 0.
+ */
+typedef int (*astro_fill_fn)(void *buf, const char *name,
+			     const struct astro_attr *a);
+
+/* What a provider gets at start-up: shared services, never another tree. */
+struct astro_ctx {
+	const struct astro_config *cfg;
+	struct astro_cache *cache;	/* may be NULL in unit tests */
+	void *services;			/* struct astro_services * (services.h) */
+};
+
+struct astro_provider {
+	const char *name;	/* first path component */
+
+	int (*init)(const struct astro_ctx *ctx, void **priv);
+	void (*destroy)(void *priv);
+
+	int (*getattr)(void *priv, const char *path, struct astro_attr *a);
+	int (*readdir)(void *priv, const char *path, astro_fill_fn fill,
+		       void *buf);
+	/* flags: open(2) flags.  Optional: NULL means read-only files
+	 * without state (read gets f->handle == NULL). */
+	int (*open)(void *priv, const char *path, int flags,
+		    struct astro_file *f);
+	int (*read)(void *priv, const char *path, struct astro_file *f,
+		    char *buf, size_t size, off_t off);
+	/* Optional; NULL makes every file read-only (EROFS / EACCES). */
+	int (*write)(void *priv, const char *path, struct astro_file *f,
+		     const char *buf, size_t size, off_t off);
+	/* Optional: truncate(2)/O_TRUNC on a writable file. */
+	int (*truncate)(void *priv, const char *path, struct astro_file *f,
+			off_t size);
+	int (*release)(void *priv, const char *path, struct astro_file *f);
+	/* Optional: symlinks (e.g. images/latest). */
+	int (*readlink)(void *priv, const char *path, char *buf, size_t size);
+};
+
+/* The providers compiled in (each defined in its prov_<name>.c). */
+extern const struct astro_provider astro_prov_tle;
+extern const struct astro_provider astro_prov_meta;	/* ".astrofs" */
+
+#endif
