@@ -46,7 +46,7 @@ $(B)/libastro.a: $(LIBOBJ)
 $(B)/%: src/bin/%.c $(B)/libastro.a $(HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/unit.h $(B)/libastro.a $(HDRS)
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libastro.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libastro.a $(PKG_LIBS) -lcmocka
 
