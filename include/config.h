@@ -10,7 +10,22 @@
  * Units: durations accept `N`, `Ns`, `Nmin`/`Nm`, `Nh`, `Nd` (stored in
  * seconds); sizes accept `N`, `NK`, `NM`, `NG`, `NT` (binary, stored in
  * bytes); booleans accept a bare name (`-o offline`), 1/0, yes/no,
- * on/off, true/false.
+ * on/off, true/false; `noNAME` (bare) turns a boolean off.
+ *
+ * Choices where SPEC is silent:
+ *  - default_permissions is ON by default (unlike sshfs): with allow_other
+ *    the kernel would otherwise let one user's cached permission check
+ *    serve another (libfuse #15).  `-o nodefault_permissions` turns it off.
+ *  - astro_config_finish resolves s3_path_style auto (-1) to 1 when
+ *    s3_endpoint is set, else 0, and makes every path option absolute
+ *    (relative to the working directory at start-up) because the daemon
+ *    chdir()s to "/"; paths need not exist yet.
+ *  - spacetrack_url and s3_endpoint are stored without a trailing '/';
+ *    fits_buckets is stored comma-separated (`,` or `;` accepted, since a
+ *    bare comma splits `-o` lists); spacetrack_rate accepts `,` or `;`.
+ *
+ * Thread-safety: none; build the configuration once at start-up and treat
+ * it as read-only afterwards.
  */
 #ifndef ASTRO_CONFIG_H
 #define ASTRO_CONFIG_H
@@ -110,6 +125,15 @@ bool astro_config_is_ignored(const char *name);
  */
 int astro_config_load_file(struct astro_config *cfg, const char *path,
 			   char *err, size_t errlen);
+
+/*
+ * The same parser over `len` bytes in memory (which need not be
+ * NUL-terminated); `name` labels error messages.  Unlike load_file it does
+ * not record a path in cfg->config.  Exists for the fuzz target and tests.
+ */
+int astro_config_load_buffer(struct astro_config *cfg, const char *name,
+			     const char *buf, size_t len,
+			     char *err, size_t errlen);
 
 /*
  * After all sources are merged: load credentials (files must be mode 0600
