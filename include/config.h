@@ -3,7 +3,8 @@
  *
  * Every option of SPEC section 1 is a field here.  Values come from, in
  * increasing priority: built-in defaults, the config file (`name = value`
- * lines, `#` comments), then `-o name=value` on the command line.  The same
+ * lines; `#` starts a comment at the start of a line, after a blank or
+ * right after `=`, so `url#frag` is a value), then `-o name=value` on the command line.  The same
  * setter serves file and command line, so both accept exactly the same
  * spellings and reject bad values with the same message.
  *

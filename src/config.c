@@ -986,9 +986,13 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 		s = trim(line);
 		if (*s == '#')
 			continue;
-		/* A '#' after a blank starts a comment; "url#frag" stays a value. */
+		/*
+		 * A '#' after a blank or right after '=' starts a comment, so
+		 * "url#frag" stays a value but no value starts with '#' (the
+		 * dump writes `name = value`, which would read as a comment).
+		 */
 		for (hash = s; (hash = strchr(hash, '#')); hash++)
-			if (hash > s && (hash[-1] == ' ' || hash[-1] == '\t')) {
+			if (hash > s && strchr(" \t=", hash[-1])) {
 				*hash = '\0';
 				break;
 			}

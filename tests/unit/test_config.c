@@ -562,7 +562,7 @@ static void file_loading(void **state)
 			  "_netdev\n"
 			  "timeout = 90\r\n"
 			  "  # indented comment\n"
-			  "s3_endpoint =\n"
+			  "s3_endpoint =# unset, not a value\n"
 			  "site_lat = 19.5", 0644);
 	assert_int_equal(astro_config_load_file(&c, path, err, sizeof(err)), 0);
 	assert_string_equal(c.config, path);
