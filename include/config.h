@@ -109,8 +109,14 @@ struct astro_config {
 int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
 
+/* SPEC: the config file read when `config=` is not given, if it exists. */
+#define ASTRO_CONFIG_DEFAULT_PATH "/etc/astrofs/astrofs.conf"
+
 /*
- * Set one option by name.  `value` may be NULL for a bare flag.  On error
+ * Set one option by name.  `value` may be NULL for a bare flag; with a NULL
+ * value, a name containing '=' is split there, so a raw `-o` element
+ * ("timeout=30") can be passed as is.  fstab-only options are accepted and
+ * ignored (see astro_config_is_ignored).  On error
  * returns -EINVAL (or -ENOENT for an unknown name) and writes a one-line
  * message naming the option and what was wrong into err.
  */
@@ -156,7 +162,16 @@ int astro_parse_rate(const char *s, struct astro_rate *out);
 int astro_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);
 
-/* The effective configuration as `name = value` lines, secrets masked. */
+/*
+ * The effective configuration as `name = value` lines in a stable order,
+ * one per option, unset ones as `name =`; loaded secrets are shown as
+ * `********`, as are passwords in URLs and signature/token query values
+ * (SAS, pre-signed) in spacetrack_url, s3_endpoint and fits_http.  Paths of
+ * credentials files are shown, never their content.  Without the first
+ * line (config) and the last two (the loaded secrets), it reads back with
+ * astro_config_load_buffer to the same configuration.  malloc'd; NULL on
+ * ENOMEM.
+ */
 char *astro_config_dump(const struct astro_config *cfg);
 
 #endif

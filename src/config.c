@@ -469,6 +469,99 @@ static int check_fits_http(const char *s)
 	return n ? 0 : -EINVAL;
 }
 
+/*
+ * Query parameters that carry a signature or token in pre-signed and SAS
+ * URLs (S3, GCS, Azure) or API keys: their values are secrets.
+ */
+static bool secret_param(const char *name, size_t n)
+{
+	static const char *const names[] = {
+		"sig", "signature", "token", "access_token", "key", "x-amz-signature",
+		"x-amz-credential", "x-amz-security-token", "x-goog-signature",
+		"x-goog-credential",
+	};
+	size_t i;
+
+	for (i = 0; i < ASTRO_ARRAY_SIZE(names); i++)
+		if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A URL (or fits_http list of them) fit to show: a password in the
+ * userinfo and secret query values become MASK.  fits_http may hold
+ * SAS-signed Azure URLs, and the dump is readable by any user of the
+ * mount.  Masking is idempotent, so a dump still reloads to itself.
+ */
+static void put_masked_urls(FILE *f, const char *s)
+{
+	enum { SCHEME, PATH, QUERY, FRAGMENT } st = SCHEME;
+	const char *p = s, *at;
+	size_t n;
+
+	/*
+	 * Parsed by URL part, not by pattern: a secret may itself hold '/',
+	 * '@' or "://", and once masked it must not change how the rest reads.
+	 * ';' separates fits_http entries.
+	 */
+	while (*p) {
+		if (*p == ';') {
+			st = SCHEME;
+			fputc(*p++, f);
+		} else if (st == SCHEME && strncmp(p, "://", 3) == 0) {
+			fputs("://", f);
+			p += 3;
+			n = strcspn(p, "/?#;");
+			if ((at = memrchr(p, '@', n))) {
+				fputs(MASK, f);
+				n -= (size_t)(at - p);
+				p = at;
+			}
+			fwrite(p, 1, n, f);
+			p += n;
+			st = PATH;
+		} else if (st == PATH && *p == '?') {
+			fputc(*p++, f);
+			st = QUERY;
+		} else if (st == QUERY) {
+			n = strcspn(p, "=&#;");
+			if (p[n] == '=' && secret_param(p, n)) {
+				fwrite(p, 1, n + 1, f);
+				fputs(MASK, f);
+				p += n + 1;
+				p += strcspn(p, "&#;");	/* the secret itself */
+			}
+			n = strcspn(p, "&#;");
+			n += p[n] == '&';	/* the '&' goes with this parameter */
+			fwrite(p, 1, n, f);
+			p += n;
+			if (*p == '#')
+				st = FRAGMENT;
+		} else {
+			if (*p == '#')
+				st = FRAGMENT;
+			fputc(*p++, f);
+		}
+	}
+}
+
+static char *masked_urls(const char *s)
+{
+	char *out = NULL;
+	size_t len;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	put_masked_urls(f, s);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 /* host:port, host may be a bracketed IPv6 literal. */
 static int check_listen(const char *s)
 {
@@ -736,6 +829,14 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 bad:
 	if (!value)
 		value = "";
+	if (o->type == T_URL || o->type == T_FITS_HTTP) {
+		char *m = masked_urls(value);
+
+		rc = fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
+			  o->name, m ? echo(m, e, sizeof(e)) : "...", o->expect);
+		free(m);
+		return rc;
+	}
 	return fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
 		    o->name, echo(value, e, sizeof(e)), o->expect);
 }
@@ -744,9 +845,20 @@ int astro_config_set(struct astro_config *cfg, const char *name,
 		     const char *value, char *err, size_t errlen)
 {
 	const struct opt *o;
-	char e[ECHO_MAX + 8];
+	char e[ECHO_MAX + 8], *copy;
+	const char *eq;
+	int rc;
 
 	assert(cfg && name);
+	eq = strchr(name, '=');
+	if (eq && !value) {
+		/* One raw `-o` element, "name=value", as fuse_opt hands it over. */
+		if (!(copy = strndup(name, (size_t)(eq - name))))
+			return -ENOMEM;
+		rc = astro_config_set(cfg, copy, eq + 1, err, errlen);
+		free(copy);
+		return rc;
+	}
 	if ((o = find_opt(name)))
 		return set_one(cfg, o, value, err, errlen);
 	/* `-o nodefault_permissions`, `nooffline`: a bare flag turned off. */
@@ -1282,8 +1394,11 @@ static void dump_value(FILE *f, const struct astro_config *cfg, const struct opt
 	int v;
 
 	switch (o->type) {
-	case T_STR: case T_PATH: case T_URL: case T_CATALOG:
-	case T_LISTEN: case T_BUCKETS: case T_FITS_HTTP:
+	case T_URL: case T_FITS_HTTP:
+		s = *(char *const *)cfield(cfg, o);
+		put_masked_urls(f, s ? s : "");
+		break;
+	case T_STR: case T_PATH: case T_CATALOG: case T_LISTEN: case T_BUCKETS:
 		s = *(char *const *)cfield(cfg, o);
 		fputs(s ? s : "", f);
 		break;

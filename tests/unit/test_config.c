@@ -672,6 +672,56 @@ static void dump_round_trip(void **state)
 	astro_config_free(&b);
 }
 
+static void raw_o_elements(void **state)
+{
+	struct astro_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(astro_config_init(&c), 0);
+	assert_int_equal(astro_config_set(&c, "timeout=45", NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.timeout, 45);
+	assert_int_equal(astro_config_set(&c, "fits_http=a=http://h/x", NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.fits_http, "a=http://h/x");
+	assert_int_equal(astro_config_set(&c, "x-systemd.mount-timeout=30", NULL, err,
+					  sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "comment=systemd.automount", NULL, err,
+					  sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "bogus=1", NULL, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "unknown option: bogus");
+	assert_int_equal(astro_config_set(&c, "timeout=", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.timeout, 45);
+	astro_config_free(&c);
+}
+
+/* Signed URLs and URL passwords are secrets too (fuse.md: never log them). */
+static void url_secrets_masked(void **state)
+{
+	struct astro_config c;
+	char err[512], *d;
+
+	(void)state;
+	assert_int_equal(astro_config_init(&c), 0);
+	assert_int_equal(astro_config_set(&c, "fits_http",
+		"az=https://acct.blob.core.windows.net/c?sv=2022-11-02&sig=AZSECRET%3D&se=2030;"
+		"gcs=https://storage.googleapis.com/b?X-Goog-Signature=GSECRET", err, sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "spacetrack_url", "https://bob:PWSECRET@st.example/",
+					  err, sizeof(err)), 0);
+	d = astro_config_dump(&c);
+	assert_null(strstr(d, "SECRET"));
+	assert_non_null(strstr(d, "\nfits_http = az=https://acct.blob.core.windows.net/c?"
+			       "sv=2022-11-02&sig=********&se=2030;"
+			       "gcs=https://storage.googleapis.com/b?X-Goog-Signature=********\n"));
+	assert_non_null(strstr(d, "\nspacetrack_url = https://********@st.example\n"));
+	free(d);
+	/* Nor does a refused value leak one into the message. */
+	assert_int_equal(astro_config_set(&c, "fits_http", "a=https://h/?sig=SSECRET;b=ftp://x",
+					  err, sizeof(err)), -EINVAL);
+	assert_null(strstr(err, "SSECRET"));
+	assert_non_null(strstr(err, "bad value for fits_http"));
+	astro_config_free(&c);
+}
+
 /* ---- credentials and finish ------------------------------------------ */
 
 #define SECRET "s3cr3t Pa55#word"
@@ -917,6 +967,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(file_loading, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(file_errors, tmp_setup, tmp_teardown),
 		cmocka_unit_test(dump_round_trip),
+		cmocka_unit_test(raw_o_elements),
+		cmocka_unit_test(url_secrets_masked),
 		cmocka_unit_test_setup_teardown(credentials_file, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(credentials_file_errors, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(credentials_from_env, tmp_setup, tmp_teardown),
