@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 #include "log.h"
 
@@ -49,6 +50,38 @@ static void round_trip(const struct astro_config *a)
 	astro_config_free(&b);
 }
 
+/*
+ * The credentials-file parser reads a path, so the input goes into a 0600
+ * temporary file, unlinked at once and reached through /proc/self/fd so
+ * nothing is left behind however the run ends.
+ */
+static void secret_file(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+	static char path[64];
+	char tmpl[] = "/tmp/fuzz-config-XXXXXX", err[512], *u = NULL, *p = NULL;
+
+	if (fd < 0) {
+		if ((fd = mkstemp(tmpl)) < 0)
+			abort();
+		unlink(tmpl);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	}
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+		abort();
+	if (astro_read_secret_file(path, "identity", &u, "password", &p, err,
+				   sizeof(err)) == 0) {
+		/* Values are whole, trimmed, single-line and non-empty. */
+		if (!u || !p || !*u || !*p || strchr(u, '\n') || strchr(p, '\n') ||
+		    u[strlen(u) - 1] == ' ' || p[0] == ' ')
+			abort();
+	} else if (u || p || strchr(err, '\n')) {
+		abort();
+	}
+	free(u);
+	free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,6 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (!memchr(err, '\0', sizeof(err)) || strchr(err, '\n'))
 		abort();	/* messages are one terminated line */
 	astro_config_free(&cfg);
+
+	secret_file(data, size);
 
 	/* The same bytes as a lone value for each parser. */
 	if ((s = strndup((const char *)data, size))) {

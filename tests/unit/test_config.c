@@ -1,6 +1,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,13 +27,17 @@ static int tmp_setup(void **state)
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
 static int tmp_teardown(void **state)
 {
 	struct tmp *t = *state;
-	char cmd[PATH_MAX + 16];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
+	if (nftw(t->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "# could not remove %s\n", t->dir);
 	free(t->dir);
 	free(t);
