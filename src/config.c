@@ -409,8 +409,34 @@ static bool name_chars_ok(const char *s, size_t n)
 	return true;
 }
 
-/* Bucket names split on ',' or ';'; result joined with ','. */
-static int parse_buckets(const char *s, char **out)
+static int bucket_ok(const char *e, const char *prev)
+{
+	(void)prev;
+	return name_chars_ok(e, strlen(e)) && strlen(e) <= 255 ? 0 : -EINVAL;
+}
+
+/* NAME=URL, NAME made of [A-Za-z0-9._-] and not already in prev. */
+static int fits_http_ok(const char *e, const char *prev)
+{
+	const char *eq = strchr(e, '='), *q;
+	size_t n;
+
+	if (!eq || !name_chars_ok(e, (size_t)(eq - e)) || check_url(eq + 1, &n) < 0)
+		return -EINVAL;
+	/* A name given twice would leave one of the URLs unreachable. */
+	n = (size_t)(eq - e) + 1;
+	for (q = prev; *q; q += strcspn(q, ";"), q += *q == ';')
+		if (strncmp(q, e, n) == 0)
+			return -EINVAL;
+	return 0;
+}
+
+/*
+ * A list split on any of seps, entries trimmed, empty ones dropped, each
+ * checked by ok() against those before it, joined again with `join`.
+ */
+static int parse_list(const char *s, const char *seps, char join,
+		      int (*ok)(const char *e, const char *prev), char **out)
 {
 	char *copy = strdup(s), *res = NULL, *tok, *save = NULL;
 	size_t used = 0, cap = strlen(s) + 1;
@@ -421,11 +447,13 @@ static int parse_buckets(const char *s, char **out)
 		goto out;
 	}
 	res[0] = '\0';
-	for (tok = strtok_r(copy, ",;", &save); tok; tok = strtok_r(NULL, ",;", &save)) {
+	for (tok = strtok_r(copy, seps, &save); tok; tok = strtok_r(NULL, seps, &save)) {
 		tok = trim(tok);
-		if (!name_chars_ok(tok, strlen(tok)) || strlen(tok) > 255)
+		if (*tok == '\0')
+			continue;
+		if (ok(tok, res) < 0)
 			goto out;
-		used += (size_t)snprintf(res + used, cap - used, "%s%s", used ? "," : "", tok);
+		used += (size_t)snprintf(res + used, cap - used, "%.1s%s", used ? &join : "", tok);
 		assert(used < cap);
 	}
 	if (used == 0)
@@ -437,36 +465,6 @@ out:
 	free(copy);
 	free(res);
 	return rc;
-}
-
-/* NAME=URL;NAME=URL with distinct names made of [A-Za-z0-9._-]. */
-static int check_fits_http(const char *s)
-{
-	const char *p = s, *semi, *eq, *q;
-	char url[4096];
-	size_t len, n = 0;
-
-	while (*p) {
-		semi = strchr(p, ';');
-		len = semi ? (size_t)(semi - p) : strlen(p);
-		if (len > 0) {
-			eq = memchr(p, '=', len);
-			if (!eq || !name_chars_ok(p, (size_t)(eq - p)) ||
-			    len - (size_t)(eq - p) - 1 >= sizeof(url))
-				return -EINVAL;
-			memcpy(url, eq + 1, len - (size_t)(eq - p) - 1);
-			url[len - (size_t)(eq - p) - 1] = '\0';
-			if (check_url(url, &(size_t){ 0 }) < 0)
-				return -EINVAL;
-			/* A name given twice would make one of the URLs dead. */
-			for (q = s; q < p; q = strchr(q, ';') + 1)
-				if (strncmp(q, p, (size_t)(eq - p) + 1) == 0)
-					return -EINVAL;
-			n++;
-		}
-		p += len + (semi ? 1 : 0);
-	}
-	return n ? 0 : -EINVAL;
 }
 
 /*
@@ -759,12 +757,12 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 			goto bad;
 		if (o->type == T_LISTEN && check_listen(value) < 0)
 			goto bad;
-		if (o->type == T_FITS_HTTP && check_fits_http(value) < 0)
-			goto bad;
-		if (o->type == T_BUCKETS) {
+		if (o->type == T_BUCKETS || o->type == T_FITS_HTTP) {
 			char *list;
 
-			if ((rc = parse_buckets(value, &list)) == -ENOMEM)
+			rc = o->type == T_BUCKETS ? parse_list(value, ",;", ',', bucket_ok, &list)
+						  : parse_list(value, ";", ';', fits_http_ok, &list);
+			if (rc == -ENOMEM)
 				return rc;
 			if (rc < 0)
 				goto bad;
