@@ -4,9 +4,10 @@
  * Every option of SPEC section 1 is a field here.  Values come from, in
  * increasing priority: built-in defaults, the config file (`name = value`
  * lines; `#` starts a comment at the start of a line, after a blank or
- * right after `=`, so `url#frag` is a value), then `-o name=value` on the command line.  The same
- * setter serves file and command line, so both accept exactly the same
- * spellings and reject bad values with the same message.
+ * right after `=`, so `url#frag` is a value; a bare `name` is a flag),
+ * then `-o name=value` on the command line.  The same setter serves file
+ * and command line, so both accept exactly the same spellings and reject
+ * bad values with the same message; a repeated option: the last wins.
  *
  * Units: durations accept `N`, `Ns`, `Nmin`/`Nm`, `Nh`, `Nd` (stored in
  * seconds); sizes accept `N`, `NK`, `NM`, `NG`, `NT` (binary, stored in
@@ -23,7 +24,19 @@
  *    chdir()s to "/"; paths need not exist yet.
  *  - spacetrack_url and s3_endpoint are stored without a trailing '/';
  *    fits_buckets is stored comma-separated (`,` or `;` accepted, since a
- *    bare comma splits `-o` lists); spacetrack_rate accepts `,` or `;`.
+ *    bare comma splits `-o` lists) and fits_http `;`-separated, both with
+ *    blanks and empty entries dropped; spacetrack_rate accepts `,` or `;`.
+ *  - Bounds: timeout 1s..1h, cache_max 1M..1024T, tle_ttl and
+ *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
+ *    1..100000 requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
+ *    distinct periods), site_lat ±90, site_lon ±180, site_height
+ *    -1000..20000 m, max_threads 1..1024, umask ≤ 0777, uid/gid numeric.
+ *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
+ *    SPACETRACK_PASSWORD; having only one of the two variables is an
+ *    error; having neither is fine (offline, or a catalog file).  They are
+ *    never options.  Files named by s3_credentials, satfilter_catalog (a
+ *    path) and obs_config must be readable at finish().
+ *  - `config` cannot appear inside a config file.
  *
  * Thread-safety: none; build the configuration once at start-up and treat
  * it as read-only afterwards.
