@@ -3,14 +3,43 @@
  *
  * Every option of SPEC section 1 is a field here.  Values come from, in
  * increasing priority: built-in defaults, the config file (`name = value`
- * lines, `#` comments), then `-o name=value` on the command line.  The same
- * setter serves file and command line, so both accept exactly the same
- * spellings and reject bad values with the same message.
+ * lines; `#` starts a comment at the start of a line, after a blank or
+ * right after `=`, so `url#frag` is a value; a bare `name` is a flag),
+ * then `-o name=value` on the command line.  The same setter serves file
+ * and command line, so both accept exactly the same spellings and reject
+ * bad values with the same message; a repeated option: the last wins.
  *
  * Units: durations accept `N`, `Ns`, `Nmin`/`Nm`, `Nh`, `Nd` (stored in
  * seconds); sizes accept `N`, `NK`, `NM`, `NG`, `NT` (binary, stored in
  * bytes); booleans accept a bare name (`-o offline`), 1/0, yes/no,
- * on/off, true/false.
+ * on/off, true/false; `noNAME` (bare) turns a boolean off.
+ *
+ * Choices where SPEC is silent:
+ *  - default_permissions is ON by default (unlike sshfs): with allow_other
+ *    the kernel would otherwise let one user's cached permission check
+ *    serve another (libfuse #15).  `-o nodefault_permissions` turns it off.
+ *  - astro_config_finish resolves s3_path_style auto (-1) to 1 when
+ *    s3_endpoint is set, else 0, and makes every path option absolute
+ *    (relative to the working directory at start-up) because the daemon
+ *    chdir()s to "/"; paths need not exist yet.
+ *  - spacetrack_url and s3_endpoint are stored without a trailing '/';
+ *    fits_buckets is stored comma-separated (`,` or `;` accepted, since a
+ *    bare comma splits `-o` lists) and fits_http `;`-separated, both with
+ *    blanks and empty entries dropped; spacetrack_rate accepts `,` or `;`.
+ *  - Bounds: timeout 1s..1h, cache_max 1M..1024T, tle_ttl and
+ *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
+ *    1..100000 requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
+ *    distinct periods), site_lat ±90, site_lon ±180, site_height
+ *    -1000..20000 m, max_threads 1..1024, umask ≤ 0777, uid/gid numeric.
+ *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
+ *    SPACETRACK_PASSWORD; having only one of the two variables is an
+ *    error; having neither is fine (offline, or a catalog file).  They are
+ *    never options.  Files named by s3_credentials, satfilter_catalog (a
+ *    path) and obs_config must be readable at finish().
+ *  - `config` cannot appear inside a config file.
+ *
+ * Thread-safety: none; build the configuration once at start-up and treat
+ * it as read-only afterwards.
  */
 #ifndef ASTRO_CONFIG_H
 #define ASTRO_CONFIG_H
@@ -93,8 +122,14 @@ struct astro_config {
 int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
 
+/* SPEC: the config file read when `config=` is not given, if it exists. */
+#define ASTRO_CONFIG_DEFAULT_PATH "/etc/astrofs/astrofs.conf"
+
 /*
- * Set one option by name.  `value` may be NULL for a bare flag.  On error
+ * Set one option by name.  `value` may be NULL for a bare flag; with a NULL
+ * value, a name containing '=' is split there, so a raw `-o` element
+ * ("timeout=30") can be passed as is.  fstab-only options are accepted and
+ * ignored (see astro_config_is_ignored).  On error
  * returns -EINVAL (or -ENOENT for an unknown name) and writes a one-line
  * message naming the option and what was wrong into err.
  */
@@ -110,6 +145,15 @@ bool astro_config_is_ignored(const char *name);
  */
 int astro_config_load_file(struct astro_config *cfg, const char *path,
 			   char *err, size_t errlen);
+
+/*
+ * The same parser over `len` bytes in memory (which need not be
+ * NUL-terminated); `name` labels error messages.  Unlike load_file it does
+ * not record a path in cfg->config.  Exists for the fuzz target and tests.
+ */
+int astro_config_load_buffer(struct astro_config *cfg, const char *name,
+			     const char *buf, size_t len,
+			     char *err, size_t errlen);
 
 /*
  * After all sources are merged: load credentials (files must be mode 0600
@@ -131,7 +175,16 @@ int astro_parse_rate(const char *s, struct astro_rate *out);
 int astro_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);
 
-/* The effective configuration as `name = value` lines, secrets masked. */
+/*
+ * The effective configuration as `name = value` lines in a stable order,
+ * one per option, unset ones as `name =`; loaded secrets are shown as
+ * `********`, as are passwords in URLs and signature/token query values
+ * (SAS, pre-signed) in spacetrack_url, s3_endpoint and fits_http.  Paths of
+ * credentials files are shown, never their content.  Without the first
+ * line (config) and the last two (the loaded secrets), it reads back with
+ * astro_config_load_buffer to the same configuration.  malloc'd; NULL on
+ * ENOMEM.
+ */
 char *astro_config_dump(const struct astro_config *cfg);
 
 #endif
