@@ -85,6 +85,11 @@ GONE_CLASSES = ("tle", "tle_latest", "tle_publish", "omm")
 MAX_BODY = 1 << 20
 
 
+def compact(obj):
+    """JSON as Space-Track prints it: no spaces."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
 class BadRequest(Exception):
     """A request the real server would answer with 400."""
 
@@ -192,7 +197,8 @@ def write_3le(path, records):
 def read_tle_file(path, warn):
     """(l0 or None, l1, l2) records from a TLE/3LE file, bad ones reported to warn()."""
     with open(path, "rb") as f:
-        lines = f.read().decode("latin-1").splitlines()
+        # Split on LF only: str.splitlines() would also split at bytes such as 0x85 inside a name.
+        lines = [x[:-1] if x.endswith("\r") else x for x in f.read().decode("latin-1").split("\n")]
     out, name, i = [], None, 0
     while i < len(lines):
         line = lines[i]
@@ -430,7 +436,7 @@ def render(result, opts, total):
             objs = {"request_metadata": {"Total": total, "Limit": None, "LimitOffset": None,
                                          "ReturnedRows": len(objs), "RequestTime": "0.0010"},
                     "data": objs}
-        return "application/json", json.dumps(objs, separators=(",", ":")).encode()
+        return "application/json", compact(objs).encode()
     if fmt not in ("tle", "3le"):
         raise BadRequest("format %s is not served by the stand-in" % fmt)
     if cols:
@@ -570,7 +576,7 @@ FAULT_KINDS = ("reset", "truncate", "status", "slow_first_byte", "hang", "error_
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "standin-spacetrack"
-    st = None   # the State, set by serve()
+    st = None   # the State, set by main()
 
     def log_message(self, fmt, *args):
         pass
@@ -600,7 +606,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.served(method)
         except BadRequest as e:
-            self.send(400, json.dumps({"error": str(e)}), "application/json")
+            self.send(400, compact({"error": str(e)}), "application/json")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception:
@@ -623,7 +629,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send(self, code, body, ctype, headers=()):
         """Answer with a chunked body, or the injected truncation of one."""
         if isinstance(body, str):
-            body = body.encode("latin-1")
+            body = body.encode("utf-8")
         if self.entry is not None:
             self.entry["status"] = code
             self.write_log()
@@ -631,10 +637,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         for k, v in headers:
             self.send_header(k, v)
-        if self.truncate == "length":
-            self.send_header("Content-Length", str(max(len(body), 16)))
+        if self.truncate == "length" or self.request_version == "HTTP/1.0":
+            # HTTP/1.0 clients cannot take chunks.
+            self.send_header("Content-Length", str(max(len(body), 16) if self.truncate else len(body)))
             self.end_headers()
-            self.wfile.write(body[:len(body) // 2])
+            self.wfile.write(body[:len(body) // 2] if self.truncate else body)
         else:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -675,8 +682,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 c["logouts"] += 1
             elif path.startswith("/basicspacedata/"):
                 c["queries"] += 1
-        body = self.read_body() if method == "POST" else b""
-        breach = st.count_request(now)
+        breach = st.count_request(now)   # before anything can fail: every request counts
+        body = self.read_body()
 
         fault = st.take_fault(path, ("reset", "truncate", "status", "slow_first_byte", "hang", "error_200"))
         kind = fault and fault["kind"]
@@ -692,7 +699,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(code, fault.get("message", "<html><body><h1>%d</h1></body></html>\n" % code),
                              "text/html")
         if kind == "error_200":
-            return self.send(200, json.dumps([{"error": fault.get("message", "stand-in injected error")}]),
+            return self.send(200, compact([{"error": fault.get("message", "stand-in injected error")}]),
                              "application/json")
         if kind == "truncate":
             self.truncate = fault.get("style", "chunked")
@@ -702,7 +709,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.counters["rate_limited"] += 1
                 mode = st.cfg["rate_mode"]
             if mode == "200":
-                return self.send(200, json.dumps([{"error": RATE_TEXT}]), "application/json")
+                return self.send(200, compact([{"error": RATE_TEXT}]), "application/json")
             return self.send(500, RATE_TEXT, "text/plain")
 
         if method == "POST" and path == "/ajaxauth/login":
@@ -740,17 +747,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "%25" in path:
             raise BadRequest("double-encoded path")
         parts = [urllib.parse.unquote(p) for p in path.split("/")[2:]]
-        if len(parts) < 3 or parts[0] not in ("query", "modeldef") or parts[1].lower() != "class":
+        if len(parts) < 3 or parts[0].lower() not in ("query", "modeldef") or parts[1].lower() != "class":
             raise BadRequest("expected query/class/<class>/... or modeldef/class/<class>")
         cls = parts[2].lower()
         if cls in GONE_CLASSES:
             raise BadRequest("class %s has been removed; use gp or gp_history" % cls)
         if cls not in ("gp", "gp_history"):
             raise BadRequest("unknown class %s" % parts[2])
-        if parts[0] == "modeldef":
+        if parts[0].lower() == "modeldef":
             data = [{"Field": k, "Type": v[2], "Null": "YES", "Key": "", "Default": None, "Extra": ""}
                     for k, v in MODEL.items()]
-            return self.send(200, json.dumps({"controller": "basicspacedata", "data": data}), "application/json")
+            return self.send(200, compact({"controller": "basicspacedata", "data": data}), "application/json")
         rest = parts[3:]
         if len(rest) % 2:
             raise BadRequest("predicate %s has no value" % rest[-1])
@@ -779,8 +786,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except (KeyError, ValueError, TypeError):
                 raise BadRequest('need {"day": "YYYY-MM-DD", "count": N}')
             return self.reply(self.st.add_late(day, count))
-        with self.st.lock:
-            out = self.control_locked(method, path, arg)
+        try:
+            with self.st.lock:
+                out = self.control_locked(method, path, arg)
+        except (ValueError, TypeError) as e:
+            raise BadRequest("bad argument: %s" % e)
         if out is None:
             return self.send(404, "unknown control endpoint\n", "text/plain")
         self.reply(out)
@@ -798,14 +808,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for k, v in arg.items():
                 if k not in st.cfg:
                     raise BadRequest("unknown switch %s" % k)
-                if k == "rate_mode" and v not in ("500", "200"):
-                    raise BadRequest('rate_mode is "500" or "200"')
-                st.cfg[k] = type(st.cfg[k])(v)
+                kind = type(st.cfg[k])
+                if k == "rate_mode":
+                    if str(v) not in ("500", "200"):
+                        raise BadRequest('rate_mode is "500" or "200"')
+                    v = str(v)
+                elif kind is bool and not isinstance(v, bool):
+                    raise BadRequest("%s takes true or false" % k)
+                elif kind is not bool and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                    raise BadRequest("%s takes a number" % k)
+                st.cfg[k] = kind(v)
             return st.cfg
         if (method, path) == ("POST", "/_test/fault"):
             if arg.get("kind") not in FAULT_KINDS:
                 raise BadRequest("kind must be one of %s" % ", ".join(FAULT_KINDS))
-            f = dict(arg, count=int(arg.get("count", 1)))
+            f = dict(arg, count=int(arg.get("count", 1)), match=str(arg.get("match", "")))
+            for key, conv in (("seconds", float), ("status", int), ("rows", int)):
+                if key in f:
+                    f[key] = conv(f[key])
             st.release.clear()
             st.faults.append(f)
             return st.faults
@@ -886,10 +906,10 @@ def main(argv=None):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         pass
     state.release.set()   # let hung requests go
     server.shutdown()

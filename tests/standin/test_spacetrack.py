@@ -73,7 +73,7 @@ DATA_LF = "\n".join([
     L1_68, L2_68,
     "0 BROKEN", L1_BAD, L2_12,
     "0 LONG LINE TWO", L1_13, L2_13,
-    "0 TWICE", L1_714_NEW, L2_714,
+    "0 TWICE \u00e9\u0085", L1_714_NEW, L2_714,   # written as UTF-8: bytes C3 A9 C2 85
     "0 TWICE", L1_714_OLD, L2_714,    # older epoch, loaded later
 ]) + "\n"
 
@@ -151,7 +151,9 @@ class StandinTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.stderr = cls.srv.stop()
+        err = cls.srv.stop()
+        # Nothing a client sent may have raised inside the server.
+        assert "Traceback" not in err, err
 
     def setUp(self):
         s = self.srv
@@ -238,6 +240,12 @@ class StandinTest(unittest.TestCase):
             "0 FUTURE A5", L1_FUT, L2_FUT,
             "0 UNKNOWN", L1_Z, L2_Z])
         self.assertEqual(body.decode(), expect)
+
+    def test_non_ascii_name_bytes_round_trip(self):
+        body = self.ok(q("gp_history", "NORAD_CAT_ID", "714", "format", "3le"))
+        expect = "0 TWICE \u00e9\u0085\r\n%s\r\n%s\r\n0 TWICE\r\n%s\r\n%s\r\n" % (
+            L1_714_NEW, L2_714, L1_714_OLD, L2_714)
+        self.assertEqual(body, expect.encode("utf-8"))
 
     def test_bad_record_is_skipped_with_a_note(self):
         self.assertEqual(self.ok(q("gp_history", "NORAD_CAT_ID", "712", "format", "tle")), b"")
@@ -410,6 +418,7 @@ class StandinTest(unittest.TestCase):
         self.srv.ctl("config", {"rate_mode": "200"})
         status, _, body = self.get(q("gp", "NORAD_CAT_ID", "711"))
         self.assertEqual(status, 200)
+        self.assertTrue(body.startswith(b'[{"error":"You\'ve violated your query rate limit.  Please refer'), body)
         self.assertEqual(json.loads(body), [{"error": spacetrack.RATE_TEXT}])
         self.assertIn("Acceptable Use guidelines (https://www.space-track.org/documentation#/api).",
                       json.loads(body)[0]["error"])
@@ -504,8 +513,25 @@ class StandinTest(unittest.TestCase):
                 s.shutdown(socket.SHUT_WR)
                 while s.recv(65536):
                     pass
-        status, _, body = self.srv.request("POST", "/_test/config", body="{not json")
-        self.assertEqual(status, 400)
+        for bad in ("{not json", '{"locked": "yes"}', '{"rate_minute": "x"}', '{"nope": 1}',
+                    '{"offset_s": "soon"}', '{"kind": "melt"}', '{"kind": "status", "status": "x"}', "[1]"):
+            for ctl in ("config", "clock", "fault"):
+                status, _, body = self.srv.request("POST", "/_test/" + ctl, body=bad)
+                self.assertIn(status, (200, 400), (ctl, bad))
+        self.assertEqual(self.srv.request("POST", "/_test/config", body='{"locked": "yes"}')[0], 400)
+        self.assertEqual(self.srv.request("POST", "/_test/clock", body='{"offset_s": "soon"}')[0], 400)
+        self.assertEqual(self.srv.ctl("config", {})["locked"], False)
+        self.assertEqual(self.srv.request("POST", "/_test/fault", body='{"kind": "slow_first_byte", "seconds": "x"}')[0], 400)
+        with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
+            s.sendall(b"GET /ajaxauth/logout HTTP/1.0\r\n\r\n")
+            reply = b""
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                reply += data
+        self.assertIn(b"\r\nContent-Length: 25\r\n", reply)   # no chunks for HTTP/1.0
+        self.assertTrue(reply.endswith(b'\r\n\r\n"Successfully logged out"'), reply)
         self.assertEqual(self.srv.request("GET", "/nowhere")[0], 404)
         self.assertEqual(self.get(q("gp", "NORAD_CAT_ID", "711"), cookie=None, headers={"Cookie": "=;;\x7f"})[0], 401)
         self.assertEqual(self.get(q("gp", "NORAD_CAT_ID", "711"))[0], 200)
