@@ -45,17 +45,33 @@ API (one account; every non-/_test/ request counts against its rate limit)
   for an empty text result, an assumption), metadata, format tle|3le|json.
   Under `predicates` the text formats print the selected columns' values, one
   per line, so predicates/OBJECT_NAME,TLE_LINE1,TLE_LINE2/format/3le gives the
-  name without the "0 " prefix.  All responses use chunked transfer encoding.
+  name without the "0 " prefix.  All responses use chunked transfer encoding
+  (Content-Length for an HTTP/1.0 request).  Sessions slide: each authenticated
+  request moves the deadline to now + session_ttl.
 
 Faults (POST /_test/fault {"kind", "count" (default 1, 0 = until cleared),
 "match" (path substring), "seconds", "status", "rows", "message", "style"}):
   reset, truncate (style "chunked" or "length"), status, slow_first_byte, hang,
-  error_200, rows_500.  A faulted request is still logged and counted.
+  error_200, rows_500.  A faulted request is still logged and counted.  A
+  fault wins over the rate-limit answer.  reset, status and error_200 replace
+  the request (a faulted login makes no session); hang and slow_first_byte
+  delay it, then it is answered normally (a hang ends on clear_faults or at
+  shutdown); truncate cuts its answer in half; rows_500 answers 500 instead
+  of a result with more than "rows" rows.  Faults are tried in the order added.
+
+Rate limit: one sliding window for the account, counting every request that
+reaches the server (logins, logouts, bad and faulted ones) at arrival.  Over
+rate_minute in 60 s: the answer is the rate-limit error (rate_mode "500": 500
+text; "200": 200 [{"error": ...}]).  Over rate_hour in 3600 s: one "email"
+(counted in counters) per hour, and with lock_on_hour the account locks (every
+login fails, sessions end); the request itself is answered normally.
 
 Control (never rate limited, never logged): GET /_test/log, GET /_test/counters,
-GET /_test/special, POST /_test/reset_log, /_test/config, /_test/fault,
+GET /_test/special, POST /_test/reset_log (log and counters), /_test/config, /_test/fault,
 /_test/clear_faults, /_test/expire_sessions, /_test/add_late, /_test/clock
-({"offset_s": N} sets, {"advance_s": N} adds to, the clock offset).
+({"offset_s": N} sets, {"advance_s": N} adds to, the clock offset; the clock
+drives session deadlines, rate windows, now-N, CREATION_DATE of late elsets and
+the log's "time").  --log FILE appends each log entry as a JSON line.
 """
 
 import argparse

@@ -378,7 +378,8 @@ class StandinTest(unittest.TestCase):
                          "distinct", "true"))
         self.assertEqual(rows, [{"CLASSIFICATION_TYPE": "U"}])
         row = self.js(q("gp_history", "NORAD_CAT_ID", "711", "format", "json"))[0]
-        self.assertEqual((row["TLE_LINE0"], row["OBJECT_ID"], row["INCLINATION"]), ("0 OLD ONE", "1959-001A", "32.8785"))
+        self.assertEqual((row["TLE_LINE0"], row["OBJECT_ID"], row["INCLINATION"]),
+                         ("0 OLD ONE", "1959-001A", "32.8785"))
 
     def test_empty_results(self):
         for fmt, expect in (("tle", b""), ("3le", b""), ("json", b"[]")):
@@ -521,7 +522,8 @@ class StandinTest(unittest.TestCase):
         self.assertEqual(self.srv.request("POST", "/_test/config", body='{"locked": "yes"}')[0], 400)
         self.assertEqual(self.srv.request("POST", "/_test/clock", body='{"offset_s": "soon"}')[0], 400)
         self.assertEqual(self.srv.ctl("config", {})["locked"], False)
-        self.assertEqual(self.srv.request("POST", "/_test/fault", body='{"kind": "slow_first_byte", "seconds": "x"}')[0], 400)
+        slow = '{"kind": "slow_first_byte", "seconds": "x"}'
+        self.assertEqual(self.srv.request("POST", "/_test/fault", body=slow)[0], 400)
         with socket.create_connection(("127.0.0.1", self.srv.port), timeout=5) as s:
             s.sendall(b"GET /ajaxauth/logout HTTP/1.0\r\n\r\n")
             reply = b""
