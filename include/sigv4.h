@@ -48,7 +48,8 @@ struct astro_sigv4_param {
 
 struct astro_sigv4_req {
 	const char *method;		/* "GET", "HEAD", ... */
-	const char *host;		/* Host header as sent: "h" or "h:port" */
+	const char *host;		/* Host header exactly as sent: "h" or "h:port"
+					 * (curl omits a default :80/:443) */
 	const char *path;		/* raw path, starts with '/': "/bucket/a b.fits" */
 	const struct astro_sigv4_param *query;
 	size_t nquery;
