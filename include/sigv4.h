@@ -76,8 +76,11 @@ struct astro_sigv4_out {
 
 /*
  * Sign with an Authorization header.  Returns 0, -EINVAL for a malformed
- * request (missing field, header without ':', a header the signer owns such
- * as Authorization, x-amz-date or Host passed in), -ENOMEM.  `out` is
+ * request (missing field, header without ':' or with CR/LF, or a header the
+ * signer owns passed in: Host, Authorization, x-amz-date,
+ * x-amz-content-sha256, x-amz-security-token, x-amz-request-payer — use the
+ * fields instead), -ENOMEM.  The request must then carry exactly the
+ * caller's `headers` plus out->headers, to out->path?out->query.  `out` is
  * always safe to pass to astro_sigv4_out_free() afterwards.
  */
 int astro_sigv4_sign(const struct astro_sigv4_req *req,
