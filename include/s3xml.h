@@ -1,0 +1,94 @@
+/*
+ * s3xml.h — S3 response bodies: ListObjectsV2 results and <Error> documents.
+ *
+ * What it does: parses, with expat, the two XML documents an S3 read-only
+ * client meets, and maps S3 error codes (or, for bodiless HEAD replies, the
+ * HTTP status) to an errno plus a one-line hint for the log.
+ *
+ * Guarantees: streaming-safe (a document may be fed in any number of chunks,
+ * down to one byte; the result is the same as one call); bounded memory
+ * (element text <= 64 KiB, depth <= 32, <= 100000 entries per listing);
+ * DTDs and entity declarations are refused (no entity expansion attacks);
+ * garbage is rejected with -EBADMSG and a message naming the line and
+ * element or field that was wrong, never a crash.  With
+ * <EncodingType>url</EncodingType> the keys and prefixes are URL-decoded.
+ *
+ * Thread-safety: a parser object belongs to one thread; distinct objects
+ * are independent.  astro_s3xml_errno() is pure.
+ */
+#ifndef ASTRO_S3XML_H
+#define ASTRO_S3XML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct astro_s3_object {
+	char *key;
+	int64_t size;
+	char *etag;		/* as sent, quotes included: "\"9b2c...\"" */
+	int64_t mtime;		/* LastModified, Unix seconds; -1 if absent */
+};
+
+struct astro_s3_list {
+	struct astro_s3_object *objects;
+	size_t nobjects;
+	char **prefixes;	/* CommonPrefixes/Prefix, e.g. "dir/sub/" */
+	size_t nprefixes;
+	int is_truncated;
+	char *next_token;	/* NextContinuationToken or NULL */
+	long key_count;		/* KeyCount or -1 if absent */
+	char *prefix;		/* the request's Prefix echoed, or NULL */
+};
+
+struct astro_s3_error {
+	char *code;		/* "NoSuchKey", ...; never NULL after success */
+	char *message;
+	char *request_id;
+	char *bucket;		/* BucketName */
+	char *key;
+	char *region;		/* Region (AuthorizationHeaderMalformed, redirects) */
+};
+
+enum astro_s3xml_kind { ASTRO_S3XML_LIST = 1, ASTRO_S3XML_ERROR = 2 };
+
+struct astro_s3xml;	/* opaque streaming parser */
+
+/* A parser for one document of `kind`; NULL on ENOMEM. */
+struct astro_s3xml *astro_s3xml_new(enum astro_s3xml_kind kind);
+/* Feed the next chunk; 0 or -EBADMSG (then see astro_s3xml_message()). */
+int astro_s3xml_feed(struct astro_s3xml *p, const char *buf, size_t len);
+/*
+ * End of input: checks the document is complete and well-formed, then moves
+ * the result into *list or *err (whichever matches the kind; the other may
+ * be NULL).  0, -EBADMSG or -ENOMEM.
+ */
+int astro_s3xml_finish(struct astro_s3xml *p, struct astro_s3_list *list,
+		       struct astro_s3_error *err);
+/* Why the last call failed ("line 3: <Size>: not a number: 'x'"). */
+const char *astro_s3xml_message(const struct astro_s3xml *p);
+void astro_s3xml_free(struct astro_s3xml *p);
+
+/* One-shot helpers; msg (may be NULL) receives the message on failure. */
+int astro_s3xml_parse_list(const char *xml, size_t len,
+			   struct astro_s3_list *out, char *msg, size_t msglen);
+int astro_s3xml_parse_error(const char *xml, size_t len,
+			    struct astro_s3_error *out, char *msg, size_t msglen);
+
+void astro_s3_list_free(struct astro_s3_list *l);
+void astro_s3_error_free(struct astro_s3_error *e);
+
+/*
+ * Negative errno for an S3 error code (may be NULL) and HTTP status:
+ * AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId,
+ * RequestTimeTooSkewed, ExpiredToken, ... -> -EACCES; NoSuchBucket,
+ * NoSuchKey -> -ENOENT; SlowDown, InternalError, ServiceUnavailable,
+ * RequestTimeout -> -EAGAIN (retry); InvalidRange -> -ERANGE;
+ * PreconditionFailed -> -ESTALE (object replaced).  An unknown or absent
+ * code: the status decides (403 -> -EACCES, 404 -> -ENOENT, 412, 416,
+ * 429/5xx -> -EAGAIN, else -EIO).
+ * *hint
+ * (if hint is non-NULL) gets a static sentence naming the likely cause.
+ */
+int astro_s3xml_errno(const char *code, long status, const char **hint);
+
+#endif

@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * front.js — s3rver 3.7.1 behind a verifying front, for astrofs tests.
+ *
+ * s3rver accepts any SigV4 signature, lets anyone read and write, and gets
+ * suffix and 0-0 ranges wrong (docs/reference/s3-testing.md §2).  This
+ * launcher embeds it and adds what S3 does:
+ *  - full SigV4 verification of every signed request, header auth and
+ *    presigned URLs: 403 SignatureDoesNotMatch, 400
+ *    AuthorizationHeaderMalformed (wrong region/service/date in the scope),
+ *    403 RequestTimeTooSkewed (15 min), 403 InvalidAccessKeyId, 403
+ *    AccessDenied for an expired presigned URL or an x-amz-* header that is
+ *    present but not signed;
+ *  - one key pair (S3_AK/S3_SK); s3rver's built-in S3RVER key is removed;
+ *  - anonymous access: GET/HEAD only, and only on S3_PUBLIC buckets;
+ *  - RFC 7233 single ranges (a-b, a-, -n, 0-0; 416 past the end);
+ *  - a per-request log (S3_LOG): method, path, range, status, body bytes;
+ *  - --latency-ms N (or S3_LATENCY_MS): added before each response.
+ * Known limits: a hex x-amz-content-sha256 is not checked against PUT
+ * bodies; STREAMING-* chunk signatures are not checked; no SigV2; any
+ * signed x-amz-security-token is accepted (there is no STS).
+ *
+ * Env: S3_DIR (state), S3_PORT=0, S3_AK, S3_SK, S3_BUCKETS=astro,cache,
+ * S3_PUBLIC=pub, S3_REGION=us-east-1, S3_LOG=<file>.  Prints
+ * "listening on 127.0.0.1:<port>".  SIGTERM/SIGINT: clean exit.
+ * Run node with --openssl-legacy-provider (s3rver's continuation tokens use DES).
+ */
+const crypto = require('crypto');
+const fs = require('fs');
+const http = require('http');
+const net = require('net');
+const path = require('path');
+const { AsyncLocalStorage } = require('async_hooks');
+
+const S3rver = require('s3rver');
+const AWSAccount = require('s3rver/lib/models/account');
+const S3Object = require('s3rver/lib/models/object');
+
+const env = process.env;
+const DIR = env.S3_DIR;
+const AK = env.S3_AK;
+const SK = env.S3_SK;
+const REGION = env.S3_REGION || 'us-east-1';
+const LOG = env.S3_LOG || '';
+const split = s => (s || '').split(',').map(x => x.trim()).filter(Boolean);
+const BUCKETS = split(env.S3_BUCKETS === undefined ? 'astro,cache' : env.S3_BUCKETS);
+const PUBLIC = split(env.S3_PUBLIC === undefined ? 'pub' : env.S3_PUBLIC);
+let latencyMs = Number(env.S3_LATENCY_MS || 0);
+for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i] === '--latency-ms') latencyMs = Number(process.argv[++i]);
+  else if (process.argv[i].startsWith('--latency-ms=')) latencyMs = Number(process.argv[i].slice(13));
+  else die(`unknown argument ${process.argv[i]}`);
+}
+if (!DIR || !AK || !SK) die('S3_DIR, S3_AK and S3_SK are required');
+if (!Number.isFinite(latencyMs) || latencyMs < 0) die('--latency-ms wants a number >= 0');
+
+function die(msg) {
+  process.stderr.write(`front.js: ${msg}\n`);
+  process.exit(2);
+}
+
+const als = new AsyncLocalStorage();
+const SKEW_MS = 15 * 60 * 1000;
+
+/* ---------- SigV4 ---------- */
+
+function hmac(key, s) {
+  return crypto.createHmac('sha256', key).update(s, 'utf8').digest();
+}
+function sha256hex(s) {
+  return crypto.createHash('sha256').update(s, 'utf8').digest('hex');
+}
+// RFC 3986 unreserved kept; every other byte %XX (upper case), once.
+function uriEncode(str, keepSlash) {
+  let out = '';
+  for (const b of Buffer.from(str, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-._~]/.test(c) || (keepSlash && c === '/')) out += c;
+    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+// Percent-decode to a UTF-8 string, leaving malformed escapes as they are.
+function pctDecode(s) {
+  const bytes = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(s.substr(i + 1, 2))) {
+      bytes.push(parseInt(s.substr(i + 1, 2), 16));
+      i += 2;
+    } else {
+      for (const b of Buffer.from(s[i], 'utf8')) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+function parseAmzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+}
+
+class S3Fail extends Error {
+  constructor(status, code, message, extra) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra || {};
+  }
+}
+
+// Values of header `name` in arrival order, from the raw list.
+function rawValues(req, name) {
+  const out = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i].toLowerCase() === name) out.push(req.rawHeaders[i + 1]);
+  return out;
+}
+
+function canonicalRequest(req, rawPath, params, signedHeaders, payloadHash) {
+  const uri = rawPath.split('/').map(seg => uriEncode(pctDecode(seg), false)).join('/');
+  const query = params
+    .map(([k, v]) => [uriEncode(k, false), uriEncode(v, false)])
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
+  const headers = signedHeaders
+    .map(h => `${h}:${rawValues(req, h).map(v => v.trim().replace(/\s+/g, ' ')).join(',')}\n`)
+    .join('');
+  return [req.method, uri, query, headers, signedHeaders.join(';'), payloadHash].join('\n');
+}
+
+function verify(req) {
+  const url = req.url;
+  const qpos = url.indexOf('?');
+  const rawPath = qpos < 0 ? url : url.slice(0, qpos);
+  const rawQuery = qpos < 0 ? '' : url.slice(qpos + 1);
+  const params = rawQuery
+    ? rawQuery.split('&').map(p => {
+        const eq = p.indexOf('=');
+        return eq < 0 ? [pctDecode(p), ''] : [pctDecode(p.slice(0, eq)), pctDecode(p.slice(eq + 1))];
+      })
+    : [];
+  const q = new Map(params);
+  const auth = req.headers['authorization'];
+  const presigned = q.has('X-Amz-Algorithm');
+  if (!auth && !presigned) return { anonymous: true };
+  if (auth && presigned)
+    throw new S3Fail(400, 'InvalidArgument', 'Only one auth mechanism allowed');
+
+  let credential, signedHeaders, signature, amzDate, payloadHash, expires;
+  if (presigned) {
+    if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256')
+      throw new S3Fail(400, 'AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+    credential = q.get('X-Amz-Credential');
+    signedHeaders = q.get('X-Amz-SignedHeaders');
+    signature = q.get('X-Amz-Signature');
+    amzDate = q.get('X-Amz-Date');
+    expires = Number(q.get('X-Amz-Expires'));
+    payloadHash = 'UNSIGNED-PAYLOAD';
+    if (!credential || !signedHeaders || !signature || !amzDate || !Number.isInteger(expires) ||
+        expires < 1 || expires > 604800)
+      throw new S3Fail(400, 'AuthorizationQueryParametersError',
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, ' +
+        'X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.');
+  } else {
+    const m = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$/.exec(auth);
+    if (!m) {
+      if (/^AWS /.test(auth))
+        throw new S3Fail(400, 'InvalidRequest', 'SigV2 is not supported by this test server');
+      throw new S3Fail(400, 'AuthorizationHeaderMalformed', 'The authorization header is malformed');
+    }
+    [, credential, signedHeaders, signature] = m;
+    const dates = rawValues(req, 'x-amz-date');
+    amzDate = dates.length === 1 ? dates[0] : undefined;
+    if (!amzDate)
+      throw new S3Fail(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    const sha = rawValues(req, 'x-amz-content-sha256');
+    if (sha.length !== 1)
+      throw new S3Fail(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+    payloadHash = sha[0].trim();
+  }
+
+  const parts = credential.split('/');
+  if (parts.length !== 5 || parts[4] !== 'aws4_request')
+    throw new S3Fail(400, 'AuthorizationHeaderMalformed', `The credential is malformed: '${credential}'`);
+  const [ak, date, region, service] = parts;
+  const t = parseAmzDate(amzDate);
+  if (Number.isNaN(t))
+    throw new S3Fail(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  if (ak !== AK)
+    throw new S3Fail(403, 'InvalidAccessKeyId',
+      'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: ak });
+  if (region !== REGION)
+    throw new S3Fail(400, 'AuthorizationHeaderMalformed',
+      `The authorization header is malformed; the region '${region}' is wrong; expecting '${REGION}'`,
+      { Region: REGION });
+  if (service !== 's3')
+    throw new S3Fail(400, 'AuthorizationHeaderMalformed',
+      `The authorization header is malformed; incorrect service '${service}'. This endpoint belongs to 's3'.`);
+  if (date !== amzDate.slice(0, 8))
+    throw new S3Fail(400, 'AuthorizationHeaderMalformed',
+      `The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date: '${date}'.`);
+  const now = Date.now();
+  if (t - now > SKEW_MS || (!presigned && now - t > SKEW_MS))
+    throw new S3Fail(403, 'RequestTimeTooSkewed',
+      'The difference between the request time and the current time is too large.',
+      { RequestTime: amzDate, ServerTime: new Date(now).toISOString(), MaxAllowedSkewMilliseconds: SKEW_MS });
+  if (presigned && now > t + expires * 1000)
+    throw new S3Fail(403, 'AccessDenied', 'Request has expired', { XAmzExpires: expires });
+
+  const signed = signedHeaders.split(';');
+  if (!signed.includes('host'))
+    throw new S3Fail(400, 'AuthorizationHeaderMalformed', 'The host header must be signed');
+  // S3 refuses x-amz-* headers that are present but not signed.
+  const unsigned = Object.keys(req.headers).filter(h => h.startsWith('x-amz-') && !signed.includes(h));
+  if (unsigned.length)
+    throw new S3Fail(403, 'AccessDenied', 'There were headers present in the request which were not signed',
+      { HeadersNotSigned: unsigned.join(', ') });
+
+  const cparams = presigned ? params.filter(([k]) => k !== 'X-Amz-Signature') : params;
+  const creq = canonicalRequest(req, rawPath, cparams, signed, payloadHash);
+  const sts = ['AWS4-HMAC-SHA256', amzDate, `${date}/${region}/${service}/aws4_request`, sha256hex(creq)].join('\n');
+  let k = hmac('AWS4' + SK, date);
+  k = hmac(k, region);
+  k = hmac(k, service);
+  k = hmac(k, 'aws4_request');
+  const want = hmac(k, sts).toString('hex');
+  const got = Buffer.from(String(signature));
+  if (got.length !== want.length || !crypto.timingSafeEqual(got, Buffer.from(want)))
+    throw new S3Fail(403, 'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      { AWSAccessKeyId: ak, StringToSign: sts, CanonicalRequest: creq });
+  return { anonymous: false };
+}
+
+/* ---------- anonymous access ---------- */
+
+function bucketOf(req) {
+  const host = (req.headers.host || '').replace(/:\d+$/, '').toLowerCase();
+  const m = /^(.+)\.s3\.localhost$/.exec(host);
+  if (m) return m[1];
+  if (host && !net.isIP(host) && host !== 'localhost' && host !== 's3.localhost') return host;
+  const p = req.url.split('?')[0].split('/');
+  return pctDecode(p[1] || '');
+}
+
+/* ---------- ranges ---------- */
+
+// One range of RFC 7233 against `size`: {start,end}, 'unsatisfiable', or null (ignore).
+function parseRange(header, size) {
+  const m = /^bytes=(\d*)-(\d*)$/.exec((header || '').trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? Infinity : Number(m[2]);
+  if (end < start) return null;		// syntactically invalid: ignored, as S3 does
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: Math.min(end, size - 1) };
+}
+
+/* ---------- server ---------- */
+
+function xmlEscape(s) {
+  return String(s).replace(/[<>&'"]/g, c => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' }[c]));
+}
+
+function sendError(req, res, err) {
+  const extra = Object.entries(err.extra).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
+  const body = '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message>${extra}` +
+    `<RequestId>${crypto.randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`;
+  res.statusCode = err.status;
+  res.setHeader('Content-Type', 'application/xml');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function logRequest(req, res, bytes) {
+  if (!LOG) return;
+  const range = req.headers.range || '-';
+  const p = req.url.split('?')[0];
+  fs.appendFileSync(LOG, `${req.method}\t${p}\t${range}\t${res.statusCode}\t${bytes}\n`);
+}
+
+async function main() {
+  fs.mkdirSync(path.join(DIR, 'data'), { recursive: true });
+  const app = new S3rver({
+    directory: path.join(DIR, 'data'),
+    silent: true,
+    serviceEndpoint: 'localhost',
+    configureBuckets: [...new Set([...BUCKETS, ...PUBLIC])].map(name => ({ name })),
+  });
+  await app.configureBuckets();
+  AWSAccount.DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
+  AWSAccount.DUMMY_ACCOUNT.createKeyPair(AK, SK);
+
+  // Replace the store's object read so ranges follow RFC 7233.
+  const store = app.store;
+  store.getObject = async function getObject(bucket, key) {
+    let metadata;
+    try {
+      metadata = await store.getMetadata(bucket, key);
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    }
+    const size = Number(metadata['content-length']);
+    const ctx = als.getStore() || {};
+    const r = parseRange(ctx.range, size);
+    if (r === 'unsatisfiable') {
+      const o = new S3Object(bucket, key, null, metadata);
+      o.range = { start: size, end: size };
+      return o;
+    }
+    const opts = r ? { start: r.start, end: r.end } : {};
+    if (size === 0) opts.end = undefined;
+    const content = await new Promise((resolve, reject) => {
+      const s = fs.createReadStream(store.getResourcePath(bucket, key, 'object'), opts)
+        .on('error', reject)
+        .on('open', () => resolve(s));
+    });
+    const o = new S3Object(bucket, key, content, metadata);
+    if (r) o.range = r;
+    return o;
+  };
+
+  const handler = app.callback();
+  const server = http.createServer((req, res) => {
+    let bytes = 0;
+    const write = res.write, end = res.end;
+    res.write = function (chunk, ...rest) {
+      if (chunk && typeof chunk !== 'function') bytes += Buffer.byteLength(chunk);
+      return write.call(this, chunk, ...rest);
+    };
+    res.end = function (chunk, ...rest) {
+      if (chunk && typeof chunk !== 'function') bytes += Buffer.byteLength(chunk);
+      return end.call(this, chunk, ...rest);
+    };
+    res.on('finish', () => logRequest(req, res, bytes));
+    const go = () => {
+      try {
+        const v = verify(req);
+        if (v.anonymous) {
+          const b = bucketOf(req);
+          if (!(req.method === 'GET' || req.method === 'HEAD') || !b || !PUBLIC.includes(b))
+            throw new S3Fail(403, 'AccessDenied', 'Access Denied');
+        }
+      } catch (err) {
+        if (!(err instanceof S3Fail)) throw err;
+        req.resume();
+        sendError(req, res, err);
+        return;
+      }
+      als.run({ range: req.headers.range }, () => handler(req, res));
+    };
+    if (latencyMs > 0) setTimeout(go, latencyMs);
+    else go();
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(env.S3_PORT || 0), '127.0.0.1', resolve);
+  });
+  process.stdout.write(`listening on 127.0.0.1:${server.address().port}\n`);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    server.close(() => process.exit(0));
+    if (server.closeAllConnections) server.closeAllConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch(err => die(err.stack || String(err)));
