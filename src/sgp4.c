@@ -746,7 +746,7 @@ int astro_sgp4_propagate(const struct astro_sgp4 *s, double t, double r[3],
 		return ASTRO_SGP4_ERR_MEAN_MOTION;
 	}
 	am = pow(ke / nm, X2O3) * tempa * tempa;
-	nm = ke / pow(am, 1.5);
+	nm = ke / (am * sqrt(am));	/* am^1.5; pow() is 10 % of the time */
 	em = em - tempe;
 	if (em >= 1.0 || em < -0.001 || !isfinite(em)) {
 		set_nan(r, v);
