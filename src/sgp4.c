@@ -876,6 +876,12 @@ int astro_sgp4_propagate(const struct astro_sgp4 *s, double t, double r[3],
 	v[1] = (mvt * uy + rvdot * vy) * vkmpersec;
 	v[2] = (mvt * uz + rvdot * vz) * vkmpersec;
 
+	/* Degenerate elements (e.g. a denormal inclination: cos/sin i is
+	 * infinite in the node rate) surface only here, as NaN or inf. */
+	if (!isfinite(r[0] + r[1] + r[2] + v[0] + v[1] + v[2])) {
+		set_nan(r, v);
+		return ASTRO_SGP4_ERR_MEAN_ELEMENTS;
+	}
 	if (mrt < 1.0)
 		return ASTRO_SGP4_ERR_DECAYED;
 	return ASTRO_SGP4_OK;

@@ -270,6 +270,14 @@ static void garbage_is_rejected(void **state)
 	fill_leo(&el);
 	el.inclo_deg = -1.0;
 	assert_int_equal(astro_sgp4_init(&s, &el), -EINVAL);
+	/* found by fuzz_sgp4: a denormal inclination makes 1/sin(i) infinite
+	 * in the deep-space node rate, and every output NaN */
+	fill_leo(&el);
+	el.inclo_deg = 5.32156757e-315;
+	el.no_revs_per_day = 2.0068;
+	el.ecco = 0.75;
+	assert_int_equal(astro_sgp4_init(&s, &el), -EINVAL);
+	assert_int_equal(astro_sgp4_propagate(&s, 60.0, r, v), ASTRO_SGP4_ERR_MEAN_ELEMENTS);
 }
 
 /* Resonant deep-space orbits integrate in 720-min steps: stays bounded. */
