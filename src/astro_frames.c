@@ -13,6 +13,7 @@
 #define AS2RAD (M_PI / 648000.0)
 #define J2000 2451545.0
 #define MJD0 2400000.5
+#define C_KMS 299792.458
 
 /*
  * Leap seconds: UTC MJD from which TAI-UTC takes the value.  Source: IERS
@@ -184,6 +185,29 @@ static void nutation80(double t, double *dpsi, double *deps, double *eps0)
 		AS2RAD;
 }
 
+void astro_frames_earth_velocity(double t, double v[3])
+{
+	/* Precession in longitude from the equinox of date back to J2000. */
+	const double prec = 1.396971 * t;
+	const double eps = 23.4392911 * DEG2RAD;
+	double l0 = 280.46646 + 36000.76983 * t + 0.0003032 * t * t;
+	double m = (357.52911 + 35999.05029 * t - 0.0001537 * t * t) * DEG2RAD;
+	double c = (1.914602 - 0.004817 * t) * sin(m) +
+		   (0.019993 - 0.000101 * t) * sin(2.0 * m) + 0.000289 * sin(3.0 * m);
+	double lsun = (l0 + c - prec) * DEG2RAD;
+	double e = 0.016708634 - 0.000042037 * t;
+	double varpi = (102.93735 + 1.71946 * t - prec) * DEG2RAD;
+	/* v0 = kappa c, kappa = 20.49552" the constant of aberration */
+	double v0 = 20.49552 * AS2RAD * C_KMS;
+	double x = v0 * (sin(lsun) - e * sin(varpi));
+	double y = v0 * (-cos(lsun) + e * cos(varpi));
+
+	/* ecliptic J2000 -> equatorial */
+	v[0] = x;
+	v[1] = y * cos(eps);
+	v[2] = y * sin(eps);
+}
+
 int astro_frames_instant_init(struct astro_frames_instant *in,
 			      const struct astro_frames_site *site,
 			      double mjd_tai, double dut1_s)
@@ -235,6 +259,9 @@ int astro_frames_instant_init(struct astro_frames_instant *in,
 		for (int j = 0; j < 3; j++)
 			tod[i][j] = np[j][i];
 	mat_mul(tod, in->teme_to_tod, in->teme_to_gcrs);
+	astro_frames_earth_velocity(t, in->beta);
+	for (int i = 0; i < 3; i++)
+		in->beta[i] /= C_KMS;
 	return 0;
 }
 
@@ -248,19 +275,46 @@ void astro_frames_teme_to_ecef(double gmst, const double teme[3],
 	ecef[2] = teme[2];
 }
 
+static void to_radec(const double u[3], double *ra_deg, double *dec_deg,
+		     double *range)
+{
+	double d = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+	double ra = atan2(u[1], u[0]) / DEG2RAD;
+
+	*ra_deg = ra < 0.0 ? ra + 360.0 : ra;
+	*dec_deg = d > 0.0 ? asin(u[2] / d) / DEG2RAD : 0.0;
+	if (range)
+		*range = d;
+}
+
+void astro_frames_radec_wcs(const struct astro_frames_instant *in,
+			    const double r_teme_km[3], const double v_teme_kms[3],
+			    double *ra_deg, double *dec_deg)
+{
+	double rho[3], tau = 0.0, u[3], d;
+
+	/* Light left the satellite tau earlier: r(t - tau) - r_site(t). */
+	for (int it = 0; it < 2; it++) {
+		for (int i = 0; i < 3; i++)
+			rho[i] = r_teme_km[i] - v_teme_kms[i] * tau - in->site_teme[i];
+		tau = sqrt(rho[0] * rho[0] + rho[1] * rho[1] + rho[2] * rho[2]) / C_KMS;
+	}
+	mat_vec(in->teme_to_gcrs, rho, u);
+	d = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+	/* Stars appear moved by +beta; a pixel shows catalogue place u - beta. */
+	for (int i = 0; i < 3; i++)
+		u[i] = (d > 0.0 ? u[i] / d : 0.0) - in->beta[i];
+	to_radec(u, ra_deg, dec_deg, NULL);
+}
+
 void astro_frames_radec(const struct astro_frames_instant *in,
 			const double r_teme_km[3], int of_date,
 			double *ra_deg, double *dec_deg, double *range_km)
 {
-	double rho[3], out[3], d, ra;
+	double rho[3], out[3];
 
 	for (int i = 0; i < 3; i++)
 		rho[i] = r_teme_km[i] - in->site_teme[i];
 	mat_vec(of_date ? in->teme_to_tod : in->teme_to_gcrs, rho, out);
-	d = sqrt(out[0] * out[0] + out[1] * out[1] + out[2] * out[2]);
-	ra = atan2(out[1], out[0]) / DEG2RAD;
-	*ra_deg = ra < 0.0 ? ra + 360.0 : ra;
-	*dec_deg = d > 0.0 ? asin(out[2] / d) / DEG2RAD : 0.0;
-	if (range_km)
-		*range_km = d;
+	to_radec(out, ra_deg, dec_deg, range_km);
 }

@@ -84,69 +84,135 @@ static double sep_arcsec(double ra1, double de1, double ra2, double de2)
 	return 2.0 * asin(chord / 2.0) * 648000.0 / M_PI;
 }
 
-static void radec_matches_skyfield(void **state)
+/*
+ * Run a reference script (path relative to the repo root) on `input`; its
+ * stdout as a malloc'd string, or NULL after a skip message when python3 or
+ * the Python package is missing (the scripts exit 77 then).
+ */
+static char *run_reference(const char *script, const char *input, size_t ncases)
 {
-	static struct tcase cases[MAX_CASES];
 	char inpath[] = "/tmp/astro-frames-XXXXXX";
-	char cmd[600], line[512];
-	size_t n = 0, got = 0, compared = 0;
-	double worst = 0, worst_date = 0, worst_range = 0;
+	char cmd[600];
+	size_t cap = 4096, len = 0, nr;
+	char *out;
 	FILE *in, *p;
 	int fd, rc;
 
-	(void)state;
-	if (access(SCRIPT, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
-		fprintf(stderr, "# skip: %s or /usr/bin/python3 missing (run from the repo root)\n", SCRIPT);
-		skip();
+	if (access(script, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
+		fprintf(stderr, "# skip: %s or /usr/bin/python3 missing (run from the repo root)\n", script);
+		return NULL;
 	}
-	n = add_cases("data/tle/spacetrack_3le_catalog_2019-12-19.3le", 1537, cases, n, MAX_CASES);
-	n = add_cases("data/tle/alpha5_and_recent_2026.tle", 1, cases, n, MAX_CASES);
-	if (n == 0)
-		skip();
-
 	fd = mkstemp(inpath);
 	assert_true(fd >= 0);
 	in = fdopen(fd, "w");
 	assert_non_null(in);
-	for (size_t i = 0; i < n; i++)
-		fprintf(in, "%.12f\t%.9f\t%.9f\t%.3f\t%s\t%s\n", cases[i].mjd_tai,
-			cases[i].lat, cases[i].lon, cases[i].h, cases[i].l1, cases[i].l2);
+	fputs(input, in);
 	fclose(in);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s < %s", SCRIPT, inpath);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s < %s", script, inpath);
 	p = popen(cmd, "r");
 	assert_non_null(p);
-	for (size_t i = 0; i < n && fgets(line, sizeof(line), p); i++) {
+	out = malloc(cap);
+	assert_non_null(out);
+	while ((nr = fread(out + len, 1, cap - len - 1, p)) > 0) {
+		len += nr;
+		if (cap - len < 2) {
+			cap *= 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
+	}
+	out[len] = '\0';
+	rc = pclose(p);
+	unlink(inpath);
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		fprintf(stderr, "# skip: the Python package %s needs is not installed\n", script);
+		free(out);
+		return NULL;
+	}
+	assert_int_equal(rc, 0);
+	nr = 0;
+	for (const char *q = out; (q = strchr(q, '\n')); q++)
+		nr++;
+	assert_int_equal(nr, ncases);	/* one output line per case */
+	return out;
+}
+
+/* Parse k numbers from *q, advancing it. */
+static void read_numbers(char **q, double *v, int k)
+{
+	char *end;
+
+	for (int i = 0; i < k; i++) {
+		v[i] = strtod(*q, &end);
+		assert_true(end > *q);
+		*q = end;
+	}
+}
+
+static size_t load_cases(struct tcase *cases)
+{
+	size_t n = add_cases("data/tle/spacetrack_3le_catalog_2019-12-19.3le", 1537, cases, 0, MAX_CASES);
+
+	return add_cases("data/tle/alpha5_and_recent_2026.tle", 1, cases, n, MAX_CASES);
+}
+
+/* Elements, site and instant of a case, and the TEME state; 0 or -1. */
+static int setup_case(const struct tcase *tc, double dut1, struct astro_sgp4 *s,
+		      struct astro_frames_instant *inst, double r[3], double v[3])
+{
+	struct astro_tle_elements el;
+	struct astro_frames_site site;
+	char err[200];
+
+	assert_int_equal(astro_tle_parse_elements(tc->l1, strlen(tc->l1), tc->l2,
+						  strlen(tc->l2), &el, err, sizeof(err)), 0);
+	if (astro_sgp4_init(s, &el) != 0)
+		return -1;
+	assert_int_equal(astro_frames_site_init(&site, tc->lat, tc->lon, tc->h), 0);
+	assert_int_equal(astro_frames_instant_init(inst, &site, tc->mjd_tai, dut1), 0);
+	return astro_sgp4_propagate(s, astro_sgp4_tsince(s, inst->jd_utc1, inst->jd_utc2),
+				    r, v) == 0 ? 0 : -1;
+}
+
+static void radec_matches_skyfield(void **state)
+{
+	static struct tcase cases[MAX_CASES];
+	static char input[MAX_CASES * 200];
+	size_t n, compared = 0, len = 0;
+	double worst = 0, worst_date = 0, worst_range = 0;
+	char *out, *q;
+
+	(void)state;
+	n = load_cases(cases);
+	if (n == 0)
+		skip();
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(input + len, sizeof(input) - len,
+					"%.12f\t%.9f\t%.9f\t%.3f\t%s\t%s\n",
+					cases[i].mjd_tai, cases[i].lat, cases[i].lon,
+					cases[i].h, cases[i].l1, cases[i].l2);
+	assert_true(len < sizeof(input));
+	out = run_reference(SCRIPT, input, n);
+	if (!out)
+		skip();
+	q = out;
+	for (size_t i = 0; i < n; i++) {
 		const struct tcase *tc = &cases[i];
-		struct astro_tle_elements el;
-		struct astro_frames_site site;
 		struct astro_frames_instant inst;
 		struct astro_sgp4 s;
 		double want[7], r[3], v[3], ra, dec, range, dat, d;
-		char err[200], *q = line, *end;
 
-		for (int k = 0; k < 7; k++) {
-			want[k] = strtod(q, &end);
-			assert_true(end > q);
-			q = end;
-		}
-		got++;
-		assert_int_equal(astro_tle_parse_elements(tc->l1, strlen(tc->l1), tc->l2,
-							  strlen(tc->l2), &el, err, sizeof(err)), 0);
-		if (astro_sgp4_init(&s, &el) != 0)
+		read_numbers(&q, want, 7);
+		if (setup_case(tc, want[5], &s, &inst, r, v) != 0 || isnan(want[0]))
 			continue;
-		assert_int_equal(astro_frames_site_init(&site, tc->lat, tc->lon, tc->h), 0);
-		assert_int_equal(astro_frames_instant_init(&inst, &site, tc->mjd_tai, want[5]), 0);
 		assert_int_equal(astro_frames_tai_utc(tc->mjd_tai, &dat), 0);
 		assert_true(dat == want[6]);
-		if (astro_sgp4_propagate(&s, astro_sgp4_tsince(&s, inst.jd_utc1, inst.jd_utc2),
-					 r, v) != 0 || isnan(want[0]))
-			continue;
 
 		astro_frames_radec(&inst, r, 0, &ra, &dec, &range);
 		d = sep_arcsec(ra, dec, want[0], want[1]);
 		if (!(d < TOL_ARCSEC))
 			fail_msg("%ld at MJD(TAI) %.6f: ICRS (%.6f, %.6f) vs skyfield (%.6f, %.6f): %.2f\"",
-				 el.catnum, tc->mjd_tai, ra, dec, want[0], want[1], d);
+				 s.catnum, tc->mjd_tai, ra, dec, want[0], want[1], d);
 		worst = fmax(worst, d);
 		worst_range = fmax(worst_range, fabs(range - want[4]));
 		assert_true(fabs(range - want[4]) < 1e-3);
@@ -155,22 +221,92 @@ static void radec_matches_skyfield(void **state)
 		d = sep_arcsec(ra, dec, want[2], want[3]);
 		if (!(d < TOL_ARCSEC))
 			fail_msg("%ld: of date (%.6f, %.6f) vs skyfield (%.6f, %.6f): %.2f\"",
-				 el.catnum, ra, dec, want[2], want[3], d);
+				 s.catnum, ra, dec, want[2], want[3], d);
 		worst_date = fmax(worst_date, d);
 		compared++;
 	}
-	rc = pclose(p);
-	unlink(inpath);
-	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
-		fprintf(stderr, "# skip: python3-skyfield is not installed\n");
-		skip();
-	}
-	assert_int_equal(rc, 0);
-	assert_int_equal(got, n);
+	free(out);
 	assert_true(compared > n / 2);
 	fprintf(stderr, "# skyfield: %zu of %zu cases compared, worst %.3f\" ICRS, %.3f\" of date, %.2g km range\n",
 		compared, n, worst, worst_date, worst_range);
 }
+
+/*
+ * The WCS place: (1) Earth's velocity against astropy's built-in ERFA
+ * ephemeris; (2) light time against an independent path, SGP4 run again at
+ * t - tau; (3) the aberration sign and size: astropy's ICRS -> GCRS of the
+ * place we return must give back our light-time-corrected direction.
+ */
+static void wcs_place_matches_astropy(void **state)
+{
+	static struct tcase cases[MAX_CASES];
+	static char input[MAX_CASES * 80];
+	static double lt_ra[MAX_CASES], lt_dec[MAX_CASES], tt[MAX_CASES];
+	static int ok[MAX_CASES];
+	size_t n, len = 0, compared = 0;
+	double worst_v = 0, worst_lt = 0, worst_ab = 0;
+	char *out, *q;
+
+	(void)state;
+	n = load_cases(cases);
+	if (n == 0)
+		skip();
+	for (size_t i = 0; i < n; i++) {
+		struct astro_frames_instant inst, nobeta;
+		struct astro_sgp4 s;
+		double r[3], v[3], r2[3], v2[3], ra, dec, ra2, dec2, range, tau, d;
+
+		tt[i] = 2400000.5 + cases[i].mjd_tai + 32.184 / 86400.0;
+		ok[i] = setup_case(&cases[i], 0.0, &s, &inst, r, v) == 0;
+		if (ok[i]) {
+			nobeta = inst;
+			memset(nobeta.beta, 0, sizeof(nobeta.beta));
+			astro_frames_radec_wcs(&nobeta, r, v, &lt_ra[i], &lt_dec[i]);
+			astro_frames_radec(&inst, r, 0, &ra, &dec, &range);
+			tau = range / 299792.458;
+			assert_int_equal(astro_sgp4_propagate(&s, astro_sgp4_tsince(&s, inst.jd_utc1,
+					 inst.jd_utc2) - tau / 60.0, r2, v2), 0);
+			astro_frames_radec(&inst, r2, 0, &ra2, &dec2, NULL);
+			d = sep_arcsec(lt_ra[i], lt_dec[i], ra2, dec2);
+			assert_true(d < 0.02);
+			worst_lt = fmax(worst_lt, d);
+			astro_frames_radec_wcs(&inst, r, v, &ra, &dec);
+		} else {
+			ra = 10.0 * (double)i;
+			dec = 0.0;
+		}
+		len += (size_t)snprintf(input + len, sizeof(input) - len, "%.9f %.12f %.12f\n",
+					tt[i], ra, dec);
+	}
+	assert_true(len < sizeof(input));
+	out = run_reference("tests/satfilter/astropy_aberration.py", input, n);
+	if (!out)
+		skip();
+	q = out;
+	for (size_t i = 0; i < n; i++) {
+		double want[5], vel[3], d;
+
+		read_numbers(&q, want, 5);
+		astro_frames_earth_velocity((tt[i] - 2451545.0) / 36525.0, vel);
+		for (int k = 0; k < 3; k++) {
+			assert_true(fabs(vel[k] - want[k]) < 0.05);
+			worst_v = fmax(worst_v, fabs(vel[k] - want[k]));
+		}
+		if (!ok[i])
+			continue;
+		d = sep_arcsec(want[3], want[4], lt_ra[i], lt_dec[i]);
+		if (!(d < 0.1))
+			fail_msg("case %zu: astropy aberrates our WCS place to (%.6f, %.6f), light-time place (%.6f, %.6f): %.3f\"",
+				 i, want[3], want[4], lt_ra[i], lt_dec[i], d);
+		worst_ab = fmax(worst_ab, d);
+		compared++;
+	}
+	free(out);
+	assert_true(compared > n / 2);
+	fprintf(stderr, "# astropy: %zu cases, Earth velocity within %.3f km/s, light time within %.4f\", "
+		"aberration round trip within %.3f\"\n", compared, worst_v, worst_lt, worst_ab);
+}
+
 
 static void leap_seconds(void **state)
 {
@@ -220,6 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(radec_matches_skyfield),
+		cmocka_unit_test(wcs_place_matches_astropy),
 		cmocka_unit_test(leap_seconds),
 		cmocka_unit_test(gmst_at_j2000),
 		cmocka_unit_test(bad_input_rejected),
