@@ -7,14 +7,26 @@
  * that paper's reference implementation so that its verification set is
  * reproduced to 0.2 mm:
  *  - WGS-72 constants, with xke derived from mu (not the rounded 0.0743669161);
- *  - opsmode 'i' ("improved"): GMST at epoch by the IAU-82 formula, and the
- *    Lyddane branch of the lunar-solar periodics keeps the node in (-pi, pi];
+ *  - opsmode 'i' ("improved"): GMST at epoch by the IAU-82 formula, and in
+ *    the Lyddane branch of the lunar-solar periodics (inclination < 0.2 rad)
+ *    a negative node is not wrapped into [0, 2pi) as opsmode 'a' does;
  *  - deep space (SDP4) for periods >= 225 min, with the 720-minute fixed
  *    step resonance integrator restarted from epoch on every call;
  *  - Kepler's equation: at most 10 Newton steps, each clamped to 0.95 rad.
  *
  * Output is position (km) and velocity (km/s) in TEME, the "true equator,
- * mean equinox" frame of date that SGP4 mean elements are defined in.
+ * mean equinox" frame of date that SGP4 mean elements are defined in
+ * (astro_frames.h takes it on to the sky).  Time is minutes since the
+ * element epoch; astro_sgp4_tsince() forms it from a two-part UTC Julian
+ * date so that microseconds survive.
+ *
+ * Beyond the reference code: elements that are not finite or out of domain
+ * are refused at init, |tsince| is bounded, and a result that would be NaN
+ * or infinite (degenerate elements such as a denormal inclination) is
+ * reported as error 1 instead of returned.
+ *
+ * Speed: ~3-3.7 M near-earth and ~1.7 M deep-space propagations/s on one
+ * core of a 2-vCPU Xeon VM (build/astrofs-sgp4-bench, bench/sgp4.sh).
  *
  * Thread-safety: astro_sgp4_init() fills a record; afterwards the record is
  * only read, so any number of threads may propagate the same record at

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "astro_frames.h"
 #include "sgp4.h"
 
 #define TWOPI (2.0 * M_PI)
@@ -33,17 +34,6 @@
 static double xke(void)
 {
 	return 60.0 / sqrt(RE * RE * RE / MU);
-}
-
-static double gmst82(double jdut1)
-{
-	double t = (jdut1 - 2451545.0) / 36525.0;
-	double sec = -6.2e-6 * t * t * t + 0.093104 * t * t +
-		     (876600.0 * 3600.0 + 8640184.812866) * t + 67310.54841;
-	/* 240 s of time per degree */
-	double g = fmod(sec * DEG2RAD / 240.0, TWOPI);
-
-	return g < 0.0 ? g + TWOPI : g;
 }
 
 /* Per perturbing body (Sun, Moon): the coefficients of the report. */
@@ -579,7 +569,8 @@ int astro_sgp4_init(struct astro_sgp4 *s, const struct astro_tle_elements *el)
 	s->con41 = -con42 - cosio2 - cosio2;
 	posq = po * po;
 	rp = ao * (1.0 - s->ecco);
-	s->gsto = gmst82(epoch + JD_1950);
+	/* opsmode 'i': IAU-82 GMST at epoch, UT1 taken as UTC */
+	s->gsto = astro_frames_gmst82(el->jdsatepoch, el->jdsatepochF);
 
 	/* Atmospheric density parameters s and (q0 - s)^4, adjusted for
 	 * low perigees as the report prescribes. */
