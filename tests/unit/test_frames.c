@@ -273,6 +273,27 @@ static void gmst_at_j2000(void **state)
 			 astro_frames_gmst82(2460000.75, 0.0)) < 1e-9);
 }
 
+/* TEME -> Earth-fixed undoes the rotation that put the site into TEME. */
+static void teme_to_ecef_inverts_site(void **state)
+{
+	struct astro_frames_site site;
+	struct astro_frames_instant inst;
+	double ecef[3];
+
+	(void)state;
+	assert_int_equal(astro_frames_site_init(&site, -30.244633333, -70.749416667, 2662.75), 0);
+	/* skyfield 1.45: wgs84.latlon(...).itrs_xyz.km for the same site */
+	assert_true(fabs(site.ecef_km[0] - 1818.93900667) < 1e-6);
+	assert_true(fabs(site.ecef_km[1] - -5208.47103534) < 1e-6);
+	assert_true(fabs(site.ecef_km[2] - -3195.1714154) < 1e-6);
+	assert_int_equal(astro_frames_instant_init(&inst, &site, 60641.0496, 0.1), 0);
+	astro_frames_teme_to_ecef(inst.gmst, inst.site_teme, ecef);
+	for (int i = 0; i < 3; i++)
+		assert_true(fabs(ecef[i] - site.ecef_km[i]) < 1e-9);
+	/* the z axis is shared; longitude moves by GMST */
+	assert_true(fabs(inst.site_teme[2] - site.ecef_km[2]) < 1e-12);
+}
+
 static void bad_input_rejected(void **state)
 {
 	struct astro_frames_site site;
@@ -295,6 +316,7 @@ int main(void)
 		cmocka_unit_test(wcs_place_matches_astropy),
 		cmocka_unit_test(leap_seconds),
 		cmocka_unit_test(gmst_at_j2000),
+		cmocka_unit_test(teme_to_ecef_inverts_site),
 		cmocka_unit_test(bad_input_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
