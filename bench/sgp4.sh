@@ -14,7 +14,7 @@ FILE=${1:-$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le}
 SATS=${2:-1000}
 TIMES=${3:-20}
 STEP=1
-SECONDS_EACH=${SECONDS_EACH:-1.5}
+SECONDS_EACH=${SECONDS_EACH:-1}
 
 [ -r "$FILE" ] || { echo "sgp4.sh: $FILE not readable" >&2; exit 1; }
 make -s build/astrofs-sgp4-bench
