@@ -62,18 +62,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int days_from_civil(int y, unsigned m, unsigned d)
-{
-	/* Days since 1970-01-01 of a proleptic Gregorian date. */
-	y -= m <= 2;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + (int)doe - 719468;
-}
-
 /*
  * Epoch field, columns 19-32: "YYDDD.DDDDDDDD".  Kept in integers: 1e-8 day
  * is exactly 864 microseconds, so midnight comparisons are exact.
@@ -123,7 +111,7 @@ int astro_tle_epoch_us(const char *l1, int64_t *unix_us)
 
 	if (parse_epoch(l1, &year, &day, &frac8) != 0)
 		return -EINVAL;
-	*unix_us = (int64_t)days_from_civil(year, 1, 1) * US_PER_DAY +
+	*unix_us = (int64_t)astro_days_from_civil(year, 1, 1) * US_PER_DAY +
 		   (int64_t)(day - 1) * US_PER_DAY + (int64_t)frac8 * 864;
 	return 0;
 }
@@ -254,7 +242,7 @@ int astro_tle_parse_elements(const char *l1, size_t len1, const char *l2,
 	parse_epoch(l1, &el->epoch_year, &day, &frac8);
 	el->epoch_days = (double)day + (double)frac8 * 1e-8;
 	/* Julian date of 0h on Jan 1, minus one day, plus the day count. */
-	el->jdsatepoch = 2440587.5 + days_from_civil(el->epoch_year, 1, 1) + (double)day - 1.0;
+	el->jdsatepoch = 2440587.5 + astro_days_from_civil(el->epoch_year, 1, 1) + (double)day - 1.0;
 	el->jdsatepochF = (double)frac8 * 1e-8;
 
 	if (num(l1, len1, 34, 43, &el->ndot))
