@@ -40,6 +40,8 @@
  *  - HDU n's header is truncated or malformed          → -EIO
  *    (HDUs before it stay available)
  *  - the list ended before n (or after a damaged HDU)  → -ENOENT
+ *  - n is past max_hdus, or the object's cards pass 256 MiB → -EIO
+ *    (astro_fits_walk_end says ASTRO_FITS_END_LIMIT)
  *  - the read callback failed                           → its -errno; the
  *    state is unchanged and the walk can be retried.
  *  - the object changed under the walk (size differs)  → -ESTALE
@@ -131,7 +133,7 @@ enum astro_fits_end {
 	ASTRO_FITS_END_NUL_PADDING,  /* a block of NULs after the last HDU */
 	ASTRO_FITS_END_JUNK,	     /* special records or garbage */
 	ASTRO_FITS_END_DAMAGED,	     /* HDU count() is damaged: -EIO for it */
-	ASTRO_FITS_END_LIMIT,	     /* max_hdus reached */
+	ASTRO_FITS_END_LIMIT,	     /* max_hdus or the card memory cap reached */
 };
 
 struct astro_fits_walk;
@@ -147,8 +149,8 @@ int astro_fits_walk_to(struct astro_fits_walk *w, astro_fits_read_fn fn,
 /*
  * Walk to the end of the list.  0 when the list is complete (it may have
  * ended at junk or a truncated data unit: see astro_fits_walk_end); -EIO
- * when it ended at a damaged header (count() HDUs stay valid); another
- * -errno from the callback or -ESTALE.
+ * when it is not (a damaged header or a limit: count() HDUs stay valid);
+ * another -errno from the callback or -ESTALE.
  */
 int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn,
 			void *arg);

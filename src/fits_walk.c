@@ -42,6 +42,14 @@ struct astro_fits_walk {
 	uint64_t reads, bytes;
 };
 
+/* Object bytes end up in messages: keep them printable. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
 static void wlog(const struct astro_fits_walk *w, int level, const char *fmt, ...)
 	ASTRO_PRINTF(3, 4);
 static void wlog(const struct astro_fits_walk *w, int level, const char *fmt, ...)
@@ -54,6 +62,7 @@ static void wlog(const struct astro_fits_walk *w, int level, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	printable(buf);
 	astro_log(level, "fits %s: %s", w->name, buf);
 }
 
@@ -529,7 +538,16 @@ static int data_size(struct parse *ps, struct astro_fits_hdu *h)
 	return 0;
 }
 
-static void flag_truncation(const struct astro_fits_walk *w, struct astro_fits_hdu *h);
+static void flag_truncation(const struct astro_fits_walk *w, struct astro_fits_hdu *h)
+{
+	if (!size_known(w))
+		return;
+	h->flags &= ~(ASTRO_FITS_HDU_DATA_TRUNCATED | ASTRO_FITS_HDU_PAD_MISSING);
+	if (h->data_offset + h->data_bytes > w->size)
+		h->flags |= ASTRO_FITS_HDU_DATA_TRUNCATED;
+	else if (h->data_offset + h->data_span > w->size)
+		h->flags |= ASTRO_FITS_HDU_PAD_MISSING;
+}
 
 /*
  * Parse one header (cards[0..ncards-1], END last) at offset off, size it
@@ -628,17 +646,6 @@ out:
 
 /* ---- the walk ----------------------------------------------------------- */
 
-static void flag_truncation(const struct astro_fits_walk *w, struct astro_fits_hdu *h)
-{
-	if (!size_known(w))
-		return;
-	h->flags &= ~(ASTRO_FITS_HDU_DATA_TRUNCATED | ASTRO_FITS_HDU_PAD_MISSING);
-	if (h->data_offset + h->data_bytes > w->size)
-		h->flags |= ASTRO_FITS_HDU_DATA_TRUNCATED;
-	else if (h->data_offset + h->data_span > w->size)
-		h->flags |= ASTRO_FITS_HDU_PAD_MISSING;
-}
-
 /* The size may have been learned after the HDUs were walked. */
 static void set_truncation_flags(struct astro_fits_walk *w)
 {
@@ -689,6 +696,7 @@ static int damaged(struct astro_fits_walk *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
 	va_end(ap);
+	printable(w->msg);
 	set_truncation_flags(w);
 	w->end = ASTRO_FITS_END_DAMAGED;
 	wlog(w, LOG_WARNING, "HDU %u at %llu: %s", w->n, (unsigned long long)w->next_off, w->msg);
@@ -810,6 +818,8 @@ int astro_fits_walk_to(struct astro_fits_walk *w, astro_fits_read_fn fn, void *a
 	int rc;
 
 	while (w->n <= n) {
+		if (w->end == ASTRO_FITS_END_LIMIT)
+			return -EIO; /* HDU n may exist: we refused to look */
 		if (w->end != ASTRO_FITS_END_NONE)
 			return w->end == ASTRO_FITS_END_DAMAGED && n == w->n ? -EIO : -ENOENT;
 		rc = step(w, fn, arg);
@@ -828,7 +838,7 @@ int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn, void *
 		if (rc < 0 && rc != -EIO)
 			return rc;
 	}
-	return w->end == ASTRO_FITS_END_DAMAGED ? -EIO : 0;
+	return w->end == ASTRO_FITS_END_DAMAGED || w->end == ASTRO_FITS_END_LIMIT ? -EIO : 0;
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -858,6 +868,7 @@ int astro_fits_walk_new(const struct astro_fits_walk_opts *opts, uint64_t size,
 	if (!w->o.small_tail)
 		w->o.small_tail = DEF_SMALL_TAIL;
 	astro_strlcpy(w->name, w->o.name ? w->o.name : "object", sizeof(w->name));
+	printable(w->name);
 	w->o.name = w->name;
 	w->size = size;
 	w->eof_bound = UINT64_MAX;

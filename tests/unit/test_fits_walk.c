@@ -492,7 +492,7 @@ static void read_budgets(void **state)
 
 /* ---- files written by cfitsio, offsets from fits_get_hduaddrll ---------- */
 
-static void compare_with_cfitsio(const char *path, int want_hdus)
+static struct astro_fits_walk *compare_with_cfitsio(const char *path, int want_hdus)
 {
 	fitsfile *f = NULL;
 	int status = 0, nhdu = 0, i, type;
@@ -525,8 +525,8 @@ static void compare_with_cfitsio(const char *path, int want_hdus)
 		assert_memory_equal(h->cards, d + hs, h->ncards * 80);
 	}
 	fits_close_file(f, &status);
-	astro_fits_walk_free(roundtrip(w));
 	free(d);
+	return roundtrip(w);
 }
 
 static void cfitsio_written_files(void **state)
@@ -541,6 +541,8 @@ static void cfitsio_written_files(void **state)
 	const char *attype[] = { "NAME", "X" }, *atform[] = { "A8", "F10.3" };
 	long gnaxes[3] = { 0, 4, 3 };
 	float grp[3 + 12];
+	struct astro_fits_walk *w;
+	const struct astro_fits_hdu *x;
 
 	(void)state;
 	assert_non_null(dir);
@@ -563,14 +565,14 @@ static void cfitsio_written_files(void **state)
 	fits_write_img(f, TFLOAT, 1, 33 * 7, fimg, &status);
 	fits_close_file(f, &status);
 	assert_int_equal(status, 0);
-	compare_with_cfitsio(path + 1, 2);
+	astro_fits_walk_free(compare_with_cfitsio(path + 1, 2));
 	{
 		size_t len = 0;
 		unsigned char *d = (unsigned char *)unit_slurp(path + 1, &len);
 		struct obj o = { .data = d, .size = len };
-		struct astro_fits_walk *w = walk_new(ASTRO_FITS_SIZE_UNKNOWN);
 		char *csv;
 
+		w = walk_new(ASTRO_FITS_SIZE_UNKNOWN);
 		assert_int_equal(astro_fits_walk_all(w, obj_read, &o), 0);
 		csv = csv_of(w);
 		assert_string_equal(csv,
@@ -598,7 +600,13 @@ static void cfitsio_written_files(void **state)
 	fits_create_tbl(f, ASCII_TBL, 3, 2, (char **)attype, (char **)atform, NULL, "ASC", &status);
 	fits_close_file(f, &status);
 	assert_int_equal(status, 0);
-	compare_with_cfitsio(path + 1, 3);
+	w = compare_with_cfitsio(path + 1, 3);
+	x = astro_fits_walk_hdu(w, 1);
+	/* the heap counts: 40 rows of 4+8 bytes plus sum of (i*7%300+1)*4 */
+	for (i = 1, j = 0; i <= 40; i++)
+		j += (i * 7 % 300 + 1) * 4;
+	assert_int_equal(x->data_bytes, 40 * 12 + j);
+	astro_fits_walk_free(w);
 
 	/* random groups: NAXIS1 = 0, GROUPS = T, PCOUNT 3, GCOUNT 5 */
 	snprintf(path, sizeof(path), "!%s/groups.fits", dir);
@@ -610,7 +618,11 @@ static void cfitsio_written_files(void **state)
 		fits_write_grppar_flt(f, i, 1, 3, grp, &status);
 	fits_close_file(f, &status);
 	assert_int_equal(status, 0);
-	compare_with_cfitsio(path + 1, 1);
+	w = compare_with_cfitsio(path + 1, 1);
+	x = astro_fits_walk_hdu(w, 0);
+	assert_true(x->flags & ASTRO_FITS_HDU_GROUPS);
+	assert_int_equal(x->data_bytes, 4 * 5 * (3 + 4 * 3));
+	astro_fits_walk_free(w);
 
 	/* many extensions, some empty */
 	snprintf(path, sizeof(path), "!%s/many.fits", dir);
@@ -626,7 +638,24 @@ static void cfitsio_written_files(void **state)
 	}
 	fits_close_file(f, &status);
 	assert_int_equal(status, 0);
-	compare_with_cfitsio(path + 1, 13);
+	astro_fits_walk_free(compare_with_cfitsio(path + 1, 13));
+	/* the same file with a cap of 5 HDUs: the rest is refused, not absent */
+	{
+		size_t len = 0;
+		unsigned char *d = (unsigned char *)unit_slurp(path + 1, &len);
+		struct obj o = { .data = d, .size = len };
+		struct astro_fits_walk_opts opt = { .name = "t", .max_hdus = 5 };
+
+		assert_non_null(d);
+		assert_int_equal(astro_fits_walk_new(&opt, ASTRO_FITS_SIZE_UNKNOWN, &w), 0);
+		assert_int_equal(astro_fits_walk_to(w, obj_read, &o, 4), 0);
+		assert_int_equal(astro_fits_walk_to(w, obj_read, &o, 5), -EIO);
+		assert_int_equal(astro_fits_walk_all(w, obj_read, &o), -EIO);
+		assert_int_equal(astro_fits_walk_end(w, NULL), ASTRO_FITS_END_LIMIT);
+		assert_int_equal(astro_fits_walk_count(w), 5);
+		astro_fits_walk_free(roundtrip(w));
+		free(d);
+	}
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	assert_int_equal(system(path), 0);
