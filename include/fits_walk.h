@@ -156,7 +156,8 @@ int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn,
 			void *arg);
 
 uint32_t astro_fits_walk_count(const struct astro_fits_walk *w);
-/* NULL unless HDU n has been walked.  Valid until the state is freed. */
+/* NULL unless HDU n has been walked.  Stays valid (also across further
+ * walking) until the state is freed. */
 const struct astro_fits_hdu *astro_fits_walk_hdu(const struct astro_fits_walk *w,
 						 uint32_t n);
 /* End reason; with ASTRO_FITS_END_DAMAGED, *msg names what was wrong. */

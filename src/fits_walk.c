@@ -32,7 +32,7 @@ struct astro_fits_walk {
 	uint64_t next_off;	/* where HDU n would start */
 	enum astro_fits_end end;
 	char msg[256];		/* why the walk ended, for DAMAGED/LIMIT */
-	struct astro_fits_hdu *hdus;
+	struct astro_fits_hdu **hdus;
 	uint32_t n, cap;
 	uint64_t total_cards;
 	/* read buffer: object bytes [win_off, win_off + win_len) */
@@ -562,7 +562,7 @@ static int add_hdu(struct astro_fits_walk *w, uint64_t off, const unsigned char 
 	struct astro_fits_hdu h;
 	uint64_t blocks, end_data;
 	size_t i;
-	char *copy = NULL;
+	struct astro_fits_hdu *stored;
 	int rc;
 
 	assert(ncards >= 1 && is_end_card(cards + (ncards - 1) * ASTRO_FITS_CARD));
@@ -618,7 +618,7 @@ static int add_hdu(struct astro_fits_walk *w, uint64_t off, const unsigned char 
 	}
 	if (w->n == w->cap) {
 		uint32_t ncap = w->cap ? w->cap * 2 : 8;
-		struct astro_fits_hdu *nh = realloc(w->hdus, ncap * sizeof(*nh));
+		struct astro_fits_hdu **nh = realloc(w->hdus, ncap * sizeof(*nh));
 
 		if (!nh) {
 			rc = -ENOMEM;
@@ -627,15 +627,18 @@ static int add_hdu(struct astro_fits_walk *w, uint64_t off, const unsigned char 
 		w->hdus = nh;
 		w->cap = ncap;
 	}
-	copy = malloc(ncards * ASTRO_FITS_CARD);
-	if (!copy) {
+	/* one allocation per HDU, cards behind it: pointers handed out stay
+	 * valid while the walk goes on */
+	stored = malloc(sizeof(*stored) + ncards * ASTRO_FITS_CARD);
+	if (!stored) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	memcpy(copy, cards, ncards * ASTRO_FITS_CARD);
-	h.cards = copy;
-	flag_truncation(w, &h);
-	w->hdus[w->n++] = h;
+	*stored = h;
+	memcpy(stored + 1, cards, ncards * ASTRO_FITS_CARD);
+	stored->cards = (const char *)(stored + 1);
+	flag_truncation(w, stored);
+	w->hdus[w->n++] = stored;
 	w->total_cards += ncards * ASTRO_FITS_CARD;
 	w->next_off = end_data;
 	rc = 0;
@@ -652,12 +655,12 @@ static void set_truncation_flags(struct astro_fits_walk *w)
 	uint32_t i;
 
 	for (i = 0; i < w->n; i++)
-		flag_truncation(w, &w->hdus[i]);
+		flag_truncation(w, w->hdus[i]);
 }
 
 static void finish(struct astro_fits_walk *w, enum astro_fits_end why)
 {
-	const struct astro_fits_hdu *last = w->n ? &w->hdus[w->n - 1] : NULL;
+	const struct astro_fits_hdu *last = w->n ? w->hdus[w->n - 1] : NULL;
 	unsigned long long off = (unsigned long long)w->next_off;
 
 	set_truncation_flags(w);
@@ -883,7 +886,7 @@ void astro_fits_walk_free(struct astro_fits_walk *w)
 	if (!w)
 		return;
 	for (i = 0; i < w->n; i++)
-		free((void *)w->hdus[i].cards);
+		free(w->hdus[i]);
 	free(w->hdus);
 	free(w->win);
 	free(w);
@@ -896,7 +899,7 @@ uint32_t astro_fits_walk_count(const struct astro_fits_walk *w)
 
 const struct astro_fits_hdu *astro_fits_walk_hdu(const struct astro_fits_walk *w, uint32_t n)
 {
-	return n < w->n ? &w->hdus[n] : NULL;
+	return n < w->n ? w->hdus[n] : NULL;
 }
 
 enum astro_fits_end astro_fits_walk_end(const struct astro_fits_walk *w, const char **msg)
@@ -974,8 +977,8 @@ int astro_fits_walk_serialize(const struct astro_fits_walk *w, void **out, size_
 	put(&b, w->msg, msglen);
 	put_le(&b, w->n, 4);
 	for (i = 0; i < w->n; i++) {
-		put_le(&b, w->hdus[i].ncards, 4);
-		put(&b, w->hdus[i].cards, w->hdus[i].ncards * ASTRO_FITS_CARD);
+		put_le(&b, w->hdus[i]->ncards, 4);
+		put(&b, w->hdus[i]->cards, w->hdus[i]->ncards * ASTRO_FITS_CARD);
 	}
 	if (b.err) {
 		free(b.p);
@@ -1066,7 +1069,7 @@ static int load(struct astro_fits_walk *w, struct rbuf *r, char *why, size_t why
 			return rc;
 		if (rc < 0)
 			return refuse(why, whylen, "HDU %llu: %s", (unsigned long long)i, err);
-		if (w->hdus[i].data_offset > object_limit(w))
+		if (w->hdus[i]->data_offset > object_limit(w))
 			return refuse(why, whylen, "HDU %llu header past the object end", (unsigned long long)i);
 	}
 	if (r->pos != r->len)
@@ -1075,6 +1078,16 @@ static int load(struct astro_fits_walk *w, struct rbuf *r, char *why, size_t why
 		return refuse(why, whylen, "no HDU but end reason %llu", (unsigned long long)end);
 	if (end == ASTRO_FITS_END_NONE && w->next_off >= object_limit(w))
 		return refuse(why, whylen, "walk open but at the object end");
+	/* the end reason must be what a walk of this size would have said */
+	if (size_known(w) &&
+	    ((end == ASTRO_FITS_END_EOF && w->next_off != w->size) ||
+	     (end == ASTRO_FITS_END_TRUNCATED && w->next_off <= w->size) ||
+	     ((end == ASTRO_FITS_END_SHORT_TAIL || end == ASTRO_FITS_END_NUL_PADDING ||
+	       end == ASTRO_FITS_END_JUNK) && w->next_off >= w->size)))
+		return refuse(why, whylen, "end reason %llu does not fit size %llu",
+			      (unsigned long long)end, (unsigned long long)w->size);
+	if (end == ASTRO_FITS_END_TRUNCATED && !size_known(w))
+		return refuse(why, whylen, "truncation without a known size");
 	w->end = (enum astro_fits_end)end;
 	set_truncation_flags(w);
 	return 0;
@@ -1173,7 +1186,7 @@ int astro_fits_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len
 	fputs("index,xtension,extname,extver,bitpix,naxis,header_offset,header_bytes,data_offset,data_bytes\n",
 	      f);
 	for (i = 0; i < w->n; i++) {
-		const struct astro_fits_hdu *h = &w->hdus[i];
+		const struct astro_fits_hdu *h = w->hdus[i];
 
 		fprintf(f, "%u,", h->index);
 		csv_field(f, h->xtension);
