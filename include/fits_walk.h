@@ -155,6 +155,17 @@ int astro_fits_walk_to(struct astro_fits_walk *w, astro_fits_read_fn fn,
 int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn,
 			void *arg);
 
+/*
+ * EXTNAME/EXTVER aliases (JWST's extension order is not fixed): walk only
+ * as far as the first HDU whose EXTNAME equals extname (case-insensitive,
+ * as astropy matches) and whose EXTVER (1 when absent, FITS 4.0 §4.4.2.6)
+ * equals extver, or any EXTVER when extver is 0.  0 and *index; -ENOENT
+ * when the list ends without one; -EIO when a damaged header or a limit
+ * stops the walk first; a callback error.
+ */
+int astro_fits_walk_find(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg,
+			 const char *extname, int64_t extver, uint32_t *index);
+
 uint32_t astro_fits_walk_count(const struct astro_fits_walk *w);
 /* NULL unless HDU n has been walked.  Stays valid (also across further
  * walking) until the state is freed. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fitsio.h>
 #include "fits_walk.h"
 #include "log.h"
@@ -842,6 +843,36 @@ int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn, void *
 			return rc;
 	}
 	return w->end == ASTRO_FITS_END_DAMAGED || w->end == ASTRO_FITS_END_LIMIT ? -EIO : 0;
+}
+
+static bool hdu_matches(const struct astro_fits_hdu *h, const char *extname, int64_t extver)
+{
+	int64_t ver = (h->flags & ASTRO_FITS_HDU_HAS_EXTVER) ? h->extver : 1;
+
+	return (h->flags & ASTRO_FITS_HDU_HAS_EXTNAME) && strcasecmp(h->extname, extname) == 0 &&
+	       (extver == 0 || ver == extver);
+}
+
+int astro_fits_walk_find(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg,
+			 const char *extname, int64_t extver, uint32_t *index)
+{
+	uint32_t i = 0;
+	int rc;
+
+	for (;;) {
+		for (; i < w->n; i++)
+			if (hdu_matches(w->hdus[i], extname, extver)) {
+				*index = i;
+				return 0;
+			}
+		if (w->end != ASTRO_FITS_END_NONE)
+			return w->end == ASTRO_FITS_END_DAMAGED || w->end == ASTRO_FITS_END_LIMIT
+				       ? -EIO
+				       : -ENOENT;
+		rc = step(w, fn, arg);
+		if (rc < 0 && rc != -EIO)
+			return rc;
+	}
 }
 
 /* ---- state -------------------------------------------------------------- */

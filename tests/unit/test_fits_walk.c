@@ -225,6 +225,8 @@ static enum astro_fits_end trailing_kind(const char *what)
 	return ASTRO_FITS_END_NONE;
 }
 
+static uint64_t corpus_reads, corpus_bytes, corpus_size;
+
 /* One corpus file, walked with the size known or not. */
 static void check_file(const char *rel, json_t *e, const unsigned char *d, size_t len, bool report)
 {
@@ -349,6 +351,11 @@ static void check_file(const char *rel, json_t *e, const unsigned char *d, size_
 	}
 	/* nothing read twice (obj_read asserts), so never more than the object */
 	assert_true(o.bytes <= len);
+	if (report) {
+		corpus_reads += o.reads;
+		corpus_bytes += o.bytes;
+		corpus_size += len;
+	}
 	w = roundtrip(w);
 	astro_fits_walk_free(w);
 }
@@ -403,7 +410,9 @@ static void corpus_matches_groundtruth(void **state)
 		free(d);
 		walked++;
 	}
-	fprintf(stderr, "# fits corpus: %u files on disk, %u walked\n", ondisk, walked);
+	fprintf(stderr, "# fits corpus: %u files on disk, %u walked; full walks: %llu reads, %llu of %llu bytes\n",
+		ondisk, walked, (unsigned long long)corpus_reads, (unsigned long long)corpus_bytes,
+		(unsigned long long)corpus_size);
 	assert_int_equal(walked, ondisk);
 	json_decref(gt);
 }
@@ -488,6 +497,33 @@ static void read_budgets(void **state)
 		astro_fits_walk_free(w);
 		free(d);
 	}
+}
+
+/* EXTNAME aliases walk only as far as the HDU named. */
+static void find_by_extname(void **state)
+{
+	size_t len = 0;
+	unsigned char *d = load_file("astropy/o4sp040b0_raw.fits", &len);
+	struct obj o = { .data = d, .size = len, .report_size = true };
+	struct astro_fits_walk *w;
+	uint32_t idx = 99;
+
+	(void)state;
+	if (!d)
+		skip();
+	/* HST raw: SCI/ERR/DQ per chip, EXTVER = chip (astropy ground truth) */
+	w = walk_new(ASTRO_FITS_SIZE_UNKNOWN);
+	assert_int_equal(astro_fits_walk_find(w, obj_read, &o, "err", 1, &idx), 0);
+	assert_int_equal(idx, 2);
+	assert_int_equal(astro_fits_walk_count(w), 3);
+	assert_int_equal(astro_fits_walk_find(w, obj_read, &o, "SCI", 2, &idx), 0);
+	assert_int_equal(idx, 4);
+	assert_int_equal(astro_fits_walk_find(w, obj_read, &o, "SCI", 0, &idx), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(astro_fits_walk_find(w, obj_read, &o, "SCI", 3, &idx), -ENOENT);
+	assert_int_equal(astro_fits_walk_count(w), 7);
+	astro_fits_walk_free(w);
+	free(d);
 }
 
 /* ---- files written by cfitsio, offsets from fits_get_hduaddrll ---------- */
@@ -1095,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(corpus_matches_groundtruth),
 		cmocka_unit_test(corpus_edge_cases_log),
 		cmocka_unit_test(read_budgets),
+		cmocka_unit_test(find_by_extname),
 		cmocka_unit_test(cfitsio_written_files),
 		cmocka_unit_test(rejected_sizes),
 		cmocka_unit_test(damaged_extension_eio_then_enoent),
