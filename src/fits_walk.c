@@ -817,6 +817,21 @@ static int step(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg)
 	return 0;
 }
 
+/* One HDU further; the read buffer goes once the list is complete. */
+static int advance(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg)
+{
+	int rc = step(w, fn, arg);
+
+	if (w->end != ASTRO_FITS_END_NONE) {
+		free(w->win);
+		w->win = NULL;
+		w->win_len = 0;
+	}
+	/* a damaged header is recorded in the state, not a failed call; a
+	 * callback's -EIO is a failed call */
+	return rc == -EIO && w->end == ASTRO_FITS_END_DAMAGED ? 0 : rc;
+}
+
 int astro_fits_walk_to(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg, uint32_t n)
 {
 	int rc;
@@ -826,8 +841,8 @@ int astro_fits_walk_to(struct astro_fits_walk *w, astro_fits_read_fn fn, void *a
 			return -EIO; /* HDU n may exist: we refused to look */
 		if (w->end != ASTRO_FITS_END_NONE)
 			return w->end == ASTRO_FITS_END_DAMAGED && n == w->n ? -EIO : -ENOENT;
-		rc = step(w, fn, arg);
-		if (rc < 0 && rc != -EIO)
+		rc = advance(w, fn, arg);
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -838,8 +853,8 @@ int astro_fits_walk_all(struct astro_fits_walk *w, astro_fits_read_fn fn, void *
 	int rc;
 
 	while (w->end == ASTRO_FITS_END_NONE) {
-		rc = step(w, fn, arg);
-		if (rc < 0 && rc != -EIO)
+		rc = advance(w, fn, arg);
+		if (rc < 0)
 			return rc;
 	}
 	return w->end == ASTRO_FITS_END_DAMAGED || w->end == ASTRO_FITS_END_LIMIT ? -EIO : 0;
@@ -869,8 +884,8 @@ int astro_fits_walk_find(struct astro_fits_walk *w, astro_fits_read_fn fn, void 
 			return w->end == ASTRO_FITS_END_DAMAGED || w->end == ASTRO_FITS_END_LIMIT
 				       ? -EIO
 				       : -ENOENT;
-		rc = step(w, fn, arg);
-		if (rc < 0 && rc != -EIO)
+		rc = advance(w, fn, arg);
+		if (rc < 0)
 			return rc;
 	}
 }

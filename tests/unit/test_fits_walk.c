@@ -14,7 +14,8 @@ struct obj {
 	uint64_t size;
 	bool report_size;		/* like a Content-Range total */
 	bool allow_reread;		/* a reloaded state has no buffer */
-	int fail_next;			/* -errno for the next read, once */
+	int fail_next;			/* -errno for the next reads */
+	int fail_times;			/* how many (0: once) */
 	uint64_t size_delta;		/* reported size drifts (object replaced) */
 	/* sparse objects: byte ranges that are not zero */
 	const unsigned char *const *parts;
@@ -37,7 +38,8 @@ static int obj_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got,
 	if (o->fail_next) {
 		int rc = o->fail_next;
 
-		o->fail_next = 0;
+		if (o->fail_times-- <= 1)
+			o->fail_next = 0;
 		return rc;
 	}
 	if (off < o->size)
@@ -928,6 +930,14 @@ static void read_errors_and_replaced_object(void **state)
 	w = walk_new(ASTRO_FITS_SIZE_UNKNOWN);
 	assert_int_equal(astro_fits_walk_to(w, obj_read, &o, 0), -ETIMEDOUT);
 	assert_int_equal(astro_fits_walk_count(w), 0);
+	/* a callback's EIO is a failed call, not a damaged HDU */
+	o.fail_next = -EIO;
+	o.fail_times = 3;
+	assert_int_equal(astro_fits_walk_all(w, obj_read, &o), -EIO);
+	assert_int_equal(astro_fits_walk_end(w, NULL), ASTRO_FITS_END_NONE);
+	assert_int_equal(astro_fits_walk_to(w, obj_read, &o, 0), -EIO);
+	assert_int_equal(astro_fits_walk_find(w, obj_read, &o, "X", 0, &(uint32_t){ 0 }), -EIO);
+	assert_int_equal(o.fail_next, 0);
 	assert_int_equal(astro_fits_walk_to(w, obj_read, &o, 0), 0);
 	assert_int_equal(astro_fits_walk_all(w, obj_read, &o), 0);
 	assert_int_equal(astro_fits_walk_end(w, NULL), ASTRO_FITS_END_TRUNCATED);
