@@ -1008,6 +1008,15 @@ static void put_le(struct wbuf *b, uint64_t v, unsigned width)
 	put(b, t, width);
 }
 
+/*
+ * Layout (integers little-endian):
+ *   "AFWS" | u8 version (1) | u8 end reason | u64 size (UINT64_MAX: unknown)
+ *   | u64 eof bound | u16 message length | message | u32 HDU count
+ *   | per HDU: u32 card count | cards (80 bytes each, the last one END)
+ * Offsets and sizes are not stored: loading re-derives them from the cards
+ * with the walk's own parser (HDU 0 at 0, each next one where the previous
+ * ends), so a cached entry cannot disagree with what a walk would find.
+ */
 int astro_fits_walk_serialize(const struct astro_fits_walk *w, void **out, size_t *len)
 {
 	struct wbuf b = { 0 };
