@@ -44,7 +44,17 @@
  *    (astro_fits_walk_end says ASTRO_FITS_END_LIMIT)
  *  - the read callback failed                           → its -errno; the
  *    state is unchanged and the walk can be retried.
- *  - the object changed under the walk (size differs)  → -ESTALE
+ *  - the object changed under the walk (size differs)  → -ESTALE; drop
+ *    the state (and its cache entry) and walk again.  A provider whose
+ *    GET gets 412 (If-Match) returns -ESTALE from the callback too; one
+ *    that gets 200 to a Range request must fail the read, never pass on
+ *    bytes from offset 0.
+ *
+ * SIMPLE = F: astropy makes the rest of the file one non-standard HDU;
+ * astrofs warns and walks it like SIMPLE = T (sizes from the same keys).
+ * Memory: an open walk holds a read buffer (about first_read, or the
+ * largest header, plus coalesce_gap or small_tail); it is freed when the
+ * list is complete.  Headers are kept (cards only) for every walked HDU.
  *
  * Reads: the first read at an offset asks for first_read bytes (64 KiB);
  * a header without END in what was read grows by doubling the bytes read
@@ -55,7 +65,8 @@
  * starts at the header.  When the object size is known and at most
  * small_tail bytes remain, one read takes the rest of the object.  Once the
  * size is known (from the callback or a short read), the walk ends at
- * next_offset == size without a probe read.  Reads never overlap.
+ * next_offset == size without a probe read.  Reads made by one state never
+ * overlap.
  *
  * Laziness: astro_fits_walk_to(w, n) walks only HDUs 0..n.  The state is
  * resumable and serialisable (for a cache entry keyed by bucket, key and
