@@ -24,7 +24,8 @@ struct astro_http_req {
 	const void *body;		/* request body or NULL */
 	size_t body_len;
 	int64_t timeout_ms;		/* total deadline for all attempts; 0 = 30 s */
-	int idempotent;			/* may be retried */
+	int idempotent;			/* may be retried; if not, sent at most once
+					 * (on a fresh connection) */
 	int max_attempts;		/* 0 = 3 for idempotent, 1 otherwise */
 	size_t max_body;		/* 0 = 256 MiB; larger bodies fail with -EFBIG */
 	const char *service;		/* stats label: "spacetrack", "s3", ... */

@@ -230,6 +230,11 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	if (getenv("ASTRO_HTTP_VERBOSE"))
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+	/* libcurl silently resends a request whose reused connection died
+	 * before answering; a request that must go out at most once (it was
+	 * counted against a rate limit, or changes state) gets a fresh one. */
+	if (!req->idempotent)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "GET") != 0) {

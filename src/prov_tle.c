@@ -202,6 +202,24 @@ static char *render_tle(const char *b, size_t len, size_t *outlen)
 	return out;
 }
 
+/*
+ * Freshness follows the mount's options, not those in force when the day
+ * was fetched: a day fetched tle_final_after past its end is settled for
+ * good; any other copy is fresh for tle_ttl after its fetch.
+ */
+static int day_settled(const struct tle_priv *p, const struct tle_path *tp,
+		       const struct astro_cache_meta *m)
+{
+	return m->fetched_ms / 1000 - (tp->day_unix + 86400) > (int64_t)p->cfg->tle_final_after;
+}
+
+static int day_fresh(const struct tle_priv *p, const struct tle_path *tp,
+		     const struct astro_cache_meta *m)
+{
+	return day_settled(p, tp, m) ||
+	       astro_now_ms() < m->fetched_ms + (int64_t)p->cfg->tle_ttl * 1000;
+}
+
 static void store_day(struct tle_priv *p, int64_t day_unix, const char *body,
 		      size_t len, size_t nsets)
 {
@@ -430,7 +448,7 @@ static int tle_open(void *priv, const char *path, int flags, struct astro_file *
 	if (p->cache && astro_cache_get(p->cache, DB, key, strlen(key), &m, (void **)&body) == 0) {
 		cached = 1;
 		len = m.len;
-		if (astro_cache_fresh(&m, astro_now_ms()) || p->cfg->offline) {
+		if (day_fresh(p, &tp, &m) || p->cfg->offline) {
 			astro_stats_inc("tle.hits");
 			goto serve;
 		}
@@ -490,7 +508,7 @@ serve:
 	if (!f->direct_io && !indexed)
 		f->direct_io = 1;
 	/* Final days never change: let the kernel keep their pages. */
-	f->keep_cache = !f->direct_io && (m.flags & ASTRO_CACHE_FINAL);
+	f->keep_cache = !f->direct_io && cached && day_settled(p, &tp, &m);
 	f->handle = h;
 	return 0;
 }

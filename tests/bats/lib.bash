@@ -1,0 +1,109 @@
+# Shared helpers for the mount-level bats suites.
+#
+# Every suite starts real processes (the space-track stand-in, astrofs) on
+# 127.0.0.1, remembers their PIDs and mount points in $T, and tears them down
+# in teardown even when a test failed.  Loops are bounded.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+ASTROFS=$ROOT/build/astrofs
+SHARED=${ASTRO_SHARED:-$ROOT/../shared}
+ST_USER=astro-tester
+ST_PASS='s3cr3t-Pa55word!'
+
+# A private scratch area per test file.
+astro_tmp() {
+	T=${T:-$(mktemp -d "${TMPDIR:-/tmp}/astrofs-bats.XXXXXX")}
+	export T
+}
+
+require_fuse() {
+	[ -c /dev/fuse ] || skip "/dev/fuse is not available"
+	command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
+}
+
+# start_standin NAME [args...]: run the stand-in; sets ST_PORT, ST_URL.
+start_standin() {
+	astro_tmp
+	local data=()
+	for f in "$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" \
+		 "$SHARED/data/tle/spacetrack_3le_2022-01-21_subset_crlf.3le"; do
+		[ -f "$f" ] && data+=(--data "$f")
+	done
+	python3 "$ROOT/tests/standin/spacetrack.py" --port 0 --user "$ST_USER" \
+		--password "$ST_PASS" "${data[@]}" --synthetic-day 2024-03-01:500 "$@" \
+		>"$T/standin.out" 2>"$T/standin.err" &
+	echo $! >"$T/standin.pid"
+	for _ in $(seq 1 100); do
+		grep -q '^listening on' "$T/standin.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	ST_PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/standin.out")
+	[ -n "$ST_PORT" ] || { cat "$T/standin.err" >&2; return 1; }
+	ST_URL=http://127.0.0.1:$ST_PORT
+	export ST_PORT ST_URL
+}
+
+stop_standin() {
+	[ -f "$T/standin.pid" ] || return 0
+	kill "$(cat "$T/standin.pid")" 2>/dev/null || true
+	for _ in $(seq 1 50); do kill -0 "$(cat "$T/standin.pid")" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$(cat "$T/standin.pid")" 2>/dev/null || true
+	rm -f "$T/standin.pid"
+}
+
+st_get() { curl -s --max-time 10 "$ST_URL/_test/$1"; }
+st_post() { curl -s --max-time 10 -X POST -H 'Content-Type: application/json' --data "${2:-{\}}" "$ST_URL/_test/$1" >/dev/null; }
+# st_count FIELD: one counter of the stand-in (logins, logouts, queries, requests, ...)
+st_count() { st_get counters | jq -r ".$1"; }
+
+write_creds() {
+	printf 'identity = %s\npassword = %s\n' "${1:-$ST_USER}" "${2:-$ST_PASS}" >"$T/creds"
+	chmod "${3:-600}" "$T/creds"
+}
+
+# mount_astrofs [-o extra]...: mount at $T/mnt against the stand-in; the
+# daemon runs in the foreground (-f) in the background so its log is ours.
+mount_astrofs() {
+	astro_tmp
+	mkdir -p "$T/mnt" "$T/cache"
+	[ -f "$T/creds" ] || write_creds
+	local opts="cache_dir=$T/cache,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=${ASTRO_TIMEOUT:-10}"
+	[ -n "${1:-}" ] && opts="$opts,$1"
+	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$opts" 2>>"$T/astrofs.log" &
+	echo $! >"$T/astrofs.pid"
+	for _ in $(seq 1 100); do
+		[ -f "$T/mnt/.astrofs/version" ] && return 0
+		kill -0 "$(cat "$T/astrofs.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$T/astrofs.log" >&2
+	return 1
+}
+
+unmount_astrofs() {
+	[ -n "${T:-}" ] || return 0
+	if mountpoint -q "$T/mnt" 2>/dev/null; then
+		fusermount3 -u "$T/mnt" 2>/dev/null || umount -l "$T/mnt" 2>/dev/null || true
+	fi
+	if [ -f "$T/astrofs.pid" ]; then
+		local pid; pid=$(cat "$T/astrofs.pid")
+		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+		rm -f "$T/astrofs.pid"
+	fi
+}
+
+cleanup_all() {
+	unmount_astrofs
+	stop_standin
+	[ -n "${T:-}" ] && rm -rf "$T"
+	unset T
+}
+
+# expected_day YYYY-MM-DD tle|3le: the day computed independently (Python)
+# from the same data the stand-in serves.
+expected_day() {
+	python3 "$ROOT/tests/lib/expected_day.py" "$1" "$2" \
+		"$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" \
+		"$SHARED/data/tle/spacetrack_3le_2022-01-21_subset_crlf.3le"
+}
