@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 missing=()
 while read -r pkg; do
 	case "$pkg" in ''|'#'*) continue ;; esac
+	cmd=
+	case "$pkg" in *:*) cmd=${pkg#*:}; pkg=${pkg%%:*} ;; esac
+	if [ -n "$cmd" ] && command -v "$cmd" >/dev/null 2>&1; then
+		continue
+	fi
 	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
 		missing+=("$pkg")
 	fi

@@ -65,10 +65,18 @@ struct decide {
 static int decide_fn(const void *old, size_t oldlen, void **out, size_t *outlen, void *arg)
 {
 	struct decide *d = arg;
-	const int64_t *st = old;
 	size_t n = oldlen / sizeof(int64_t), first = 0, keep;
 	int64_t horizon = d->now - (int64_t)d->l->max_window_s * 1000;
-	int64_t *nw;
+	int64_t *nw, *st = NULL;
+	int rc = 0;
+
+	/* LMDB values carry no alignment guarantee: work on a copy. */
+	if (n) {
+		st = malloc(n * sizeof(int64_t));
+		if (!st)
+			return -ENOMEM;
+		memcpy(st, old, n * sizeof(int64_t));
+	}
 
 	/* Stamps from the future (clock stepped back) still count: dropping them
 	 * would let a clock change buy extra requests. */
@@ -94,18 +102,23 @@ static int decide_fn(const void *old, size_t oldlen, void **out, size_t *outlen,
 		}
 	}
 	if (d->wait > 0 || !d->record)
-		return 0;
+		goto out;
 	if (keep >= MAX_STAMPS)
 		first = n - (MAX_STAMPS - 1), keep = MAX_STAMPS - 1;
 	nw = malloc((keep + 1) * sizeof(int64_t));
-	if (!nw)
-		return -ENOMEM;
-	memcpy(nw, st + first, keep * sizeof(int64_t));
+	if (!nw) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (keep)
+		memcpy(nw, st + first, keep * sizeof(int64_t));
 	/* Keep the array sorted even if the wall clock stepped back. */
 	nw[keep] = keep && st[n - 1] > d->now ? st[n - 1] : d->now;
 	*out = nw;
 	*outlen = (keep + 1) * sizeof(int64_t);
-	return 0;
+out:
+	free(st);
+	return rc;
 }
 
 static int run(struct astro_limiter *l, struct decide *d)

@@ -306,11 +306,14 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 		if ((flags & ASTRO_TLE_SKIP_COMMENTS) && l[0] == '#')
 			continue;
 		if (state == 2) {
-			if (astro_tle_check_line(l, ll, 2, flags, msg, sizeof(msg)) ||
-			    memcmp(body + cur.l1_off + 2, l + 2, 5) != 0) {
-				if (memcmp(body + cur.l1_off + 2, l + 2, 5) != 0 && l[0] == '2')
-					snprintf(msg, sizeof(msg), "catalogue number \"%.5s\" differs from line 1's \"%.5s\"",
-						 l + 2, body + cur.l1_off + 2);
+			int bad = astro_tle_check_line(l, ll, 2, flags, msg, sizeof(msg));
+
+			if (!bad && memcmp(body + cur.l1_off + 2, l + 2, 5) != 0) {
+				snprintf(msg, sizeof(msg), "catalogue number \"%.5s\" differs from line 1's \"%.5s\"",
+					 l + 2, body + cur.l1_off + 2);
+				bad = 1;
+			}
+			if (bad) {
 				rc = fail(err, errlen, "line %ld: %s", lineno, msg);
 				goto out;
 			}
@@ -366,8 +369,8 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 		else if (state == 1)
 			rc = fail(err, errlen, "line %ld: expected line 1 after the name line", lineno);
 		else
-			rc = fail(err, errlen, "line %ld: not a TLE line: \"%.20s%s\"", lineno,
-				  l, ll > 20 ? "..." : "");
+			rc = fail(err, errlen, "line %ld: not a TLE line: \"%.*s%s\"", lineno,
+				  (int)(ll < 20 ? ll : 20), l, ll > 20 ? "..." : "");
 		/* Never echo control bytes into a log line. */
 		for (char *p = err; err && *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
