@@ -580,24 +580,28 @@ static int local_job_json(void *impl, const char *site, const char *id, char **j
 	return 0;
 }
 
-/* Walk the keys "<prefix><rest>" of dbi in order, calling fn(arg, rest, value). */
-static int walk(struct local *l, MDB_dbi dbi, const char *prefix,
+/* Walk the keys "<site>/<rest>" of dbi in order, calling fn(arg, rest, value). */
+static int walk(struct local *l, MDB_dbi dbi, const char *site,
 		int (*fn)(void *arg, const char *rest, size_t restlen, MDB_val *v),
 		void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	size_t plen = strlen(prefix);
+	char prefix[KEY_MAX];
+	size_t plen;
 	int rc, r;
 
+	if (!site_ok(site))
+		return -EINVAL;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", site);
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn));
 	if (rc < 0)
 		return rc;
 	rc = mdb_errno(mdb_cursor_open(txn, dbi, &cur));
 	if (rc < 0)
 		goto out;
-	k = (MDB_val){ plen, (void *)prefix };
+	k = (MDB_val){ plen, prefix };
 	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
 	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
@@ -640,12 +644,8 @@ static int local_jobs(void *impl, const char *site, astro_obs_job_fn fn, void *a
 {
 	struct local *l = impl;
 	struct jobs_walk w = { fn, arg };
-	char prefix[KEY_MAX];
 
-	if (!site_ok(site))
-		return -EINVAL;
-	snprintf(prefix, sizeof(prefix), "%s/", site);
-	return walk(l, l->jobs, prefix, jobs_step, &w);
+	return walk(l, l->jobs, site, jobs_step, &w);
 }
 
 static int local_status_put(void *impl, const char *site, const char *json)
@@ -843,12 +843,8 @@ static int local_images(void *impl, const char *site, astro_obs_image_fn fn, voi
 {
 	struct local *l = impl;
 	struct images_walk w = { fn, arg };
-	char prefix[KEY_MAX];
 
-	if (!site_ok(site))
-		return -EINVAL;
-	snprintf(prefix, sizeof(prefix), "%s/", site);
-	return walk(l, l->images, prefix, images_step, &w);
+	return walk(l, l->images, site, images_step, &w);
 }
 
 static int local_image_open(void *impl, const char *site, const char *name)
