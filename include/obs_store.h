@@ -212,6 +212,16 @@ static inline int astro_obs_store_image_open(struct astro_obs_store *s, const ch
 	return s->ops->image_open(s->impl, site, name);
 }
 
+/*
+ * Parse text as command lines (every line complete; a last line without a
+ * newline counts too) and queue all of them or none.  *reply (malloc'd) gets
+ * one line per command: "ok <id> <verb>\n"; on failure one
+ * "err line <n>: <reason>\n" per refused line and nothing is queued.
+ * Returns the number of commands queued, or -EINVAL (refused) / -errno.
+ */
+int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
+			   const char *text, size_t len, char **reply);
+
 /* The newest image (highest seq) into *img; -ENOENT if none. */
 int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 				 struct astro_obs_image *img);
