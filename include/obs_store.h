@@ -117,6 +117,10 @@ struct astro_obs_store {
 	void *impl;
 };
 
+/* The default obs_store (SPEC section 1): /var/lib/astrofs/obs for root,
+ * else $XDG_DATA_HOME/astrofs/obs (~/.local/share/...).  malloc'd. */
+char *astro_obs_store_default_dir(void);
+
 /* Open (creating as needed) the local backend under dir. */
 int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out);
 void astro_obs_store_close(struct astro_obs_store *s);

@@ -1124,3 +1124,18 @@ out:
 	free(lineno);
 	return rc;
 }
+
+char *astro_obs_store_default_dir(void)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char *s = NULL;
+	int n;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/astrofs/obs");
+	if (xdg && *xdg)
+		n = asprintf(&s, "%s/astrofs/obs", xdg);
+	else
+		n = asprintf(&s, "%s/.local/share/astrofs/obs", home ? home : ".");
+	return n < 0 ? NULL : s;
+}

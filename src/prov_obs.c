@@ -781,21 +781,6 @@ static void obs_destroy(void *priv)
 	free(o);
 }
 
-static char *default_store(void)
-{
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	char *s = NULL;
-	int n;
-
-	if (geteuid() == 0)
-		return strdup("/var/lib/astrofs/obs");
-	if (xdg && *xdg)
-		n = asprintf(&s, "%s/astrofs/obs", xdg);
-	else
-		n = asprintf(&s, "%s/.local/share/astrofs/obs", home ? home : ".");
-	return n < 0 ? NULL : s;
-}
-
 static int obs_init(const struct astro_ctx *ctx, void **priv)
 {
 	struct obs *o = calloc(1, sizeof(*o));
@@ -824,7 +809,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			}
 		}
 	}
-	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : default_store();
+	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : astro_obs_store_default_dir();
 	if (!o->store_dir) {
 		rc = -ENOMEM;
 		goto fail;

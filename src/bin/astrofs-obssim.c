@@ -418,20 +418,6 @@ static int print_images(void *arg, const struct astro_obs_image *img)
 	return 0;
 }
 
-static char *default_store(void)
-{
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	char buf[4096];
-
-	if (geteuid() == 0)
-		return strdup("/var/lib/astrofs/obs");
-	if (xdg && *xdg)
-		snprintf(buf, sizeof(buf), "%s/astrofs/obs", xdg);
-	else
-		snprintf(buf, sizeof(buf), "%s/.local/share/astrofs/obs", home ? home : ".");
-	return strdup(buf);
-}
-
 static int parse_double(const char *name, const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -532,7 +518,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!o.store) {
-		store_dir = default_store();
+		store_dir = astro_obs_store_default_dir();
 		o.store = store_dir;
 	}
 	if (!o.store || (rc = astro_obs_store_open_local(o.store, &store)) < 0) {
