@@ -22,9 +22,11 @@
  * queued targets become CANCELED at once; a target the site is already
  * working on is preempted by the site, which receives the cancel first.
  * Receiving pops the oldest urgent command, else the oldest other one, and
- * marks it RECEIVED in the same transaction (at-least-once is not needed:
- * nothing is deleted before it is recorded).  Commands older than
- * ASTRO_OBS_RETENTION_S are marked EXPIRED instead of being delivered.
+ * marks it RECEIVED in the same transaction (nothing is deleted before it
+ * is recorded).  Each job carries expires_ms (enqueue time + the store's
+ * retention, ASTRO_OBS_RETENTION_S unless set): a command still queued then
+ * is marked EXPIRED instead of being delivered, by receive() or by
+ * astro_obs_store_expire().
  *
  * States: QUEUED -> SENT -> RECEIVED -> STARTED -> COMPLETE, with terminal
  * REJECTED, FAILED, EXPIRED, CANCELED; astro_obs_state_allowed() is the map
@@ -110,6 +112,8 @@ struct astro_obs_backend {
 			 const void *data, size_t len, uint64_t seq);
 	int (*images)(void *impl, const char *site, astro_obs_image_fn fn, void *arg);
 	int (*image_open)(void *impl, const char *site, const char *name);
+	int (*expire)(void *impl, const char *site);
+	void (*set_retention)(void *impl, unsigned seconds);
 };
 
 struct astro_obs_store {
@@ -225,6 +229,19 @@ static inline int astro_obs_store_image_open(struct astro_obs_store *s, const ch
  */
 int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
 			   const char *text, size_t len, char **reply);
+
+/* Mark the site's queued commands past their expires_ms EXPIRED; returns
+ * how many. */
+static inline int astro_obs_store_expire(struct astro_obs_store *s, const char *site)
+{
+	return s->ops->expire(s->impl, site);
+}
+
+/* Retention given to commands queued from now on (tests shorten it). */
+static inline void astro_obs_store_set_retention(struct astro_obs_store *s, unsigned seconds)
+{
+	s->ops->set_retention(s->impl, seconds);
+}
 
 /* The newest image (highest seq) into *img; -ENOENT if none. */
 int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,

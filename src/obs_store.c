@@ -67,6 +67,7 @@ struct local {
 	MDB_env *env;
 	MDB_dbi queue, jobs, status, images, counters;
 	char *dir;
+	unsigned retention_s;
 };
 
 static int mdb_errno(int rc)
@@ -199,7 +200,7 @@ static bool urgent(const struct astro_obs_cmd *c)
 }
 
 static json_t *new_job(const char *site, const char *id, const struct astro_obs_cmd *c,
-		       const char *line)
+		       const char *line, unsigned retention_s)
 {
 	int64_t now = astro_now_ms();
 
@@ -208,7 +209,7 @@ static json_t *new_job(const char *site, const char *id, const struct astro_obs_
 			 astro_obs_cmd_verb_name(c->verb), "params", params_of(c),
 			 "state", "QUEUED", "created_ms", (json_int_t)now,
 			 "updated_ms", (json_int_t)now, "expires_ms",
-			 (json_int_t)(now + ASTRO_OBS_RETENTION_S * 1000LL), "eta_s",
+			 (json_int_t)(now + retention_s * 1000LL), "eta_s",
 			 "message", "", "result", "image", "history", "state", "QUEUED",
 			 "at_ms", (json_int_t)now);
 }
@@ -367,7 +368,7 @@ static int local_enqueue(void *impl, const char *site, const struct astro_obs_cm
 				goto out;
 			}
 		}
-		job = new_job(site, ids[i], c, line);
+		job = new_job(site, ids[i], c, line, l->retention_s);
 		if (!job) {
 			rc = -ENOMEM;
 			goto out;
@@ -395,6 +396,16 @@ out:
 	if (txn)
 		mdb_txn_abort(txn);
 	return rc;
+}
+
+static bool overdue(json_t *job, int64_t now_ms)
+{
+	json_t *e = json_object_get(job, "expires_ms");
+	int64_t at = json_is_integer(e) ? json_integer_value(e)
+		   : json_integer_value(json_object_get(job, "created_ms")) +
+		     ASTRO_OBS_RETENTION_S * 1000LL;
+
+	return now_ms > at;
 }
 
 static int local_receive(void *impl, const char *site, bool urgent_only,
@@ -448,7 +459,7 @@ static int local_receive(void *impl, const char *site, bool urgent_only,
 			continue;
 		}
 		created = json_integer_value(json_object_get(job, "created_ms"));
-		bool expired = astro_now_ms() > created + ASTRO_OBS_RETENTION_S * 1000LL;
+		bool expired = overdue(job, astro_now_ms());
 
 		/* A refused transition means the job ended meanwhile: skip. */
 		if (set_state(job, expired ? ASTRO_OBS_EXPIRED : ASTRO_OBS_RECEIVED,
@@ -868,6 +879,91 @@ static int local_image_open(void *impl, const char *site, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+static int local_expire(void *impl, const char *site)
+{
+	struct local *l = impl;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char prefix[KEY_MAX], kb[KEY_MAX], (*keys)[KEY_MAX] = NULL;
+	size_t plen, base, nkeys = 0, cap = 0, i;
+	int64_t now = astro_now_ms();
+	int rc, r, n = 0;
+
+	if (!site_ok(site))
+		return -EINVAL;
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", site);
+	base = plen + 2;	/* "<site>/<class>/" */
+	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
+	if (rc < 0)
+		return rc;
+	rc = mdb_errno(mdb_cursor_open(txn, l->queue, &cur));
+	if (rc < 0)
+		goto out;
+	/* Collect first: deleting under a walking cursor invites skips. */
+	k = (MDB_val){ plen, prefix };
+	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
+	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if (k.mv_size != base + ASTRO_OBS_ID_LEN)
+			continue;
+		if (nkeys == cap) {
+			void *nb = realloc(keys, (cap = cap ? cap * 2 : 16) * sizeof(*keys));
+
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			keys = nb;
+		}
+		memcpy(keys[nkeys], k.mv_data, k.mv_size);
+		keys[nkeys++][k.mv_size] = '\0';
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	for (i = 0; i < nkeys; i++) {
+		MDB_val qk = { strlen(keys[i]), keys[i] }, jk;
+		json_t *job;
+
+		jk = key_of(kb, site, keys[i] + base);
+		job = get_json(txn, l->jobs, &jk, &rc);
+		if (!job)
+			continue;
+		rc = 0;
+		if (overdue(job, now) &&
+		    set_state(job, ASTRO_OBS_EXPIRED, "not received within retention", -1,
+			      NULL) == 0) {
+			rc = put_json(txn, l->jobs, &jk, job);
+			if (rc == 0)
+				rc = mdb_errno(mdb_del(txn, l->queue, &qk, NULL));
+			n++;
+		}
+		json_decref(job);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	if (n) {
+		rc = mdb_errno(mdb_txn_commit(txn));
+		txn = NULL;
+	}
+	if (rc == 0)
+		rc = n;
+out:
+	free(keys);
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+static void local_set_retention(void *impl, unsigned seconds)
+{
+	((struct local *)impl)->retention_s = seconds;
+}
+
 static void local_close(void *impl)
 {
 	struct local *l = impl;
@@ -894,6 +990,8 @@ static const struct astro_obs_backend local_backend = {
 	.image_put = local_image_put,
 	.images = local_images,
 	.image_open = local_image_open,
+	.expire = local_expire,
+	.set_retention = local_set_retention,
 };
 
 int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
@@ -913,6 +1011,7 @@ int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
 		rc = -ENOMEM;
 		goto out;
 	}
+	l->retention_s = ASTRO_OBS_RETENTION_S;
 	snprintf(path, sizeof(path), "%s/db", dir);
 	rc = mkdir_p(path);
 	if (rc < 0)

@@ -468,6 +468,9 @@ static int obs_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 				return 0;
 		return 0;
 	case N_JOBS:
+		/* Commands no site took in time end here, even with the site
+		 * offline (the simulator would expire them on receive). */
+		astro_obs_store_expire(o->store, w.site->key);
 		rc = astro_obs_store_jobs(o->store, w.site->key, fill_job, &f);
 		return rc < 0 ? rc : 0;
 	case N_IMAGES: {
@@ -559,6 +562,8 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 		break;
 	}
 	default:
+		if (w.node == N_JOB)
+			astro_obs_store_expire(o->store, w.site->key);
 		h->buf = render(o, &w, &rc);
 		if (!h->buf)
 			goto fail;

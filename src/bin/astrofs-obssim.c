@@ -3,7 +3,7 @@
  *
  *   astrofs-obssim --config FILE [--store DIR] [--time-scale X] [--clock-skew S]
  *                  [--pause-status] [--fail-rate P] [--status-interval S]
- *   astrofs-obssim [--store DIR] [--config FILE] --enqueue SITE LINE...
+ *   astrofs-obssim [--store DIR] [--config FILE] [--retention S] --enqueue SITE LINE...
  *   astrofs-obssim [--store DIR] --show SITE JOB | --status SITE | --images SITE
  *
  * Each site of the sites file gets a mount (ra, dec, tracking, parked,
@@ -45,7 +45,7 @@
 
 struct opts {
 	const char *config, *store;
-	double time_scale, skew_s, fail_rate, status_s;
+	double time_scale, skew_s, fail_rate, status_s, retention_s;
 	bool pause_status;
 };
 
@@ -438,14 +438,14 @@ static void usage(FILE *f)
 		"usage: astrofs-obssim --config FILE [--store DIR] [--time-scale X]\n"
 		"                      [--clock-skew S] [--pause-status] [--fail-rate P]\n"
 		"                      [--status-interval S] [-v]\n"
-		"       astrofs-obssim [--store DIR] [--config FILE] --enqueue SITE LINE...\n"
+		"       astrofs-obssim [--store DIR] [--config FILE] [--retention S] --enqueue SITE LINE...\n"
 		"       astrofs-obssim [--store DIR] --show SITE JOB | --status SITE | --images SITE\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
-	       O_STATUS, O_IMAGES };
+	       O_STATUS, O_IMAGES, O_RETENTION };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "store", required_argument, NULL, O_STORE },
@@ -455,6 +455,7 @@ int main(int argc, char **argv)
 		{ "fail-rate", required_argument, NULL, O_FAIL },
 		{ "status-interval", required_argument, NULL, O_STATUS_S },
 		{ "enqueue", no_argument, NULL, O_ENQ },
+		{ "retention", required_argument, NULL, O_RETENTION },
 		{ "show", no_argument, NULL, O_SHOW },
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "images", no_argument, NULL, O_IMAGES },
@@ -481,6 +482,10 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case O_PAUSE: o.pause_status = true; break;
+		case O_RETENTION:
+			if (parse_double("retention", optarg, 0, 86400 * 14, &o.retention_s) < 0)
+				return 2;
+			break;
 		case O_FAIL:
 			if (parse_double("fail-rate", optarg, 0, 1, &o.fail_rate) < 0)
 				return 2;
@@ -537,6 +542,8 @@ int main(int argc, char **argv)
 
 		if (!m)
 			goto out;
+		if (o.retention_s > 0)
+			astro_obs_store_set_retention(store, (unsigned)o.retention_s);
 		for (i = optind + 1; i < argc; i++)
 			fprintf(m, "%s\n", argv[i]);
 		fclose(m);

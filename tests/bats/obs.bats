@@ -165,3 +165,41 @@ wait_state() {
 		[ "$(head -c 2 "$STORE/images/site1/$n" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	done
 }
+
+@test "obssim: a command no site takes within its retention EXPIRES instead of running" {
+	id=$("$SIM" --store "$STORE" --retention 1 --enqueue site1 park | awk '{print $2}')
+	[ "$(state_of site1 "$id")" = QUEUED ]
+	sleep 2
+	start_sim --time-scale 0
+	later=$(enqueue site1 unpark)
+	wait_state site1 "$later" COMPLETE
+	[ "$(state_of site1 "$id")" = EXPIRED ]
+	"$SIM" --store "$STORE" --show site1 "$id" | grep -q 'not received within retention'
+}
+
+@test "obssim: --fail-rate 1 fails every command with a reason and keeps going" {
+	start_sim --time-scale 0 --fail-rate 1
+	ids=$(enqueue site1 unpark park)
+	for id in $ids; do
+		wait_state site1 "$id" FAILED
+		"$SIM" --store "$STORE" --show site1 "$id" | grep -q 'simulated failure'
+	done
+}
+
+@test "obssim: --pause-status publishes nothing; --clock-skew shifts the site clock" {
+	start_sim --time-scale 0 --pause-status
+	id=$(enqueue site1 unpark)
+	wait_state site1 "$id" COMPLETE
+	run "$SIM" --store "$STORE" --status site1
+	[ "$status" -ne 0 ]
+	stop_sim
+	start_sim --time-scale 0 --clock-skew -3600
+	for _ in $(seq 1 50); do
+		"$SIM" --store "$STORE" --status site1 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ts=$("$SIM" --store "$STORE" --status site1 | sed -n 's/.*"timestamp":"\([0-9]*\)".*/\1/p')
+	now=$(date +%s)
+	[ $((now - ts)) -ge 3590 ]
+	[ $((now - ts)) -le 3700 ]
+}

@@ -207,6 +207,36 @@ static void cancel_semantics(void **state)
 	assert_int_equal(astro_obs_store_receive(f->s, "s", false, &j), -EAGAIN);
 }
 
+static void retention_expires(void **state)
+{
+	struct fx *f = *state;
+	struct astro_obs_cmd c[2];
+	char ids[2][ASTRO_OBS_ID_LEN + 1], keep[1][ASTRO_OBS_ID_LEN + 1], err[200];
+	struct astro_obs_job j;
+
+	cmd(&c[0], "park");
+	cmd(&c[1], "stop");
+	astro_obs_store_set_retention(f->s, 0);
+	assert_int_equal(astro_obs_store_enqueue(f->s, "s", c, 2, ids, err, sizeof(err)), 0);
+	astro_obs_store_set_retention(f->s, ASTRO_OBS_RETENTION_S);
+	assert_int_equal(astro_obs_store_enqueue(f->s, "s", c, 1, keep, err, sizeof(err)), 0);
+	astro_sleep_ms(5);
+	/* A sweep ends the overdue ones in both queue classes, not the fresh one. */
+	assert_int_equal(astro_obs_store_expire(f->s, "s"), 2);
+	assert_string_equal(state_of(f, "s", ids[0]), "EXPIRED");
+	assert_string_equal(state_of(f, "s", ids[1]), "EXPIRED");
+	assert_string_equal(state_of(f, "s", keep[0]), "QUEUED");
+	assert_int_equal(astro_obs_store_expire(f->s, "s"), 0);
+	/* receive() expires too, then hands out the next live one. */
+	astro_obs_store_set_retention(f->s, 0);
+	assert_int_equal(astro_obs_store_enqueue(f->s, "t", c, 1, ids, err, sizeof(err)), 0);
+	astro_sleep_ms(5);
+	assert_int_equal(astro_obs_store_receive(f->s, "t", false, &j), -EAGAIN);
+	assert_string_equal(state_of(f, "t", ids[0]), "EXPIRED");
+	assert_int_equal(astro_obs_store_receive(f->s, "s", false, &j), 0);
+	assert_string_equal(j.id, keep[0]);
+}
+
 static void status_and_counter_persist(void **state)
 {
 	struct fx *f = *state;
@@ -317,6 +347,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(queue_order_and_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(cancel_semantics, setup, teardown),
+		cmocka_unit_test_setup_teardown(retention_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_and_counter_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(images_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_processes, setup, teardown),
