@@ -241,6 +241,54 @@ static int cancel_queued(struct local *l, MDB_txn *txn, const char *site,
 }
 
 /*
+ * Collect the keys of dbi that start with prefix and are keylen bytes long
+ * (NUL-terminated copies in *out, malloc'd).  Collected first because
+ * writing while a cursor walks the same database invites skipped entries.
+ */
+static int collect_keys(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t keylen,
+			char (**out)[KEY_MAX], size_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t plen = strlen(prefix), cap = 0;
+	int rc, r;
+
+	*out = NULL;
+	*n = 0;
+	if (keylen >= KEY_MAX)
+		return -EINVAL;
+	rc = mdb_errno(mdb_cursor_open(txn, dbi, &cur));
+	if (rc < 0)
+		return rc;
+	k = (MDB_val){ plen, (void *)prefix };
+	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
+	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if (k.mv_size != keylen)
+			continue;
+		if (*n == cap) {
+			void *nb = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
+
+			if (!nb) {
+				rc = -ENOMEM;
+				break;
+			}
+			*out = nb;
+		}
+		memcpy((*out)[*n], k.mv_data, keylen);
+		(*out)[(*n)++][keylen] = '\0';
+	}
+	mdb_cursor_close(cur);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/*
  * Resolve a cancel inside the enqueue transaction.  Returns 1 when the site
  * must still act (a target is already with it), 0 when everything was done
  * here, or -EINVAL with err set.
@@ -250,8 +298,7 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 			  char *err, size_t errlen)
 {
 	char kb[KEY_MAX];
-	MDB_val k, v;
-	MDB_cursor *cur = NULL;
+	MDB_val k;
 	int rc, with_site = 0;
 	json_t *job;
 
@@ -277,37 +324,17 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 		json_decref(job);
 		return rc;
 	}
-	/* cancel all: walk the site's jobs; collect first, since writing
-	 * while a cursor walks the same database needs care. */
-	size_t n = 0, cap = 0;
-	char (*ids)[ASTRO_OBS_ID_LEN + 1] = NULL;
-	size_t plen = (size_t)snprintf(kb, sizeof(kb), "%s/", site), i;
+	/* cancel all: every live job of the site. */
+	char (*keys)[KEY_MAX] = NULL;
+	size_t n = 0, i, plen = (size_t)snprintf(kb, sizeof(kb), "%s/", site);
 
-	rc = mdb_errno(mdb_cursor_open(txn, l->jobs, &cur));
+	rc = collect_keys(txn, l->jobs, kb, plen + ASTRO_OBS_ID_LEN, &keys, &n);
 	if (rc < 0)
 		return rc;
-	k = (MDB_val){ plen, kb };
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != plen + ASTRO_OBS_ID_LEN || memcmp(k.mv_data, kb, plen) != 0)
-			break;
-		if (n == cap) {
-			void *nb = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof(*ids));
-
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			ids = nb;
-		}
-		memcpy(ids[n], (char *)k.mv_data + plen, ASTRO_OBS_ID_LEN);
-		ids[n++][ASTRO_OBS_ID_LEN] = '\0';
-	}
-	mdb_cursor_close(cur);
-	cur = NULL;
 	rc = 0;
 	for (i = 0; i < n && rc >= 0; i++) {
-		MDB_val jk = key_of(kb, site, ids[i]);
+		const char *id = keys[i] + plen;
+		MDB_val jk = key_of(kb, site, id);
 
 		job = get_json(txn, l->jobs, &jk, &rc);
 		if (!job)
@@ -315,17 +342,14 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 		enum astro_obs_state st = job_state(job);
 
 		if (st == ASTRO_OBS_QUEUED || st == ASTRO_OBS_SENT)
-			rc = cancel_queued(l, txn, site, ids[i], job, cid);
+			rc = cancel_queued(l, txn, site, id, job, cid);
 		else if (!astro_obs_state_terminal(st))
 			with_site = 1;
 		json_decref(job);
 	}
 	if (rc >= 0)
 		rc = with_site;
-out:
-	if (cur)
-		mdb_cursor_close(cur);
-	free(ids);
+	free(keys);
 	return rc;
 }
 
@@ -883,12 +907,10 @@ static int local_expire(void *impl, const char *site)
 {
 	struct local *l = impl;
 	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
 	char prefix[KEY_MAX], kb[KEY_MAX], (*keys)[KEY_MAX] = NULL;
-	size_t plen, base, nkeys = 0, cap = 0, i;
+	size_t plen, base, nkeys = 0, i;
 	int64_t now = astro_now_ms();
-	int rc, r, n = 0;
+	int rc, n = 0;
 
 	if (!site_ok(site))
 		return -EINVAL;
@@ -897,31 +919,9 @@ static int local_expire(void *impl, const char *site)
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
 	if (rc < 0)
 		return rc;
-	rc = mdb_errno(mdb_cursor_open(txn, l->queue, &cur));
+	rc = collect_keys(txn, l->queue, prefix, base + ASTRO_OBS_ID_LEN, &keys, &nkeys);
 	if (rc < 0)
 		goto out;
-	/* Collect first: deleting under a walking cursor invites skips. */
-	k = (MDB_val){ plen, prefix };
-	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0;
-	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
-			break;
-		if (k.mv_size != base + ASTRO_OBS_ID_LEN)
-			continue;
-		if (nkeys == cap) {
-			void *nb = realloc(keys, (cap = cap ? cap * 2 : 16) * sizeof(*keys));
-
-			if (!nb) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			keys = nb;
-		}
-		memcpy(keys[nkeys], k.mv_data, k.mv_size);
-		keys[nkeys++][k.mv_size] = '\0';
-	}
-	mdb_cursor_close(cur);
-	cur = NULL;
 	for (i = 0; i < nkeys; i++) {
 		MDB_val qk = { strlen(keys[i]), keys[i] }, jk;
 		json_t *job;
@@ -952,8 +952,6 @@ static int local_expire(void *impl, const char *site)
 		rc = n;
 out:
 	free(keys);
-	if (cur)
-		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
 	return rc;
