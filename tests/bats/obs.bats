@@ -203,3 +203,21 @@ wait_state() {
 	[ $((now - ts)) -ge 3590 ]
 	[ $((now - ts)) -le 3700 ]
 }
+
+@test "obssim: a malformed message is REJECTED with the reason and the site goes on" {
+	command -v mdb_load >/dev/null || skip "mdb_load (lmdb-utils) not installed"
+	# Written behind the store API's back, as another writer might.
+	"$SIM" --store "$STORE" --images site1 >/dev/null	# creates the store
+	now=$(($(date +%s) * 1000))
+	bad=01ARYZ6S410000000000000000
+	junk=01ARYZ6S410000000000000001
+	printf 'site1/%s\n{"id":"%s","site":"site1","line":"launch missiles","state":"QUEUED","created_ms":%s,"expires_ms":%s,"history":[],"result":{}}\nsite1/%s\nnot json at all\n' \
+		$bad $bad $now $((now + 900000)) $junk | mdb_load -T -s jobs "$STORE/db"
+	printf 'site1/1/%s\n\nsite1/1/%s\n\n' $bad $junk | mdb_load -T -s queue "$STORE/db"
+	start_sim --time-scale 0
+	id=$(enqueue site1 unpark)
+	wait_state site1 "$bad" REJECTED
+	"$SIM" --store "$STORE" --show site1 "$bad" | grep -q "unknown command 'launch'"
+	wait_state site1 "$id" COMPLETE
+	grep -q "has no readable record" "$T/sim.log"
+}
