@@ -640,8 +640,10 @@ static int obs_write(void *priv, const char *path, struct astro_file *f,
 		return -EACCES;
 	if (size > INT32_MAX)
 		return -EFBIG;
+	if (size == 0)
+		return 0;
 	pthread_mutex_lock(&h->lock);
-	last = size ? memrchr(buf, '\n', size) : NULL;
+	last = memrchr(buf, '\n', size);
 	if (!last) {
 		/* No line ends here: keep it, bounded by the line limit. */
 		if (h->plen + size > ASTRO_OBS_LINE_MAX + 1) {

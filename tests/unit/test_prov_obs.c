@@ -204,6 +204,7 @@ static void command_transactions(void **state)
 	assert_null(strstr(r, "ok "));
 	assert_int_equal(jobs_count(f), 2);
 
+	assert_int_equal(P->write(f->priv, "site1/command", &h, "", 0, 0), 0);
 	/* A line split over writes; the offset is ignored. */
 	assert_int_equal(P->write(f->priv, "site1/command", &h, "unpa", 4, 0), 4);
 	assert_int_equal(P->write(f->priv, "site1/command", &h, "rk\ntrack", 8, 0), 8);
