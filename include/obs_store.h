@@ -1,0 +1,250 @@
+/*
+ * obs_store.h — where /obs commands, job records, status and images live.
+ *
+ * One interface (struct astro_obs_backend) for the command queue, the job
+ * records, the status snapshot and the images, so the filesystem and
+ * astrofs-obssim do not care where those are kept.  The `local` backend
+ * (astro_obs_store_open_local) keeps everything under one directory, with no
+ * network:
+ *   <dir>/db/             an LMDB environment, named databases
+ *                           queue    "<site>/<class>/<id>" -> ""  (class 0 = urgent: stop, cancel)
+ *                           jobs     "<site>/<id>"         -> job record JSON
+ *                           status   "<site>"              -> status JSON as published
+ *                           images   "<site>/<name>"       -> {"size","mtime_ms","seq"}
+ *                           counters "<site>/<name>"       -> uint64 little-endian
+ *   <dir>/images/<site>/  the image files
+ * The filesystem and the simulator open the same directory; LMDB's own
+ * locking makes that safe between processes, and each operation below is one
+ * transaction, so a killed process never leaves a half-queued command.
+ *
+ * Jobs: astro_obs_store_enqueue() takes every command of one write and either
+ * queues all of them or none (one transaction).  `cancel` is resolved there:
+ * queued targets become CANCELED at once; a target the site is already
+ * working on is preempted by the site, which receives the cancel first.
+ * Receiving pops the oldest urgent command, else the oldest other one, and
+ * marks it RECEIVED in the same transaction (nothing is deleted before it
+ * is recorded).  Each job carries expires_ms (enqueue time + the store's
+ * retention, ASTRO_OBS_RETENTION_S unless set): a command still queued then
+ * is marked EXPIRED instead of being delivered, by receive() or by
+ * astro_obs_store_expire().
+ *
+ * States: QUEUED -> SENT -> RECEIVED -> STARTED -> COMPLETE, with terminal
+ * REJECTED, FAILED, EXPIRED, CANCELED; astro_obs_state_allowed() is the map
+ * every update is checked against, and a terminal state is final.
+ *
+ * Images are written to a temporary file, fsynced and renamed before they
+ * enter the index, so the index (and any listing built from it) only names
+ * complete images.
+ *
+ * Thread-safety: a store may be used from any number of threads.
+ * Return values: 0 or -errno; -ENOENT for a missing job/status/image,
+ * -EAGAIN when a queue is empty, -EINVAL for a refused transition or command
+ * (with a message where the call takes err).
+ */
+#ifndef ASTRO_OBS_STORE_H
+#define ASTRO_OBS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "obs_cmd.h"
+#include "obs_sites.h"
+
+#define ASTRO_OBS_RETENTION_S 900	/* a command not received by then expires */
+#define ASTRO_OBS_IMAGE_NAME_MAX 127
+
+enum astro_obs_state {
+	ASTRO_OBS_QUEUED = 0,
+	ASTRO_OBS_SENT,
+	ASTRO_OBS_RECEIVED,
+	ASTRO_OBS_STARTED,
+	ASTRO_OBS_COMPLETE,
+	ASTRO_OBS_REJECTED,
+	ASTRO_OBS_FAILED,
+	ASTRO_OBS_EXPIRED,
+	ASTRO_OBS_CANCELED,
+	ASTRO_OBS_NSTATES
+};
+
+const char *astro_obs_state_name(enum astro_obs_state s);
+/* The state named s (upper case), or -EINVAL. */
+int astro_obs_state_parse(const char *s);
+bool astro_obs_state_terminal(enum astro_obs_state s);
+bool astro_obs_state_allowed(enum astro_obs_state from, enum astro_obs_state to);
+
+/* A job as handed to the site by receive(). */
+struct astro_obs_job {
+	char id[ASTRO_OBS_ID_LEN + 1];
+	char line[ASTRO_OBS_LINE_MAX + 1];	/* canonical command text */
+	enum astro_obs_state state;
+	int64_t created_ms;
+};
+
+struct astro_obs_image {
+	char name[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+	uint64_t size;
+	int64_t mtime_ms;
+	uint64_t seq;		/* the camera's counter when it was taken */
+};
+
+typedef int (*astro_obs_job_fn)(void *arg, const char *id, enum astro_obs_state st);
+typedef int (*astro_obs_image_fn)(void *arg, const struct astro_obs_image *img);
+
+/* The backend interface.  `impl` is the backend's own state. */
+struct astro_obs_backend {
+	const char *name;
+	void (*close)(void *impl);
+	int (*enqueue)(void *impl, const char *site, const struct astro_obs_cmd *cmds,
+		       size_t n, char (*ids)[ASTRO_OBS_ID_LEN + 1], char *err,
+		       size_t errlen);
+	int (*receive)(void *impl, const char *site, bool urgent_only,
+		       struct astro_obs_job *job);
+	int (*update)(void *impl, const char *site, const char *id,
+		      enum astro_obs_state to, const char *message, double eta_s,
+		      const char *image);
+	int (*job_json)(void *impl, const char *site, const char *id, char **json);
+	int (*jobs)(void *impl, const char *site, astro_obs_job_fn fn, void *arg);
+	int (*status_put)(void *impl, const char *site, const char *json);
+	int (*status_get)(void *impl, const char *site, char **json);
+	int (*counter_next)(void *impl, const char *site, const char *counter,
+			    uint64_t *value);
+	int (*image_put)(void *impl, const char *site, const char *name,
+			 const void *data, size_t len, uint64_t seq);
+	int (*images)(void *impl, const char *site, astro_obs_image_fn fn, void *arg);
+	int (*image_open)(void *impl, const char *site, const char *name);
+	int (*expire)(void *impl, const char *site);
+	void (*set_retention)(void *impl, unsigned seconds);
+};
+
+struct astro_obs_store {
+	const struct astro_obs_backend *ops;
+	void *impl;
+};
+
+/* The default obs_store (SPEC section 1): /var/lib/astrofs/obs for root,
+ * else $XDG_DATA_HOME/astrofs/obs (~/.local/share/...).  malloc'd. */
+char *astro_obs_store_default_dir(void);
+
+/* Open (creating as needed) the local backend under dir. */
+int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out);
+void astro_obs_store_close(struct astro_obs_store *s);
+
+/*
+ * Queue n commands for a site, all or none.  ids[i] receives the id of
+ * cmds[i].  A cancel whose target does not exist or has already ended fails
+ * the whole call with -EINVAL and a message naming the command's index
+ * ("command 2: ...").
+ */
+static inline int astro_obs_store_enqueue(struct astro_obs_store *s, const char *site,
+					  const struct astro_obs_cmd *cmds, size_t n,
+					  char (*ids)[ASTRO_OBS_ID_LEN + 1],
+					  char *err, size_t errlen)
+{
+	return s->ops->enqueue(s->impl, site, cmds, n, ids, err, errlen);
+}
+
+/* Pop the next command for the site and mark it RECEIVED; -EAGAIN if none
+ * (with urgent_only, if no stop/cancel is waiting). */
+static inline int astro_obs_store_receive(struct astro_obs_store *s, const char *site,
+					  bool urgent_only, struct astro_obs_job *job)
+{
+	return s->ops->receive(s->impl, site, urgent_only, job);
+}
+
+/* Move a job to state `to`; message (may be NULL), eta_s (< 0: unchanged)
+ * and image (may be NULL) are recorded with it.  -EINVAL if the map forbids
+ * the transition. */
+static inline int astro_obs_store_update(struct astro_obs_store *s, const char *site,
+					 const char *id, enum astro_obs_state to,
+					 const char *message, double eta_s,
+					 const char *image)
+{
+	return s->ops->update(s->impl, site, id, to, message, eta_s, image);
+}
+
+/* The job record as JSON text (malloc'd, ends in a newline). */
+static inline int astro_obs_store_job_json(struct astro_obs_store *s, const char *site,
+					   const char *id, char **json)
+{
+	return s->ops->job_json(s->impl, site, id, json);
+}
+
+/* Every job of the site in id (= issue) order; stops early if fn returns
+ * non-zero (that value is returned). */
+static inline int astro_obs_store_jobs(struct astro_obs_store *s, const char *site,
+				       astro_obs_job_fn fn, void *arg)
+{
+	return s->ops->jobs(s->impl, site, fn, arg);
+}
+
+static inline int astro_obs_store_status_put(struct astro_obs_store *s, const char *site,
+					     const char *json)
+{
+	return s->ops->status_put(s->impl, site, json);
+}
+
+/* The last status the site published (malloc'd); -ENOENT if it never did. */
+static inline int astro_obs_store_status_get(struct astro_obs_store *s, const char *site,
+					     char **json)
+{
+	return s->ops->status_get(s->impl, site, json);
+}
+
+/* Increment a persistent counter and return the new value (first is 1). */
+static inline int astro_obs_store_counter_next(struct astro_obs_store *s, const char *site,
+					       const char *counter, uint64_t *value)
+{
+	return s->ops->counter_next(s->impl, site, counter, value);
+}
+
+/* Store a complete image; -EEXIST if the name is taken (names are never
+ * reused). */
+static inline int astro_obs_store_image_put(struct astro_obs_store *s, const char *site,
+					    const char *name, const void *data,
+					    size_t len, uint64_t seq)
+{
+	return s->ops->image_put(s->impl, site, name, data, len, seq);
+}
+
+/* Every complete image of the site, in name order. */
+static inline int astro_obs_store_images(struct astro_obs_store *s, const char *site,
+					 astro_obs_image_fn fn, void *arg)
+{
+	return s->ops->images(s->impl, site, fn, arg);
+}
+
+/* A read-only fd on an indexed image (close it), or -errno. */
+static inline int astro_obs_store_image_open(struct astro_obs_store *s, const char *site,
+					     const char *name)
+{
+	return s->ops->image_open(s->impl, site, name);
+}
+
+/*
+ * Parse text as command lines (every line complete; a last line without a
+ * newline counts too) and queue all of them or none.  *reply (malloc'd) gets
+ * one line per command: "ok <id> <verb>\n"; on failure one
+ * "err line <n>: <reason>\n" per refused line and nothing is queued.
+ * Returns the number of commands queued, or -EINVAL (refused) / -errno.
+ */
+int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
+			   const char *text, size_t len, char **reply);
+
+/* Mark the site's queued commands past their expires_ms EXPIRED; returns
+ * how many. */
+static inline int astro_obs_store_expire(struct astro_obs_store *s, const char *site)
+{
+	return s->ops->expire(s->impl, site);
+}
+
+/* Retention given to commands queued from now on (tests shorten it). */
+static inline void astro_obs_store_set_retention(struct astro_obs_store *s, unsigned seconds)
+{
+	s->ops->set_retention(s->impl, seconds);
+}
+
+/* The newest image (highest seq) into *img; -ENOENT if none. */
+int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
+				 struct astro_obs_image *img);
+
+#endif

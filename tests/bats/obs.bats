@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# astrofs-obssim against a temporary local store, driven through its CLI
+# modes (--enqueue/--show/--images), no mount.  Every loop is bounded and
+# every process started here is killed in teardown.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
+CONF=$ROOT/tests/obs/sites_good.yml
+
+setup() {
+	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
+	T=$(mktemp -d /tmp/astro-obs-bats-XXXXXX)
+	STORE=$T/store
+	SIM_PID=
+}
+
+teardown() {
+	stop_sim
+	rm -rf "$T"
+}
+
+start_sim() {
+	"$SIM" --config "$CONF" --store "$STORE" --status-interval 0.5 "$@" \
+		>>"$T/sim.log" 2>&1 3>&- &
+	SIM_PID=$!
+}
+
+stop_sim() {
+	local sig=${1:-TERM}
+	[ -n "$SIM_PID" ] || return 0
+	kill -"$sig" "$SIM_PID" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SIM_PID" 2>/dev/null || true
+	wait "$SIM_PID" 2>/dev/null || true
+	SIM_PID=
+}
+
+# enqueue SITE LINE... -> prints the ids, one per line
+enqueue() {
+	local out
+	out=$("$SIM" --store "$STORE" --enqueue "$@") || { echo "$out" >&2; return 1; }
+	echo "$out" | awk '$1 == "ok" { print $2 }'
+}
+
+state_of() {
+	"$SIM" --store "$STORE" --show "$1" "$2" | sed -n 's/^  "state": "\([A-Z]*\)",*$/\1/p'
+}
+
+# wait_state SITE ID STATE: up to 20 s
+wait_state() {
+	local s
+	for _ in $(seq 1 200); do
+		s=$(state_of "$1" "$2")
+		[ "$s" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "job $2 is '$s', wanted $3" >&2
+	"$SIM" --store "$STORE" --show "$1" "$2" >&2
+	cat "$T/sim.log" >&2
+	return 1
+}
+
+@test "obssim: expose -> COMPLETE, the image is listed and is a real JPEG" {
+	start_sim --time-scale 0.05
+	id=$(enqueue site1 'expose 1')
+	[ -n "$id" ]
+	wait_state site1 "$id" COMPLETE
+	run "$SIM" --store "$STORE" --images site1
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	name=$(echo "${lines[0]}" | cut -f1)
+	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.jpg$ ]]
+	# The job names the image it made.
+	"$SIM" --store "$STORE" --show site1 "$id" | grep -q "\"image\": \"$name\""
+	f=$STORE/images/site1/$name
+	[ "$(head -c 2 "$f" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
+	[ "$(tail -c 2 "$f" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
+	if command -v file >/dev/null; then
+		file "$f" | grep -q 'JPEG image data'
+	fi
+	# The status names it only now that it is stored.
+	for _ in $(seq 1 50); do
+		"$SIM" --store "$STORE" --status site1 | grep -q "\"cam1_last_image_name\":\"$name\"" && break
+		sleep 0.1
+	done
+	"$SIM" --store "$STORE" --status site1 | grep -q "\"cam1_last_image_name\":\"$name\""
+}
+
+@test "obssim: goto while parked is REJECTED with a reason; after unpark it completes" {
+	start_sim --time-scale 0
+	id=$(enqueue site1 'goto ra=5.5 dec=-5.4')
+	wait_state site1 "$id" REJECTED
+	"$SIM" --store "$STORE" --show site1 "$id" | grep -q '"message": "mount parked"'
+	ids=$(enqueue site1 unpark 'goto ra=05:30:00 dec=-05:24:00')
+	wait_state site1 "$(echo "$ids" | tail -1)" COMPLETE
+	for _ in $(seq 1 50); do
+		"$SIM" --store "$STORE" --status site1 | grep -q '"mnt1_ra":"5.500000"' && break
+		sleep 0.1
+	done
+	"$SIM" --store "$STORE" --status site1 | grep -q '"mnt1_dec":"-5.400000"'
+}
+
+@test "obssim: a bad line queues nothing and says which line" {
+	run "$SIM" --store "$STORE" --enqueue site1 park 'goto ra=24 dec=0'
+	[ "$status" -eq 1 ]
+	[ "$output" = "err line 2: goto: ra '24' not in hours [0,24)" ]
+	start_sim --time-scale 0
+	sleep 1
+	run "$SIM" --store "$STORE" --images site1
+	[ -z "$output" ]
+}
+
+@test "obssim: cancel of a queued job; the site never runs it" {
+	# Queued while no simulator runs.
+	id=$(enqueue site1 'expose 2')
+	cid=$(enqueue site1 "cancel $id")
+	[ "$(state_of site1 "$id")" = CANCELED ]
+	[ "$(state_of site1 "$cid")" = COMPLETE ]
+	run "$SIM" --store "$STORE" --enqueue site1 "cancel $id"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already CANCELED"* ]]
+	start_sim --time-scale 0
+	later=$(enqueue site1 park)
+	wait_state site1 "$later" COMPLETE
+	[ "$(state_of site1 "$id")" = CANCELED ]
+	[ -z "$("$SIM" --store "$STORE" --images site1)" ]
+}
+
+@test "obssim: stop preempts a running exposure" {
+	start_sim --time-scale 1
+	id=$(enqueue site1 'expose 600')
+	wait_state site1 "$id" STARTED
+	sid=$(enqueue site1 stop)
+	wait_state site1 "$id" CANCELED
+	wait_state site1 "$sid" COMPLETE
+	"$SIM" --store "$STORE" --show site1 "$id" | grep -q "stopped by $sid"
+}
+
+@test "obssim: kill -9 and restart loses no queued command and reuses no image name" {
+	start_sim --time-scale 0
+	first=$(enqueue site1 'expose 1')
+	wait_state site1 "$first" COMPLETE
+	stop_sim
+	start_sim --time-scale 1
+	long=$(enqueue site1 'expose 600')
+	wait_state site1 "$long" STARTED
+	queued=$(enqueue site1 'expose 0.1' park 'expose 0.2')
+	[ "$(echo "$queued" | wc -l)" -eq 3 ]
+	stop_sim KILL
+	# While it is down, more arrive.
+	more=$(enqueue site1 'expose 0.3')
+	start_sim --time-scale 0
+	for id in $queued $more; do
+		wait_state site1 "$id" COMPLETE
+	done
+	# The exposure it was killed in is reported, not silently lost.
+	[ "$(state_of site1 "$long")" = FAILED ]
+	run "$SIM" --store "$STORE" --images site1
+	[ "${#lines[@]}" -eq 4 ]
+	names=$(printf '%s\n' "${lines[@]}" | cut -f1)
+	[ "$(echo "$names" | sort -u | wc -l)" -eq 4 ]
+	# The counter went on across the restarts: 1..4, no repeats.
+	[ "$(printf '%s\n' "${lines[@]}" | cut -f3 | sort -n | tr '\n' ' ')" = "1 2 3 4 " ]
+	for n in $names; do
+		[ "$(head -c 2 "$STORE/images/site1/$n" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
+	done
+}
+
+@test "obssim: a command no site takes within its retention EXPIRES instead of running" {
+	id=$("$SIM" --store "$STORE" --retention 1 --enqueue site1 park | awk '{print $2}')
+	[ "$(state_of site1 "$id")" = QUEUED ]
+	sleep 2
+	start_sim --time-scale 0
+	later=$(enqueue site1 unpark)
+	wait_state site1 "$later" COMPLETE
+	[ "$(state_of site1 "$id")" = EXPIRED ]
+	"$SIM" --store "$STORE" --show site1 "$id" | grep -q 'not received within retention'
+}
+
+@test "obssim: --fail-rate 1 fails every command with a reason and keeps going" {
+	start_sim --time-scale 0 --fail-rate 1
+	ids=$(enqueue site1 unpark park)
+	for id in $ids; do
+		wait_state site1 "$id" FAILED
+		"$SIM" --store "$STORE" --show site1 "$id" | grep -q 'simulated failure'
+	done
+}
+
+@test "obssim: --pause-status publishes nothing; --clock-skew shifts the site clock" {
+	start_sim --time-scale 0 --pause-status
+	id=$(enqueue site1 unpark)
+	wait_state site1 "$id" COMPLETE
+	run "$SIM" --store "$STORE" --status site1
+	[ "$status" -ne 0 ]
+	stop_sim
+	start_sim --time-scale 0 --clock-skew -3600
+	for _ in $(seq 1 50); do
+		"$SIM" --store "$STORE" --status site1 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ts=$("$SIM" --store "$STORE" --status site1 | sed -n 's/.*"timestamp":"\([0-9]*\)".*/\1/p')
+	now=$(date +%s)
+	[ $((now - ts)) -ge 3590 ]
+	[ $((now - ts)) -le 3700 ]
+}
+
+@test "obssim: a malformed message is REJECTED with the reason and the site goes on" {
+	command -v mdb_load >/dev/null || skip "mdb_load (lmdb-utils) not installed"
+	# Written behind the store API's back, as another writer might.
+	"$SIM" --store "$STORE" --images site1 >/dev/null	# creates the store
+	now=$(($(date +%s) * 1000))
+	bad=01ARYZ6S410000000000000000
+	junk=01ARYZ6S410000000000000001
+	printf 'site1/%s\n{"id":"%s","site":"site1","line":"launch missiles","state":"QUEUED","created_ms":%s,"expires_ms":%s,"history":[],"result":{}}\nsite1/%s\nnot json at all\n' \
+		$bad $bad $now $((now + 900000)) $junk | mdb_load -T -s jobs "$STORE/db"
+	printf 'site1/1/%s\n\nsite1/1/%s\n\n' $bad $junk | mdb_load -T -s queue "$STORE/db"
+	start_sim --time-scale 0
+	id=$(enqueue site1 unpark)
+	wait_state site1 "$bad" REJECTED
+	"$SIM" --store "$STORE" --show site1 "$bad" | grep -q "unknown command 'launch'"
+	wait_state site1 "$id" COMPLETE
+	grep -q "has no readable record" "$T/sim.log"
+}
