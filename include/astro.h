@@ -41,6 +41,12 @@ int astro_sleep_ms(int64_t ms);
  */
 int astro_strlcpy(char *dst, const char *src, size_t size);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t astro_days_from_civil(int64_t y, unsigned m, unsigned d);
+void astro_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Days in month m (1-12) of year y; 0 for a bad month. */
+unsigned astro_days_in_month(int64_t y, unsigned m);
+
 /* Cryptographically random bytes (OpenSSL); 0 or -EIO. */
 int astro_random(void *buf, size_t len);
 

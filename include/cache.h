@@ -63,7 +63,7 @@ int astro_cache_fresh(const struct astro_cache_meta *meta, int64_t now_ms);
 /*
  * Atomic read-modify-write of one pinned entry inside a single write
  * transaction, across threads and processes.  fn gets the old payload (NULL,
- * 0 when absent) and returns a malloc'd new payload in *out/*outlen (or
+ * 0 when absent) and returns a malloc'd new payload in *out and *outlen (or
  * leaves *out NULL to keep the old one); its return value is passed back.
  * A negative return aborts the transaction.
  */

@@ -1,0 +1,57 @@
+/*
+ * spacetrack.h — the one space-track.org client of a mount.
+ *
+ * It logs in lazily (first query), keeps the session cookies, logs in again
+ * once and retries once when the session has expired (401, or 500 with an
+ * HTML page), and logs out at close.  Every request, login and logout
+ * included, first takes a slot from the shared limiter.  Answers that are
+ * not data — a rate-limit notice (500 text or 200 JSON error), a failed login
+ * (200 {"Login":"Failed"}), a truncated or invalid body — are errors, never
+ * results.  The password is only ever sent in the login form; it is never
+ * logged.
+ *
+ * Errors: -EACCES no or wrong credentials (or account locked); -EIO upstream
+ * error, rate-limited, bad body; -ETIMEDOUT deadline passed (also waiting
+ * for the limiter); -EINTR interrupted; -ENETDOWN offline mode.
+ */
+#ifndef ASTRO_SPACETRACK_H
+#define ASTRO_SPACETRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cache.h"
+#include "config.h"
+#include "limiter.h"
+#include "tle.h"
+
+struct astro_spacetrack;
+
+int astro_st_open(struct astro_spacetrack **out, const struct astro_config *cfg,
+		  struct astro_limiter *lim);
+/* Logs out if a session is open. */
+void astro_st_close(struct astro_spacetrack *st);
+
+/*
+ * GET `path` (below the base URL, already percent-encoded once) with the
+ * session, handling login and one re-login.  Returns the raw 200 body
+ * (malloc'd, NUL-terminated) after checking it is not an error notice.
+ * deadline_ms is on the astro_mono_ms() clock.
+ */
+int astro_st_get(struct astro_spacetrack *st, const char *path,
+		 int64_t deadline_ms, char **body, size_t *len);
+
+/*
+ * Every element set with epoch in [day 00:00, next day 00:00) UTC, as a
+ * validated 3le body with LF endings ordered by catalogue number then
+ * epoch.  `day_unix` is the day's 00:00 UTC in Unix seconds.  *nsets gets
+ * the number of sets.
+ */
+int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
+		       int64_t deadline_ms, char **body, size_t *len,
+		       size_t *nsets);
+
+/* Re-format a parsed body: 3le (with names) or tle (without). */
+int astro_st_render(const char *body, const struct astro_tle_set *sets,
+		    size_t n, int with_names, char **out, size_t *outlen);
+
+#endif

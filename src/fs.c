@@ -1,0 +1,370 @@
+/* fs.c — see fs.h. */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse3/fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include "astro.h"
+#include "fs.h"
+#include "http.h"
+#include "log.h"
+#include "stats.h"
+
+/* The trees, in listing order. */
+static const struct astro_provider *const providers[] = {
+	&astro_prov_tle,
+	&astro_prov_meta,
+};
+#define NPROV ASTRO_ARRAY_SIZE(providers)
+
+struct astro_fs {
+	const struct astro_config *cfg;
+	void *priv[NPROV];
+	int64_t start;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct open_file {
+	const struct astro_provider *prov;
+	void *priv;
+	char *path;
+	struct astro_file f;
+};
+
+int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
+		    char *err, size_t errlen)
+{
+	struct astro_fs *fs = calloc(1, sizeof(*fs));
+	size_t i;
+	int rc = 0;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->cfg = ctx->cfg;
+	fs->start = astro_now_ms() / 1000;
+	fs->uid = ctx->cfg->uid_set ? ctx->cfg->uid : getuid();
+	fs->gid = ctx->cfg->gid_set ? ctx->cfg->gid : getgid();
+	for (i = 0; i < NPROV; i++) {
+		rc = providers[i]->init(ctx, &fs->priv[i]);
+		if (rc) {
+			snprintf(err, errlen, "cannot start /%s: %s", providers[i]->name, strerror(-rc));
+			break;
+		}
+	}
+	if (rc) {
+		while (i-- > 0)
+			providers[i]->destroy(fs->priv[i]);
+		free(fs);
+		return rc;
+	}
+	*out = fs;
+	return 0;
+}
+
+void astro_fs_destroy(struct astro_fs *fs)
+{
+	if (!fs)
+		return;
+	for (size_t i = NPROV; i-- > 0;)
+		providers[i]->destroy(fs->priv[i]);
+	free(fs);
+}
+
+const struct astro_provider *astro_fs_provider(struct astro_fs *fs, const char *name,
+					       void **priv)
+{
+	for (size_t i = 0; i < NPROV; i++)
+		if (strcmp(providers[i]->name, name) == 0) {
+			if (priv)
+				*priv = fs->priv[i];
+			return providers[i];
+		}
+	return NULL;
+}
+
+static struct astro_fs *self(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/* "/tle/2001/01" → provider tle, rest "2001/01"; "/" → NULL provider. */
+static int route(struct astro_fs *fs, const char *path, const struct astro_provider **p,
+		 void **priv, const char **rest)
+{
+	const char *s = path + 1, *slash;
+	size_t n;
+
+	*p = NULL;
+	if (!*s)
+		return 0;
+	slash = strchr(s, '/');
+	n = slash ? (size_t)(slash - s) : strlen(s);
+	for (size_t i = 0; i < NPROV; i++)
+		if (strlen(providers[i]->name) == n && memcmp(providers[i]->name, s, n) == 0) {
+			*p = providers[i];
+			*priv = fs->priv[i];
+			*rest = slash ? slash + 1 : "";
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static void to_stat(struct astro_fs *fs, const struct astro_attr *a, struct stat *st)
+{
+	unsigned um = fs->cfg->umask_set ? fs->cfg->umask : 0022;
+
+	memset(st, 0, sizeof(*st));
+	switch (a->kind) {
+	case ASTRO_DIR:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = a->nlink ? a->nlink : 2;
+		break;
+	case ASTRO_LINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		break;
+	default:
+		st->st_mode = S_IFREG | ((a->flags & ASTRO_ATTR_WRITABLE) ? 0666 : 0444);
+		st->st_nlink = 1;
+		break;
+	}
+	if (a->kind != ASTRO_LINK)
+		st->st_mode &= ~(mode_t)(fs->cfg->umask_set ? um : 0);
+	if (fs->cfg->ro)
+		st->st_mode &= ~(mode_t)0222;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim.tv_sec = a->mtime ? a->mtime : fs->start;
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct astro_fs *fs = self();
+	const struct astro_provider *p;
+	struct astro_attr a = { .kind = ASTRO_DIR, .nlink = 2 + NPROV };
+	void *priv;
+	const char *rest;
+	int rc;
+
+	(void)fi;
+	rc = route(fs, path, &p, &priv, &rest);
+	if (rc)
+		return rc;
+	if (p) {
+		rc = p->getattr(priv, rest, &a);
+		if (rc)
+			return rc;
+	}
+	to_stat(fs, &a, st);
+	return 0;
+}
+
+struct fill_ctx {
+	struct astro_fs *fs;
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_one(void *arg, const char *name, const struct astro_attr *a)
+{
+	struct fill_ctx *c = arg;
+	struct stat st;
+
+	if (a) {
+		to_stat(c->fs, a, &st);
+		return c->filler(c->buf, name, &st, 0, FUSE_FILL_DIR_PLUS);
+	}
+	return c->filler(c->buf, name, NULL, 0, 0);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct astro_fs *fs = self();
+	struct fill_ctx c = { fs, buf, filler };
+	const struct astro_provider *p;
+	void *priv;
+	const char *rest;
+	int rc;
+
+	(void)off; (void)fi; (void)flags;
+	rc = route(fs, path, &p, &priv, &rest);
+	if (rc)
+		return rc;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	if (!p) {
+		struct astro_attr a = { .kind = ASTRO_DIR };
+
+		for (size_t i = 0; i < NPROV; i++)
+			if (fill_one(&c, providers[i]->name, &a))
+				break;
+		return 0;
+	}
+	return p->readdir(priv, rest, fill_one, &c);
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct astro_fs *fs = self();
+	const struct astro_provider *p;
+	struct open_file *of;
+	void *priv;
+	const char *rest;
+	int rc;
+
+	rc = route(fs, path, &p, &priv, &rest);
+	if (rc)
+		return rc;
+	if (!p)
+		return -EISDIR;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && (fs->cfg->ro || !p->write))
+		return fs->cfg->ro ? -EROFS : -EACCES;
+	of = calloc(1, sizeof(*of));
+	if (!of || !(of->path = strdup(rest))) {
+		free(of);
+		return -ENOMEM;
+	}
+	of->prov = p;
+	of->priv = priv;
+	if (p->open) {
+		rc = p->open(priv, rest, fi->flags, &of->f);
+		if (rc) {
+			free(of->path);
+			free(of);
+			return rc;
+		}
+	}
+	fi->direct_io = of->f.direct_io;
+	fi->keep_cache = of->f.keep_cache;
+	fi->nonseekable = of->f.nonseekable;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	return of->prov->read(of->priv, of->path, &of->f, buf, size, off);
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (!of->prov->write)
+		return -EBADF;
+	return of->prov->write(of->priv, of->path, &of->f, buf, size, off);
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct astro_fs *fs = self();
+	const struct astro_provider *p;
+	void *priv;
+	const char *rest;
+	int rc;
+
+	if (fi) {
+		struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+		return of->prov->truncate ? of->prov->truncate(of->priv, of->path, &of->f, size)
+					  : -EACCES;
+	}
+	rc = route(fs, path, &p, &priv, &rest);
+	if (rc)
+		return rc;
+	if (!p || !p->truncate)
+		return fs->cfg->ro ? -EROFS : -EACCES;
+	return p->truncate(priv, rest, NULL, size);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (of->prov->release)
+		of->prov->release(of->priv, of->path, &of->f);
+	free(of->path);
+	free(of);
+	return 0;
+}
+
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	struct astro_fs *fs = self();
+	const struct astro_provider *p;
+	void *priv;
+	const char *rest;
+	int rc = route(fs, path, &p, &priv, &rest);
+
+	if (rc)
+		return rc;
+	if (!p || !p->readlink)
+		return -EINVAL;
+	return p->readlink(priv, rest, buf, size);
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+static int interrupted(void)
+{
+	return fuse_interrupted();
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	/* Short kernel caches (never 0: that forces a lookup per entry);
+	 * freshness beyond a second is the trees' business, in LMDB. */
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 2.0;
+	cfg->use_ino = 0;
+	cfg->intr = 1;
+	cfg->nullpath_ok = 0;
+	astro_http_set_interrupt_check(interrupted);
+	return fuse_get_context()->private_data;
+}
+
+static const struct fuse_operations ops = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.truncate = fs_truncate,
+	.release = fs_release,
+	.readlink = fs_readlink,
+	.statfs = fs_statfs,
+};
+
+const struct fuse_operations *astro_fs_operations(void)
+{
+	return &ops;
+}

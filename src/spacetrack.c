@@ -1,0 +1,373 @@
+/* spacetrack.c — see spacetrack.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "astro.h"
+#include "http.h"
+#include "log.h"
+#include "spacetrack.h"
+#include "stats.h"
+#include "tle.h"
+
+struct astro_spacetrack {
+	const struct astro_config *cfg;
+	struct astro_limiter *lim;
+	pthread_mutex_t lock;	/* guards cookie and login */
+	char *cookie;		/* "a=b; c=d" or NULL when logged out */
+	unsigned generation;	/* bumped at each login */
+};
+
+int astro_st_open(struct astro_spacetrack **out, const struct astro_config *cfg,
+		  struct astro_limiter *lim)
+{
+	struct astro_spacetrack *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	st->cfg = cfg;
+	st->lim = lim;
+	pthread_mutex_init(&st->lock, NULL);
+	*out = st;
+	return 0;
+}
+
+/* A request that counts against the limiter. */
+static int st_request(struct astro_spacetrack *st, const char *method,
+		      const char *path, const char *cookie, const char *form,
+		      int64_t deadline, struct astro_http_resp *resp)
+{
+	char url[1024], ch[2048];
+	const char *hdrs[3] = { NULL, NULL, NULL };
+	int n = 0, rc;
+	int64_t left;
+
+	memset(resp, 0, sizeof(*resp));
+	rc = astro_limiter_acquire(st->lim, deadline);
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			astro_warn("spacetrack: request ceiling reached; %s not sent before the deadline", path);
+		return rc;
+	}
+	left = deadline - astro_mono_ms();
+	if (left <= 0)
+		return -ETIMEDOUT;
+	snprintf(url, sizeof(url), "%s%s", st->cfg->spacetrack_url, path);
+	if (cookie) {
+		snprintf(ch, sizeof(ch), "Cookie: %s", cookie);
+		hdrs[n++] = ch;
+	}
+	if (form)
+		hdrs[n++] = "Content-Type: application/x-www-form-urlencoded";
+	struct astro_http_req req = {
+		.method = method, .url = url, .headers = hdrs,
+		.body = form, .body_len = form ? strlen(form) : 0,
+		.timeout_ms = left, .idempotent = 0, .max_attempts = 1,
+		.max_body = 512u << 20, .service = "spacetrack",
+	};
+	rc = astro_http_request(&req, resp);
+	if (rc)
+		astro_warn("spacetrack: %s %s failed: %s", method, path, strerror(-rc));
+	return rc;
+}
+
+/* Collect every Set-Cookie name=value into one Cookie header value. */
+static char *cookies_of(const struct astro_http_resp *r)
+{
+	char v[1024], *out = NULL;
+	size_t len = 0;
+
+	for (int i = 0; astro_http_header(r, "Set-Cookie", i, v, sizeof(v)) >= 0; i++) {
+		size_t n = strcspn(v, ";");
+		char *p = realloc(out, len + n + 3);
+
+		if (!p) {
+			free(out);
+			return NULL;
+		}
+		out = p;
+		if (len) {
+			memcpy(out + len, "; ", 2);
+			len += 2;
+		}
+		memcpy(out + len, v, n);
+		len += n;
+		out[len] = '\0';
+	}
+	return out;
+}
+
+static int login_locked(struct astro_spacetrack *st, int64_t deadline)
+{
+	const struct astro_config *cfg = st->cfg;
+	struct astro_http_resp r;
+	char *u = NULL, *p = NULL, *form = NULL;
+	int rc;
+
+	if (!cfg->spacetrack_user || !cfg->spacetrack_password) {
+		astro_err("spacetrack: no credentials configured (spacetrack_credentials or SPACETRACK_USER/SPACETRACK_PASSWORD)");
+		return -EACCES;
+	}
+	u = astro_http_escape(cfg->spacetrack_user, strlen(cfg->spacetrack_user));
+	p = astro_http_escape(cfg->spacetrack_password, strlen(cfg->spacetrack_password));
+	if (!u || !p || asprintf(&form, "identity=%s&password=%s", u, p) < 0) {
+		form = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	astro_stats_inc("spacetrack.logins");
+	rc = st_request(st, "POST", "/ajaxauth/login", NULL, form, deadline, &r);
+	if (rc)
+		goto out_resp;
+	/* A failed login is a 200 with a JSON body, so the body decides. */
+	if (r.status == 200 && r.body && strstr(r.body, "\"Login\"") && strstr(r.body, "Failed")) {
+		astro_err("spacetrack: login refused for %s: wrong identity or password", cfg->spacetrack_user);
+		rc = -EACCES;
+	} else if (r.status != 200) {
+		astro_err("spacetrack: login answered HTTP %ld", r.status);
+		rc = r.status == 401 || r.status == 403 ? -EACCES : -EIO;
+	} else {
+		free(st->cookie);
+		st->cookie = cookies_of(&r);
+		if (!st->cookie || !*st->cookie) {
+			astro_err("spacetrack: login answered 200 without a session cookie");
+			rc = -EIO;
+		} else {
+			st->generation++;
+			astro_info("spacetrack: logged in as %s", cfg->spacetrack_user);
+		}
+	}
+out_resp:
+	astro_http_resp_free(&r);
+out:
+	if (p) {
+		/* The escaped password is as secret as the password. */
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
+	if (form) {
+		explicit_bzero(form, strlen(form));
+		free(form);
+	}
+	free(u);
+	return rc;
+}
+
+static int is_html(const char *b)
+{
+	while (b && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t'))
+		b++;
+	return b && (strncasecmp(b, "<!doctype", 9) == 0 || strncasecmp(b, "<html", 5) == 0);
+}
+
+/* A JSON error object or array in place of data. */
+static int is_json_error(const char *b, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '['))
+		i++;
+	return i < len && b[i] == '{' && memmem(b, len, "\"error\"", 7) != NULL;
+}
+
+int astro_st_get(struct astro_spacetrack *st, const char *path,
+		 int64_t deadline, char **body, size_t *len)
+{
+	struct astro_http_resp r = { 0 };
+	char *cookie = NULL;
+	int rc, relogged = 0;
+	unsigned gen;
+
+	*body = NULL;
+	*len = 0;
+	if (st->cfg->offline)
+		return -ENETDOWN;
+again:
+	pthread_mutex_lock(&st->lock);
+	if (!st->cookie) {
+		rc = login_locked(st, deadline);
+		if (rc) {
+			pthread_mutex_unlock(&st->lock);
+			return rc;
+		}
+	}
+	cookie = strdup(st->cookie);
+	gen = st->generation;
+	pthread_mutex_unlock(&st->lock);
+	if (!cookie)
+		return -ENOMEM;
+
+	astro_stats_inc("spacetrack.queries");
+	rc = st_request(st, "GET", path, cookie, NULL, deadline, &r);
+	free(cookie);
+	if (rc)
+		goto out;
+	if (r.status == 401 || (r.status == 500 && is_html(r.body))) {
+		/* Session expired: one fresh login, one retry. */
+		astro_stats_inc("spacetrack.session_expired");
+		pthread_mutex_lock(&st->lock);
+		if (st->generation == gen) {
+			free(st->cookie);
+			st->cookie = NULL;
+		}
+		pthread_mutex_unlock(&st->lock);
+		astro_http_resp_free(&r);
+		if (relogged) {
+			astro_err("spacetrack: session refused again right after login");
+			return -EIO;
+		}
+		relogged = 1;
+		astro_notice("spacetrack: session expired; logging in again");
+		goto again;
+	}
+	if (r.status == 500 && r.body && strstr(r.body, "violated your query rate limit")) {
+		astro_err("spacetrack: rate limit notice (HTTP 500) for %s; nothing cached", path);
+		astro_stats_inc("spacetrack.rate_limited");
+		rc = -EIO;
+		goto out;
+	}
+	if (r.status != 200) {
+		astro_err("spacetrack: %s answered HTTP %ld", path, r.status);
+		rc = r.status == 403 ? -EACCES : -EIO;
+		goto out;
+	}
+	if (is_json_error(r.body, r.body_len)) {
+		int rl = memmem(r.body, r.body_len, "rate limit", 10) != NULL;
+
+		astro_err("spacetrack: %s answered 200 with an error%s; nothing cached", path,
+			  rl ? " (rate limit)" : "");
+		if (rl)
+			astro_stats_inc("spacetrack.rate_limited");
+		rc = -EIO;
+		goto out;
+	}
+	*body = r.body;
+	*len = r.body_len;
+	r.body = NULL;
+out:
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+static int by_cat_epoch(const void *a, const void *b)
+{
+	const struct astro_tle_set *x = a, *y = b;
+
+	if (x->catnum != y->catnum)
+		return x->catnum < y->catnum ? -1 : 1;
+	if (x->epoch_us != y->epoch_us)
+		return x->epoch_us < y->epoch_us ? -1 : 1;
+	return (x->l1_off > y->l1_off) - (x->l1_off < y->l1_off);
+}
+
+int astro_st_render(const char *body, const struct astro_tle_set *sets,
+		    size_t n, int with_names, char **out, size_t *outlen)
+{
+	size_t total = 0, pos = 0;
+	char *buf;
+
+	for (size_t i = 0; i < n; i++) {
+		total += sets[i].l1_len + sets[i].l2_len + 2;
+		if (with_names)
+			total += (sets[i].name_off >= 0 ? sets[i].name_len : 2) + 1;
+	}
+	buf = malloc(total + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (with_names) {
+			if (sets[i].name_off >= 0) {
+				memcpy(buf + pos, body + sets[i].name_off, sets[i].name_len);
+				pos += sets[i].name_len;
+			} else {
+				/* A set without a name line still gets one, so the
+				 * 3le file is always three lines per set. */
+				memcpy(buf + pos, "0 ", 2);
+				pos += 2;
+			}
+			buf[pos++] = '\n';
+		}
+		memcpy(buf + pos, body + sets[i].l1_off, sets[i].l1_len);
+		pos += sets[i].l1_len;
+		buf[pos++] = '\n';
+		memcpy(buf + pos, body + sets[i].l2_off, sets[i].l2_len);
+		pos += sets[i].l2_len;
+		buf[pos++] = '\n';
+	}
+	buf[pos] = '\0';
+	*out = buf;
+	*outlen = pos;
+	return 0;
+}
+
+int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
+		       int64_t deadline, char **out, size_t *outlen, size_t *nsets)
+{
+	char path[512], d0[16], d1[16], err[200];
+	struct tm tm;
+	time_t t0 = (time_t)day_unix, t1 = (time_t)(day_unix + 86400);
+	struct astro_tle_set *sets = NULL;
+	size_t n = 0, len = 0, kept = 0;
+	char *body = NULL;
+	int64_t lo = day_unix * 1000000, hi = (day_unix + 86400) * 1000000;
+	int rc;
+
+	gmtime_r(&t0, &tm);
+	strftime(d0, sizeof(d0), "%Y-%m-%d", &tm);
+	gmtime_r(&t1, &tm);
+	strftime(d1, sizeof(d1), "%Y-%m-%d", &tm);
+	/* The range is inclusive, so the next midnight's sets come too and
+	 * are dropped below. */
+	snprintf(path, sizeof(path),
+		 "/basicspacedata/query/class/gp_history/EPOCH/%s--%s"
+		 "/orderby/NORAD_CAT_ID%%20asc,EPOCH%%20asc/format/3le", d0, d1);
+	rc = astro_st_get(st, path, deadline, &body, &len);
+	if (rc)
+		return rc;
+	rc = astro_tle_parse_body(body, len, 0, &sets, &n, err, sizeof(err));
+	if (rc) {
+		astro_err("spacetrack: day %s: invalid body (%zu bytes): %s; nothing cached", d0, len, err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sets[i].epoch_us >= lo && sets[i].epoch_us < hi) {
+			sets[kept++] = sets[i];
+		} else if (sets[i].epoch_us != hi) {
+			astro_warn("spacetrack: day %s: dropped set %ld with an epoch outside the day",
+				   d0, sets[i].catnum);
+		}
+	}
+	qsort(sets, kept, sizeof(*sets), by_cat_epoch);
+	rc = astro_st_render(body, sets, kept, 1, out, outlen);
+	if (rc == 0)
+		*nsets = kept;
+	astro_info("spacetrack: day %s: %zu sets (%zu bytes)", d0, kept, len);
+out:
+	free(sets);
+	free(body);
+	return rc;
+}
+
+void astro_st_close(struct astro_spacetrack *st)
+{
+	struct astro_http_resp r;
+
+	if (!st)
+		return;
+	if (st->cookie && !st->cfg->offline) {
+		/* Staff ask clients to log out; give it a short, bounded try. */
+		int64_t dl = astro_mono_ms() + (st->cfg->timeout < 10 ? st->cfg->timeout : 10) * 1000;
+
+		if (st_request(st, "GET", "/ajaxauth/logout", st->cookie, NULL, dl, &r) == 0 &&
+		    r.status == 200)
+			astro_info("spacetrack: logged out");
+		astro_stats_inc("spacetrack.logouts");
+		astro_http_resp_free(&r);
+	}
+	free(st->cookie);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}

@@ -1,0 +1,205 @@
+/* LMDB cache: round trips, freshness, corruption, eviction, atomic update. */
+#include "unit.h"
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include "astro.h"
+#include "cache.h"
+
+static char *dir;
+
+static int setup(void **s)
+{
+	(void)s;
+	dir = unit_tmpdir();
+	return dir ? 0 : -1;
+}
+
+static int teardown(void **s)
+{
+	char cmd[256];
+
+	(void)s;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(dir);
+	return 0;
+}
+
+static void put_get_roundtrip_and_freshness(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .fetched_ms = 1000, .ttl_s = 60 }, g;
+	void *data;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	assert_int_equal(astro_cache_get(c, "tle", "k", 1, &g, &data), -ENOENT);
+	assert_int_equal(astro_cache_put(c, "tle", "k", 1, &m, "hello", 5), 0);
+	assert_int_equal(astro_cache_get(c, "tle", "k", 1, &g, &data), 0);
+	assert_int_equal(g.len, 5);
+	assert_memory_equal(data, "hello", 5);
+	assert_int_equal(g.fetched_ms, 1000);
+	assert_int_equal(g.ttl_s, 60);
+	free(data);
+	assert_true(astro_cache_fresh(&g, 1000 + 59999));
+	assert_false(astro_cache_fresh(&g, 1000 + 60000));
+	g.flags = ASTRO_CACHE_FINAL;
+	assert_true(astro_cache_fresh(&g, INT64_MAX / 2));
+	/* Separate databases do not see each other's keys. */
+	assert_int_equal(astro_cache_get(c, "fits", "k", 1, &g, NULL), -ENOENT);
+	/* Survives a close and reopen (on disk). */
+	astro_cache_close(c);
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	assert_int_equal(astro_cache_get(c, "tle", "k", 1, &g, NULL), 0);
+	assert_int_equal(astro_cache_del(c, "tle", "k", 1), 0);
+	assert_int_equal(astro_cache_get(c, "tle", "k", 1, &g, NULL), -ENOENT);
+	astro_cache_close(c);
+}
+
+static void corrupt_values_are_misses(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .fetched_ms = 1, .ttl_s = -1 }, g;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	char kb[] = "bad", vb[] = "not a value";
+	MDB_val k = { 3, kb }, v = { 11, vb };
+	void *data;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	assert_int_equal(astro_cache_put(c, "tle", "bad", 3, &m, "x", 1), 0);
+	astro_cache_close(c);
+	/* Overwrite behind the module's back, as a foreign writer would. */
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 32);
+	mdb_env_set_mapsize(env, 16 << 20);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "tle", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	assert_int_equal(astro_cache_get(c, "tle", "bad", 3, &g, &data), -ENOENT);
+	assert_null(data);
+	struct astro_cache_stats st;
+	astro_cache_get_stats(c, &st);
+	assert_int_equal(st.corrupt, 1);
+	astro_cache_close(c);
+}
+
+static void full_map_evicts_oldest_but_never_pinned(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .ttl_s = -1 }, g;
+	struct astro_cache_stats st;
+	char key[32], *blob = calloc(1, 64 << 10);
+	int i;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 2 << 20), 0);
+	m.flags = ASTRO_CACHE_PINNED;
+	assert_int_equal(astro_cache_put(c, "_meta", "pin", 3, &m, "p", 1), 0);
+	m.flags = 0;
+	for (i = 0; i < 100; i++) {
+		m.fetched_ms = 1000 + i;
+		snprintf(key, sizeof(key), "k%03d", i);
+		assert_int_equal(astro_cache_put(c, "fits", key, strlen(key), &m, blob, 64 << 10), 0);
+	}
+	astro_cache_get_stats(c, &st);
+	assert_true(st.evictions > 0);
+	assert_int_equal(astro_cache_get(c, "fits", "k000", 4, &g, NULL), -ENOENT);
+	assert_int_equal(astro_cache_get(c, "fits", "k099", 4, &g, NULL), 0);
+	assert_int_equal(astro_cache_get(c, "_meta", "pin", 3, &g, NULL), 0);
+	/* A value larger than the whole map fails cleanly. */
+	char *huge = calloc(1, 4 << 20);
+	assert_int_equal(astro_cache_put(c, "fits", "huge", 4, &m, huge, 4 << 20), -ENOSPC);
+	free(huge);
+	free(blob);
+	astro_cache_close(c);
+}
+
+static int incr(const void *old, size_t oldlen, void **out, size_t *outlen, void *arg)
+{
+	uint64_t v = 0;
+
+	(void)arg;
+	if (old) {
+		assert_int_equal(oldlen, sizeof(v));
+		memcpy(&v, old, sizeof(v));
+	}
+	v++;
+	*out = malloc(sizeof(v));
+	memcpy(*out, &v, sizeof(v));
+	*outlen = sizeof(v);
+	return (int)v;
+}
+
+static void *hammer(void *arg)
+{
+	for (int i = 0; i < 200; i++)
+		assert_true(astro_cache_update(arg, "_meta", "ctr", 3, incr, NULL) > 0);
+	return NULL;
+}
+
+static void update_is_atomic_across_threads(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta g;
+	pthread_t t[4];
+	void *data;
+	uint64_t v;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, hammer, c);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(astro_cache_get(c, "_meta", "ctr", 3, &g, &data), 0);
+	memcpy(&v, data, sizeof(v));
+	free(data);
+	assert_int_equal(v, 800);
+	assert_true(g.flags & ASTRO_CACHE_PINNED);
+	astro_cache_close(c);
+}
+
+static void injected_put_failure_stores_nothing(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .ttl_s = -1 }, g;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	astro_cache_inject_put_failure(c, 1, -EIO);
+	assert_int_equal(astro_cache_put(c, "tle", "x", 1, &m, "y", 1), -EIO);
+	assert_int_equal(astro_cache_get(c, "tle", "x", 1, &g, NULL), -ENOENT);
+	assert_int_equal(astro_cache_put(c, "tle", "x", 1, &m, "y", 1), 0);
+	astro_cache_close(c);
+}
+
+static void unusable_directory_fails(void **s)
+{
+	struct astro_cache *c;
+
+	(void)s;
+	assert_true(astro_cache_open(&c, "/proc/astrofs-nope/x", 1 << 20) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(put_get_roundtrip_and_freshness, setup, teardown),
+		cmocka_unit_test_setup_teardown(corrupt_values_are_misses, setup, teardown),
+		cmocka_unit_test_setup_teardown(full_map_evicts_oldest_but_never_pinned, setup, teardown),
+		cmocka_unit_test_setup_teardown(update_is_atomic_across_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(injected_put_failure_stores_nothing, setup, teardown),
+		cmocka_unit_test(unusable_directory_fails),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
