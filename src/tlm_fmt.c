@@ -101,7 +101,7 @@ size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap)
 		if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
 			quote = 1;
 	if (!quote) {
-		if (len <= cap)
+		if (len && len <= cap)
 			memcpy(out, s, len);
 		return len;
 	}
