@@ -69,10 +69,22 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 			     struct astro_tlm_ingest_result *res, char *err,
 			     size_t errlen);
 
+/*
+ * The same for a file on disk (mapped, not copied), ingested under its base
+ * name.  Adds -ENOENT/-EACCES/-EISDIR for a file that cannot be read.
+ */
+int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
+				  unsigned flags,
+				  struct astro_tlm_ingest_result *res, char *err,
+				  size_t errlen);
+
 /* Replace the BAD_TIMES table (cheta text) and recompute affected bins. */
 int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 				   const char *buf, size_t len, char *err,
 				   size_t errlen);
+int astro_tlm_archive_set_badtimes_file(struct astro_tlm_archive *a,
+					const char *path, char *err,
+					size_t errlen);
 
 /* ---- reading ---- */
 

@@ -9,6 +9,7 @@
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
+#include "tlm_staging.h"
 #include "tlm_time.h"
 
 #define MARK_EVERY 512
@@ -21,8 +22,13 @@ struct szent {
 	int used;
 };
 
+/* Files in staging_dir are taken once unmodified this long, checked this often. */
+#define STAGING_MIN_AGE 10
+#define STAGING_INTERVAL_MS 5000
+
 struct tprov {
 	struct astro_tlm_archive *a;
+	struct astro_tlm_watcher *watcher;
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
@@ -692,7 +698,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->mu, NULL);
-	/* The daemon only reads; astrofs-ingest (or the watcher) writes. */
+	/* Read-write: the staging watcher ingests through this handle. */
 	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
 	if (rc) {
 		astro_err("telemetry: %s", err);
@@ -700,6 +706,10 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 		free(p);
 		return rc;
 	}
+	if (ctx->cfg->staging_dir &&
+	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
+					  STAGING_INTERVAL_MS, &p->watcher)))
+		astro_err("telemetry: cannot watch %s: %s", ctx->cfg->staging_dir, strerror(-rc));
 	*priv = p;
 	return 0;
 }
@@ -710,6 +720,7 @@ static void tp_destroy(void *priv)
 
 	if (!p)
 		return;
+	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

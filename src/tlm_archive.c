@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
@@ -1286,4 +1289,85 @@ void astro_tlm_siter_close(struct astro_tlm_siter *it)
 	mdb_cursor_close(it->c);
 	free(it->pool);
 	free(it);
+}
+
+/* ---- files ---- */
+
+struct mapped {
+	char *p;
+	size_t len;
+};
+
+static int map_file(const char *path, struct mapped *m)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	m->p = NULL;
+	m->len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	m->len = (size_t)st.st_size;
+	if (m->len == 0)
+		goto out;
+	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m->p == MAP_FAILED) {
+		m->p = NULL;
+		rc = -errno;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static void unmap_file(struct mapped *m)
+{
+	if (m->p)
+		munmap(m->p, m->len);
+}
+
+int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
+				  unsigned flags,
+				  struct astro_tlm_ingest_result *res, char *err,
+				  size_t errlen)
+{
+	struct mapped m;
+	const char *base = strrchr(path, '/');
+	int rc = map_file(path, &m);
+
+	memset(res, 0, sizeof(*res));
+	if (rc) {
+		if (err)
+			snprintf(err, errlen, "cannot read: %s", strerror(-rc));
+		return rc;
+	}
+	rc = astro_tlm_archive_ingest(a, base ? base + 1 : path, m.p ? m.p : "", m.len,
+				      flags, res, err, errlen);
+	unmap_file(&m);
+	return rc;
+}
+
+int astro_tlm_archive_set_badtimes_file(struct astro_tlm_archive *a,
+					const char *path, char *err,
+					size_t errlen)
+{
+	struct mapped m;
+	int rc = map_file(path, &m);
+
+	if (rc) {
+		if (err)
+			snprintf(err, errlen, "cannot read: %s", strerror(-rc));
+		return rc;
+	}
+	rc = astro_tlm_archive_set_badtimes(a, m.p ? m.p : "", m.len, err, errlen);
+	unmap_file(&m);
+	return rc;
 }

@@ -9,12 +9,10 @@
  * or already present, 1 some file rejected, 2 usage, 3 the archive failed.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "astro.h"
@@ -30,54 +28,6 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: astrofs-ingest --archive DIR [--replace] [--bad-times FILE] [--quiet] FILE...\n"
 		   "       astrofs-ingest --archive DIR --dump\n");
-}
-
-struct mapped {
-	char *p;
-	size_t len;
-};
-
-static int map_file(const char *path, struct mapped *m)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-
-	m->p = NULL;
-	m->len = 0;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EISDIR;
-		goto out;
-	}
-	m->len = (size_t)st.st_size;
-	if (m->len == 0)
-		goto out;
-	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m->p == MAP_FAILED) {
-		m->p = NULL;
-		rc = -errno;
-	}
-out:
-	close(fd);
-	return rc;
-}
-
-static void unmap_file(struct mapped *m)
-{
-	if (m->p)
-		munmap(m->p, m->len);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
 }
 
 /* ---- dump: a deterministic listing of everything, for tests and audits ---- */
@@ -185,42 +135,31 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (badtimes) {
-		struct mapped m;
-		int rc = map_file(badtimes, &m);
+		int rc;
 
 		err[0] = '\0';
-		if (rc == 0)
-			rc = astro_tlm_archive_set_badtimes(a, m.p ? m.p : "", m.len, err, sizeof(err));
-		else
-			snprintf(err, sizeof(err), "%s", strerror(-rc));
-		unmap_file(&m);
+		rc = astro_tlm_archive_set_badtimes_file(a, badtimes, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "astrofs-ingest: %s: %s\n", badtimes, err);
-			status = rc == -EINVAL || rc == -ENOENT ? EXIT_REJECTED : EXIT_ARCHIVE;
+			status = rc == -EINVAL || rc == -ENOENT || rc == -EACCES ? EXIT_REJECTED : EXIT_ARCHIVE;
 		} else if (!quiet) {
 			fprintf(stderr, "%s: bad-times table loaded\n", badtimes);
 		}
 	}
 	for (int i = optind; i < argc; i++) {
 		struct astro_tlm_ingest_result res;
-		struct mapped m;
+		struct stat st;
 		int64_t t0 = astro_mono_ms();
-		int rc = map_file(argv[i], &m);
+		int big = tty && !quiet && stat(argv[i], &st) == 0 && st.st_size > (8 << 20), rc;
 
 		err[0] = '\0';
-		if (rc) {
-			fprintf(stderr, "astrofs-ingest: %s: %s\n", argv[i], strerror(-rc));
-			status = status ? status : EXIT_REJECTED;
-			continue;
-		}
 		/* A progress line for files big enough to take a while. */
-		if (tty && !quiet && m.len > (8u << 20))
-			fprintf(stderr, "[%d/%d] %s (%zu MB): ingesting...", i - optind + 1,
-				argc - optind, argv[i], m.len >> 20);
-		rc = astro_tlm_archive_ingest(a, base_name(argv[i]), m.p ? m.p : "", m.len,
-					      replace ? ASTRO_TLM_REPLACE : 0, &res, err, sizeof(err));
-		unmap_file(&m);
-		if (tty && !quiet && m.len > (8u << 20))
+		if (big)
+			fprintf(stderr, "[%d/%d] %s (%lld MB): ingesting...", i - optind + 1,
+				argc - optind, argv[i], (long long)(st.st_size >> 20));
+		rc = astro_tlm_archive_ingest_file(a, argv[i], replace ? ASTRO_TLM_REPLACE : 0,
+						   &res, err, sizeof(err));
+		if (big)
 			fprintf(stderr, "\r\033[K");
 		if (rc == 0 && !quiet) {
 			double s = (double)(astro_mono_ms() - t0) / 1000.0;
@@ -232,7 +171,7 @@ int main(int argc, char **argv)
 					res.replaced ? " (replaced the earlier version)" : "", s);
 		} else if (rc) {
 			fprintf(stderr, "astrofs-ingest: %s: rejected: %s\n", argv[i], err[0] ? err : strerror(-rc));
-			if (rc == -EINVAL || rc == -EEXIST)
+			if (rc == -EINVAL || rc == -EEXIST || rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
 				status = status ? status : EXIT_REJECTED;
 			else
 				status = EXIT_ARCHIVE;
