@@ -96,6 +96,7 @@ struct astro_tlm_meta {
 	uint64_t samples;	/* stored samples, bad ones included */
 	int64_t first, last;	/* TT µs of the first and last stored sample */
 	int64_t mtime;		/* unix seconds of the last commit touching it */
+	uint64_t gen;		/* generation of that commit: a content version */
 };
 
 int astro_tlm_reader_open(struct astro_tlm_archive *a,
@@ -113,6 +114,8 @@ int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
 /* BAD_TIMES text (empty if none) and its mtime; text valid while r lives. */
 const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
 				      int64_t *mtime);
+/* Generation of the commit that last set the table (0: never). */
+uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r);
 
 struct astro_tlm_ledger_row {
 	char name[256];

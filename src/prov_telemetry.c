@@ -17,7 +17,7 @@
 
 struct szent {
 	char path[320];
-	uint64_t gen, size;
+	uint64_t ver[2], size;
 	int64_t mtime;
 	int used;
 };
@@ -763,7 +763,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	struct astro_tlm_meta m;
 	struct view *v;
 	struct node nd;
-	uint64_t gen;
+	uint64_t ver[2] = {0, 0};
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -788,12 +788,27 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 		a->mtime = m.mtime;
 		goto out;
 	}
-	gen = astro_tlm_reader_generation(r);
+	/*
+	 * The size depends only on this content version: the MSID's last commit
+	 * and the BAD_TIMES table, so ingests of other MSIDs keep it cached.
+	 */
+	if (nd.fk == F_INDEX) {
+		ver[0] = astro_tlm_reader_generation(r);
+	} else if (nd.fk == F_BADTIMES) {
+		ver[0] = astro_tlm_reader_badtimes_gen(r);
+	} else {
+		if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
+			rc = -ENOENT;
+			goto out;
+		}
+		ver[0] = m.gen;
+		ver[1] = astro_tlm_reader_badtimes_gen(r);
+	}
 	pthread_mutex_lock(&p->mu);
 	for (int i = 0; i < SZCACHE; i++) {
 		struct szent *e = &p->cache[i];
 
-		if (e->used && e->gen == gen && !strcmp(e->path, path)) {
+		if (e->used && e->ver[0] == ver[0] && e->ver[1] == ver[1] && !strcmp(e->path, path)) {
 			a->kind = ASTRO_FILE;
 			a->size = e->size;
 			a->mtime = e->mtime;
@@ -815,7 +830,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 		struct szent *e = &p->cache[p->next++ % SZCACHE];
 
 		astro_strlcpy(e->path, path, sizeof(e->path));
-		e->gen = gen;
+		memcpy(e->ver, ver, sizeof(e->ver));
 		e->size = a->size;
 		e->mtime = a->mtime;
 		e->used = 1;

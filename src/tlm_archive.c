@@ -35,6 +35,13 @@ struct meta_rec {
 	uint64_t samples;
 	int64_t first, last, mtime;
 	char unit[32];
+	uint64_t gen;
+};
+
+/* When a commit happens: wall-clock seconds and the generation it creates. */
+struct stamp {
+	int64_t now;
+	uint64_t gen;
 };
 
 struct ledger_rec {
@@ -530,6 +537,7 @@ static void meta_from_rec(struct astro_tlm_meta *m, const char *name, size_t nle
 	m->first = r->first;
 	m->last = r->last;
 	m->mtime = r->mtime;
+	m->gen = r->gen;
 }
 
 static int get_meta(struct astro_tlm_archive *a, MDB_txn *txn, const char *name,
@@ -560,6 +568,7 @@ static int put_meta(struct astro_tlm_archive *a, MDB_txn *txn, const struct astr
 	r.first = m->first;
 	r.last = m->last;
 	r.mtime = m->mtime;
+	r.gen = m->gen;
 	memcpy(r.unit, m->unit, sizeof(r.unit));
 	return mdb_errno(mdb_put(txn, a->meta, &k, &v, 0));
 }
@@ -621,7 +630,7 @@ static void sha256_hex(const char *buf, size_t len, unsigned char raw[32], char 
 /* Remove the samples an earlier version of a file stored (REPLACE). */
 static int remove_old_file(struct astro_tlm_archive *a, MDB_txn *txn,
 			   const struct ledger_rec *old, const uint32_t *ids,
-			   const struct astro_tlm_badtimes *bt, int64_t now,
+			   const struct astro_tlm_badtimes *bt, const struct stamp *when,
 			   struct binbuf *bb)
 {
 	int rc = 0;
@@ -657,7 +666,8 @@ static int remove_old_file(struct astro_tlm_archive *a, MDB_txn *txn,
 			break;
 		}
 		m.samples -= removed < m.samples ? removed : m.samples;
-		m.mtime = now;
+		m.mtime = when->now;
+		m.gen = when->gen;
 		if ((rc = put_meta(a, txn, &m)))
 			break;
 		rc = recompute_span(a, txn, &m, bt, old->first, old->last, bb);
@@ -706,7 +716,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 	size_t vcap = 0, nlen = strlen(name);
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
-	int64_t now = astro_now_ms() / 1000;
+	struct stamp when = {astro_now_ms() / 1000, 0};
 	uint64_t ingest_id;
 	int rc;
 
@@ -735,6 +745,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 	}
 	if ((rc = load_badtimes(a, txn, &bt)))
 		ERR(rc, "archive: stored BAD_TIMES table is damaged");
+	when.gen = info_u64(a, txn, "generation") + 1;
 	k.mv_size = nlen;
 	k.mv_data = (void *)name;
 	if (mdb_get(txn, a->ledger, &k, &v) == 0) {
@@ -759,7 +770,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 		if (!(ids = malloc(old.nmsid * sizeof(uint32_t) + 1)))
 			ERR(-ENOMEM, "out of memory");
 		memcpy(ids, (const unsigned char *)v.mv_data + sizeof(old), old.nmsid * sizeof(uint32_t));
-		rc = remove_old_file(a, txn, &old, ids, &bt, now, &bb);
+		rc = remove_old_file(a, txn, &old, ids, &bt, &when, &bb);
 		for (uint32_t j = 0; j < old.nmsid && !rc; j++) {
 			struct astro_tlm_meta m;
 
@@ -807,7 +818,8 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 			m->first = INT64_MAX;
 			m->last = INT64_MIN;
 		}
-		m->mtime = now;
+		m->mtime = when.now;
+		m->gen = when.gen;
 	}
 
 	/* Samples, in (MSID, time) order; a repeated time inside the file: the later row wins. */
@@ -905,7 +917,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 	lr->ingest_id = ingest_id;
 	lr->first = res->first;
 	lr->last = res->last;
-	lr->committed_at = now;
+	lr->committed_at = when.now;
 	lr->nmsid = (uint32_t)b.nmsid;
 	for (size_t j = 0; j < b.nmsid; j++) {
 		uint32_t id = metas[j].id;
@@ -917,7 +929,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 	v.mv_size = sizeof(*lr) + b.nmsid * sizeof(uint32_t);
 	v.mv_data = lr;
 	if ((rc = mdb_errno(mdb_put(txn, a->ledger, &k, &v, 0))) ||
-	    (rc = info_put_u64(a, txn, "generation", info_u64(a, txn, "generation") + 1)))
+	    (rc = info_put_u64(a, txn, "generation", when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -941,7 +953,7 @@ out:
 static int recompute_for_table(struct astro_tlm_archive *a, MDB_txn *txn,
 			       const struct astro_tlm_badtimes *intervals,
 			       const struct astro_tlm_badtimes *filter,
-			       int64_t now, struct binbuf *bb)
+			       const struct stamp *when, struct binbuf *bb)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -989,7 +1001,8 @@ static int recompute_for_table(struct astro_tlm_archive *a, MDB_txn *txn,
 			touched = 1;
 		}
 		if (touched && !rc) {
-			all[i].mtime = now;
+			all[i].mtime = when->now;
+			all[i].gen = when->gen;
 			rc = put_meta(a, txn, &all[i]);
 		}
 	}
@@ -1005,7 +1018,7 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 	struct binbuf bb = {0};
 	MDB_txn *txn = NULL;
 	MDB_val k = {8, (void *)"badtimes"}, v = {len, (void *)buf};
-	int64_t now = astro_now_ms() / 1000;
+	struct stamp when = {astro_now_ms() / 1000, 0};
 	int rc;
 
 	if ((rc = astro_tlm_badtimes_parse(buf, len, &neu, err, errlen)))
@@ -1016,13 +1029,15 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 	}
 	if ((rc = load_badtimes(a, txn, &old)))
 		ERR(rc, "archive: stored BAD_TIMES table is damaged");
+	when.gen = info_u64(a, txn, "generation") + 1;
 	/* Bins under an old or a new interval may change; both with the new filter. */
-	if ((rc = recompute_for_table(a, txn, &old, &neu, now, &bb)) ||
-	    (rc = recompute_for_table(a, txn, &neu, &neu, now, &bb)))
+	if ((rc = recompute_for_table(a, txn, &old, &neu, &when, &bb)) ||
+	    (rc = recompute_for_table(a, txn, &neu, &neu, &when, &bb)))
 		ERR(rc, "archive: statistics: %s", strerror(-rc));
 	if ((rc = mdb_errno(mdb_put(txn, a->info, &k, &v, 0))) ||
-	    (rc = info_put_u64(a, txn, "badtimes_mtime", (uint64_t)now)) ||
-	    (rc = info_put_u64(a, txn, "generation", info_u64(a, txn, "generation") + 1)))
+	    (rc = info_put_u64(a, txn, "badtimes_mtime", (uint64_t)when.now)) ||
+	    (rc = info_put_u64(a, txn, "badtimes_gen", when.gen)) ||
+	    (rc = info_put_u64(a, txn, "generation", when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -1110,6 +1125,11 @@ int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
+}
+
+uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r)
+{
+	return info_u64(r->a, r->txn, "badtimes_gen");
 }
 
 const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,

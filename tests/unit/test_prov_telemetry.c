@@ -369,6 +369,35 @@ static void errors_as_documented(void **state)
 	free(s);
 }
 
+static void bad_times_change_sizes_and_content(void **state)
+{
+	struct fx *f = *state;
+	const char *tbl = "x 2020:001:00:00:01 2020:001:00:00:02\n";
+	char err[256], *s;
+	uint64_t before;
+	size_t n;
+
+	assert_int_equal(ingest_text(f, "x.csv", "msid,time,value\nX,2020:001:00:00:00,1\n"
+				     "X,2020:001:00:00:01,2\nX,2020:001:00:00:02,3\nX,2020:001:00:00:03,4\n"), 0);
+	before = size_of(f, "X.csv");
+	assert_int_equal(astro_tlm_archive_set_badtimes(astro_prov_telemetry_archive(f->priv), tbl,
+							strlen(tbl), err, sizeof(err)), 0);
+	/* closed interval: the samples at :01 and :02 both go */
+	s = read_all(f, "X.csv", 64, &n);
+	assert_int_equal(size_of(f, "X.csv"), n);
+	assert_true(n < before);
+	assert_string_equal(s, "date,secs,value\n2020:001:00:00:00.000,694224069.184,1\n"
+			    "2020:001:00:00:03.000,694224072.184,4\n");
+	free(s);
+	s = read_all(f, "X.5min.csv", 64, &n);
+	assert_non_null(strstr(s, ",2,1,4,"));	/* samples 2, min 1, max 4 */
+	free(s);
+	s = read_all(f, "BAD_TIMES", 64, &n);
+	assert_string_equal(s, tbl);
+	assert_int_equal(size_of(f, "BAD_TIMES"), n);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(open_file_keeps_its_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_days_and_stats_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_as_documented, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_times_change_sizes_and_content, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
