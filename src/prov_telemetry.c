@@ -15,10 +15,18 @@
 #define MARK_EVERY 512
 #define SZCACHE 256
 
+struct mark {
+	uint64_t off;
+	int64_t key;
+};
+
+/* A rendered file's size (and, for samples, its sparse index) per content version. */
 struct szent {
 	char path[320];
 	uint64_t ver[2], size;
 	int64_t mtime;
+	struct mark *marks;
+	size_t nmarks;
 	int used;
 };
 
@@ -45,11 +53,6 @@ struct node {
 	int daily;
 	int whole;		/* no range: everything */
 	int64_t t0, t1;		/* [t0, t1) TT µs when !whole */
-};
-
-struct mark {
-	uint64_t off;
-	int64_t key;
 };
 
 struct view {
@@ -510,7 +513,8 @@ static int add_mark(struct view *v, uint64_t off, int64_t key)
  * Build a view of a file node on reader r (taken over by the view): header,
  * exact size and the sparse index.
  */
-static int view_build(struct astro_tlm_reader *r, const struct node *nd, struct view **out)
+static int view_build(struct astro_tlm_reader *r, const struct node *nd,
+		      const struct szent *hint, struct view **out)
 {
 	struct view *v = calloc(1, sizeof(*v));
 	struct sbuf h = {0};
@@ -547,6 +551,18 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd, struct 
 		v->k0 = nd->whole ? INT64_MIN : nd->t0;
 		v->k1 = nd->whole ? INT64_MAX : nd->t1;
 		sb_str(&h, "date,secs,value\n");
+		if (hint && hint->marks) {
+			/* Same content version as a counted view: reuse its count and marks. */
+			v->marks = malloc(hint->nmarks * sizeof(*v->marks));
+			if (!v->marks) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(v->marks, hint->marks, hint->nmarks * sizeof(*v->marks));
+			v->nmarks = v->capmarks = hint->nmarks;
+			v->size = hint->size - h.len;
+			goto done;
+		}
 	} else {
 		int64_t dt = dt_of(v);
 
@@ -722,6 +738,8 @@ static void tp_destroy(void *priv)
 		return;
 	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
+	for (int i = 0; i < SZCACHE; i++)
+		free(p->cache[i].marks);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
@@ -756,6 +774,75 @@ static int utc_year(int64_t t)
 	return astro_tlm_time_to_utc(t, &u) ? 0 : u.year;
 }
 
+/*
+ * A file's content version: the MSID's last commit and the BAD_TIMES table
+ * (so ingests of other MSIDs keep cached sizes), or the whole archive's
+ * generation for INDEX.csv.
+ */
+static int file_version(struct astro_tlm_reader *r, const struct node *nd, uint64_t ver[2])
+{
+	struct astro_tlm_meta m;
+
+	ver[0] = ver[1] = 0;
+	if (nd->fk == F_INDEX) {
+		ver[0] = astro_tlm_reader_generation(r);
+	} else if (nd->fk == F_BADTIMES) {
+		ver[0] = astro_tlm_reader_badtimes_gen(r);
+	} else {
+		if (astro_tlm_reader_meta(r, nd->msid, &m) || m.samples == 0)
+			return -ENOENT;
+		ver[0] = m.gen;
+		ver[1] = astro_tlm_reader_badtimes_gen(r);
+	}
+	return 0;
+}
+
+/* Copy a cached entry out (marks duplicated when want_marks); 1 on a hit. */
+static int cache_get(struct tprov *p, const char *path, const uint64_t ver[2],
+		     struct szent *out, int want_marks)
+{
+	int hit = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < SZCACHE && !hit; i++) {
+		struct szent *e = &p->cache[i];
+
+		if (!e->used || e->ver[0] != ver[0] || e->ver[1] != ver[1] || strcmp(e->path, path))
+			continue;
+		*out = *e;
+		out->marks = NULL;
+		if (want_marks && e->marks && (out->marks = malloc(e->nmarks * sizeof(*e->marks))))
+			memcpy(out->marks, e->marks, e->nmarks * sizeof(*e->marks));
+		hit = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return hit;
+}
+
+static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
+		      const struct view *v)
+{
+	struct mark *marks = NULL;
+	struct szent *e;
+
+	if (strlen(path) >= sizeof(p->cache[0].path))
+		return;
+	if (v->n.fk == F_SAMPLES && v->nmarks &&
+	    (marks = malloc(v->nmarks * sizeof(*marks))))
+		memcpy(marks, v->marks, v->nmarks * sizeof(*marks));
+	pthread_mutex_lock(&p->mu);
+	e = &p->cache[p->next++ % SZCACHE];
+	free(e->marks);
+	astro_strlcpy(e->path, path, sizeof(e->path));
+	memcpy(e->ver, ver, sizeof(e->ver));
+	e->size = v->size;
+	e->mtime = v->mtime;
+	e->marks = marks;
+	e->nmarks = marks ? v->nmarks : 0;
+	e->used = 1;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 {
 	struct tprov *p = priv;
@@ -763,6 +850,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	struct astro_tlm_meta m;
 	struct view *v;
 	struct node nd;
+	struct szent hit;
 	uint64_t ver[2] = {0, 0};
 	int rc;
 
@@ -788,54 +876,23 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 		a->mtime = m.mtime;
 		goto out;
 	}
-	/*
-	 * The size depends only on this content version: the MSID's last commit
-	 * and the BAD_TIMES table, so ingests of other MSIDs keep it cached.
-	 */
-	if (nd.fk == F_INDEX) {
-		ver[0] = astro_tlm_reader_generation(r);
-	} else if (nd.fk == F_BADTIMES) {
-		ver[0] = astro_tlm_reader_badtimes_gen(r);
-	} else {
-		if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
-			rc = -ENOENT;
-			goto out;
-		}
-		ver[0] = m.gen;
-		ver[1] = astro_tlm_reader_badtimes_gen(r);
+	if ((rc = file_version(r, &nd, ver)))
+		goto out;
+	if (cache_get(p, path, ver, &hit, 0)) {
+		a->kind = ASTRO_FILE;
+		a->size = hit.size;
+		a->mtime = hit.mtime;
+		goto out;
 	}
-	pthread_mutex_lock(&p->mu);
-	for (int i = 0; i < SZCACHE; i++) {
-		struct szent *e = &p->cache[i];
-
-		if (e->used && e->ver[0] == ver[0] && e->ver[1] == ver[1] && !strcmp(e->path, path)) {
-			a->kind = ASTRO_FILE;
-			a->size = e->size;
-			a->mtime = e->mtime;
-			pthread_mutex_unlock(&p->mu);
-			goto out;
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	rc = view_build(r, &nd, &v);
+	rc = view_build(r, &nd, NULL, &v);
 	r = NULL;	/* the view owns (and on failure closed) the reader */
 	if (rc)
 		goto out;
 	a->kind = ASTRO_FILE;
 	a->size = v->size;
 	a->mtime = v->mtime;
+	cache_put(p, path, ver, v);
 	view_free(v);
-	if (strlen(path) < sizeof(p->cache[0].path)) {
-		pthread_mutex_lock(&p->mu);
-		struct szent *e = &p->cache[p->next++ % SZCACHE];
-
-		astro_strlcpy(e->path, path, sizeof(e->path));
-		memcpy(e->ver, ver, sizeof(e->ver));
-		e->size = a->size;
-		e->mtime = a->mtime;
-		e->used = 1;
-		pthread_mutex_unlock(&p->mu);
-	}
 out:
 	astro_tlm_reader_close(r);
 	return rc;
@@ -945,9 +1002,11 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 {
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r;
+	struct szent hint;
 	struct view *v;
 	struct node nd;
-	int rc;
+	uint64_t ver[2];
+	int rc, hit = 0;
 
 	if ((flags & 3) != 0)	/* O_RDONLY only */
 		return -EROFS;
@@ -957,9 +1016,20 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 		return -EISDIR;
 	if ((rc = astro_tlm_reader_open(p->a, &r)))
 		return rc;
-	/* The view keeps this read txn to release: one snapshot per open file. */
-	if ((rc = view_build(r, &nd, &v)))
+	if ((rc = file_version(r, &nd, ver))) {
+		astro_tlm_reader_close(r);
 		return rc;
+	}
+	/* A getattr just counted this very version: skip the counting pass. */
+	hit = cache_get(p, path, ver, &hint, 1);
+	/* The view keeps this read txn to release: one snapshot per open file. */
+	rc = view_build(r, &nd, hit ? &hint : NULL, &v);
+	if (hit)
+		free(hint.marks);
+	if (rc)
+		return rc;
+	if (!hit)
+		cache_put(p, path, ver, v);
 	f->handle = v;
 	return 0;
 }

@@ -153,6 +153,37 @@ static void reads_back_the_jwst_fixture_exactly(void **state)
 	free(want);
 }
 
+/* Reads at random offsets (tail, dd skip=) equal slices of the whole. */
+static void random_offsets_match(void **state)
+{
+	struct fx *f = *state;
+	struct astro_file file = {0};
+	char *whole, buf[9000];
+	size_t n;
+
+	if (ingest_shared(f, JW "sa_zattest4_data.json") == -ENOENT)
+		skip();
+	whole = read_all(f, "SA_ZATTEST4.csv", 65536, &n);
+	assert_true(n > 60000);	/* > 3 marks of 512 rows */
+	assert_int_equal(P.open(f->priv, "SA_ZATTEST4.csv", O_RDONLY, &file), 0);
+	for (int i = 0; i < 400; i++) {
+		uint32_t r[2];
+		size_t off, len;
+		int got;
+
+		astro_random(r, sizeof(r));
+		off = r[0] % (n + 100);
+		len = 1 + r[1] % sizeof(buf);
+		got = P.read(f->priv, "SA_ZATTEST4.csv", &file, buf, len, (off_t)off);
+		size_t want = off >= n ? 0 : (n - off < len ? n - off : len);
+
+		assert_int_equal(got, (int)want);
+		assert_memory_equal(buf, whole + (off < n ? off : n), want);
+	}
+	P.release(f->priv, "SA_ZATTEST4.csv", &file);
+	free(whole);
+}
+
 struct names {
 	char v[64][80];
 	int n;
@@ -407,6 +438,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(open_file_keeps_its_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_days_and_stats_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_as_documented, setup, teardown),
+		cmocka_unit_test_setup_teardown(random_offsets_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_times_change_sizes_and_content, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
