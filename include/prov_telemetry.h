@@ -7,7 +7,9 @@
  *   <MSID>.5min.csv           date,secs,index,samples,min,max,mean,midval
  *   <MSID>.daily.csv          … plus std,p01,p05,p16,p50,p84,p95,p99
  *   <MSID>/YYYY/DDD.csv       one UTC day of <MSID>.csv
- *   <MSID>@<start>..<stop>[.5min|.daily].csv   looked up, not listed
+ *   <MSID>.svg                plot of the good samples (min/max per pixel
+ *                             column, so spikes survive); numeric MSIDs only
+ *   <MSID>@<start>..<stop>[.5min|.daily].csv|.svg   looked up, not listed
  *
  * State MSIDs: stats columns are date,secs,index,samples,midval and one
  * n_<STATE> per state seen in the file's range.  Stats rows of a range file

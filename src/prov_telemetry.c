@@ -42,7 +42,7 @@ struct tprov {
 	unsigned next;
 };
 
-enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS };
+enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG };
 enum nkind { N_ROOT = 1, N_MSIDDIR, N_YEARDIR, N_FILE };
 
 struct node {
@@ -176,7 +176,10 @@ static int ends_with(const char *s, size_t n, const char *suf)
 /* ".5min.csv" → 5min stats, ".daily.csv" → daily, ".csv" → samples; the stem length. */
 static int split_suffix(const char *s, size_t n, struct node *nd, size_t *stem)
 {
-	if (ends_with(s, n, ".5min.csv")) {
+	if (ends_with(s, n, ".svg")) {
+		nd->fk = F_SVG;
+		*stem = n - 4;
+	} else if (ends_with(s, n, ".5min.csv")) {
 		nd->fk = F_STATS;
 		nd->daily = 0;
 		*stem = n - 9;
@@ -509,6 +512,112 @@ static int add_mark(struct view *v, uint64_t off, int64_t key)
 	return 0;
 }
 
+/* ---- plots ---- */
+
+#define SVG_W 800
+#define SVG_H 300
+
+struct column {
+	double lo, hi;
+	int any;
+};
+
+static void sb_fixed1(struct sbuf *b, double x)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%.1f", x);
+
+	sb_put(b, num, (size_t)n);
+}
+
+/*
+ * <MSID>.svg: the good samples over the range as a min/max envelope, one
+ * column per pixel (so spikes survive, unlike index decimation), axes
+ * labelled with the first/last dates and the value range.
+ */
+static int render_svg(struct view *v, struct sbuf *b)
+{
+	struct column *col = calloc(SVG_W, sizeof(*col));
+	struct astro_tlm_iter *it = NULL;
+	struct astro_tlm_val val;
+	double vmin = 0, vmax = 0;
+	int64_t t, t0 = v->m.first, t1 = v->m.last, span;
+	int bad, rc, have = 0;
+	char d0[ASTRO_TLM_TIME_BUF], d1[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+
+	if (!col)
+		return -ENOMEM;
+	if (!v->n.whole) {
+		t0 = v->n.t0;
+		t1 = v->n.t1;
+	}
+	span = t1 > t0 ? t1 - t0 : 1;
+	if ((rc = astro_tlm_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
+		goto out;
+	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+		double x = val.type == ASTRO_TLM_INT ? (double)val.i : val.f;
+		int c = (int)((double)(t - t0) / (double)span * (SVG_W - 1));
+
+		c = c < 0 ? 0 : c >= SVG_W ? SVG_W - 1 : c;
+		if (!col[c].any || x < col[c].lo)
+			col[c].lo = x;
+		if (!col[c].any || x > col[c].hi)
+			col[c].hi = x;
+		col[c].any = 1;
+		if (!have || x < vmin)
+			vmin = x;
+		if (!have || x > vmax)
+			vmax = x;
+		have = 1;
+	}
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	astro_tlm_time_fmt_date(t0, d0);
+	astro_tlm_time_fmt_date(t1, d1);
+	sb_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"920\" height=\"400\" viewBox=\"0 0 920 400\">\n"
+		  "<rect width=\"920\" height=\"400\" fill=\"white\"/>\n<text x=\"460\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">");
+	sb_str(b, v->m.name);
+	sb_str(b, "</text>\n<g transform=\"translate(" "60,40)\" font-family=\"sans-serif\" font-size=\"11\">\n"
+		  "<rect width=\"800\" height=\"300\" fill=\"none\" stroke=\"#888\"/>\n<text x=\"0\" y=\"316\">");
+	sb_str(b, d0);
+	sb_str(b, "</text>\n<text x=\"800\" y=\"316\" text-anchor=\"end\">");
+	sb_str(b, d1);
+	sb_str(b, "</text>\n<text x=\"-4\" y=\"8\" text-anchor=\"end\">");
+	sb_put(b, num, astro_tlm_fmt_double(vmax, num));
+	sb_str(b, "</text>\n<text x=\"-4\" y=\"300\" text-anchor=\"end\">");
+	sb_put(b, num, astro_tlm_fmt_double(vmin, num));
+	sb_str(b, "</text>\n<path fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1\" d=\"");
+	{
+		double range = vmax > vmin ? vmax - vmin : 1;
+		int prev = -2;
+
+		for (int c = 0; c < SVG_W; c++) {
+			double ylo, yhi;
+
+			if (!col[c].any)
+				continue;
+			ylo = SVG_H - (col[c].lo - vmin) / range * SVG_H;
+			yhi = SVG_H - (col[c].hi - vmin) / range * SVG_H;
+			/* join neighbouring columns; a gap starts a new stroke */
+			sb_chr(b, prev == c - 1 ? 'L' : 'M');
+			sb_fixed1(b, c);
+			sb_chr(b, ',');
+			sb_fixed1(b, ylo);
+			sb_str(b, "V");
+			sb_fixed1(b, yhi);
+			sb_chr(b, ' ');
+			prev = c;
+		}
+	}
+	sb_str(b, "\"/>\n</g>\n</svg>\n");
+out:
+	astro_tlm_iter_close(it);
+	free(col);
+	return rc;
+}
+
 /*
  * Build a view of a file node on reader r (taken over by the view): header,
  * exact size and the sparse index.
@@ -547,6 +656,15 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 	if ((rc = view_meta(v)))
 		goto out;
 	v->mtime = v->m.mtime;
+	if (nd->fk == F_SVG) {
+		/* plots are small: rendered whole, like INDEX.csv */
+		if (v->m.type == ASTRO_TLM_STATE) {
+			rc = -ENOENT;
+			goto out;
+		}
+		rc = render_svg(v, &h);
+		goto done;
+	}
 	if (nd->fk == F_SAMPLES) {
 		v->k0 = nd->whole ? INT64_MIN : nd->t0;
 		v->k1 = nd->whole ? INT64_MAX : nd->t1;
@@ -907,12 +1025,14 @@ struct fillctx {
 static int list_msid(void *arg, const struct astro_tlm_meta *m)
 {
 	struct fillctx *fc = arg;
-	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", ""};
+	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", "", ".svg"};
 	char name[ASTRO_TLM_MSID_MAX + 16];
 
 	if (m->samples == 0)
 		return 0;
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sfx); i++) {
+		if (i == 4 && m->type == ASTRO_TLM_STATE)
+			break;	/* no plot of state text */
 		snprintf(name, sizeof(name), "%s%s", m->name, sfx[i]);
 		if (fc->fill(fc->buf, name, NULL)) {
 			fc->full = 1;

@@ -214,7 +214,8 @@ static void every_listed_file_has_its_exact_size(void **state)
 				     "MODE,2021:026:00:01:00,NMAN\nMODE,2021:026:00:02:00,NPNT\n"
 				     "MODE,2021:027:00:00:00,\"A,B\"\n"), 0);
 	assert_int_equal(P.readdir(f->priv, "", collect, &root), 0);
-	assert_int_equal(root.n, 2 + 3 * 4);
+	/* INDEX, BAD_TIMES; per MSID .csv .5min.csv .daily.csv dir, + .svg unless a state */
+	assert_int_equal(root.n, 2 + 3 * 4 + 2);
 	assert_string_equal(root.v[0], "INDEX.csv");
 	for (int i = 0; i < root.n; i++) {
 		struct astro_attr a;
@@ -244,6 +245,15 @@ static void every_listed_file_has_its_exact_size(void **state)
 		files++;
 	}
 	assert_true(files >= 14);
+	char *svg = read_all(f, "SA_ZFGDETID.svg", 50, &n);
+
+	assert_true(strncmp(svg, "<?xml", 5) == 0);
+	assert_non_null(strstr(svg, ">SA_ZFGDETID</text>"));
+	assert_non_null(strstr(svg, "</svg>\n"));
+	free(svg);
+	struct astro_attr at;
+
+	assert_int_equal(P.getattr(f->priv, "MODE.svg", &at), -ENOENT);
 	char *mode = read_all(f, "MODE.5min.csv", 50, &n);
 
 	/*
