@@ -3,6 +3,7 @@
  *
  *   INDEX.csv                 msid,unit,type,samples,first,last
  *   BAD_TIMES                 the stored table, cheta text format
+ *   .ingest/ledger.csv        name,sha256,tstart,tstop,rows,ingest_id,committed_at
  *   <MSID>.csv                date,secs,value — whole archive, good data only
  *   <MSID>.5min.csv           date,secs,index,samples,min,max,mean,midval
  *   <MSID>.daily.csv          … plus std,p01,p05,p16,p50,p84,p95,p99

@@ -42,8 +42,8 @@ struct tprov {
 	unsigned next;
 };
 
-enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG };
-enum nkind { N_ROOT = 1, N_MSIDDIR, N_YEARDIR, N_FILE };
+enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG, F_LEDGER };
+enum nkind { N_ROOT = 1, N_MSIDDIR, N_YEARDIR, N_FILE, N_INGESTDIR };
 
 struct node {
 	enum nkind kind;
@@ -225,6 +225,15 @@ static int parse_path(const char *path, struct node *nd)
 	nd->whole = 1;
 	if (n == 0) {
 		nd->kind = N_ROOT;
+		return 0;
+	}
+	if (!strcmp(path, ".ingest")) {
+		nd->kind = N_INGESTDIR;
+		return 0;
+	}
+	if (!strcmp(path, ".ingest/ledger.csv")) {
+		nd->kind = N_FILE;
+		nd->fk = F_LEDGER;
 		return 0;
 	}
 	if (!strcmp(path, "INDEX.csv") || !strcmp(path, "BAD_TIMES")) {
@@ -472,6 +481,33 @@ static int index_row(void *arg, const struct astro_tlm_meta *m)
 	return 0;
 }
 
+static int ledger_row(void *arg, const struct astro_tlm_ledger_row *l)
+{
+	struct sbuf *b = ((void **)arg)[0];
+	int64_t *mtime = ((void **)arg)[1];
+	char t[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+	int64_t ms;
+
+	sb_csv(b, l->name, strlen(l->name));
+	sb_chr(b, ',');
+	sb_str(b, l->sha256);
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(l->first, t));
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(l->last, t));
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->rows, num));
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->ingest_id, num));
+	sb_chr(b, ',');
+	if (astro_tlm_time_from_unix_ms(l->committed_at * 1000, &ms) == 0)
+		sb_put(b, t, astro_tlm_time_fmt_iso(ms, 0, t));
+	sb_chr(b, '\n');
+	if (l->committed_at > *mtime)
+		*mtime = l->committed_at;
+	return 0;
+}
+
 static void view_free(struct view *v)
 {
 	if (!v)
@@ -642,6 +678,13 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 
 		sb_str(&h, "msid,unit,type,samples,first,last\n");
 		rc = astro_tlm_reader_each_msid(r, index_row, arg);
+		goto done;
+	}
+	if (nd->fk == F_LEDGER) {
+		void *arg[2] = {&h, &v->mtime};
+
+		sb_str(&h, "name,sha256,tstart,tstop,rows,ingest_id,committed_at\n");
+		rc = astro_tlm_reader_each_ledger(r, ledger_row, arg);
 		goto done;
 	}
 	if (nd->fk == F_BADTIMES) {
@@ -902,7 +945,7 @@ static int file_version(struct astro_tlm_reader *r, const struct node *nd, uint6
 	struct astro_tlm_meta m;
 
 	ver[0] = ver[1] = 0;
-	if (nd->fk == F_INDEX) {
+	if (nd->fk == F_INDEX || nd->fk == F_LEDGER) {
 		ver[0] = astro_tlm_reader_generation(r);
 	} else if (nd->fk == F_BADTIMES) {
 		ver[0] = astro_tlm_reader_badtimes_gen(r);
@@ -977,7 +1020,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 		return rc;
 	if ((rc = astro_tlm_reader_open(p->a, &r)))
 		return rc;
-	if (nd.kind == N_ROOT) {
+	if (nd.kind == N_ROOT || nd.kind == N_INGESTDIR) {
 		a->kind = ASTRO_DIR;
 		goto out;
 	}
@@ -1060,9 +1103,14 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 	if (nd.kind == N_ROOT) {
 		struct fillctx fc = {fill, buf, 0};
 
-		if (fill(buf, "INDEX.csv", NULL) || fill(buf, "BAD_TIMES", NULL))
+		if (fill(buf, "INDEX.csv", NULL) || fill(buf, "BAD_TIMES", NULL) ||
+		    fill(buf, ".ingest", NULL))
 			goto out;
 		rc = astro_tlm_reader_each_msid(r, list_msid, &fc);
+		goto out;
+	}
+	if (nd.kind == N_INGESTDIR) {
+		fill(buf, "ledger.csv", NULL);
 		goto out;
 	}
 	if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
