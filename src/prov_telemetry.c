@@ -874,6 +874,11 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 
 	if (!p)
 		return -ENOMEM;
+	if (!ctx->cfg->archive_dir) {
+		astro_err("telemetry: no archive_dir configured");
+		free(p);
+		return -EINVAL;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	/* Read-write: the staging watcher ingests through this handle. */
 	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
