@@ -10,6 +10,8 @@
  *   ledger   file name → sha256, rows, first, last, committed_at, ingest id,
  *            the MSID ids it touched
  *   s5, sd   (id, bin index) → 5-minute / daily statistics (tlm_stats.h)
+ *   days     (id, UTC day number) → bytes and rows of that day's
+ *            full-resolution CSV (tlm_fmt's row format, good samples only)
  *   info     next ids, generation counter, the BAD_TIMES table text
  * Times are TT µs since 1998.0 (tlm_time.h).
  *
@@ -126,6 +128,16 @@ struct astro_tlm_ledger_row {
 int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
 				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
 				 void *arg);
+
+/*
+ * The per-day rendered sizes of days d0..d1 (inclusive, day numbers of
+ * astro_tlm_time_utc_day) that hold good samples, ascending; stops early
+ * when fn returns non-zero.
+ */
+int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			      int64_t d0, int64_t d1,
+			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
+			      void *arg);
 
 /* Samples of one MSID in [t0, t1), time-ascending. */
 struct astro_tlm_iter;

@@ -30,4 +30,14 @@ size_t astro_tlm_fmt_int(int64_t v, char *buf);
  */
 size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap);
 
+/*
+ * One full-resolution CSV row "date,secs,value\n" (the /telemetry format):
+ * writes at most cap bytes, returns the length it needs.  The archive's
+ * per-day byte counts and the provider's reads both use this, so sizes and
+ * bytes agree by construction.
+ */
+struct astro_tlm_val;
+size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
+			 size_t cap);
+
 #endif

@@ -55,6 +55,14 @@ int astro_tlm_time_from_utc(const struct astro_tlm_utc *u, int64_t *t);
 /* t -> UTC fields.  -ERANGE outside 1972..9999. */
 int astro_tlm_time_to_utc(int64_t t, struct astro_tlm_utc *u);
 
+/*
+ * UTC day numbers (days since 1970-01-01) for day-sized blocks: the day
+ * holding t (a leap second belongs to the day it ends), and the t at which
+ * a day starts.  -ERANGE outside 1972..9999.
+ */
+int astro_tlm_time_utc_day(int64_t t, int64_t *day);
+int astro_tlm_time_day_start(int64_t day, int64_t *t);
+
 /* Unix milliseconds (UTC, leap-free) <-> t.  A unix time inside a leap
  * second is ambiguous; it maps to the instant after the leap second. */
 int astro_tlm_time_from_unix_ms(int64_t ms, int64_t *t);

@@ -431,14 +431,22 @@ static int producer_next(struct view *v)
 		struct astro_tlm_val val;
 		int64_t t;
 		int bad;
+		size_t need;
 
 		if ((rc = astro_tlm_iter_next(v->it, &t, &val, &bad)) != 1)
 			return rc;
-		sb_time(&b, t);
-		sb_chr(&b, ',');
-		sb_val(&b, &val);
-		sb_chr(&b, '\n');
+		/* the same formatter the archive's per-day byte counts use */
+		while ((need = astro_tlm_fmt_row(t, &val, v->row, v->rowcap)) > v->rowcap) {
+			char *q = realloc(v->row, need + 64);
+
+			if (!q)
+				return -ENOMEM;
+			v->row = q;
+			v->rowcap = need + 64;
+		}
+		v->rowlen = need;
 		v->last_key = t;
+		return 1;
 	} else {
 		struct astro_tlm_stat st;
 
@@ -654,6 +662,94 @@ out:
 	return rc;
 }
 
+/* Count the rows of [from, to) into v->size, marking every MARK_EVERY rows. */
+static int count_span(struct view *v, int64_t from, int64_t to)
+{
+	struct astro_tlm_iter *it;
+	struct astro_tlm_val val;
+	int64_t t;
+	int bad, rc;
+	size_t rows = 0;
+
+	if ((rc = astro_tlm_iter_open(v->r, &v->m, from, to, 0, &it)))
+		return rc;
+	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+		if (rows++ % MARK_EVERY == 0 && (rc = add_mark(v, v->size, t)))
+			break;
+		v->size += astro_tlm_fmt_row(t, &val, NULL, 0);
+	}
+	astro_tlm_iter_close(it);
+	return rc < 0 ? rc : 0;
+}
+
+struct daywalk {
+	struct view *v;
+	int64_t skip_first, skip_last;	/* day numbers counted separately, or INT64_MIN */
+	int rc;
+};
+
+static int add_day(void *arg, int64_t day, uint64_t bytes, uint64_t rows)
+{
+	struct daywalk *w = arg;
+	int64_t t;
+
+	(void)rows;
+	if (day == w->skip_first || day == w->skip_last)
+		return 0;
+	if ((w->rc = astro_tlm_time_day_start(day, &t)) ||
+	    (w->rc = add_mark(w->v, w->v->size, t)))
+		return 1;
+	w->v->size += bytes;
+	return 0;
+}
+
+/*
+ * Size and marks of a samples file from the archive's per-day byte counts:
+ * whole days cost one table row each; only partial days at the ends of a
+ * range are counted sample by sample.  -ERANGE when a time falls outside
+ * 1972..9999 (the caller then counts everything).
+ */
+static int size_from_days(struct view *v)
+{
+	int64_t lo = v->k0 > v->m.first ? v->k0 : v->m.first;
+	int64_t hi = v->k1 - 1 < v->m.last ? v->k1 - 1 : v->m.last;
+	int64_t d0, d1, s0, s1;
+	struct daywalk w = {v, INT64_MIN, INT64_MIN, 0};
+	int rc;
+
+	v->size = 0;
+	if (lo > hi)
+		return 0;	/* empty range: header only */
+	if ((rc = astro_tlm_time_utc_day(lo, &d0)) || (rc = astro_tlm_time_utc_day(hi, &d1)) ||
+	    (rc = astro_tlm_time_day_start(d0, &s0)) || (rc = astro_tlm_time_day_start(d1 + 1, &s1)))
+		return -ERANGE;
+	/* a range that starts or ends inside a day counts that day's part */
+	if (v->k0 > s0) {
+		int64_t e;
+
+		w.skip_first = d0;
+		if ((rc = astro_tlm_time_day_start(d0 + 1, &e)))
+			return -ERANGE;
+		if ((rc = count_span(v, v->k0, e < v->k1 ? e : v->k1)))
+			return rc;
+	}
+	if (v->k1 < s1 && d1 != w.skip_first)
+		w.skip_last = d1;
+	if ((rc = astro_tlm_reader_each_day(v->r, &v->m, d0, d1, add_day, &w)))
+		return rc;
+	if (w.rc)
+		return w.rc;
+	if (w.skip_last != INT64_MIN) {
+		int64_t b;
+
+		if ((rc = astro_tlm_time_day_start(d1, &b)))
+			return -ERANGE;
+		if ((rc = count_span(v, b, v->k1)))
+			return rc;
+	}
+	return 0;
+}
+
 /*
  * Build a view of a file node on reader r (taken over by the view): header,
  * exact size and the sparse index.
@@ -754,6 +850,14 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 				sb_str(&h, ",std,p01,p05,p16,p50,p84,p95,p99");
 			sb_chr(&h, '\n');
 		}
+	}
+	if (nd->fk == F_SAMPLES) {
+		rc = size_from_days(v);
+		if (rc == 0)
+			goto done;
+		if (rc != -ERANGE)
+			goto out;
+		rc = 0;	/* times outside the day table's range: count instead */
 	}
 	/* Counting pass: the exact size, and a mark every MARK_EVERY rows. */
 	{

@@ -12,13 +12,14 @@
 #include <openssl/evp.h>
 #include "astro.h"
 #include "tlm_archive.h"
+#include "tlm_fmt.h"
 #include "tlm_time.h"
 
 #define MAP_SIZE (1ULL << 38)	/* 256 GiB of address space; the file grows as used */
 
 struct astro_tlm_archive {
 	MDB_env *env;
-	MDB_dbi meta, samples, ledger, s5, sd, info;
+	MDB_dbi meta, samples, ledger, s5, sd, info, days;
 	unsigned flags;
 };
 
@@ -182,7 +183,8 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 	    (rc = mdb_dbi_open(txn, "ledger", dbf, &a->ledger)) ||
 	    (rc = mdb_dbi_open(txn, "s5", dbf, &a->s5)) ||
 	    (rc = mdb_dbi_open(txn, "sd", dbf, &a->sd)) ||
-	    (rc = mdb_dbi_open(txn, "info", dbf, &a->info))) {
+	    (rc = mdb_dbi_open(txn, "info", dbf, &a->info)) ||
+	    (rc = mdb_dbi_open(txn, "days", dbf, &a->days))) {
 		int e = rc == MDB_NOTFOUND ? -ENOENT : mdb_errno(rc);
 
 		ERR(e, "%s: %s", dir, rc == MDB_NOTFOUND ? "not an archive (empty; run astrofs-ingest first)" : mdb_strerror(rc));
@@ -445,26 +447,24 @@ static int binbuf_add(struct binbuf *b, int64_t t, const struct astro_tlm_val *v
 	return 0;
 }
 
-/* Recompute one bin of one MSID from the filtered samples within txn. */
-static int recompute_bin(struct astro_tlm_archive *a, MDB_txn *txn,
-			 const struct astro_tlm_meta *m,
-			 const struct astro_tlm_badtimes *bt, int daily,
-			 int64_t index, struct binbuf *bb)
+/*
+ * Call fn for each good sample of m in [t0, t1) within txn: quality-bad and
+ * BAD_TIMES samples left out, exactly as readers see them.
+ */
+static int scan_good(struct astro_tlm_archive *a, MDB_txn *txn,
+		     const struct astro_tlm_meta *m,
+		     const struct astro_tlm_badtimes *bt, int64_t t0, int64_t t1,
+		     int (*fn)(void *arg, int64_t t, struct astro_tlm_val *v), void *arg)
 {
-	int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
-	int64_t t0 = index * dt, t1 = t0 + dt;
 	unsigned char k[12];
 	MDB_val key = {12, k}, val;
 	MDB_cursor *c = NULL;
-	struct astro_tlm_stat st;
-	MDB_dbi dbi = daily ? a->sd : a->s5;
-	int rc, mrc;
+	int rc = 0, mrc;
 
-	bb->n = 0;
 	if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
 		return rc;
 	mkkey(k, m->id, t0);
-	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0;
+	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
 	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
 		struct astro_tlm_val v;
 		int bad;
@@ -475,36 +475,101 @@ static int recompute_bin(struct astro_tlm_archive *a, MDB_txn *txn,
 		decode_sample(&val, &v, &bad);
 		if (bad || astro_tlm_badtimes_match(bt, m->name, t))
 			continue;
-		if (m->type == ASTRO_TLM_FLOAT && v.type == ASTRO_TLM_INT)
-			v.type = ASTRO_TLM_FLOAT;	/* value already in .f too */
-		if ((rc = binbuf_add(bb, t, &v)))
-			goto out;
-	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND) {
-		rc = mdb_errno(mrc);
-		goto out;
+		rc = fn(arg, t, &v);
 	}
 	mdb_cursor_close(c);
-	c = NULL;
-	mkkey(k, m->id, index);
-	key.mv_size = 12;
-	key.mv_data = k;
-	if (bb->n == 0) {
-		mrc = mdb_del(txn, dbi, &key, NULL);
-		rc = mrc == MDB_NOTFOUND ? 0 : mdb_errno(mrc);
-		goto out;
-	}
-	if ((rc = astro_tlm_stats_compute(bb->t, bb->v, bb->n, m->type, daily, index, &st)))
-		goto out;
-	rc = put_stat(txn, dbi, m->id, &st);
-	astro_tlm_stats_free(&st);
-out:
-	if (c)
-		mdb_cursor_close(c);
+	if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_errno(mrc);
 	return rc;
 }
 
-/* Every bin of both sizes that [t0, t1] overlaps. */
+struct bin_arg {
+	struct binbuf *bb;
+	uint8_t type;
+};
+
+static int bin_add(void *arg, int64_t t, struct astro_tlm_val *v)
+{
+	struct bin_arg *ba = arg;
+
+	if (ba->type == ASTRO_TLM_FLOAT && v->type == ASTRO_TLM_INT)
+		v->type = ASTRO_TLM_FLOAT;	/* value already in .f too */
+	return binbuf_add(ba->bb, t, v);
+}
+
+/* Recompute one bin of one MSID from the filtered samples within txn. */
+static int recompute_bin(struct astro_tlm_archive *a, MDB_txn *txn,
+			 const struct astro_tlm_meta *m,
+			 const struct astro_tlm_badtimes *bt, int daily,
+			 int64_t index, struct binbuf *bb)
+{
+	int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
+	unsigned char k[12];
+	MDB_val key = {12, k};
+	struct astro_tlm_stat st;
+	struct bin_arg ba = {bb, m->type};
+	MDB_dbi dbi = daily ? a->sd : a->s5;
+	int rc, mrc;
+
+	bb->n = 0;
+	if ((rc = scan_good(a, txn, m, bt, index * dt, index * dt + dt, bin_add, &ba)))
+		return rc;
+	mkkey(k, m->id, index);
+	if (bb->n == 0) {
+		mrc = mdb_del(txn, dbi, &key, NULL);
+		return mrc == MDB_NOTFOUND ? 0 : mdb_errno(mrc);
+	}
+	if ((rc = astro_tlm_stats_compute(bb->t, bb->v, bb->n, m->type, daily, index, &st)))
+		return rc;
+	rc = put_stat(txn, dbi, m->id, &st);
+	astro_tlm_stats_free(&st);
+	return rc;
+}
+
+struct day_rec {
+	uint64_t bytes, rows;
+};
+
+static int day_add(void *arg, int64_t t, struct astro_tlm_val *v)
+{
+	struct day_rec *dr = arg;
+
+	dr->bytes += astro_tlm_fmt_row(t, v, NULL, 0);
+	dr->rows++;
+	return 0;
+}
+
+/*
+ * Bytes and rows the full-resolution CSV of one UTC day renders to (good
+ * samples only), so sizes need no pass over the samples at read time.
+ */
+static int recompute_day(struct astro_tlm_archive *a, MDB_txn *txn,
+			 const struct astro_tlm_meta *m,
+			 const struct astro_tlm_badtimes *bt, int64_t day)
+{
+	int64_t t0, t1;
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	struct day_rec dr = {0, 0};
+	int rc, mrc;
+
+	if (astro_tlm_time_day_start(day, &t0))
+		return 0;	/* outside 1972..9999: no day files there */
+	if (astro_tlm_time_day_start(day + 1, &t1))
+		t1 = INT64_MAX;
+	if ((rc = scan_good(a, txn, m, bt, t0, t1, day_add, &dr)))
+		return rc;
+	mkkey(k, m->id, day);
+	if (dr.rows == 0) {
+		mrc = mdb_del(txn, a->days, &key, NULL);
+		return mrc == MDB_NOTFOUND ? 0 : mdb_errno(mrc);
+	}
+	val.mv_size = sizeof(dr);
+	val.mv_data = &dr;
+	return mdb_errno(mdb_put(txn, a->days, &key, &val, 0));
+}
+
+/* Every bin of both sizes, and every UTC day, that [t0, t1] overlaps. */
 static int recompute_span(struct astro_tlm_archive *a, MDB_txn *txn,
 			  const struct astro_tlm_meta *m,
 			  const struct astro_tlm_badtimes *bt, int64_t t0,
@@ -519,6 +584,11 @@ static int recompute_span(struct astro_tlm_archive *a, MDB_txn *txn,
 		     i <= astro_tlm_stats_index(t1, dt) && !rc; i++)
 			rc = recompute_bin(a, txn, m, bt, daily, i, bb);
 	}
+	int64_t d0, d1;
+
+	if (!rc && astro_tlm_time_utc_day(t0, &d0) == 0 && astro_tlm_time_utc_day(t1, &d1) == 0)
+		for (int64_t d = d0; d <= d1 && !rc; d++)
+			rc = recompute_day(a, txn, m, bt, d);
 	return rc;
 }
 
@@ -902,6 +972,22 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 				ERR(rc, "archive: statistics: %s", strerror(-rc));
 		}
 	}
+	/* Per-day rendered sizes of every UTC day the new samples fall in. */
+	{
+		int64_t prev = 0, d;
+		uint32_t prev_msid = UINT32_MAX;
+
+		for (size_t i = 0; i < b.n; i++) {
+			if (astro_tlm_time_utc_day(ord[i].t, &d))
+				continue;
+			if (ord[i].msid == prev_msid && d == prev)
+				continue;
+			prev_msid = ord[i].msid;
+			prev = d;
+			if ((rc = recompute_day(a, txn, &metas[ord[i].msid], &bt, d)))
+				ERR(rc, "archive: day sizes: %s", strerror(-rc));
+		}
+	}
 	for (size_t i = 0; i < b.n; i++) {
 		if (b.s[i].t < res->first)
 			res->first = b.s[i].t;
@@ -1170,6 +1256,38 @@ int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
 		rc = fn(arg, &row);
 	}
 	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			      int64_t d0, int64_t d1,
+			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
+			      void *arg)
+{
+	MDB_cursor *c;
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	int rc, mrc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->days, &c))))
+		return rc;
+	mkkey(k, m->id, d0);
+	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		struct day_rec dr;
+
+		if (key.mv_size != 12 || key_id(&key) != m->id || key_x(&key) > d1)
+			break;
+		if (val.mv_size != sizeof(dr)) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(&dr, val.mv_data, sizeof(dr));
+		rc = fn(arg, key_x(&key), dr.bytes, dr.rows);
+	}
+	mdb_cursor_close(c);
+	if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_errno(mrc);
 	return rc < 0 ? rc : 0;
 }
 

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tlm_fmt.h"
+#include "tlm_parse.h"
+#include "tlm_stats.h"
+#include "tlm_time.h"
 
 static const double pow10_exact[] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -115,4 +118,30 @@ size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap)
 	PUT('"');
 #undef PUT
 	return need;
+}
+
+size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
+			 size_t cap)
+{
+	char head[2 * ASTRO_TLM_TIME_BUF + ASTRO_TLM_NUM_BUF + 4];
+	size_t n = astro_tlm_time_fmt_date(t, head), body;
+
+	head[n++] = ',';
+	n += astro_tlm_time_fmt_secs(t, head + n);
+	head[n++] = ',';
+	if (v->type == ASTRO_TLM_STATE) {
+		if (n <= cap)
+			memcpy(buf, head, n);
+		body = astro_tlm_fmt_csv_text(v->text, v->tlen, n <= cap ? buf + n : NULL,
+					      n <= cap ? cap - n : 0);
+		n += body;
+	} else {
+		n += v->type == ASTRO_TLM_INT ? astro_tlm_fmt_int(v->i, head + n) :
+						astro_tlm_fmt_double(v->f, head + n);
+		if (n <= cap)
+			memcpy(buf, head, n);
+	}
+	if (n < cap)
+		buf[n] = '\n';
+	return n + 1;
 }

@@ -178,6 +178,26 @@ int astro_tlm_time_to_utc(int64_t t, struct astro_tlm_utc *u)
 	return 0;
 }
 
+int astro_tlm_time_utc_day(int64_t t, int64_t *day)
+{
+	struct astro_tlm_utc u;
+	int rc = astro_tlm_time_to_utc(t, &u);
+
+	if (rc == 0)
+		*day = days_from_ymd(u.year, 1, 1) + u.doy - 1;
+	return rc;
+}
+
+int astro_tlm_time_day_start(int64_t day, int64_t *t)
+{
+	struct astro_tlm_utc u = {0};
+
+	if (day < day_1972 || day >= day_10000)
+		return -ERANGE;
+	ymd_from_days(day, &u.year, &u.month, &u.mday, &u.doy);
+	return astro_tlm_time_from_utc(&u, t);
+}
+
 int astro_tlm_time_from_unix_ms(int64_t ms, int64_t *t)
 {
 	int64_t day;

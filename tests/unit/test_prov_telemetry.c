@@ -464,6 +464,85 @@ static void bad_times_change_sizes_and_content(void **state)
 	free(s);
 }
 
+/* The rows of `full` whose secs lie in [t0, t1), with the header. */
+static char *filter_rows(const char *full, int64_t t0, int64_t t1)
+{
+	char *out = malloc(strlen(full) + 1), *copy = strdup(full), *save = NULL, *line;
+	size_t n = 0;
+
+	line = strtok_r(copy, "\n", &save);
+	n += (size_t)snprintf(out, strlen(full) + 1, "%s\n", line);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char *secs = strchr(line, ',') + 1, *end = strchr(secs, ',');
+		int64_t t;
+
+		assert_int_equal(astro_tlm_time_parse_secs(secs, (size_t)(end - secs), &t, NULL, 0), 0);
+		if (t >= t0 && t < t1)
+			n += (size_t)snprintf(out + n, strlen(full) + 1 - n, "%s\n", line);
+	}
+	free(copy);
+	return out;
+}
+
+static int64_t TT(const char *s)
+{
+	int64_t t;
+
+	assert_int_equal(astro_tlm_time_parse(s, strlen(s), &t, NULL, 0), 0);
+	return t;
+}
+
+/* Ranges that start and end inside days, on day edges, or inside one day. */
+static void ranges_across_days(void **state)
+{
+	struct fx *f = *state;
+	static const char *ranges[][2] = {
+		{"2020:001:12:00:00", "2020:003:06:00:00"},
+		{"2020:001", "2020:003"},
+		{"2020:001:03:00:00", "2020:001:09:00:00"},
+		{"2019:300", "2020:002:00:00:00.001"},
+		{"2020:002:23:59:59", "2021:001"},
+		{"2020:003:01:00:00", "2020:003:01:00:00"},
+	};
+	char csv[8192], *full;
+	size_t n = 0, nf;
+
+	n += (size_t)snprintf(csv, sizeof(csv), "msid,time,value\n");
+	for (int h = 0; h < 72; h += 3)
+		n += (size_t)snprintf(csv + n, sizeof(csv) - n, "X,2020:%03d:%02d:00:00,%d.25\n",
+				      1 + h / 24, h % 24, h);
+	assert_int_equal(ingest_text(f, "days.csv", csv), 0);
+	full = read_all(f, "X.csv", 100, &nf);
+	assert_int_equal(size_of(f, "X.csv"), nf);
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(ranges); i++) {
+		char path[200], *got, *want;
+		size_t ng;
+
+		snprintf(path, sizeof(path), "X@%s..%s.csv", ranges[i][0], ranges[i][1]);
+		got = read_all(f, path, 37, &ng);
+		want = filter_rows(full, TT(ranges[i][0]), TT(ranges[i][1]));
+		assert_string_equal(got, want);
+		assert_int_equal(size_of(f, path), ng);
+		free(got);
+		free(want);
+	}
+	for (int d = 1; d <= 3; d++) {
+		char path[64], from[32], to[32], *got, *want;
+		size_t ng;
+
+		snprintf(path, sizeof(path), "X/2020/%03d.csv", d);
+		snprintf(from, sizeof(from), "2020:%03d", d);
+		snprintf(to, sizeof(to), "2020:%03d", d + 1);
+		got = read_all(f, path, 64, &ng);
+		want = filter_rows(full, TT(from), TT(to));
+		assert_string_equal(got, want);
+		assert_int_equal(size_of(f, path), ng);
+		free(got);
+		free(want);
+	}
+	free(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +553,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ranges_days_and_stats_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_as_documented, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_offsets_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(ranges_across_days, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_times_change_sizes_and_content, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -189,6 +189,23 @@ static void against_independent_ground_truth(void **state)
 	unlink(cmdfile);
 }
 
+static void utc_day_blocks(void **state)
+{
+	int64_t d, t;
+
+	(void)state;
+	/* 2016-12-31 is day 17166 since 1970-01-01 (16 years + 4 leap days + 365) */
+	assert_int_equal(astro_tlm_time_utc_day(must_parse("2016-12-31T23:59:60.5Z"), &d), 0);
+	assert_int_equal(d, 17166);
+	assert_int_equal(astro_tlm_time_utc_day(must_parse("2017-01-01T00:00:00Z"), &d), 0);
+	assert_int_equal(d, 17167);
+	assert_int_equal(astro_tlm_time_day_start(17167, &t), 0);
+	assert_int_equal(t, must_parse("2017:001"));
+	assert_int_equal(astro_tlm_time_day_start(17166, &t), 0);
+	assert_int_equal(t, must_parse("2016:366"));
+	assert_int_equal(astro_tlm_time_day_start(0, &t), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +213,7 @@ int main(void)
 		cmocka_unit_test(rejects_garbage),
 		cmocka_unit_test(round_trips),
 		cmocka_unit_test(against_independent_ground_truth),
+		cmocka_unit_test(utc_day_blocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
