@@ -1,0 +1,43 @@
+/*
+ * prov_telemetry.h — the /telemetry tree (SPEC section 4) over tlm_archive.
+ *
+ *   INDEX.csv                 msid,unit,type,samples,first,last
+ *   BAD_TIMES                 the stored table, cheta text format
+ *   .ingest/ledger.csv        name,sha256,tstart,tstop,rows,ingest_id,committed_at
+ *   <MSID>.csv                date,secs,value — whole archive, good data only
+ *   <MSID>.5min.csv           date,secs,index,samples,min,max,mean,midval
+ *   <MSID>.daily.csv          … plus std,p01,p05,p16,p50,p84,p95,p99
+ *   <MSID>/YYYY/DDD.csv       one UTC day of <MSID>.csv
+ *   <MSID>.svg                plot of the good samples (min/max per pixel
+ *                             column, so spikes survive); numeric MSIDs only
+ *   <MSID>@<start>..<stop>[.5min|.daily].csv|.svg   looked up, not listed
+ *
+ * State MSIDs: stats columns are date,secs,index,samples,midval and one
+ * n_<STATE> per state seen in the file's range.  Stats rows of a range file
+ * are the bins whose middle lies in [start, stop) (cheta's rule).  Every
+ * bin with at least one good sample is shown, the newest one too even while
+ * it may still grow.
+ *
+ * Snapshots: open() pins one archive read transaction until release(), so a
+ * file's size and bytes never change under a reader while ingest commits.
+ * st_size is exact: getattr renders (counting only) against the current
+ * snapshot and caches the size per path and archive generation; open()
+ * renders its own count on its own snapshot and keeps a sparse index (every
+ * 512 rows) so a read at any offset costs one seek plus at most 512 rows.
+ * st_mtime of MSID files is the last commit that touched that MSID.
+ *
+ * Errors: unknown MSID or path ENOENT; an unparsable or reversed range
+ * EINVAL; an empty range gives the header only; every file is read-only
+ * (no write method: EROFS/EACCES from the FUSE layer).
+ */
+#ifndef ASTRO_PROV_TELEMETRY_H
+#define ASTRO_PROV_TELEMETRY_H
+
+#include "provider.h"
+
+extern const struct astro_provider astro_prov_telemetry;
+
+/* The archive behind a provider instance (for the staging watcher and tests). */
+struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * tlm_parse.h — telemetry input parsers: CSV, MAST JWST EDB JSON, and the
+ * cheta bad-times table.
+ *
+ * Parsers read a whole file held in memory and fill a batch; a file is
+ * accepted whole or rejected whole, with a message naming the line (CSV,
+ * bad-times) or record (JSON) and what was wrong.  Nothing here touches the
+ * archive; tlm_archive stores a batch in one transaction.
+ *
+ * CSV: header `msid,time,value[,quality]` (any case, optional UTF-8 BOM, LF or
+ * CRLF).  msid: 1..63 of [A-Za-z0-9_-], stored upper-case.  time: any form of
+ * astro_tlm_time_parse (YYYY:DDD:hh:mm:ss.sss, ISO 8601 UTC, …).  value: an
+ * integer (int64), a finite decimal number, or state text (RFC 4180 quotes
+ * allowed; trailing blanks stripped, as cheta pads states).  NaN/Inf are
+ * refused: flag such samples bad instead.  quality: empty/0/false/good = good,
+ * 1/true/bad = bad.  Blank lines are skipped.
+ *
+ * JSON (MAST EDB mnemonic dump): {"TlmMnemonic": S, "Data": [{"ObsTime":
+ * "/Date(<unix ms>+0000)/", "EUValue": number|string}, …], "Count": N?, …};
+ * Count, when present, must equal the number of records.
+ *
+ * Typing, per MSID within a batch: all integers → INT; any non-integer
+ * number → FLOAT (its integers converted to double); any text → STATE (numbers of that
+ * MSID then kept as their text).
+ *
+ * Bad times (cheta msid_bad_times.dat): `MSID start stop` separated by
+ * blanks, `#` to end of line a comment, blank lines ignored.  MSID is an
+ * fnmatch glob, case-insensitive; start/stop in any astro_tlm_time_parse form;
+ * the interval is closed [start, stop]; stop >= start.
+ *
+ * Thread-safety: batches are owned by the caller; functions are reentrant.
+ */
+#ifndef ASTRO_TLM_PARSE_H
+#define ASTRO_TLM_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum astro_tlm_type { ASTRO_TLM_INT = 1, ASTRO_TLM_FLOAT = 2, ASTRO_TLM_STATE = 3 };
+
+#define ASTRO_TLM_MSID_MAX 64	/* including the NUL */
+
+struct astro_tlm_sample {
+	int64_t t;		/* TT µs since 1998.0 (tlm_time.h) */
+	union {
+		int64_t i;
+		double f;
+	} v;
+	uint32_t msid;		/* index into batch->msid */
+	uint32_t toff, tlen;	/* STATE text in batch->text */
+	uint8_t type;		/* enum astro_tlm_type of this value */
+	uint8_t bad;		/* quality flag: 1 = bad */
+};
+
+struct astro_tlm_msid_info {
+	char name[ASTRO_TLM_MSID_MAX];
+	uint8_t type;		/* resolved type for the batch */
+	size_t count;
+};
+
+struct astro_tlm_batch {
+	struct astro_tlm_sample *s;
+	size_t n, cap;
+	struct astro_tlm_msid_info *msid;
+	size_t nmsid, msid_cap;
+	char *text;		/* state texts (owned) */
+	size_t text_len, text_cap;
+};
+
+void astro_tlm_batch_init(struct astro_tlm_batch *b);
+void astro_tlm_batch_free(struct astro_tlm_batch *b);
+
+/* 0 or -EINVAL (err says where and why) or -ENOMEM; on failure the batch
+ * is left empty. */
+int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
+			char *err, size_t errlen);
+int astro_tlm_parse_jwst_json(const char *buf, size_t len,
+			      struct astro_tlm_batch *b, char *err,
+			      size_t errlen);
+/* JSON if the first non-blank byte is '{' or '[', else CSV. */
+int astro_tlm_parse_any(const char *buf, size_t len, struct astro_tlm_batch *b,
+			char *err, size_t errlen);
+
+/* Canonical MSID (upper case) into out; -EINVAL if not a valid name. */
+int astro_tlm_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX]);
+
+struct astro_tlm_badtime {
+	char glob[ASTRO_TLM_MSID_MAX];	/* upper case */
+	int64_t start, stop;		/* closed interval, TT µs */
+};
+
+struct astro_tlm_badtimes {
+	struct astro_tlm_badtime *v;
+	size_t n;
+};
+
+int astro_tlm_badtimes_parse(const char *buf, size_t len,
+			     struct astro_tlm_badtimes *bt, char *err,
+			     size_t errlen);
+void astro_tlm_badtimes_free(struct astro_tlm_badtimes *bt);
+/* True if (canonical) msid at t lies in an interval of the table. */
+bool astro_tlm_badtimes_match(const struct astro_tlm_badtimes *bt,
+			      const char *msid, int64_t t);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * astrofs-ingest — load telemetry files into an astrofs archive.
+ *
+ *   astrofs-ingest --archive DIR [--replace] [--bad-times FILE] [FILE…]
+ *   astrofs-ingest --archive DIR --dump
+ *
+ * Each FILE (CSV msid,time,value[,quality] or MAST JWST EDB JSON) is one
+ * transaction: stored whole or not at all.  Exit status: 0 every file stored
+ * or already present, 1 some file rejected, 2 usage, 3 the archive failed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "astro.h"
+#include "tlm_archive.h"
+#include "tlm_fmt.h"
+#include "tlm_time.h"
+
+#define EXIT_REJECTED 1
+#define EXIT_USAGE 2
+#define EXIT_ARCHIVE 3
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: astrofs-ingest --archive DIR [--replace] [--bad-times FILE] [--quiet] FILE...\n"
+		   "       astrofs-ingest --archive DIR --dump\n");
+}
+
+/* ---- dump: a deterministic listing of everything, for tests and audits ---- */
+
+static int dump_ledger(void *arg, const struct astro_tlm_ledger_row *l)
+{
+	char a[ASTRO_TLM_TIME_BUF], b[ASTRO_TLM_TIME_BUF];
+
+	(void)arg;
+	astro_tlm_time_fmt_secs(l->first, a);
+	astro_tlm_time_fmt_secs(l->last, b);
+	printf("ledger,%s,%s,%llu,%s,%s\n", l->name, l->sha256, (unsigned long long)l->rows, a, b);
+	return 0;
+}
+
+static int dump_msid(void *arg, const struct astro_tlm_meta *m)
+{
+	struct astro_tlm_reader *r = arg;
+	struct astro_tlm_iter *it;
+	struct astro_tlm_val v;
+	char ts[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+	int64_t t;
+	int bad, rc;
+
+	printf("msid,%s,%d,%llu\n", m->name, m->type, (unsigned long long)m->samples);
+	if ((rc = astro_tlm_iter_open(r, m, INT64_MIN, INT64_MAX, ASTRO_TLM_ALL, &it)))
+		return rc;
+	while ((rc = astro_tlm_iter_next(it, &t, &v, &bad)) == 1) {
+		astro_tlm_time_fmt_secs(t, ts);
+		if (v.type == ASTRO_TLM_STATE) {
+			printf("s,%s,%s,%.*s,%d\n", m->name, ts, (int)v.tlen, v.text, bad);
+			continue;
+		}
+		if (v.type == ASTRO_TLM_INT)
+			astro_tlm_fmt_int(v.i, num);
+		else
+			astro_tlm_fmt_double(v.f, num);
+		printf("s,%s,%s,%s,%d\n", m->name, ts, num, bad);
+	}
+	astro_tlm_iter_close(it);
+	return rc < 0 ? rc : 0;
+}
+
+static int dump(struct astro_tlm_archive *a)
+{
+	struct astro_tlm_reader *r;
+	const char *bt;
+	size_t n;
+	int rc;
+
+	if ((rc = astro_tlm_reader_open(a, &r)))
+		return rc;
+	if (!(rc = astro_tlm_reader_each_ledger(r, dump_ledger, NULL)) &&
+	    !(rc = astro_tlm_reader_each_msid(r, dump_msid, r))) {
+		bt = astro_tlm_reader_badtimes(r, &n, NULL);
+		printf("badtimes,%zu\n%.*s", n, (int)n, bt);
+	}
+	astro_tlm_reader_close(r);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"archive", required_argument, NULL, 'a'},
+		{"replace", no_argument, NULL, 'r'},
+		{"bad-times", required_argument, NULL, 'b'},
+		{"dump", no_argument, NULL, 'd'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *archive = NULL, *badtimes = NULL;
+	int replace = 0, do_dump = 0, quiet = 0, c, status = 0, tty = isatty(STDERR_FILENO);
+	struct astro_tlm_archive *a = NULL;
+	char err[512];
+
+	while ((c = getopt_long(argc, argv, "a:rb:dqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': archive = optarg; break;
+		case 'r': replace = 1; break;
+		case 'b': badtimes = optarg; break;
+		case 'd': do_dump = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (!archive || (!do_dump && !badtimes && optind >= argc)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (astro_tlm_archive_open(archive, do_dump ? ASTRO_TLM_RDONLY : 0, &a, err, sizeof(err))) {
+		fprintf(stderr, "astrofs-ingest: %s\n", err);
+		return EXIT_ARCHIVE;
+	}
+	if (do_dump) {
+		int rc = dump(a);
+
+		astro_tlm_archive_close(a);
+		if (rc) {
+			fprintf(stderr, "astrofs-ingest: dump failed: %s\n", strerror(-rc));
+			return EXIT_ARCHIVE;
+		}
+		return 0;
+	}
+	if (badtimes) {
+		int rc;
+
+		err[0] = '\0';
+		rc = astro_tlm_archive_set_badtimes_file(a, badtimes, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "astrofs-ingest: %s: %s\n", badtimes, err);
+			status = rc == -EINVAL || rc == -ENOENT || rc == -EACCES ? EXIT_REJECTED : EXIT_ARCHIVE;
+		} else if (!quiet) {
+			fprintf(stderr, "%s: bad-times table loaded\n", badtimes);
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		struct astro_tlm_ingest_result res;
+		struct stat st;
+		int64_t t0 = astro_mono_ms();
+		int big = tty && !quiet && stat(argv[i], &st) == 0 && st.st_size > (8 << 20), rc;
+
+		err[0] = '\0';
+		/* A progress line for files big enough to take a while. */
+		if (big)
+			fprintf(stderr, "[%d/%d] %s (%lld MB): ingesting...", i - optind + 1,
+				argc - optind, argv[i], (long long)(st.st_size >> 20));
+		rc = astro_tlm_archive_ingest_file(a, argv[i], replace ? ASTRO_TLM_REPLACE : 0,
+						   &res, err, sizeof(err));
+		if (big)
+			fprintf(stderr, "\r\033[K");
+		if (rc == 0 && !quiet) {
+			double s = (double)(astro_mono_ms() - t0) / 1000.0;
+
+			if (res.skipped)
+				fprintf(stderr, "%s: already ingested (same content), skipped\n", argv[i]);
+			else
+				fprintf(stderr, "%s: %zu samples%s in %.2f s\n", argv[i], res.rows,
+					res.replaced ? " (replaced the earlier version)" : "", s);
+		} else if (rc) {
+			fprintf(stderr, "astrofs-ingest: %s: rejected: %s\n", argv[i], err[0] ? err : strerror(-rc));
+			if (rc == -EINVAL || rc == -EEXIST || rc == -ENOENT || rc == -EACCES || rc == -EISDIR)
+				status = status ? status : EXIT_REJECTED;
+			else
+				status = EXIT_ARCHIVE;
+		}
+	}
+	astro_tlm_archive_close(a);
+	return status;
+}

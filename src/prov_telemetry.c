@@ -1,0 +1,1349 @@
+/* prov_telemetry.c — the /telemetry tree over the archive (see prov_telemetry.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "astro.h"
+#include "log.h"
+#include "prov_telemetry.h"
+#include "tlm_archive.h"
+#include "tlm_fmt.h"
+#include "tlm_staging.h"
+#include "tlm_time.h"
+
+#define MARK_EVERY 512
+#define SZCACHE 256
+
+struct mark {
+	uint64_t off;
+	int64_t key;
+};
+
+/* A rendered file's size (and, for samples, its sparse index) per content version. */
+struct szent {
+	char path[320];
+	uint64_t ver[2], size;
+	int64_t mtime;
+	struct mark *marks;
+	size_t nmarks;
+	int used;
+};
+
+/* Files in staging_dir are taken once unmodified this long, checked this often. */
+#define STAGING_MIN_AGE 10
+#define STAGING_INTERVAL_MS 5000
+
+struct tprov {
+	struct astro_tlm_archive *a;
+	struct astro_tlm_watcher *watcher;
+	pthread_mutex_t mu;
+	struct szent cache[SZCACHE];
+	unsigned next;
+};
+
+enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG, F_LEDGER };
+enum nkind { N_ROOT = 1, N_MSIDDIR, N_YEARDIR, N_FILE, N_INGESTDIR };
+
+struct node {
+	enum nkind kind;
+	enum fkind fk;
+	char msid[ASTRO_TLM_MSID_MAX];
+	int year;
+	int daily;
+	int whole;		/* no range: everything */
+	int64_t t0, t1;		/* [t0, t1) TT µs when !whole */
+};
+
+struct view {
+	pthread_mutex_t mu;
+	struct astro_tlm_reader *r;
+	struct node n;
+	struct astro_tlm_meta m;
+	int64_t k0, k1;		/* key range: times or bin indexes */
+	char *head;
+	size_t hlen;
+	uint64_t size;
+	int64_t mtime;
+	struct mark *marks;
+	size_t nmarks, capmarks;
+	struct astro_tlm_state_count *cols;
+	size_t ncols, capcols;
+	/* the producer: the row now in `row` starts at byte cur_off of the body */
+	struct astro_tlm_iter *it;
+	struct astro_tlm_siter *sit;
+	int64_t last_key;
+	char *row;
+	size_t rowlen, rowcap;
+	uint64_t cur_off;
+	int row_valid;
+};
+
+/* ---- text building ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static char *sb_room(struct sbuf *b, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		char *q;
+
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		if (!(q = realloc(b->p, nc))) {
+			b->oom = 1;
+			return NULL;
+		}
+		b->p = q;
+		b->cap = nc;
+	}
+	return b->p + b->len;
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	char *d = sb_room(b, n);
+
+	if (d) {
+		memcpy(d, s, n);
+		b->len += n;
+	}
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void sb_chr(struct sbuf *b, char c)
+{
+	sb_put(b, &c, 1);
+}
+
+static void sb_csv(struct sbuf *b, const char *s, size_t n)
+{
+	size_t need = astro_tlm_fmt_csv_text(s, n, NULL, 0);
+	char *d = sb_room(b, need);
+
+	if (d) {
+		astro_tlm_fmt_csv_text(s, n, d, need);
+		b->len += need;
+	}
+}
+
+static void sb_val(struct sbuf *b, const struct astro_tlm_val *v)
+{
+	char num[ASTRO_TLM_NUM_BUF];
+
+	if (v->type == ASTRO_TLM_STATE)
+		sb_csv(b, v->text, v->tlen);
+	else if (v->type == ASTRO_TLM_INT)
+		sb_put(b, num, astro_tlm_fmt_int(v->i, num));
+	else
+		sb_put(b, num, astro_tlm_fmt_double(v->f, num));
+}
+
+static void sb_num(struct sbuf *b, double x)
+{
+	char num[ASTRO_TLM_NUM_BUF];
+
+	sb_put(b, num, astro_tlm_fmt_double(x, num));
+}
+
+static void sb_time(struct sbuf *b, int64_t t)
+{
+	char buf[ASTRO_TLM_TIME_BUF];
+
+	sb_put(b, buf, astro_tlm_time_fmt_date(t, buf));
+	sb_chr(b, ',');
+	sb_put(b, buf, astro_tlm_time_fmt_secs(t, buf));
+}
+
+/* ---- paths ---- */
+
+static int ends_with(const char *s, size_t n, const char *suf)
+{
+	size_t k = strlen(suf);
+
+	return n >= k && !memcmp(s + n - k, suf, k);
+}
+
+/* ".5min.csv" → 5min stats, ".daily.csv" → daily, ".csv" → samples; the stem length. */
+static int split_suffix(const char *s, size_t n, struct node *nd, size_t *stem)
+{
+	if (ends_with(s, n, ".svg")) {
+		nd->fk = F_SVG;
+		*stem = n - 4;
+	} else if (ends_with(s, n, ".5min.csv")) {
+		nd->fk = F_STATS;
+		nd->daily = 0;
+		*stem = n - 9;
+	} else if (ends_with(s, n, ".daily.csv")) {
+		nd->fk = F_STATS;
+		nd->daily = 1;
+		*stem = n - 10;
+	} else if (ends_with(s, n, ".csv")) {
+		nd->fk = F_SAMPLES;
+		*stem = n - 4;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int day_span(int year, int doy, int64_t *t0, int64_t *t1)
+{
+	struct astro_tlm_utc u = {.year = year, .doy = doy};
+	int last = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 366 : 365;
+
+	if (doy < 1 || doy > last || astro_tlm_time_from_utc(&u, t0))
+		return -ENOENT;
+	u.doy = doy == last ? 1 : doy + 1;
+	u.year = doy == last ? year + 1 : year;
+	return astro_tlm_time_from_utc(&u, t1) ? -ENOENT : 0;
+}
+
+static int digits_only(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return n > 0;
+}
+
+static int parse_path(const char *path, struct node *nd)
+{
+	const char *slash = strchr(path, '/'), *at;
+	size_t n = strlen(path), stem;
+
+	memset(nd, 0, sizeof(*nd));
+	nd->whole = 1;
+	if (n == 0) {
+		nd->kind = N_ROOT;
+		return 0;
+	}
+	if (!strcmp(path, ".ingest")) {
+		nd->kind = N_INGESTDIR;
+		return 0;
+	}
+	if (!strcmp(path, ".ingest/ledger.csv")) {
+		nd->kind = N_FILE;
+		nd->fk = F_LEDGER;
+		return 0;
+	}
+	if (!strcmp(path, "INDEX.csv") || !strcmp(path, "BAD_TIMES")) {
+		nd->kind = N_FILE;
+		nd->fk = path[0] == 'I' ? F_INDEX : F_BADTIMES;
+		return 0;
+	}
+	if (slash) {
+		const char *y = slash + 1, *s2 = strchr(y, '/');
+
+		if (astro_tlm_msid_canon(path, (size_t)(slash - path), nd->msid))
+			return -ENOENT;
+		if (!s2) {
+			if (strlen(y) != 4 || !digits_only(y, 4))
+				return -ENOENT;
+			nd->kind = N_YEARDIR;
+			nd->year = (y[0] - '0') * 1000 + (y[1] - '0') * 100 + (y[2] - '0') * 10 + (y[3] - '0');
+			return 0;
+		}
+		if ((size_t)(s2 - y) != 4 || !digits_only(y, 4) || strlen(s2 + 1) != 7 ||
+		    !digits_only(s2 + 1, 3) || strcmp(s2 + 4, ".csv"))
+			return -ENOENT;
+		nd->kind = N_FILE;
+		nd->fk = F_SAMPLES;
+		nd->year = (y[0] - '0') * 1000 + (y[1] - '0') * 100 + (y[2] - '0') * 10 + (y[3] - '0');
+		nd->whole = 0;
+		return day_span(nd->year, (s2[1] - '0') * 100 + (s2[2] - '0') * 10 + (s2[3] - '0'),
+				&nd->t0, &nd->t1);
+	}
+	if ((at = strchr(path, '@'))) {
+		const char *r = at + 1, *dd = strstr(r, "..");
+		char err[96];
+
+		if (astro_tlm_msid_canon(path, (size_t)(at - path), nd->msid))
+			return -ENOENT;
+		if (split_suffix(path, n, nd, &stem))
+			return -ENOENT;
+		nd->kind = N_FILE;
+		nd->whole = 0;
+		if (!dd || dd >= path + stem)
+			return -EINVAL;
+		if (astro_tlm_time_parse(r, (size_t)(dd - r), &nd->t0, err, sizeof(err)) ||
+		    astro_tlm_time_parse(dd + 2, (size_t)(path + stem - dd - 2), &nd->t1, err, sizeof(err)))
+			return -EINVAL;
+		return nd->t1 < nd->t0 ? -EINVAL : 0;
+	}
+	if (split_suffix(path, n, nd, &stem) == 0) {
+		if (astro_tlm_msid_canon(path, stem, nd->msid))
+			return -ENOENT;
+		nd->kind = N_FILE;
+		return 0;
+	}
+	if (astro_tlm_msid_canon(path, n, nd->msid))
+		return -ENOENT;
+	nd->kind = N_MSIDDIR;
+	return 0;
+}
+
+/* ---- views: one file rendered against one snapshot ---- */
+
+static int64_t floordiv64(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static int64_t ceildiv64(int64_t a, int64_t b)
+{
+	return -floordiv64(-a, b);
+}
+
+static int64_t dt_of(const struct view *v)
+{
+	return v->n.daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
+}
+
+static void producer_stop(struct view *v)
+{
+	astro_tlm_iter_close(v->it);
+	astro_tlm_siter_close(v->sit);
+	v->it = NULL;
+	v->sit = NULL;
+	v->row_valid = 0;
+}
+
+static int producer_start(struct view *v, int64_t key)
+{
+	producer_stop(v);
+	if (v->n.fk == F_SAMPLES)
+		return astro_tlm_iter_open(v->r, &v->m, key, v->k1, 0, &v->it);
+	return astro_tlm_siter_open(v->r, &v->m, v->n.daily, key, v->k1, &v->sit);
+}
+
+static int cmp_text(const char *a, uint32_t al, const char *b, uint32_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c ? c : (al > bl) - (al < bl);
+}
+
+/* Add the states of one bin to the sorted union of columns. */
+static int add_cols(struct view *v, const struct astro_tlm_stat *st)
+{
+	for (size_t i = 0; i < st->nstates; i++) {
+		size_t lo = 0, hi = v->ncols;
+
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int c = cmp_text(v->cols[mid].text, v->cols[mid].tlen, st->states[i].text, st->states[i].tlen);
+
+			if (c == 0) {
+				lo = hi = mid;
+				goto next;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (v->ncols == v->capcols) {
+			size_t nc = v->capcols ? v->capcols * 2 : 8;
+			void *q = realloc(v->cols, nc * sizeof(*v->cols));
+
+			if (!q)
+				return -ENOMEM;
+			v->cols = q;
+			v->capcols = nc;
+		}
+		memmove(&v->cols[lo + 1], &v->cols[lo], (v->ncols - lo) * sizeof(*v->cols));
+		v->cols[lo] = st->states[i];
+		v->ncols++;
+next:
+		;
+	}
+	return 0;
+}
+
+static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct sbuf *b)
+{
+	int64_t dt = dt_of(v);
+	char num[ASTRO_TLM_NUM_BUF];
+
+	sb_time(b, st->index * dt + dt / 2);
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int(st->index, num));
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int(st->n, num));
+	sb_chr(b, ',');
+	if (v->m.type == ASTRO_TLM_STATE) {
+		size_t j = 0;
+
+		sb_val(b, &st->mid);
+		/* both lists are sorted: one merge pass */
+		for (size_t c = 0; c < v->ncols; c++) {
+			uint32_t cnt = 0;
+
+			while (j < st->nstates && cmp_text(st->states[j].text, st->states[j].tlen,
+							   v->cols[c].text, v->cols[c].tlen) < 0)
+				j++;
+			if (j < st->nstates && !cmp_text(st->states[j].text, st->states[j].tlen,
+							 v->cols[c].text, v->cols[c].tlen))
+				cnt = st->states[j].n;
+			sb_chr(b, ',');
+			sb_put(b, num, astro_tlm_fmt_int(cnt, num));
+		}
+		sb_chr(b, '\n');
+		return;
+	}
+	sb_val(b, &st->min);
+	sb_chr(b, ',');
+	sb_val(b, &st->max);
+	sb_chr(b, ',');
+	sb_num(b, st->mean);
+	sb_chr(b, ',');
+	sb_val(b, &st->mid);
+	if (v->n.daily) {
+		sb_chr(b, ',');
+		sb_num(b, st->std);
+		for (int k = 0; k < ASTRO_TLM_NPCT; k++) {
+			sb_chr(b, ',');
+			sb_num(b, st->p[k]);
+		}
+	}
+	sb_chr(b, '\n');
+}
+
+/* Render the next row into v->row; 1, 0 at the end, or -errno. */
+static int producer_next(struct view *v)
+{
+	struct sbuf b = {v->row, 0, v->rowcap, 0};
+	int rc;
+
+	if (v->n.fk == F_SAMPLES) {
+		struct astro_tlm_val val;
+		int64_t t;
+		int bad;
+		size_t need;
+
+		if ((rc = astro_tlm_iter_next(v->it, &t, &val, &bad)) != 1)
+			return rc;
+		/* the same formatter the archive's per-day byte counts use */
+		while ((need = astro_tlm_fmt_row(t, &val, v->row, v->rowcap)) > v->rowcap) {
+			char *q = realloc(v->row, need + 64);
+
+			if (!q)
+				return -ENOMEM;
+			v->row = q;
+			v->rowcap = need + 64;
+		}
+		v->rowlen = need;
+		v->last_key = t;
+		return 1;
+	} else {
+		struct astro_tlm_stat st;
+
+		if ((rc = astro_tlm_siter_next(v->sit, &st)) != 1)
+			return rc;
+		render_stat(v, &st, &b);
+		v->last_key = st.index;
+	}
+	v->row = b.p;
+	v->rowcap = b.cap;
+	if (b.oom)
+		return -ENOMEM;
+	v->rowlen = b.len;
+	return 1;
+}
+
+static int index_row(void *arg, const struct astro_tlm_meta *m)
+{
+	struct sbuf *b = ((void **)arg)[0];
+	int64_t *mtime = ((void **)arg)[1];
+	char t[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+	static const char *types[] = {"?", "int", "float", "state"};
+
+	if (m->samples == 0)
+		return 0;
+	sb_str(b, m->name);
+	sb_chr(b, ',');
+	sb_csv(b, m->unit, strlen(m->unit));
+	sb_chr(b, ',');
+	sb_str(b, types[m->type & 3]);
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int((int64_t)m->samples, num));
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(m->first, t));
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(m->last, t));
+	sb_chr(b, '\n');
+	if (m->mtime > *mtime)
+		*mtime = m->mtime;
+	return 0;
+}
+
+static int ledger_row(void *arg, const struct astro_tlm_ledger_row *l)
+{
+	struct sbuf *b = ((void **)arg)[0];
+	int64_t *mtime = ((void **)arg)[1];
+	char t[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+	int64_t ms;
+
+	sb_csv(b, l->name, strlen(l->name));
+	sb_chr(b, ',');
+	sb_str(b, l->sha256);
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(l->first, t));
+	sb_chr(b, ',');
+	sb_put(b, t, astro_tlm_time_fmt_date(l->last, t));
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->rows, num));
+	sb_chr(b, ',');
+	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->ingest_id, num));
+	sb_chr(b, ',');
+	if (astro_tlm_time_from_unix_ms(l->committed_at * 1000, &ms) == 0)
+		sb_put(b, t, astro_tlm_time_fmt_iso(ms, 0, t));
+	sb_chr(b, '\n');
+	if (l->committed_at > *mtime)
+		*mtime = l->committed_at;
+	return 0;
+}
+
+static void view_free(struct view *v)
+{
+	if (!v)
+		return;
+	producer_stop(v);
+	astro_tlm_reader_close(v->r);
+	free(v->head);
+	free(v->marks);
+	free(v->cols);
+	free(v->row);
+	pthread_mutex_destroy(&v->mu);
+	free(v);
+}
+
+/* Look the MSID up in this snapshot; files of MSIDs with no samples do not exist. */
+static int view_meta(struct view *v)
+{
+	int rc = astro_tlm_reader_meta(v->r, v->n.msid, &v->m);
+
+	if (rc == 0 && v->m.samples == 0)
+		rc = -ENOENT;
+	return rc;
+}
+
+static int add_mark(struct view *v, uint64_t off, int64_t key)
+{
+	if (v->nmarks == v->capmarks) {
+		size_t nc = v->capmarks ? v->capmarks * 2 : 16;
+		void *q = realloc(v->marks, nc * sizeof(*v->marks));
+
+		if (!q)
+			return -ENOMEM;
+		v->marks = q;
+		v->capmarks = nc;
+	}
+	v->marks[v->nmarks].off = off;
+	v->marks[v->nmarks++].key = key;
+	return 0;
+}
+
+/* ---- plots ---- */
+
+#define SVG_W 800
+#define SVG_H 300
+
+struct column {
+	double lo, hi;
+	int any;
+};
+
+static void sb_fixed1(struct sbuf *b, double x)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%.1f", x);
+
+	sb_put(b, num, (size_t)n);
+}
+
+/*
+ * <MSID>.svg: the good samples over the range as a min/max envelope, one
+ * column per pixel (so spikes survive, unlike index decimation), axes
+ * labelled with the first/last dates and the value range.
+ */
+static int render_svg(struct view *v, struct sbuf *b)
+{
+	struct column *col = calloc(SVG_W, sizeof(*col));
+	struct astro_tlm_iter *it = NULL;
+	struct astro_tlm_val val;
+	double vmin = 0, vmax = 0;
+	int64_t t, t0 = v->m.first, t1 = v->m.last, span;
+	int bad, rc, have = 0;
+	char d0[ASTRO_TLM_TIME_BUF], d1[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+
+	if (!col)
+		return -ENOMEM;
+	if (!v->n.whole) {
+		t0 = v->n.t0;
+		t1 = v->n.t1;
+	}
+	span = t1 > t0 ? t1 - t0 : 1;
+	if ((rc = astro_tlm_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
+		goto out;
+	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+		double x = val.type == ASTRO_TLM_INT ? (double)val.i : val.f;
+		int c = (int)((double)(t - t0) / (double)span * (SVG_W - 1));
+
+		c = c < 0 ? 0 : c >= SVG_W ? SVG_W - 1 : c;
+		if (!col[c].any || x < col[c].lo)
+			col[c].lo = x;
+		if (!col[c].any || x > col[c].hi)
+			col[c].hi = x;
+		col[c].any = 1;
+		if (!have || x < vmin)
+			vmin = x;
+		if (!have || x > vmax)
+			vmax = x;
+		have = 1;
+	}
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	astro_tlm_time_fmt_date(t0, d0);
+	astro_tlm_time_fmt_date(t1, d1);
+	sb_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"920\" height=\"400\" viewBox=\"0 0 920 400\">\n"
+		  "<rect width=\"920\" height=\"400\" fill=\"white\"/>\n<text x=\"460\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">");
+	sb_str(b, v->m.name);
+	sb_str(b, "</text>\n<g transform=\"translate(" "60,40)\" font-family=\"sans-serif\" font-size=\"11\">\n"
+		  "<rect width=\"800\" height=\"300\" fill=\"none\" stroke=\"#888\"/>\n<text x=\"0\" y=\"316\">");
+	sb_str(b, d0);
+	sb_str(b, "</text>\n<text x=\"800\" y=\"316\" text-anchor=\"end\">");
+	sb_str(b, d1);
+	sb_str(b, "</text>\n<text x=\"-4\" y=\"8\" text-anchor=\"end\">");
+	sb_put(b, num, astro_tlm_fmt_double(vmax, num));
+	sb_str(b, "</text>\n<text x=\"-4\" y=\"300\" text-anchor=\"end\">");
+	sb_put(b, num, astro_tlm_fmt_double(vmin, num));
+	sb_str(b, "</text>\n<path fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1\" d=\"");
+	{
+		double range = vmax > vmin ? vmax - vmin : 1;
+		int prev = -2;
+
+		for (int c = 0; c < SVG_W; c++) {
+			double ylo, yhi;
+
+			if (!col[c].any)
+				continue;
+			ylo = SVG_H - (col[c].lo - vmin) / range * SVG_H;
+			yhi = SVG_H - (col[c].hi - vmin) / range * SVG_H;
+			/* join neighbouring columns; a gap starts a new stroke */
+			sb_chr(b, prev == c - 1 ? 'L' : 'M');
+			sb_fixed1(b, c);
+			sb_chr(b, ',');
+			sb_fixed1(b, ylo);
+			sb_str(b, "V");
+			sb_fixed1(b, yhi);
+			sb_chr(b, ' ');
+			prev = c;
+		}
+	}
+	sb_str(b, "\"/>\n</g>\n</svg>\n");
+out:
+	astro_tlm_iter_close(it);
+	free(col);
+	return rc;
+}
+
+/* Count the rows of [from, to) into v->size, marking every MARK_EVERY rows. */
+static int count_span(struct view *v, int64_t from, int64_t to)
+{
+	struct astro_tlm_iter *it;
+	struct astro_tlm_val val;
+	int64_t t;
+	int bad, rc;
+	size_t rows = 0;
+
+	if ((rc = astro_tlm_iter_open(v->r, &v->m, from, to, 0, &it)))
+		return rc;
+	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+		if (rows++ % MARK_EVERY == 0 && (rc = add_mark(v, v->size, t)))
+			break;
+		v->size += astro_tlm_fmt_row(t, &val, NULL, 0);
+	}
+	astro_tlm_iter_close(it);
+	return rc < 0 ? rc : 0;
+}
+
+struct daywalk {
+	struct view *v;
+	int64_t skip_first, skip_last;	/* day numbers counted separately, or INT64_MIN */
+	int rc;
+};
+
+static int add_day(void *arg, int64_t day, uint64_t bytes, uint64_t rows)
+{
+	struct daywalk *w = arg;
+	int64_t t;
+
+	(void)rows;
+	if (day == w->skip_first || day == w->skip_last)
+		return 0;
+	if ((w->rc = astro_tlm_time_day_start(day, &t)) ||
+	    (w->rc = add_mark(w->v, w->v->size, t)))
+		return 1;
+	w->v->size += bytes;
+	return 0;
+}
+
+/*
+ * Size and marks of a samples file from the archive's per-day byte counts:
+ * whole days cost one table row each; only partial days at the ends of a
+ * range are counted sample by sample.  -ERANGE when a time falls outside
+ * 1972..9999 (the caller then counts everything).
+ */
+static int size_from_days(struct view *v)
+{
+	int64_t lo = v->k0 > v->m.first ? v->k0 : v->m.first;
+	int64_t hi = v->k1 - 1 < v->m.last ? v->k1 - 1 : v->m.last;
+	int64_t d0, d1, s0, s1;
+	struct daywalk w = {v, INT64_MIN, INT64_MIN, 0};
+	int rc;
+
+	v->size = 0;
+	if (lo > hi)
+		return 0;	/* empty range: header only */
+	if ((rc = astro_tlm_time_utc_day(lo, &d0)) || (rc = astro_tlm_time_utc_day(hi, &d1)) ||
+	    (rc = astro_tlm_time_day_start(d0, &s0)) || (rc = astro_tlm_time_day_start(d1 + 1, &s1)))
+		return -ERANGE;
+	/* a range that starts or ends inside a day counts that day's part */
+	if (v->k0 > s0) {
+		int64_t e;
+
+		w.skip_first = d0;
+		if ((rc = astro_tlm_time_day_start(d0 + 1, &e)))
+			return -ERANGE;
+		if ((rc = count_span(v, v->k0, e < v->k1 ? e : v->k1)))
+			return rc;
+	}
+	if (v->k1 < s1 && d1 != w.skip_first)
+		w.skip_last = d1;
+	if ((rc = astro_tlm_reader_each_day(v->r, &v->m, d0, d1, add_day, &w)))
+		return rc;
+	if (w.rc)
+		return w.rc;
+	if (w.skip_last != INT64_MIN) {
+		int64_t b;
+
+		if ((rc = astro_tlm_time_day_start(d1, &b)))
+			return -ERANGE;
+		if ((rc = count_span(v, b, v->k1)))
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Build a view of a file node on reader r (taken over by the view): header,
+ * exact size and the sparse index.
+ */
+static int view_build(struct astro_tlm_reader *r, const struct node *nd,
+		      const struct szent *hint, struct view **out)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	struct sbuf h = {0};
+	int rc = 0;
+
+	*out = NULL;
+	if (!v) {
+		astro_tlm_reader_close(r);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&v->mu, NULL);
+	v->r = r;
+	v->n = *nd;
+	if (nd->fk == F_INDEX) {
+		void *arg[2] = {&h, &v->mtime};
+
+		sb_str(&h, "msid,unit,type,samples,first,last\n");
+		rc = astro_tlm_reader_each_msid(r, index_row, arg);
+		goto done;
+	}
+	if (nd->fk == F_LEDGER) {
+		void *arg[2] = {&h, &v->mtime};
+
+		sb_str(&h, "name,sha256,tstart,tstop,rows,ingest_id,committed_at\n");
+		rc = astro_tlm_reader_each_ledger(r, ledger_row, arg);
+		goto done;
+	}
+	if (nd->fk == F_BADTIMES) {
+		size_t n;
+		const char *t = astro_tlm_reader_badtimes(r, &n, &v->mtime);
+
+		sb_put(&h, t, n);
+		if (h.len == 0)
+			sb_room(&h, 0);
+		goto done;
+	}
+	if ((rc = view_meta(v)))
+		goto out;
+	v->mtime = v->m.mtime;
+	if (nd->fk == F_SVG) {
+		/* plots are small: rendered whole, like INDEX.csv */
+		if (v->m.type == ASTRO_TLM_STATE) {
+			rc = -ENOENT;
+			goto out;
+		}
+		rc = render_svg(v, &h);
+		goto done;
+	}
+	if (nd->fk == F_SAMPLES) {
+		v->k0 = nd->whole ? INT64_MIN : nd->t0;
+		v->k1 = nd->whole ? INT64_MAX : nd->t1;
+		sb_str(&h, "date,secs,value\n");
+		if (hint && hint->marks) {
+			/* Same content version as a counted view: reuse its count and marks. */
+			v->marks = malloc(hint->nmarks * sizeof(*v->marks));
+			if (!v->marks) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(v->marks, hint->marks, hint->nmarks * sizeof(*v->marks));
+			v->nmarks = v->capmarks = hint->nmarks;
+			v->size = hint->size - h.len;
+			goto done;
+		}
+	} else {
+		int64_t dt = dt_of(v);
+
+		/* a bin belongs to the range when its middle does (cheta) */
+		v->k0 = nd->whole ? INT64_MIN : ceildiv64(nd->t0 - dt / 2, dt);
+		v->k1 = nd->whole ? INT64_MAX : ceildiv64(nd->t1 - dt / 2, dt);
+		if (v->m.type == ASTRO_TLM_STATE) {
+			/* the state columns are the union over the range: one pass first */
+			struct astro_tlm_stat st;
+
+			if ((rc = producer_start(v, v->k0)))
+				goto out;
+			while ((rc = astro_tlm_siter_next(v->sit, &st)) == 1)
+				if ((rc = add_cols(v, &st)))
+					goto out;
+			if (rc < 0)
+				goto out;
+			/* column texts point into the snapshot's map, which lives with r */
+			sb_str(&h, "date,secs,index,samples,midval");
+			for (size_t c = 0; c < v->ncols; c++) {
+				sb_str(&h, ",n_");
+				sb_csv(&h, v->cols[c].text, v->cols[c].tlen);
+			}
+			sb_chr(&h, '\n');
+		} else {
+			sb_str(&h, "date,secs,index,samples,min,max,mean,midval");
+			if (nd->daily)
+				sb_str(&h, ",std,p01,p05,p16,p50,p84,p95,p99");
+			sb_chr(&h, '\n');
+		}
+	}
+	if (nd->fk == F_SAMPLES) {
+		rc = size_from_days(v);
+		if (rc == 0)
+			goto done;
+		if (rc != -ERANGE)
+			goto out;
+		rc = 0;	/* times outside the day table's range: count instead */
+	}
+	/* Counting pass: the exact size, and a mark every MARK_EVERY rows. */
+	{
+		uint64_t off = 0;
+		size_t rows = 0;
+
+		if ((rc = producer_start(v, v->k0)))
+			goto out;
+		while ((rc = producer_next(v)) == 1) {
+			if (rows % MARK_EVERY == 0 && (rc = add_mark(v, off, v->last_key)))
+				goto out;
+			off += v->rowlen;
+			rows++;
+		}
+		if (rc < 0)
+			goto out;
+		producer_stop(v);
+		v->size = off;
+	}
+done:
+	if (h.oom || rc < 0) {
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto out;
+	}
+	v->head = h.p;
+	v->hlen = h.len;
+	v->size += h.len;
+	*out = v;
+	return 0;
+out:
+	free(h.p);
+	view_free(v);
+	return rc;
+}
+
+/* Position the producer so that the current row covers body offset `target`. */
+static int view_seek(struct view *v, uint64_t target)
+{
+	int rc;
+
+	if (v->row_valid && target >= v->cur_off && target < v->cur_off + v->rowlen)
+		return 1;
+	if (!v->row_valid || target < v->cur_off ||
+	    (v->nmarks && target >= v->marks[v->nmarks - 1].off && v->cur_off < v->marks[v->nmarks - 1].off)) {
+		size_t lo = 0, hi = v->nmarks;
+
+		/* the last mark at or before target */
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (v->marks[mid].off <= target)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (v->nmarks == 0)
+			return 0;
+		if ((rc = producer_start(v, v->marks[lo].key)))
+			return rc;
+		v->cur_off = v->marks[lo].off;
+		if ((rc = producer_next(v)) != 1)
+			return rc;
+		v->row_valid = 1;
+	}
+	while (target >= v->cur_off + v->rowlen) {
+		v->cur_off += v->rowlen;
+		if ((rc = producer_next(v)) != 1) {
+			v->row_valid = 0;
+			return rc;
+		}
+	}
+	return 1;
+}
+
+static int view_read(struct view *v, char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	uint64_t pos = (uint64_t)off;
+	int rc = 0;
+
+	if (off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&v->mu);
+	while (done < size && pos < v->size) {
+		if (pos < v->hlen) {
+			size_t n = v->hlen - pos < size - done ? v->hlen - pos : size - done;
+
+			memcpy(buf + done, v->head + pos, n);
+			done += n;
+			pos += n;
+			continue;
+		}
+		rc = view_seek(v, pos - v->hlen);
+		if (rc <= 0)
+			break;
+		uint64_t in = pos - v->hlen - v->cur_off;
+		size_t n = v->rowlen - in < size - done ? v->rowlen - in : size - done;
+
+		memcpy(buf + done, v->row + in, n);
+		done += n;
+		pos += n;
+	}
+	pthread_mutex_unlock(&v->mu);
+	if (rc < 0)
+		return rc;
+	if (done > (size_t)INT32_MAX)
+		done = INT32_MAX;
+	return (int)done;
+}
+
+/* ---- provider ---- */
+
+static int tp_init(const struct astro_ctx *ctx, void **priv)
+{
+	struct tprov *p = calloc(1, sizeof(*p));
+	char err[512];
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	if (!ctx->cfg->archive_dir) {
+		astro_err("telemetry: no archive_dir configured");
+		free(p);
+		return -EINVAL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	/* Read-write: the staging watcher ingests through this handle. */
+	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
+	if (rc) {
+		astro_err("telemetry: %s", err);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return rc;
+	}
+	if (ctx->cfg->staging_dir &&
+	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
+					  STAGING_INTERVAL_MS, &p->watcher)))
+		astro_err("telemetry: cannot watch %s: %s", ctx->cfg->staging_dir, strerror(-rc));
+	*priv = p;
+	return 0;
+}
+
+static void tp_destroy(void *priv)
+{
+	struct tprov *p = priv;
+
+	if (!p)
+		return;
+	astro_tlm_staging_stop(p->watcher);
+	astro_tlm_archive_close(p->a);
+	for (int i = 0; i < SZCACHE; i++)
+		free(p->cache[i].marks);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+static int year_has_data(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			 int year, int64_t *first_t)
+{
+	struct astro_tlm_utc u = {.year = year, .doy = 1};
+	struct astro_tlm_iter *it;
+	struct astro_tlm_val v;
+	int64_t t0, t1, t;
+	int bad, rc;
+
+	if (astro_tlm_time_from_utc(&u, &t0))
+		return 0;
+	u.year = year + 1;
+	if (astro_tlm_time_from_utc(&u, &t1))
+		t1 = INT64_MAX;
+	if (astro_tlm_iter_open(r, m, t0, t1, ASTRO_TLM_ALL, &it))
+		return 0;
+	rc = astro_tlm_iter_next(it, &t, &v, &bad);
+	astro_tlm_iter_close(it);
+	if (rc == 1 && first_t)
+		*first_t = t;
+	return rc == 1;
+}
+
+static int utc_year(int64_t t)
+{
+	struct astro_tlm_utc u;
+
+	return astro_tlm_time_to_utc(t, &u) ? 0 : u.year;
+}
+
+/*
+ * A file's content version: the MSID's last commit and the BAD_TIMES table
+ * (so ingests of other MSIDs keep cached sizes), or the whole archive's
+ * generation for INDEX.csv.
+ */
+static int file_version(struct astro_tlm_reader *r, const struct node *nd, uint64_t ver[2])
+{
+	struct astro_tlm_meta m;
+
+	ver[0] = ver[1] = 0;
+	if (nd->fk == F_INDEX || nd->fk == F_LEDGER) {
+		ver[0] = astro_tlm_reader_generation(r);
+	} else if (nd->fk == F_BADTIMES) {
+		ver[0] = astro_tlm_reader_badtimes_gen(r);
+	} else {
+		if (astro_tlm_reader_meta(r, nd->msid, &m) || m.samples == 0)
+			return -ENOENT;
+		ver[0] = m.gen;
+		ver[1] = astro_tlm_reader_badtimes_gen(r);
+	}
+	return 0;
+}
+
+/* Copy a cached entry out (marks duplicated when want_marks); 1 on a hit. */
+static int cache_get(struct tprov *p, const char *path, const uint64_t ver[2],
+		     struct szent *out, int want_marks)
+{
+	int hit = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < SZCACHE && !hit; i++) {
+		struct szent *e = &p->cache[i];
+
+		if (!e->used || e->ver[0] != ver[0] || e->ver[1] != ver[1] || strcmp(e->path, path))
+			continue;
+		*out = *e;
+		out->marks = NULL;
+		if (want_marks && e->marks && (out->marks = malloc(e->nmarks * sizeof(*e->marks))))
+			memcpy(out->marks, e->marks, e->nmarks * sizeof(*e->marks));
+		hit = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return hit;
+}
+
+static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
+		      const struct view *v)
+{
+	struct mark *marks = NULL;
+	struct szent *e;
+
+	if (strlen(path) >= sizeof(p->cache[0].path))
+		return;
+	if (v->n.fk == F_SAMPLES && v->nmarks &&
+	    (marks = malloc(v->nmarks * sizeof(*marks))))
+		memcpy(marks, v->marks, v->nmarks * sizeof(*marks));
+	pthread_mutex_lock(&p->mu);
+	e = &p->cache[p->next++ % SZCACHE];
+	free(e->marks);
+	astro_strlcpy(e->path, path, sizeof(e->path));
+	memcpy(e->ver, ver, sizeof(e->ver));
+	e->size = v->size;
+	e->mtime = v->mtime;
+	e->marks = marks;
+	e->nmarks = marks ? v->nmarks : 0;
+	e->used = 1;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
+{
+	struct tprov *p = priv;
+	struct astro_tlm_reader *r = NULL;
+	struct astro_tlm_meta m;
+	struct view *v;
+	struct node nd;
+	struct szent hit;
+	uint64_t ver[2] = {0, 0};
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if ((rc = parse_path(path, &nd)))
+		return rc;
+	if ((rc = astro_tlm_reader_open(p->a, &r)))
+		return rc;
+	if (nd.kind == N_ROOT || nd.kind == N_INGESTDIR) {
+		a->kind = ASTRO_DIR;
+		goto out;
+	}
+	if (nd.kind == N_MSIDDIR || nd.kind == N_YEARDIR) {
+		if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
+			rc = -ENOENT;
+			goto out;
+		}
+		if (nd.kind == N_YEARDIR && !year_has_data(r, &m, nd.year, NULL)) {
+			rc = -ENOENT;
+			goto out;
+		}
+		a->kind = ASTRO_DIR;
+		a->mtime = m.mtime;
+		goto out;
+	}
+	if ((rc = file_version(r, &nd, ver)))
+		goto out;
+	if (cache_get(p, path, ver, &hit, 0)) {
+		a->kind = ASTRO_FILE;
+		a->size = hit.size;
+		a->mtime = hit.mtime;
+		goto out;
+	}
+	rc = view_build(r, &nd, NULL, &v);
+	r = NULL;	/* the view owns (and on failure closed) the reader */
+	if (rc)
+		goto out;
+	a->kind = ASTRO_FILE;
+	a->size = v->size;
+	a->mtime = v->mtime;
+	cache_put(p, path, ver, v);
+	view_free(v);
+out:
+	astro_tlm_reader_close(r);
+	return rc;
+}
+
+struct fillctx {
+	astro_fill_fn fill;
+	void *buf;
+	int full;
+};
+
+static int list_msid(void *arg, const struct astro_tlm_meta *m)
+{
+	struct fillctx *fc = arg;
+	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", "", ".svg"};
+	char name[ASTRO_TLM_MSID_MAX + 16];
+
+	if (m->samples == 0)
+		return 0;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sfx); i++) {
+		if (i == 4 && m->type == ASTRO_TLM_STATE)
+			break;	/* no plot of state text */
+		snprintf(name, sizeof(name), "%s%s", m->name, sfx[i]);
+		if (fc->fill(fc->buf, name, NULL)) {
+			fc->full = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
+{
+	struct tprov *p = priv;
+	struct astro_tlm_reader *r = NULL;
+	struct astro_tlm_meta m;
+	struct node nd;
+	char name[32];
+	int rc;
+
+	if ((rc = parse_path(path, &nd)))
+		return rc;
+	if (nd.kind == N_FILE)
+		return -ENOTDIR;
+	if ((rc = astro_tlm_reader_open(p->a, &r)))
+		return rc;
+	if (nd.kind == N_ROOT) {
+		struct fillctx fc = {fill, buf, 0};
+
+		if (fill(buf, "INDEX.csv", NULL) || fill(buf, "BAD_TIMES", NULL) ||
+		    fill(buf, ".ingest", NULL))
+			goto out;
+		rc = astro_tlm_reader_each_msid(r, list_msid, &fc);
+		goto out;
+	}
+	if (nd.kind == N_INGESTDIR) {
+		fill(buf, "ledger.csv", NULL);
+		goto out;
+	}
+	if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (nd.kind == N_MSIDDIR) {
+		for (int y = utc_year(m.first); y && y <= utc_year(m.last); y++) {
+			if (!year_has_data(r, &m, y, NULL))
+				continue;
+			snprintf(name, sizeof(name), "%04d", y);
+			if (fill(buf, name, NULL))
+				break;
+		}
+		goto out;
+	}
+	/* Days of one year that hold samples: seek from day to day. */
+	{
+		int64_t t;
+
+		if (!year_has_data(r, &m, nd.year, &t)) {
+			rc = -ENOENT;
+			goto out;
+		}
+		for (;;) {
+			struct astro_tlm_utc u;
+			int64_t d0, d1;
+
+			if (astro_tlm_time_to_utc(t, &u) || u.year != nd.year)
+				break;
+			snprintf(name, sizeof(name), "%03d.csv", u.doy);
+			if (fill(buf, name, NULL))
+				break;
+			if (day_span(u.year, u.doy, &d0, &d1))
+				break;
+			struct astro_tlm_iter *it;
+			struct astro_tlm_val v;
+			int bad;
+
+			if (astro_tlm_iter_open(r, &m, d1, INT64_MAX, ASTRO_TLM_ALL, &it))
+				break;
+			rc = astro_tlm_iter_next(it, &t, &v, &bad);
+			astro_tlm_iter_close(it);
+			if (rc != 1) {
+				rc = rc < 0 ? rc : 0;
+				break;
+			}
+			rc = 0;
+		}
+	}
+out:
+	astro_tlm_reader_close(r);
+	return rc;
+}
+
+static int tp_open(void *priv, const char *path, int flags, struct astro_file *f)
+{
+	struct tprov *p = priv;
+	struct astro_tlm_reader *r;
+	struct szent hint;
+	struct view *v;
+	struct node nd;
+	uint64_t ver[2];
+	int rc, hit = 0;
+
+	if ((flags & 3) != 0)	/* O_RDONLY only */
+		return -EROFS;
+	if ((rc = parse_path(path, &nd)))
+		return rc;
+	if (nd.kind != N_FILE)
+		return -EISDIR;
+	if ((rc = astro_tlm_reader_open(p->a, &r)))
+		return rc;
+	if ((rc = file_version(r, &nd, ver))) {
+		astro_tlm_reader_close(r);
+		return rc;
+	}
+	/* A getattr just counted this very version: skip the counting pass. */
+	hit = cache_get(p, path, ver, &hint, 1);
+	/* The view keeps this read txn to release: one snapshot per open file. */
+	rc = view_build(r, &nd, hit ? &hint : NULL, &v);
+	if (hit)
+		free(hint.marks);
+	if (rc)
+		return rc;
+	if (!hit)
+		cache_put(p, path, ver, v);
+	f->handle = v;
+	return 0;
+}
+
+static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf,
+		   size_t size, off_t off)
+{
+	(void)priv;
+	(void)path;
+	if (!f || !f->handle)
+		return -EBADF;
+	return view_read(f->handle, buf, size, off);
+}
+
+static int tp_release(void *priv, const char *path, struct astro_file *f)
+{
+	(void)priv;
+	(void)path;
+	if (f) {
+		view_free(f->handle);
+		f->handle = NULL;
+	}
+	return 0;
+}
+
+struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv)
+{
+	return priv ? ((struct tprov *)priv)->a : NULL;
+}
+
+const struct astro_provider astro_prov_telemetry = {
+	.name = "telemetry",
+	.init = tp_init,
+	.destroy = tp_destroy,
+	.getattr = tp_getattr,
+	.readdir = tp_readdir,
+	.open = tp_open,
+	.read = tp_read,
+	.release = tp_release,
+};

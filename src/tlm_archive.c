@@ -1,0 +1,1511 @@
+/* tlm_archive.c — the telemetry archive on its own LMDB environment (see tlm_archive.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <time.h>
+#include <lmdb.h>
+#include <openssl/evp.h>
+#include "astro.h"
+#include "tlm_archive.h"
+#include "tlm_fmt.h"
+#include "tlm_time.h"
+
+#define MAP_SIZE (1ULL << 38)	/* 256 GiB of address space; the file grows as used */
+
+struct astro_tlm_archive {
+	MDB_env *env;
+	MDB_dbi meta, samples, ledger, s5, sd, info, days;
+	unsigned flags;
+};
+
+struct astro_tlm_reader {
+	struct astro_tlm_archive *a;
+	MDB_txn *txn;
+	struct astro_tlm_badtimes bt;
+	uint64_t generation;
+};
+
+struct meta_rec {
+	uint32_t id;
+	uint8_t type, pad[3];
+	uint64_t samples;
+	int64_t first, last, mtime;
+	char unit[32];
+	uint64_t gen;
+};
+
+/* When a commit happens: wall-clock seconds and the generation it creates. */
+struct stamp {
+	int64_t now;
+	uint64_t gen;
+};
+
+struct ledger_rec {
+	unsigned char sha[32];
+	uint64_t rows, ingest_id;
+	int64_t first, last, committed_at;
+	uint32_t nmsid, pad;
+	/* uint32_t msid ids follow */
+};
+
+struct stat_num_rec {
+	uint32_t n;
+	uint8_t type, pad[3];
+	int64_t mini, maxi, midi;
+	double minf, maxf, midf, mean, std, p[ASTRO_TLM_NPCT];
+};
+
+#define SAMPLE_HDR 5	/* flags + ingest id */
+#define FLAG_BAD 0x4u
+
+static int mdb_errno(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+#define ERR(code, ...) do { if (err) snprintf(err, errlen, __VA_ARGS__); rc = (code); goto out; } while (0)
+
+/* ---- keys ---- */
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* (id, signed 64-bit) as 12 bytes that sort like the pair. */
+static void mkkey(unsigned char k[12], uint32_t id, int64_t x)
+{
+	put_be32(k, id);
+	put_be64(k + 4, (uint64_t)x ^ 0x8000000000000000ULL);
+}
+
+static int64_t key_x(const MDB_val *k)
+{
+	return (int64_t)(get_be64((const unsigned char *)k->mv_data + 4) ^ 0x8000000000000000ULL);
+}
+
+static uint32_t key_id(const MDB_val *k)
+{
+	return get_be32(k->mv_data);
+}
+
+/* ---- open/close ---- */
+
+static int mkdirs(const char *dir)
+{
+	char buf[4096];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int astro_tlm_archive_open(const char *dir, unsigned flags,
+			   struct astro_tlm_archive **out, char *err,
+			   size_t errlen)
+{
+	struct astro_tlm_archive *a = calloc(1, sizeof(*a));
+	MDB_txn *txn = NULL;
+	unsigned envf = MDB_NOTLS | ((flags & ASTRO_TLM_RDONLY) ? MDB_RDONLY : 0);
+	unsigned dbf = (flags & ASTRO_TLM_RDONLY) ? 0 : MDB_CREATE;
+	int rc;
+
+	*out = NULL;
+	if (!a)
+		return -ENOMEM;
+	a->flags = flags;
+	if (!(flags & ASTRO_TLM_RDONLY) && (rc = mkdirs(dir)) < 0)
+		ERR(rc, "%s: cannot create: %s", dir, strerror(-rc));
+	if ((rc = mdb_env_create(&a->env)) || (rc = mdb_env_set_maxdbs(a->env, 8)) ||
+	    (rc = mdb_env_set_mapsize(a->env, MAP_SIZE)) ||
+	    (rc = mdb_env_set_maxreaders(a->env, 1022))) {
+		rc = mdb_errno(rc);
+		ERR(rc, "%s: LMDB setup failed", dir);
+	}
+	if ((rc = mdb_env_open(a->env, dir, envf, 0644))) {
+		int e = mdb_errno(rc);
+
+		ERR(e, "%s: cannot open the archive: %s", dir, mdb_strerror(rc));
+	}
+	if ((rc = mdb_txn_begin(a->env, NULL, envf & MDB_RDONLY, &txn)))
+		ERR(mdb_errno(rc), "%s: %s", dir, mdb_strerror(rc));
+	if ((rc = mdb_dbi_open(txn, "meta", dbf, &a->meta)) ||
+	    (rc = mdb_dbi_open(txn, "samples", dbf, &a->samples)) ||
+	    (rc = mdb_dbi_open(txn, "ledger", dbf, &a->ledger)) ||
+	    (rc = mdb_dbi_open(txn, "s5", dbf, &a->s5)) ||
+	    (rc = mdb_dbi_open(txn, "sd", dbf, &a->sd)) ||
+	    (rc = mdb_dbi_open(txn, "info", dbf, &a->info)) ||
+	    (rc = mdb_dbi_open(txn, "days", dbf, &a->days))) {
+		int e = rc == MDB_NOTFOUND ? -ENOENT : mdb_errno(rc);
+
+		ERR(e, "%s: %s", dir, rc == MDB_NOTFOUND ? "not an archive (empty; run astrofs-ingest first)" : mdb_strerror(rc));
+	}
+	if ((rc = mdb_txn_commit(txn))) {
+		txn = NULL;
+		ERR(mdb_errno(rc), "%s: %s", dir, mdb_strerror(rc));
+	}
+	txn = NULL;
+	*out = a;
+	return 0;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (a->env)
+		mdb_env_close(a->env);
+	free(a);
+	return rc;
+}
+
+void astro_tlm_archive_close(struct astro_tlm_archive *a)
+{
+	if (!a)
+		return;
+	mdb_env_close(a->env);
+	free(a);
+}
+
+/* ---- info helpers ---- */
+
+static uint64_t info_u64(struct astro_tlm_archive *a, MDB_txn *txn, const char *key)
+{
+	MDB_val k = {strlen(key), (void *)key}, v;
+	uint64_t x = 0;
+
+	if (mdb_get(txn, a->info, &k, &v) == 0 && v.mv_size == sizeof(x))
+		memcpy(&x, v.mv_data, sizeof(x));
+	return x;
+}
+
+static int info_put_u64(struct astro_tlm_archive *a, MDB_txn *txn, const char *key, uint64_t x)
+{
+	MDB_val k = {strlen(key), (void *)key}, v = {sizeof(x), &x};
+
+	return mdb_errno(mdb_put(txn, a->info, &k, &v, 0));
+}
+
+static const char *info_badtimes(struct astro_tlm_archive *a, MDB_txn *txn, size_t *len)
+{
+	MDB_val k = {8, (void *)"badtimes"}, v;
+
+	if (mdb_get(txn, a->info, &k, &v) != 0) {
+		*len = 0;
+		return "";
+	}
+	*len = v.mv_size;
+	return v.mv_data;
+}
+
+static int load_badtimes(struct astro_tlm_archive *a, MDB_txn *txn,
+			 struct astro_tlm_badtimes *bt)
+{
+	size_t len;
+	const char *text = info_badtimes(a, txn, &len);
+
+	/* Stored only after it parsed, so failure here means damage. */
+	return astro_tlm_badtimes_parse(text, len, bt, NULL, 0) ? -EIO : 0;
+}
+
+/* ---- sample values ---- */
+
+static void decode_sample(const MDB_val *v, struct astro_tlm_val *out, int *bad)
+{
+	const unsigned char *p = v->mv_data;
+
+	memset(out, 0, sizeof(*out));
+	out->type = p[0] & 3u;
+	*bad = !!(p[0] & FLAG_BAD);
+	if (out->type == ASTRO_TLM_STATE) {
+		out->text = (const char *)p + SAMPLE_HDR;
+		out->tlen = (uint32_t)(v->mv_size - SAMPLE_HDR);
+	} else if (out->type == ASTRO_TLM_INT) {
+		memcpy(&out->i, p + SAMPLE_HDR, 8);
+		out->f = (double)out->i;
+	} else {
+		memcpy(&out->f, p + SAMPLE_HDR, 8);
+	}
+}
+
+static uint32_t sample_ingest(const MDB_val *v)
+{
+	uint32_t id;
+
+	memcpy(&id, (const unsigned char *)v->mv_data + 1, 4);
+	return id;
+}
+
+/* ---- stats records ---- */
+
+static int put_stat(MDB_txn *txn, MDB_dbi dbi, uint32_t id, const struct astro_tlm_stat *st)
+{
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	mkkey(k, id, st->index);
+	if (st->type == ASTRO_TLM_STATE) {
+		len = 4 + 1 + 4 + st->mid.tlen + 4;
+		for (size_t i = 0; i < st->nstates; i++)
+			len += 4 + st->states[i].tlen + 4;
+		buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+		unsigned char *p = buf;
+
+		memcpy(p, &st->n, 4);
+		p[4] = ASTRO_TLM_STATE;
+		p += 5;
+		memcpy(p, &st->mid.tlen, 4);
+		memcpy(p + 4, st->mid.text, st->mid.tlen);
+		p += 4 + st->mid.tlen;
+		uint32_t ns = (uint32_t)st->nstates;
+
+		memcpy(p, &ns, 4);
+		p += 4;
+		for (size_t i = 0; i < st->nstates; i++) {
+			memcpy(p, &st->states[i].tlen, 4);
+			memcpy(p + 4, st->states[i].text, st->states[i].tlen);
+			p += 4 + st->states[i].tlen;
+			memcpy(p, &st->states[i].n, 4);
+			p += 4;
+		}
+		val.mv_size = len;
+		val.mv_data = buf;
+	} else {
+		struct stat_num_rec r;
+
+		memset(&r, 0, sizeof(r));
+		r.n = st->n;
+		r.type = st->type;
+		r.mini = st->min.i;
+		r.maxi = st->max.i;
+		r.midi = st->mid.i;
+		r.minf = st->min.f;
+		r.maxf = st->max.f;
+		r.midf = st->mid.f;
+		r.mean = st->mean;
+		r.std = st->std;
+		memcpy(r.p, st->p, sizeof(r.p));
+		buf = malloc(sizeof(r));
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, &r, sizeof(r));
+		val.mv_size = sizeof(r);
+		val.mv_data = buf;
+	}
+	rc = mdb_errno(mdb_put(txn, dbi, &key, &val, 0));
+	free(buf);
+	return rc;
+}
+
+/* Decode; st->states is (re)allocated into *pool of capacity *cap. */
+static int decode_stat(const MDB_val *k, const MDB_val *v, struct astro_tlm_stat *st,
+		       struct astro_tlm_state_count **pool, size_t *cap)
+{
+	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
+
+	memset(st, 0, sizeof(*st));
+	st->index = key_x(k);
+	if (v->mv_size < 5)
+		return -EIO;
+	memcpy(&st->n, p, 4);
+	st->type = p[4];
+	if (st->type != ASTRO_TLM_STATE) {
+		struct stat_num_rec r;
+
+		if (v->mv_size != sizeof(r))
+			return -EIO;
+		memcpy(&r, p, sizeof(r));
+		st->min.type = st->max.type = st->mid.type = r.type;
+		st->min.i = r.mini;
+		st->max.i = r.maxi;
+		st->mid.i = r.midi;
+		st->min.f = r.minf;
+		st->max.f = r.maxf;
+		st->mid.f = r.midf;
+		st->mean = r.mean;
+		st->std = r.std;
+		memcpy(st->p, r.p, sizeof(r.p));
+		return 0;
+	}
+	p += 5;
+	uint32_t l, ns;
+
+	if (end - p < 4)
+		return -EIO;
+	memcpy(&l, p, 4);
+	if ((size_t)(end - p - 4) < l)
+		return -EIO;
+	st->mid.type = ASTRO_TLM_STATE;
+	st->mid.text = (const char *)p + 4;
+	st->mid.tlen = l;
+	p += 4 + l;
+	if (end - p < 4)
+		return -EIO;
+	memcpy(&ns, p, 4);
+	p += 4;
+	if (ns > *cap) {
+		void *q = realloc(*pool, ns * sizeof(**pool));
+
+		if (!q)
+			return -ENOMEM;
+		*pool = q;
+		*cap = ns;
+	}
+	for (uint32_t i = 0; i < ns; i++) {
+		if (end - p < 4)
+			return -EIO;
+		memcpy(&l, p, 4);
+		if ((size_t)(end - p - 4) < (size_t)l + 4)
+			return -EIO;
+		(*pool)[i].text = (const char *)p + 4;
+		(*pool)[i].tlen = l;
+		memcpy(&(*pool)[i].n, p + 4 + l, 4);
+		p += 8 + l;
+	}
+	st->states = *pool;
+	st->nstates = ns;
+	return 0;
+}
+
+/* ---- bin recompute ---- */
+
+struct binbuf {
+	int64_t *t;
+	struct astro_tlm_val *v;
+	size_t n, cap;
+};
+
+static int binbuf_add(struct binbuf *b, int64_t t, const struct astro_tlm_val *v)
+{
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 1024;
+		int64_t *nt = realloc(b->t, nc * sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		b->t = nt;
+		struct astro_tlm_val *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		b->v = nv;
+		b->cap = nc;
+	}
+	b->t[b->n] = t;
+	b->v[b->n++] = *v;
+	return 0;
+}
+
+/*
+ * Call fn for each good sample of m in [t0, t1) within txn: quality-bad and
+ * BAD_TIMES samples left out, exactly as readers see them.
+ */
+static int scan_good(struct astro_tlm_archive *a, MDB_txn *txn,
+		     const struct astro_tlm_meta *m,
+		     const struct astro_tlm_badtimes *bt, int64_t t0, int64_t t1,
+		     int (*fn)(void *arg, int64_t t, struct astro_tlm_val *v), void *arg)
+{
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	MDB_cursor *c = NULL;
+	int rc = 0, mrc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
+		return rc;
+	mkkey(k, m->id, t0);
+	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		struct astro_tlm_val v;
+		int bad;
+		int64_t t;
+
+		if (key.mv_size != 12 || key_id(&key) != m->id || (t = key_x(&key)) >= t1)
+			break;
+		decode_sample(&val, &v, &bad);
+		if (bad || astro_tlm_badtimes_match(bt, m->name, t))
+			continue;
+		rc = fn(arg, t, &v);
+	}
+	mdb_cursor_close(c);
+	if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_errno(mrc);
+	return rc;
+}
+
+struct bin_arg {
+	struct binbuf *bb;
+	uint8_t type;
+};
+
+static int bin_add(void *arg, int64_t t, struct astro_tlm_val *v)
+{
+	struct bin_arg *ba = arg;
+
+	if (ba->type == ASTRO_TLM_FLOAT && v->type == ASTRO_TLM_INT)
+		v->type = ASTRO_TLM_FLOAT;	/* value already in .f too */
+	return binbuf_add(ba->bb, t, v);
+}
+
+/* Recompute one bin of one MSID from the filtered samples within txn. */
+static int recompute_bin(struct astro_tlm_archive *a, MDB_txn *txn,
+			 const struct astro_tlm_meta *m,
+			 const struct astro_tlm_badtimes *bt, int daily,
+			 int64_t index, struct binbuf *bb)
+{
+	int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
+	unsigned char k[12];
+	MDB_val key = {12, k};
+	struct astro_tlm_stat st;
+	struct bin_arg ba = {bb, m->type};
+	MDB_dbi dbi = daily ? a->sd : a->s5;
+	int rc, mrc;
+
+	bb->n = 0;
+	if ((rc = scan_good(a, txn, m, bt, index * dt, index * dt + dt, bin_add, &ba)))
+		return rc;
+	mkkey(k, m->id, index);
+	if (bb->n == 0) {
+		mrc = mdb_del(txn, dbi, &key, NULL);
+		return mrc == MDB_NOTFOUND ? 0 : mdb_errno(mrc);
+	}
+	if ((rc = astro_tlm_stats_compute(bb->t, bb->v, bb->n, m->type, daily, index, &st)))
+		return rc;
+	rc = put_stat(txn, dbi, m->id, &st);
+	astro_tlm_stats_free(&st);
+	return rc;
+}
+
+struct day_rec {
+	uint64_t bytes, rows;
+};
+
+static int day_add(void *arg, int64_t t, struct astro_tlm_val *v)
+{
+	struct day_rec *dr = arg;
+
+	dr->bytes += astro_tlm_fmt_row(t, v, NULL, 0);
+	dr->rows++;
+	return 0;
+}
+
+/*
+ * Bytes and rows the full-resolution CSV of one UTC day renders to (good
+ * samples only), so sizes need no pass over the samples at read time.
+ */
+static int recompute_day(struct astro_tlm_archive *a, MDB_txn *txn,
+			 const struct astro_tlm_meta *m,
+			 const struct astro_tlm_badtimes *bt, int64_t day)
+{
+	int64_t t0, t1;
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	struct day_rec dr = {0, 0};
+	int rc, mrc;
+
+	if (astro_tlm_time_day_start(day, &t0))
+		return 0;	/* outside 1972..9999: no day files there */
+	if (astro_tlm_time_day_start(day + 1, &t1))
+		t1 = INT64_MAX;
+	if ((rc = scan_good(a, txn, m, bt, t0, t1, day_add, &dr)))
+		return rc;
+	mkkey(k, m->id, day);
+	if (dr.rows == 0) {
+		mrc = mdb_del(txn, a->days, &key, NULL);
+		return mrc == MDB_NOTFOUND ? 0 : mdb_errno(mrc);
+	}
+	val.mv_size = sizeof(dr);
+	val.mv_data = &dr;
+	return mdb_errno(mdb_put(txn, a->days, &key, &val, 0));
+}
+
+/* Every bin of both sizes, and every UTC day, that [t0, t1] overlaps. */
+static int recompute_span(struct astro_tlm_archive *a, MDB_txn *txn,
+			  const struct astro_tlm_meta *m,
+			  const struct astro_tlm_badtimes *bt, int64_t t0,
+			  int64_t t1, struct binbuf *bb)
+{
+	int rc = 0;
+
+	for (int daily = 0; daily <= 1 && !rc; daily++) {
+		int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
+
+		for (int64_t i = astro_tlm_stats_index(t0, dt);
+		     i <= astro_tlm_stats_index(t1, dt) && !rc; i++)
+			rc = recompute_bin(a, txn, m, bt, daily, i, bb);
+	}
+	int64_t d0, d1;
+
+	if (!rc && astro_tlm_time_utc_day(t0, &d0) == 0 && astro_tlm_time_utc_day(t1, &d1) == 0)
+		for (int64_t d = d0; d <= d1 && !rc; d++)
+			rc = recompute_day(a, txn, m, bt, d);
+	return rc;
+}
+
+/* ---- meta ---- */
+
+static void meta_from_rec(struct astro_tlm_meta *m, const char *name, size_t nlen,
+			  const struct meta_rec *r)
+{
+	memset(m, 0, sizeof(*m));
+	memcpy(m->name, name, nlen < ASTRO_TLM_MSID_MAX ? nlen : ASTRO_TLM_MSID_MAX - 1);
+	m->id = r->id;
+	m->type = r->type;
+	memcpy(m->unit, r->unit, sizeof(m->unit));
+	m->unit[sizeof(m->unit) - 1] = '\0';
+	m->samples = r->samples;
+	m->first = r->first;
+	m->last = r->last;
+	m->mtime = r->mtime;
+	m->gen = r->gen;
+}
+
+static int get_meta(struct astro_tlm_archive *a, MDB_txn *txn, const char *name,
+		    struct astro_tlm_meta *m)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	struct meta_rec r;
+	int rc = mdb_get(txn, a->meta, &k, &v);
+
+	if (rc)
+		return mdb_errno(rc);
+	if (v.mv_size != sizeof(r))
+		return -EIO;
+	memcpy(&r, v.mv_data, sizeof(r));
+	meta_from_rec(m, name, strlen(name), &r);
+	return 0;
+}
+
+static int put_meta(struct astro_tlm_archive *a, MDB_txn *txn, const struct astro_tlm_meta *m)
+{
+	struct meta_rec r;
+	MDB_val k = {strlen(m->name), (void *)m->name}, v = {sizeof(r), &r};
+
+	memset(&r, 0, sizeof(r));
+	r.id = m->id;
+	r.type = m->type;
+	r.samples = m->samples;
+	r.first = m->first;
+	r.last = m->last;
+	r.mtime = m->mtime;
+	r.gen = m->gen;
+	memcpy(r.unit, m->unit, sizeof(r.unit));
+	return mdb_errno(mdb_put(txn, a->meta, &k, &v, 0));
+}
+
+static int meta_by_id(struct astro_tlm_archive *a, MDB_txn *txn, uint32_t id,
+		      struct astro_tlm_meta *m)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, found = -ENOENT;
+
+	if ((rc = mdb_errno(mdb_cursor_open(txn, a->meta, &c))))
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct meta_rec r;
+
+		if (v.mv_size != sizeof(r))
+			continue;
+		memcpy(&r, v.mv_data, sizeof(r));
+		if (r.id == id) {
+			meta_from_rec(m, k.mv_data, k.mv_size, &r);
+			found = 0;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return found;
+}
+
+/* ---- ingest ---- */
+
+struct order {
+	uint32_t msid;
+	size_t pos;
+	int64_t t;
+};
+
+static int cmp_order(const void *x, const void *y)
+{
+	const struct order *a = x, *b = y;
+
+	if (a->msid != b->msid)
+		return a->msid < b->msid ? -1 : 1;
+	if (a->t != b->t)
+		return a->t < b->t ? -1 : 1;
+	return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+static void sha256_hex(const char *buf, size_t len, unsigned char raw[32], char hex[65])
+{
+	unsigned int n = 32;
+
+	EVP_Digest(buf, len, raw, &n, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Remove the samples an earlier version of a file stored (REPLACE). */
+static int remove_old_file(struct astro_tlm_archive *a, MDB_txn *txn,
+			   const struct ledger_rec *old, const uint32_t *ids,
+			   const struct astro_tlm_badtimes *bt, const struct stamp *when,
+			   struct binbuf *bb)
+{
+	int rc = 0;
+
+	for (uint32_t j = 0; j < old->nmsid && !rc; j++) {
+		struct astro_tlm_meta m;
+		MDB_cursor *c;
+		unsigned char k[12];
+		MDB_val key = {12, k}, val;
+		int mrc;
+		uint64_t removed = 0;
+
+		if (meta_by_id(a, txn, ids[j], &m))
+			continue;
+		if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
+			break;
+		mkkey(k, m.id, old->first);
+		/* After mdb_cursor_del the cursor already rests on the next item,
+		 * and LMDB's MDB_NEXT then returns that item without moving. */
+		for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0;
+		     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+			if (key_id(&key) != m.id || key_x(&key) > old->last)
+				break;
+			if (sample_ingest(&val) != (uint32_t)old->ingest_id)
+				continue;
+			if ((mrc = mdb_cursor_del(c, 0)))
+				break;
+			removed++;
+		}
+		mdb_cursor_close(c);
+		if (mrc != 0 && mrc != MDB_NOTFOUND) {
+			rc = mdb_errno(mrc);
+			break;
+		}
+		m.samples -= removed < m.samples ? removed : m.samples;
+		m.mtime = when->now;
+		m.gen = when->gen;
+		if ((rc = put_meta(a, txn, &m)))
+			break;
+		rc = recompute_span(a, txn, &m, bt, old->first, old->last, bb);
+	}
+	return rc;
+}
+
+/* First/last stored sample of an MSID (after removals). */
+static int refresh_span(struct astro_tlm_archive *a, MDB_txn *txn, struct astro_tlm_meta *m)
+{
+	MDB_cursor *c;
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	int rc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
+		return rc;
+	m->first = INT64_MAX;
+	m->last = INT64_MIN;
+	mkkey(k, m->id, INT64_MIN);
+	if (mdb_cursor_get(c, &key, &val, MDB_SET_RANGE) == 0 && key_id(&key) == m->id)
+		m->first = key_x(&key);
+	mkkey(k, m->id + 1, INT64_MIN);
+	key.mv_data = k;
+	key.mv_size = 12;
+	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
+	if (rc == 0 && key_id(&key) == m->id)
+		m->last = key_x(&key);
+	mdb_cursor_close(c);
+	return 0;
+}
+
+int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
+			     const char *buf, size_t len, unsigned flags,
+			     struct astro_tlm_ingest_result *res, char *err,
+			     size_t errlen)
+{
+	struct astro_tlm_batch b;
+	struct astro_tlm_badtimes bt = {0};
+	struct order *ord = NULL;
+	struct astro_tlm_meta *metas = NULL;
+	struct ledger_rec *lr = NULL;
+	struct binbuf bb = {0};
+	unsigned char sha[32], *vbuf = NULL;
+	size_t vcap = 0, nlen = strlen(name);
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	struct stamp when = {astro_now_ms() / 1000, 0};
+	uint64_t ingest_id;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	astro_tlm_batch_init(&b);
+	if (nlen == 0 || nlen >= 256 || memchr(name, '/', nlen))
+		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", name);
+	sha256_hex(buf, len, sha, res->sha256);
+	/* Parse before taking the single writer lock: readers and writers never wait on parsing. */
+	if ((rc = astro_tlm_parse_any(buf, len, &b, err, errlen)))
+		goto out;
+	ord = malloc(b.n * sizeof(*ord));
+	metas = calloc(b.nmsid, sizeof(*metas));
+	if (!ord || !metas)
+		ERR(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < b.n; i++) {
+		ord[i].msid = b.s[i].msid;
+		ord[i].pos = i;
+		ord[i].t = b.s[i].t;
+	}
+	qsort(ord, b.n, sizeof(*ord), cmp_order);
+
+	if ((rc = mdb_txn_begin(a->env, NULL, 0, &txn))) {
+		txn = NULL;
+		ERR(mdb_errno(rc), "archive: %s", mdb_strerror(rc));
+	}
+	if ((rc = load_badtimes(a, txn, &bt)))
+		ERR(rc, "archive: stored BAD_TIMES table is damaged");
+	when.gen = info_u64(a, txn, "generation") + 1;
+	k.mv_size = nlen;
+	k.mv_data = (void *)name;
+	if (mdb_get(txn, a->ledger, &k, &v) == 0) {
+		struct ledger_rec old;	/* LMDB values are not aligned: copy out */
+		uint32_t *ids;
+
+		if (v.mv_size < sizeof(old))
+			ERR(-EIO, "archive: damaged ledger row for %s", name);
+		memcpy(&old, v.mv_data, sizeof(old));
+		if (!memcmp(old.sha, sha, 32)) {
+			res->skipped = 1;
+			res->rows = old.rows;
+			res->first = old.first;
+			res->last = old.last;
+			rc = 0;
+			goto out;	/* aborts the txn: nothing changes */
+		}
+		if (!(flags & ASTRO_TLM_REPLACE))
+			ERR(-EEXIST, "%s: already ingested with other content (use --replace to replace it)", name);
+		if (v.mv_size < sizeof(old) + old.nmsid * sizeof(uint32_t))
+			ERR(-EIO, "archive: damaged ledger row for %s", name);
+		if (!(ids = malloc(old.nmsid * sizeof(uint32_t) + 1)))
+			ERR(-ENOMEM, "out of memory");
+		memcpy(ids, (const unsigned char *)v.mv_data + sizeof(old), old.nmsid * sizeof(uint32_t));
+		rc = remove_old_file(a, txn, &old, ids, &bt, &when, &bb);
+		for (uint32_t j = 0; j < old.nmsid && !rc; j++) {
+			struct astro_tlm_meta m;
+
+			if (meta_by_id(a, txn, ids[j], &m) == 0 && (rc = refresh_span(a, txn, &m)) == 0)
+				rc = put_meta(a, txn, &m);
+		}
+		free(ids);
+		if (rc)
+			ERR(rc, "archive: replacing %s failed: %s", name, strerror(-rc));
+		res->replaced = 1;
+	}
+	ingest_id = info_u64(a, txn, "next_ingest") + 1;
+	if ((rc = info_put_u64(a, txn, "next_ingest", ingest_id)))
+		ERR(rc, "archive: %s", strerror(-rc));
+
+	/* Metadata: find or create each MSID; refuse state/number mixes. */
+	for (size_t j = 0; j < b.nmsid; j++) {
+		struct astro_tlm_meta *m = &metas[j];
+		uint8_t bt_type = b.msid[j].type;
+
+		rc = get_meta(a, txn, b.msid[j].name, m);
+		if (rc == -ENOENT) {
+			uint64_t id = info_u64(a, txn, "next_msid") + 1;
+
+			if (id > UINT32_MAX - 1)
+				ERR(-ENOSPC, "archive: too many MSIDs");
+			if ((rc = info_put_u64(a, txn, "next_msid", id)))
+				ERR(rc, "archive: %s", strerror(-rc));
+			memset(m, 0, sizeof(*m));
+			astro_strlcpy(m->name, b.msid[j].name, sizeof(m->name));
+			m->id = (uint32_t)id;
+			m->type = bt_type;
+			m->first = INT64_MAX;
+			m->last = INT64_MIN;
+		} else if (rc) {
+			ERR(rc, "archive: %s", strerror(-rc));
+		} else if ((m->type == ASTRO_TLM_STATE) != (bt_type == ASTRO_TLM_STATE)) {
+			ERR(-EINVAL, "%s: MSID %s is %s in the archive but this file gives %s", name,
+			    m->name, m->type == ASTRO_TLM_STATE ? "a state" : "numeric",
+			    bt_type == ASTRO_TLM_STATE ? "text" : "numbers");
+		} else if (bt_type > m->type) {
+			m->type = bt_type;	/* INT → FLOAT; stored ints stay exact */
+		}
+		if (m->samples == 0) {
+			m->first = INT64_MAX;
+			m->last = INT64_MIN;
+		}
+		m->mtime = when.now;
+		m->gen = when.gen;
+	}
+
+	/* Samples, in (MSID, time) order; a repeated time inside the file: the later row wins. */
+	{
+		MDB_cursor *c;
+		unsigned char key[12];
+
+		if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
+			ERR(rc, "archive: %s", strerror(-rc));
+		for (size_t i = 0; i < b.n; i++) {
+			const struct astro_tlm_sample *s = &b.s[ord[i].pos];
+			struct astro_tlm_meta *m = &metas[s->msid];
+			size_t need = SAMPLE_HDR + (s->type == ASTRO_TLM_STATE ? s->tlen : 8);
+			MDB_val kv = {12, key}, vv;
+			uint32_t iid = (uint32_t)ingest_id;
+
+			if (i + 1 < b.n && ord[i + 1].msid == ord[i].msid && ord[i + 1].t == ord[i].t)
+				continue;
+			if (need > vcap) {
+				unsigned char *nb = realloc(vbuf, need);
+
+				if (!nb) {
+					mdb_cursor_close(c);
+					ERR(-ENOMEM, "out of memory");
+				}
+				vbuf = nb;
+				vcap = need;
+			}
+			vbuf[0] = (unsigned char)(s->type | (s->bad ? FLAG_BAD : 0));
+			memcpy(vbuf + 1, &iid, 4);
+			if (s->type == ASTRO_TLM_STATE)
+				memcpy(vbuf + SAMPLE_HDR, b.text + s->toff, s->tlen);
+			else
+				memcpy(vbuf + SAMPLE_HDR, &s->v, 8);
+			vv.mv_size = need;
+			vv.mv_data = vbuf;
+			mkkey(key, m->id, s->t);
+			rc = mdb_cursor_put(c, &kv, &vv, MDB_NOOVERWRITE);
+			if (rc == MDB_KEYEXIST) {
+				kv.mv_size = 12;
+				kv.mv_data = key;
+				vv.mv_size = need;
+				vv.mv_data = vbuf;
+				rc = mdb_cursor_put(c, &kv, &vv, 0);
+			} else if (rc == 0) {
+				m->samples++;
+			}
+			if (rc) {
+				mdb_cursor_close(c);
+				ERR(mdb_errno(rc), "archive: storing samples: %s", mdb_strerror(rc));
+			}
+			if (s->t < m->first)
+				m->first = s->t;
+			if (s->t > m->last)
+				m->last = s->t;
+			res->rows++;
+		}
+		mdb_cursor_close(c);
+	}
+	res->first = INT64_MAX;
+	res->last = INT64_MIN;
+	for (size_t j = 0; j < b.nmsid; j++) {
+		if ((rc = put_meta(a, txn, &metas[j])))
+			ERR(rc, "archive: %s", strerror(-rc));
+	}
+	/* Stats: every bin the new samples fall in, from the filtered set. */
+	for (int daily = 0; daily <= 1; daily++) {
+		int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
+		int64_t prev = 0;
+		uint32_t prev_msid = UINT32_MAX;
+
+		for (size_t i = 0; i < b.n; i++) {
+			int64_t idx = astro_tlm_stats_index(ord[i].t, dt);
+
+			if (ord[i].msid == prev_msid && idx == prev)
+				continue;
+			prev_msid = ord[i].msid;
+			prev = idx;
+			if ((rc = recompute_bin(a, txn, &metas[ord[i].msid], &bt, daily, idx, &bb)))
+				ERR(rc, "archive: statistics: %s", strerror(-rc));
+		}
+	}
+	/* Per-day rendered sizes of every UTC day the new samples fall in. */
+	{
+		int64_t prev = 0, d;
+		uint32_t prev_msid = UINT32_MAX;
+
+		for (size_t i = 0; i < b.n; i++) {
+			if (astro_tlm_time_utc_day(ord[i].t, &d))
+				continue;
+			if (ord[i].msid == prev_msid && d == prev)
+				continue;
+			prev_msid = ord[i].msid;
+			prev = d;
+			if ((rc = recompute_day(a, txn, &metas[ord[i].msid], &bt, d)))
+				ERR(rc, "archive: day sizes: %s", strerror(-rc));
+		}
+	}
+	for (size_t i = 0; i < b.n; i++) {
+		if (b.s[i].t < res->first)
+			res->first = b.s[i].t;
+		if (b.s[i].t > res->last)
+			res->last = b.s[i].t;
+	}
+	/* Ledger row last: its presence means the whole file is in. */
+	lr = calloc(1, sizeof(*lr) + b.nmsid * sizeof(uint32_t));
+	if (!lr)
+		ERR(-ENOMEM, "out of memory");
+	memcpy(lr->sha, sha, 32);
+	lr->rows = res->rows;
+	lr->ingest_id = ingest_id;
+	lr->first = res->first;
+	lr->last = res->last;
+	lr->committed_at = when.now;
+	lr->nmsid = (uint32_t)b.nmsid;
+	for (size_t j = 0; j < b.nmsid; j++) {
+		uint32_t id = metas[j].id;
+
+		memcpy((unsigned char *)(lr + 1) + j * sizeof(uint32_t), &id, sizeof(id));
+	}
+	k.mv_size = nlen;
+	k.mv_data = (void *)name;
+	v.mv_size = sizeof(*lr) + b.nmsid * sizeof(uint32_t);
+	v.mv_data = lr;
+	if ((rc = mdb_errno(mdb_put(txn, a->ledger, &k, &v, 0))) ||
+	    (rc = info_put_u64(a, txn, "generation", when.gen)))
+		ERR(rc, "archive: %s", strerror(-rc));
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc)
+		ERR(mdb_errno(rc), "archive: commit failed: %s", mdb_strerror(rc));
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	astro_tlm_batch_free(&b);
+	astro_tlm_badtimes_free(&bt);
+	free(ord);
+	free(metas);
+	free(lr);
+	free(vbuf);
+	free(bb.t);
+	free(bb.v);
+	return rc;
+}
+
+/* Recompute bins under every interval of `bt` that matches each MSID. */
+static int recompute_for_table(struct astro_tlm_archive *a, MDB_txn *txn,
+			       const struct astro_tlm_badtimes *intervals,
+			       const struct astro_tlm_badtimes *filter,
+			       const struct stamp *when, struct binbuf *bb)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, mrc;
+	struct astro_tlm_meta *all = NULL;
+	size_t n = 0, cap = 0;
+
+	if ((rc = mdb_errno(mdb_cursor_open(txn, a->meta, &c))))
+		return rc;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct meta_rec r;
+
+		if (v.mv_size != sizeof(r))
+			continue;
+		if (n == cap) {
+			void *q = realloc(all, (cap = cap ? cap * 2 : 64) * sizeof(*all));
+
+			if (!q) {
+				mdb_cursor_close(c);
+				free(all);
+				return -ENOMEM;
+			}
+			all = q;
+		}
+		memcpy(&r, v.mv_data, sizeof(r));
+		meta_from_rec(&all[n++], k.mv_data, k.mv_size, &r);
+	}
+	mdb_cursor_close(c);
+	for (size_t i = 0; i < n && !rc; i++) {
+		int touched = 0;
+
+		for (size_t j = 0; j < intervals->n && !rc; j++) {
+			struct astro_tlm_badtimes one = {&intervals->v[j], 1};
+			int64_t t0 = intervals->v[j].start, t1 = intervals->v[j].stop;
+
+			if (!astro_tlm_badtimes_match(&one, all[i].name, t0) ||
+			    all[i].samples == 0 || t1 < all[i].first || t0 > all[i].last)
+				continue;
+			if (t0 < all[i].first)
+				t0 = all[i].first;
+			if (t1 > all[i].last)
+				t1 = all[i].last;
+			rc = recompute_span(a, txn, &all[i], filter, t0, t1, bb);
+			touched = 1;
+		}
+		if (touched && !rc) {
+			all[i].mtime = when->now;
+			all[i].gen = when->gen;
+			rc = put_meta(a, txn, &all[i]);
+		}
+	}
+	free(all);
+	return rc;
+}
+
+int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
+				   const char *buf, size_t len, char *err,
+				   size_t errlen)
+{
+	struct astro_tlm_badtimes old = {0}, neu = {0};
+	struct binbuf bb = {0};
+	MDB_txn *txn = NULL;
+	MDB_val k = {8, (void *)"badtimes"}, v = {len, (void *)buf};
+	struct stamp when = {astro_now_ms() / 1000, 0};
+	int rc;
+
+	if ((rc = astro_tlm_badtimes_parse(buf, len, &neu, err, errlen)))
+		goto out;
+	if ((rc = mdb_txn_begin(a->env, NULL, 0, &txn))) {
+		txn = NULL;
+		ERR(mdb_errno(rc), "archive: %s", mdb_strerror(rc));
+	}
+	if ((rc = load_badtimes(a, txn, &old)))
+		ERR(rc, "archive: stored BAD_TIMES table is damaged");
+	when.gen = info_u64(a, txn, "generation") + 1;
+	/* Bins under an old or a new interval may change; both with the new filter. */
+	if ((rc = recompute_for_table(a, txn, &old, &neu, &when, &bb)) ||
+	    (rc = recompute_for_table(a, txn, &neu, &neu, &when, &bb)))
+		ERR(rc, "archive: statistics: %s", strerror(-rc));
+	if ((rc = mdb_errno(mdb_put(txn, a->info, &k, &v, 0))) ||
+	    (rc = info_put_u64(a, txn, "badtimes_mtime", (uint64_t)when.now)) ||
+	    (rc = info_put_u64(a, txn, "badtimes_gen", when.gen)) ||
+	    (rc = info_put_u64(a, txn, "generation", when.gen)))
+		ERR(rc, "archive: %s", strerror(-rc));
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc)
+		ERR(mdb_errno(rc), "archive: commit failed: %s", mdb_strerror(rc));
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	astro_tlm_badtimes_free(&old);
+	astro_tlm_badtimes_free(&neu);
+	free(bb.t);
+	free(bb.v);
+	return rc;
+}
+
+/* ---- readers ---- */
+
+int astro_tlm_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader **out)
+{
+	struct astro_tlm_reader *r = calloc(1, sizeof(*r));
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->a = a;
+	if ((rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, &r->txn))) {
+		free(r);
+		return mdb_errno(rc);
+	}
+	if ((rc = load_badtimes(a, r->txn, &r->bt))) {
+		mdb_txn_abort(r->txn);
+		free(r);
+		return rc;
+	}
+	r->generation = info_u64(a, r->txn, "generation");
+	*out = r;
+	return 0;
+}
+
+void astro_tlm_reader_close(struct astro_tlm_reader *r)
+{
+	if (!r)
+		return;
+	mdb_txn_abort(r->txn);
+	astro_tlm_badtimes_free(&r->bt);
+	free(r);
+}
+
+uint64_t astro_tlm_reader_generation(const struct astro_tlm_reader *r)
+{
+	return r->generation;
+}
+
+int astro_tlm_reader_meta(struct astro_tlm_reader *r, const char *msid,
+			  struct astro_tlm_meta *m)
+{
+	char name[ASTRO_TLM_MSID_MAX];
+
+	if (astro_tlm_msid_canon(msid, strlen(msid), name))
+		return -ENOENT;
+	return get_meta(r->a, r->txn, name, m);
+}
+
+int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
+			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
+			       void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->meta, &c))))
+		return rc;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct meta_rec mr;
+		struct astro_tlm_meta m;
+
+		if (v.mv_size != sizeof(mr))
+			continue;
+		memcpy(&mr, v.mv_data, sizeof(mr));
+		meta_from_rec(&m, k.mv_data, k.mv_size, &mr);
+		rc = fn(arg, &m);
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r)
+{
+	return info_u64(r->a, r->txn, "badtimes_gen");
+}
+
+const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
+				      int64_t *mtime)
+{
+	if (mtime)
+		*mtime = (int64_t)info_u64(r->a, r->txn, "badtimes_mtime");
+	return info_badtimes(r->a, r->txn, len);
+}
+
+int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
+				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
+				 void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, mrc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->ledger, &c))))
+		return rc;
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct ledger_rec lr;
+		struct astro_tlm_ledger_row row;
+
+		if (v.mv_size < sizeof(lr))
+			continue;
+		memcpy(&lr, v.mv_data, sizeof(lr));
+		memset(&row, 0, sizeof(row));
+		memcpy(row.name, k.mv_data, k.mv_size < sizeof(row.name) ? k.mv_size : sizeof(row.name) - 1);
+		for (int i = 0; i < 32; i++)
+			snprintf(row.sha256 + 2 * i, 3, "%02x", lr.sha[i]);
+		row.rows = lr.rows;
+		row.ingest_id = lr.ingest_id;
+		row.first = lr.first;
+		row.last = lr.last;
+		row.committed_at = lr.committed_at;
+		rc = fn(arg, &row);
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			      int64_t d0, int64_t d1,
+			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
+			      void *arg)
+{
+	MDB_cursor *c;
+	unsigned char k[12];
+	MDB_val key = {12, k}, val;
+	int rc, mrc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->days, &c))))
+		return rc;
+	mkkey(k, m->id, d0);
+	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
+	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
+		struct day_rec dr;
+
+		if (key.mv_size != 12 || key_id(&key) != m->id || key_x(&key) > d1)
+			break;
+		if (val.mv_size != sizeof(dr)) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(&dr, val.mv_data, sizeof(dr));
+		rc = fn(arg, key_x(&key), dr.bytes, dr.rows);
+	}
+	mdb_cursor_close(c);
+	if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = mdb_errno(mrc);
+	return rc < 0 ? rc : 0;
+}
+
+struct astro_tlm_iter {
+	struct astro_tlm_reader *r;
+	MDB_cursor *c;
+	struct astro_tlm_meta m;
+	int64_t t0, t1;
+	unsigned flags;
+	int started, done;
+};
+
+int astro_tlm_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			int64_t t0, int64_t t1, unsigned flags,
+			struct astro_tlm_iter **out)
+{
+	struct astro_tlm_iter *it = calloc(1, sizeof(*it));
+	int rc;
+
+	*out = NULL;
+	if (!it)
+		return -ENOMEM;
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->samples, &it->c)))) {
+		free(it);
+		return rc;
+	}
+	it->r = r;
+	it->m = *m;
+	it->t0 = t0;
+	it->t1 = t1;
+	it->flags = flags;
+	*out = it;
+	return 0;
+}
+
+/*
+ * One step of a range scan over 12-byte (id, x) keys: 1 with key/val set,
+ * 0 at the end of [from, to) for that id, or -errno.
+ */
+static int range_step(MDB_cursor *c, uint32_t id, int64_t from, int64_t to,
+		      int *started, int *done, MDB_val *key, MDB_val *val)
+{
+	unsigned char k[12];	/* only read by MDB_SET_RANGE; results point into the map */
+	int rc;
+
+	if (*done)
+		return 0;
+	if (!*started) {
+		mkkey(k, id, from);
+		key->mv_size = 12;
+		key->mv_data = k;
+		rc = mdb_cursor_get(c, key, val, MDB_SET_RANGE);
+		*started = 1;
+	} else {
+		rc = mdb_cursor_get(c, key, val, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND || (rc == 0 && (key->mv_size != 12 || key_id(key) != id ||
+					       key_x(key) >= to))) {
+		*done = 1;
+		return 0;
+	}
+	return rc ? mdb_errno(rc) : 1;
+}
+
+int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
+			struct astro_tlm_val *v, int *bad)
+{
+	MDB_val key, val;
+	int rc;
+
+	while ((rc = range_step(it->c, it->m.id, it->t0, it->t1, &it->started,
+				&it->done, &key, &val)) == 1) {
+		*t = key_x(&key);
+		decode_sample(&val, v, bad);
+		if (!(it->flags & ASTRO_TLM_ALL) &&
+		    (*bad || astro_tlm_badtimes_match(&it->r->bt, it->m.name, *t)))
+			continue;
+		return 1;
+	}
+	return rc;
+}
+
+void astro_tlm_iter_close(struct astro_tlm_iter *it)
+{
+	if (!it)
+		return;
+	mdb_cursor_close(it->c);
+	free(it);
+}
+
+struct astro_tlm_siter {
+	MDB_cursor *c;
+	uint32_t id;
+	int64_t i0, i1;
+	int started, done;
+	struct astro_tlm_state_count *pool;
+	size_t cap;
+};
+
+int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+			 int daily, int64_t i0, int64_t i1,
+			 struct astro_tlm_siter **out)
+{
+	struct astro_tlm_siter *it = calloc(1, sizeof(*it));
+	int rc;
+
+	*out = NULL;
+	if (!it)
+		return -ENOMEM;
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, daily ? r->a->sd : r->a->s5, &it->c)))) {
+		free(it);
+		return rc;
+	}
+	it->id = m->id;
+	it->i0 = i0;
+	it->i1 = i1;
+	*out = it;
+	return 0;
+}
+
+int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
+{
+	MDB_val key, val;
+	int rc = range_step(it->c, it->id, it->i0, it->i1, &it->started, &it->done,
+			    &key, &val);
+
+	if (rc != 1)
+		return rc;
+	rc = decode_stat(&key, &val, st, &it->pool, &it->cap);
+	return rc < 0 ? rc : 1;
+}
+
+void astro_tlm_siter_close(struct astro_tlm_siter *it)
+{
+	if (!it)
+		return;
+	mdb_cursor_close(it->c);
+	free(it->pool);
+	free(it);
+}
+
+/* ---- files ---- */
+
+struct mapped {
+	char *p;
+	size_t len;
+};
+
+static int map_file(const char *path, struct mapped *m)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	m->p = NULL;
+	m->len = 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	m->len = (size_t)st.st_size;
+	if (m->len == 0)
+		goto out;
+	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m->p == MAP_FAILED) {
+		m->p = NULL;
+		rc = -errno;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static void unmap_file(struct mapped *m)
+{
+	if (m->p)
+		munmap(m->p, m->len);
+}
+
+int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
+				  unsigned flags,
+				  struct astro_tlm_ingest_result *res, char *err,
+				  size_t errlen)
+{
+	struct mapped m;
+	const char *base = strrchr(path, '/');
+	int rc = map_file(path, &m);
+
+	memset(res, 0, sizeof(*res));
+	if (rc) {
+		if (err)
+			snprintf(err, errlen, "cannot read: %s", strerror(-rc));
+		return rc;
+	}
+	rc = astro_tlm_archive_ingest(a, base ? base + 1 : path, m.p ? m.p : "", m.len,
+				      flags, res, err, errlen);
+	unmap_file(&m);
+	return rc;
+}
+
+int astro_tlm_archive_set_badtimes_file(struct astro_tlm_archive *a,
+					const char *path, char *err,
+					size_t errlen)
+{
+	struct mapped m;
+	int rc = map_file(path, &m);
+
+	if (rc) {
+		if (err)
+			snprintf(err, errlen, "cannot read: %s", strerror(-rc));
+		return rc;
+	}
+	rc = astro_tlm_archive_set_badtimes(a, m.p ? m.p : "", m.len, err, errlen);
+	unmap_file(&m);
+	return rc;
+}

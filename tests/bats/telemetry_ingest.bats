@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# astrofs-ingest: a kill -9 in the middle of a large ingest leaves the
+# archive exactly as before (LMDB commits the one transaction or nothing),
+# and the same file then ingests in full.  No mount needed.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+INGEST=$ROOT/build/astrofs-ingest
+
+setup() {
+	[ -x "$INGEST" ] || skip "build/astrofs-ingest is not built"
+	T=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-ingest-bats.XXXXXX")
+	printf 'msid,time,value\nSMALL,2020:001,1\nSMALL,2020:002,2\n' >"$T/small.csv"
+	"$INGEST" --quiet --archive "$T/arc" "$T/small.csv"
+	# 3 M rows, ~1.5 s of work: long enough to be caught mid-way
+	awk 'BEGIN { print "msid,time,value"; for (i = 0; i < 3000000; i++) printf "BIG,secs:%d,%d.5\n", 700000000 + i, i % 1000 }' >"$T/big.csv"
+}
+
+teardown() {
+	[ -n "${PID:-}" ] && kill -9 "$PID" 2>/dev/null || true
+	rm -rf "$T"
+}
+
+# kill_after SECONDS: start an ingest of big.csv and kill -9 it after SECONDS;
+# succeeds only if it was still running when killed.
+kill_after() {
+	"$INGEST" --quiet --archive "$T/arc" "$T/big.csv" &
+	PID=$!
+	sleep "$1"
+	kill -9 "$PID" 2>/dev/null
+	local killed=$?
+	wait "$PID" 2>/dev/null || true
+	PID=
+	return $killed
+}
+
+@test "ingest: kill -9 mid-ingest leaves the archive unchanged, then it ingests whole" {
+	"$INGEST" --archive "$T/arc" --dump >"$T/before"
+	grep -q '^ledger,small.csv,' "$T/before"
+	local kills=0
+	for delay in 0.3 0.9; do
+		if kill_after "$delay"; then
+			kills=$((kills + 1))
+			"$INGEST" --archive "$T/arc" --dump >"$T/after"
+			cmp "$T/before" "$T/after"
+		fi
+	done
+	# at least one kill must have landed while the ingest ran
+	[ "$kills" -ge 1 ]
+	run "$INGEST" --archive "$T/arc" "$T/big.csv"
+	[ "$status" -eq 0 ]
+	"$INGEST" --archive "$T/arc" --dump >"$T/full"
+	grep -q '^ledger,big.csv,[0-9a-f]*,3000000,' "$T/full"
+	grep -q '^msid,BIG,2,3000000$' "$T/full"
+	[ "$(grep -c '^s,BIG,' "$T/full")" -eq 3000000 ]
+	# and again: nothing new
+	run "$INGEST" --archive "$T/arc" "$T/big.csv"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"already ingested"* ]]
+}
+
+@test "ingest: a rejected file exits 1 naming the line, and changes nothing" {
+	printf 'msid,time,value\nX,2020:001,1\nX,2020:001:99:00:00,2\n' >"$T/bad.csv"
+	"$INGEST" --archive "$T/arc" --dump >"$T/before"
+	run "$INGEST" --archive "$T/arc" "$T/bad.csv"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.csv: rejected: line 3: time"* ]]
+	"$INGEST" --archive "$T/arc" --dump >"$T/after"
+	cmp "$T/before" "$T/after"
+	mkdir "$T/other"
+	printf 'msid,time,value\nSMALL,2020:001,5\n' >"$T/other/small.csv"
+	run "$INGEST" --archive "$T/arc" "$T/other/small.csv"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--replace"* ]]
+	run "$INGEST" --archive "$T/arc" --replace "$T/other/small.csv"
+	[ "$status" -eq 0 ]
+	run "$INGEST" --archive "$T/arc" --dump
+	[[ "$output" == *"s,SMALL,694224069.184,5,0"* ]]
+	[[ "$output" != *"s,SMALL,694310469.184,2,0"* ]]
+	run "$INGEST"
+	[ "$status" -eq 2 ]
+}

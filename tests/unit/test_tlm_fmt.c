@@ -1,0 +1,131 @@
+#include "unit.h"
+#include <math.h>
+#include "astro.h"
+#include "tlm_fmt.h"
+
+#define REPR_SCRIPT "tests/telemetry/repr_digits.py"
+
+static double random_double(int i)
+{
+	uint64_t bits;
+	double x;
+
+	astro_random(&bits, sizeof(bits));
+	if (i % 3 == 0) {
+		/* telemetry-like: a short decimal */
+		return (double)(int64_t)(bits % 2000000001ULL - 1000000000LL) / pow(10, (double)(bits >> 60));
+	}
+	memcpy(&x, &bits, sizeof(x));
+	return isfinite(x) ? x : 1.5;
+}
+
+static void round_trips(void **state)
+{
+	char buf[ASTRO_TLM_NUM_BUF];
+
+	(void)state;
+	static const double fixed[] = {0.1, 0.2, 0.3, 113.798, -0.209546775, 1e-5, 9.999999e-6,
+				       1e15, 999999999999999.9, 5e-324, 1.7976931348623157e308, 2.0 / 3, 100, 1e23};
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(fixed); i++) {
+		astro_tlm_fmt_double(fixed[i], buf);
+		assert_true(strtod(buf, NULL) == fixed[i]);
+	}
+	astro_tlm_fmt_double(113.798, buf);
+	assert_string_equal(buf, "113.798");
+	astro_tlm_fmt_double(-0.000125, buf);
+	assert_string_equal(buf, "-0.000125");
+	astro_tlm_fmt_double(100, buf);
+	assert_string_equal(buf, "100");
+	astro_tlm_fmt_double(-0.0, buf);
+	assert_string_equal(buf, "-0");
+	astro_tlm_fmt_int(INT64_MIN, buf);
+	assert_string_equal(buf, "-9223372036854775808");
+	for (int i = 0; i < 300000; i++) {
+		double x = random_double(i);
+		size_t n = astro_tlm_fmt_double(x, buf);
+
+		assert_int_equal(n, strlen(buf));
+		if (strtod(buf, NULL) != x)
+			fail_msg("%.17g printed as %s", x, buf);
+	}
+}
+
+static void digits_of(const char *s, char *out)
+{
+	const char *e = strpbrk(s, "eE");
+	size_t n = e ? (size_t)(e - s) : strlen(s), k = 0;
+	char tmp[64];
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			tmp[k++] = s[i];
+	tmp[k] = '\0';
+	char *p = tmp;
+
+	while (*p == '0')
+		p++;
+	k = strlen(p);
+	while (k && p[k - 1] == '0')
+		p[--k] = '\0';
+	memcpy(out, *p ? p : "0", strlen(*p ? p : "0") + 1);
+}
+
+/* The same significant digits as Python's repr (shortest, nearest). */
+static void matches_python_repr(void **state)
+{
+	char in[] = "/tmp/astro-fmt-XXXXXX", cmd[256], line[64], buf[ASTRO_TLM_NUM_BUF], d[64];
+	double xs[3000];
+	FILE *f, *p;
+	int fd;
+
+	(void)state;
+	if (access(REPR_SCRIPT, R_OK) != 0)
+		skip();
+	fd = mkstemp(in);
+	f = fdopen(fd, "w");
+	for (int i = 0; i < 3000; i++) {
+		uint64_t bits;
+
+		xs[i] = random_double(i);
+		memcpy(&bits, &xs[i], 8);
+		fprintf(f, "%016llx\n", (unsigned long long)bits);
+	}
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "python3 %s < %s", REPR_SCRIPT, in);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	for (int i = 0; i < 3000; i++) {
+		assert_non_null(fgets(line, sizeof(line), p));
+		line[strcspn(line, "\n")] = '\0';
+		astro_tlm_fmt_double(xs[i], buf);
+		digits_of(buf, d);
+		if (strcmp(d, line) != 0)
+			fail_msg("%.17g: ours %s, python %s", xs[i], buf, line);
+	}
+	pclose(p);
+	unlink(in);
+}
+
+static void csv_text_quotes(void **state)
+{
+	char out[64];
+	size_t n;
+
+	(void)state;
+	n = astro_tlm_fmt_csv_text("NPNT", 4, out, sizeof(out));
+	assert_int_equal(n, 4);
+	n = astro_tlm_fmt_csv_text("a,\"b\"", 5, out, sizeof(out));
+	out[n] = '\0';
+	assert_string_equal(out, "\"a,\"\"b\"\"\"");
+	assert_int_equal(astro_tlm_fmt_csv_text("a,\"b\"", 5, out, 2), n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trips),
+		cmocka_unit_test(matches_python_repr),
+		cmocka_unit_test(csv_text_quotes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
