@@ -94,6 +94,9 @@ struct astro_provider {
 	/* Optional: truncate(2)/O_TRUNC on a writable file. */
 	int (*truncate)(void *priv, const char *path, struct astro_file *f,
 			off_t size);
+	/* Optional: close(2) of one descriptor (may be called more than once
+	 * per open, e.g. after dup); an error is returned by close. */
+	int (*flush)(void *priv, const char *path, struct astro_file *f);
 	int (*release)(void *priv, const char *path, struct astro_file *f);
 	/* Optional: symlinks (e.g. images/latest). */
 	int (*readlink)(void *priv, const char *path, char *buf, size_t size);

@@ -12,11 +12,15 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
+#include "prov_obs.h"
+#include "prov_telemetry.h"
 #include "stats.h"
 
 /* The trees, in listing order. */
 static const struct astro_provider *const providers[] = {
 	&astro_prov_tle,
+	&astro_prov_telemetry,
+	&astro_prov_obs,
 	&astro_prov_meta,
 };
 #define NPROV ASTRO_ARRAY_SIZE(providers)
@@ -24,6 +28,7 @@ static const struct astro_provider *const providers[] = {
 struct astro_fs {
 	const struct astro_config *cfg;
 	void *priv[NPROV];
+	int failed[NPROV];	/* init error of a tree that could not start */
 	int64_t start;
 	uid_t uid;
 	gid_t gid;
@@ -41,7 +46,7 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
 {
 	struct astro_fs *fs = calloc(1, sizeof(*fs));
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	if (!fs)
 		return -ENOMEM;
@@ -49,19 +54,20 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
 	fs->start = astro_now_ms() / 1000;
 	fs->uid = ctx->cfg->uid_set ? ctx->cfg->uid : getuid();
 	fs->gid = ctx->cfg->gid_set ? ctx->cfg->gid : getgid();
+	/*
+	 * A tree that cannot start (say, an archive_dir it may not create)
+	 * must not take the others down: it answers EIO, and the log says why.
+	 */
 	for (i = 0; i < NPROV; i++) {
 		rc = providers[i]->init(ctx, &fs->priv[i]);
 		if (rc) {
-			snprintf(err, errlen, "cannot start /%s: %s", providers[i]->name, strerror(-rc));
-			break;
+			fs->failed[i] = rc;
+			fs->priv[i] = NULL;
+			astro_err("/%s is unavailable: %s", providers[i]->name, strerror(-rc));
 		}
 	}
-	if (rc) {
-		while (i-- > 0)
-			providers[i]->destroy(fs->priv[i]);
-		free(fs);
-		return rc;
-	}
+	(void)err;
+	(void)errlen;
 	*out = fs;
 	return 0;
 }
@@ -71,7 +77,8 @@ void astro_fs_destroy(struct astro_fs *fs)
 	if (!fs)
 		return;
 	for (size_t i = NPROV; i-- > 0;)
-		providers[i]->destroy(fs->priv[i]);
+		if (!fs->failed[i])
+			providers[i]->destroy(fs->priv[i]);
 	free(fs);
 }
 
@@ -106,6 +113,8 @@ static int route(struct astro_fs *fs, const char *path, const struct astro_provi
 	n = slash ? (size_t)(slash - s) : strlen(s);
 	for (size_t i = 0; i < NPROV; i++)
 		if (strlen(providers[i]->name) == n && memcmp(providers[i]->name, s, n) == 0) {
+			if (fs->failed[i])
+				return -EIO;
 			*p = providers[i];
 			*priv = fs->priv[i];
 			*rest = slash ? slash + 1 : "";
@@ -294,6 +303,15 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	return p->truncate(priv, rest, NULL, size);
 }
 
+/* close(2): a transaction file may still act on (and refuse) its last line. */
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	return of->prov->flush ? of->prov->flush(of->priv, of->path, &of->f) : 0;
+}
+
 static int fs_release(const char *path, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
@@ -359,6 +377,7 @@ static const struct fuse_operations ops = {
 	.read = fs_read,
 	.write = fs_write,
 	.truncate = fs_truncate,
+	.flush = fs_flush,
 	.release = fs_release,
 	.readlink = fs_readlink,
 	.statfs = fs_statfs,

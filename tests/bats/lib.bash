@@ -67,7 +67,7 @@ mount_astrofs() {
 	astro_tmp
 	mkdir -p "$T/mnt" "$T/cache"
 	[ -f "$T/creds" ] || write_creds
-	local opts="cache_dir=$T/cache,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=${ASTRO_TIMEOUT:-10}"
+	local opts="cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=${ASTRO_TIMEOUT:-10}"
 	[ -n "${1:-}" ] && opts="$opts,$1"
 	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$opts" 2>>"$T/astrofs.log" &
 	echo $! >"$T/astrofs.pid"

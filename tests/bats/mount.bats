@@ -10,7 +10,7 @@ setup() {
 	start_standin
 	mkdir -p "$T/mnt" "$T/cache"
 	write_creds
-	OPTS="cache_dir=$T/cache,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=10"
+	OPTS="cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=10"
 }
 
 teardown() {
