@@ -758,6 +758,26 @@ static int obs_truncate(void *priv, const char *path, struct astro_file *f, off_
 	return size == 0 ? 0 : -EINVAL;	/* O_TRUNC is harmless; nothing to cut */
 }
 
+/*
+ * close(2): queue an unterminated last line now, so a refusal reaches the
+ * caller as close()'s EINVAL (e.g. `printf 'park' > command` fails loudly).
+ */
+static int obs_flush(void *priv, const char *path, struct astro_file *f)
+{
+	struct obs *o = priv;
+	struct handle *h = f->handle;
+	int rc = 0;
+
+	(void)path;
+	if (!h || h->node != N_COMMAND)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	if (h->plen)
+		rc = submit_pending(o, h);
+	pthread_mutex_unlock(&h->lock);
+	return rc < 0 ? rc : 0;
+}
+
 static int obs_release(void *priv, const char *path, struct astro_file *f)
 {
 	struct obs *o = priv;
@@ -765,8 +785,8 @@ static int obs_release(void *priv, const char *path, struct astro_file *f)
 
 	(void)path;
 	if (h && h->node == N_COMMAND && h->plen) {
-		/* No flush hook reaches us: queue the unterminated last line
-		 * now; a refusal can only be logged. */
+		/* Only without a flush (unit tests calling release directly):
+		 * queue the unterminated last line; a refusal can only be logged. */
 		if (submit_pending(o, h) < 0)
 			astro_warn("obs: %s: last line without newline refused at close: %s",
 				   h->site->key, h->buf ? h->buf + h->pos : "");
@@ -847,6 +867,7 @@ const struct astro_provider astro_prov_obs = {
 	.read = obs_read,
 	.write = obs_write,
 	.truncate = obs_truncate,
+	.flush = obs_flush,
 	.release = obs_release,
 	.readlink = obs_readlink,
 };

@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# /telemetry and /obs through a real mount: what the unit suites check on
+# the providers directly, here through the kernel and ordinary tools.
+
+load lib
+
+setup() {
+	require_fuse
+	[ -x "$ASTROFS" ] || skip "build/astrofs is not built"
+	astro_tmp
+	start_standin
+}
+
+teardown() {
+	[ -f "$T/sim.pid" ] && { kill "$(cat "$T/sim.pid")" 2>/dev/null; sleep 0.2; kill -9 "$(cat "$T/sim.pid")" 2>/dev/null; }
+	cleanup_all
+}
+
+JWST=$SHARED/data/telemetry/jwst_edb
+
+@test "telemetry: ingested JWST samples read back exactly through the mount" {
+	[ -d "$JWST/engdb_2021_groundtest" ] || skip "../shared/data/telemetry is not present"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$JWST"/engdb_2021_groundtest/*.json
+	mount_astrofs
+	grep -q '^SA_ZATTEST1,' "$T/mnt/telemetry/INDEX.csv"
+	# Values and times equal the independently derived CSV.
+	tail -n +2 "$JWST/derived_csv/engdb_2021_groundtest__SA_ZATTEST1.csv" | cut -d, -f3,4 >"$T/want"
+	tail -n +2 "$T/mnt/telemetry/SA_ZATTEST1.csv" | cut -d, -f1,3 >"$T/got"
+	diff "$T/want" "$T/got"
+	# Exact st_size: tail, dd skip= and wc agree with a full read.
+	f=$T/mnt/telemetry/SA_ZATTEST1.csv
+	[ "$(stat -c %s "$f")" -eq "$(cat "$f" | wc -c)" ]
+	[ "$(tail -n 1 "$f")" = "$(cat "$f" | tail -n 1)" ]
+	[ "$(dd if="$f" bs=1 skip=20 count=30 status=none)" = "$(cat "$f" | cut -c 1- | head -c 50 | tail -c 30)" ]
+	head -1 "$T/mnt/telemetry/SA_ZATTEST1.daily.csv" | grep -q '^date,secs,index,samples,min,max,mean,midval,std,p01'
+	# Any case, any range.
+	first=$(sed -n 2p "$f" | cut -d, -f1)
+	[ "$(sed -n 2p "$T/mnt/telemetry/sa_zattest1@${first}..2030:001.csv")" = "$(sed -n 2p "$f")" ]
+	[ "$(st_count requests)" -eq 0 ]
+}
+
+@test "telemetry: a reader keeps its snapshot while ingest runs" {
+	printf 'msid,time,value\nXTEST,2024:001:00:00:00.000,1.5\nXTEST,2024:001:00:01:00.000,2.5\n' >"$T/a.csv"
+	printf 'msid,time,value\nXTEST,2024:001:00:02:00.000,3.5\n' >"$T/b.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/a.csv"
+	mount_astrofs
+	exec 7<"$T/mnt/telemetry/XTEST.csv"
+	before=$(stat -c %s "$T/mnt/telemetry/XTEST.csv")
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/b.csv"
+	old=$(cat <&7)
+	exec 7<&-
+	[ "$(printf '%s\n' "$old" | wc -l)" -eq 3 ]
+	[ "$(printf '%s\n' "$old" | wc -c)" -eq "$before" ]
+	sleep 1.2	# kernel attribute cache
+	[ "$(cat "$T/mnt/telemetry/XTEST.csv" | wc -l)" -eq 4 ]
+	[ "$(stat -c %s "$T/mnt/telemetry/XTEST.csv")" -eq "$(cat "$T/mnt/telemetry/XTEST.csv" | wc -c)" ]
+	# A bad file is refused whole and changes nothing.
+	printf 'msid,time,value\nXTEST,2024:001:00:03:00.000,4\nXTEST,not-a-time,5\n' >"$T/bad.csv"
+	run "$ROOT/build/astrofs-ingest" --archive "$T/archive" "$T/bad.csv"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"line 3"* ]]
+	[ "$(cat "$T/mnt/telemetry/XTEST.csv" | wc -l)" -eq 4 ]
+}
+
+sites() {
+	cat >"$T/sites.yml" <<YML
+Sites:
+  site1:
+    name: Test Hill
+    lat: 34.34
+    lng: -119.68
+    elevation: 317.8
+    tz: America/Los_Angeles
+YML
+}
+
+start_sim() {
+	"$ROOT/build/astrofs-obssim" --config "$T/sites.yml" --store "$T/obs" --time-scale 0 \
+		--status-interval 0.2 "$@" 2>"$T/sim.log" &
+	echo $! >"$T/sim.pid"
+}
+
+@test "obs: expose through the mount completes, lists a real JPEG and moves latest" {
+	sites
+	mkdir -p "$T/obs"
+	mount_astrofs "obs_config=$T/sites.yml"
+	start_sim
+	grep -q '^site1' "$T/mnt/obs/sites"
+	exec 7<>"$T/mnt/obs/site1/command"
+	printf 'unpark\nexpose 1\n' >&7
+	read -r r1 <&7
+	read -r r2 <&7
+	exec 7>&-
+	[[ "$r1" == ok* ]] && [[ "$r2" == ok* ]]
+	job=$(echo "$r2" | awk '{print $2}')
+	for _ in $(seq 1 100); do
+		state=$(jq -r .state "$T/mnt/obs/site1/jobs/$job" 2>/dev/null)
+		[ "$state" = COMPLETE ] && break
+		sleep 0.1
+	done
+	[ "$state" = COMPLETE ]
+	img=$(ls "$T/mnt/obs/site1/images" | grep -v '^latest$' | head -1)
+	[ -n "$img" ]
+	[ "$(readlink "$T/mnt/obs/site1/images/latest")" = "$img" ]
+	head -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d8'
+	tail -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d9'
+	jq -e '.freshness == "fresh"' "$T/mnt/obs/site1/status"
+}
+
+@test "obs: an invalid line fails the write with EINVAL and queues nothing" {
+	sites
+	mkdir -p "$T/obs"
+	mount_astrofs "obs_config=$T/sites.yml"
+	# One write(2) (cat), as the contract is per write; bash's printf may
+	# split its output into a write per line.
+	printf 'park\nfly me to the moon\n' >"$T/cmds"
+	run bash -c "cat '$T/cmds' > '$T/mnt/obs/site1/command'"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Invalid argument"* ]]
+	# An unterminated invalid last line is refused at close.
+	printf 'goto ra=99 dec=0' >"$T/cmds"
+	run bash -c "cat '$T/cmds' > '$T/mnt/obs/site1/command'"
+	[ "$status" -ne 0 ]
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 0 ]
+	# goto while parked is REJECTED with a reason by the site.
+	start_sim
+	exec 7<>"$T/mnt/obs/site1/command"
+	printf 'goto ra=5.5 dec=-20\n' >&7
+	read -r r <&7
+	exec 7>&-
+	job=$(echo "$r" | awk '{print $2}')
+	for _ in $(seq 1 100); do
+		state=$(jq -r .state "$T/mnt/obs/site1/jobs/$job" 2>/dev/null)
+		[ "$state" = REJECTED ] && break
+		sleep 0.1
+	done
+	[ "$state" = REJECTED ]
+	cat "$T/mnt/obs/site1/jobs/$job"
+	grep -q park "$T/mnt/obs/site1/jobs/$job"
+}
