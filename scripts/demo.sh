@@ -49,6 +49,31 @@ start() {
 		stop
 		return 1
 	fi
+	# Telemetry: the JWST engineering samples when present, else a made-up
+	# day of a 1 Hz temperature, ingested like any operator would.
+	if [ -d "$SHARED/data/telemetry/jwst_edb/engdb_2021_groundtest" ]; then
+		build/astrofs-ingest --quiet --archive "$D/archive" \
+			"$SHARED"/data/telemetry/jwst_edb/engdb_2021_groundtest/*.json || true
+	fi
+	awk 'BEGIN { print "msid,time,value"; for (i = 0; i < 86400; i += 10)
+		printf "DEMO_TEMP,2024-03-01T%02d:%02d:%02dZ,%.3f\n", i/3600, (i/60)%60, i%60, 20 + 5*sin(i/8000.0) }' \
+		>"$D/demo_temp.csv"
+	build/astrofs-ingest --quiet --archive "$D/archive" "$D/demo_temp.csv" || true
+
+	# A simulated observatory site, sharing the local store with the mount.
+	cat >"$D/sites.yml" <<YML
+Sites:
+  demo:
+    name: Demo Hill
+    lat: -30.2446
+    lng: -70.7494
+    elevation: 2662.75
+    tz: America/Santiago
+YML
+	build/astrofs-obssim --config "$D/sites.yml" --store "$D/obs" --time-scale 0.1 \
+		>"$D/obssim.log" 2>&1 &
+	echo $! >>"$D/pids"
+
 	printf 'identity = demo\npassword = demo-password\n' >"$D/spacetrack.cred"
 	chmod 600 "$D/spacetrack.cred"
 	cat >"$D/astrofs.conf" <<CONF
@@ -57,6 +82,9 @@ cache_dir = $D/cache
 spacetrack_url = http://127.0.0.1:$port
 spacetrack_credentials = $D/spacetrack.cred
 timeout = 20
+archive_dir = $D/archive
+obs_config = $D/sites.yml
+obs_store = $D/obs
 CONF
 
 	if ! build/astrofs demo "$MNT" -o "config=$D/astrofs.conf"; then
@@ -77,6 +105,17 @@ Try:
   cat mnt/.astrofs/stats                  # requests, cache hits, limiter
   cat mnt/.astrofs/config                 # effective options, secrets masked
   python3 -c "print(open('mnt/tle/$day.tle').read()[:140])"
+
+  cat mnt/telemetry/INDEX.csv             # the telemetry archive
+  head mnt/telemetry/DEMO_TEMP.csv; tail -3 mnt/telemetry/DEMO_TEMP.csv
+  cat mnt/telemetry/DEMO_TEMP.daily.csv   # cheta-style daily statistics
+  head mnt/telemetry/DEMO_TEMP@2024:061:06:00..2024:061:07:00.5min.csv
+  xdg-open mnt/telemetry/DEMO_TEMP.svg    # a plot, in any browser
+
+  cat mnt/obs/sites                       # simulated site "demo"
+  exec 5<>mnt/obs/demo/command; printf 'unpark\nexpose 2\n' >&5; head -2 <&5; exec 5>&-
+  cat mnt/obs/demo/jobs/<id>              # QUEUED ... COMPLETE
+  ls -l mnt/obs/demo/images/; cat mnt/obs/demo/status
 
 Stop with: make demo-stop$( [ -t 0 ] && echo " (or Ctrl-C here)")
 TXT
