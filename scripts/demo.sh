@@ -113,7 +113,7 @@ Try:
   xdg-open mnt/telemetry/DEMO_TEMP.svg    # a plot, in any browser
 
   cat mnt/obs/sites                       # simulated site "demo"
-  exec 5<>mnt/obs/demo/command; printf 'unpark\nexpose 2\n' >&5; head -2 <&5; exec 5>&-
+  exec 5<>mnt/obs/demo/command; printf 'unpark\nexpose 2\n' >&5; cat <&5; exec 5>&-
   cat mnt/obs/demo/jobs/<id>              # QUEUED ... COMPLETE
   ls -l mnt/obs/demo/images/; cat mnt/obs/demo/status
 
