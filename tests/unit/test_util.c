@@ -34,12 +34,36 @@ static void random_differs(void **state)
 	assert_memory_not_equal(a, b, sizeof(a));
 }
 
+static void civil_dates_round_trip(void **state)
+{
+	int64_t y;
+	unsigned m, d;
+
+	(void)state;
+	/* Known points: the Unix epoch, J2000's day, a leap day, Sputnik. */
+	assert_int_equal(astro_days_from_civil(1970, 1, 1), 0);
+	assert_int_equal(astro_days_from_civil(2000, 1, 1), 10957);
+	assert_int_equal(astro_days_from_civil(2024, 2, 29), 19782);
+	assert_int_equal(astro_days_from_civil(1957, 10, 4), -4472);
+	assert_int_equal(astro_days_from_civil(1900, 3, 1), -25508);
+	for (int64_t z = -80000; z <= 80000; z += 7) {
+		astro_civil_from_days(z, &y, &m, &d);
+		assert_true(m >= 1 && m <= 12 && d >= 1 && d <= astro_days_in_month(y, m));
+		assert_int_equal(astro_days_from_civil(y, m, d), z);
+	}
+	assert_int_equal(astro_days_in_month(2000, 2), 29);
+	assert_int_equal(astro_days_in_month(1900, 2), 28);
+	assert_int_equal(astro_days_in_month(2023, 2), 28);
+	assert_int_equal(astro_days_in_month(2024, 13), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(strlcpy_truncates_and_reports),
 		cmocka_unit_test(clocks_move_forward),
 		cmocka_unit_test(random_differs),
+		cmocka_unit_test(civil_dates_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
