@@ -67,11 +67,19 @@ asan-unit:
 	@scripts/run-unit.sh build-asan
 
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) \
-              -g -O1 -fsanitize=fuzzer,address,undefined -DASTRO_FUZZING
+              -g -O1 -fsanitize=address,undefined -DASTRO_FUZZING
+# The library is compiled once with coverage instrumentation and linked
+# into every target; only the target itself pulls in libFuzzer's main.
+FUZZOBJ := $(LIBSRC:src/%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZSRC:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/%: tests/fuzz/%.c $(LIBSRC) $(HDRS)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIBSRC) $(PKG_LIBS)
+build-fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build-fuzz/libastro.a: $(FUZZOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libastro.a $(HDRS) $(wildcard tests/fuzz/*.h)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libastro.a $(PKG_LIBS)
 
 FUZZ_SECONDS ?= 20
 fuzz-check: fuzz
