@@ -26,12 +26,7 @@ setup() {
 }
 
 teardown() {
-	[ -n "${T:-}" ] || return 0
-	if mountpoint -q "$T/mnt" 2>/dev/null; then
-		fusermount3 -u "$T/mnt" 2>/dev/null || umount -l "$T/mnt" 2>/dev/null || true
-	fi
-	rm -rf "$T"
-	unset T
+	cleanup_all
 }
 
 @test "deb: make deb builds a package, lintian reports no errors, the tree stays clean" {

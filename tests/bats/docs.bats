@@ -107,10 +107,5 @@ options() {
 }
 
 teardown() {
-	[ -n "${T:-}" ] || return 0
-	if mountpoint -q "$T/mnt" 2>/dev/null; then
-		fusermount3 -u "$T/mnt" 2>/dev/null || umount -l "$T/mnt" 2>/dev/null || true
-	fi
-	rm -rf "$T"
-	unset T
+	cleanup_all
 }
