@@ -109,3 +109,20 @@ options() {
 teardown() {
 	cleanup_all
 }
+
+@test "docs: astrofs-ingest(1) and astrofs-obssim(1) name every option their --help shows" {
+	cd "$ROOT"
+	n=0
+	for p in astrofs-ingest astrofs-obssim; do
+		[ -x "build/$p" ] || continue
+		n=$((n + 1))
+		help=$("build/$p" --help 2>&1 || true)
+		text=$(MANWIDTH=1000 man -l "doc/$p.1" 2>/dev/null)
+		missing=
+		for o in $(grep -oE -- '--[a-z][a-z-]*' <<<"$help" | sort -u); do
+			grep -qF -- "$o" <<<"$text" || missing="$missing $o"
+		done
+		[ -z "$missing" ] || { echo "$p.1 lacks:$missing"; false; }
+	done
+	[ "$n" -gt 0 ] || skip "neither astrofs-ingest nor astrofs-obssim is built yet"
+}
