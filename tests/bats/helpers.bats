@@ -179,3 +179,26 @@ check_mounted() {
 	[ "$(stat -c %a "$T/root/var/lib/astrofs/obs")" = 750 ]
 	[ "$(stat -c %a "$T/root/var/lib/astrofs/archive")" = 750 ]
 }
+
+@test "helpers: a credentials file others can read is refused through mount -t astrofs and fstab, naming it" {
+	require_fuse
+	command -v mount.fuse3 >/dev/null || skip "mount.fuse3 is not installed"
+	place_links
+	stand_in_opts
+	chmod 644 "$T/creds"
+	run mount -t astrofs astro-creds "$T/mnt" -o "$OPTS"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$T/creds"* ]]
+	! mountpoint -q "$T/mnt"
+	printf 'astro-creds %s fuse.astrofs _netdev,nofail,%s 0 0\n' "$T/mnt" "$OPTS" >"$T/fstab"
+	LIBMOUNT_FSTAB=$T/fstab run mount "$T/mnt"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"$T/creds"* ]]
+	! mountpoint -q "$T/mnt"
+	chmod 600 "$T/creds"
+	LIBMOUNT_FSTAB=$T/fstab run mount "$T/mnt"
+	[ "$status" -eq 0 ]
+	mountpoint -q "$T/mnt"
+}
