@@ -100,16 +100,50 @@ bench: bootstrap all
 lint:
 	@scripts/banned.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 mount-helpers/mount.astrofs $(DESTDIR)/sbin/mount.astrofs
-	ln -sf mount.astrofs $(DESTDIR)/sbin/mount.fuse.astrofs
-	install -m 0644 doc/astrofs.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+# Installation.  PREFIX for programs, man pages and examples; the mount
+# helper goes to /sbin where mount(8) looks for it (no /sbin/mount.fuse.astrofs:
+# mount -t fuse.astrofs goes through Debian's mount.fuse3).  The config file
+# is installed only when absent, so an upgrade never overwrites it; the mount
+# and automount units are examples (their names depend on the mount point).
+SBINDIR     ?= /sbin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /lib/systemd/system
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/astrofs
+INSTALL_BINS := $(filter $(B)/astrofs $(B)/astrofs-ingest $(B)/astrofs-obssim,$(BINS))
+MAN1        := $(filter $(INSTALL_BINS:$(B)/%=doc/%.1),$(wildcard doc/*.1))
+EXAMPLES    := mount-helpers/astrofs.conf mount-helpers/fstab.example \
+               mount-helpers/mnt-astro.mount mount-helpers/mnt-astro.automount
 
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/astrofs $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 mount-helpers/mount.astrofs $(DESTDIR)$(SBINDIR)/mount.astrofs
+	install -m 0644 doc/astrofs.8 doc/mount.astrofs.8 $(DESTDIR)$(MANDIR)/man8/
+	$(if $(MAN1),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	install -m 0644 $(EXAMPLES) doc/README-install.md $(DESTDIR)$(DOCDIR)/examples/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/astrofs/astrofs.conf ] || \
+		install -m 0644 mount-helpers/astrofs.conf $(DESTDIR)$(SYSCONFDIR)/astrofs/astrofs.conf
+	$(if $(filter $(B)/astrofs-obssim,$(INSTALL_BINS)),install -d $(DESTDIR)$(UNITDIR) && sed 's#/usr/bin/astrofs-obssim#$(PREFIX)/bin/astrofs-obssim#' \
+		mount-helpers/astrofs-obssim.service >$(DESTDIR)$(UNITDIR)/astrofs-obssim.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/astrofs-obssim.service)
+	install -m 0644 mount-helpers/astrofs.tmpfiles $(DESTDIR)$(TMPFILESDIR)/astrofs.conf
+
+# Leaves /etc/astrofs/astrofs.conf (it may hold local edits) and the data
+# under /var.
 uninstall:
-	rm -f $(BINS:$(B)/%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)/sbin/mount.astrofs \
-	      $(DESTDIR)/sbin/mount.fuse.astrofs $(DESTDIR)$(PREFIX)/share/man/man8/astrofs.8
+	rm -f $(INSTALL_BINS:$(B)/%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(SBINDIR)/mount.astrofs \
+	      $(DESTDIR)$(MANDIR)/man8/astrofs.8 $(DESTDIR)$(MANDIR)/man8/mount.astrofs.8 \
+	      $(MAN1:doc/%=$(DESTDIR)$(MANDIR)/man1/%) \
+	      $(DESTDIR)$(UNITDIR)/astrofs-obssim.service $(DESTDIR)$(TMPFILESDIR)/astrofs.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# A Debian binary package in build/deb/, built from a copy of the sources so
+# the tree stays clean.  Needs debhelper (scripts/deps.txt).
+deb:
+	@packaging/make-deb.sh "$(VERSION)"
 
 clean:
 	rm -rf build build-asan build-fuzz
