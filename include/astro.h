@@ -47,6 +47,22 @@ void astro_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 /* Days in month m (1-12) of year y; 0 for a bad month. */
 unsigned astro_days_in_month(int64_t y, unsigned m);
 
+/*
+ * A file rendered into memory at open time and served by offset: the handle
+ * of most read-only trees.  read returns the bytes copied (0 past the end);
+ * free releases data and the struct.
+ */
+struct astro_membuf {
+	char *data;
+	size_t len;
+};
+int astro_membuf_read(const struct astro_membuf *m, char *buf, size_t size,
+		      int64_t off);
+void astro_membuf_free(struct astro_membuf *m);
+
+/* Format a one-line message into err (when given) and return -EINVAL. */
+int astro_fail(char *err, size_t errlen, const char *fmt, ...) ASTRO_PRINTF(3, 4);
+
 /* Cryptographically random bytes (OpenSSL); 0 or -EIO. */
 int astro_random(void *buf, size_t len);
 

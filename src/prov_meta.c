@@ -25,11 +25,6 @@ struct meta_priv {
 	const struct astro_services *svc;
 };
 
-struct meta_handle {
-	char *data;
-	size_t len;
-};
-
 static const char *const files[] = { "stats", "config", "version" };
 
 static char *make_version(const struct meta_priv *p)
@@ -114,7 +109,7 @@ static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 
 static int meta_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	struct meta_handle *h;
+	struct astro_membuf *h;
 
 	if (!*path)
 		return -EISDIR;
@@ -140,26 +135,15 @@ static int meta_open(void *priv, const char *path, int flags, struct astro_file 
 static int meta_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		     size_t size, off_t off)
 {
-	struct meta_handle *h = f->handle;
-
 	(void)priv; (void)path;
-	if (off < 0 || (size_t)off >= h->len)
-		return 0;
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	memcpy(buf, h->data + off, size);
-	return (int)size;
+	return astro_membuf_read(f->handle, buf, size, off);
 }
 
 static int meta_release(void *priv, const char *path, struct astro_file *f)
 {
-	struct meta_handle *h = f->handle;
-
 	(void)priv; (void)path;
-	if (h) {
-		free(h->data);
-		free(h);
-	}
+	astro_membuf_free(f->handle);
+	f->handle = NULL;
 	return 0;
 }
 

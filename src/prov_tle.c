@@ -46,11 +46,6 @@ struct tle_priv {
 	int64_t (*now)(void);	/* Unix seconds; replaceable in tests */
 };
 
-struct tle_handle {
-	char *data;
-	size_t len;
-};
-
 /* What a path names. */
 struct tle_path {
 	int depth;		/* 0 root, 1 year, 2 month, 3 day file */
@@ -430,7 +425,7 @@ static int tle_open(void *priv, const char *path, int flags, struct astro_file *
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_cache_meta m;
-	struct tle_handle *h;
+	struct astro_membuf *h;
 	char key[32], *body = NULL;
 	size_t len = 0;
 	int64_t deadline = astro_mono_ms() + (int64_t)p->cfg->timeout * 1000;
@@ -516,28 +511,14 @@ serve:
 static int tle_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		    size_t size, off_t off)
 {
-	struct tle_handle *h = f->handle;
-
 	(void)priv; (void)path;
-	if (!h)
-		return -EBADF;
-	if (off < 0 || (size_t)off >= h->len)
-		return 0;
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	memcpy(buf, h->data + off, size);
-	return (int)size;
+	return astro_membuf_read(f->handle, buf, size, off);
 }
 
 static int tle_release(void *priv, const char *path, struct astro_file *f)
 {
-	struct tle_handle *h = f->handle;
-
 	(void)priv; (void)path;
-	if (h) {
-		free(h->data);
-		free(h);
-	}
+	astro_membuf_free(f->handle);
 	f->handle = NULL;
 	return 0;
 }

@@ -1,5 +1,8 @@
 /* util.c — time, bounded strings, randomness (see astro.h). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <openssl/rand.h>
@@ -94,4 +97,39 @@ unsigned astro_days_in_month(int64_t y, unsigned m)
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return dm[m - 1];
+}
+
+int astro_membuf_read(const struct astro_membuf *m, char *buf, size_t size,
+		      int64_t off)
+{
+	if (!m)
+		return -EBADF;
+	if (off < 0 || (uint64_t)off >= m->len)
+		return 0;
+	if (size > m->len - (size_t)off)
+		size = m->len - (size_t)off;
+	if (size > INT32_MAX)
+		size = INT32_MAX;
+	memcpy(buf, m->data + off, size);
+	return (int)size;
+}
+
+void astro_membuf_free(struct astro_membuf *m)
+{
+	if (m) {
+		free(m->data);
+		free(m);
+	}
+}
+
+int astro_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
 }
