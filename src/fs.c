@@ -17,6 +17,7 @@
 /* The trees, in listing order. */
 static const struct astro_provider *const providers[] = {
 	&astro_prov_tle,
+	&astro_prov_fits,
 	&astro_prov_meta,
 };
 #define NPROV ASTRO_ARRAY_SIZE(providers)
