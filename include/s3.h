@@ -13,7 +13,7 @@
  *    carry a Content-Range starting at the requested offset and a body of
  *    exactly the announced length; a 200 (server ignored Range) fails with
  *    -EIO and a log line, and its body is capped at the requested length
- *    plus one byte, so a misbehaving server never makes us download the
+ *    plus one byte (64 KiB at least, for error documents), so a misbehaving server never makes us download the
  *    whole object;
  *  - 416 (offset at or past the end) is end of object: *got = 0;
  *  - If-Match (the object's ETag) → 412 is -ESTALE (object replaced);
@@ -71,8 +71,8 @@ int astro_s3_is_anonymous(const struct astro_s3 *s);
 
 /*
  * Where a request for (bucket, key) goes: *host is the Host header value
- * ("h" or "h:port"), *base "scheme://host" plus any endpoint path, *path
- * the raw (unencoded) path to sign, "/bucket/key" or "/key".  key may be
+ * ("h" or "h:port"), *base "scheme://host", *path the raw (unencoded) path
+ * to sign: any endpoint path, then "/bucket/key" or "/key".  key may be
  * "" (bucket-level requests).  malloc'd strings; 0, -EINVAL, -ENOMEM.
  * Exposed for tests.
  */

@@ -401,6 +401,16 @@ out:
 }
 
 /*
+ * Body cap of a ranged GET: one byte over the range, so an over-long answer
+ * (Range ignored) is detected without being downloaded, but never below
+ * what an S3 <Error> document needs.
+ */
+static size_t range_cap(size_t len)
+{
+	return len + 1 < 65536 ? 65536 : len + 1;
+}
+
+/*
  * Request headers of a ranged GET: Range, plus If-Match when if_match is
  * set.  Returns 0 when there is nothing to ask (len 0).
  */
@@ -433,8 +443,7 @@ int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
 	if (!range_prep(off, len, if_match, range, im, h, got, info))
 		return 0;
 	snprintf(what, sizeof(what), "GET s3://%s/%s bytes %" PRIu64 "+%zu", bucket, key, off, len);
-	/* One byte over the range: an over-long answer is detected, never downloaded. */
-	struct sreq q = { "GET", bucket, key, NULL, 0, h, len + 1 };
+	struct sreq q = { "GET", bucket, key, NULL, 0, h, range_cap(len) };
 	rc = s3_send(s, &q, &r);
 	rc = range_result(what, rc, &r, off, len, if_match, 1, buf, got, info);
 	astro_http_resp_free(&r);
@@ -549,7 +558,7 @@ int astro_s3_http_get_range(const char *url, uint64_t off, size_t len, const cha
 	struct astro_http_req hr = {
 		.method = "GET", .url = url, .headers = h,
 		.timeout_ms = timeout_ms ? timeout_ms : 30000, .idempotent = 1,
-		.max_body = len + 1, .service = "http",
+		.max_body = range_cap(len), .service = "http",
 	};
 	rc = astro_http_request(&hr, &r);
 	rc = range_result(what, rc, &r, off, len, validator, 0, buf, got, info);
