@@ -85,15 +85,7 @@ fits_mount() {
 	local opts="cache_dir=$T/cache,s3_endpoint=$S3_ENDPOINT,fits_buckets=astro,timeout=10"
 	[ -f "$T/aws" ] && opts="$opts,s3_credentials=$T/aws"
 	[ -n "${1:-}" ] && opts="$opts,$1"
-	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$opts" 2>>"$T/astrofs.log" &
-	echo $! >"$T/astrofs.pid"
-	for _ in $(seq 1 100); do
-		[ -f "$T/mnt/.astrofs/version" ] && return 0
-		kill -0 "$(cat "$T/astrofs.pid")" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$T/astrofs.log" >&2
-	return 1
+	astrofs_start "$opts"
 }
 
 s3log_reset() { : >"$S3_LOG"; }
@@ -200,10 +192,8 @@ EOF
 	# The front refuses x-amz-* headers that are not signed; the header
 	# itself is seen by the logging server standing in as an endpoint.
 	: >"$BATS_FILE_TMPDIR/web.log"
-	mkdir -p "$T/mnt" "$T/cache2"
-	"$ASTROFS" t "$T/mnt" -f -o "cache_dir=$T/cache2,s3_endpoint=$WEB/files,s3_credentials=$T/aws,s3_request_payer,fits_buckets=rp,timeout=10" 2>>"$T/astrofs.log" &
-	echo $! >"$T/astrofs.pid"
-	for _ in $(seq 1 100); do [ -f "$T/mnt/.astrofs/version" ] && break; sleep 0.1; done
+	mkdir -p "$T/cache2"
+	astrofs_start "cache_dir=$T/cache2,s3_endpoint=$WEB/files,s3_credentials=$T/aws,s3_request_payer,fits_buckets=rp,timeout=10"
 	cat "$M/rp/raw.fits/headers/0" >/dev/null
 	cat "$BATS_FILE_TMPDIR/web.log"
 	grep -P '^GET\t/files/rp/raw.fits\t.*payer=requester\tsigned=\S*x-amz-request-payer' "$BATS_FILE_TMPDIR/web.log"
