@@ -312,16 +312,21 @@ static struct listing *listing_get(struct fits_priv *p, const char *bucket, cons
 	int64_t now = astro_mono_ms();
 
 	pthread_mutex_lock(&p->lock);
-	for (pp = &p->lists; (l = *pp); pp = &l->next) {
-		if (strcmp(l->bucket, bucket) || strcmp(l->prefix, prefix))
+	for (pp = &p->lists; (l = *pp);) {
+		int same = strcmp(l->bucket, bucket) == 0 && strcmp(l->prefix, prefix) == 0;
+
+		if (now - l->fetched_ms < p->ttl_ms) {
+			if (same && (probe || !l->probe)) {
+				*rc = l->rc;
+				return l;
+			}
+			pp = &l->next;
 			continue;
-		if (now - l->fetched_ms < p->ttl_ms && (probe || !l->probe)) {
-			*rc = l->rc;
-			return l;
 		}
+		/* Stale listings go as soon as anyone looks: memory stays bounded
+		 * by what was listed within one TTL. */
 		*pp = l->next;
 		listing_free(l);
-		break;
 	}
 	pthread_mutex_unlock(&p->lock);
 
