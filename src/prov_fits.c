@@ -45,7 +45,8 @@
 
 #define DB "fits"
 #define RAW_WINDOW (1u << 20)	/* read-ahead for raw: one GET per MiB at most */
-#define MAX_OBJS 4096		/* in-memory object states kept at most */
+#define MAX_OBJS 4096
+#define FIRST_READ 65536u	/* the walker's first read (fits.md §2) */		/* in-memory object states kept at most */
 
 struct hsrc {
 	char *name;
@@ -78,6 +79,10 @@ struct fobj {
 	int64_t checked_ms;	/* when info was last confirmed upstream */
 	struct astro_fits_walk *w;
 	char walked_for[160];	/* validator the walk state belongs to */
+	char *pre;		/* bytes [0, pre_len) of the current version, read
+				 * when its version was learnt; the walk's first
+				 * read takes them instead of a GET */
+	size_t pre_len;
 	char opened[160];	/* validator at the last open (keep_cache) */
 	int refs;
 	struct fobj *next;
@@ -409,6 +414,13 @@ static const char *validator(const struct astro_s3_info *i)
 	return i->etag[0] ? i->etag : i->last_modified;
 }
 
+static void fobj_drop_pre(struct fobj *o)
+{
+	free(o->pre);
+	o->pre = NULL;
+	o->pre_len = 0;
+}
+
 static void fobj_drop_walk(struct fobj *o)
 {
 	astro_fits_walk_free(o->w);
@@ -419,6 +431,7 @@ static void fobj_drop_walk(struct fobj *o)
 static void fobj_free(struct fobj *o)
 {
 	fobj_drop_walk(o);
+	fobj_drop_pre(o);
 	pthread_mutex_destroy(&o->lock);
 	free(o->src);
 	free(o->key);
@@ -485,29 +498,68 @@ static unsigned timeout_ms(const struct fits_priv *p)
 	return p->cfg->timeout * 1000u;
 }
 
+/* LMDB key of the last version of an object walked on this host. */
+static size_t seen_key(const struct fobj *o, char *k, size_t n)
+{
+	int len = snprintf(k, n, "v1|%s|%s", o->src, o->key);
+
+	return len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
+}
+
+/*
+ * Learn the object's version.  When a walk of it may be in LMDB (it was
+ * walked here before), a HEAD is enough; otherwise the first 64 KiB are
+ * asked for instead: the same round trip gives size and ETag (Content-
+ * Range) and the walk's first read, so a cold header costs one request.
+ */
+static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_info *info)
+{
+	struct astro_cache_meta m;
+	char k[4400], *pre = NULL;
+	size_t kl = seen_key(o, k, sizeof(k)), got = 0;
+	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, NULL) == 0, rc;
+
+	if (o->url ? p->cfg->offline : !p->s3)
+		return -EIO;
+	if (seen) {
+		astro_stats_inc("fits.heads");
+		return o->url ? astro_s3_http_head(o->url, timeout_ms(p), info) :
+				astro_s3_head(p->s3, o->src, o->key, info);
+	}
+	pre = malloc(FIRST_READ);
+	if (!pre)
+		return -ENOMEM;
+	astro_stats_inc("fits.gets");
+	if (o->url)
+		rc = astro_s3_http_get_range(o->url, 0, FIRST_READ, NULL, timeout_ms(p), pre, &got, info);
+	else
+		rc = astro_s3_get_range(p->s3, o->src, o->key, 0, FIRST_READ, NULL, pre, &got, info);
+	fobj_drop_pre(o);
+	if (rc == 0 && got > 0) {
+		o->pre = pre;
+		o->pre_len = got;
+	} else {
+		free(pre);
+	}
+	return rc;
+}
+
 /* Confirm the object's version upstream unless confirmed within the TTL
  * (o->lock held).  force: ask upstream whatever the TTL says. */
 static int fobj_refresh(struct fits_priv *p, struct fobj *o, int force)
 {
 	struct astro_s3_info info;
 	int64_t now = astro_mono_ms();
-	int rc;
+	int rc, fetched = 0;
 
 	if (!force && o->checked_ms && now - o->checked_ms < p->ttl_ms)
 		return 0;
 	if (!force && !o->url && peek_parent(p, o->src, o->key, 1, &info) > 0 &&
 	    info.size != UINT64_MAX) {
 		rc = 0;
-	} else if (o->url) {
-		if (p->cfg->offline)
-			return -EIO;
-		astro_stats_inc("fits.heads");
-		rc = astro_s3_http_head(o->url, timeout_ms(p), &info);
 	} else {
-		if (!p->s3)
-			return -EIO;
-		astro_stats_inc("fits.heads");
-		rc = astro_s3_head(p->s3, o->src, o->key, &info);
+		rc = version_fetch(p, o, &info);
+		fetched = 1;
 	}
 	if (rc)
 		return rc;
@@ -515,11 +567,13 @@ static int fobj_refresh(struct fits_priv *p, struct fobj *o, int force)
 		astro_warn("fits: %s/%s: the server gives no object size", o->src, o->key);
 		return -EIO;
 	}
-	if (o->w && (strcmp(validator(&info), o->walked_for) != 0 ||
-		     astro_fits_walk_size(o->w) != info.size)) {
-		astro_notice("fits: %s/%s changed upstream (%s -> %s); walking it again",
-			     o->src, o->key, o->walked_for, validator(&info));
+	if (strcmp(validator(&info), validator(&o->info)) != 0 || info.size != o->info.size) {
+		if (o->w)
+			astro_notice("fits: %s/%s changed upstream (%s -> %s); walking it again",
+				     o->src, o->key, o->walked_for, validator(&info));
 		fobj_drop_walk(o);
+		if (!fetched)
+			fobj_drop_pre(o);	/* bytes of the old version */
 	}
 	o->info = info;
 	o->checked_ms = now;
@@ -547,6 +601,8 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 	walk_key(o, k, sizeof(k), &kl);
 	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
 	free(blob);
+	kl = seen_key(o, k, sizeof(k));
+	astro_cache_put(p->cache, DB, k, kl, &m, validator(&o->info), strlen(validator(&o->info)));
 }
 
 /* A walk state for the current version: memory, else LMDB, else new. */
@@ -561,7 +617,7 @@ static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
 
 	snprintf(name, nn, "%s%s/%s", o->url ? "http:" : "s3://", o->src, o->key);
 	*opts = (struct astro_fits_walk_opts){
-		.name = name, .first_read = 65536, .max_header = 64u << 20,
+		.name = name, .first_read = FIRST_READ, .max_header = 64u << 20,
 		.max_hdus = 10000, .coalesce_gap = 256u << 10, .small_tail = 1u << 20,
 	};
 	if (o->w)
@@ -588,10 +644,10 @@ struct rctx {
 	struct fobj *o;
 };
 
-static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got,
-		     uint64_t *size)
+/* One ranged GET of the object for the walk, checked against its version. */
+static int walk_get(struct rctx *c, uint64_t off, size_t len, void *buf, size_t *got,
+		    uint64_t *size)
 {
-	struct rctx *c = arg;
 	struct astro_s3_info info;
 	int rc;
 
@@ -610,6 +666,30 @@ static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got
 		rc = -EIO;
 	if (rc == 0 && info.size != UINT64_MAX)
 		*size = info.size;
+	return rc;
+}
+
+/*
+ * The walker's read callback: bytes the version probe already holds are
+ * taken from it (only the rest, if any, is fetched), others by a GET.
+ */
+static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got,
+		     uint64_t *size)
+{
+	struct rctx *c = arg;
+	struct fobj *o = c->o;
+	size_t have, more = 0;
+	int rc = 0;
+
+	if (!o->pre || off >= o->pre_len)
+		return walk_get(c, off, len, buf, got, size);
+	have = o->pre_len - off < len ? o->pre_len - off : len;
+	memcpy(buf, o->pre + off, have);
+	*size = o->info.size;
+	if (have < len && o->pre_len < o->info.size)
+		rc = walk_get(c, off + have, len - have, (char *)buf + have, &more, size);
+	fobj_drop_pre(o);	/* the walker never reads a range twice */
+	*got = have + more;
 	return rc;
 }
 
@@ -652,6 +732,7 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, uint32_t 
 		}
 		if (astro_fits_walk_count(o->w) != before || astro_fits_walk_end(o->w, NULL) != end_before)
 			walk_store(p, o);
+		fobj_drop_pre(o);	/* used by the first read, or not needed */
 		return rc;
 	}
 }
@@ -996,6 +1077,7 @@ static int raw_open(struct fits_priv *p, const struct fpath *fp, struct astro_fi
 
 	if (rc)
 		return rc;
+	fobj_drop_pre(o);	/* raw reads go by their own window */
 	h->o = o;
 	h->size = o->info.size;
 	astro_strlcpy(h->validator, validator(&o->info), sizeof(h->validator));
