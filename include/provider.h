@@ -104,6 +104,7 @@ struct astro_provider {
 
 /* The providers compiled in (each defined in its prov_<name>.c). */
 extern const struct astro_provider astro_prov_tle;
+extern const struct astro_provider astro_prov_fits;
 extern const struct astro_provider astro_prov_meta;	/* ".astrofs" */
 
 #endif

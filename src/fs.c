@@ -19,6 +19,7 @@
 /* The trees, in listing order. */
 static const struct astro_provider *const providers[] = {
 	&astro_prov_tle,
+	&astro_prov_fits,
 	&astro_prov_telemetry,
 	&astro_prov_obs,
 	&astro_prov_meta,

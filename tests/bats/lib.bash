@@ -69,7 +69,14 @@ mount_astrofs() {
 	[ -f "$T/creds" ] || write_creds
 	local opts="cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=${ASTRO_TIMEOUT:-10}"
 	[ -n "${1:-}" ] && opts="$opts,$1"
-	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$opts" 2>>"$T/astrofs.log" &
+	astrofs_start "$opts"
+}
+
+# astrofs_start OPTIONS: mount at $T/mnt with exactly these options, log to
+# $T/astrofs.log, PID in $T/astrofs.pid; waits (bounded) until it answers.
+astrofs_start() {
+	mkdir -p "$T/mnt"
+	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$1" 2>>"$T/astrofs.log" &
 	echo $! >"$T/astrofs.pid"
 	for _ in $(seq 1 100); do
 		[ -f "$T/mnt/.astrofs/version" ] && return 0

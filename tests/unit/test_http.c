@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include "astro.h"
 #include "http.h"
+#include "unit_spawn.h"
 #include "stats.h"
 
 static pid_t srv_pid;
@@ -12,29 +13,10 @@ static int port;
 
 static int start_server(void **s)
 {
-	int fds[2];
-	char line[128] = "";
-	FILE *f;
+	const char *const argv[] = { "python3", "tests/lib/faulthttp.py", "120", NULL };
 
 	(void)s;
-	if (pipe(fds))
-		return -1;
-	srv_pid = fork();
-	if (srv_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		execlp("python3", "python3", "tests/lib/faulthttp.py", "120", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	f = fdopen(fds[0], "r");
-	if (!f || !fgets(line, sizeof(line), f))
-		return -1;
-	fclose(f);
-	if (strncmp(line, "listening on 127.0.0.1:", 23) != 0)
-		return -1;
-	port = (int)strtol(line + 23, NULL, 10);
-	return astro_http_global_init();
+	return unit_spawn_http(argv, &srv_pid, &port);
 }
 
 static int stop_server(void **s)

@@ -1,0 +1,140 @@
+/*
+ * s3.h — read-only S3 client (and plain HTTP(S) ranged reads) on http.h.
+ *
+ * What it does: builds S3 URLs (path- or virtual-host-style, AWS or any
+ * custom endpoint), signs them with SigV4 (sigv4.h; credentials from
+ * awscred.h) unless anonymous, and performs the three operations a FITS
+ * reader needs: GetObject with Range (and If-Match), HeadObject and
+ * ListObjectsV2.  The same ranged-read path serves plain HTTP(S) URLs
+ * (fits_http sources: MAST, SAS-signed Azure blobs, public GCS objects).
+ *
+ * Guarantees:
+ *  - a ranged GET never passes on bytes it did not ask for: a 206 must
+ *    carry a Content-Range starting at the requested offset and a body of
+ *    exactly the announced length; a 200 (server ignored Range) fails with
+ *    -EIO and a log line, and its body is capped at the requested length
+ *    plus one byte (64 KiB at least, for error documents), so a misbehaving server never makes us download the
+ *    whole object;
+ *  - 416 (offset at or past the end) is end of object: *got = 0;
+ *  - If-Match (the object's ETag) → 412 is -ESTALE (object replaced);
+ *    a 206 whose ETag (or, without ETag, Last-Modified) differs from the
+ *    validator the caller holds is -ESTALE too;
+ *  - S3 error bodies map to errno via astro_s3xml_errno (AccessDenied,
+ *    SignatureDoesNotMatch, ... → -EACCES; NoSuchBucket/NoSuchKey →
+ *    -ENOENT) with ONE log line per failed operation naming the likely
+ *    cause; 5xx/429/SlowDown are retried with backoff by http.h (every
+ *    operation here is idempotent);
+ *  - virtual-host style is used only for DNS-compatible bucket names
+ *    (lower case, digits, '-', no dots under https); others fall back to
+ *    path style, as the AWS SDKs do.
+ *
+ * Thread-safety: an astro_s3 is read-only after astro_s3_new(); all calls
+ * may run concurrently.
+ */
+#ifndef ASTRO_S3_H
+#define ASTRO_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "s3xml.h"
+
+struct astro_s3_cfg {
+	const char *endpoint;		/* NULL: https://s3.<region>.amazonaws.com */
+	const char *region;		/* NULL: us-east-1 */
+	const char *credentials;	/* s3_credentials file or NULL */
+	const char *profile;		/* NULL: $AWS_PROFILE / default */
+	int anonymous;			/* never sign */
+	int request_payer;		/* send and sign x-amz-request-payer */
+	int path_style;			/* -1 auto (on for a custom endpoint) */
+	unsigned timeout_ms;		/* per operation; 0 = 30 s */
+};
+
+struct astro_s3;
+
+/* Version information of an object (HEAD, GET or a listing). */
+struct astro_s3_info {
+	uint64_t size;			/* UINT64_MAX when unknown */
+	char etag[128];			/* as sent (quotes kept), "" if none */
+	char last_modified[64];		/* HTTP date as sent, "" if none */
+	int64_t mtime;			/* Unix seconds, 0 if unknown */
+};
+
+/*
+ * Resolve credentials (unless anonymous) and keep the endpoint.  With no
+ * credentials anywhere the client goes anonymous (logged once); an
+ * unusable credentials source is an error (-errno, message in msg).
+ */
+int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out,
+		 char *msg, size_t msglen);
+void astro_s3_free(struct astro_s3 *s);
+int astro_s3_is_anonymous(const struct astro_s3 *s);
+
+/*
+ * Where a request for (bucket, key) goes: *host is the Host header value
+ * ("h" or "h:port"), *base "scheme://host", *path the raw (unencoded) path
+ * to sign: any endpoint path, then "/bucket/key" or "/key".  key may be
+ * "" (bucket-level requests).  malloc'd strings; 0, -EINVAL, -ENOMEM.
+ * Exposed for tests.
+ */
+int astro_s3_address(const struct astro_s3 *s, const char *bucket,
+		     const char *key, char **host, char **base, char **path);
+
+/*
+ * Ranged GET of [off, off+len) of s3://bucket/key.  if_match: ETag to
+ * send as If-Match (NULL or "" for none).  Fills *got (< len only at the
+ * end of the object) and *info (size from Content-Range, ETag).
+ */
+int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
+		       uint64_t off, size_t len, const char *if_match,
+		       void *buf, size_t *got, struct astro_s3_info *info);
+
+/* HeadObject: 0 with *info; -ENOENT, -EACCES, -EIO, ... */
+int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
+		  struct astro_s3_info *info);
+
+/*
+ * One ListObjectsV2 page.  prefix, delimiter, token may be NULL;
+ * max_keys 0 = server default (1000).  *out must be freed with
+ * astro_s3_list_free().
+ */
+int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
+		  const char *delimiter, const char *token, unsigned max_keys,
+		  struct astro_s3_list *out);
+
+/*
+ * Plain HTTP(S) source: the URL for `path` under `base_url` ("URL<path>"
+ * with the path percent-encoded, inserted before any query string so
+ * SAS/presigned parameters stay last).  malloc'd or NULL.
+ */
+char *astro_s3_http_url(const char *base_url, const char *path);
+
+/*
+ * Ranged GET of a plain URL; same contract as astro_s3_get_range, with
+ * `validator` (ETag, else Last-Modified, as held by the caller) compared
+ * against the response's and sent as If-Match when it is an ETag.
+ */
+int astro_s3_http_get_range(const char *url, uint64_t off, size_t len,
+			    const char *validator, unsigned timeout_ms,
+			    void *buf, size_t *got, struct astro_s3_info *info);
+
+/*
+ * Size and validator of a plain URL: HEAD, or when the server refuses
+ * HEAD (presigned GET-only URLs: 403/405/501) a GET of bytes=0-0.
+ */
+int astro_s3_http_head(const char *url, unsigned timeout_ms,
+		       struct astro_s3_info *info);
+
+/*
+ * Parse "bytes a-b/total" (or "bytes * /total" for 416) into *a, *b and
+ * *total (UINT64_MAX for "*").  0 or -EINVAL.  Exposed for tests.
+ */
+int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b,
+				 uint64_t *total);
+
+/*
+ * errno for an S3 answer with status and (possibly empty) XML body, with
+ * one log line naming `what` and the likely cause.  Exposed for tests.
+ */
+int astro_s3_error(const char *what, long status, const char *body, size_t len);
+
+#endif

@@ -1,0 +1,1257 @@
+/*
+ * prov_fits.c — /fits: FITS headers, an HDU index and the raw object from
+ * S3 buckets and plain HTTP(S) sources, by ranged reads only.
+ *
+ *   /fits/                          the fits_buckets
+ *   /fits/<src>/[<prefix>/...]      S3: common prefixes and FITS objects as
+ *                                   directories; HTTP (fits_http NAME): by
+ *                                   name only (any name is a directory)
+ *   /fits/<src>/<key>/headers/N     header N as cards, one per line
+ *   /fits/<src>/<key>/hdus.csv      the HDU index
+ *   /fits/<src>/<key>/raw           the object, exact size, read by ranges
+ *
+ * The first path component whose name ends in .fits .fit .fts .fz (any
+ * case; .fits.fz included) is the object; the rest names a file in it.
+ *
+ * State: listings and object versions (size, ETag or Last-Modified) are
+ * held in memory for a short TTL (10 s; ASTROFS_FITS_TTL_MS overrides it,
+ * for tests), so `ls -l` of a prefix costs only its LIST pages and a
+ * re-read within the TTL costs nothing.  Walk states (the walked HDUs'
+ * cards and where the walk stands) live in memory per object and in LMDB
+ * (database "fits") under "w1|<src>|<key>|<validator>|<size>": a new
+ * version is a new key, so a replaced object is walked again, never
+ * patched.  Every GET made for a walked object carries If-Match (S3) or is
+ * checked against the validator (HTTP); a 412 or a changed validator drops
+ * the state and walks again once.
+ *
+ * Locking: priv->lock guards the listing and object tables; each object
+ * has its own lock held across its walks (walks of one object are serial:
+ * offsets chain), different objects proceed in parallel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "astro.h"
+#include "fits_walk.h"
+#include "log.h"
+#include "provider.h"
+#include "s3.h"
+#include "stats.h"
+
+#define DB "fits"
+#define RAW_WINDOW (1u << 20)	/* read-ahead for raw: one GET per MiB at most */
+#define MAX_OBJS 4096
+#define FIRST_READ 65536u	/* the walker's first read (fits.md §2) */		/* in-memory object states kept at most */
+
+struct hsrc {
+	char *name;
+	char *url;
+};
+
+struct entry {
+	char *name;
+	int is_obj;
+	struct astro_s3_info info;
+};
+
+struct listing {
+	char *bucket;
+	char *prefix;		/* "" or "dir/sub/" */
+	int64_t fetched_ms;
+	int rc;			/* the LIST's result */
+	int probe;		/* only an existence probe (max-keys=1) */
+	struct entry *e;
+	size_t n;
+	struct listing *next;
+};
+
+struct fobj {
+	char *src;		/* bucket or HTTP source name */
+	char *key;
+	char *url;		/* HTTP sources */
+	pthread_mutex_t lock;
+	struct astro_s3_info info;
+	int64_t checked_ms;	/* when info was last confirmed upstream */
+	struct astro_fits_walk *w;
+	char walked_for[160];	/* validator the walk state belongs to */
+	char *pre;		/* bytes [0, pre_len) of the current version, read
+				 * when its version was learnt; the walk's first
+				 * read takes them instead of a GET */
+	size_t pre_len;
+	char opened[160];	/* validator at the last open (keep_cache) */
+	int refs;
+	struct fobj *next;
+};
+
+struct fits_priv {
+	const struct astro_config *cfg;
+	struct astro_cache *cache;
+	struct astro_s3 *s3;
+	pthread_mutex_t lock;
+	struct listing *lists;
+	struct fobj *objs;
+	size_t nobjs;
+	char **buckets;
+	size_t nbuckets;
+	struct hsrc *http;
+	size_t nhttp;
+	int64_t ttl_ms;
+};
+
+enum fdepth { D_ROOT, D_SRC, D_PREFIX, D_OBJ, D_HEADERS, D_HEADER, D_CSV, D_RAW };
+
+struct fpath {
+	enum fdepth d;
+	char src[256];
+	const struct hsrc *http;
+	char key[4096];		/* object key, or prefix without trailing '/' */
+	uint32_t n;		/* headers/N */
+};
+
+struct fhandle {
+	char *data;		/* headers/N and hdus.csv */
+	size_t len;
+	struct fobj *o;		/* raw */
+	char validator[160];
+	uint64_t size;
+	pthread_mutex_t lock;
+	char *win;
+	uint64_t win_off;
+	size_t win_len;
+};
+
+static int is_fits_name(const char *s, size_t n)
+{
+	static const char *const ext[] = { ".fits", ".fit", ".fts", ".fz" };
+
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(ext); i++) {
+		size_t el = strlen(ext[i]);
+
+		if (n > el && strncasecmp(s + n - el, ext[i], el) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const struct hsrc *find_http(const struct fits_priv *p, const char *name)
+{
+	for (size_t i = 0; i < p->nhttp; i++)
+		if (strcmp(p->http[i].name, name) == 0)
+			return &p->http[i];
+	return NULL;
+}
+
+static int parse_path(const struct fits_priv *p, const char *path, struct fpath *fp)
+{
+	const char *s = path, *slash, *c;
+	size_t len;
+
+	memset(fp, 0, sizeof(*fp));
+	if (!*path)
+		return 0;
+	slash = strchr(s, '/');
+	len = slash ? (size_t)(slash - s) : strlen(s);
+	if (len >= sizeof(fp->src))
+		return -ENAMETOOLONG;
+	memcpy(fp->src, s, len);
+	fp->http = find_http(p, fp->src);
+	fp->d = D_SRC;
+	if (!slash)
+		return 0;
+	s = slash + 1;
+	/* Find the object component. */
+	for (c = s;;) {
+		const char *e = strchr(c, '/');
+		size_t cl = e ? (size_t)(e - c) : strlen(c);
+
+		if (cl == 0)
+			return -ENOENT;
+		if (is_fits_name(c, cl)) {
+			size_t kl = (size_t)(c - s) + cl;
+			const char *rest = e ? e + 1 : NULL;
+
+			if (kl >= sizeof(fp->key))
+				return -ENAMETOOLONG;
+			memcpy(fp->key, s, kl);
+			fp->d = D_OBJ;
+			if (!rest)
+				return 0;
+			if (strcmp(rest, "hdus.csv") == 0)
+				fp->d = D_CSV;
+			else if (strcmp(rest, "raw") == 0)
+				fp->d = D_RAW;
+			else if (strcmp(rest, "headers") == 0)
+				fp->d = D_HEADERS;
+			else if (strncmp(rest, "headers/", 8) == 0) {
+				char *end;
+				const char *num = rest + 8;
+				unsigned long v;
+
+				if (*num < '0' || *num > '9' || (num[0] == '0' && num[1]))
+					return -ENOENT;
+				errno = 0;
+				v = strtoul(num, &end, 10);
+				if (errno || *end || v > UINT32_MAX)
+					return -ENOENT;
+				fp->n = (uint32_t)v;
+				fp->d = D_HEADER;
+			} else
+				return -ENOENT;
+			return 0;
+		}
+		if (!e) {
+			if (strlen(s) >= sizeof(fp->key))
+				return -ENAMETOOLONG;
+			astro_strlcpy(fp->key, s, sizeof(fp->key));
+			fp->d = D_PREFIX;
+			return 0;
+		}
+		c = e + 1;
+	}
+}
+
+/* ---- listings ---------------------------------------------------------- */
+
+static void listing_free(struct listing *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->e[i].name);
+	free(l->e);
+	free(l->bucket);
+	free(l->prefix);
+	free(l);
+}
+
+static int listing_add(struct listing *l, const char *name, size_t nl, int is_obj,
+		       const struct astro_s3_object *o)
+{
+	struct entry *ne;
+
+	if (nl == 0 || memchr(name, '/', nl))
+		return 0;
+	ne = realloc(l->e, (l->n + 1) * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	l->e = ne;
+	ne = &l->e[l->n];
+	memset(ne, 0, sizeof(*ne));
+	ne->name = strndup(name, nl);
+	if (!ne->name)
+		return -ENOMEM;
+	ne->is_obj = is_obj;
+	ne->info.size = UINT64_MAX;
+	if (o) {
+		ne->info.size = o->size >= 0 ? (uint64_t)o->size : UINT64_MAX;
+		if (o->etag)
+			astro_strlcpy(ne->info.etag, o->etag, sizeof(ne->info.etag));
+		ne->info.mtime = o->mtime > 0 ? o->mtime : 0;
+	}
+	l->n++;
+	return 0;
+}
+
+/* Every page of one prefix (probe: a single key is enough to exist). */
+static int list_fetch(struct fits_priv *p, struct listing *l)
+{
+	char *token = NULL;
+	size_t pl = strlen(l->prefix);
+	int rc = 0, pages = 0;
+
+	if (!p->s3)
+		return -EIO;
+	do {
+		struct astro_s3_list r;
+
+		rc = astro_s3_list(p->s3, l->bucket, l->prefix, "/", token, l->probe ? 1 : 0, &r);
+		free(token);
+		token = NULL;
+		if (rc)
+			break;
+		astro_stats_inc("fits.list_pages");
+		for (size_t i = 0; i < r.nprefixes && !rc; i++) {
+			const char *s = r.prefixes[i];
+			size_t n = strlen(s);
+
+			if (n > pl && strncmp(s, l->prefix, pl) == 0)
+				rc = listing_add(l, s + pl, n - pl - (s[n - 1] == '/'), 0, NULL);
+		}
+		for (size_t i = 0; i < r.nobjects && !rc; i++) {
+			const char *k = r.objects[i].key;
+			size_t n = strlen(k);
+
+			if (l->probe && n > 0) {
+				rc = listing_add(l, "x", 1, 0, NULL);	/* exists */
+				continue;
+			}
+			if (n > pl && strncmp(k, l->prefix, pl) == 0 && is_fits_name(k + pl, n - pl))
+				rc = listing_add(l, k + pl, n - pl, 1, &r.objects[i]);
+		}
+		if (!rc && r.is_truncated && r.next_token && !l->probe) {
+			token = strdup(r.next_token);
+			if (!token)
+				rc = -ENOMEM;
+		}
+		astro_s3_list_free(&r);
+		pages++;
+	} while (!rc && token && pages < 100000);
+	free(token);
+	return rc;
+}
+
+/*
+ * A fresh listing of bucket/prefix (a full one unless probe), fetched when
+ * missing or stale.  Returns it with priv->lock held (caller unlocks), or
+ * NULL with the error in *rc.  A probe request is satisfied by a full one.
+ */
+static struct listing *listing_get(struct fits_priv *p, const char *bucket, const char *prefix,
+				   int probe, int *rc)
+{
+	struct listing *l, **pp, *nl;
+	int64_t now = astro_mono_ms();
+
+	pthread_mutex_lock(&p->lock);
+	for (pp = &p->lists; (l = *pp);) {
+		int same = strcmp(l->bucket, bucket) == 0 && strcmp(l->prefix, prefix) == 0;
+
+		if (now - l->fetched_ms < p->ttl_ms) {
+			if (same && (probe || !l->probe)) {
+				*rc = l->rc;
+				return l;
+			}
+			pp = &l->next;
+			continue;
+		}
+		/* Stale listings go as soon as anyone looks: memory stays bounded
+		 * by what was listed within one TTL. */
+		*pp = l->next;
+		listing_free(l);
+	}
+	pthread_mutex_unlock(&p->lock);
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl || !(nl->bucket = strdup(bucket)) || !(nl->prefix = strdup(prefix))) {
+		listing_free(nl);
+		*rc = -ENOMEM;
+		pthread_mutex_lock(&p->lock);
+		return NULL;
+	}
+	nl->probe = probe;
+	nl->rc = list_fetch(p, nl);
+	nl->fetched_ms = astro_mono_ms();
+	pthread_mutex_lock(&p->lock);
+	/* Errors are remembered for the TTL too, except transient ones. */
+	if (nl->rc == -EIO || nl->rc == -ETIMEDOUT || nl->rc == -ENOMEM) {
+		*rc = nl->rc;
+		listing_free(nl);
+		return NULL;
+	}
+	nl->next = p->lists;
+	p->lists = nl;
+	*rc = nl->rc;
+	return nl;
+}
+
+static const struct entry *listing_find(const struct listing *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->e[i].name, name) == 0)
+			return &l->e[i];
+	return NULL;
+}
+
+/* Split "a/b/c" into the listing prefix "a/b/" and the name "c". */
+static void split_key(const char *key, char *prefix, size_t pn, const char **name)
+{
+	const char *slash = strrchr(key, '/');
+
+	if (!slash) {
+		prefix[0] = '\0';
+		*name = key;
+		return;
+	}
+	snprintf(prefix, pn, "%.*s", (int)(slash - key + 1), key);
+	*name = slash + 1;
+}
+
+/* What the parent listing (if cached and fresh) says about key; no request. */
+static int peek_parent(struct fits_priv *p, const char *bucket, const char *key, int want_obj,
+		       struct astro_s3_info *info)
+{
+	char prefix[4096];
+	const char *name;
+	int64_t now = astro_mono_ms();
+	int found = 0;
+
+	split_key(key, prefix, sizeof(prefix), &name);
+	pthread_mutex_lock(&p->lock);
+	for (struct listing *l = p->lists; l; l = l->next) {
+		const struct entry *e;
+
+		if (l->probe || strcmp(l->bucket, bucket) || strcmp(l->prefix, prefix) ||
+		    now - l->fetched_ms >= p->ttl_ms || l->rc)
+			continue;
+		e = listing_find(l, name);
+		found = e && e->is_obj == want_obj ? 1 : -1;
+		if (found > 0 && info)
+			*info = e->info;
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}
+
+/* ---- objects ----------------------------------------------------------- */
+
+static const char *validator(const struct astro_s3_info *i)
+{
+	return i->etag[0] ? i->etag : i->last_modified;
+}
+
+static void fobj_drop_pre(struct fobj *o)
+{
+	free(o->pre);
+	o->pre = NULL;
+	o->pre_len = 0;
+}
+
+static void fobj_drop_walk(struct fobj *o)
+{
+	astro_fits_walk_free(o->w);
+	o->w = NULL;
+	o->walked_for[0] = '\0';
+}
+
+static void fobj_free(struct fobj *o)
+{
+	fobj_drop_walk(o);
+	fobj_drop_pre(o);
+	pthread_mutex_destroy(&o->lock);
+	free(o->src);
+	free(o->key);
+	free(o->url);
+	free(o);
+}
+
+/* Find or create the object state; takes a reference. */
+static int fobj_get(struct fits_priv *p, const struct fpath *fp, struct fobj **out)
+{
+	struct fobj *o, **pp;
+
+	pthread_mutex_lock(&p->lock);
+	for (o = p->objs; o; o = o->next)
+		if (strcmp(o->src, fp->src) == 0 && strcmp(o->key, fp->key) == 0)
+			break;
+	if (!o) {
+		/* Bound memory: forget idle states (their walks stay in LMDB). */
+		if (p->nobjs >= MAX_OBJS) {
+			for (pp = &p->objs; *pp;) {
+				struct fobj *x = *pp;
+
+				if (x->refs == 0) {
+					*pp = x->next;
+					fobj_free(x);
+					p->nobjs--;
+				} else {
+					pp = &x->next;
+				}
+			}
+		}
+		o = calloc(1, sizeof(*o));
+		if (!o || !(o->src = strdup(fp->src)) || !(o->key = strdup(fp->key)) ||
+		    (fp->http && !(o->url = astro_s3_http_url(fp->http->url, fp->key)))) {
+			if (o) {
+				free(o->src);
+				free(o->key);
+				free(o);
+			}
+			pthread_mutex_unlock(&p->lock);
+			return -ENOMEM;
+		}
+		pthread_mutex_init(&o->lock, NULL);
+		o->info.size = UINT64_MAX;
+		o->next = p->objs;
+		p->objs = o;
+		p->nobjs++;
+	}
+	o->refs++;
+	pthread_mutex_unlock(&p->lock);
+	*out = o;
+	return 0;
+}
+
+static void fobj_put(struct fits_priv *p, struct fobj *o)
+{
+	pthread_mutex_lock(&p->lock);
+	o->refs--;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static unsigned timeout_ms(const struct fits_priv *p)
+{
+	return p->cfg->timeout * 1000u;
+}
+
+/* LMDB key of the last version of an object walked on this host. */
+static size_t seen_key(const struct fobj *o, char *k, size_t n)
+{
+	int len = snprintf(k, n, "v1|%s|%s", o->src, o->key);
+
+	return len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
+}
+
+/*
+ * Learn the object's version.  When a walk of it may be in LMDB (it was
+ * walked here before), a HEAD is enough; otherwise the first 64 KiB are
+ * asked for instead: the same round trip gives size and ETag (Content-
+ * Range) and the walk's first read, so a cold header costs one request.
+ */
+static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_info *info)
+{
+	struct astro_cache_meta m;
+	char k[4400], *pre = NULL;
+	size_t kl = seen_key(o, k, sizeof(k)), got = 0;
+	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, NULL) == 0, rc;
+
+	if (o->url ? p->cfg->offline : !p->s3)
+		return -EIO;
+	if (seen) {
+		astro_stats_inc("fits.heads");
+		return o->url ? astro_s3_http_head(o->url, timeout_ms(p), info) :
+				astro_s3_head(p->s3, o->src, o->key, info);
+	}
+	pre = malloc(FIRST_READ);
+	if (!pre)
+		return -ENOMEM;
+	astro_stats_inc("fits.gets");
+	if (o->url)
+		rc = astro_s3_http_get_range(o->url, 0, FIRST_READ, NULL, timeout_ms(p), pre, &got, info);
+	else
+		rc = astro_s3_get_range(p->s3, o->src, o->key, 0, FIRST_READ, NULL, pre, &got, info);
+	fobj_drop_pre(o);
+	if (rc == 0 && got > 0) {
+		o->pre = pre;
+		o->pre_len = got;
+	} else {
+		free(pre);
+	}
+	return rc;
+}
+
+/* Confirm the object's version upstream unless confirmed within the TTL
+ * (o->lock held).  force: ask upstream whatever the TTL says. */
+static int fobj_refresh(struct fits_priv *p, struct fobj *o, int force)
+{
+	struct astro_s3_info info;
+	int64_t now = astro_mono_ms();
+	int rc, fetched = 0;
+
+	if (!force && o->checked_ms && now - o->checked_ms < p->ttl_ms)
+		return 0;
+	if (!force && !o->url && peek_parent(p, o->src, o->key, 1, &info) > 0 &&
+	    info.size != UINT64_MAX) {
+		rc = 0;
+	} else {
+		rc = version_fetch(p, o, &info);
+		fetched = 1;
+	}
+	if (rc)
+		return rc;
+	if (info.size == UINT64_MAX) {
+		astro_warn("fits: %s/%s: the server gives no object size", o->src, o->key);
+		return -EIO;
+	}
+	if (strcmp(validator(&info), validator(&o->info)) != 0 || info.size != o->info.size) {
+		if (o->w)
+			astro_notice("fits: %s/%s changed upstream (%s -> %s); walking it again",
+				     o->src, o->key, o->walked_for, validator(&info));
+		fobj_drop_walk(o);
+		if (!fetched)
+			fobj_drop_pre(o);	/* bytes of the old version */
+	}
+	o->info = info;
+	o->checked_ms = now;
+	return 0;
+}
+
+static void walk_key(const struct fobj *o, char *k, size_t n, size_t *kl)
+{
+	int len = snprintf(k, n, "w1|%s|%s|%s|%" PRIu64, o->src, o->key, validator(&o->info),
+			   o->info.size);
+
+	*kl = len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
+}
+
+static void walk_store(struct fits_priv *p, struct fobj *o)
+{
+	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
+				      .flags = ASTRO_CACHE_FINAL };
+	char k[4500];
+	size_t kl, len;
+	void *blob;
+
+	if (!p->cache || !o->w || astro_fits_walk_serialize(o->w, &blob, &len) != 0)
+		return;
+	walk_key(o, k, sizeof(k), &kl);
+	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
+	free(blob);
+	kl = seen_key(o, k, sizeof(k));
+	astro_cache_put(p->cache, DB, k, kl, &m, validator(&o->info), strlen(validator(&o->info)));
+}
+
+/* A walk state for the current version: memory, else LMDB, else new. */
+static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
+			   struct astro_fits_walk_opts *opts, char *name, size_t nn)
+{
+	struct astro_cache_meta m;
+	char k[4500];
+	size_t kl;
+	void *blob = NULL;
+	int rc;
+
+	snprintf(name, nn, "%s%s/%s", o->url ? "http:" : "s3://", o->src, o->key);
+	*opts = (struct astro_fits_walk_opts){
+		.name = name, .first_read = FIRST_READ, .max_header = 64u << 20,
+		.max_hdus = 10000, .coalesce_gap = 256u << 10, .small_tail = 1u << 20,
+	};
+	if (o->w)
+		return 0;
+	walk_key(o, k, sizeof(k), &kl);
+	if (p->cache && astro_cache_get(p->cache, DB, k, kl, &m, &blob) == 0) {
+		rc = astro_fits_walk_deserialize(opts, blob, m.len, &o->w);
+		free(blob);
+		if (rc == 0) {
+			astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
+			astro_stats_inc("fits.walk_cache_hits");
+			return 0;
+		}
+		astro_cache_del(p->cache, DB, k, kl);
+	}
+	rc = astro_fits_walk_new(opts, o->info.size, &o->w);
+	if (rc == 0)
+		astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
+	return rc;
+}
+
+struct rctx {
+	struct fits_priv *p;
+	struct fobj *o;
+};
+
+/* One ranged GET of the object for the walk, checked against its version. */
+static int walk_get(struct rctx *c, uint64_t off, size_t len, void *buf, size_t *got,
+		    uint64_t *size)
+{
+	struct astro_s3_info info;
+	int rc;
+
+	if (c->p->cfg->offline) {
+		astro_notice("fits: %s/%s is not cached and the mount is offline", c->o->src, c->o->key);
+		return -EIO;
+	}
+	astro_stats_inc("fits.gets");
+	if (c->o->url)
+		rc = astro_s3_http_get_range(c->o->url, off, len, c->o->walked_for,
+					     timeout_ms(c->p), buf, got, &info);
+	else if (c->p->s3)
+		rc = astro_s3_get_range(c->p->s3, c->o->src, c->o->key, off, len,
+					c->o->walked_for, buf, got, &info);
+	else
+		rc = -EIO;
+	if (rc == 0 && info.size != UINT64_MAX)
+		*size = info.size;
+	return rc;
+}
+
+/*
+ * The walker's read callback: bytes the version probe already holds are
+ * taken from it (only the rest, if any, is fetched), others by a GET.
+ */
+static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got,
+		     uint64_t *size)
+{
+	struct rctx *c = arg;
+	struct fobj *o = c->o;
+	size_t have, more = 0;
+	int rc = 0;
+
+	if (!o->pre || off >= o->pre_len)
+		return walk_get(c, off, len, buf, got, size);
+	have = o->pre_len - off < len ? o->pre_len - off : len;
+	memcpy(buf, o->pre + off, have);
+	*size = o->info.size;
+	if (have < len && o->pre_len < o->info.size)
+		rc = walk_get(c, off + have, len - have, (char *)buf + have, &more, size);
+	fobj_drop_pre(o);	/* the walker never reads a range twice */
+	*got = have + more;
+	return rc;
+}
+
+enum wop { W_TO, W_ALL };
+
+/*
+ * Walk the object (o->lock held) to HDU n or to the end; a replaced object
+ * (-ESTALE) drops the state and walks the new version once.
+ */
+static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, uint32_t n)
+{
+	struct astro_fits_walk_opts opts;
+	struct rctx c = { p, o };
+	char name[4400];
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		uint32_t before;
+		enum astro_fits_end end_before;
+
+		rc = fobj_refresh(p, o, attempt > 0);
+		if (rc)
+			return rc;
+		rc = fobj_walk_state(p, o, &opts, name, sizeof(name));
+		if (rc)
+			return rc;
+		before = astro_fits_walk_count(o->w);
+		end_before = astro_fits_walk_end(o->w, NULL);
+		rc = op == W_TO ? astro_fits_walk_to(o->w, walk_read, &c, n) :
+				  astro_fits_walk_all(o->w, walk_read, &c);
+		if (rc == -ESTALE && attempt == 0) {
+			char k[4500];
+			size_t kl;
+
+			walk_key(o, k, sizeof(k), &kl);
+			if (p->cache)
+				astro_cache_del(p->cache, DB, k, kl);
+			fobj_drop_walk(o);
+			continue;
+		}
+		if (astro_fits_walk_count(o->w) != before || astro_fits_walk_end(o->w, NULL) != end_before)
+			walk_store(p, o);
+		fobj_drop_pre(o);	/* used by the first read, or not needed */
+		return rc;
+	}
+}
+
+/* ---- provider ---------------------------------------------------------- */
+
+static char **split_list(const char *s, const char *seps, size_t *n)
+{
+	char **v = NULL;
+
+	*n = 0;
+	while (s && *s) {
+		size_t l = strcspn(s, seps);
+
+		if (l) {
+			char **nv = realloc(v, (*n + 1) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+			v[*n] = strndup(s, l);
+			if (!v[*n])
+				break;
+			(*n)++;
+		}
+		s += l;
+		if (*s)
+			s++;
+	}
+	return v;
+}
+
+static void fits_destroy(void *priv)
+{
+	struct fits_priv *p = priv;
+
+	if (!p)
+		return;
+	while (p->lists) {
+		struct listing *l = p->lists;
+
+		p->lists = l->next;
+		listing_free(l);
+	}
+	while (p->objs) {
+		struct fobj *o = p->objs;
+
+		p->objs = o->next;
+		fobj_free(o);
+	}
+	for (size_t i = 0; i < p->nbuckets; i++)
+		free(p->buckets[i]);
+	free(p->buckets);
+	for (size_t i = 0; i < p->nhttp; i++) {
+		free(p->http[i].name);
+		free(p->http[i].url);
+	}
+	free(p->http);
+	astro_s3_free(p->s3);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int fits_init(const struct astro_ctx *ctx, void **priv)
+{
+	struct fits_priv *p = calloc(1, sizeof(*p));
+	const struct astro_config *cfg = ctx->cfg;
+	char msg[256] = "", **pairs;
+	const char *ttl = getenv("ASTROFS_FITS_TTL_MS");
+	size_t np;
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	p->cfg = cfg;
+	p->cache = ctx->cache;
+	p->ttl_ms = 10000;
+	if (ttl && *ttl) {
+		char *end;
+		long v = strtol(ttl, &end, 10);
+
+		if (*end == '\0' && v >= 0)
+			p->ttl_ms = v;
+	}
+	p->buckets = split_list(cfg->fits_buckets, ",", &p->nbuckets);
+	pairs = split_list(cfg->fits_http, ";", &np);
+	p->http = calloc(np ? np : 1, sizeof(*p->http));
+	for (size_t i = 0; i < np; i++) {
+		char *eq = strchr(pairs[i], '=');
+
+		if (p->http && eq && eq != pairs[i] && !memchr(pairs[i], '/', (size_t)(eq - pairs[i]))) {
+			p->http[p->nhttp].name = strndup(pairs[i], (size_t)(eq - pairs[i]));
+			p->http[p->nhttp].url = strdup(eq + 1);
+			p->nhttp++;
+		} else {
+			astro_err("fits: fits_http entry '%.*s' is not NAME=URL", (int)strcspn(pairs[i], "="), pairs[i]);
+			rc = -EINVAL;
+		}
+		free(pairs[i]);
+	}
+	free(pairs);
+	if (!p->http)
+		rc = -ENOMEM;
+	if (rc == 0 && !cfg->offline) {
+		struct astro_s3_cfg sc = {
+			.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
+			.credentials = cfg->s3_credentials, .profile = cfg->s3_profile,
+			.anonymous = cfg->s3_anonymous, .request_payer = cfg->s3_request_payer,
+			.path_style = cfg->s3_path_style, .timeout_ms = cfg->timeout * 1000u,
+		};
+		rc = astro_s3_new(&sc, &p->s3, msg, sizeof(msg));
+		if (rc)
+			astro_err("fits: %s", msg);
+	}
+	if (rc) {
+		fits_destroy(p);
+		return rc;
+	}
+	*priv = p;
+	return 0;
+}
+
+static int is_configured(const struct fits_priv *p, const char *b)
+{
+	for (size_t i = 0; i < p->nbuckets; i++)
+		if (strcmp(p->buckets[i], b) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does the S3 bucket/prefix directory exist? */
+static int prefix_exists(struct fits_priv *p, const struct fpath *fp)
+{
+	char prefix[4200];
+	struct listing *l;
+	int rc;
+
+	if (fp->d == D_SRC && is_configured(p, fp->src))
+		return 0;
+	if (fp->d == D_PREFIX && peek_parent(p, fp->src, fp->key, 0, NULL) > 0)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s%s", fp->key, fp->d == D_PREFIX ? "/" : "");
+	l = listing_get(p, fp->src, prefix, 1, &rc);
+	if (l && rc == 0 && l->n == 0 && fp->d == D_PREFIX)
+		rc = -ENOENT;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+static void obj_dir_attr(const struct astro_s3_info *i, struct astro_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = ASTRO_DIR;
+	a->mtime = i->mtime;
+}
+
+/* Object state walked to what fp needs; returns with a reference held
+ * and o->lock held on success. */
+static int obj_ready(struct fits_priv *p, const struct fpath *fp, struct fobj **out)
+{
+	struct fobj *o;
+	int rc = fobj_get(p, fp, &o);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&o->lock);
+	switch (fp->d) {
+	case D_HEADER:
+		rc = fobj_walk(p, o, W_TO, fp->n);
+		break;
+	case D_HEADERS:
+	case D_CSV:
+		rc = fobj_walk(p, o, W_ALL, 0);
+		/* A damaged HDU ends the list: earlier HDUs are still listed. */
+		if (rc == -EIO && o->w && astro_fits_walk_end(o->w, NULL) != ASTRO_FITS_END_NONE)
+			rc = 0;
+		break;
+	default:
+		rc = fobj_refresh(p, o, 0);
+		break;
+	}
+	if (rc) {
+		pthread_mutex_unlock(&o->lock);
+		fobj_put(p, o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static void obj_done(struct fits_priv *p, struct fobj *o)
+{
+	pthread_mutex_unlock(&o->lock);
+	fobj_put(p, o);
+}
+
+static int fits_getattr(void *priv, const char *path, struct astro_attr *a)
+{
+	struct fits_priv *p = priv;
+	struct fpath fp;
+	struct astro_s3_info info;
+	struct fobj *o;
+	int rc = parse_path(p, path, &fp);
+
+	if (rc)
+		return rc;
+	memset(a, 0, sizeof(*a));
+	a->kind = ASTRO_DIR;
+	switch (fp.d) {
+	case D_ROOT:
+		return 0;
+	case D_SRC:
+	case D_PREFIX:
+		/* HTTP sources have no listing: any directory is reachable. */
+		return fp.http ? 0 : prefix_exists(p, &fp);
+	case D_OBJ:
+		if (!fp.http && peek_parent(p, fp.src, fp.key, 1, &info) > 0) {
+			obj_dir_attr(&info, a);
+			return 0;
+		}
+		/* fall through */
+	case D_HEADERS:
+		fp.d = D_OBJ;	/* a directory: no walk needed to stat it */
+		break;
+	default:
+		a->kind = ASTRO_FILE;
+		break;
+	}
+	rc = obj_ready(p, &fp, &o);
+	if (rc)
+		return rc;
+	a->mtime = o->info.mtime;
+	if (fp.d == D_HEADER) {
+		const struct astro_fits_hdu *h = astro_fits_walk_hdu(o->w, fp.n);
+
+		if (h)
+			a->size = astro_fits_header_text_size(h);
+		else
+			rc = -ENOENT;
+	} else if (fp.d == D_CSV) {
+		char *csv;
+		size_t len;
+
+		rc = astro_fits_hdus_csv(o->w, &csv, &len);
+		if (rc == 0) {
+			a->size = len;
+			free(csv);
+		}
+	} else if (fp.d == D_RAW) {
+		a->size = o->info.size;
+	}
+	obj_done(p, o);
+	return rc;
+}
+
+static int fill_listing(struct fits_priv *p, const struct fpath *fp, astro_fill_fn fill, void *buf)
+{
+	char prefix[4200];
+	struct listing *l;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s%s", fp->key, fp->d == D_PREFIX ? "/" : "");
+	l = listing_get(p, fp->src, prefix, 0, &rc);
+	if (l && rc == 0) {
+		if (fp->d == D_PREFIX && l->n == 0)
+			rc = -ENOENT;
+		for (size_t i = 0; i < l->n; i++) {
+			struct astro_attr a = { .kind = ASTRO_DIR, .mtime = l->e[i].info.mtime };
+
+			if (fill(buf, l->e[i].name, &a))
+				break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
+{
+	struct fits_priv *p = priv;
+	struct astro_attr dir = { .kind = ASTRO_DIR };
+	struct fpath fp;
+	struct fobj *o;
+	char name[16];
+	int rc = parse_path(p, path, &fp);
+
+	if (rc)
+		return rc;
+	switch (fp.d) {
+	case D_ROOT:
+		for (size_t i = 0; i < p->nbuckets; i++)
+			if (fill(buf, p->buckets[i], &dir))
+				return 0;
+		return 0;
+	case D_SRC:
+	case D_PREFIX:
+		return fp.http ? 0 : fill_listing(p, &fp, fill, buf);
+	case D_OBJ:
+		rc = obj_ready(p, &fp, &o);
+		if (rc)
+			return rc;
+		{
+			struct astro_attr raw = { .kind = ASTRO_FILE, .size = o->info.size,
+						  .mtime = o->info.mtime };
+
+			dir.mtime = o->info.mtime;
+			obj_done(p, o);
+			if (fill(buf, "headers", &dir) || fill(buf, "raw", &raw))
+				return 0;
+			/* hdus.csv's size needs a full walk: let getattr find it. */
+			fill(buf, "hdus.csv", NULL);
+		}
+		return 0;
+	case D_HEADERS:
+		rc = obj_ready(p, &fp, &o);
+		if (rc)
+			return rc;
+		for (uint32_t i = 0; i < astro_fits_walk_count(o->w); i++) {
+			const struct astro_fits_hdu *h = astro_fits_walk_hdu(o->w, i);
+			struct astro_attr a = { .kind = ASTRO_FILE, .mtime = o->info.mtime };
+
+			if (!h)
+				break;
+			a.size = astro_fits_header_text_size(h);
+			snprintf(name, sizeof(name), "%" PRIu32, i);
+			if (fill(buf, name, &a))
+				break;
+		}
+		obj_done(p, o);
+		return 0;
+	default:
+		return -ENOTDIR;
+	}
+}
+
+static int raw_open(struct fits_priv *p, const struct fpath *fp, struct astro_file *f,
+		    struct fhandle *h)
+{
+	struct fobj *o;
+	int rc = obj_ready(p, fp, &o);
+
+	if (rc)
+		return rc;
+	fobj_drop_pre(o);	/* raw reads go by their own window */
+	h->o = o;
+	h->size = o->info.size;
+	astro_strlcpy(h->validator, validator(&o->info), sizeof(h->validator));
+	f->keep_cache = strcmp(o->opened, h->validator) == 0;
+	astro_strlcpy(o->opened, h->validator, sizeof(o->opened));
+	/* The reference stays with the handle; the object lock does not. */
+	pthread_mutex_unlock(&o->lock);
+	pthread_mutex_init(&h->lock, NULL);
+	return 0;
+}
+
+static int fits_open(void *priv, const char *path, int flags, struct astro_file *f)
+{
+	struct fits_priv *p = priv;
+	struct fpath fp;
+	struct fhandle *h;
+	struct fobj *o;
+	int rc = parse_path(p, path, &fp);
+
+	if (rc)
+		return rc;
+	if (fp.d < D_HEADER)
+		return -EISDIR;
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	if (fp.d == D_RAW) {
+		rc = raw_open(p, &fp, f, h);
+		if (rc)
+			free(h);
+		else
+			f->handle = h;
+		return rc;
+	}
+	rc = obj_ready(p, &fp, &o);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	if (fp.d == D_HEADER) {
+		const struct astro_fits_hdu *hd = astro_fits_walk_hdu(o->w, fp.n);
+
+		if (!hd) {
+			rc = -ENOENT;
+		} else {
+			h->len = (size_t)astro_fits_header_text_size(hd);
+			h->data = malloc(h->len + 1);
+			if (!h->data)
+				rc = -ENOMEM;
+			else
+				astro_fits_header_text_read(hd, 0, h->data, h->len);
+		}
+	} else {
+		rc = astro_fits_hdus_csv(o->w, &h->data, &h->len);
+	}
+	if (rc == 0) {
+		f->keep_cache = strcmp(o->opened, validator(&o->info)) == 0;
+		astro_strlcpy(o->opened, validator(&o->info), sizeof(o->opened));
+	}
+	obj_done(p, o);
+	if (rc) {
+		free(h->data);
+		free(h);
+		return rc;
+	}
+	f->handle = h;
+	return 0;
+}
+
+/* Serve raw bytes from the read-ahead window, filling it by one ranged GET. */
+static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t size, uint64_t off)
+{
+	struct astro_s3_info info;
+	size_t want, got = 0;
+	int rc = 0;
+
+	if (off >= h->size)
+		return 0;
+	if (size > h->size - off)
+		size = (size_t)(h->size - off);
+	pthread_mutex_lock(&h->lock);
+	if (!h->win || off < h->win_off || off + size > h->win_off + h->win_len) {
+		want = size > RAW_WINDOW ? size : RAW_WINDOW;
+		if (want > h->size - off)
+			want = (size_t)(h->size - off);
+		if (!h->win || want > RAW_WINDOW) {
+			char *nw = realloc(h->win, want > RAW_WINDOW ? want : RAW_WINDOW);
+
+			if (!nw) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			h->win = nw;
+		}
+		h->win_len = 0;
+		astro_stats_inc("fits.raw_gets");
+		if (p->cfg->offline)
+			rc = -EIO;
+		else if (h->o->url)
+			rc = astro_s3_http_get_range(h->o->url, off, want, h->validator,
+						     timeout_ms(p), h->win, &got, &info);
+		else if (p->s3)
+			rc = astro_s3_get_range(p->s3, h->o->src, h->o->key, off, want,
+						h->validator, h->win, &got, &info);
+		else
+			rc = -EIO;
+		if (rc == -ESTALE) {
+			/* Forget the version so the next open sees the new object. */
+			pthread_mutex_lock(&h->o->lock);
+			h->o->checked_ms = 0;
+			pthread_mutex_unlock(&h->o->lock);
+		}
+		if (rc)
+			goto out;
+		if (got < size) {
+			astro_warn("fits: %s/%s: object shorter than its listed size", h->o->src, h->o->key);
+			rc = -EIO;
+			goto out;
+		}
+		h->win_off = off;
+		h->win_len = got;
+	}
+	memcpy(buf, h->win + (off - h->win_off), size);
+	rc = (int)size;
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static int fits_read(void *priv, const char *path, struct astro_file *f, char *buf,
+		     size_t size, off_t off)
+{
+	struct fhandle *h = f->handle;
+
+	(void)path;
+	if (!h || off < 0)
+		return -EBADF;
+	if (h->o)
+		return raw_read(priv, h, buf, size, (uint64_t)off);
+	if ((size_t)off >= h->len)
+		return 0;
+	if (size > h->len - (size_t)off)
+		size = h->len - (size_t)off;
+	memcpy(buf, h->data + off, size);
+	return (int)size;
+}
+
+static int fits_release(void *priv, const char *path, struct astro_file *f)
+{
+	struct fhandle *h = f->handle;
+
+	(void)path;
+	if (!h)
+		return 0;
+	if (h->o) {
+		fobj_put(priv, h->o);
+		pthread_mutex_destroy(&h->lock);
+	}
+	free(h->win);
+	free(h->data);
+	free(h);
+	f->handle = NULL;
+	return 0;
+}
+
+const struct astro_provider astro_prov_fits = {
+	.name = "fits",
+	.init = fits_init,
+	.destroy = fits_destroy,
+	.getattr = fits_getattr,
+	.readdir = fits_readdir,
+	.open = fits_open,
+	.read = fits_read,
+	.release = fits_release,
+};

@@ -1,0 +1,612 @@
+/*
+ * s3.c — read-only S3 client and plain HTTP(S) ranged reads (see s3.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+#include "astro.h"
+#include "awscred.h"
+#include "http.h"
+#include "log.h"
+#include "s3.h"
+#include "sigv4.h"
+
+struct astro_s3 {
+	char *scheme;		/* "http" or "https" */
+	char *authority;	/* host[:port], default port dropped */
+	char *prefix;		/* endpoint path without trailing '/', may be "" */
+	char *region;
+	int path_style;
+	int anonymous;
+	int request_payer;
+	unsigned timeout_ms;
+	struct astro_awscred cred;
+};
+
+/* Split "scheme://authority/path"; curl omits a default port from Host, so
+ * the authority we sign must omit it too. */
+static int parse_endpoint(struct astro_s3 *s, const char *url)
+{
+	const char *p = strstr(url, "://"), *slash;
+	size_t alen;
+
+	if (!p || (strncmp(url, "http", 4) != 0) || (p - url != 4 && p - url != 5))
+		return -EINVAL;
+	s->scheme = strndup(url, (size_t)(p - url));
+	p += 3;
+	slash = strchr(p, '/');
+	alen = slash ? (size_t)(slash - p) : strlen(p);
+	if (alen == 0 || !s->scheme)
+		return -EINVAL;
+	if (strcmp(s->scheme, "https") == 0 && alen > 4 && memcmp(p + alen - 4, ":443", 4) == 0)
+		alen -= 4;
+	else if (strcmp(s->scheme, "http") == 0 && alen > 3 && memcmp(p + alen - 3, ":80", 3) == 0)
+		alen -= 3;
+	s->authority = strndup(p, alen);
+	s->prefix = strdup(slash ? slash : "");
+	if (!s->authority || !s->prefix)
+		return -ENOMEM;
+	for (size_t n = strlen(s->prefix); n > 0 && s->prefix[n - 1] == '/'; n--)
+		s->prefix[n - 1] = '\0';
+	return 0;
+}
+
+int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *msg,
+		 size_t msglen)
+{
+	struct astro_s3 *s = calloc(1, sizeof(*s));
+	char aws[160];
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->region = strdup(cfg->region && *cfg->region ? cfg->region : "us-east-1");
+	if (!s->region) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(aws, sizeof(aws), "https://s3.%s.amazonaws.com", s->region);
+	rc = parse_endpoint(s, cfg->endpoint && *cfg->endpoint ? cfg->endpoint : aws);
+	if (rc) {
+		snprintf(msg, msglen, "s3_endpoint '%s' is not an http(s):// URL", cfg->endpoint);
+		goto out;
+	}
+	s->path_style = cfg->path_style >= 0 ? cfg->path_style : (cfg->endpoint && *cfg->endpoint);
+	s->request_payer = cfg->request_payer;
+	s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
+	s->anonymous = cfg->anonymous;
+	if (!s->anonymous) {
+		rc = astro_awscred_resolve(cfg->credentials, cfg->profile, &s->cred, msg, msglen);
+		if (rc == -ENOENT) {
+			astro_notice("s3: no credentials found; requests are anonymous (unsigned)");
+			s->anonymous = 1;
+			rc = 0;
+		} else if (rc) {
+			goto out;
+		}
+	}
+	if (s->anonymous && s->request_payer)
+		astro_warn("s3: s3_request_payer needs credentials; anonymous requests do not carry it");
+	*out = s;
+	s = NULL;
+out:
+	astro_s3_free(s);
+	return rc;
+}
+
+void astro_s3_free(struct astro_s3 *s)
+{
+	if (!s)
+		return;
+	free(s->scheme);
+	free(s->authority);
+	free(s->prefix);
+	free(s->region);
+	astro_awscred_free(&s->cred);
+	free(s);
+}
+
+int astro_s3_is_anonymous(const struct astro_s3 *s)
+{
+	return s->anonymous;
+}
+
+/* DNS-compatible per the S3 bucket naming rules; dots break TLS wildcards. */
+static int vhost_ok(const struct astro_s3 *s, const char *bucket)
+{
+	size_t n = strlen(bucket);
+
+	if (n < 3 || n > 63 || !isalnum((unsigned char)bucket[0]) ||
+	    !isalnum((unsigned char)bucket[n - 1]))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)bucket[i];
+
+		if (c == '.' && strcmp(s->scheme, "https") == 0)
+			return 0;
+		if (!(islower(c) || isdigit(c) || c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int astro_s3_address(const struct astro_s3 *s, const char *bucket, const char *key,
+		     char **host, char **base, char **path)
+{
+	size_t hl, bl, pl;
+	int vhost;
+
+	*host = *base = *path = NULL;
+	if (!bucket || !*bucket || strchr(bucket, '/') || !key)
+		return -EINVAL;
+	vhost = !s->path_style && vhost_ok(s, bucket);
+	hl = strlen(s->authority) + (vhost ? strlen(bucket) + 1 : 0) + 1;
+	*host = malloc(hl);
+	bl = strlen(s->scheme) + 3 + hl + strlen(s->prefix);
+	*base = malloc(bl);
+	pl = strlen(s->prefix) + strlen(bucket) + strlen(key) + 3;
+	*path = malloc(pl);
+	if (!*host || !*base || !*path) {
+		free(*host);
+		free(*base);
+		free(*path);
+		*host = *base = *path = NULL;
+		return -ENOMEM;
+	}
+	if (vhost) {
+		snprintf(*host, hl, "%s.%s", bucket, s->authority);
+		snprintf(*path, pl, "%s/%s", s->prefix, key);
+	} else {
+		snprintf(*host, hl, "%s", s->authority);
+		/* Bucket-level requests go to "/bucket" (s3rver and S3 both route it). */
+		snprintf(*path, pl, "%s/%s%s%s", s->prefix, bucket, *key ? "/" : "", key);
+	}
+	snprintf(*base, bl, "%s://%s", s->scheme, *host);
+	return 0;
+}
+
+/* A decimal number, or '*' (UINT64_MAX); the end of it, or NULL. */
+static const char *num_or_star(const char *v, uint64_t *x)
+{
+	char *end;
+
+	if (*v == '*') {
+		*x = UINT64_MAX;
+		return v + 1;
+	}
+	if (!isdigit((unsigned char)*v))
+		return NULL;
+	errno = 0;
+	*x = strtoull(v, &end, 10);
+	return errno || *x == UINT64_MAX ? NULL : end;
+}
+
+int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b, uint64_t *total)
+{
+	while (*v == ' ')
+		v++;
+	if (strncasecmp(v, "bytes ", 6) != 0)
+		return -EINVAL;
+	v += 6;
+	while (*v == ' ')
+		v++;
+	if (*v == '*') {
+		*a = *b = UINT64_MAX;
+		v++;
+	} else if (!(v = num_or_star(v, a)) || *a == UINT64_MAX || *v++ != '-' ||
+		   !(v = num_or_star(v, b)) || *b == UINT64_MAX || *b < *a) {
+		return -EINVAL;
+	}
+	if (*v++ != '/' || !(v = num_or_star(v, total)))
+		return -EINVAL;
+	/* The last byte lies inside the object. */
+	if (*a != UINT64_MAX && *total != UINT64_MAX && *b >= *total)
+		return -EINVAL;
+	while (*v == ' ' || *v == '\r' || *v == '\n')
+		v++;
+	return *v ? -EINVAL : 0;
+}
+
+int astro_s3_error(const char *what, long status, const char *body, size_t len)
+{
+	struct astro_s3_error e = { 0 };
+	const char *hint = NULL, *code = NULL;
+	char msg[128];
+	int rc;
+
+	if (body && len > 0 && astro_s3xml_parse_error(body, len, &e, msg, sizeof(msg)) == 0)
+		code = e.code;
+	rc = astro_s3xml_errno(code, status, &hint);
+	if (rc == -EAGAIN)
+		rc = -EIO;	/* http.h already retried; the caller cannot do better */
+	astro_warn("s3: %s: HTTP %ld%s%s%s%s: %s", what, status, code ? " " : "",
+		   code ? code : "", e.message ? " — " : "", e.message ? e.message : "",
+		   hint ? hint : "unexpected answer");
+	astro_s3_error_free(&e);
+	return rc;
+}
+
+static void info_from_headers(const struct astro_http_resp *r, struct astro_s3_info *info)
+{
+	char v[128];
+
+	if (astro_http_header(r, "ETag", -1, v, sizeof(v)) > 0)
+		astro_strlcpy(info->etag, v, sizeof(info->etag));
+	if (astro_http_header(r, "Last-Modified", -1, v, sizeof(v)) > 0) {
+		time_t t = curl_getdate(v, NULL);
+
+		astro_strlcpy(info->last_modified, v, sizeof(info->last_modified));
+		if (t > 0)
+			info->mtime = (int64_t)t;
+	}
+}
+
+static void info_init(struct astro_s3_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = UINT64_MAX;
+}
+
+/* The validator a caller holds: the ETag if any, else Last-Modified. */
+static const char *validator_of(const struct astro_s3_info *info)
+{
+	return info->etag[0] ? info->etag : info->last_modified;
+}
+
+/*
+ * Check a ranged answer and copy its bytes.  `s3` selects S3 error-body
+ * parsing; plain servers only have statuses.
+ */
+static int range_result(const char *what, int rc, const struct astro_http_resp *r,
+			uint64_t off, size_t len, const char *validator, int s3,
+			void *buf, size_t *got, struct astro_s3_info *info)
+{
+	char cr[128];
+	uint64_t a, b, total;
+
+	*got = 0;
+	if (rc == -EFBIG && r->status == 200)
+		goto ignored;
+	if (rc) {
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+		return rc;
+	}
+	switch (r->status) {
+	case 206:
+		break;
+	case 200:
+		goto ignored;
+	case 412:
+		astro_notice("s3: %s: object replaced upstream (If-Match failed)", what);
+		return -ESTALE;
+	case 416:
+		if (astro_http_header(r, "Content-Range", -1, cr, sizeof(cr)) > 0 &&
+		    astro_s3_parse_content_range(cr, &a, &b, &total) == 0)
+			info->size = total;
+		info_from_headers(r, info);
+		return 0;
+	default:
+		if (s3)
+			return astro_s3_error(what, r->status, r->body, r->body_len);
+		rc = r->status == 404 || r->status == 410 ? -ENOENT :
+		     r->status == 401 || r->status == 403 ? -EACCES : -EIO;
+		astro_warn("s3: %s: HTTP %ld: %s", what, r->status,
+			   rc == -ENOENT ? "no such object at this URL" :
+			   rc == -EACCES ? "access denied (expired or missing signature/SAS token?)" :
+			   "unexpected answer from the server");
+		return rc;
+	}
+	if (astro_http_header(r, "Content-Range", -1, cr, sizeof(cr)) <= 0 ||
+	    astro_s3_parse_content_range(cr, &a, &b, &total) != 0 || a == UINT64_MAX) {
+		astro_warn("s3: %s: 206 without a valid Content-Range", what);
+		return -EIO;
+	}
+	if (a != off || b - a + 1 != r->body_len || r->body_len > len) {
+		astro_warn("s3: %s: asked bytes %" PRIu64 "+%zu, got Content-Range %s with %zu bytes",
+			   what, off, len, cr, r->body_len);
+		return -EIO;
+	}
+	info_from_headers(r, info);
+	info->size = total;
+	if (validator && *validator) {
+		const char *now = validator_of(info);
+
+		if (*now && strcmp(now, validator) != 0) {
+			astro_notice("s3: %s: object replaced upstream (validator %s, was %s)",
+				     what, now, validator);
+			return -ESTALE;
+		}
+	}
+	memcpy(buf, r->body, r->body_len);
+	*got = r->body_len;
+	return 0;
+ignored:
+	astro_err("s3: %s: the server ignored the Range header (200 instead of 206); "
+		  "refusing to download the whole object", what);
+	return -EIO;
+}
+
+struct sreq {
+	const char *method;
+	const char *bucket;
+	const char *key;
+	const struct astro_sigv4_param *query;
+	size_t nquery;
+	const char *const *headers;	/* extra, signed */
+	size_t max_body;
+};
+
+/*
+ * Address, sign (unless anonymous) and send one request.  Anonymous
+ * requests still go through the signer with a throwaway key so that path
+ * and query are encoded exactly as signed requests would be; only its
+ * headers are dropped.
+ */
+static int s3_send(struct astro_s3 *s, const struct sreq *q, struct astro_http_resp *resp)
+{
+	struct astro_sigv4_out so = { 0 };
+	struct astro_sigv4_creds dummy = { "ANONYMOUS", "ANONYMOUS", NULL };
+	char *host = NULL, *base = NULL, *path = NULL, *url = NULL;
+	const char *hdrs[16];
+	size_t nh = 0, ul;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	rc = astro_s3_address(s, q->bucket, q->key, &host, &base, &path);
+	if (rc)
+		goto out;
+	struct astro_sigv4_req sr = {
+		.method = q->method, .host = host, .path = path,
+		.query = q->query, .nquery = q->nquery, .headers = q->headers,
+		.region = s->region, .request_payer = s->request_payer && !s->anonymous,
+		.now = astro_now_ms() / 1000,
+	};
+	struct astro_sigv4_creds cr = {
+		s->cred.access_key, s->cred.secret_key, s->cred.session_token
+	};
+	rc = astro_sigv4_sign(&sr, s->anonymous ? &dummy : &cr, &so);
+	if (rc)
+		goto out;
+	ul = strlen(base) + strlen(so.path) + strlen(so.query) + 2;
+	url = malloc(ul);
+	if (!url) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(url, ul, "%s%s%s%s", base, so.path, *so.query ? "?" : "", so.query);
+	for (const char *const *h = q->headers; h && *h && nh < 8; h++)
+		hdrs[nh++] = *h;
+	for (char **h = so.headers; !s->anonymous && h && *h && nh < 15; h++)
+		hdrs[nh++] = *h;
+	hdrs[nh] = NULL;
+	struct astro_http_req hr = {
+		.method = q->method, .url = url, .headers = hdrs,
+		.timeout_ms = s->timeout_ms, .idempotent = 1,
+		.max_body = q->max_body, .service = "s3",
+	};
+	rc = astro_http_request(&hr, resp);
+out:
+	astro_sigv4_out_free(&so);
+	free(host);
+	free(base);
+	free(path);
+	free(url);
+	return rc;
+}
+
+/*
+ * Body cap of a ranged GET: one byte over the range, so an over-long answer
+ * (Range ignored) is detected without being downloaded, but never below
+ * what an S3 <Error> document needs.
+ */
+static size_t range_cap(size_t len)
+{
+	return len + 1 < 65536 ? 65536 : len + 1;
+}
+
+/*
+ * Request headers of a ranged GET: Range, plus If-Match when if_match is
+ * set.  Returns 0 when there is nothing to ask (len 0).
+ */
+static int range_prep(uint64_t off, size_t len, const char *if_match, char range[80],
+		      char im[160], const char *h[3], size_t *got, struct astro_s3_info *info)
+{
+	info_init(info);
+	*got = 0;
+	h[0] = range;
+	h[1] = h[2] = NULL;
+	if (len == 0)
+		return 0;
+	snprintf(range, 80, "Range: bytes=%" PRIu64 "-%" PRIu64, off, off + len - 1);
+	if (if_match && *if_match) {
+		snprintf(im, 160, "If-Match: %s", if_match);
+		h[1] = im;
+	}
+	return 1;
+}
+
+int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
+		       uint64_t off, size_t len, const char *if_match, void *buf,
+		       size_t *got, struct astro_s3_info *info)
+{
+	struct astro_http_resp r;
+	char range[80], im[160], what[256];
+	const char *h[3];
+	int rc;
+
+	if (!range_prep(off, len, if_match, range, im, h, got, info))
+		return 0;
+	snprintf(what, sizeof(what), "GET s3://%s/%s bytes %" PRIu64 "+%zu", bucket, key, off, len);
+	struct sreq q = { "GET", bucket, key, NULL, 0, h, range_cap(len) };
+	rc = s3_send(s, &q, &r);
+	rc = range_result(what, rc, &r, off, len, if_match, 1, buf, got, info);
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
+		  struct astro_s3_info *info)
+{
+	struct astro_http_resp r;
+	char v[64], what[256];
+	int rc;
+
+	info_init(info);
+	snprintf(what, sizeof(what), "HEAD s3://%s/%s", bucket, key);
+	struct sreq q = { "HEAD", bucket, key, NULL, 0, NULL, 4096 };
+	rc = s3_send(s, &q, &r);
+	if (rc) {
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+	} else if (r.status == 200) {
+		char *end;
+
+		info_from_headers(&r, info);
+		if (astro_http_header(&r, "Content-Length", -1, v, sizeof(v)) > 0) {
+			info->size = strtoull(v, &end, 10);
+			if (end == v)
+				info->size = UINT64_MAX;
+		}
+	} else {
+		rc = astro_s3_error(what, r.status, r.body, r.body_len);
+	}
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
+		  const char *delimiter, const char *token, unsigned max_keys,
+		  struct astro_s3_list *out)
+{
+	struct astro_sigv4_param qp[5];
+	struct astro_http_resp r;
+	char mk[16], what[256], msg[200];
+	size_t n = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	qp[n++] = (struct astro_sigv4_param){ "list-type", "2" };
+	if (prefix && *prefix)
+		qp[n++] = (struct astro_sigv4_param){ "prefix", prefix };
+	if (delimiter && *delimiter)
+		qp[n++] = (struct astro_sigv4_param){ "delimiter", delimiter };
+	if (token && *token)
+		qp[n++] = (struct astro_sigv4_param){ "continuation-token", token };
+	if (max_keys) {
+		snprintf(mk, sizeof(mk), "%u", max_keys);
+		qp[n++] = (struct astro_sigv4_param){ "max-keys", mk };
+	}
+	snprintf(what, sizeof(what), "LIST s3://%s/%s", bucket, prefix ? prefix : "");
+	struct sreq q = { "GET", bucket, "", qp, n, NULL, 64u << 20 };
+	rc = s3_send(s, &q, &r);
+	if (rc) {
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+	} else if (r.status != 200) {
+		rc = astro_s3_error(what, r.status, r.body, r.body_len);
+	} else if (astro_s3xml_parse_list(r.body, r.body_len, out, msg, sizeof(msg)) != 0) {
+		astro_warn("s3: %s: unreadable listing: %s", what, msg);
+		rc = -EIO;
+	}
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+char *astro_s3_http_url(const char *base_url, const char *path)
+{
+	const char *q = strchr(base_url, '?');
+	size_t bl = q ? (size_t)(q - base_url) : strlen(base_url), n;
+	char *enc, *url;
+
+	while (*path == '/')
+		path++;
+	enc = astro_sigv4_uri_encode(path, strlen(path), 1);
+	if (!enc)
+		return NULL;
+	n = bl + strlen(enc) + (q ? strlen(q) : 0) + 2;
+	url = malloc(n);
+	if (url) {
+		int slash = bl > 0 && base_url[bl - 1] == '/';
+
+		snprintf(url, n, "%.*s%s%s%s", (int)bl, base_url, slash ? "" : "/", enc, q ? q : "");
+	}
+	free(enc);
+	return url;
+}
+
+int astro_s3_http_get_range(const char *url, uint64_t off, size_t len, const char *validator,
+			    unsigned timeout_ms, void *buf, size_t *got,
+			    struct astro_s3_info *info)
+{
+	struct astro_http_resp r;
+	char range[80], im[160], what[128];
+	const char *h[3];
+	int rc;
+
+	/* Only a strong ETag goes in If-Match (weak ones never match it, RFC
+	 * 9110 §13.1.1); a Last-Modified date is compared after the answer. */
+	if (!range_prep(off, len, validator && validator[0] == '"' ? validator : NULL,
+			range, im, h, got, info))
+		return 0;
+	/* The URL may carry a SAS or presigned signature: log only the path part. */
+	snprintf(what, sizeof(what), "GET %.*s bytes %" PRIu64 "+%zu",
+		 (int)strcspn(url, "?"), url, off, len);
+	struct astro_http_req hr = {
+		.method = "GET", .url = url, .headers = h,
+		.timeout_ms = timeout_ms ? timeout_ms : 30000, .idempotent = 1,
+		.max_body = range_cap(len), .service = "http",
+	};
+	rc = astro_http_request(&hr, &r);
+	rc = range_result(what, rc, &r, off, len, validator, 0, buf, got, info);
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+int astro_s3_http_head(const char *url, unsigned timeout_ms, struct astro_s3_info *info)
+{
+	struct astro_http_resp r;
+	char v[64];
+	int rc;
+
+	info_init(info);
+	struct astro_http_req hr = {
+		.method = "HEAD", .url = url, .timeout_ms = timeout_ms ? timeout_ms : 30000,
+		.idempotent = 1, .max_body = 4096, .service = "http",
+	};
+	rc = astro_http_request(&hr, &r);
+	if (rc == 0 && r.status == 200 &&
+	    astro_http_header(&r, "Content-Length", -1, v, sizeof(v)) > 0) {
+		char *end;
+
+		info_from_headers(&r, info);
+		info->size = strtoull(v, &end, 10);
+		if (end != v) {
+			astro_http_resp_free(&r);
+			return 0;
+		}
+		info->size = UINT64_MAX;
+	}
+	if (rc == 0 && (r.status == 200 || r.status == 403 || r.status == 405 || r.status == 501)) {
+		/* No usable HEAD: the first byte's Content-Range gives the size. */
+		char one;
+		size_t got;
+
+		astro_http_resp_free(&r);
+		return astro_s3_http_get_range(url, 0, 1, NULL, timeout_ms, &one, &got, info);
+	}
+	{
+		char what[128];
+		size_t none;
+
+		snprintf(what, sizeof(what), "HEAD %.*s", (int)strcspn(url, "?"), url);
+		rc = range_result(what, rc, &r, 0, 0, NULL, 0, NULL, &none, info);
+		if (rc == 0)
+			rc = -EIO;
+	}
+	astro_http_resp_free(&r);
+	return rc;
+}
