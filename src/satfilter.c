@@ -552,6 +552,7 @@ static int compute_visit(struct astro_satfilter *sf, struct visit *v,
 		if (e == 0)
 			continue;
 		cand++;
+		e = 0;
 		rc = grow((void **)&v->v, &v->v_bytes, (v->nv + g->n) * sizeof(v->v[0]));
 		if (rc)
 			goto out;

@@ -1,0 +1,460 @@
+#include "unit.h"
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <sys/wait.h>
+#include "astro.h"
+#include "satfilter.h"
+
+/*
+ * The filter against ground truth built live by tests/satfilter/crossings.py
+ * (Debian's skyfield and astropy: their own SGP4, frames and Earth
+ * velocity) from the 2019 catalogue, plus its fail-safe answers.
+ */
+
+#define CATALOG "data/tle/spacetrack_3le_catalog_2019-12-19.3le"
+#define SCRIPT "tests/satfilter/crossings.py"
+
+static int64_t fake_ms;
+static int64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
+static struct astro_satfilter *make(double dut1)
+{
+	struct astro_satfilter_opts o;
+	struct astro_satfilter *sf = NULL;
+
+	astro_satfilter_default_opts(&o);
+	o.dut1_s = dut1;
+	o.now_ms = fake_clock;
+	assert_int_equal(astro_satfilter_create(&sf, &o), 0);
+	return sf;
+}
+
+/* Send one request; returns the parsed answer and sets *status. */
+static json_t *ask(struct astro_satfilter *sf, const char *req, int *status)
+{
+	char *ans = NULL;
+	json_t *j;
+	json_error_t je;
+
+	assert_int_equal(astro_satfilter_handle(sf, req, strlen(req), &ans, status), 0);
+	assert_non_null(ans);
+	assert_null(strchr(ans, '\n'));
+	j = json_loads(ans, 0, &je);
+	if (!j)
+		fail_msg("answer is not JSON: %s", ans);
+	free(ans);
+	return j;
+}
+
+/* An error answer: exactly {"error": "...", "allow_list": []}. */
+static void assert_fail_safe(json_t *j)
+{
+	assert_int_equal(json_object_size(j), 2);
+	assert_true(json_is_string(json_object_get(j, "error")));
+	assert_true(json_is_array(json_object_get(j, "allow_list")));
+	assert_int_equal(json_array_size(json_object_get(j, "allow_list")), 0);
+}
+
+static void expect_error(struct astro_satfilter *sf, const char *req, int want_status)
+{
+	int status = 0;
+	json_t *j = ask(sf, req, &status);
+
+	if (status != want_status)
+		fail_msg("%s: status %d, expected %d", req, status, want_status);
+	assert_fail_safe(j);
+	json_decref(j);
+}
+
+static char *visit_req(long long id, double t0, double t1, double ra, double dec)
+{
+	char *s = NULL;
+
+	assert_true(asprintf(&s, "{\"visit_id\": %lld, \"exposure_start_mjd\": %.10f, "
+				 "\"exposure_end_mjd\": %.10f, \"boresight_ra\": %.9f, "
+				 "\"boresight_dec\": %.9f}", id, t0, t1, ra, dec) > 0);
+	return s;
+}
+
+static void ask_visit_ok(struct astro_satfilter *sf, const char *req, long long id)
+{
+	int status = 0;
+	json_t *j = ask(sf, req, &status);
+
+	if (status != 200)
+		fail_msg("visit: %s", json_dumps(j, 0));
+	assert_int_equal(json_object_size(j), 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "visit_id")), id);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "cached");
+	json_decref(j);
+}
+
+/* The allow list of one request (asserting the answer's shape). */
+static json_t *allow_list(struct astro_satfilter *sf, const char *req, long long visit)
+{
+	int status = 0;
+	json_t *j = ask(sf, req, &status), *a;
+
+	if (status != 200)
+		fail_msg("diasources: %s", json_dumps(j, 0));
+	assert_int_equal(json_object_size(j), 3);
+	assert_int_equal(json_integer_value(json_object_get(j, "visit_id")), visit);
+	assert_true(json_is_integer(json_object_get(j, "detector_id")));
+	a = json_incref(json_object_get(j, "allow_list"));
+	assert_true(json_is_array(a));
+	json_decref(j);
+	return a;
+}
+
+static const char *load_catalog(struct astro_satfilter *sf)
+{
+	static char path[512];
+	char err[256];
+
+	if (!unit_shared(CATALOG, path, sizeof(path)))
+		return NULL;
+	assert_true(astro_satfilter_load_file(sf, path, err, sizeof(err)) > 10000);
+	return path;
+}
+
+static void fail_safe_without_catalogue(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	char *v = visit_req(1, 58836.3, 58836.30035, 53.0, -27.9);
+
+	(void)state;
+	expect_error(sf, v, 503);
+	expect_error(sf, "{\"visit_id\": 1, \"detector_id\": 8, \"diasources\": []}", 404);
+	free(v);
+	astro_satfilter_destroy(sf);
+}
+
+static void fail_safe_on_bad_requests(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	const char *good_box = "[[53,-28],[53.001,-28],[53,-28.001],[53.001,-28.001]]";
+	char req[512], *v, *big;
+	int status;
+
+	(void)state;
+	if (!load_catalog(sf)) {
+		astro_satfilter_destroy(sf);
+		skip();
+	}
+	expect_error(sf, "not json", 400);
+	expect_error(sf, "", 400);
+	expect_error(sf, "[1, 2]", 400);
+	expect_error(sf, "{}", 400);
+	expect_error(sf, "{\"visit_id\": \"x\", \"exposure_start_mjd\": 58836.3}", 400);
+	expect_error(sf, "{\"visit_id\": 1, \"visit_id\": 2}", 400);
+	/* absurd visits */
+	v = visit_req(2, 58836.3, 58836.30035, 53.0, -95.0);
+	expect_error(sf, v, 400);
+	free(v);
+	v = visit_req(2, 58836.3, 58836.30035, -1.0, -27.0);
+	expect_error(sf, v, 400);
+	free(v);
+	v = visit_req(2, 58836.3, 58836.2, 53.0, -27.0);	/* ends before it starts */
+	expect_error(sf, v, 400);
+	free(v);
+	v = visit_req(2, 58836.3, 58836.4, 53.0, -27.0);	/* 2.4 h */
+	expect_error(sf, v, 400);
+	free(v);
+	v = visit_req(2, 60000.3, 60000.30035, 53.0, -27.0);	/* 3 years off the catalogue */
+	expect_error(sf, v, 400);
+	free(v);
+	expect_error(sf, "{\"visit_id\": 2, \"exposure_start_mjd\": 58836.3, \"exposure_end_mjd\": "
+			 "58836.30035, \"boresight_ra\": 53, \"boresight_dec\": -28, "
+			 "\"historical\": true}", 400);
+	/* a good visit, then bad DIASource requests against it */
+	v = visit_req(3, 58836.3, 58836.30035, 53.0, -27.9);
+	ask_visit_ok(sf, v, 3);
+	free(v);
+	expect_error(sf, "{\"visit_id\": 4, \"detector_id\": 8, \"diasources\": []}", 404);
+	expect_error(sf, "{\"visit_id\": 3, \"diasources\": []}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": {}}", 400);
+	snprintf(req, sizeof(req), "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": "
+		 "[{\"diasource_id\": 1, \"bbox\": %s}, {\"bbox\": %s}]}", good_box, good_box);
+	expect_error(sf, req, 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[53,-91],[53,-28],[53.1,-28],[53.1,-28.1]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[53,-28],[54,-28],[53,-29],[54,-29]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[153,-28],[153.001,-28],[153,-28.001],[153.001,-28.001]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[53,\"-28\"]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1.5, \"bbox\": [[53,-28]]}]}", 400);
+	/* larger than the limit: refused before parsing */
+	big = malloc(ASTRO_SATFILTER_MAX_REQUEST + 2);
+	assert_non_null(big);
+	memset(big, ' ', ASTRO_SATFILTER_MAX_REQUEST + 1);
+	big[ASTRO_SATFILTER_MAX_REQUEST + 1] = '\0';
+	expect_error(sf, big, 413);
+	free(big);
+	/* an empty batch is fine, and a one-source batch gives a flat list */
+	snprintf(req, sizeof(req), "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": "
+		 "[{\"diasource_id\": 77, \"bbox\": %s}]}", good_box);
+	{
+		json_t *a = allow_list(sf, req, 3);
+
+		assert_true(json_array_size(a) <= 1);
+		if (json_array_size(a) == 1)
+			assert_int_equal(json_integer_value(json_array_get(a, 0)), 77);
+		json_decref(a);
+	}
+	{
+		json_t *j = ask(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": []}", &status);
+
+		assert_int_equal(status, 200);
+		assert_int_equal(json_array_size(json_object_get(j, "allow_list")), 0);
+		json_decref(j);
+	}
+	astro_satfilter_destroy(sf);
+}
+
+static void catalogue_load_dedupes_and_hides_text(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	char path[512], err[256], *body, *two;
+	size_t len;
+	const char *l1 = NULL;
+
+	(void)state;
+	assert_int_equal(astro_satfilter_load(sf, "SECRETSAT 42\n1 foo\n", 19, err, sizeof(err)), -EINVAL);
+	assert_null(strstr(err, "SECRET"));
+	assert_null(strstr(err, "foo"));
+	assert_false(astro_satfilter_ready(sf));
+	if (!unit_shared(CATALOG, path, sizeof(path))) {
+		astro_satfilter_destroy(sf);
+		skip();
+	}
+	body = unit_slurp(path, &len);
+	assert_non_null(body);
+	/* the first element set, twice, then the second: 2 objects */
+	l1 = strstr(body, "\n1 ");
+	assert_non_null(l1);
+	l1++;
+	{
+		const char *end1 = strchr(strchr(l1, '\n') + 1, '\n') + 1;
+		const char *end2 = strchr(strchr(end1 + 0, '\n') + 1, '\n') + 1;
+		size_t n1 = (size_t)(end1 - l1);
+		const char *s2 = strstr(end1, "\n1 ") + 1;
+
+		(void)end2;
+		assert_true(asprintf(&two, "%.*s%.*s%.*s", (int)n1, l1, (int)n1, l1, 140, s2) > 0);
+	}
+	assert_int_equal(astro_satfilter_load(sf, two, strlen(two), err, sizeof(err)), 2);
+	assert_true(astro_satfilter_ready(sf));
+	free(two);
+	free(body);
+	astro_satfilter_destroy(sf);
+}
+
+struct box {
+	char kind;
+	long long visit;
+	double c[8];
+};
+
+static int parse_cases(const char *text, double *dut1, struct box *boxes, size_t max,
+		       size_t *nb, char visits[][200], size_t *nv)
+{
+	const char *q = text;
+
+	*nb = *nv = 0;
+	while (*q) {
+		const char *nl = strchr(q, '\n');
+		char *end;
+
+		if (!nl)
+			break;
+		if (*q == 'D') {
+			*dut1 = strtod(q + 1, &end);
+		} else if (*q == 'V') {
+			assert_true(nl - q < 200);
+			snprintf(visits[(*nv)++], 200, "%.*s", (int)(nl - q - 2), q + 2);
+		} else if (*q == 'R' || *q == 'A') {
+			struct box *b = &boxes[(*nb)++];
+
+			assert_true(*nb <= max);
+			b->kind = *q;
+			b->visit = strtoll(q + 1, &end, 10);
+			for (int k = 0; k < 8; k++)
+				b->c[k] = strtod(end, &end);
+			assert_true(end == nl);
+		}
+		q = nl + 1;
+	}
+	return 0;
+}
+
+static char *source_req(long long visit, const struct box *b, size_t n, long long first_id)
+{
+	size_t cap = 256 + n * 256, len = 0;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	len += (size_t)snprintf(s + len, cap - len,
+				"{\"visit_id\": %lld, \"detector_id\": 8, \"diasources\": [", visit);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+					"%s{\"diasource_id\": %lld, \"bbox\": [[%.10f, %.10f], "
+					"[%.10f, %.10f], [%.10f, %.10f], [%.10f, %.10f]]}",
+					i ? ", " : "", first_id + (long long)i, b[i].c[0], b[i].c[1],
+					b[i].c[2], b[i].c[3], b[i].c[4], b[i].c[5], b[i].c[6],
+					b[i].c[7]);
+	snprintf(s + len, cap - len, "]}");
+	return s;
+}
+
+static void crossings_match_skyfield(void **state)
+{
+	static struct box boxes[1000];
+	static char visits[32][200];
+	char path[512], cmd[1200], *dir, *cases, catpath[600], err[256];
+	struct astro_satfilter *sf;
+	size_t nb, nv, rejected = 0, allowed = 0;
+	double dut1 = 0;
+	int rc;
+
+	(void)state;
+	if (!unit_shared(CATALOG, path, sizeof(path)))
+		skip();
+	if (access(SCRIPT, R_OK) != 0 || access("/usr/bin/python3", X_OK) != 0) {
+		fprintf(stderr, "# skip: %s or /usr/bin/python3 missing (run from the repo root)\n", SCRIPT);
+		skip();
+	}
+	dir = unit_tmpdir();
+	assert_non_null(dir);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s %s 8", SCRIPT, path, dir);
+	rc = system(cmd);
+	if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+		fprintf(stderr, "# skip: skyfield/astropy/numpy not installed\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	snprintf(catpath, sizeof(catpath), "%s/cases.txt", dir);
+	cases = unit_slurp(catpath, NULL);
+	assert_non_null(cases);
+	parse_cases(cases, &dut1, boxes, ASTRO_ARRAY_SIZE(boxes), &nb, visits, &nv);
+	assert_true(nv >= 4);
+	sf = make(dut1);
+	snprintf(catpath, sizeof(catpath), "%s/cat.tle", dir);
+	assert_true(astro_satfilter_load_file(sf, catpath, err, sizeof(err)) > 100);
+	for (size_t i = 0; i < nv; i++) {
+		char vreq[400];
+		long long id;
+		double t0, t1, ra, dec;
+		char *end;
+		size_t first = 0, n = 0, want_allowed = 0;
+
+		id = strtoll(visits[i], &end, 10);
+		t0 = strtod(end, &end);
+		t1 = strtod(end, &end);
+		ra = strtod(end, &end);
+		dec = strtod(end, &end);
+		snprintf(vreq, sizeof(vreq), "{\"visit_id\": %lld, \"exposure_start_mjd\": %.10f, "
+			 "\"exposure_end_mjd\": %.10f, \"boresight_ra\": %.9f, \"boresight_dec\": %.9f}",
+			 id, t0, t1, ra, dec);
+		ask_visit_ok(sf, vreq, id);
+		ask_visit_ok(sf, vreq, id);	/* a repeat: same answer */
+		for (size_t k = 0; k < nb; k++) {
+			char *req;
+			json_t *a;
+
+			if (boxes[k].visit != id)
+				continue;
+			if (!n)
+				first = k;
+			n++;
+			/* one source per request */
+			req = source_req(id, &boxes[k], 1, 1000 + (long long)k);
+			a = allow_list(sf, req, id);
+			if (boxes[k].kind == 'R') {
+				if (json_array_size(a) != 0)
+					fail_msg("visit %lld: box %zu on a true path was allowed", id, k);
+				rejected++;
+			} else {
+				if (json_array_size(a) != 1 ||
+				    json_integer_value(json_array_get(a, 0)) != 1000 + (long long)k)
+					fail_msg("visit %lld: box %zu far from every path was rejected", id, k);
+				allowed++;
+				want_allowed++;
+			}
+			json_decref(a);
+			free(req);
+		}
+		/* the same boxes in one batch give the same answers, in order */
+		{
+			char *req = source_req(id, &boxes[first], n, 1000 + (long long)first);
+			json_t *a = allow_list(sf, req, id);
+			size_t j = 0;
+
+			assert_int_equal(json_array_size(a), want_allowed);
+			for (size_t k = first; k < first + n; k++)
+				if (boxes[k].kind == 'A')
+					assert_int_equal(json_integer_value(json_array_get(a, j++)),
+							 1000 + (long long)k);
+			json_decref(a);
+			free(req);
+		}
+	}
+	fprintf(stderr, "# %zu visits: %zu on-path boxes rejected, %zu far boxes allowed\n", nv,
+		rejected, allowed);
+	assert_true(rejected >= 20);
+	assert_true(allowed >= 20);
+	astro_satfilter_destroy(sf);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(dir);
+	free(cases);
+}
+
+static void visits_expire(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	char *v = visit_req(9, 58836.3, 58836.30035, 53.0, -27.9);
+	const char *src = "{\"visit_id\": 9, \"detector_id\": 1, \"diasources\": []}";
+	int status;
+	json_t *j;
+
+	(void)state;
+	if (!load_catalog(sf)) {
+		free(v);
+		astro_satfilter_destroy(sf);
+		skip();
+	}
+	fake_ms = 1000;
+	ask_visit_ok(sf, v, 9);
+	fake_ms += 1799 * 1000;
+	j = ask(sf, src, &status);
+	assert_int_equal(status, 200);
+	json_decref(j);
+	fake_ms += 2 * 1000;	/* past 30 min */
+	expect_error(sf, src, 404);
+	ask_visit_ok(sf, v, 9);
+	j = ask(sf, src, &status);
+	assert_int_equal(status, 200);
+	json_decref(j);
+	free(v);
+	astro_satfilter_destroy(sf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fail_safe_without_catalogue),
+		cmocka_unit_test(fail_safe_on_bad_requests),
+		cmocka_unit_test(catalogue_load_dedupes_and_hides_text),
+		cmocka_unit_test(visits_expire),
+		cmocka_unit_test(crossings_match_skyfield),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
