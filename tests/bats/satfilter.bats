@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# /satfilter through a real mount, with satfilter_catalog=<file> (the 2019
+# catalogue from ../shared, read in place): the transaction file, its
+# fail-safe answers, and that no catalogue text reaches the disk.
+
+load lib
+
+CAT="$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le"
+VISIT='{"visit_id": 2019121900001, "exposure_start_mjd": 58836.3, "exposure_end_mjd": 58836.30035, "boresight_ra": 53.0, "boresight_dec": -27.9}'
+SOURCES='{"visit_id": 2019121900001, "detector_id": 8, "diasources": [{"diasource_id": 4567, "bbox": [[53,-28],[53.001,-28],[53,-28.001],[53.001,-28.001]]}]}'
+
+setup() {
+	require_fuse
+	[ -x "$ASTROFS" ] || skip "build/astrofs is not built"
+	[ -f "$CAT" ] || skip "../shared/data/tle is not present"
+	command -v jq >/dev/null || skip "jq is not installed"
+	astro_tmp
+	start_standin
+	mkdir -p "$T/tmp" "$T/archive"
+	export TMPDIR="$T/tmp"
+}
+
+teardown() {
+	cleanup_all
+}
+
+@test "satfilter: the tree root is a writable file, listed as a file" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	ls -l "$T/mnt" >/dev/null	# readdirplus first: must not call it a directory
+	[ -f "$T/mnt/satfilter" ] && [ ! -d "$T/mnt/satfilter" ]
+	[ "$(stat -c %a "$T/mnt/satfilter")" = 666 ]
+	run ls -l "$T/mnt"
+	[[ "$output" == *"-rw-rw-rw-"*satfilter* ]]
+	: >"$T/mnt/satfilter"		# O_TRUNC is accepted
+	run ls "$T/mnt/satfilter/x"
+	[ "$status" -ne 0 ]
+}
+
+@test "satfilter: visit then diasources on one handle, answered in order" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n%s\n' "$VISIT" "$SOURCES" >&5
+	read -r a1 <&5
+	read -r a2 <&5
+	exec 5>&-
+	[ "$(jq -r .status <<<"$a1")" = cached ]
+	[ "$(jq -r .visit_id <<<"$a1")" = 2019121900001 ]
+	[ "$(jq -r 'keys|join(",")' <<<"$a2")" = "allow_list,detector_id,visit_id" ]
+	[ "$(jq -r '.allow_list|type' <<<"$a2")" = array ]
+	# a request split over two writes, the last one without its newline
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s' "${VISIT:0:40}" >&5
+	printf '%s' "${VISIT:40}" >&5
+	read -r a3 <&5
+	exec 5>&-
+	[ "$(jq -r .status <<<"$a3")" = cached ]
+	[ "$(st_count requests)" -eq 0 ]
+}
+
+@test "satfilter: unknown visits, malformed and absurd requests fail safe" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n' '{"visit_id": 5, "detector_id": 1, "diasources": [{"diasource_id": 1, "bbox": [[1,1]]}]}' \
+		'{"visit_id": 5, "detector_id": 1, "diasources": [' \
+		'{"visit_id": 6, "exposure_start_mjd": 58836.3, "exposure_end_mjd": 58836.30035, "boresight_ra": 53.0, "boresight_dec": -127.9}' >&5
+	for i in 1 2 3; do
+		read -r a <&5
+		[ "$(jq -r '.error|type' <<<"$a")" = string ]
+		[ "$(jq -c .allow_list <<<"$a")" = "[]" ]
+		[ "$(jq -r 'keys|length' <<<"$a")" = 2 ]
+	done
+	exec 5>&-
+}
+
+@test "satfilter: handles are isolated; a handle that never wrote reads usage" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	exec 5<>"$T/mnt/satfilter"
+	exec 6<>"$T/mnt/satfilter"
+	printf '%s\n' "$VISIT" >&5
+	run timeout 5 cat <&6
+	[[ "$output" == *usage* ]]
+	[[ "$output" != *cached* ]]
+	read -r a <&5
+	[ "$(jq -r .status <<<"$a")" = cached ]
+	exec 5>&- 6>&-
+}
+
+@test "satfilter: no catalogue text in the cache, archive, logs or temp files; kept out of core dumps" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n%s\n' "$VISIT" "$SOURCES" >&5
+	read -r a <&5
+	read -r a <&5
+	exec 5>&-
+	# the catalogue's memory is marked "dd" (MADV_DONTDUMP)
+	grep -q '^VmFlags:.* dd' "/proc/$(cat "$T/astrofs.pid")/smaps"
+	unmount_astrofs
+	# every element-set line and name of the catalogue, as fixed strings
+	tr -d '\r' <"$CAT" | grep -E '^[12] ' | cut -c1-60 >"$T/lines"
+	tr -d '\r' <"$CAT" | sed -n 's/^0 //p' | awk 'length($0) >= 8' | sort -u >>"$T/lines"
+	[ "$(wc -l <"$T/lines")" -gt 30000 ]
+	: >"$T/hits"
+	for d in "$T/cache" "$T/archive" "$T/tmp" "$T/astrofs.log"; do
+		[ -e "$d" ] || continue
+		grep -r -a -F -f "$T/lines" "$d" >>"$T/hits" || true
+	done
+	[ ! -s "$T/hits" ]
+	# the check can fail: the same grep finds a line planted in the log
+	head -1 "$T/lines" >>"$T/astrofs.log"
+	grep -q -a -F -f "$T/lines" "$T/astrofs.log"
+}
