@@ -46,7 +46,12 @@ struct sf_priv {
 	pthread_cond_t cv;
 	pthread_t thread;
 	int have_thread, stop, wanted;	/* wanted: a space-track catalogue was asked for */
+	int64_t failed_ms;		/* last failed on-demand load (mono), 0 none */
 };
+
+/* After a failed on-demand load, requests answer "no catalogue" for this
+ * long instead of each querying space-track again. */
+#define RETRY_MS 60000
 
 struct sf_handle {
 	pthread_mutex_t lock;
@@ -63,13 +68,20 @@ static int is_file_catalogue(const struct astro_config *cfg)
 	return cfg->satfilter_catalog && strcmp(cfg->satfilter_catalog, "spacetrack") != 0;
 }
 
-/* Load the configured catalogue once: 0 or -errno. */
-static int load_catalogue(struct sf_priv *p)
+/* Load the configured catalogue: 0 or -errno.  on_demand: only when none
+ * is loaded yet (another request may have just loaded it) and not within
+ * RETRY_MS of a failure. */
+static int load_catalogue(struct sf_priv *p, int on_demand)
 {
 	char err[256] = "";
 	long rc;
 
 	pthread_mutex_lock(&p->load_lock);
+	if (on_demand && (astro_satfilter_ready(p->sf) ||
+			  (p->failed_ms && astro_mono_ms() - p->failed_ms < RETRY_MS))) {
+		pthread_mutex_unlock(&p->load_lock);
+		return 0;
+	}
 	if (is_file_catalogue(p->cfg)) {
 		rc = astro_satfilter_load_file(p->sf, p->cfg->satfilter_catalog, err, sizeof(err));
 	} else if (!p->svc || !p->svc->spacetrack) {
@@ -90,6 +102,8 @@ static int load_catalogue(struct sf_priv *p)
 			free(body);
 		}
 	}
+	if (on_demand)
+		p->failed_ms = rc < 0 ? astro_mono_ms() : 0;
 	pthread_mutex_unlock(&p->load_lock);
 	if (rc < 0) {
 		astro_err("satfilter: catalogue not loaded: %s", err);
@@ -111,7 +125,7 @@ static void *refresher(void *arg)
 		if (pthread_cond_timedwait(&p->cv, &p->lock, &ts) == ETIMEDOUT && !p->stop &&
 		    (is_file_catalogue(p->cfg) || p->wanted)) {
 			pthread_mutex_unlock(&p->lock);
-			(void)load_catalogue(p);
+			(void)load_catalogue(p, 0);
 			pthread_mutex_lock(&p->lock);
 		}
 	}
@@ -160,7 +174,7 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 	rc = astro_satfilter_create(&p->sf, &o);
 	if (rc)
 		goto out;
-	if (is_file_catalogue(p->cfg) && (rc = load_catalogue(p)) != 0)
+	if (is_file_catalogue(p->cfg) && (rc = load_catalogue(p, 0)) != 0)
 		goto out;
 	if (p->cfg->satfilter_refresh) {
 		rc = -pthread_create(&p->thread, NULL, refresher, p);
@@ -272,8 +286,7 @@ static int run_line(struct sf_priv *p, struct sf_handle *h, const char *line, si
 		pthread_mutex_lock(&p->lock);
 		p->wanted = 1;
 		pthread_mutex_unlock(&p->lock);
-		if (!astro_satfilter_ready(p->sf))
-			(void)load_catalogue(p);
+		(void)load_catalogue(p, 1);
 	}
 	rc = astro_satfilter_handle(p->sf, line, n, &ans, &status);
 	rc = emit(h, rc ? ASTRO_SATFILTER_OOM_ANSWER : ans);

@@ -109,3 +109,63 @@ teardown() {
 	head -1 "$T/lines" >>"$T/astrofs.log"
 	grep -q -a -F -f "$T/lines" "$T/astrofs.log"
 }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+@test "satfilter: the HTTP listener speaks sattle's endpoints, fail-safe, with no read path" {
+	port=$(free_port)
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$port"
+	url=http://127.0.0.1:$port
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$VISIT" "$url/visit_cache"
+	[ "$output" = 200 ]
+	[ "$(jq -r .status "$T/body")" = cached ]
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$SOURCES" "$url/diasource_allow_list"
+	[ "$output" = 200 ]
+	[ "$(jq -r '.allow_list|type' "$T/body")" = array ]
+	# unknown visit: 404 and an empty allow list (the pipeline re-sends the visit)
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT \
+		--data '{"visit_id": 1, "detector_id": 2, "diasources": []}' "$url/diasource_allow_list"
+	[ "$output" = 404 ]
+	[ "$(jq -c .allow_list "$T/body")" = "[]" ]
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data '{"visit_id":' "$url/visit_cache"
+	[ "$output" = 400 ]
+	[ "$(jq -c .allow_list "$T/body")" = "[]" ]
+	# no way to read cached tracks back
+	run curl -s --max-time 20 -o /dev/null -w '%{http_code}' "$url/visit_cache"
+	[ "$output" = 405 ]
+	run curl -s --max-time 20 -o /dev/null -w '%{http_code}' -X PUT --data '{}' "$url/other"
+	[ "$output" = 404 ]
+}
+
+@test "satfilter: a space-track catalogue is fetched at the first visit, once, and never before" {
+	# the stand-in's clock at 2024-03-05, so its GP query (epoch > now-30)
+	# returns its synthetic 2024-03-01 day; the visit is on that day
+	st_post clock "{\"offset_s\": $(( $(date -u -d 2024-03-05 +%s) - $(date +%s) ))}"
+	mount_astrofs "archive_dir=$T/archive"
+	ls -l "$T/mnt" >/dev/null
+	[ "$(st_count requests)" -eq 0 ]
+	v='{"visit_id": 7, "exposure_start_mjd": 60370.3, "exposure_end_mjd": 60370.30035, "boresight_ra": 53.0, "boresight_dec": -27.9}'
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n%s\n' "$v" "$v" >&5
+	read -r a1 <&5
+	read -r a2 <&5
+	exec 5>&-
+	[ "$(st_count queries)" -eq 1 ]
+	[ "$(jq -r .status <<<"$a1")" = cached ]
+	[ "$(jq -r .status <<<"$a2")" = cached ]
+}
+
+@test "satfilter: a failed space-track load fails safe and is not retried per request" {
+	mount_astrofs "archive_dir=$T/archive"	# real clock: the stand-in has nothing recent
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n%s\n%s\n' "$VISIT" "$VISIT" "$SOURCES" >&5
+	for i in 1 2 3; do
+		read -r a <&5
+		[ "$(jq -c .allow_list <<<"$a")" = "[]" ]
+		[ "$(jq -r '.error|type' <<<"$a")" = string ]
+	done
+	exec 5>&-
+	[ "$(st_count queries)" -eq 1 ]
+}
