@@ -14,7 +14,8 @@
  * start (an unusable file fails the mount) and reloaded every
  * satfilter_refresh; "spacetrack" fetches the current GP catalogue at the
  * first visit request (so mounts that never use /satfilter never query
- * space-track) and then every satfilter_refresh.  A failed refresh keeps the
+ * space-track), or at start when the HTTP listener is configured, and then
+ * every satfilter_refresh.  A failed refresh keeps the
  * previous catalogue.
  */
 #include <errno.h>
@@ -116,6 +117,14 @@ static void *refresher(void *arg)
 {
 	struct sf_priv *p = arg;
 
+	if (p->cfg->satfilter_listen && !is_file_catalogue(p->cfg)) {
+		/* the HTTP listener has no first-request hook: a configured
+		 * listener means the filter is wanted, so load now */
+		pthread_mutex_lock(&p->lock);
+		p->wanted = 1;
+		pthread_mutex_unlock(&p->lock);
+		(void)load_catalogue(p, 1);
+	}
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct timespec ts;

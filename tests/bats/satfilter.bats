@@ -169,3 +169,25 @@ free_port() {
 	exec 5>&-
 	[ "$(st_count queries)" -eq 1 ]
 }
+
+@test "satfilter: with the HTTP listener, a space-track catalogue is loaded at start" {
+	st_post clock "{\"offset_s\": $(( $(date -u -d 2024-03-05 +%s) - $(date +%s) ))}"
+	port=$(free_port)
+	mount_astrofs "archive_dir=$T/archive,satfilter_listen=127.0.0.1:$port"
+	v='{"visit_id": 8, "exposure_start_mjd": 60370.3, "exposure_end_mjd": 60370.30035, "boresight_ra": 53.0, "boresight_dec": -27.9}'
+	for _ in $(seq 1 50); do
+		[ "$(st_count queries)" -ge 1 ] && break
+		sleep 0.2
+	done
+	[ "$(st_count queries)" -eq 1 ]
+	code=
+	for _ in $(seq 1 50); do
+		code=$(curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$v" \
+			"http://127.0.0.1:$port/visit_cache")
+		[ "$code" = 200 ] && break
+		sleep 0.2
+	done
+	[ "$code" = 200 ]
+	[ "$(jq -r .status "$T/body")" = cached ]
+	[ "$(st_count queries)" -eq 1 ]
+}
