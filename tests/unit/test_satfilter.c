@@ -4,7 +4,11 @@
 #include <math.h>
 #include <sys/wait.h>
 #include "astro.h"
+#include "astro_frames.h"
 #include "satfilter.h"
+#include "sgp4.h"
+#include "sphgeom.h"
+#include "tle.h"
 
 /*
  * The filter against ground truth built live by tests/satfilter/crossings.py
@@ -464,6 +468,145 @@ static void crossings_match_skyfield(void **state)
 	free(cases);
 }
 
+/*
+ * The prefilter may only save work, never lose a track: against brute
+ * force (every object of the 2019 catalogue at every second, with the same
+ * propagator and frames, no prefilter), boxes tiling the field at 0.1 deg
+ * get exactly the same verdicts.
+ */
+#define BF_VISITS 4
+#define BF_STEPS 31
+
+static void prefilter_loses_nothing(void **state)
+{
+	char path[512], err[256], *body, *req;
+	struct astro_tle_set *sets = NULL;
+	struct astro_satfilter *sf;
+	struct astro_frames_site site;
+	static struct astro_frames_instant in[BF_STEPS];
+	static double track[BF_STEPS][3];
+	double (*kept)[BF_STEPS][3] = NULL;
+	size_t nsets = 0, len = 0, nkept, crossers = 0, rejected = 0;
+
+	(void)state;
+	if (!unit_shared(CATALOG, path, sizeof(path)))
+		skip();
+	body = unit_slurp(path, &len);
+	assert_non_null(body);
+	assert_int_equal(astro_tle_parse_body(body, len, ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS,
+					      &sets, &nsets, err, sizeof(err)), 0);
+	sf = make(0);
+	assert_true(astro_satfilter_load(sf, body, len, err, sizeof(err)) > 10000);
+	assert_int_equal(astro_frames_site_init(&site, -30.2446333, -70.7494167, 2662.75), 0);
+	kept = malloc(4096 * sizeof(*kept));
+	assert_non_null(kept);
+	for (int vi = 0; vi < BF_VISITS; vi++) {
+		double t0 = 58836.0 + 0.137 * vi, bore[3], ra = fmod(37.0 + 97.3 * vi, 360.0);
+		double dec = -75.0 + 31.0 * vi;
+		struct astro_sgp4 s;
+		char *v;
+		json_t *allow;
+		size_t nbox = 0, want_allowed = 0;
+		static struct box grid[2000];
+
+		astro_sphgeom_vec(ra, dec, bore);
+		for (int k = 0; k < BF_STEPS; k++)
+			assert_int_equal(astro_frames_instant_init(&in[k], &site, t0 + k / 86400.0, 0), 0);
+		nkept = 0;
+		for (size_t i = 0; i < nsets; i++) {
+			struct astro_tle_elements el;
+			int bad = 0;
+			double best = M_PI;
+
+			if (i + 1 < nsets && sets[i + 1].catnum == sets[i].catnum)
+				continue;	/* the engine keeps the newest epoch */
+			if (astro_tle_parse_elements(body + sets[i].l1_off, sets[i].l1_len,
+						     body + sets[i].l2_off, sets[i].l2_len, &el,
+						     err, sizeof(err)) || astro_sgp4_init(&s, &el))
+				continue;
+			for (int k = 0; k < BF_STEPS && !bad; k++) {
+				double r[3], vel[3], a, d;
+
+				bad = astro_sgp4_propagate(&s, astro_sgp4_tsince(&s, in[k].jd_utc1,
+										  in[k].jd_utc2), r, vel);
+				if (!bad) {
+					astro_frames_radec_wcs(&in[k], r, vel, &a, &d);
+					astro_sphgeom_vec(a, d, track[k]);
+				}
+			}
+			if (bad)
+				continue;
+			for (int k = 0; k + 1 < BF_STEPS; k++) {
+				double d = astro_sphgeom_point_arc(bore, track[k], track[k + 1]);
+
+				best = d < best ? d : best;
+			}
+			if (best < 2.36 * M_PI / 180) {
+				assert_true(nkept < 4096);
+				memcpy(kept[nkept++], track, sizeof(track));
+			}
+		}
+		crossers += nkept;
+		/* 0.1-deg boxes tiling the inner 2.2 deg, in the tangent plane */
+		for (double x = -2.2; x <= 2.2; x += 0.1)
+			for (double y = -2.2; y <= 2.2; y += 0.1) {
+				struct box *b = &grid[nbox];
+				double e1[3], e2[3], pts[4][3];
+				struct astro_sphgeom_poly h;
+				int near = 0;
+
+				if (x * x + y * y > 2.2 * 2.2)
+					continue;
+				e1[0] = -sin(ra * M_PI / 180);
+				e1[1] = cos(ra * M_PI / 180);
+				e1[2] = 0;
+				e2[0] = bore[1] * e1[2] - bore[2] * e1[1];
+				e2[1] = bore[2] * e1[0] - bore[0] * e1[2];
+				e2[2] = bore[0] * e1[1] - bore[1] * e1[0];
+				for (int c = 0; c < 4; c++) {
+					double px = (x + (c & 1) * 0.1) * M_PI / 180;
+					double py = (y + (c >> 1) * 0.1) * M_PI / 180, p[3], n;
+
+					for (int j = 0; j < 3; j++)
+						p[j] = bore[j] + px * e1[j] + py * e2[j];
+					n = sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]);
+					for (int j = 0; j < 3; j++)
+						pts[c][j] = p[j] / n;
+					b->c[2 * c] = fmod(atan2(pts[c][1], pts[c][0]) * 180 / M_PI + 360, 360);
+					b->c[2 * c + 1] = asin(pts[c][2]) * 180 / M_PI;
+					astro_sphgeom_vec(b->c[2 * c], b->c[2 * c + 1], pts[c]);
+				}
+				assert_int_equal(astro_sphgeom_hull((const double (*)[3])pts, 4, &h), 0);
+				for (size_t t = 0; t < nkept && !near; t++)
+					for (int k = 0; k + 1 < BF_STEPS && !near; k++)
+						near = astro_sphgeom_arc_poly(kept[t][k], kept[t][k + 1], &h) <=
+						       0.01 * M_PI / 180;
+				b->kind = near ? 'R' : 'A';
+				want_allowed += !near;
+				rejected += near;
+				nbox++;
+			}
+		v = visit_req(500 + vi, t0, t0 + 30.0 / 86400, ra, dec);
+		ask_visit_ok(sf, v, 500 + vi);
+		free(v);
+		req = source_req(500 + vi, grid, nbox, 0);
+		allow = allow_list(sf, req, 500 + vi);
+		free(req);
+		assert_int_equal(json_array_size(allow), want_allowed);
+		for (size_t j = 0, k = 0; k < nbox; k++)
+			if (grid[k].kind == 'A')
+				assert_int_equal(json_integer_value(json_array_get(allow, j++)), (json_int_t)k);
+		json_decref(allow);
+	}
+	fprintf(stderr, "# %d visits: %zu objects near the fields, %zu of the tiling boxes on tracks\n",
+		BF_VISITS, crossers, rejected);
+	assert_true(rejected > 0);
+	free(kept);
+	free(sets);
+	free(body);
+	astro_satfilter_destroy(sf);
+}
+
 static void visits_expire(void **state)
 {
 	struct astro_satfilter *sf = make(0);
@@ -501,6 +644,7 @@ int main(void)
 		cmocka_unit_test(fail_safe_on_bad_requests),
 		cmocka_unit_test(catalogue_load_dedupes_and_hides_text),
 		cmocka_unit_test(visits_expire),
+		cmocka_unit_test(prefilter_loses_nothing),
 		cmocka_unit_test(crossings_match_skyfield),
 	};
 
