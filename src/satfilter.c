@@ -7,6 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,19 @@ void *astro_satfilter_secure_alloc(size_t len)
 	/* Core dumps must not carry the catalogue; mlock keeps it out of
 	 * swap where RLIMIT_MEMLOCK allows (best effort: unprivileged
 	 * limits are small). */
-	(void)madvise(p, len, MADV_DONTDUMP);
-	(void)mlock(p, len);
+	if (madvise(p, len, MADV_DONTDUMP) != 0) {
+		/* not excludable from core dumps: refuse to hold secrets there */
+		munmap(p, len);
+		return NULL;
+	}
+	if (mlock(p, len) != 0) {
+		static atomic_int told;
+
+		if (!atomic_exchange(&told, 1))
+			astro_notice("satfilter: memory cannot be locked (%s; RLIMIT_MEMLOCK): the "
+				     "catalogue may reach swap, it is still kept out of core dumps",
+				     strerror(errno));
+	}
 	return p;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include "astro.h"
 #include "astro_frames.h"
@@ -607,6 +608,58 @@ static void prefilter_loses_nothing(void **state)
 	astro_satfilter_destroy(sf);
 }
 
+struct racer {
+	struct astro_satfilter *sf;
+	const char *visit;
+	int ok;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	const char *src = "{\"visit_id\": 11, \"detector_id\": 3, \"diasources\": [{\"diasource_id\": 1, "
+			  "\"bbox\": [[53,-28],[53.001,-28],[53,-28.001],[53.001,-28.001]]}]}";
+
+	for (int i = 0; i < 5; i++) {
+		char *ans = NULL;
+		int st1 = 0, st2 = 0;
+
+		if (astro_satfilter_handle(r->sf, r->visit, strlen(r->visit), &ans, &st1) == 0)
+			free(ans);
+		ans = NULL;
+		if (astro_satfilter_handle(r->sf, src, strlen(src), &ans, &st2) == 0)
+			free(ans);
+		r->ok += st1 == 200 && st2 == 200;
+	}
+	return NULL;
+}
+
+/* Many detectors send the same visit at once, then their sources. */
+static void concurrent_requests_agree(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	char *v = visit_req(11, 58836.3, 58836.30035, 53.0, -27.9);
+	pthread_t th[8];
+	struct racer r[8];
+
+	(void)state;
+	if (!load_catalog(sf)) {
+		free(v);
+		astro_satfilter_destroy(sf);
+		skip();
+	}
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct racer){ sf, v, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(r[i].ok, 5);
+	}
+	free(v);
+	astro_satfilter_destroy(sf);
+}
+
 static void visits_expire(void **state)
 {
 	struct astro_satfilter *sf = make(0);
@@ -644,6 +697,7 @@ int main(void)
 		cmocka_unit_test(fail_safe_on_bad_requests),
 		cmocka_unit_test(catalogue_load_dedupes_and_hides_text),
 		cmocka_unit_test(visits_expire),
+		cmocka_unit_test(concurrent_requests_agree),
 		cmocka_unit_test(prefilter_loses_nothing),
 		cmocka_unit_test(crossings_match_skyfield),
 	};
