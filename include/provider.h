@@ -9,7 +9,8 @@
  *
  * Paths passed to a provider are relative to its root, without a leading
  * slash: "" is the root itself, "2001/01/01.tle" a file below it.  The root of
- * a provider is always a directory; `getattr("")` may still be asked.
+ * a provider is a directory, except for a tree that is a single file
+ * (/satfilter): its getattr("") says ASTRO_FILE and open/read/write get "".
  *
  * Threads: every function may be called concurrently from FUSE worker
  * threads (up to `max_threads` at once).  Providers protect their own state.
@@ -105,6 +106,7 @@ struct astro_provider {
 /* The providers compiled in (each defined in its prov_<name>.c). */
 extern const struct astro_provider astro_prov_tle;
 extern const struct astro_provider astro_prov_fits;
+extern const struct astro_provider astro_prov_satfilter;
 extern const struct astro_provider astro_prov_meta;	/* ".astrofs" */
 
 #endif

@@ -21,6 +21,7 @@ static const struct astro_provider *const providers[] = {
 	&astro_prov_tle,
 	&astro_prov_fits,
 	&astro_prov_telemetry,
+	&astro_prov_satfilter,
 	&astro_prov_obs,
 	&astro_prov_meta,
 };
@@ -214,11 +215,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	if (!p) {
-		struct astro_attr a = { .kind = ASTRO_DIR };
+		for (size_t i = 0; i < NPROV; i++) {
+			struct astro_attr a = { .kind = ASTRO_DIR };
 
-		for (size_t i = 0; i < NPROV; i++)
+			/* a tree's root may be a file (/satfilter): readdirplus
+			 * must not announce it as a directory */
+			if (providers[i]->getattr(fs->priv[i], "", &a))
+				a = (struct astro_attr){ .kind = ASTRO_DIR };
 			if (fill_one(&c, providers[i]->name, &a))
 				break;
+		}
 		return 0;
 	}
 	return p->readdir(priv, rest, fill_one, &c);

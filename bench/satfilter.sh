@@ -1,0 +1,24 @@
+#!/bin/bash
+# The satellite filter's latencies on one core: a visit against a
+# 30,000-object catalogue (the shared 2019-12-19 catalogue, 18.5 k objects,
+# grown with copies on the same orbits at other anomalies), a repeat of a
+# cached visit, and one 10,000-source DIASource request (JSON included).
+# Goals (issue 5): visit < 50 ms, 10,000-source batch < 10 ms.
+#
+#   bench/satfilter.sh [TLE_FILE] [OBJECTS] [SOURCES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${ASTRO_SHARED:-$(cd .. && pwd)/shared}
+FILE=${1:-$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le}
+[ -r "$FILE" ] || { echo "satfilter.sh: $FILE not readable" >&2; exit 1; }
+make -s build/astrofs-satfilter-bench
+out=$(taskset -c 0 build/astrofs-satfilter-bench "$FILE" --objects "${2:-30000}" \
+	--sources "${3:-10000}" --visits 20 2>&1 || build/astrofs-satfilter-bench "$FILE" \
+	--objects "${2:-30000}" --sources "${3:-10000}" --visits 20)
+echo "$out" | grep -v '^RESULT'
+r=$(echo "$out" | grep '^RESULT')
+v=$(echo "$r" | sed -n 's/.*visit_median_ms=\([0-9.]*\).*/\1/p')
+b=$(echo "$r" | sed -n 's/.*batch_ms=\([0-9.]*\).*/\1/p')
+printf 'goal: visit < 50 ms: %s (%.1f ms); 10,000-source batch < 10 ms: %s (%.1f ms)\n' \
+	"$( (( $(echo "$v < 50" | bc -l) )) && echo met || echo missed)" "$v" \
+	"$( (( $(echo "$b < 10" | bc -l) )) && echo met || echo missed)" "$b"

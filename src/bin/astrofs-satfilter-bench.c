@@ -1,0 +1,248 @@
+/*
+ * astrofs-satfilter-bench — the satellite filter's latencies on one core.
+ *
+ *   astrofs-satfilter-bench FILE [--objects N] [--sources M] [--visits V]
+ *
+ * Loads FILE (TLE/3LE), grown to N objects when it holds fewer by adding
+ * copies with Alpha-5 catalogue numbers and the mean anomaly turned by
+ * 137.5 deg per copy (different places on the same orbits, so the copies
+ * are as costly to filter as real objects).  Then times V distinct visits
+ * (30 s exposures at pseudo-random pointings and times on the newest epoch
+ * day), a repeat of one, and one request of M DIASources (small boxes
+ * spread over the field), JSON parsing and formatting included.  The last
+ * line is machine-readable:
+ *   RESULT visit_median_ms=.. visit_max_ms=.. repeat_us=.. batch_ms=.. objects=..
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include "astro.h"
+#include "log.h"
+#include "satfilter.h"
+#include "tle.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) == (size_t)n) {
+		b[n] = '\0';
+		*len = (size_t)n;
+	} else {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	return b;
+}
+
+static void fix_checksum(char *line)
+{
+	line[68] = (char)('0' + astro_tle_checksum(line));
+}
+
+/* The element sets of body as 2-line pairs, grown to `want` objects. */
+static char *grow_catalogue(const char *body, size_t len, size_t want, size_t *outlen,
+			    size_t *nobj, double *newest_mjd)
+{
+	struct astro_tle_set *sets = NULL;
+	size_t nsets = 0, cap, n = 0;
+	char err[256], *out;
+
+	if (astro_tle_parse_body(body, len, ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, &sets,
+				 &nsets, err, sizeof(err)) || nsets == 0) {
+		fprintf(stderr, "catalogue: %s\n", err);
+		return NULL;
+	}
+	cap = (want > nsets ? want : nsets) * 142 + 1;
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	*newest_mjd = 0;
+	for (size_t copy = 0; n < want || copy == 0; copy++) {
+		for (size_t i = 0; i < nsets && (n < want || copy == 0); i++) {
+			char l1[72], l2[72];
+			const struct astro_tle_set *s = &sets[i];
+			double mjd = (double)s->epoch_us / 86400e6 + 40587.0;
+
+			if (s->l1_len < 68 || s->l2_len < 68)
+				continue;
+			if (mjd > *newest_mjd)
+				*newest_mjd = mjd;
+			snprintf(l1, sizeof(l1), "%-69.*s", (int)s->l1_len, body + s->l1_off);
+			snprintf(l2, sizeof(l2), "%-69.*s", (int)s->l2_len, body + s->l2_off);
+			if (copy) {
+				char num[6], ma[9], *end;
+				/* Alpha-5: letters A-Z without I and O, then 4 digits */
+				static const char alpha[] = "ABCDEFGHJKLMNPQRSTUVWXYZ";
+				size_t k = (copy - 1) * nsets + i;
+				double m;
+
+				if (k >= 24 * 10000)
+					break;
+				snprintf(num, sizeof(num), "%c%04zu", alpha[k / 10000], k % 10000);
+				memcpy(l1 + 2, num, 5);
+				memcpy(l2 + 2, num, 5);
+				m = strtod(l2 + 43, &end);
+				m = fmod(m + 137.5 * (double)copy, 360.0);
+				snprintf(ma, sizeof(ma), "%8.4f", m);
+				memcpy(l2 + 43, ma, 8);
+			}
+			fix_checksum(l1);
+			fix_checksum(l2);
+			n++;
+			memcpy(out + (n - 1) * 140, l1, 69);
+			out[(n - 1) * 140 + 69] = '\n';
+			memcpy(out + (n - 1) * 140 + 70, l2, 69);
+			out[(n - 1) * 140 + 139] = '\n';
+		}
+		if (copy > 40)
+			break;
+	}
+	free(sets);
+	*outlen = n * 140;
+	*nobj = n;
+	return out;
+}
+
+static double ask(struct astro_satfilter *sf, const char *req, int want_status)
+{
+	char *ans = NULL;
+	int status = 0;
+	double t0 = now_s(), dt;
+
+	if (astro_satfilter_handle(sf, req, strlen(req), &ans, &status))
+		exit(1);
+	dt = now_s() - t0;
+	if (status != want_status) {
+		fprintf(stderr, "unexpected answer %d: %.200s\n", status, ans);
+		exit(1);
+	}
+	free(ans);
+	return dt;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	struct astro_satfilter_opts o;
+	struct astro_satfilter *sf;
+	size_t want = 30000, nsrc = 10000, nvis = 20, len, clen, nobj;
+	double newest, t, parse, *lat, ra0 = 0, dec0 = 0, t00 = 0, batch, repeat;
+	char *body, *cat, err[256], req[400], *big;
+	unsigned seed = 12345;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FILE [--objects N] [--sources M] [--visits V]\n", argv[0]);
+		return 2;
+	}
+	for (int i = 2; i + 1 < argc; i += 2) {
+		size_t v = (size_t)strtoul(argv[i + 1], NULL, 10);
+
+		if (strcmp(argv[i], "--objects") == 0)
+			want = v;
+		else if (strcmp(argv[i], "--sources") == 0)
+			nsrc = v;
+		else if (strcmp(argv[i], "--visits") == 0)
+			nvis = v ? v : 1;
+	}
+	astro_log_set_level(LOG_WARNING);
+	body = slurp(argv[1], &len);
+	if (!body)
+		return perror(argv[1]), 1;
+	cat = grow_catalogue(body, len, want, &clen, &nobj, &newest);
+	free(body);
+	if (!cat)
+		return 1;
+	astro_satfilter_default_opts(&o);
+	if (astro_satfilter_create(&sf, &o))
+		return 1;
+	t = now_s();
+	if (astro_satfilter_load(sf, cat, clen, err, sizeof(err)) < 0) {
+		fprintf(stderr, "load: %s\n", err);
+		return 1;
+	}
+	printf("catalogue: %zu objects loaded in %.0f ms\n", nobj, (now_s() - t) * 1e3);
+	free(cat);
+	lat = malloc(nvis * sizeof(*lat));
+	for (size_t v = 0; v < nvis; v++) {
+		double ra, dec, t0;
+
+		seed = seed * 1103515245u + 12345u;
+		ra = (double)(seed >> 8) / (double)(1u << 24) * 360.0;
+		seed = seed * 1103515245u + 12345u;
+		dec = -80.0 + (double)(seed >> 8) / (double)(1u << 24) * 100.0;
+		t0 = floor(newest) + (double)v / (double)nvis;
+		snprintf(req, sizeof(req), "{\"visit_id\": %zu, \"exposure_start_mjd\": %.8f, "
+			 "\"exposure_end_mjd\": %.8f, \"boresight_ra\": %.6f, \"boresight_dec\": %.6f}",
+			 v + 1, t0, t0 + 30.0 / 86400, ra, dec);
+		lat[v] = ask(sf, req, 200);
+		if (v == 0) {
+			ra0 = ra;
+			dec0 = dec;
+			t00 = t0;
+		}
+	}
+	qsort(lat, nvis, sizeof(*lat), cmp_d);
+	snprintf(req, sizeof(req), "{\"visit_id\": 1, \"exposure_start_mjd\": %.8f, "
+		 "\"exposure_end_mjd\": %.8f, \"boresight_ra\": %.6f, \"boresight_dec\": %.6f}",
+		 t00, t00 + 30.0 / 86400, ra0, dec0);
+	repeat = ask(sf, req, 200);
+	/* the batch: boxes of ~4" over the field of visit 1 */
+	big = malloc(nsrc * 160 + 100);
+	len = (size_t)snprintf(big, 100, "{\"visit_id\": 1, \"detector_id\": 0, \"diasources\": [");
+	for (size_t i = 0; i < nsrc; i++) {
+		double r, a, ra, dec, h = 2.0 / 3600;
+
+		seed = seed * 1103515245u + 12345u;
+		r = 2.0 * sqrt((double)(seed >> 8) / (double)(1u << 24));
+		seed = seed * 1103515245u + 12345u;
+		a = (double)(seed >> 8) / (double)(1u << 24) * 2 * M_PI;
+		dec = dec0 + r * sin(a);
+		ra = ra0 + r * cos(a) / cos(dec * M_PI / 180);
+		ra = fmod(ra + 360.0, 360.0);
+		len += (size_t)snprintf(big + len, 160, "%s{\"diasource_id\": %zu, \"bbox\": [[%.6f,%.6f],"
+					"[%.6f,%.6f],[%.6f,%.6f],[%.6f,%.6f]]}", i ? "," : "", i,
+					ra - h, dec - h, ra + h, dec - h, ra + h, dec + h, ra - h,
+					dec + h);
+	}
+	snprintf(big + len, 4, "]}");
+	batch = ask(sf, big, 200);
+	t = now_s();
+	json_decref(json_loads(big, 0, NULL));
+	parse = now_s() - t;
+	free(big);
+	printf("visit (%zu objects, 30 s): median %.1f ms, max %.1f ms over %zu visits\n", nobj,
+	       lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3, nvis);
+	printf("repeat of a cached visit: %.1f us\n", repeat * 1e6);
+	printf("%zu-source batch: %.1f ms (of which parsing the JSON alone: %.1f ms)\n", nsrc,
+	       batch * 1e3, parse * 1e3);
+	printf("RESULT visit_median_ms=%.2f visit_max_ms=%.2f repeat_us=%.1f batch_ms=%.2f objects=%zu\n",
+	       lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3, repeat * 1e6, batch * 1e3, nobj);
+	free(lat);
+	astro_satfilter_destroy(sf);
+	return 0;
+}

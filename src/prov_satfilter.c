@@ -1,0 +1,419 @@
+/*
+ * prov_satfilter.c — /satfilter, the satellite filter's transaction file.
+ *
+ * The tree root is itself the file: open it read-write, write requests (one
+ * JSON object per line, several per write allowed, a line may span many
+ * writes), read the answers, one JSON line each, in order, on the same
+ * handle.  Each open has its own request buffer and answer queue; writes
+ * append whatever their offset, reads ignore the offset and consume from
+ * a cursor (direct_io + nonseekable).  A request is answered when its
+ * newline arrives, or at the next read if it has none.  Reading a handle
+ * that never wrote gives a usage line, then EOF.
+ *
+ * Catalogue (satfilter.h keeps it): a satfilter_catalog file is loaded at
+ * start (an unusable file fails the mount) and reloaded every
+ * satfilter_refresh; "spacetrack" fetches the current GP catalogue at the
+ * first visit request (so mounts that never use /satfilter never query
+ * space-track), or at start when the HTTP listener is configured, and then
+ * every satfilter_refresh.  A failed refresh keeps the
+ * previous catalogue.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "astro.h"
+#include "log.h"
+#include "provider.h"
+#include "satfilter.h"
+#include "satfilter_http.h"
+#include "services.h"
+#include "spacetrack.h"
+
+#define GP_QUERY "/basicspacedata/query/class/gp/decay_date/null-val/epoch/%3Enow-30/" \
+		 "orderby/norad_cat_id/format/3le"
+#define USAGE "{\"usage\": \"write one JSON request per line (visit or diasources, as Rubin's " \
+	      "satellite filter service), then read one JSON answer per request\"}\n"
+
+struct sf_priv {
+	const struct astro_config *cfg;
+	struct astro_services *svc;
+	struct astro_satfilter *sf;
+	struct astro_satfilter_http *http;
+	pthread_mutex_t lock;		/* guards the fields below */
+	pthread_mutex_t load_lock;	/* one catalogue load at a time */
+	pthread_cond_t cv;
+	pthread_t thread;
+	int have_thread, stop, wanted;	/* wanted: a space-track catalogue was asked for */
+	int64_t failed_ms;		/* last failed on-demand load (mono), 0 none */
+};
+
+/* After a failed on-demand load, requests answer "no catalogue" for this
+ * long instead of each querying space-track again. */
+#define RETRY_MS 60000
+
+struct sf_handle {
+	pthread_mutex_t lock;
+	char *in;			/* bytes of the current, unfinished line */
+	size_t in_len, in_cap;
+	int overflow;			/* the current line exceeded the limit: skip it */
+	char *out;			/* answers not read yet, from out_pos */
+	size_t out_len, out_pos, out_cap;
+	int wrote;
+};
+
+static int is_file_catalogue(const struct astro_config *cfg)
+{
+	return cfg->satfilter_catalog && strcmp(cfg->satfilter_catalog, "spacetrack") != 0;
+}
+
+/* Load the configured catalogue: 0 or -errno.  on_demand: only when none
+ * is loaded yet (another request may have just loaded it) and not within
+ * RETRY_MS of a failure. */
+static int load_catalogue(struct sf_priv *p, int on_demand)
+{
+	char err[256] = "";
+	long rc;
+
+	pthread_mutex_lock(&p->load_lock);
+	if (on_demand && (astro_satfilter_ready(p->sf) ||
+			  (p->failed_ms && astro_mono_ms() - p->failed_ms < RETRY_MS))) {
+		pthread_mutex_unlock(&p->load_lock);
+		return 0;
+	}
+	if (is_file_catalogue(p->cfg)) {
+		rc = astro_satfilter_load_file(p->sf, p->cfg->satfilter_catalog, err, sizeof(err));
+	} else if (!p->svc || !p->svc->spacetrack) {
+		rc = -ENETDOWN;
+		snprintf(err, sizeof(err), "no space-track client");
+	} else {
+		char *body = NULL;
+		size_t len = 0;
+
+		rc = astro_st_get(p->svc->spacetrack, GP_QUERY,
+				  astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &body, &len);
+		if (rc == 0)
+			rc = astro_satfilter_load(p->sf, body, len, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "space-track: %s", strerror((int)-rc));
+		if (body) {
+			explicit_bzero(body, len);
+			free(body);
+		}
+	}
+	if (on_demand)
+		p->failed_ms = rc < 0 ? astro_mono_ms() : 0;
+	pthread_mutex_unlock(&p->load_lock);
+	if (rc < 0) {
+		astro_err("satfilter: catalogue not loaded: %s", err);
+		return (int)rc;
+	}
+	return 0;
+}
+
+static void *refresher(void *arg)
+{
+	struct sf_priv *p = arg;
+
+	if (p->cfg->satfilter_listen && !is_file_catalogue(p->cfg)) {
+		/* the HTTP listener has no first-request hook: a configured
+		 * listener means the filter is wanted, so load now */
+		pthread_mutex_lock(&p->lock);
+		p->wanted = 1;
+		pthread_mutex_unlock(&p->lock);
+		(void)load_catalogue(p, 1);
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)p->cfg->satfilter_refresh;
+		if (pthread_cond_timedwait(&p->cv, &p->lock, &ts) == ETIMEDOUT && !p->stop &&
+		    (is_file_catalogue(p->cfg) || p->wanted)) {
+			pthread_mutex_unlock(&p->lock);
+			(void)load_catalogue(p, 0);
+			pthread_mutex_lock(&p->lock);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void sf_destroy(void *priv)
+{
+	struct sf_priv *p = priv;
+
+	if (!p)
+		return;
+	astro_satfilter_http_stop(p->http);
+	if (p->have_thread) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	astro_satfilter_destroy(p->sf);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->load_lock);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int sf_init(const struct astro_ctx *ctx, void **priv)
+{
+	struct astro_satfilter_opts o;
+	struct sf_priv *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->cfg = ctx->cfg;
+	p->svc = ctx->services;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->load_lock, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	astro_satfilter_default_opts(&o);
+	o.site_lat = p->cfg->site_lat;
+	o.site_lon = p->cfg->site_lon;
+	o.site_height = p->cfg->site_height;
+	rc = astro_satfilter_create(&p->sf, &o);
+	if (rc)
+		goto out;
+	if (is_file_catalogue(p->cfg) && (rc = load_catalogue(p, 0)) != 0)
+		goto out;
+	if (p->cfg->satfilter_refresh) {
+		rc = -pthread_create(&p->thread, NULL, refresher, p);
+		if (rc)
+			goto out;
+		p->have_thread = 1;
+	}
+	if (p->cfg->satfilter_listen) {
+		rc = astro_satfilter_http_start(&p->http, p->sf, p->cfg->satfilter_listen);
+		if (rc) {
+			astro_err("satfilter: cannot listen on %s: %s", p->cfg->satfilter_listen,
+				  strerror(-rc));
+			goto out;
+		}
+	}
+out:
+	if (rc) {
+		sf_destroy(p);
+		return rc;
+	}
+	*priv = p;
+	return 0;
+}
+
+static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
+{
+	(void)priv;
+	if (*path)
+		return -ENOENT;
+	memset(a, 0, sizeof(*a));
+	a->kind = ASTRO_FILE;
+	a->flags = ASTRO_ATTR_WRITABLE | ASTRO_ATTR_UNKNOWN_SIZE;
+	return 0;
+}
+
+static int sf_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
+{
+	(void)priv; (void)fill; (void)buf;
+	return *path ? -ENOENT : -ENOTDIR;
+}
+
+static int sf_open(void *priv, const char *path, int flags, struct astro_file *f)
+{
+	struct sf_handle *h;
+
+	(void)priv; (void)flags;
+	if (*path)
+		return -ENOENT;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	f->handle = h;
+	f->direct_io = 1;
+	f->nonseekable = 1;
+	return 0;
+}
+
+static int reserve(char **buf, size_t *cap, size_t need)
+{
+	size_t nc;
+	char *nb;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap : 4096;
+	while (nc < need)
+		nc *= 2;
+	nb = realloc(*buf, nc);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = nc;
+	return 0;
+}
+
+/* Queue one answer line. */
+static int emit(struct sf_handle *h, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (h->out_pos == h->out_len)
+		h->out_pos = h->out_len = 0;
+	if (reserve(&h->out, &h->out_cap, h->out_len + n + 1))
+		return -ENOMEM;
+	memcpy(h->out + h->out_len, s, n);
+	h->out[h->out_len + n] = '\n';
+	h->out_len += n + 1;
+	return 0;
+}
+
+static int blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/* Answer one complete line. */
+static int run_line(struct sf_priv *p, struct sf_handle *h, const char *line, size_t n)
+{
+	char *ans = NULL;
+	int status, rc;
+
+	if (blank(line, n))
+		return 0;
+	if (!astro_satfilter_ready(p->sf) && !is_file_catalogue(p->cfg)) {
+		pthread_mutex_lock(&p->lock);
+		p->wanted = 1;
+		pthread_mutex_unlock(&p->lock);
+		(void)load_catalogue(p, 1);
+	}
+	rc = astro_satfilter_handle(p->sf, line, n, &ans, &status);
+	rc = emit(h, rc ? ASTRO_SATFILTER_OOM_ANSWER : ans);
+	free(ans);
+	return rc;
+}
+
+static int sf_write(void *priv, const char *path, struct astro_file *f,
+		    const char *buf, size_t size, off_t off)
+{
+	struct sf_priv *p = priv;
+	struct sf_handle *h = f->handle;
+	int rc = 0;
+
+	(void)path; (void)off;
+	pthread_mutex_lock(&h->lock);
+	h->wrote = 1;
+	for (size_t i = 0; i < size && rc == 0;) {
+		const char *nl = memchr(buf + i, '\n', size - i);
+		size_t n = nl ? (size_t)(nl - (buf + i)) : size - i;
+
+		if (!h->overflow && h->in_len + n > ASTRO_SATFILTER_MAX_REQUEST) {
+			h->overflow = 1;
+			h->in_len = 0;
+		}
+		if (!h->overflow) {
+			rc = reserve(&h->in, &h->in_cap, h->in_len + n);
+			if (rc)
+				break;
+			memcpy(h->in + h->in_len, buf + i, n);
+			h->in_len += n;
+		}
+		i += n;
+		if (!nl)
+			break;
+		i++;
+		if (h->overflow) {
+			rc = emit(h, "{\"error\": \"request line too long\", \"allow_list\": []}");
+			h->overflow = 0;
+		} else {
+			rc = run_line(p, h, h->in, h->in_len);
+		}
+		h->in_len = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc ? rc : (int)size;
+}
+
+static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf,
+		   size_t size, off_t off)
+{
+	struct sf_priv *p = priv;
+	struct sf_handle *h = f->handle;
+	size_t n;
+	int rc = 0;
+
+	(void)path; (void)off;
+	pthread_mutex_lock(&h->lock);
+	if (!h->wrote) {
+		/* usage once, then EOF */
+		h->wrote = 1;
+		rc = emit(h, USAGE);
+		if (!rc)
+			h->out_len--;	/* USAGE carries its newline */
+	}
+	if (!rc && (h->overflow || (h->in_len && !blank(h->in, h->in_len)))) {
+		/* a last request without its newline */
+		rc = h->overflow ? emit(h, "{\"error\": \"request line too long\", \"allow_list\": []}")
+				 : run_line(p, h, h->in, h->in_len);
+		h->in_len = 0;
+		h->overflow = 0;
+	}
+	if (rc) {
+		pthread_mutex_unlock(&h->lock);
+		return rc;
+	}
+	n = h->out_len - h->out_pos;
+	if (n > size)
+		n = size;
+	memcpy(buf, h->out + h->out_pos, n);
+	h->out_pos += n;
+	pthread_mutex_unlock(&h->lock);
+	return (int)n;
+}
+
+/* O_TRUNC and truncate(2) to 0 are harmless: nothing is stored. */
+static int sf_truncate(void *priv, const char *path, struct astro_file *f, off_t size)
+{
+	(void)priv; (void)f;
+	if (*path)
+		return -ENOENT;
+	return size == 0 ? 0 : -EINVAL;
+}
+
+static int sf_release(void *priv, const char *path, struct astro_file *f)
+{
+	struct sf_handle *h = f->handle;
+
+	(void)priv; (void)path;
+	if (!h)
+		return 0;
+	pthread_mutex_destroy(&h->lock);
+	free(h->in);
+	free(h->out);
+	free(h);
+	f->handle = NULL;
+	return 0;
+}
+
+const struct astro_provider astro_prov_satfilter = {
+	.name = "satfilter",
+	.init = sf_init,
+	.destroy = sf_destroy,
+	.getattr = sf_getattr,
+	.readdir = sf_readdir,
+	.open = sf_open,
+	.read = sf_read,
+	.write = sf_write,
+	.truncate = sf_truncate,
+	.release = sf_release,
+};

@@ -1,0 +1,1043 @@
+/* satfilter.c — see satfilter.h. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "astro.h"
+#include "astro_frames.h"
+#include "log.h"
+#include "satfilter.h"
+#include "sgp4.h"
+#include "sphgeom.h"
+#include "tle.h"
+
+#define DEG (M_PI / 180.0)
+#define STEP_S 1.0
+#define MAX_GRID 602	/* MAX_EXPOSURE_S / STEP_S + 2 */
+/* Relative speed bound, km/s (see satfilter.h). */
+#define VMAX_KMS 12.5
+/* Below this range the rate bound is useless: keep the interval. */
+#define RHO_FLOOR_KM 1.0
+/* The prefilter works on geometric TEME directions; the WCS directions
+ * differ by light time and aberration (< 30"): widen by this. */
+#define PREFILTER_SLACK_DEG 0.02
+/* How long a request waits for another thread computing the same visit. */
+#define VISIT_WAIT_MS 60000
+
+/* ---------------------------------------------------------------- memory */
+
+void *astro_satfilter_secure_alloc(size_t len)
+{
+	void *p;
+
+	if (len == 0)
+		len = 1;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Core dumps must not carry the catalogue; mlock keeps it out of
+	 * swap where RLIMIT_MEMLOCK allows (best effort: unprivileged
+	 * limits are small). */
+	if (madvise(p, len, MADV_DONTDUMP) != 0) {
+		/* not excludable from core dumps: refuse to hold secrets there */
+		munmap(p, len);
+		return NULL;
+	}
+	if (mlock(p, len) != 0) {
+		static atomic_int told;
+
+		if (!atomic_exchange(&told, 1))
+			astro_notice("satfilter: memory cannot be locked (%s; RLIMIT_MEMLOCK): the "
+				     "catalogue may reach swap, it is still kept out of core dumps",
+				     strerror(errno));
+	}
+	return p;
+}
+
+void astro_satfilter_secure_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len == 0)
+		len = 1;
+	explicit_bzero(p, len);
+	(void)munlock(p, len);
+	munmap(p, len);
+}
+
+/* ------------------------------------------------------------- catalogue */
+
+struct catalogue {
+	int refs;			/* under sf->lock */
+	size_t n;
+	struct astro_sgp4 *rec;		/* secure memory */
+	size_t bytes;
+	double newest_jd;		/* UTC JD of the newest epoch */
+};
+
+struct track {
+	size_t n;			/* vertices */
+	size_t off;			/* first vertex in visit->v */
+	double cap[3];			/* bounding cap of the polyline */
+	double cap_r;
+};
+
+struct visit {
+	int64_t id;
+	double t0, t1, ra, dec;		/* request */
+	int state;			/* 0 computing, 1 ready, <0 -errno */
+	int refs;
+	int linked;			/* in the LRU list */
+	int64_t expires_ms;
+	double bore[3];
+	struct track *tracks;		/* secure memory */
+	size_t ntracks, tracks_bytes;
+	double (*v)[3];			/* secure memory */
+	size_t nv, v_bytes;
+	struct visit *prev, *next;	/* LRU: head most recent */
+};
+
+struct astro_satfilter {
+	struct astro_satfilter_opts o;
+	struct astro_frames_site site;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;		/* a visit finished computing */
+	struct catalogue *cat;
+	struct visit *head, *tail;
+	unsigned nvisits;
+};
+
+void astro_satfilter_default_opts(struct astro_satfilter_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->site_lat = -30.2446333;
+	o->site_lon = -70.7494167;
+	o->site_height = 2662.75;
+	o->buffer_deg = 0.01;
+	o->field_deg = 2.35;
+	o->max_visits = 512;
+	o->visit_ttl_s = 1800;
+	o->now_ms = astro_mono_ms;
+}
+
+int astro_satfilter_create(struct astro_satfilter **out,
+			   const struct astro_satfilter_opts *o)
+{
+	struct astro_satfilter *sf;
+	int rc;
+
+	if (!(o->buffer_deg >= 0 && o->buffer_deg <= 1) ||
+	    !(o->field_deg > 0 && o->field_deg <= 10) || o->max_visits == 0 ||
+	    o->visit_ttl_s == 0 || !(fabs(o->dut1_s) <= 0.9))
+		return -EINVAL;
+	sf = calloc(1, sizeof(*sf));
+	if (!sf)
+		return -ENOMEM;
+	sf->o = *o;
+	if (!sf->o.now_ms)
+		sf->o.now_ms = astro_mono_ms;
+	rc = astro_frames_site_init(&sf->site, o->site_lat, o->site_lon, o->site_height);
+	if (rc) {
+		free(sf);
+		return rc;
+	}
+	pthread_mutex_init(&sf->lock, NULL);
+	pthread_cond_init(&sf->cv, NULL);
+	*out = sf;
+	return 0;
+}
+
+static void cat_free(struct catalogue *c)
+{
+	if (!c)
+		return;
+	astro_satfilter_secure_free(c->rec, c->bytes);
+	free(c);
+}
+
+static void cat_put(struct astro_satfilter *sf, struct catalogue *c)
+{
+	int last;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&sf->lock);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&sf->lock);
+	if (last)
+		cat_free(c);
+}
+
+static void visit_free(struct visit *v)
+{
+	if (!v)
+		return;
+	astro_satfilter_secure_free(v->tracks, v->tracks_bytes);
+	astro_satfilter_secure_free(v->v, v->v_bytes);
+	free(v);
+}
+
+void astro_satfilter_destroy(struct astro_satfilter *sf)
+{
+	if (!sf)
+		return;
+	while (sf->head) {
+		struct visit *v = sf->head;
+
+		sf->head = v->next;
+		assert(v->refs == 0);
+		visit_free(v);
+	}
+	if (sf->cat)
+		cat_put(sf, sf->cat);
+	pthread_cond_destroy(&sf->cv);
+	pthread_mutex_destroy(&sf->lock);
+	free(sf);
+}
+
+int astro_satfilter_ready(struct astro_satfilter *sf)
+{
+	int r;
+
+	pthread_mutex_lock(&sf->lock);
+	r = sf->cat != NULL;
+	pthread_mutex_unlock(&sf->lock);
+	return r;
+}
+
+static int set_order(const void *a, const void *b)
+{
+	const struct astro_tle_set *x = a, *y = b;
+
+	if (x->catnum != y->catnum)
+		return x->catnum < y->catnum ? -1 : 1;
+	return (x->epoch_us > y->epoch_us) - (x->epoch_us < y->epoch_us);
+}
+
+/* "line 12: ..." → "line 12" so no catalogue text reaches a message. */
+static void line_only(const char *msg, char *err, size_t errlen)
+{
+	size_t k = strcspn(msg, ":");
+
+	if (strncmp(msg, "line ", 5) == 0 && k < 32)
+		snprintf(err, errlen, "catalogue: %.*s is not a valid element set line", (int)k, msg);
+	else
+		snprintf(err, errlen, "catalogue: not a TLE/3LE body");
+}
+
+long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
+			  size_t len, char *err, size_t errlen)
+{
+	struct astro_tle_set *sets = NULL;
+	struct catalogue *c = NULL, *old;
+	size_t nsets = 0, dups = 0, bad = 0;
+	char msg[256];
+	long rc;
+
+	rc = astro_tle_parse_body(body, len, ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS,
+				  &sets, &nsets, msg, sizeof(msg));
+	if (rc) {
+		line_only(msg, err, errlen);
+		explicit_bzero(msg, sizeof(msg));
+		goto out;
+	}
+	if (nsets == 0) {
+		snprintf(err, errlen, "catalogue: no element sets");
+		rc = -EINVAL;
+		goto out;
+	}
+	qsort(sets, nsets, sizeof(*sets), set_order);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	c->bytes = nsets * sizeof(*c->rec);
+	c->rec = astro_satfilter_secure_alloc(c->bytes);
+	if (!c->rec) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nsets; i++) {
+		const struct astro_tle_set *s = &sets[i];
+		struct astro_tle_elements el;
+		double jd;
+
+		if (i + 1 < nsets && sets[i + 1].catnum == s->catnum) {
+			dups++;	/* a newer set of this object follows */
+			continue;
+		}
+		if (astro_tle_parse_elements(body + s->l1_off, s->l1_len, body + s->l2_off,
+					     s->l2_len, &el, msg, sizeof(msg)) != 0 ||
+		    astro_sgp4_init(&c->rec[c->n], &el) != 0) {
+			bad++;
+			explicit_bzero(&c->rec[c->n], sizeof(c->rec[0]));
+			continue;
+		}
+		jd = el.jdsatepoch + el.jdsatepochF;
+		if (jd > c->newest_jd)
+			c->newest_jd = jd;
+		explicit_bzero(&el, sizeof(el));
+		c->n++;
+	}
+	explicit_bzero(msg, sizeof(msg));
+	if (c->n == 0) {
+		snprintf(err, errlen, "catalogue: no usable element set");
+		rc = -EINVAL;
+		goto out;
+	}
+	c->refs = 1;
+	pthread_mutex_lock(&sf->lock);
+	old = sf->cat;
+	sf->cat = c;
+	pthread_mutex_unlock(&sf->lock);
+	cat_put(sf, old);
+	astro_info("satfilter: catalogue loaded: %zu objects (%zu older duplicates, %zu unusable)",
+		   c->n, dups, bad);
+	rc = (long)c->n;
+	c = NULL;
+out:
+	if (sets) {
+		explicit_bzero(sets, nsets * sizeof(*sets));
+		free(sets);
+	}
+	cat_free(c);
+	return rc;
+}
+
+long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
+			       char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	long rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1L << 30)) {
+		snprintf(err, errlen, "%s: not a regular file of at most 1 GiB", path);
+		rc = -EINVAL;
+		goto out;
+	}
+	cap = (size_t)st.st_size + 1;
+	buf = astro_satfilter_secure_alloc(cap);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (len + 1 < cap) {
+		ssize_t r = read(fd, buf + len, cap - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	rc = astro_satfilter_load(sf, buf, len, err, errlen);
+out:
+	astro_satfilter_secure_free(buf, cap);
+	close(fd);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- visits */
+
+struct grid {
+	size_t n;
+	double t[MAX_GRID];		/* seconds from exposure start */
+	struct astro_frames_instant in[MAX_GRID];
+	double bore_teme[MAX_GRID][3];
+};
+
+/* Growable secure array. */
+static int grow(void **p, size_t *bytes, size_t need)
+{
+	size_t nb;
+	void *q;
+
+	if (need <= *bytes)
+		return 0;
+	nb = *bytes ? *bytes : 4096;
+	while (nb < need)
+		nb *= 2;
+	q = astro_satfilter_secure_alloc(nb);
+	if (!q)
+		return -ENOMEM;
+	if (*p) {
+		memcpy(q, *p, *bytes);
+		astro_satfilter_secure_free(*p, *bytes);
+	}
+	*p = q;
+	*bytes = nb;
+	return 0;
+}
+
+struct sample {
+	int done;
+	double d;		/* angle from boresight, rad */
+	double rho;		/* range, km */
+	double speed;		/* km/s */
+};
+
+/* Geometric sample k of record s: 0 or an SGP4 error code. */
+static int coarse(const struct grid *g, const struct astro_sgp4 *s, size_t k,
+		  struct sample *out)
+{
+	const struct astro_frames_instant *in = &g->in[k];
+	double r[3], v[3], rho[3];
+	int e = astro_sgp4_propagate(s, astro_sgp4_tsince(s, in->jd_utc1, in->jd_utc2), r, v);
+
+	if (e)
+		return e;
+	for (int j = 0; j < 3; j++)
+		rho[j] = r[j] - in->site_teme[j];
+	out->rho = sqrt(rho[0] * rho[0] + rho[1] * rho[1] + rho[2] * rho[2]);
+	if (!(out->rho > 0))
+		return ASTRO_SGP4_ERR_MEAN_ELEMENTS;
+	for (int j = 0; j < 3; j++)
+		rho[j] /= out->rho;
+	out->d = astro_sphgeom_angle(rho, g->bore_teme[k]);
+	out->speed = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+	out->done = 1;
+	return 0;
+}
+
+/*
+ * Can the object come within `reach` (rad) of the boresight between grid
+ * samples i and j?  1 yes (candidate), 0 no, <0 SGP4 error (as -code).
+ */
+static int may_cross(const struct grid *g, const struct astro_sgp4 *s,
+		     struct sample *sm, double reach)
+{
+	size_t stack[64][2], sp = 0;
+	int e;
+
+	stack[sp][0] = 0;
+	stack[sp++][1] = g->n - 1;
+	while (sp) {
+		size_t i = stack[sp - 1][0], j = stack[sp - 1][1], m;
+		double dt, vmax, rho_min, lower;
+
+		sp--;
+		if (!sm[i].done && (e = coarse(g, s, i, &sm[i])) != 0)
+			return -e;
+		if (!sm[j].done && (e = coarse(g, s, j, &sm[j])) != 0)
+			return -e;
+		if (sm[i].d <= reach || sm[j].d <= reach)
+			return 1;
+		dt = g->t[j] - g->t[i];
+		vmax = VMAX_KMS;
+		if (sm[i].speed + 1.0 > vmax)
+			vmax = sm[i].speed + 1.0;
+		if (sm[j].speed + 1.0 > vmax)
+			vmax = sm[j].speed + 1.0;
+		/* |d rho/dt| <= vmax, so rho >= this all along [i, j]; the
+		 * direction turns at most vmax/rho rad/s. */
+		rho_min = (sm[i].rho + sm[j].rho - vmax * dt) / 2;
+		if (rho_min > RHO_FLOOR_KM) {
+			lower = (sm[i].d + sm[j].d - vmax / rho_min * dt) / 2;
+			if (lower > reach)
+				continue;
+		}
+		if (j - i <= 1)
+			return 1;
+		m = i + (j - i) / 2;
+		assert(sp + 2 <= ASTRO_ARRAY_SIZE(stack));
+		stack[sp][0] = m;
+		stack[sp++][1] = j;
+		stack[sp][0] = i;
+		stack[sp++][1] = m;
+	}
+	return 0;
+}
+
+static void radec_vec(const struct astro_frames_instant *in, const double r[3],
+		      const double v[3], double out[3])
+{
+	double ra, dec;
+
+	astro_frames_radec_wcs(in, r, v, &ra, &dec);
+	astro_sphgeom_vec(ra, dec, out);
+}
+
+/* Bounding cap of a polyline: centre = normalised mean. */
+static void cap_of(const double (*p)[3], size_t n, double c[3], double *r)
+{
+	double len;
+
+	c[0] = c[1] = c[2] = 0;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 3; j++)
+			c[j] += p[i][j];
+	len = sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
+	if (!(len > 1e-12)) {
+		/* a path spanning a great circle: a cap of pi covers it */
+		c[0] = p[0][0];
+		c[1] = p[0][1];
+		c[2] = p[0][2];
+		*r = M_PI;
+		return;
+	}
+	for (int j = 0; j < 3; j++)
+		c[j] /= len;
+	*r = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = astro_sphgeom_angle(c, p[i]);
+
+		if (d > *r)
+			*r = d;
+	}
+}
+
+/* Propagate and keep the tracks of one visit (v->state still 0). */
+static int compute_visit(struct astro_satfilter *sf, struct visit *v,
+			 struct catalogue *c)
+{
+	struct grid *g = NULL;
+	struct sample *sm = NULL;
+	double exp_s = (v->t1 - v->t0) * 86400.0, reach, field;
+	size_t cand = 0, errors = 0;
+	int rc = 0;
+
+	g = malloc(sizeof(*g));
+	sm = malloc(MAX_GRID * sizeof(*sm));
+	if (!g || !sm) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	g->n = (size_t)ceil(exp_s / STEP_S - 1e-9) + 1;
+	if (g->n < 2)
+		g->n = 2;
+	assert(g->n <= MAX_GRID);
+	for (size_t k = 0; k < g->n; k++) {
+		double t = k + 1 == g->n ? exp_s : (double)k * STEP_S;
+		const double (*m)[3];
+
+		g->t[k] = t;
+		rc = astro_frames_instant_init(&g->in[k], &sf->site, v->t0 + t / 86400.0,
+					       sf->o.dut1_s);
+		if (rc)
+			goto out;
+		/* boresight in TEME axes: the transpose of TEME -> GCRS */
+		m = (const double (*)[3])g->in[k].teme_to_gcrs;
+		for (int a = 0; a < 3; a++)
+			g->bore_teme[k][a] = m[0][a] * v->bore[0] + m[1][a] * v->bore[1] +
+					     m[2][a] * v->bore[2];
+	}
+	field = (sf->o.field_deg + sf->o.buffer_deg) * DEG;
+	reach = field + PREFILTER_SLACK_DEG * DEG;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct astro_sgp4 *s = &c->rec[i];
+		size_t base = v->nv;
+		double best = M_PI;
+		int e;
+
+		for (size_t k = 0; k < g->n; k++)
+			sm[k].done = 0;
+		e = may_cross(g, s, sm, reach);
+		if (e < 0) {
+			errors++;
+			continue;
+		}
+		if (e == 0)
+			continue;
+		cand++;
+		e = 0;
+		rc = grow((void **)&v->v, &v->v_bytes, (v->nv + g->n) * sizeof(v->v[0]));
+		if (rc)
+			goto out;
+		for (size_t k = 0; k < g->n && e == 0; k++) {
+			const struct astro_frames_instant *in = &g->in[k];
+			double r[3], vel[3];
+
+			e = astro_sgp4_propagate(s, astro_sgp4_tsince(s, in->jd_utc1, in->jd_utc2),
+						 r, vel);
+			if (e == 0)
+				radec_vec(in, r, vel, v->v[base + k]);
+		}
+		if (e) {
+			errors++;
+			continue;
+		}
+		for (size_t k = 0; k + 1 < g->n; k++) {
+			double d = astro_sphgeom_point_arc(v->bore, v->v[base + k], v->v[base + k + 1]);
+
+			best = d < best ? d : best;
+		}
+		if (best > field)
+			continue;
+		rc = grow((void **)&v->tracks, &v->tracks_bytes,
+			  (v->ntracks + 1) * sizeof(v->tracks[0]));
+		if (rc)
+			goto out;
+		v->tracks[v->ntracks].n = g->n;
+		v->tracks[v->ntracks].off = base;
+		cap_of((const double (*)[3])v->v + base, g->n, v->tracks[v->ntracks].cap,
+		       &v->tracks[v->ntracks].cap_r);
+		v->ntracks++;
+		v->nv += g->n;
+	}
+	astro_log(LOG_DEBUG, "satfilter: visit computed: %zu candidates, %zu SGP4 errors",
+		  cand, errors);
+out:
+	if (g)
+		explicit_bzero(g, sizeof(*g));
+	if (sm)
+		explicit_bzero(sm, MAX_GRID * sizeof(*sm));
+	free(g);
+	free(sm);
+	return rc;
+}
+
+static void lru_unlink(struct astro_satfilter *sf, struct visit *v)
+{
+	if (!v->linked)
+		return;
+	if (v->prev)
+		v->prev->next = v->next;
+	else
+		sf->head = v->next;
+	if (v->next)
+		v->next->prev = v->prev;
+	else
+		sf->tail = v->prev;
+	v->prev = v->next = NULL;
+	v->linked = 0;
+	sf->nvisits--;
+}
+
+static void lru_push(struct astro_satfilter *sf, struct visit *v)
+{
+	v->prev = NULL;
+	v->next = sf->head;
+	if (sf->head)
+		sf->head->prev = v;
+	sf->head = v;
+	if (!sf->tail)
+		sf->tail = v;
+	v->linked = 1;
+	sf->nvisits++;
+}
+
+/* Under the lock: drop a visit from the cache; freed at its last put. */
+static void drop_locked(struct astro_satfilter *sf, struct visit *v)
+{
+	lru_unlink(sf, v);
+	if (v->refs == 0)
+		visit_free(v);
+}
+
+static void visit_put(struct astro_satfilter *sf, struct visit *v)
+{
+	pthread_mutex_lock(&sf->lock);
+	if (--v->refs == 0 && !v->linked)
+		visit_free(v);
+	pthread_mutex_unlock(&sf->lock);
+}
+
+/* Under the lock: the cached, unexpired visit `id`, or NULL. */
+static struct visit *find_locked(struct astro_satfilter *sf, int64_t id)
+{
+	int64_t now = sf->o.now_ms();
+
+	for (struct visit *v = sf->head; v; v = v->next)
+		if (v->id == id) {
+			if (v->state != 0 && (v->state < 0 || now >= v->expires_ms)) {
+				drop_locked(sf, v);
+				return NULL;
+			}
+			return v;
+		}
+	return NULL;
+}
+
+static int same_params(const struct visit *v, double t0, double t1, double ra,
+		       double dec)
+{
+	return v->t0 == t0 && v->t1 == t1 && v->ra == ra && v->dec == dec;
+}
+
+/* Make sure visit `id` with these parameters is cached: 0 or -errno. */
+static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
+			double t1, double ra, double dec, const char **why)
+{
+	struct visit *v;
+	struct catalogue *c;
+	int64_t deadline = sf->o.now_ms() + VISIT_WAIT_MS;
+	int rc;
+
+	pthread_mutex_lock(&sf->lock);
+	for (;;) {
+		v = find_locked(sf, id);
+		if (!v)
+			break;
+		if (v->state == 0) {
+			struct timespec ts;
+
+			/* another thread computes it: wait (bounded) */
+			if (sf->o.now_ms() >= deadline) {
+				pthread_mutex_unlock(&sf->lock);
+				*why = "timed out waiting for the visit";
+				return -ETIMEDOUT;
+			}
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&sf->cv, &sf->lock, &ts);
+			continue;
+		}
+		if (same_params(v, t0, t1, ra, dec)) {
+			/* a repeat: cheap */
+			lru_unlink(sf, v);
+			lru_push(sf, v);
+			pthread_mutex_unlock(&sf->lock);
+			return 0;
+		}
+		drop_locked(sf, v);	/* new parameters: recompute */
+		break;
+	}
+	c = sf->cat;
+	if (!c) {
+		pthread_mutex_unlock(&sf->lock);
+		*why = "no satellite catalogue is loaded yet";
+		return -EAGAIN;
+	}
+	{
+		double mid = (t0 + t1) / 2 + 2400000.5;
+
+		if (fabs(mid - c->newest_jd) > ASTRO_SATFILTER_MAX_AGE_DAYS) {
+			pthread_mutex_unlock(&sf->lock);
+			*why = "exposure too far from the catalogue epoch";
+			return -ERANGE;
+		}
+	}
+	c->refs++;
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&sf->lock);
+		cat_put(sf, c);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	v->id = id;
+	v->t0 = t0;
+	v->t1 = t1;
+	v->ra = ra;
+	v->dec = dec;
+	v->refs = 1;
+	astro_sphgeom_vec(ra, dec, v->bore);
+	/* room for it: evict least recently used finished visits */
+	for (struct visit *w = sf->tail; w && sf->nvisits >= sf->o.max_visits;) {
+		struct visit *p = w->prev;
+
+		if (w->state != 0)
+			drop_locked(sf, w);
+		w = p;
+	}
+	lru_push(sf, v);
+	pthread_mutex_unlock(&sf->lock);
+
+	rc = compute_visit(sf, v, c);
+	cat_put(sf, c);
+
+	pthread_mutex_lock(&sf->lock);
+	v->state = rc ? rc : 1;
+	v->expires_ms = sf->o.now_ms() + (int64_t)sf->o.visit_ttl_s * 1000;
+	if (rc)
+		lru_unlink(sf, v);
+	pthread_cond_broadcast(&sf->cv);
+	pthread_mutex_unlock(&sf->lock);
+	visit_put(sf, v);
+	if (rc)
+		*why = "failed to compute the visit";
+	return rc;
+}
+
+/* ------------------------------------------------------------ DIASources */
+
+/* Is any track within the buffer of the hull? */
+static int near_track(const struct astro_satfilter *sf, const struct visit *v,
+		      const struct astro_sphgeom_poly *h)
+{
+	double buf = sf->o.buffer_deg * DEG;
+
+	for (size_t t = 0; t < v->ntracks; t++) {
+		const struct track *tr = &v->tracks[t];
+		const double (*p)[3] = (const double (*)[3])v->v + tr->off;
+
+		if (astro_sphgeom_angle(tr->cap, h->centre) > tr->cap_r + h->radius + buf)
+			continue;
+		for (size_t k = 0; k + 1 < tr->n; k++) {
+			/* cheap reject: both ends far beyond the segment's own
+			 * length from the hull's cap */
+			double da = astro_sphgeom_angle(p[k], h->centre);
+			double db = astro_sphgeom_angle(p[k + 1], h->centre);
+			double seg = astro_sphgeom_angle(p[k], p[k + 1]);
+
+			if (da > seg + h->radius + buf && db > seg + h->radius + buf)
+				continue;
+			if (astro_sphgeom_arc_poly(p[k], p[k + 1], h) <= buf)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static int answer_json(json_t *j, char **answer)
+{
+	*answer = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return *answer ? 0 : -ENOMEM;
+}
+
+static int answer_error(char **answer, int *status, int code, const char *fmt, ...)
+	ASTRO_PRINTF(4, 5);
+static int answer_error(char **answer, int *status, int code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	*status = code;
+	return answer_json(json_pack("{s:s, s:[]}", "error", msg, "allow_list"), answer);
+}
+
+/* An integer member, or a message in *why. */
+static int get_int(json_t *o, const char *name, json_int_t *out, char *why, size_t wl)
+{
+	json_t *x = json_object_get(o, name);
+
+	if (!x) {
+		snprintf(why, wl, "Missing column %s.", name);
+		return -EINVAL;
+	}
+	if (!json_is_integer(x)) {
+		snprintf(why, wl, "%s is not an integer", name);
+		return -EINVAL;
+	}
+	*out = json_integer_value(x);
+	return 0;
+}
+
+static int get_num(json_t *o, const char *name, double lo, double hi, double *out,
+		   char *why, size_t wl)
+{
+	json_t *x = json_object_get(o, name);
+
+	if (!x) {
+		snprintf(why, wl, "Missing column %s.", name);
+		return -EINVAL;
+	}
+	if (!json_is_number(x)) {
+		snprintf(why, wl, "%s is not a number", name);
+		return -EINVAL;
+	}
+	*out = json_number_value(x);
+	if (!(*out >= lo && *out <= hi)) {
+		snprintf(why, wl, "%s is out of range [%g, %g]", name, lo, hi);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* `historical` is accepted only as false: sattle's history queries are not
+ * implemented, and answering from the current catalogue would be wrong. */
+static int check_historical(json_t *req, char *why, size_t wl)
+{
+	json_t *h = json_object_get(req, "historical");
+
+	if (!h || json_is_false(h))
+		return 0;
+	snprintf(why, wl, json_is_true(h) ? "historical visits are not supported"
+					  : "historical is not a boolean");
+	return -EINVAL;
+}
+
+static int handle_visit(struct astro_satfilter *sf, json_t *req, char **answer,
+			int *status)
+{
+	char why[160];
+	const char *fail = NULL;
+	json_int_t id;
+	double t0, t1, ra, dec;
+	int rc;
+
+	if (get_int(req, "visit_id", &id, why, sizeof(why)) ||
+	    get_num(req, "exposure_start_mjd", 41317.0, 88069.0, &t0, why, sizeof(why)) ||
+	    get_num(req, "exposure_end_mjd", 41317.0, 88069.0, &t1, why, sizeof(why)) ||
+	    get_num(req, "boresight_ra", 0.0, 360.0, &ra, why, sizeof(why)) ||
+	    get_num(req, "boresight_dec", -90.0, 90.0, &dec, why, sizeof(why)) ||
+	    check_historical(req, why, sizeof(why)))
+		return answer_error(answer, status, 400, "%s", why);
+	if (!(t1 >= t0) || (t1 - t0) * 86400.0 > ASTRO_SATFILTER_MAX_EXPOSURE_S)
+		return answer_error(answer, status, 400,
+				    "exposure must end after it starts and last at most %.0f s",
+				    ASTRO_SATFILTER_MAX_EXPOSURE_S);
+	rc = ensure_visit(sf, (int64_t)id, t0, t1, ra, dec, &fail);
+	if (rc)
+		return answer_error(answer, status, rc == -EAGAIN ? 503 : rc == -ERANGE ? 400 : 500,
+				    "%s", fail ? fail : "failed to compute");
+	*status = 200;
+	return answer_json(json_pack("{s:I, s:s}", "visit_id", id, "status", "cached"), answer);
+}
+
+/* Parse one bbox into a hull; 0 or -EINVAL with a message. */
+static int parse_bbox(json_t *bb, struct astro_sphgeom_poly *h, char *why, size_t wl,
+		      size_t index)
+{
+	double pts[ASTRO_SPHGEOM_MAX_VERTS][3];
+	size_t n = json_array_size(bb);
+
+	if (!json_is_array(bb) || n == 0 || n > ASTRO_SPHGEOM_MAX_VERTS) {
+		snprintf(why, wl, "diasources[%zu].bbox must be an array of 1 to %d [ra, dec] corners",
+			 index, ASTRO_SPHGEOM_MAX_VERTS);
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		json_t *c = json_array_get(bb, k);
+		json_t *a = json_array_get(c, 0), *d = json_array_get(c, 1);
+		double ra, dec;
+
+		if (!json_is_array(c) || json_array_size(c) != 2 || !json_is_number(a) ||
+		    !json_is_number(d)) {
+			snprintf(why, wl, "diasources[%zu].bbox[%zu] is not [ra, dec]", index, k);
+			return -EINVAL;
+		}
+		ra = json_number_value(a);
+		dec = json_number_value(d);
+		if (!(ra >= 0 && ra <= 360 && dec >= -90 && dec <= 90)) {
+			snprintf(why, wl, "diasources[%zu].bbox[%zu]: coordinates out of range",
+				 index, k);
+			return -ERANGE;
+		}
+		astro_sphgeom_vec(ra, dec, pts[k]);
+	}
+	if (astro_sphgeom_hull((const double (*)[3])pts, n, h) != 0 ||
+	    h->radius > ASTRO_SATFILTER_MAX_BOX_DEG * DEG) {
+		snprintf(why, wl, "diasources[%zu].bbox is wider than %.1f deg", index,
+			 ASTRO_SATFILTER_MAX_BOX_DEG);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static int handle_sources(struct astro_satfilter *sf, json_t *req, char **answer,
+			  int *status)
+{
+	char why[160];
+	json_int_t id, det;
+	json_t *src = json_object_get(req, "diasources"), *allow = NULL, *out;
+	struct visit *v;
+	size_t n;
+	int rc;
+
+	if (get_int(req, "visit_id", &id, why, sizeof(why)) ||
+	    get_int(req, "detector_id", &det, why, sizeof(why)) ||
+	    check_historical(req, why, sizeof(why)))
+		return answer_error(answer, status, 400, "%s", why);
+	if (!json_is_array(src))
+		return answer_error(answer, status, 400, "diasources is not an array");
+	n = json_array_size(src);
+	if (n > ASTRO_SATFILTER_MAX_SOURCES)
+		return answer_error(answer, status, 413, "more than %u diasources in one request",
+				    ASTRO_SATFILTER_MAX_SOURCES);
+	pthread_mutex_lock(&sf->lock);
+	v = find_locked(sf, (int64_t)id);
+	if (v && v->state == 1)
+		v->refs++;
+	else
+		v = NULL;
+	pthread_mutex_unlock(&sf->lock);
+	if (!v)
+		return answer_error(answer, status, 404,
+				    "Provided visit %" JSON_INTEGER_FORMAT " not present in cache!.", id);
+	allow = json_array();
+	if (!allow) {
+		rc = answer_error(answer, status, 500, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *s = json_array_get(src, i);
+		struct astro_sphgeom_poly h;
+		json_int_t sid;
+
+		if (!json_is_object(s)) {
+			rc = answer_error(answer, status, 400, "diasources[%zu] is not an object", i);
+			goto out;
+		}
+		if (get_int(s, "diasource_id", &sid, why, sizeof(why)) ||
+		    parse_bbox(json_object_get(s, "bbox"), &h, why, sizeof(why), i)) {
+			rc = answer_error(answer, status, 400, "%s", why);
+			goto out;
+		}
+		if (astro_sphgeom_angle(h.centre, v->bore) >
+		    (sf->o.field_deg + 1.0) * DEG) {
+			rc = answer_error(answer, status, 400,
+					  "diasources[%zu] lies outside the visit's field", i);
+			goto out;
+		}
+		if (!near_track(sf, v, &h) && json_array_append_new(allow, json_integer(sid))) {
+			rc = answer_error(answer, status, 500, "out of memory");
+			goto out;
+		}
+	}
+	out = json_pack("{s:I, s:I, s:O}", "visit_id", id, "detector_id", det, "allow_list", allow);
+	*status = 200;
+	rc = answer_json(out, answer);
+	if (rc)
+		rc = answer_error(answer, status, 500, "out of memory");
+out:
+	json_decref(allow);
+	visit_put(sf, v);
+	return rc;
+}
+
+int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
+			   size_t len, char **answer, int *status)
+{
+	json_error_t je;
+	json_t *j;
+	int rc;
+
+	*answer = NULL;
+	if (len > ASTRO_SATFILTER_MAX_REQUEST)
+		return answer_error(answer, status, 413, "request larger than %u bytes",
+				    ASTRO_SATFILTER_MAX_REQUEST);
+	j = json_loadb(req, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return answer_error(answer, status, 400, "malformed JSON at line %d column %d: %s",
+				    je.line, je.column, je.text);
+	if (!json_is_object(j))
+		rc = answer_error(answer, status, 400, "request is not a JSON object");
+	else if (json_object_get(j, "diasources"))
+		rc = handle_sources(sf, j, answer, status);
+	else
+		rc = handle_visit(sf, j, answer, status);
+	json_decref(j);
+	return rc;
+}
