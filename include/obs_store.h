@@ -121,6 +121,28 @@ struct astro_obs_store {
 	void *impl;
 };
 
+/*
+ * Job records as every backend keeps them (jansson objects), so the
+ * backends agree on the JSON users read under jobs/.
+ * astro_obs_job_new(): a QUEUED record expiring retention_s from now.
+ * astro_obs_job_set_state(): checks the map, stamps updated_ms and history;
+ * -EINVAL if refused.  astro_obs_job_state(): an unknown state reads as
+ * FAILED (final) so nothing moves it.  astro_obs_job_pretty(): stored
+ * compact text -> indented text ending in a newline (malloc'd).
+ */
+struct json_t;
+struct json_t *astro_obs_job_new(const char *site, const char *id,
+				 const struct astro_obs_cmd *c, const char *line,
+				 unsigned retention_s);
+int astro_obs_job_set_state(struct json_t *job, enum astro_obs_state to,
+			    const char *message, double eta_s, const char *image);
+enum astro_obs_state astro_obs_job_state(const struct json_t *job);
+bool astro_obs_job_overdue(const struct json_t *job, int64_t now_ms);
+int astro_obs_job_pretty(const char *compact, char **json);
+/* An image name both backends accept: one printable path component, not
+ * starting with a dot, at most ASTRO_OBS_IMAGE_NAME_MAX bytes. */
+bool astro_obs_image_name_valid(const char *name);
+
 /* The default obs_store (SPEC section 1): /var/lib/astrofs/obs for root,
  * else $XDG_DATA_HOME/astrofs/obs (~/.local/share/...).  malloc'd. */
 char *astro_obs_store_default_dir(void);

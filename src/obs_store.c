@@ -91,9 +91,9 @@ static bool id_ok(const char *id)
 }
 
 /* Image names end up as file names: one path component, no dot files. */
-static bool image_name_ok(const char *name)
+bool astro_obs_image_name_valid(const char *name)
 {
-	size_t n = strlen(name), i;
+	size_t n = name ? strlen(name) : 0, i;
 
 	if (n == 0 || n > ASTRO_OBS_IMAGE_NAME_MAX || name[0] == '.')
 		return false;
@@ -144,7 +144,7 @@ static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int *rc)
 	return j;
 }
 
-static enum astro_obs_state job_state(json_t *job)
+enum astro_obs_state astro_obs_job_state(const json_t *job)
 {
 	const char *s = json_string_value(json_object_get(job, "state"));
 	int st = s ? astro_obs_state_parse(s) : -EINVAL;
@@ -153,13 +153,13 @@ static enum astro_obs_state job_state(json_t *job)
 	return st < 0 ? ASTRO_OBS_FAILED : (enum astro_obs_state)st;
 }
 
-static int set_state(json_t *job, enum astro_obs_state to, const char *message,
+int astro_obs_job_set_state(json_t *job, enum astro_obs_state to, const char *message,
 		     double eta_s, const char *image)
 {
 	int64_t now = astro_now_ms();
 	json_t *hist = json_object_get(job, "history"), *h;
 
-	if (!astro_obs_state_allowed(job_state(job), to))
+	if (!astro_obs_state_allowed(astro_obs_job_state(job), to))
 		return -EINVAL;
 	json_object_set_new(job, "state", json_string(astro_obs_state_name(to)));
 	json_object_set_new(job, "updated_ms", json_integer(now));
@@ -199,7 +199,7 @@ static bool urgent(const struct astro_obs_cmd *c)
 	return c->verb == ASTRO_OBS_STOP || c->verb == ASTRO_OBS_CANCEL;
 }
 
-static json_t *new_job(const char *site, const char *id, const struct astro_obs_cmd *c,
+json_t *astro_obs_job_new(const char *site, const char *id, const struct astro_obs_cmd *c,
 		       const char *line, unsigned retention_s)
 {
 	int64_t now = astro_now_ms();
@@ -223,7 +223,7 @@ static int cancel_queued(struct local *l, MDB_txn *txn, const char *site,
 	int rc, c;
 
 	snprintf(msg, sizeof(msg), "canceled by %s", by);
-	rc = set_state(job, ASTRO_OBS_CANCELED, msg, -1, NULL);
+	rc = astro_obs_job_set_state(job, ASTRO_OBS_CANCELED, msg, -1, NULL);
 	if (rc < 0)
 		return rc;
 	k = key_of(kb, site, id);
@@ -310,7 +310,7 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 				snprintf(err, errlen, "cancel: no job %s", c->cancel_id);
 			return rc == -ENOENT ? -EINVAL : rc;
 		}
-		enum astro_obs_state st = job_state(job);
+		enum astro_obs_state st = astro_obs_job_state(job);
 
 		if (astro_obs_state_terminal(st)) {
 			snprintf(err, errlen, "cancel: job %s already %s", c->cancel_id,
@@ -339,7 +339,7 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 		job = get_json(txn, l->jobs, &jk, &rc);
 		if (!job)
 			break;
-		enum astro_obs_state st = job_state(job);
+		enum astro_obs_state st = astro_obs_job_state(job);
 
 		if (st == ASTRO_OBS_QUEUED || st == ASTRO_OBS_SENT)
 			rc = cancel_queued(l, txn, site, id, job, cid);
@@ -392,14 +392,14 @@ static int local_enqueue(void *impl, const char *site, const struct astro_obs_cm
 				goto out;
 			}
 		}
-		job = new_job(site, ids[i], c, line, l->retention_s);
+		job = astro_obs_job_new(site, ids[i], c, line, l->retention_s);
 		if (!job) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		if (!act) {
 			/* Nothing left for the site to do. */
-			rc = set_state(job, ASTRO_OBS_COMPLETE, "done locally: no job was running",
+			rc = astro_obs_job_set_state(job, ASTRO_OBS_COMPLETE, "done locally: no job was running",
 				       -1, NULL);
 		}
 		k = key_of(kb, site, ids[i]);
@@ -422,7 +422,7 @@ out:
 	return rc;
 }
 
-static bool overdue(json_t *job, int64_t now_ms)
+bool astro_obs_job_overdue(const json_t *job, int64_t now_ms)
 {
 	json_t *e = json_object_get(job, "expires_ms");
 	int64_t at = json_is_integer(e) ? json_integer_value(e)
@@ -483,10 +483,10 @@ static int local_receive(void *impl, const char *site, bool urgent_only,
 			continue;
 		}
 		created = json_integer_value(json_object_get(job, "created_ms"));
-		bool expired = overdue(job, astro_now_ms());
+		bool expired = astro_obs_job_overdue(job, astro_now_ms());
 
 		/* A refused transition means the job ended meanwhile: skip. */
-		if (set_state(job, expired ? ASTRO_OBS_EXPIRED : ASTRO_OBS_RECEIVED,
+		if (astro_obs_job_set_state(job, expired ? ASTRO_OBS_EXPIRED : ASTRO_OBS_RECEIVED,
 			      expired ? "not received within retention" : NULL, -1,
 			      NULL) == 0) {
 			rc = put_json(txn, l->jobs, &jk, job);
@@ -542,7 +542,7 @@ static int local_update(void *impl, const char *site, const char *id,
 	job = get_json(txn, l->jobs, &k, &rc);
 	if (!job)
 		goto out;
-	rc = set_state(job, to, message, eta_s, image);
+	rc = astro_obs_job_set_state(job, to, message, eta_s, image);
 	if (rc < 0)
 		goto out;
 	rc = put_json(txn, l->jobs, &k, job);
@@ -588,7 +588,6 @@ static int local_job_json(void *impl, const char *site, const char *id, char **j
 	struct local *l = impl;
 	char kb[KEY_MAX], *raw = NULL;
 	MDB_val k;
-	json_t *j;
 	int rc;
 
 	if (!site_ok(site) || !id_ok(id))
@@ -597,9 +596,17 @@ static int local_job_json(void *impl, const char *site, const char *id, char **j
 	rc = get_copy(l, l->jobs, &k, &raw, NULL);
 	if (rc < 0)
 		return rc;
-	/* Stored compact; shown indented for people. */
-	j = json_loads(raw, 0, NULL);
+	rc = astro_obs_job_pretty(raw, json);
 	free(raw);
+	return rc;
+}
+
+int astro_obs_job_pretty(const char *compact, char **json)
+{
+	json_t *j = json_loads(compact, 0, NULL);
+	char *raw;
+
+	/* Stored compact; shown indented for people. */
 	if (!j)
 		return -EIO;
 	raw = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -671,7 +678,7 @@ static int jobs_step(void *arg, const char *rest, size_t restlen, MDB_val *v)
 	memcpy(id, rest, restlen);
 	id[restlen] = '\0';
 	j = json_loadb(v->mv_data, v->mv_size, 0, NULL);
-	st = j ? job_state(j) : ASTRO_OBS_FAILED;
+	st = j ? astro_obs_job_state(j) : ASTRO_OBS_FAILED;
 	json_decref(j);
 	return w->fn(w->arg, id, st);
 }
@@ -800,7 +807,7 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	json_t *meta = NULL;
 	int fd = -1, rc;
 
-	if (!site_ok(site) || !name || !image_name_ok(name))
+	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/images/%s", l->dir, site);
 	rc = mkdir_p(dir);
@@ -890,7 +897,7 @@ static int local_image_open(void *impl, const char *site, const char *name)
 	MDB_val k;
 	int rc, fd;
 
-	if (!site_ok(site) || !name || !image_name_ok(name))
+	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
 		return -ENOENT;
 	/* Only indexed (complete) images are served. */
 	k = key_of(kb, site, name);
@@ -931,8 +938,8 @@ static int local_expire(void *impl, const char *site)
 		if (!job)
 			continue;
 		rc = 0;
-		if (overdue(job, now) &&
-		    set_state(job, ASTRO_OBS_EXPIRED, "not received within retention", -1,
+		if (astro_obs_job_overdue(job, now) &&
+		    astro_obs_job_set_state(job, ASTRO_OBS_EXPIRED, "not received within retention", -1,
 			      NULL) == 0) {
 			rc = put_json(txn, l->jobs, &jk, job);
 			if (rc == 0)

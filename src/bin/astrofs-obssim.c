@@ -35,6 +35,8 @@
 #include "obs_cmd.h"
 #include "obs_jpeg.h"
 #include "obs_sites.h"
+#include "http.h"
+#include "obs_aws.h"
 #include "obs_store.h"
 
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
@@ -439,13 +441,18 @@ static void usage(FILE *f)
 		"                      [--clock-skew S] [--pause-status] [--fail-rate P]\n"
 		"                      [--status-interval S] [-v]\n"
 		"       astrofs-obssim [--store DIR] [--config FILE] [--retention S] --enqueue SITE LINE...\n"
-		"       astrofs-obssim [--store DIR] --show SITE JOB | --status SITE | --images SITE\n");
+		"       astrofs-obssim [--store DIR] --show SITE JOB | --status SITE | --images SITE\n"
+		"store: --store DIR (local, the default) or --backend aws [--aws-region R]\n"
+		"       [--sqs-endpoint URL] [--dynamodb-endpoint URL] [--s3-endpoint URL]\n"
+		"       [--sqs-prefix P] [--table T] [--bucket B] [--aws-credentials FILE]\n"
+		"       [--visibility S]   (credentials also from AWS_* variables)\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
-	       O_STATUS, O_IMAGES, O_RETENTION };
+	       O_STATUS, O_IMAGES, O_RETENTION, O_BACKEND, O_REGION, O_SQS, O_DDB, O_S3,
+	       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "store", required_argument, NULL, O_STORE },
@@ -459,6 +466,16 @@ int main(int argc, char **argv)
 		{ "show", no_argument, NULL, O_SHOW },
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "images", no_argument, NULL, O_IMAGES },
+		{ "backend", required_argument, NULL, O_BACKEND },
+		{ "aws-region", required_argument, NULL, O_REGION },
+		{ "sqs-endpoint", required_argument, NULL, O_SQS },
+		{ "dynamodb-endpoint", required_argument, NULL, O_DDB },
+		{ "s3-endpoint", required_argument, NULL, O_S3 },
+		{ "sqs-prefix", required_argument, NULL, O_PREFIX },
+		{ "table", required_argument, NULL, O_TABLE },
+		{ "bucket", required_argument, NULL, O_BUCKET },
+		{ "aws-credentials", required_argument, NULL, O_CRED },
+		{ "visibility", required_argument, NULL, O_VIS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -466,6 +483,9 @@ int main(int argc, char **argv)
 	struct opts o = { .time_scale = 1, .status_s = 5 };
 	struct astro_obs_sites sites = { 0 };
 	struct astro_obs_store *store = NULL;
+	struct astro_obs_aws_opts aws = { 0 };
+	const char *backend = "local";
+	double vis = 0;
 	char *store_dir = NULL, err[512];
 	int mode = 0, ch, rc = 2, level = LOG_NOTICE;
 
@@ -501,6 +521,27 @@ int main(int argc, char **argv)
 			}
 			mode = ch;
 			break;
+		case O_BACKEND:
+			if (strcmp(optarg, "local") != 0 && strcmp(optarg, "aws") != 0) {
+				fprintf(stderr, "astrofs-obssim: --backend '%s': want local or aws\n",
+					optarg);
+				return 2;
+			}
+			backend = optarg;
+			break;
+		case O_REGION: aws.region = optarg; break;
+		case O_SQS: aws.sqs_endpoint = optarg; break;
+		case O_DDB: aws.dynamodb_endpoint = optarg; break;
+		case O_S3: aws.s3_endpoint = optarg; break;
+		case O_PREFIX: aws.prefix = optarg; break;
+		case O_TABLE: aws.table = optarg; break;
+		case O_BUCKET: aws.bucket = optarg; break;
+		case O_CRED: aws.credentials = optarg; break;
+		case O_VIS:
+			if (parse_double("visibility", optarg, 1, 43200, &vis) < 0)
+				return 2;
+			aws.visibility_s = (unsigned)vis;
+			break;
 		case 'v': level = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -522,15 +563,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "astrofs-obssim: no site '%s' in %s\n", argv[optind], o.config);
 		goto out;
 	}
-	if (!o.store) {
-		store_dir = astro_obs_store_default_dir();
-		o.store = store_dir;
-	}
-	if (!o.store || (rc = astro_obs_store_open_local(o.store, &store)) < 0) {
-		fprintf(stderr, "astrofs-obssim: store %s: %s\n", o.store ? o.store : "?",
-			strerror(o.store ? -rc : ENOMEM));
-		rc = 2;
-		goto out;
+	if (strcmp(backend, "aws") == 0) {
+		if (astro_http_global_init() != 0) {
+			fprintf(stderr, "astrofs-obssim: HTTP client set-up failed\n");
+			rc = 2;
+			goto out;
+		}
+		rc = astro_obs_store_open_aws(&aws, &store, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "astrofs-obssim: aws store: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		o.store = "aws";
+	} else {
+		if (!o.store) {
+			store_dir = astro_obs_store_default_dir();
+			o.store = store_dir;
+		}
+		if (!o.store || (rc = astro_obs_store_open_local(o.store, &store)) < 0) {
+			fprintf(stderr, "astrofs-obssim: store %s: %s\n", o.store ? o.store : "?",
+				strerror(o.store ? -rc : ENOMEM));
+			rc = 2;
+			goto out;
+		}
 	}
 	rc = 1;
 	if (mode == O_ENQ) {
@@ -575,6 +631,8 @@ int main(int argc, char **argv)
 	}
 out:
 	astro_obs_store_close(store);
+	if (strcmp(backend, "aws") == 0)
+		astro_http_global_cleanup();
 	astro_obs_sites_free(&sites);
 	free(store_dir);
 	return rc;

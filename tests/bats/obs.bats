@@ -6,58 +6,19 @@
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
 CONF=$ROOT/tests/obs/sites_good.yml
+source "$ROOT/tests/obs/sim.bash"
 
 setup() {
 	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
 	T=$(mktemp -d /tmp/astro-obs-bats-XXXXXX)
 	STORE=$T/store
+	SIM_STORE=(--store "$STORE")
 	SIM_PID=
 }
 
 teardown() {
 	stop_sim
 	rm -rf "$T"
-}
-
-start_sim() {
-	"$SIM" --config "$CONF" --store "$STORE" --status-interval 0.5 "$@" \
-		>>"$T/sim.log" 2>&1 3>&- &
-	SIM_PID=$!
-}
-
-stop_sim() {
-	local sig=${1:-TERM}
-	[ -n "$SIM_PID" ] || return 0
-	kill -"$sig" "$SIM_PID" 2>/dev/null || true
-	for _ in $(seq 1 100); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SIM_PID" 2>/dev/null || true
-	wait "$SIM_PID" 2>/dev/null || true
-	SIM_PID=
-}
-
-# enqueue SITE LINE... -> prints the ids, one per line
-enqueue() {
-	local out
-	out=$("$SIM" --store "$STORE" --enqueue "$@") || { echo "$out" >&2; return 1; }
-	echo "$out" | awk '$1 == "ok" { print $2 }'
-}
-
-state_of() {
-	"$SIM" --store "$STORE" --show "$1" "$2" | sed -n 's/^  "state": "\([A-Z]*\)",*$/\1/p'
-}
-
-# wait_state SITE ID STATE: up to 20 s
-wait_state() {
-	local s
-	for _ in $(seq 1 200); do
-		s=$(state_of "$1" "$2")
-		[ "$s" = "$3" ] && return 0
-		sleep 0.1
-	done
-	echo "job $2 is '$s', wanted $3" >&2
-	"$SIM" --store "$STORE" --show "$1" "$2" >&2
-	cat "$T/sim.log" >&2
-	return 1
 }
 
 @test "obssim: expose -> COMPLETE, the image is listed and is a real JPEG" {

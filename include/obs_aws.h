@@ -1,0 +1,100 @@
+/*
+ * obs_aws.h — the `aws` /obs store backend: SQS, DynamoDB and S3.
+ *
+ * What it does: implements struct astro_obs_backend (obs_store.h) over the
+ * AWS APIs, every request signed with the project's SigV4 code (sigv4.h)
+ * and sent through http.h, each service at an overridable endpoint:
+ *   SQS       two standard queues per site, "<prefix>_<site>_urgent" (stop,
+ *             cancel) and "<prefix>_<site>", created on first use; Query
+ *             protocol (form body, XML reply), which real SQS and the
+ *             sqslite stand-in both speak.  A message is the job id and
+ *             its command line as JSON.
+ *   DynamoDB  one table (hash "site" S, range "id" S, created on first use
+ *             with on-demand billing): a job is {site, id=<ULID>, state,
+ *             job=<record JSON>}; the status is id "status"; counters are
+ *             id "counter#<name>" (ADD, atomic).  Every state change is an
+ *             UpdateItem conditioned on the state it was read in, so two
+ *             writers never both move a job, and the map of
+ *             astro_obs_state_allowed() is checked before.
+ *   S3        images at "<bucket>/<site>/<name>" (path style); a name is
+ *             taken only if HEAD says it is free.  The listing is
+ *             ListObjectsV2, so it only ever names stored objects; an
+ *             image's seq is its name's "_no<n>." part (the simulator's
+ *             pattern), else 0.
+ *
+ * Guarantees: a message is deleted from SQS only after its job is recorded
+ * RECEIVED (or found already ended); a receiver that dies before that
+ * leaves the message to reappear after the visibility timeout, so a crash
+ * loses no command.  Enqueueing n commands is all-or-none as seen by the
+ * site: if any step fails, the jobs already written are CANCELED ("not
+ * sent: ...") before the call returns the error, and a site skips canceled
+ * jobs.  Differences from `local`: a queue is not strictly ordered (SQS
+ * standard queues), and cancel resolution is not one transaction.
+ *
+ * Thread-safety: one store may be used from any number of threads (the
+ * queue URL cache is locked; everything else is per call).
+ */
+#ifndef ASTRO_OBS_AWS_H
+#define ASTRO_OBS_AWS_H
+
+#include <stddef.h>
+#include "obs_store.h"
+#include "sigv4.h"
+
+struct astro_obs_aws_opts {
+	const char *region;		/* NULL: us-east-1 */
+	const char *sqs_endpoint;	/* NULL: https://sqs.<region>.amazonaws.com */
+	const char *dynamodb_endpoint;	/* NULL: https://dynamodb.<region>.amazonaws.com */
+	const char *s3_endpoint;	/* NULL: https://s3.<region>.amazonaws.com */
+	const char *prefix;		/* queue name prefix; NULL: "astrofs" */
+	const char *table;		/* NULL: "astrofs_obs" */
+	const char *bucket;		/* NULL: "astrofs-obs" */
+	const char *credentials;	/* credentials file or NULL (awscred.h lookup) */
+	const char *profile;
+	unsigned visibility_s;		/* 0: 60 */
+	unsigned timeout_ms;		/* per request; 0: 10000 */
+};
+
+/*
+ * Open the backend: resolves credentials, makes sure the table exists and
+ * is ACTIVE (bounded wait).  err gets a one-line reason on failure.
+ */
+int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
+			     struct astro_obs_store **out, char *err, size_t errlen);
+
+/* ---- pure helpers, exposed for tests ---- */
+
+/* application/x-www-form-urlencoded body of params (malloc'd, or NULL). */
+char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
+
+/* The fields of an SQS Query-protocol reply this backend reads. */
+struct astro_obs_sqs_reply {
+	char *queue_url;	/* CreateQueue / GetQueueUrl */
+	char *body;		/* ReceiveMessage: the first message */
+	char *receipt;
+	char *error_code;	/* an <ErrorResponse> */
+	char *error_message;
+};
+
+/*
+ * Parse an SQS XML reply (any action, or ErrorResponse).  0 or -EBADMSG with
+ * msg naming the line and what was wrong; fields absent stay NULL.
+ */
+int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
+			char *msg, size_t msglen);
+void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r);
+
+/*
+ * A DynamoDB error body ({"__type":"...#Name","message":...}) as -errno:
+ * ConditionalCheckFailedException -> -ESTALE (the item changed),
+ * ResourceNotFoundException -> -ENOENT, ResourceInUseException -> -EEXIST,
+ * throttling and 5xx -> -EAGAIN, anything else -> -EIO.  name (may be NULL)
+ * gets the short exception name ("" if none could be read).
+ */
+int astro_obs_ddb_errno(long status, const char *body, size_t len, char *name,
+			size_t namelen);
+
+/* The seq in an image name "..._no<n>.<ext>", or 0. */
+unsigned long long astro_obs_aws_image_seq(const char *name);
+
+#endif

@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# The aws /obs store backend against local stand-ins: dynalite (DynamoDB),
+# sqslite (SQS, query protocol) and s3rver behind the verifying SigV4 front
+# (tests/s3).  Driven through astrofs-obssim --backend aws; the image in the
+# bucket is checked independently with botocore.  Skips, saying why, when
+# node or the npm stand-ins are missing.  Every process started here is
+# stopped in teardown; loops are bounded.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
+CONF=$ROOT/tests/obs/sites_good.yml
+BUCKET=astro-obs
+source "$ROOT/tests/obs/sim.bash"
+
+setup() {
+	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
+	command -v node >/dev/null || skip "node is not installed"
+	T=$(mktemp -d /tmp/astro-obsaws-bats-XXXXXX)
+	SIM_PID=
+	rc=0
+	"$ROOT/tests/obsaws/standins.sh" start "$T/sa" 2>"$T/sa.err" || rc=$?
+	[ "$rc" -eq 77 ] && skip "stand-ins unavailable: $(cat "$T/sa.err")"
+	[ "$rc" -eq 0 ] || { cat "$T/sa.err" >&2; return 1; }
+	rc=0
+	S3_BUCKETS=$BUCKET "$ROOT/tests/s3/s3server.sh" start "$T/s3" 2>"$T/s3.err" || rc=$?
+	[ "$rc" -eq 77 ] && skip "S3 stand-in unavailable: $(cat "$T/s3.err")"
+	[ "$rc" -eq 0 ] || { cat "$T/s3.err" >&2; return 1; }
+	source "$T/sa/env"
+	source "$T/s3/env"
+	export AWS_ACCESS_KEY_ID=$S3_AK AWS_SECRET_ACCESS_KEY=$S3_SK
+	unset AWS_SESSION_TOKEN AWS_PROFILE
+	SIM_STORE=(--backend aws --aws-region us-east-1 --sqs-endpoint "$SQS_ENDPOINT"
+	     --dynamodb-endpoint "$DDB_ENDPOINT" --s3-endpoint "$S3_ENDPOINT"
+	     --bucket "$BUCKET" --table astro_obs_test --sqs-prefix t)
+}
+
+teardown() {
+	stop_sim
+	[ -n "${T:-}" ] || return 0
+	"$ROOT/tests/s3/s3server.sh" stop "$T/s3" 2>/dev/null || true
+	"$ROOT/tests/obsaws/standins.sh" stop "$T/sa" 2>/dev/null || true
+	rm -rf "$T"
+}
+
+# s3_get KEY FILE: the object through botocore (an independent client).
+s3_get() {
+	python3 - "$S3_ENDPOINT" "$BUCKET" "$1" "$2" <<'PY'
+import sys
+import botocore.session
+from botocore.config import Config
+ep, bucket, key, out = sys.argv[1:]
+s = botocore.session.get_session().create_client(
+    "s3", endpoint_url=ep, region_name="us-east-1",
+    config=Config(s3={"addressing_style": "path"}))
+with open(out, "wb") as f:
+    f.write(s.get_object(Bucket=bucket, Key=key)["Body"].read())
+PY
+}
+
+@test "obs aws: expose round trip -> COMPLETE, JPEG in the bucket, latest names it" {
+	ids=$(enqueue site1 unpark 'expose 1')
+	[ "$(echo "$ids" | wc -l)" -eq 2 ]
+	exp=$(echo "$ids" | tail -1)
+	[ "$(state_of site1 "$exp")" = SENT ]
+	start_sim --time-scale 0.05
+	wait_state site1 "$exp" COMPLETE
+	run "$SIM" "${SIM_STORE[@]}" --images site1
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	name=$(echo "${lines[0]}" | cut -f1)
+	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.jpg$ ]]
+	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | grep -q "\"image\": \"$name\""
+	# The history went through every state, in order.
+	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | tr -d ' \n' |
+		grep -q '"state":"QUEUED".*"state":"SENT".*"state":"RECEIVED".*"state":"STARTED".*"state":"COMPLETE"'
+	s3_get "site1/$name" "$T/img.jpg"
+	[ "$(head -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
+	[ "$(tail -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
+	# The published status names it only once it is stored.
+	for _ in $(seq 1 50); do
+		"$SIM" "${SIM_STORE[@]}" --status site1 | grep -q "\"cam1_last_image_name\":\"$name\"" && break
+		sleep 0.2
+	done
+	"$SIM" "${SIM_STORE[@]}" --status site1 | grep -q "\"cam1_last_image_name\":\"$name\""
+}
+
+@test "obs aws: goto while parked is REJECTED; a terminal job cannot be moved or canceled" {
+	start_sim --time-scale 0
+	id=$(enqueue site1 'goto ra=5.5 dec=-5.4')
+	wait_state site1 "$id" REJECTED
+	"$SIM" "${SIM_STORE[@]}" --show site1 "$id" | grep -q '"message": "mount parked"'
+	run "$SIM" "${SIM_STORE[@]}" --enqueue site1 "cancel $id"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already REJECTED"* ]]
+	run "$SIM" "${SIM_STORE[@]}" --enqueue site1 park 'goto ra=24 dec=0'
+	[ "$status" -eq 1 ]
+	[ "$output" = "err line 2: goto: ra '24' not in hours [0,24)" ]
+}
+
+@test "obs aws: the simulator killed and restarted loses no queued command" {
+	start_sim --time-scale 0
+	sleep 1
+	stop_sim KILL
+	# Queued while no simulator runs: one canceled before it could run.
+	ids=$(enqueue site1 unpark 'expose 1' 'tracking on')
+	drop=$(echo "$ids" | sed -n 2p)
+	cid=$(enqueue site1 "cancel $drop")
+	[ "$(state_of site1 "$drop")" = CANCELED ]
+	[ "$(state_of site1 "$cid")" = COMPLETE ]
+	start_sim --time-scale 0
+	wait_state site1 "$(echo "$ids" | sed -n 1p)" COMPLETE
+	wait_state site1 "$(echo "$ids" | sed -n 3p)" COMPLETE
+	# Killed again and restarted: the counter survives, names are not reused.
+	id=$(enqueue site1 'expose 1')
+	wait_state site1 "$id" COMPLETE
+	stop_sim KILL
+	start_sim --time-scale 0
+	id2=$(enqueue site1 'expose 1')
+	wait_state site1 "$id2" COMPLETE
+	[ "$(state_of site1 "$drop")" = CANCELED ]
+	run "$SIM" "${SIM_STORE[@]}" --images site1
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *_no1.jpg* ]]
+	[[ "${lines[1]}" == *_no2.jpg* ]]
+}
