@@ -104,6 +104,8 @@ struct astro_config {
 	unsigned satfilter_refresh;	/* seconds */
 	char *satfilter_listen;		/* host:port for the HTTP listener, or NULL */
 	double site_lat, site_lon, site_height;
+	double satfilter_buffer;	/* degrees around a box that a track may not enter */
+	double satfilter_dut1;		/* UT1 - UTC, seconds (IERS Bulletin A) */
 
 	/* observatory */
 	char *obs_config;

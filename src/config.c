@@ -96,6 +96,10 @@ static const struct opt opts[] = {
 	{ "satfilter_refresh", T_DURATION, F(satfilter_refresh), false, 1, 30 * DAY, E_DUR },
 	{ "satfilter_listen", T_LISTEN, F(satfilter_listen), false, 0, 0,
 	  "expected host:port, e.g. 127.0.0.1:8080" },
+	{ "satfilter_buffer", T_DOUBLE, F(satfilter_buffer), false, 0, 1,
+	  "expected degrees, e.g. 0.01" },
+	{ "satfilter_dut1", T_DOUBLE, F(satfilter_dut1), false, -0.9, 0.9,
+	  "expected UT1-UTC in seconds, between -0.9 and 0.9" },
 	{ "site_lat", T_DOUBLE, F(site_lat), false, -90, 90, "expected degrees north" },
 	{ "site_lon", T_DOUBLE, F(site_lon), false, -180, 180, "expected degrees east" },
 	{ "site_height", T_DOUBLE, F(site_height), false, -1000, 20000,
@@ -949,6 +953,8 @@ int astro_config_init(struct astro_config *cfg)
 	cfg->site_lat = -30.2446333;
 	cfg->site_lon = -70.7494167;
 	cfg->site_height = 2662.75;
+	cfg->satfilter_buffer = 0.01;
+	cfg->satfilter_dut1 = 0;
 	cfg->default_permissions = true;
 
 	if (!(cfg->spacetrack_url = strdup("https://www.space-track.org")) ||

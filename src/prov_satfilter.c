@@ -180,6 +180,8 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 	o.site_lat = p->cfg->site_lat;
 	o.site_lon = p->cfg->site_lon;
 	o.site_height = p->cfg->site_height;
+	o.buffer_deg = p->cfg->satfilter_buffer;
+	o.dut1_s = p->cfg->satfilter_dut1;
 	rc = astro_satfilter_create(&p->sf, &o);
 	if (rc)
 		goto out;

@@ -410,6 +410,11 @@ static const struct set_case set_cases[] = {
 	{ "satfilter_refresh", "30min", 0, "30min" },
 	{ "satfilter_refresh", "soon", -EINVAL, "satfilter_refresh" },
 	{ "satfilter_listen", "127.0.0.1:8080", 0, "127.0.0.1:8080" },
+	{ "satfilter_buffer", "0.02", 0, "0.02" },
+	{ "satfilter_buffer", "-0.1", -EINVAL, "satfilter_buffer" },
+	{ "satfilter_buffer", "5", -EINVAL, "satfilter_buffer" },
+	{ "satfilter_dut1", "-0.25", 0, "-0.25" },
+	{ "satfilter_dut1", "1.5", -EINVAL, "satfilter_dut1" },
 	{ "satfilter_listen", "[::1]:8080", 0, "[::1]:8080" },
 	{ "satfilter_listen", "8080", -EINVAL, "satfilter_listen" },
 	{ "satfilter_listen", "localhost:0", -EINVAL, "satfilter_listen" },
@@ -498,6 +503,7 @@ static void spec_options_all_known(void **state)
 		"default_permissions", "ro",
 		/* additions */
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
+		"satfilter_buffer", "satfilter_dut1",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};
