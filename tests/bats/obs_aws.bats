@@ -11,12 +11,14 @@ SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
 CONF=$ROOT/tests/obs/sites_good.yml
 BUCKET=astro-obs
 source "$ROOT/tests/obs/sim.bash"
+source "$ROOT/tests/obs/mount.bash"
 
 setup() {
 	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
 	command -v node >/dev/null || skip "node is not installed"
 	T=$(mktemp -d /tmp/astro-obsaws-bats-XXXXXX)
 	SIM_PID=
+	FS_PID=
 	rc=0
 	"$ROOT/tests/obsaws/standins.sh" start "$T/sa" 2>"$T/sa.err" || rc=$?
 	[ "$rc" -eq 77 ] && skip "stand-ins unavailable: $(cat "$T/sa.err")"
@@ -37,6 +39,13 @@ setup() {
 teardown() {
 	stop_sim
 	[ -n "${T:-}" ] || return 0
+	if mountpoint -q "$T/mnt" 2>/dev/null; then
+		fusermount3 -u "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/mnt" 2>/dev/null || true
+	fi
+	if [ -n "${FS_PID:-}" ]; then
+		for _ in $(seq 1 50); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$FS_PID" 2>/dev/null || true
+	fi
 	"$ROOT/tests/s3/s3server.sh" stop "$T/s3" 2>/dev/null || true
 	"$ROOT/tests/obsaws/standins.sh" stop "$T/sa" 2>/dev/null || true
 	rm -rf "$T"
@@ -122,4 +131,24 @@ PY
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" == *_no1.jpg* ]]
 	[[ "${lines[1]}" == *_no2.jpg* ]]
+}
+
+@test "obs aws: through the mount (obs_backend=aws): command, job, images, latest" {
+	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || skip "FUSE is not available"
+	mkdir -p "$T/mnt"
+	"$ROOT/build/astrofs" astrofs-test "$T/mnt" -f -o "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/unused,obs_config=$CONF,obs_backend=aws,obs_aws_region=us-east-1,obs_sqs_endpoint=$SQS_ENDPOINT,obs_dynamodb_endpoint=$DDB_ENDPOINT,obs_s3_endpoint=$S3_ENDPOINT,obs_bucket=$BUCKET,obs_table=astro_obs_test,obs_sqs_prefix=t,timeout=10" \
+		2>"$T/astrofs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 100); do
+		[ -f "$T/mnt/.astrofs/version" ] && break
+		kill -0 "$FS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -f "$T/mnt/.astrofs/version" ] || { cat "$T/astrofs.log" >&2; false; }
+	start_sim --time-scale 0
+	img=$(expose_through_mount "$T/mnt" site1)
+	s3_get "site1/$img" "$T/direct.jpg"
+	cmp "$T/mnt/obs/site1/images/$img" "$T/direct.jpg"
+	# The store is the aws one: nothing was written to the local one.
+	[ ! -e "$T/unused/db" ]
 }
