@@ -8,7 +8,9 @@
  *
  * fake_start(url, size): start on a free port; url = "http://127.0.0.1:<port>".
  * fake_requests(f): [{"method","url","headers":[[n,v]...],"query":[[n,v]...],
- * "body"}...] (borrowed).  fake_stop(f).
+ * "body"}...] (borrowed).  fake_visibility_expires(f): undeleted received
+ * messages become visible again, as after SQS's visibility timeout.
+ * fake_stop(f).
  */
 #ifndef OBS_AWS_FAKE_H
 #define OBS_AWS_FAKE_H
@@ -28,6 +30,8 @@ struct fake {
 	json_t *requests;	/* recorded */
 	json_t *items;		/* DynamoDB: id -> item */
 	json_t *queues;		/* SQS: queue url -> [bodies] */
+	json_t *inflight;	/* SQS: receipt -> [queue url, body], until deleted */
+	unsigned receipts;
 	json_t *objects;	/* S3: key -> size */
 	int table_state;	/* 0 absent, 1 created */
 	unsigned port;
@@ -129,10 +133,15 @@ static char *fake_sqs(struct fake *f, const char *body, unsigned *status)
 
 		if (json_array_size(a)) {
 			char *e = fake_xml_escape(json_string_value(json_array_get(a, 0)));
+			char rh[32];
 
+			/* Invisible, not gone, until DeleteMessage. */
+			snprintf(rh, sizeof(rh), "rh-%u", ++f->receipts);
+			json_object_set_new(f->inflight, rh, json_pack("[s,O]", q,
+								       json_array_get(a, 0)));
 			if (asprintf(&out, "<ReceiveMessageResponse><ReceiveMessageResult><Message>"
-				     "<Body>%s</Body><ReceiptHandle>rh-1</ReceiptHandle></Message>"
-				     "</ReceiveMessageResult></ReceiveMessageResponse>", e) < 0)
+				     "<Body>%s</Body><ReceiptHandle>%s</ReceiptHandle></Message>"
+				     "</ReceiveMessageResult></ReceiveMessageResponse>", e, rh) < 0)
 				out = NULL;
 			free(e);
 			json_array_remove(a, 0);
@@ -141,6 +150,10 @@ static char *fake_sqs(struct fake *f, const char *body, unsigned *status)
 				     "</ReceiveMessageResponse>");
 		}
 	} else if (strcmp(action, "DeleteMessage") == 0) {
+		char *rh = fake_form_get(body, "ReceiptHandle");
+
+		json_object_del(f->inflight, rh ? rh : "");
+		free(rh);
 		out = strdup("<DeleteMessageResponse/>");
 	} else {
 		*status = 400;
@@ -337,6 +350,7 @@ static void fake_stop(struct fake *f)
 	json_decref(f->requests);
 	json_decref(f->items);
 	json_decref(f->queues);
+	json_decref(f->inflight);
 	json_decref(f->objects);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
@@ -354,6 +368,7 @@ static struct fake *fake_start(char *url, size_t size)
 	f->requests = json_array();
 	f->items = json_object();
 	f->queues = json_object();
+	f->inflight = json_object();
 	f->objects = json_object();
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, fake_handle, f,
@@ -367,6 +382,25 @@ static struct fake *fake_start(char *url, size_t size)
 	f->port = di->port;
 	snprintf(url, size, "http://127.0.0.1:%u", f->port);
 	return f;
+}
+
+/* The visibility timeout of every received, undeleted message runs out:
+ * back to the front of its queue.  Returns how many. */
+static size_t fake_visibility_expires(struct fake *f)
+{
+	const char *rh;
+	json_t *v, *tmp;
+	size_t n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	json_object_foreach_safe(f->inflight, tmp, rh, v) {
+		json_array_insert(json_object_get(f->queues, json_string_value(json_array_get(v, 0))),
+				  0, json_array_get(v, 1));
+		json_object_del(f->inflight, rh);
+		n++;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 static json_t *fake_requests(struct fake *f)

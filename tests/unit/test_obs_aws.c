@@ -187,6 +187,27 @@ static int count_job(void *arg, const char *id, enum astro_obs_state st)
 	return 0;
 }
 
+/* A fake on 127.0.0.1 and the aws store against it (o's endpoints are set
+ * here); test credentials from the environment. */
+static struct astro_obs_store *open_fake(struct astro_obs_aws_opts o, struct fake **f)
+{
+	static char url[64];
+	struct astro_obs_store *s = NULL;
+	char err[300];
+
+	*f = fake_start(url, sizeof(url));
+	assert_non_null(*f);
+	setenv("AWS_ACCESS_KEY_ID", AK, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", SK, 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	assert_int_equal(astro_http_global_init(), 0);
+	o.sqs_endpoint = o.dynamodb_endpoint = o.s3_endpoint = url;
+	o.timeout_ms = 5000;
+	if (astro_obs_store_open_aws(&o, &s, err, sizeof(err)) < 0)
+		fail_msg("open: %s", err);
+	return s;
+}
+
 /* Run the oracle on the recorded requests: 0 ok, 77 no botocore, else bad. */
 static int run_oracle(json_t *requests)
 {
@@ -226,25 +247,14 @@ static void requests_match_botocore(void **state)
 	struct astro_obs_job job;
 	struct astro_obs_image img;
 	struct fake *f;
-	char url[64], err[300], *reply = NULL, *json = NULL;
+	char *reply = NULL, *json = NULL;
 	uint64_t seq = 0;
 	int n = 0, rc;
 
 	(void)state;
-	f = fake_start(url, sizeof(url));
-	assert_non_null(f);
-	setenv("AWS_ACCESS_KEY_ID", AK, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SK, 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	assert_int_equal(astro_http_global_init(), 0);
-	const struct astro_obs_aws_opts o = {
-		.region = "eu-west-1", .sqs_endpoint = url, .dynamodb_endpoint = url,
-		.s3_endpoint = url, .prefix = "unit", .table = "obs_unit", .bucket = "obsunit",
-		.timeout_ms = 5000,
-	};
-	rc = astro_obs_store_open_aws(&o, &s, err, sizeof(err));
-	if (rc < 0)
-		fail_msg("open: %s", err);
+	s = open_fake((struct astro_obs_aws_opts){ .region = "eu-west-1", .prefix = "unit",
+						    .table = "obs_unit", .bucket = "obsunit" },
+		      &f);
 	assert_int_equal(astro_obs_store_submit(s, "site1", "unpark\nexpose 2 \n", 17, &reply), 2);
 	assert_non_null(strstr(reply, " expose\n"));
 	free(reply);
@@ -293,6 +303,70 @@ static void requests_match_botocore(void **state)
 	assert_int_equal(rc, 0);
 }
 
+/* Fails every DynamoDB GetItem while armed: the receiver "dies" after
+ * taking a message and before recording it. */
+static int fail_getitem(const struct astro_http_req *req, int attempt, void *arg)
+{
+	size_t i;
+
+	(void)attempt;
+	for (i = 0; *(int *)arg && req->headers && req->headers[i]; i++)
+		if (strcmp(req->headers[i], "X-Amz-Target: DynamoDB_20120810.GetItem") == 0)
+			return -ECONNRESET;
+	return 0;
+}
+
+static int delete_count(json_t *requests)
+{
+	size_t i;
+	json_t *r;
+	int n = 0;
+
+	json_array_foreach(requests, i, r)
+		n += strstr(json_string_value(json_object_get(r, "body")),
+			    "Action=DeleteMessage") != NULL;
+	return n;
+}
+
+/* A receiver that fails between ReceiveMessage and recording RECEIVED does
+ * not delete the message: after the visibility timeout the command is
+ * delivered again, so nothing is lost. */
+static void failed_receive_loses_nothing(void **state)
+{
+	struct astro_obs_store *s = NULL;
+	struct astro_obs_job job;
+	struct fake *f;
+	char *reply = NULL, first[ASTRO_OBS_ID_LEN + 1];
+	int armed = 0;
+
+	(void)state;
+	s = open_fake((struct astro_obs_aws_opts){ 0 }, &f);
+	assert_int_equal(astro_obs_store_submit(s, "site1", "park\n", 5, &reply), 1);
+	assert_int_equal(strncmp(reply, "ok ", 3), 0);
+	memcpy(first, reply + 3, ASTRO_OBS_ID_LEN);
+	first[ASTRO_OBS_ID_LEN] = '\0';
+	free(reply);
+	astro_http_set_inject(fail_getitem, &armed);
+	armed = 1;
+	assert_true(astro_obs_store_receive(s, "site1", false, &job) < 0);
+	armed = 0;
+	assert_int_equal(delete_count(fake_requests(f)), 0);
+	/* Invisible until its timeout: nothing to take yet. */
+	assert_int_equal(astro_obs_store_receive(s, "site1", false, &job), -EAGAIN);
+	assert_int_equal(fake_visibility_expires(f), 1);
+	assert_int_equal(astro_obs_store_receive(s, "site1", false, &job), 0);
+	assert_string_equal(job.id, first);
+	assert_string_equal(job.line, "park");
+	assert_int_equal(delete_count(fake_requests(f)), 1);
+	/* Recorded and deleted: it does not come back. */
+	assert_int_equal(fake_visibility_expires(f), 0);
+	assert_int_equal(astro_obs_store_receive(s, "site1", false, &job), -EAGAIN);
+	astro_http_set_inject(NULL, NULL);
+	astro_obs_store_close(s);
+	astro_http_global_cleanup();
+	fake_stop(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +378,7 @@ int main(void)
 		cmocka_unit_test(dynamodb_errors_map_to_errno),
 		cmocka_unit_test(image_seq_from_the_simulator_name),
 		cmocka_unit_test(requests_match_botocore),
+		cmocka_unit_test(failed_receive_loses_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
