@@ -224,6 +224,11 @@ static int run_oracle(json_t *requests)
 	json_decref(doc);
 	snprintf(script, sizeof(script), "%.*s/../obsaws/aws_oracle.py",
 		 slash ? (int)(slash - here) : 1, slash ? here : ".");
+	if (access(script, R_OK) != 0) {
+		fprintf(stderr, "# %s not found (run from the checkout)\n", script);
+		unlink(path);
+		return 77;
+	}
 	/* Debian's python3 first: python3-botocore is installed for it. */
 	snprintf(cmd, sizeof(cmd), "{ if [ -x /usr/bin/python3 ]; then /usr/bin/python3 '%s' '%s'; "
 		 "else python3 '%s' '%s'; fi; } 2>&1", script, path, script, path);
