@@ -110,6 +110,13 @@ struct astro_config {
 	/* observatory */
 	char *obs_config;
 	char *obs_store;
+	/* obs_backend=aws (obs_aws.h); NULL means local.  NULL endpoints and
+	 * names take the backend's defaults. */
+	char *obs_backend;
+	char *obs_aws_region;
+	char *obs_sqs_endpoint, *obs_dynamodb_endpoint, *obs_s3_endpoint;
+	char *obs_sqs_prefix, *obs_table, *obs_bucket;
+	char *obs_aws_credentials;
 
 	/* FUSE/sshfs-like */
 	bool uid_set, gid_set;

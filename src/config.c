@@ -106,6 +106,19 @@ static const struct opt opts[] = {
 	  "expected metres above the ellipsoid" },
 	{ "obs_config", T_PATH, F(obs_config), false, 0, 0, E_PATH },
 	{ "obs_store", T_PATH, F(obs_store), true, 0, 0, E_PATH },
+	{ "obs_backend", T_STR, F(obs_backend), false, 0, 0, "expected local or aws" },
+	{ "obs_aws_region", T_STR, F(obs_aws_region), false, 0, 0,
+	  "expected a region such as us-east-1" },
+	{ "obs_sqs_endpoint", T_URL, F(obs_sqs_endpoint), false, 0, 0,
+	  "expected an http:// or https:// URL" },
+	{ "obs_dynamodb_endpoint", T_URL, F(obs_dynamodb_endpoint), false, 0, 0,
+	  "expected an http:// or https:// URL" },
+	{ "obs_s3_endpoint", T_URL, F(obs_s3_endpoint), false, 0, 0,
+	  "expected an http:// or https:// URL" },
+	{ "obs_sqs_prefix", T_STR, F(obs_sqs_prefix), false, 0, 0, "expected a queue name prefix" },
+	{ "obs_table", T_STR, F(obs_table), false, 0, 0, "expected a DynamoDB table name" },
+	{ "obs_bucket", T_STR, F(obs_bucket), false, 0, 0, "expected an S3 bucket name" },
+	{ "obs_aws_credentials", T_PATH, F(obs_aws_credentials), false, 0, 0, E_PATH },
 	{ "uid", T_UID, F(uid), false, 0, 0, "expected a numeric user id" },
 	{ "gid", T_GID, F(gid), false, 0, 0, "expected a numeric group id" },
 	{ "umask", T_UMASK, F(umask), false, 0, 0777, "expected octal, e.g. 022" },
@@ -1362,6 +1375,14 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return rc;
 	if (cfg->obs_config &&
 	    (rc = check_readable("obs_config", cfg->obs_config, err, errlen)) < 0)
+		return rc;
+	if (cfg->obs_backend && strcmp(cfg->obs_backend, "local") != 0 &&
+	    strcmp(cfg->obs_backend, "aws") != 0)
+		return fail(err, errlen, -EINVAL, "obs_backend: expected local or aws, not '%.*s'",
+			    ECHO_MAX, cfg->obs_backend);
+	if (cfg->obs_aws_credentials &&
+	    (rc = check_readable("obs_aws_credentials", cfg->obs_aws_credentials, err,
+				 errlen)) < 0)
 		return rc;
 	if (cfg->s3_path_style < 0)
 		cfg->s3_path_style = cfg->s3_endpoint ? 1 : 0;

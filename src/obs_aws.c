@@ -880,6 +880,10 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 						     "done locally: no job was running", -1, NULL);
 		if (rc == 0)
 			rc = put_job(a, site, job, true, ASTRO_OBS_QUEUED);
+		/* The id is a fresh ULID (80 random bits): an existing item can
+		 * only be our own first attempt, retried after a lost reply. */
+		if (rc == -ESTALE)
+			rc = 0;
 		json_decref(job);
 		if (rc < 0)
 			goto undo;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "astro.h"
 #include "log.h"
+#include "obs_aws.h"
 #include "obs_store.h"
 #include "prov_obs.h"
 #include "ulid.h"
@@ -843,7 +844,22 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 	}
 	/* Without sites there is nothing to store; do not create a store
 	 * directory for a mount that does not use /obs. */
-	if (o->sites.n) {
+	if (o->sites.n && cfg && cfg->obs_backend && strcmp(cfg->obs_backend, "aws") == 0) {
+		const struct astro_obs_aws_opts ao = {
+			.region = cfg->obs_aws_region, .sqs_endpoint = cfg->obs_sqs_endpoint,
+			.dynamodb_endpoint = cfg->obs_dynamodb_endpoint,
+			.s3_endpoint = cfg->obs_s3_endpoint, .prefix = cfg->obs_sqs_prefix,
+			.table = cfg->obs_table, .bucket = cfg->obs_bucket,
+			.credentials = cfg->obs_aws_credentials,
+			.timeout_ms = cfg->timeout ? cfg->timeout * 1000u : 0,
+		};
+
+		rc = astro_obs_store_open_aws(&ao, &o->store, err, sizeof(err));
+		if (rc < 0) {
+			astro_err("obs: aws store: %s", err);
+			goto fail;
+		}
+	} else if (o->sites.n) {
 		rc = astro_obs_store_open_local(o->store_dir, &o->store);
 		if (rc < 0) {
 			astro_err("obs: store %s: %s", o->store_dir, strerror(-rc));

@@ -9,36 +9,62 @@
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
 CONF=$ROOT/tests/obs/sites_good.yml
-BUCKET=astro-obs
 source "$ROOT/tests/obs/sim.bash"
+source "$ROOT/tests/obs/mount.bash"
+
+# The stand-ins start once per file (node start-up is the slow part); each
+# test gets its own table, queues and bucket, so tests stay independent.
+setup_file() {
+	local d=$BATS_FILE_TMPDIR rc=0
+	command -v node >/dev/null || { echo "node is not installed" >"$d/skip"; return 0; }
+	"$ROOT/tests/obsaws/standins.sh" start "$d/sa" 2>"$d/sa.err" || rc=$?
+	if [ "$rc" -eq 77 ]; then
+		echo "stand-ins unavailable: $(cat "$d/sa.err")" >"$d/skip"
+		return 0
+	fi
+	[ "$rc" -eq 0 ] || { cat "$d/sa.err" >&2; return 1; }
+	S3_BUCKETS=obs-t1,obs-t2,obs-t3,obs-t4,obs-t5,obs-t6 \
+		"$ROOT/tests/s3/s3server.sh" start "$d/s3" 2>"$d/s3.err" || rc=$?
+	if [ "$rc" -eq 77 ]; then
+		echo "S3 stand-in unavailable: $(cat "$d/s3.err")" >"$d/skip"
+		return 0
+	fi
+	[ "$rc" -eq 0 ] || { cat "$d/s3.err" >&2; return 1; }
+}
+
+teardown_file() {
+	"$ROOT/tests/s3/s3server.sh" stop "$BATS_FILE_TMPDIR/s3" 2>/dev/null || true
+	"$ROOT/tests/obsaws/standins.sh" stop "$BATS_FILE_TMPDIR/sa" 2>/dev/null || true
+}
 
 setup() {
 	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
-	command -v node >/dev/null || skip "node is not installed"
+	[ -f "$BATS_FILE_TMPDIR/skip" ] && skip "$(cat "$BATS_FILE_TMPDIR/skip")"
 	T=$(mktemp -d /tmp/astro-obsaws-bats-XXXXXX)
 	SIM_PID=
-	rc=0
-	"$ROOT/tests/obsaws/standins.sh" start "$T/sa" 2>"$T/sa.err" || rc=$?
-	[ "$rc" -eq 77 ] && skip "stand-ins unavailable: $(cat "$T/sa.err")"
-	[ "$rc" -eq 0 ] || { cat "$T/sa.err" >&2; return 1; }
-	rc=0
-	S3_BUCKETS=$BUCKET "$ROOT/tests/s3/s3server.sh" start "$T/s3" 2>"$T/s3.err" || rc=$?
-	[ "$rc" -eq 77 ] && skip "S3 stand-in unavailable: $(cat "$T/s3.err")"
-	[ "$rc" -eq 0 ] || { cat "$T/s3.err" >&2; return 1; }
-	source "$T/sa/env"
-	source "$T/s3/env"
+	FS_PID=
+	source "$BATS_FILE_TMPDIR/sa/env"
+	source "$BATS_FILE_TMPDIR/s3/env"
 	export AWS_ACCESS_KEY_ID=$S3_AK AWS_SECRET_ACCESS_KEY=$S3_SK
 	unset AWS_SESSION_TOKEN AWS_PROFILE
+	BUCKET=obs-t$BATS_TEST_NUMBER
+	TABLE=astro_obs_t$BATS_TEST_NUMBER
+	PREFIX=t$BATS_TEST_NUMBER
 	SIM_STORE=(--backend aws --aws-region us-east-1 --sqs-endpoint "$SQS_ENDPOINT"
 	     --dynamodb-endpoint "$DDB_ENDPOINT" --s3-endpoint "$S3_ENDPOINT"
-	     --bucket "$BUCKET" --table astro_obs_test --sqs-prefix t)
+	     --bucket "$BUCKET" --table "$TABLE" --sqs-prefix "$PREFIX")
 }
 
 teardown() {
 	stop_sim
 	[ -n "${T:-}" ] || return 0
-	"$ROOT/tests/s3/s3server.sh" stop "$T/s3" 2>/dev/null || true
-	"$ROOT/tests/obsaws/standins.sh" stop "$T/sa" 2>/dev/null || true
+	if mountpoint -q "$T/mnt" 2>/dev/null; then
+		fusermount3 -u "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/mnt" 2>/dev/null || true
+	fi
+	if [ -n "${FS_PID:-}" ]; then
+		for _ in $(seq 1 50); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$FS_PID" 2>/dev/null || true
+	fi
 	rm -rf "$T"
 }
 
@@ -122,4 +148,24 @@ PY
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" == *_no1.jpg* ]]
 	[[ "${lines[1]}" == *_no2.jpg* ]]
+}
+
+@test "obs aws: through the mount (obs_backend=aws): command, job, images, latest" {
+	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || skip "FUSE is not available"
+	mkdir -p "$T/mnt"
+	"$ROOT/build/astrofs" astrofs-test "$T/mnt" -f -o "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/unused,obs_config=$CONF,obs_backend=aws,obs_aws_region=us-east-1,obs_sqs_endpoint=$SQS_ENDPOINT,obs_dynamodb_endpoint=$DDB_ENDPOINT,obs_s3_endpoint=$S3_ENDPOINT,obs_bucket=$BUCKET,obs_table=$TABLE,obs_sqs_prefix=$PREFIX,timeout=10" \
+		2>"$T/astrofs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 100); do
+		[ -f "$T/mnt/.astrofs/version" ] && break
+		kill -0 "$FS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -f "$T/mnt/.astrofs/version" ] || { cat "$T/astrofs.log" >&2; false; }
+	start_sim --time-scale 0
+	img=$(expose_through_mount "$T/mnt" site1)
+	s3_get "site1/$img" "$T/direct.jpg"
+	cmp "$T/mnt/obs/site1/images/$img" "$T/direct.jpg"
+	# The store is the aws one: nothing was written to the local one.
+	[ ! -e "$T/unused/db" ]
 }

@@ -3,6 +3,7 @@
 # the providers directly, here through the kernel and ordinary tools.
 
 load lib
+source "$BATS_TEST_DIRNAME/../obs/mount.bash"
 
 setup() {
 	require_fuse
@@ -86,22 +87,7 @@ start_sim() {
 	mount_astrofs "obs_config=$T/sites.yml"
 	start_sim
 	grep -q '^site1' "$T/mnt/obs/sites"
-	exec 7<>"$T/mnt/obs/site1/command"
-	printf 'unpark\nexpose 1\n' >&7
-	read -r r1 <&7
-	read -r r2 <&7
-	exec 7>&-
-	[[ "$r1" == ok* ]] && [[ "$r2" == ok* ]]
-	job=$(echo "$r2" | awk '{print $2}')
-	for _ in $(seq 1 100); do
-		state=$(jq -r .state "$T/mnt/obs/site1/jobs/$job" 2>/dev/null)
-		[ "$state" = COMPLETE ] && break
-		sleep 0.1
-	done
-	[ "$state" = COMPLETE ]
-	img=$(ls "$T/mnt/obs/site1/images" | grep -v '^latest$' | head -1)
-	[ -n "$img" ]
-	[ "$(readlink "$T/mnt/obs/site1/images/latest")" = "$img" ]
+	img=$(expose_through_mount "$T/mnt" site1)
 	head -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d8'
 	tail -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d9'
 	jq -e '.freshness == "fresh"' "$T/mnt/obs/site1/status"

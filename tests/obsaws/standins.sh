@@ -8,6 +8,10 @@
 # SQS_ENDPOINT names the host "localhost": sqslite only accepts QueueUrls of
 # the form http://localhost:<port>/queues/<name> and builds them from the
 # Host header (it still listens on 127.0.0.1 only).
+# Known sqslite 2.1.1 quirks the backend works around or the tests avoid:
+# CreateQueue on an existing queue empties it (the backend calls GetQueueUrl
+# first); a received message never becomes visible again (no visibility
+# timeout), so redelivery after a crash cannot be shown against it.
 # stop: SIGTERM, then SIGKILL after 5 s, each by its recorded pid.
 # Exit 77 when node or the npm packages are unavailable (tests skip).
 set -euo pipefail

@@ -431,6 +431,17 @@ static const struct set_case set_cases[] = {
 	{ "site_height", "4207m", -EINVAL, "site_height" },
 	{ "obs_config", "/etc/astrofs/sites.yaml", 0, "/etc/astrofs/sites.yaml" },
 	{ "obs_store", "/srv/obs", 0, "/srv/obs" },
+	{ "obs_backend", "aws", 0, "aws" },
+	{ "obs_aws_region", "eu-west-1", 0, "eu-west-1" },
+	{ "obs_sqs_endpoint", "http://localhost:4567/", 0, "http://localhost:4567" },
+	{ "obs_sqs_endpoint", "localhost:4567", -EINVAL, "obs_sqs_endpoint" },
+	{ "obs_dynamodb_endpoint", "http://127.0.0.1:8000", 0, "http://127.0.0.1:8000" },
+	{ "obs_s3_endpoint", "https://s3.example.org", 0, "https://s3.example.org" },
+	{ "obs_sqs_prefix", "pythonbits", 0, "pythonbits" },
+	{ "obs_table", "astrofs_obs", 0, "astrofs_obs" },
+	{ "obs_table", "two words", -EINVAL, "obs_table" },
+	{ "obs_bucket", "astrofs-obs", 0, "astrofs-obs" },
+	{ "obs_aws_credentials", "/etc/astrofs/aws", 0, "/etc/astrofs/aws" },
 	{ "uid", "1000", 0, "1000" },
 	{ "uid", "", 0, "" },
 	{ "uid", "alice", -EINVAL, "bad value for uid: \"alice\"" },
@@ -504,6 +515,9 @@ static void spec_options_all_known(void **state)
 		/* additions */
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
 		"satfilter_buffer", "satfilter_dut1",
+		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
+		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
+		"obs_aws_credentials",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};
@@ -952,6 +966,12 @@ static void finish_consistency(void **state)
 	struct tmp *t = *state;
 	struct astro_config c;
 	char err[512], cwd[PATH_MAX], *want, *cat;
+
+	assert_int_equal(astro_config_init(&c), 0);
+	astro_config_set(&c, "obs_backend", "redis", err, sizeof(err));
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "obs_backend: expected local or aws, not 'redis'"));
+	astro_config_free(&c);
 
 	assert_int_equal(astro_config_init(&c), 0);
 	astro_config_set(&c, "s3_anonymous", NULL, err, sizeof(err));
