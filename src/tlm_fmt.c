@@ -85,6 +85,14 @@ size_t astro_tlm_fmt_double(double x, char *buf)
 		if (scaled >= 9007199254740992.0)	/* 2^53: n no longer exact */
 			break;
 		r = nearbyint(scaled);
+		/*
+		 * A hit n has |n - x·10^k| <= x·10^k·2^-53 (the division's rounding)
+		 * and scaled is within the same of x·10^k, so |n - scaled| <
+		 * scaled·2^-51: further off than twice that, no candidate can
+		 * work and three divisions are saved.
+		 */
+		if (fabs(scaled - r) > scaled * 0x1p-50)
+			continue;
 		/* x·10^k is rounded once; the true nearest integer is r or a neighbour. */
 		for (int d = 0; d < 3; d++) {
 			double n = d == 0 ? r : d == 1 ? r - 1 : r + 1;
