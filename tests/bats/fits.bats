@@ -163,6 +163,29 @@ EOF
 	[ "$(s3count GET cube)" -eq 0 ]
 }
 
+@test "fits: headers by EXTNAME[,EXTVER] alias; 16 parallel cold readers share one walk" {
+	fits_mount
+	H=$M/astro/d/astropy/o4sp040b0_raw.fits/headers
+	cmp "$H/SCI,2" "$H/4"
+	cmp "$H/err" "$H/2"		# case-insensitive, first ERR
+	cmp "$H/DQ,1" "$H/3"
+	run cat "$H/NOPE"
+	[[ "$output" == *"No such file"* ]]
+	run cat "$H/SCI,3"
+	[[ "$output" == *"No such file"* ]]
+	[ "$(ls "$H" | tr '\n' ' ')" = "0 1 2 3 4 5 6 " ]	# aliases are not listed
+	s3log_reset
+	local pids=()
+	for _ in $(seq 1 16); do
+		cat "$M/astro/tess/cube.fits/headers/2" >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"	# not a bare wait: the daemon is a child too
+	cat "$S3_LOG"
+	[ "$(s3count GET '^/astro/tess/cube.fits$')" -le 4 ]
+	[ "$(s3count HEAD .)" -eq 0 ]
+}
+
 @test "fits: a wrong secret surfaces as EACCES with one log line naming the cause" {
 	creds 0000000000000000000000000000000000000000
 	fits_mount
