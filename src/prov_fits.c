@@ -22,7 +22,12 @@
  * version is a new key, so a replaced object is walked again, never
  * patched.  Every GET made for a walked object carries If-Match (S3) or is
  * checked against the validator (HTTP); a 412 or a changed validator drops
- * the state and walks again once.
+ * the state and walks again once.  "v1|<src>|<key>" records the last
+ * version walked here ("SIZE VALIDATOR"): with it a HEAD confirms the
+ * version (the walk is in LMDB); without it the first 64 KiB are asked for
+ * instead, seeding the walk.  Offline, that record names the version to
+ * serve, unconfirmed; listings are not kept, so directories cannot be
+ * listed offline, only walked objects reached by path.
  *
  * Locking: priv->lock guards the listing and object tables; each object
  * has its own lock held across its walks (walks of one object are serial:
@@ -546,11 +551,32 @@ static size_t seen_key(const struct fobj *o, char *k, size_t n)
 static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_info *info)
 {
 	struct astro_cache_meta m;
-	char k[4400], *pre = NULL;
+	char k[4400], *pre = NULL, *rec = NULL;
 	size_t kl = seen_key(o, k, sizeof(k)), got = 0;
-	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, NULL) == 0, rc;
+	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, (void **)&rec) == 0, rc;
 
-	if (o->url ? p->cfg->offline : !p->s3)
+	if (p->cfg->offline) {
+		/* Serve the version last walked here ("SIZE VALIDATOR"), unconfirmed. */
+		char v[200], *end = NULL;
+
+		rc = -EIO;
+		if (seen && m.len < sizeof(v)) {
+			memcpy(v, rec, m.len);	/* entries are not NUL-terminated */
+			v[m.len] = '\0';
+			memset(info, 0, sizeof(*info));
+			info->size = strtoull(v, &end, 10);
+			if (end != v && *end == ' ') {
+				astro_strlcpy(info->etag, end + 1, sizeof(info->etag));
+				rc = 0;
+			}
+		}
+		free(rec);
+		if (rc)
+			astro_notice("fits: %s/%s is not cached and the mount is offline", o->src, o->key);
+		return rc;
+	}
+	free(rec);
+	if (!o->url && !p->s3)
 		return -EIO;
 	if (seen) {
 		astro_stats_inc("fits.heads");
@@ -623,7 +649,7 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 {
 	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
 				      .flags = ASTRO_CACHE_FINAL };
-	char k[4500];
+	char k[4500], rec[200];
 	size_t kl, len;
 	void *blob;
 
@@ -633,7 +659,8 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
 	free(blob);
 	kl = seen_key(o, k, sizeof(k));
-	astro_cache_put(p->cache, DB, k, kl, &m, validator(&o->info), strlen(validator(&o->info)));
+	len = (size_t)snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
+	astro_cache_put(p->cache, DB, k, kl, &m, rec, len < sizeof(rec) ? len : sizeof(rec) - 1);
 }
 
 /* A walk state for the current version: memory, else LMDB, else new. */
@@ -906,7 +933,8 @@ static int prefix_exists(struct fits_priv *p, const struct fpath *fp)
 	struct listing *l;
 	int rc;
 
-	if (fp->d == D_SRC && is_configured(p, fp->src))
+	/* Offline, nothing can be checked: paths to walked objects must work. */
+	if ((fp->d == D_SRC && is_configured(p, fp->src)) || p->cfg->offline)
 		return 0;
 	if (fp->d == D_PREFIX && peek_parent(p, fp->src, fp->key, 0, NULL) > 0)
 		return 0;

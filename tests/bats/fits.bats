@@ -125,7 +125,7 @@ s3bytes() { awk -F'\t' -v m="$1" -v p="$2" '$1 == m && $2 ~ p { s += $5 } END { 
 	[[ "$output" == *"No such file"* ]]
 }
 
-@test "fits: sparse 44 GB cube: all headers in <= 4 GETs and 256 KiB, re-reads and a remount 0 GETs" {
+@test "fits: sparse 44 GB cube: all headers in <= 4 GETs and 256 KiB, re-reads and a remount 0 GETs, offline from LMDB" {
 	fits_mount
 	C=$M/astro/tess/cube.fits
 	s3log_reset
@@ -161,6 +161,16 @@ EOF
 	s3log_reset
 	cat "$C"/headers/* "$C/hdus.csv" >/dev/null
 	[ "$(s3count GET cube)" -eq 0 ]
+	# Offline: what was walked is served without any request.
+	unmount_astrofs
+	fits_mount offline
+	s3log_reset
+	cmp "$C/headers/2" "$T/h2"
+	cmp "$C/hdus.csv" "$T/csv"
+	[ ! -s "$S3_LOG" ]
+	run cat "$M/astro/d/astropy/o4sp040b0_raw.fits/headers/0"
+	[ "$status" -ne 0 ]
+	grep -q 'not cached and the mount is offline' "$T/astrofs.log"
 }
 
 @test "fits: headers by EXTNAME[,EXTVER] alias; 16 parallel cold readers share one walk" {
