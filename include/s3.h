@@ -28,6 +28,14 @@
  *    (lower case, digits, '-', no dots under https); others fall back to
  *    path style, as the AWS SDKs do.
  *
+ * Other S3-compatible services (endpoint + credentials, SigV4 unchanged):
+ *  - Google Cloud Storage with HMAC keys: s3_endpoint=https://storage.googleapis.com,
+ *    s3_region=auto (any region string is accepted by GCS), the HMAC access
+ *    id and secret in s3_credentials; path style is used (custom endpoint).
+ *    Public GCS objects need no key: fits_http NAME=https://storage.googleapis.com/BUCKET
+ *  - DigitalOcean Spaces: s3_endpoint=https://REGION.digitaloceanspaces.com,
+ *    s3_region=REGION (e.g. nyc3), a Spaces access key in s3_credentials.
+ *
  * Thread-safety: an astro_s3 is read-only after astro_s3_new(); all calls
  * may run concurrently.
  */

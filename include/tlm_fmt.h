@@ -10,7 +10,9 @@
  * fall back to the shortest %.*g (1..17 digits) that round-trips.
  * Integers print exactly; -0.0 prints "-0".
  *
- * Thread-safety: pure functions.
+ * Thread-safety: any thread.  astro_tlm_fmt_row keeps a per-thread cache of
+ * the last UTC day and whole second (rows come time-ordered) that never
+ * changes its output; the rest are pure functions.
  */
 #ifndef ASTRO_TLM_FMT_H
 #define ASTRO_TLM_FMT_H

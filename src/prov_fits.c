@@ -22,7 +22,12 @@
  * version is a new key, so a replaced object is walked again, never
  * patched.  Every GET made for a walked object carries If-Match (S3) or is
  * checked against the validator (HTTP); a 412 or a changed validator drops
- * the state and walks again once.
+ * the state and walks again once.  "v1|<src>|<key>" records the last
+ * version walked here ("SIZE VALIDATOR"): with it a HEAD confirms the
+ * version (the walk is in LMDB); without it the first 64 KiB are asked for
+ * instead, seeding the walk.  Offline, that record names the version to
+ * serve, unconfirmed; listings are not kept, so directories cannot be
+ * listed offline, only walked objects reached by path.
  *
  * Locking: priv->lock guards the listing and object tables; each object
  * has its own lock held across its walks (walks of one object are serial:
@@ -111,6 +116,8 @@ struct fpath {
 	const struct hsrc *http;
 	char key[4096];		/* object key, or prefix without trailing '/' */
 	uint32_t n;		/* headers/N */
+	char extname[72];	/* headers/EXTNAME[,EXTVER] alias, or "" */
+	int64_t extver;		/* 0: any */
 };
 
 struct fhandle {
@@ -144,6 +151,33 @@ static const struct hsrc *find_http(const struct fits_priv *p, const char *name)
 		if (strcmp(p->http[i].name, name) == 0)
 			return &p->http[i];
 	return NULL;
+}
+
+/*
+ * headers/EXTNAME or headers/EXTNAME,EXTVER: JWST's extension order is not
+ * fixed, so a header is also reachable by name (not listed; matched
+ * case-insensitively as astropy does; without EXTVER the first one).
+ */
+static int parse_alias(const char *s, struct fpath *fp)
+{
+	size_t n = strcspn(s, ",");
+	char *end;
+
+	if (n == 0 || n >= sizeof(fp->extname))
+		return -ENOENT;
+	memcpy(fp->extname, s, n);
+	fp->extname[n] = '\0';
+	fp->extver = 0;
+	if (s[n] == ',') {
+		if (s[n + 1] < '1' || s[n + 1] > '9')
+			return -ENOENT;
+		errno = 0;
+		fp->extver = strtoll(s + n + 1, &end, 10);
+		if (errno || *end)
+			return -ENOENT;
+	}
+	fp->d = D_HEADER;
+	return 0;
 }
 
 static int parse_path(const struct fits_priv *p, const char *path, struct fpath *fp)
@@ -192,7 +226,9 @@ static int parse_path(const struct fits_priv *p, const char *path, struct fpath 
 				const char *num = rest + 8;
 				unsigned long v;
 
-				if (*num < '0' || *num > '9' || (num[0] == '0' && num[1]))
+				if (*num < '0' || *num > '9')
+					return parse_alias(num, fp);
+				if (num[0] == '0' && num[1])
 					return -ENOENT;
 				errno = 0;
 				v = strtoul(num, &end, 10);
@@ -515,11 +551,32 @@ static size_t seen_key(const struct fobj *o, char *k, size_t n)
 static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_info *info)
 {
 	struct astro_cache_meta m;
-	char k[4400], *pre = NULL;
+	char k[4400], *pre = NULL, *rec = NULL;
 	size_t kl = seen_key(o, k, sizeof(k)), got = 0;
-	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, NULL) == 0, rc;
+	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, (void **)&rec) == 0, rc;
 
-	if (o->url ? p->cfg->offline : !p->s3)
+	if (p->cfg->offline) {
+		/* Serve the version last walked here ("SIZE VALIDATOR"), unconfirmed. */
+		char v[200], *end = NULL;
+
+		rc = -EIO;
+		if (seen && m.len < sizeof(v)) {
+			memcpy(v, rec, m.len);	/* entries are not NUL-terminated */
+			v[m.len] = '\0';
+			memset(info, 0, sizeof(*info));
+			info->size = strtoull(v, &end, 10);
+			if (end != v && *end == ' ') {
+				astro_strlcpy(info->etag, end + 1, sizeof(info->etag));
+				rc = 0;
+			}
+		}
+		free(rec);
+		if (rc)
+			astro_notice("fits: %s/%s is not cached and the mount is offline", o->src, o->key);
+		return rc;
+	}
+	free(rec);
+	if (!o->url && !p->s3)
 		return -EIO;
 	if (seen) {
 		astro_stats_inc("fits.heads");
@@ -592,7 +649,7 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 {
 	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
 				      .flags = ASTRO_CACHE_FINAL };
-	char k[4500];
+	char k[4500], rec[200];
 	size_t kl, len;
 	void *blob;
 
@@ -602,7 +659,8 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
 	free(blob);
 	kl = seen_key(o, k, sizeof(k));
-	astro_cache_put(p->cache, DB, k, kl, &m, validator(&o->info), strlen(validator(&o->info)));
+	len = (size_t)snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
+	astro_cache_put(p->cache, DB, k, kl, &m, rec, len < sizeof(rec) ? len : sizeof(rec) - 1);
 }
 
 /* A walk state for the current version: memory, else LMDB, else new. */
@@ -693,13 +751,13 @@ static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got
 	return rc;
 }
 
-enum wop { W_TO, W_ALL };
+enum wop { W_TO, W_ALL, W_FIND };
 
 /*
  * Walk the object (o->lock held) to HDU n or to the end; a replaced object
  * (-ESTALE) drops the state and walks the new version once.
  */
-static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, uint32_t n)
+static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fpath *fp)
 {
 	struct astro_fits_walk_opts opts;
 	struct rctx c = { p, o };
@@ -718,8 +776,12 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, uint32_t 
 			return rc;
 		before = astro_fits_walk_count(o->w);
 		end_before = astro_fits_walk_end(o->w, NULL);
-		rc = op == W_TO ? astro_fits_walk_to(o->w, walk_read, &c, n) :
-				  astro_fits_walk_all(o->w, walk_read, &c);
+		if (op == W_FIND)
+			rc = astro_fits_walk_find(o->w, walk_read, &c, fp->extname, fp->extver, &fp->n);
+		else if (op == W_TO)
+			rc = astro_fits_walk_to(o->w, walk_read, &c, fp->n);
+		else
+			rc = astro_fits_walk_all(o->w, walk_read, &c);
 		if (rc == -ESTALE && attempt == 0) {
 			char k[4500];
 			size_t kl;
@@ -871,7 +933,8 @@ static int prefix_exists(struct fits_priv *p, const struct fpath *fp)
 	struct listing *l;
 	int rc;
 
-	if (fp->d == D_SRC && is_configured(p, fp->src))
+	/* Offline, nothing can be checked: paths to walked objects must work. */
+	if ((fp->d == D_SRC && is_configured(p, fp->src)) || p->cfg->offline)
 		return 0;
 	if (fp->d == D_PREFIX && peek_parent(p, fp->src, fp->key, 0, NULL) > 0)
 		return 0;
@@ -892,7 +955,7 @@ static void obj_dir_attr(const struct astro_s3_info *i, struct astro_attr *a)
 
 /* Object state walked to what fp needs; returns with a reference held
  * and o->lock held on success. */
-static int obj_ready(struct fits_priv *p, const struct fpath *fp, struct fobj **out)
+static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 {
 	struct fobj *o;
 	int rc = fobj_get(p, fp, &o);
@@ -902,11 +965,11 @@ static int obj_ready(struct fits_priv *p, const struct fpath *fp, struct fobj **
 	pthread_mutex_lock(&o->lock);
 	switch (fp->d) {
 	case D_HEADER:
-		rc = fobj_walk(p, o, W_TO, fp->n);
+		rc = fobj_walk(p, o, fp->extname[0] ? W_FIND : W_TO, fp);
 		break;
 	case D_HEADERS:
 	case D_CSV:
-		rc = fobj_walk(p, o, W_ALL, 0);
+		rc = fobj_walk(p, o, W_ALL, fp);
 		/* A damaged HDU ends the list: earlier HDUs are still listed. */
 		if (rc == -EIO && o->w && astro_fits_walk_end(o->w, NULL) != ASTRO_FITS_END_NONE)
 			rc = 0;
@@ -1069,7 +1132,7 @@ static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 	}
 }
 
-static int raw_open(struct fits_priv *p, const struct fpath *fp, struct astro_file *f,
+static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 		    struct fhandle *h)
 {
 	struct fobj *o;

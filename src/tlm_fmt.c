@@ -85,6 +85,14 @@ size_t astro_tlm_fmt_double(double x, char *buf)
 		if (scaled >= 9007199254740992.0)	/* 2^53: n no longer exact */
 			break;
 		r = nearbyint(scaled);
+		/*
+		 * A hit n has |n - x·10^k| <= x·10^k·2^-53 (the division's rounding)
+		 * and scaled is within the same of x·10^k, so |n - scaled| <
+		 * scaled·2^-51: further off than twice that, no candidate can
+		 * work and three divisions are saved.
+		 */
+		if (fabs(scaled - r) > scaled * 0x1p-50)
+			continue;
 		/* x·10^k is rounded once; the true nearest integer is r or a neighbour. */
 		for (int d = 0; d < 3; d++) {
 			double n = d == 0 ? r : d == 1 ? r - 1 : r + 1;
@@ -120,14 +128,115 @@ size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap)
 	return need;
 }
 
+/*
+ * Rows come time-ascending, a day of them after another: each thread keeps
+ * the last UTC day's "YYYY:DDD:" with its TT span, and the last whole CXC
+ * second's text, so a typical row needs no calendar conversion and no
+ * division per digit (the benchmark's 1 Hz year: ~40% of a read's CPU went
+ * there).  A day holding a leap second, a time before 1998 or any row the
+ * caches do not cover takes tlm_time's formatters, which define the text.
+ */
+struct row_cache {
+	int64_t day_t0, day_t1;		/* [t0, t1) of the cached day; empty at first */
+	char day[12];			/* "YYYY:DDD:" */
+	uint64_t whole;			/* last whole seconds, valid if wlen */
+	char wtxt[24];
+	size_t wlen;
+};
+static _Thread_local struct row_cache row_cache;
+
+static void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY:DDD:hh:mm:ss.sss" as astro_tlm_time_fmt_date writes it. */
+static size_t put_date(int64_t t, char *p)
+{
+	struct row_cache *c = &row_cache;
+	int64_t dn, a, b;
+	uint64_t sod;
+	unsigned ms;
+	size_t n;
+
+	if (t < c->day_t0 || t >= c->day_t1) {
+		n = astro_tlm_time_fmt_date(t, p);
+		/* cache only plain 86400 s days (a leap second makes 86401) */
+		if (n != 21 || astro_tlm_time_utc_day(t, &dn) || astro_tlm_time_day_start(dn, &a) ||
+		    astro_tlm_time_day_start(dn + 1, &b) || b - a != 86400 * ASTRO_TLM_US || t < a || t >= b)
+			return n;
+		memcpy(c->day, p, 9);
+		c->day_t0 = a;
+		c->day_t1 = b;
+		return n;
+	}
+	sod = (uint64_t)(t - c->day_t0);
+	ms = (unsigned)(sod % ASTRO_TLM_US / 1000);
+	sod /= ASTRO_TLM_US;
+	memcpy(p, c->day, 9);
+	put2(p + 9, (unsigned)(sod / 3600));
+	p[11] = ':';
+	put2(p + 12, (unsigned)(sod / 60 % 60));
+	p[14] = ':';
+	put2(p + 15, (unsigned)(sod % 60));
+	p[17] = '.';
+	p[18] = (char)('0' + ms / 100);
+	put2(p + 19, ms % 100);
+	p[21] = '\0';
+	return 21;
+}
+
+/* CXC seconds as astro_tlm_time_fmt_secs writes them (shortest exact decimal). */
+static size_t put_secs(int64_t t, char *p)
+{
+	struct row_cache *c = &row_cache;
+	uint64_t whole;
+	unsigned frac;
+	size_t n, i;
+	int k = 6;
+
+	if (t < 0)
+		return astro_tlm_time_fmt_secs(t, p);
+	whole = (uint64_t)t / ASTRO_TLM_US;
+	frac = (unsigned)((uint64_t)t % ASTRO_TLM_US);
+	if (!c->wlen || whole != c->whole) {
+		/* one second on: count the text up; anything else: print anew */
+		for (i = c->wlen; c->wlen && whole == c->whole + 1 && i > 0; i--) {
+			if (c->wtxt[i - 1] != '9') {
+				c->wtxt[i - 1]++;
+				break;
+			}
+			c->wtxt[i - 1] = '0';
+		}
+		if (!c->wlen || whole != c->whole + 1 || i == 0)
+			c->wlen = astro_tlm_fmt_int((int64_t)whole, c->wtxt);
+		c->whole = whole;
+	}
+	memcpy(p, c->wtxt, c->wlen);
+	n = c->wlen;
+	if (frac) {
+		while (frac % 10 == 0) {
+			frac /= 10;
+			k--;
+		}
+		p[n++] = '.';
+		for (i = (size_t)k; i > 0; i--, frac /= 10)
+			p[n + i - 1] = (char)('0' + frac % 10);
+		n += (size_t)k;
+	}
+	p[n] = '\0';
+	return n;
+}
+
 size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
 			 size_t cap)
 {
 	char head[2 * ASTRO_TLM_TIME_BUF + ASTRO_TLM_NUM_BUF + 4];
-	size_t n = astro_tlm_time_fmt_date(t, head), body;
+	size_t n = put_date(t, head), body;
 
 	head[n++] = ',';
-	n += astro_tlm_time_fmt_secs(t, head + n);
+	n += put_secs(t, head + n);
 	head[n++] = ',';
 	if (v->type == ASTRO_TLM_STATE) {
 		if (n <= cap)

@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.abspath(sys.argv[1])
@@ -129,6 +130,14 @@ class S(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def orphan_watch(parent):
+    """Exit when the test that started us is gone (no stray servers)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+threading.Thread(target=orphan_watch, args=(os.getppid(),), daemon=True).start()
 srv = S(("127.0.0.1", 0), H)
 print("listening on 127.0.0.1:%d" % srv.server_address[1], flush=True)
 try:

@@ -2,6 +2,9 @@
 #include <math.h>
 #include "astro.h"
 #include "tlm_fmt.h"
+#include "tlm_parse.h"
+#include "tlm_stats.h"
+#include "tlm_time.h"
 
 #define REPR_SCRIPT "tests/telemetry/repr_digits.py"
 
@@ -106,6 +109,75 @@ static void matches_python_repr(void **state)
 	unlink(in);
 }
 
+/* fmt_row's row for t against the row built from tlm_time's formatters. */
+static void check_row(int64_t t)
+{
+	struct astro_tlm_val v = {.type = ASTRO_TLM_FLOAT, .f = -2.5};
+	char want[128], got[128], d[ASTRO_TLM_TIME_BUF], s[ASTRO_TLM_TIME_BUF];
+	size_t n;
+
+	astro_tlm_time_fmt_date(t, d);
+	astro_tlm_time_fmt_secs(t, s);
+	snprintf(want, sizeof(want), "%s,%s,-2.5\n", d, s);
+	assert_int_equal(astro_tlm_fmt_row(t, &v, NULL, 0), strlen(want));
+	n = astro_tlm_fmt_row(t, &v, got, sizeof(got));
+	assert_int_equal(n, strlen(want));
+	got[n] = '\0';
+	assert_string_equal(got, want);
+}
+
+static int64_t utc(int y, int doy, int h, int m, int sec, int usec)
+{
+	struct astro_tlm_utc u = {.year = y, .doy = doy, .hour = h, .min = m, .sec = sec, .usec = usec};
+	int64_t t;
+
+	assert_int_equal(astro_tlm_time_from_utc(&u, &t), 0);
+	return t;
+}
+
+/*
+ * fmt_row keeps per-thread caches of the day and the whole second; whatever
+ * order rows come in, its text must stay tlm_time's.
+ */
+static void row_matches_time_formatters(void **state)
+{
+	struct astro_tlm_val v = {.type = ASTRO_TLM_INT, .i = 7};
+	char buf[128];
+	int64_t t, t0;
+	size_t n;
+
+	(void)state;
+	/* by hand: 2024-01-01 00:00 UTC is unix 1704067200, 1998.0 TT is unix
+	 * 883612800 + 63.184 s of TT-UTC then, 69.184 s now */
+	n = astro_tlm_fmt_row(utc(2024, 1, 0, 0, 0, 0), &v, buf, sizeof(buf));
+	assert_int_equal(n, 38);
+	assert_memory_equal(buf, "2024:001:00:00:00.000,820454469.184,7\n", n);
+	/* 1 Hz across midnight and across the leap second of 2016-12-31 */
+	t0 = utc(2016, 366, 23, 59, 0, 0);
+	for (t = t0; t < t0 + 150 * ASTRO_TLM_US; t += ASTRO_TLM_US)
+		check_row(t);
+	for (t = utc(2024, 60, 23, 58, 0, 0); t < utc(2024, 61, 0, 2, 0, 0); t += ASTRO_TLM_US)
+		check_row(t);
+	/* sub-second steps, and the whole seconds' text carrying a digit */
+	for (t = 999999990 * ASTRO_TLM_US; t < 1000000010 * ASTRO_TLM_US; t += 250000)
+		check_row(t);
+	for (t = 99999 * ASTRO_TLM_US + 1; t < 100001 * ASTRO_TLM_US; t += 333333)
+		check_row(t);
+	/* before 1998 (negative CXC seconds) and random jumps both ways */
+	check_row(utc(1990, 100, 12, 0, 0, 1000));
+	for (int i = 0; i < 20000; i++) {
+		uint64_t r;
+
+		astro_random(&r, sizeof(r));
+		t = utc(1973, 1, 0, 0, 0, 0) + (int64_t)(r % (uint64_t)(80LL * 365 * 86400 * ASTRO_TLM_US));
+		if (i % 4 == 0)
+			t -= t % ASTRO_TLM_US;
+		check_row(t);
+		check_row(t + ASTRO_TLM_US);
+		check_row(t + 1);
+	}
+}
+
 static void csv_text_quotes(void **state)
 {
 	char out[64];
@@ -126,6 +198,7 @@ int main(void)
 		cmocka_unit_test(round_trips),
 		cmocka_unit_test(matches_python_repr),
 		cmocka_unit_test(csv_text_quotes),
+		cmocka_unit_test(row_matches_time_formatters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
