@@ -13,6 +13,7 @@ stop() {
 	if mountpoint -q "$MNT" 2>/dev/null; then
 		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
+	[ -f "$D/s3/env" ] && tests/s3/s3server.sh stop "$D/s3" >/dev/null 2>&1
 	if [ -f "$D/pids" ]; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
@@ -74,6 +75,33 @@ YML
 		>"$D/obssim.log" 2>&1 &
 	echo $! >>"$D/pids"
 
+	# FITS in S3: a verifying S3 stand-in with a few real files (when
+	# ../shared is here), a sparse 44 GB TESS-like cube and 100 small files.
+	local fits_conf=""
+	if command -v node >/dev/null && [ -d tests/s3/node_modules ]; then
+		rm -rf "$D/s3"
+		mkdir -p "$D/s3"
+		if S3_BUCKETS=astro S3_PUBLIC= tests/s3/s3server.sh start "$D/s3" >/dev/null 2>&1; then
+			set -a; . "$D/s3/env"; set +a
+			if [ -d "$SHARED/data/fits/astropy" ]; then
+				/usr/bin/python3 tests/fits/s3put.py astro \
+					"hst/o4sp040b0_raw.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits" \
+					"image/HorseHead.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" >/dev/null 2>&1
+			fi
+			/usr/bin/python3 tests/fits/mkstore.py cube "$D/s3/data" astro tess/cube.fits >/dev/null 2>&1
+			/usr/bin/python3 tests/fits/mkstore.py many "$D/s3/data" astro survey 100 >/dev/null 2>&1
+			printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$S3_AK" "$S3_SK" >"$D/s3.cred"
+			chmod 600 "$D/s3.cred"
+			fits_conf="fits_buckets = astro
+s3_endpoint = $S3_ENDPOINT
+s3_region = $S3_REGION
+s3_credentials = $D/s3.cred"
+		fi
+	fi
+	local sat_conf=""
+	[ -f "$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" ] &&
+		sat_conf="satfilter_catalog = $SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le"
+
 	printf 'identity = demo\npassword = demo-password\n' >"$D/spacetrack.cred"
 	chmod 600 "$D/spacetrack.cred"
 	cat >"$D/astrofs.conf" <<CONF
@@ -85,6 +113,8 @@ timeout = 20
 archive_dir = $D/archive
 obs_config = $D/sites.yml
 obs_store = $D/obs
+$fits_conf
+$sat_conf
 CONF
 
 	if ! build/astrofs demo "$MNT" -o "config=$D/astrofs.conf"; then
@@ -111,6 +141,18 @@ Try:
   cat mnt/telemetry/DEMO_TEMP.daily.csv   # cheta-style daily statistics
   head mnt/telemetry/DEMO_TEMP@2024:061:06:00..2024:061:07:00.5min.csv
   xdg-open mnt/telemetry/DEMO_TEMP.svg    # a plot, in any browser
+
+  ls mnt/fits/astro mnt/fits/astro/tess    # S3 prefixes and FITS objects
+  cat mnt/fits/astro/tess/cube.fits/hdus.csv      # a 44 GB cube: headers only
+  cat mnt/fits/astro/tess/cube.fits/headers/1 | head
+  cat mnt/fits/astro/hst/o4sp040b0_raw.fits/headers/1
+  /usr/bin/python3 -c "from astropy.io import fits; print(fits.open('mnt/fits/astro/image/HorseHead.fits/raw').info())"
+  grep -A6 '"s3"' mnt/.astrofs/stats       # GETs and bytes for all that
+
+  exec 6<>mnt/satfilter                   # satellite filter (2019-12 catalogue)
+  echo '{"visit_id": 7, "exposure_start_mjd": 58836.10, "exposure_end_mjd": 58836.1004, "boresight_ra": 53.0, "boresight_dec": -28.0}' >&6
+  echo '{"visit_id": 7, "detector_id": 1, "diasources": [{"diasource_id": 1, "bbox": [[53.0,-28.0],[53.001,-28.0],[53.001,-28.001],[53.0,-28.001]]}]}' >&6
+  cat <&6; exec 6>&-
 
   cat mnt/obs/sites                       # simulated site "demo"
   exec 5<>mnt/obs/demo/command; printf 'unpark\nexpose 2\n' >&5; cat <&5; exec 5>&-

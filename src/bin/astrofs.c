@@ -530,8 +530,10 @@ int main(int argc, char **argv)
 	cfg.mountpoint = strdup(real);
 	check_dir("cache_dir", cfg.cache_dir);
 
-	if (cfg.foreground)
-		return serve(&cfg);
+	if (cfg.foreground) {
+		rc = serve(&cfg);
+		goto out;
+	}
 
 	if (pipe(fds) != 0)
 		die("pipe: %s", strerror(errno));
@@ -558,6 +560,7 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = serve(&cfg);
+out:
 	astro_config_free(&cfg);
 	for (size_t i = 0; i < a.nopts; i++)
 		free(a.opts[i]);
