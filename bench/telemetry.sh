@@ -119,7 +119,7 @@ flat_s=$(time_runs "$RUNS" "$B/tlm_flatfmt" "$B/flat.bin")
 mnt_r=$(calc "$mb / $mnt_s")
 loc_r=$(calc "$mb / $loc_s")
 flat_r=$(calc "$mb / $flat_s")
-printf '  .csv       %.0f MB, %d rows; first read %.2f s (writes a local copy); medians of %d:\n' \
+printf '  whole CSV           %.0f MB, %d rows; first read %.2f s (writes a local copy); medians of %d:\n' \
 	"$mb" "$N" "$first_s" "$RUNS"
 printf '    cat via mount     %6.3f s  %7.0f MB/s  %s\n' "$mnt_s" "$mnt_r" \
 	"$(goal '>= 300 MB/s' "$(calc "$mnt_r >= 300")")"
@@ -141,7 +141,7 @@ dwarm=$(calc "$(time_runs 5 cat "$D") * 1000")
 t0=$(now)
 cat "$B/mnt/telemetry/$MSID@2024:001..2025:001.daily.csv" >/dev/null
 drange=$(calc "($(now) - $t0) * 1000")
-printf '  .daily.csv %d rows: first %.1f ms, then median %.1f ms; as a new @range path %.1f ms  %s\n' \
+printf '  whole .daily.csv    %d rows: first %.1f ms, then median %.1f ms; as a new @range path %.1f ms  %s\n' \
 	"$rows" "$dcold" "$dwarm" "$drange" "$(goal '< 50 ms' "$(calc "$dcold < 50 && $dwarm < 50")")"
 
 # ---- daemon memory ----
