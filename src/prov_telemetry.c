@@ -34,12 +34,22 @@ struct szent {
 #define STAGING_MIN_AGE 10
 #define STAGING_INTERVAL_MS 5000
 
+/* The version each path was last opened at (see tp_open's keep_cache). */
+struct opened {
+	char path[320];
+	uint64_t ver[2];
+	int used;
+};
+#define NOPENED 128
+
 struct tprov {
 	struct astro_tlm_archive *a;
 	struct astro_tlm_watcher *watcher;
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
+	struct opened opened[NOPENED];
+	unsigned next_opened;
 };
 
 enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG, F_LEDGER };
@@ -1275,6 +1285,37 @@ out:
 	return rc;
 }
 
+/*
+ * Record that `path` is now opened at `ver`; return 1 when its previous open
+ * was at the same version.  Only then are the kernel's cached pages of this
+ * file (filled by that earlier open) known to hold these very bytes, so
+ * re-reads of unchanged telemetry come from the page cache like a local
+ * file's.  An unknown or evicted path answers 0: the safe choice.
+ */
+static int same_as_last_open(struct tprov *p, const char *path, const uint64_t ver[2])
+{
+	struct opened *slot = NULL;
+	int same = 0;
+
+	if (strlen(path) >= sizeof(p->opened[0].path))
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < NOPENED; i++)
+		if (p->opened[i].used && strcmp(p->opened[i].path, path) == 0) {
+			slot = &p->opened[i];
+			same = slot->ver[0] == ver[0] && slot->ver[1] == ver[1];
+			break;
+		}
+	if (!slot) {
+		slot = &p->opened[p->next_opened++ % NOPENED];
+		astro_strlcpy(slot->path, path, sizeof(slot->path));
+		slot->used = 1;
+	}
+	memcpy(slot->ver, ver, sizeof(slot->ver));
+	pthread_mutex_unlock(&p->mu);
+	return same;
+}
+
 static int tp_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
 	struct tprov *p = priv;
@@ -1307,6 +1348,7 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 		return rc;
 	if (!hit)
 		cache_put(p, path, ver, v);
+	f->keep_cache = same_as_last_open(p, path, ver);
 	f->handle = v;
 	return 0;
 }

@@ -63,6 +63,23 @@ JWST=$SHARED/data/telemetry/jwst_edb
 	[ "$(cat "$T/mnt/telemetry/XTEST.csv" | wc -l)" -eq 4 ]
 }
 
+@test "telemetry: an unchanged file is re-read from the page cache, a changed one never" {
+	printf 'msid,time,value\nXKEEP,2024:001:00:00:00.000,1\nXKEEP,2024:001:00:01:00.000,2\n' >"$T/a.csv"
+	printf 'msid,time,value\nXKEEP,2024:001:00:02:00.000,3\n' >"$T/b.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/a.csv"
+	mount_astrofs
+	f=$T/mnt/telemetry/XKEEP.csv
+	one=$(cat "$f")
+	[ "$(cat "$f")" = "$one" ]
+	[ "$(printf '%s\n' "$one" | wc -l)" -eq 3 ]
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/b.csv"
+	sleep 1.2	# kernel attribute cache
+	two=$(cat "$f")
+	[ "$(printf '%s\n' "$two" | wc -l)" -eq 4 ]
+	[ "$(cat "$f")" = "$two" ]
+	[[ "$two" == *",3" ]]
+}
+
 sites() {
 	cat >"$T/sites.yml" <<YML
 Sites:
