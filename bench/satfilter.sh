@@ -2,7 +2,9 @@
 # The satellite filter's latencies on one core: a visit against a
 # 30,000-object catalogue (the shared 2019-12-19 catalogue, 18.5 k objects,
 # grown with copies on the same orbits at other anomalies), a repeat of a
-# cached visit, and one 10,000-source DIASource request (JSON included).
+# cached visit, and a 10,000-source DIASource request (JSON reading and
+# answer writing included) on one field (median of 7) and on every visit's
+# field (the slowest: fields differ in how many tracks cross them).
 # Goals (issue 5): visit < 50 ms, 10,000-source batch < 10 ms.
 #
 #   bench/satfilter.sh [TLE_FILE] [OBJECTS] [SOURCES]
@@ -19,6 +21,8 @@ echo "$out" | grep -v '^RESULT'
 r=$(echo "$out" | grep '^RESULT')
 v=$(echo "$r" | sed -n 's/.*visit_median_ms=\([0-9.]*\).*/\1/p')
 b=$(echo "$r" | sed -n 's/.*batch_ms=\([0-9.]*\).*/\1/p')
-printf 'goal: visit < 50 ms: %s (%.1f ms); 10,000-source batch < 10 ms: %s (%.1f ms)\n' \
+w=$(echo "$r" | sed -n 's/.*batch_worst_ms=\([0-9.]*\).*/\1/p')
+printf 'goal: visit < 50 ms: %s (%.1f ms); 10,000-source batch < 10 ms: %s (%.1f ms; slowest field %s, %.1f ms)\n' \
 	"$( (( $(echo "$v < 50" | bc -l) )) && echo met || echo missed)" "$v" \
-	"$( (( $(echo "$b < 10" | bc -l) )) && echo met || echo missed)" "$b"
+	"$( (( $(echo "$b < 10" | bc -l) )) && echo met || echo missed)" "$b" \
+	"$( (( $(echo "$w < 10" | bc -l) )) && echo met || echo missed)" "$w"

@@ -36,7 +36,12 @@
  *
  * DIASources: each bbox (1-8 corners, any order) becomes the spherical
  * convex hull of its corners; a source is left out of the allow list when
- * any track's polyline passes within buffer_deg of the hull.  Default
+ * any track's polyline passes within buffer_deg of the hull.  Each visit
+ * keeps a grid index of its track segments (cut into pieces of <= 0.2 deg)
+ * on the plane normal to the boresight, built so that the cells a source
+ * covers list every piece that can reach it; the index saves work, the
+ * exact arc-to-hull distance decides.  Requests are read by a streaming
+ * reader (satfilter_req.h), not into a document tree.  Default
  * buffer 0.01 deg (36"): the bbox corners are pixel centres (the footprint
  * is ~0.1" larger per side), a satellite trail is wider than the PSF (an
  * LEO object at 500 km is defocused by the 8.4 m aperture to ~3.5"), the

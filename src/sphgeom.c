@@ -132,11 +132,22 @@ int astro_sphgeom_hull(const double (*pts)[3], size_t n,
 		memcpy(out->v[0], pts[0], sizeof(double) * 3);
 		out->n = 1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		double d = astro_sphgeom_angle(c, pts[i]);
+	/* The farthest point by chord (differences keep full precision for
+	 * small angles, and the angle grows with the chord), then one angle. */
+	{
+		size_t far = 0;
+		double best = -1;
 
-		if (d > out->radius)
-			out->radius = d;
+		for (size_t i = 0; i < n; i++) {
+			double d0 = pts[i][0] - c[0], d1 = pts[i][1] - c[1], d2 = pts[i][2] - c[2];
+			double ch = d0 * d0 + d1 * d1 + d2 * d2;
+
+			if (ch > best) {
+				best = ch;
+				far = i;
+			}
+		}
+		out->radius = astro_sphgeom_angle(c, pts[far]);
 	}
 	return 0;
 }

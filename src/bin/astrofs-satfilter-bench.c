@@ -8,10 +8,12 @@
  * 137.5 deg per copy (different places on the same orbits, so the copies
  * are as costly to filter as real objects).  Then times V distinct visits
  * (30 s exposures at pseudo-random pointings and times on the newest epoch
- * day), a repeat of one, and one request of M DIASources (small boxes
- * spread over the field), JSON parsing and formatting included.  The last
+ * day), a repeat of one, and a request of M DIASources (small boxes
+ * spread over the field) on visit 1 (median of 7) and on every visit's
+ * field (the slowest), JSON reading and answer writing included.  The last
  * line is machine-readable:
- *   RESULT visit_median_ms=.. visit_max_ms=.. repeat_us=.. batch_ms=.. objects=..
+ *   RESULT visit_median_ms=.. visit_max_ms=.. repeat_us=.. batch_ms=.. batch_worst_ms=..
+ *          objects=..
  */
 #include <errno.h>
 #include <math.h>
@@ -19,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <jansson.h>
 #include "astro.h"
 #include "log.h"
 #include "satfilter.h"
+#include "satfilter_req.h"
 #include "tle.h"
 
 static double now_s(void)
@@ -139,6 +141,35 @@ static double ask(struct astro_satfilter *sf, const char *req, int want_status)
 	return dt;
 }
 
+/* A request of n boxes of ~4" spread uniformly over 2 deg around (ra0, dec0). */
+static char *make_batch(size_t visit, double ra0, double dec0, size_t n, unsigned *seed)
+{
+	char *big = malloc(n * 160 + 100);
+	size_t len;
+
+	if (!big)
+		return NULL;
+	len = (size_t)snprintf(big, 100, "{\"visit_id\": %zu, \"detector_id\": 0, \"diasources\": [",
+			       visit);
+	for (size_t i = 0; i < n; i++) {
+		double r, a, ra, dec, h = 2.0 / 3600;
+
+		*seed = *seed * 1103515245u + 12345u;
+		r = 2.0 * sqrt((double)(*seed >> 8) / (double)(1u << 24));
+		*seed = *seed * 1103515245u + 12345u;
+		a = (double)(*seed >> 8) / (double)(1u << 24) * 2 * M_PI;
+		dec = dec0 + r * sin(a);
+		ra = ra0 + r * cos(a) / cos(dec * M_PI / 180);
+		ra = fmod(ra + 360.0, 360.0);
+		len += (size_t)snprintf(big + len, 160, "%s{\"diasource_id\": %zu, \"bbox\": [[%.6f,%.6f],"
+					"[%.6f,%.6f],[%.6f,%.6f],[%.6f,%.6f]]}", i ? "," : "", i,
+					ra - h, dec - h, ra + h, dec - h, ra + h, dec + h, ra - h,
+					dec + h);
+	}
+	snprintf(big + len, 4, "]}");
+	return big;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -151,7 +182,8 @@ int main(int argc, char **argv)
 	struct astro_satfilter_opts o;
 	struct astro_satfilter *sf;
 	size_t want = 30000, nsrc = 10000, nvis = 20, len, clen, nobj;
-	double newest, t, parse, *lat, ra0 = 0, dec0 = 0, t00 = 0, batch, repeat;
+	double newest, t, parse, *lat, *vra, *vdec, ra0 = 0, dec0 = 0, t00 = 0, batch, first;
+	double repeat, worst = 0;
 	char *body, *cat, err[256], req[400], *big;
 	unsigned seed = 12345;
 
@@ -188,6 +220,10 @@ int main(int argc, char **argv)
 	printf("catalogue: %zu objects loaded in %.0f ms\n", nobj, (now_s() - t) * 1e3);
 	free(cat);
 	lat = malloc(nvis * sizeof(*lat));
+	vra = malloc(nvis * sizeof(*vra));
+	vdec = malloc(nvis * sizeof(*vdec));
+	if (!lat || !vra || !vdec)
+		return 1;
 	for (size_t v = 0; v < nvis; v++) {
 		double ra, dec, t0;
 
@@ -200,6 +236,8 @@ int main(int argc, char **argv)
 			 "\"exposure_end_mjd\": %.8f, \"boresight_ra\": %.6f, \"boresight_dec\": %.6f}",
 			 v + 1, t0, t0 + 30.0 / 86400, ra, dec);
 		lat[v] = ask(sf, req, 200);
+		vra[v] = ra;
+		vdec[v] = dec;
 		if (v == 0) {
 			ra0 = ra;
 			dec0 = dec;
@@ -211,38 +249,59 @@ int main(int argc, char **argv)
 		 "\"exposure_end_mjd\": %.8f, \"boresight_ra\": %.6f, \"boresight_dec\": %.6f}",
 		 t00, t00 + 30.0 / 86400, ra0, dec0);
 	repeat = ask(sf, req, 200);
-	/* the batch: boxes of ~4" over the field of visit 1 */
-	big = malloc(nsrc * 160 + 100);
-	len = (size_t)snprintf(big, 100, "{\"visit_id\": 1, \"detector_id\": 0, \"diasources\": [");
-	for (size_t i = 0; i < nsrc; i++) {
-		double r, a, ra, dec, h = 2.0 / 3600;
+	/* the batch: boxes of ~4" over the field of visit 1; the first run
+	 * pays for fresh pages, the median of 7 is the figure */
+	big = make_batch(1, ra0, dec0, nsrc, &seed);
+	if (!big)
+		return 1;
+	{
+		double runs[7];
 
-		seed = seed * 1103515245u + 12345u;
-		r = 2.0 * sqrt((double)(seed >> 8) / (double)(1u << 24));
-		seed = seed * 1103515245u + 12345u;
-		a = (double)(seed >> 8) / (double)(1u << 24) * 2 * M_PI;
-		dec = dec0 + r * sin(a);
-		ra = ra0 + r * cos(a) / cos(dec * M_PI / 180);
-		ra = fmod(ra + 360.0, 360.0);
-		len += (size_t)snprintf(big + len, 160, "%s{\"diasource_id\": %zu, \"bbox\": [[%.6f,%.6f],"
-					"[%.6f,%.6f],[%.6f,%.6f],[%.6f,%.6f]]}", i ? "," : "", i,
-					ra - h, dec - h, ra + h, dec - h, ra + h, dec + h, ra - h,
-					dec + h);
+		first = ask(sf, big, 200);
+		for (size_t q = 0; q < 7; q++)
+			runs[q] = ask(sf, big, 200);
+		qsort(runs, 7, sizeof(runs[0]), cmp_d);
+		batch = runs[3];
 	}
-	snprintf(big + len, 4, "]}");
-	batch = ask(sf, big, 200);
+	/* the same over every visit's field (fields differ in how many tracks
+	 * cross them): the slowest, each the best of three runs */
+	for (size_t v = 0; v < nvis; v++) {
+		char *b = make_batch(v + 1, vra[v], vdec[v], nsrc, &seed);
+		double x, y;
+
+		if (!b)
+			return 1;
+		x = ask(sf, b, 200);
+		for (int q = 0; q < 2; q++) {
+			y = ask(sf, b, 200);
+			x = x < y ? x : y;
+		}
+		worst = x > worst ? x : worst;
+		free(b);
+	}
 	t = now_s();
-	json_decref(json_loads(big, 0, NULL));
+	{
+		struct astro_sfreq r;
+
+		if (astro_sfreq_parse(big, strlen(big), ASTRO_SATFILTER_MAX_SOURCES, &r, err,
+				      sizeof(err)) == 0)
+			astro_sfreq_free(&r);
+	}
 	parse = now_s() - t;
 	free(big);
 	printf("visit (%zu objects, 30 s): median %.1f ms, max %.1f ms over %zu visits\n", nobj,
 	       lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3, nvis);
 	printf("repeat of a cached visit: %.1f us\n", repeat * 1e6);
-	printf("%zu-source batch: %.1f ms (of which parsing the JSON alone: %.1f ms)\n", nsrc,
-	       batch * 1e3, parse * 1e3);
-	printf("RESULT visit_median_ms=%.2f visit_max_ms=%.2f repeat_us=%.1f batch_ms=%.2f objects=%zu\n",
-	       lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3, repeat * 1e6, batch * 1e3, nobj);
+	printf("%zu-source batch: %.1f ms median of 7, first %.1f ms (reading the JSON alone: %.1f ms)\n",
+	       nsrc, batch * 1e3, first * 1e3, parse * 1e3);
+	printf("%zu-source batch over each of the %zu visits' fields: slowest %.1f ms\n", nsrc,
+	       nvis, worst * 1e3);
+	printf("RESULT visit_median_ms=%.2f visit_max_ms=%.2f repeat_us=%.1f batch_ms=%.2f "
+	       "batch_worst_ms=%.2f objects=%zu\n", lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3,
+	       repeat * 1e6, batch * 1e3, worst * 1e3, nobj);
 	free(lat);
+	free(vra);
+	free(vdec);
 	astro_satfilter_destroy(sf);
 	return 0;
 }
