@@ -15,10 +15,9 @@
 struct astro_fs;
 struct fuse_operations;
 
-/* Initialise every compiled-in provider; on failure, those started are
- * destroyed and the error names the provider. */
-int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
-		    char *err, size_t errlen);
+/* Initialise every compiled-in provider.  A tree that cannot start is
+ * logged and answers EIO; the others serve.  0 or -ENOMEM. */
+int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx);
 void astro_fs_destroy(struct astro_fs *fs);
 
 /* The operations table; private_data must be the astro_fs. */

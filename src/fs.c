@@ -43,8 +43,7 @@ struct open_file {
 	struct astro_file f;
 };
 
-int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
-		    char *err, size_t errlen)
+int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 {
 	struct astro_fs *fs = calloc(1, sizeof(*fs));
 	size_t i;
@@ -68,8 +67,6 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx,
 			astro_err("/%s is unavailable: %s", providers[i]->name, strerror(-rc));
 		}
 	}
-	(void)err;
-	(void)errlen;
 	*out = fs;
 	return 0;
 }

@@ -399,7 +399,7 @@ static int serve(struct astro_config *cfg)
 	struct fuse_loop_config *lcfg = NULL;
 	struct ready_arg ra;
 	pthread_t rt;
-	char err[256], *fsname = NULL;
+	char *fsname = NULL;
 	int rc = 1, mounted = 0, ready_started = 0;
 
 	astro_log_init("astrofs", cfg->foreground ? ASTRO_LOG_STDERR : ASTRO_LOG_SYSLOG,
@@ -426,8 +426,8 @@ static int serve(struct astro_config *cfg)
 	svc.fuse_version = fuse_pkgversion();
 	ctx.cache = cache;
 	ctx.services = &svc;
-	if (astro_fs_create(&fs, &ctx, err, sizeof(err))) {
-		report("%s", err);
+	if (astro_fs_create(&fs, &ctx)) {
+		report("out of memory");
 		rc = 1;
 		goto out;
 	}
