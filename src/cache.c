@@ -300,34 +300,49 @@ static int evict(struct astro_cache *c)
 	return lmdb_errno(rc);
 }
 
-static int put_once(struct astro_cache *c, MDB_dbi dbi, const void *key,
-		    size_t klen, const struct astro_cache_meta *meta,
-		    const void *data, size_t len)
+/* The named database and a write transaction on it; 0 or -errno. */
+static int write_begin(struct astro_cache *c, const char *db, MDB_dbi *dbi, MDB_txn **txn)
 {
-	MDB_txn *txn;
-	MDB_val k = { klen, (void *)key }, v = { HDR_LEN + len, NULL };
-	int rc;
+	int rc = get_dbi(c, db, dbi);
 
-	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	/* MDB_RESERVE: write the value in place instead of building a copy. */
-	rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	return rc ? rc : lmdb_errno(mdb_txn_begin(c->env, NULL, 0, txn));
+}
+
+/* Store value (header from meta, then len bytes of data) under key in the
+ * open write transaction, written in place (MDB_RESERVE) instead of built
+ * as a copy first; commits, or aborts on failure.  0 or -errno. */
+static int put_commit(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key,
+		      const struct astro_cache_meta *meta, const void *data, size_t len)
+{
+	MDB_val k = *key, v = { HDR_LEN + len, NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+
 	if (rc) {
 		mdb_txn_abort(txn);
-		return rc;
+		return lmdb_errno(rc);
 	}
 	encode_hdr(v.mv_data, meta, len);
 	if (len)
 		memcpy((char *)v.mv_data + HDR_LEN, data, len);
-	return mdb_txn_commit(txn);
+	return lmdb_errno(mdb_txn_commit(txn));
+}
+
+static int put_once(struct astro_cache *c, const char *db, const void *key,
+		    size_t klen, const struct astro_cache_meta *meta,
+		    const void *data, size_t len)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { klen, (void *)key };
+	int rc = write_begin(c, db, &dbi, &txn);
+
+	return rc ? rc : put_commit(txn, dbi, &k, meta, data, len);
 }
 
 int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen, const struct astro_cache_meta *meta,
 		    const void *data, size_t len)
 {
-	MDB_dbi dbi;
 	int rc, tries;
 
 	if (klen == 0 || klen > 511)	/* LMDB's default key limit */
@@ -339,11 +354,8 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		return c->inject_err;
 	}
 	pthread_mutex_unlock(&c->lock);
-	rc = get_dbi(c, db, &dbi);
-	if (rc)
-		return rc;
 	for (tries = 0; tries < 4; tries++) {
-		rc = lmdb_errno(put_once(c, dbi, key, klen, meta, data, len));
+		rc = put_once(c, db, key, klen, meta, data, len);
 		if (rc != -ENOSPC)
 			break;
 		pthread_mutex_lock(&c->lock);
@@ -368,12 +380,9 @@ int astro_cache_del(struct astro_cache *c, const char *db, const void *key,
 	MDB_val k = { klen, (void *)key };
 	int rc;
 
-	rc = get_dbi(c, db, &dbi);
+	rc = write_begin(c, db, &dbi, &txn);
 	if (rc)
 		return rc;
-	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
-	if (rc)
-		return lmdb_errno(rc);
 	rc = mdb_del(txn, dbi, &k, NULL);
 	if (rc) {
 		mdb_txn_abort(txn);
@@ -401,12 +410,9 @@ int astro_cache_update(struct astro_cache *c, const char *db, const void *key,
 	void *out = NULL;
 	int rc, ret;
 
-	rc = get_dbi(c, db, &dbi);
+	rc = write_begin(c, db, &dbi, &txn);
 	if (rc)
 		return rc;
-	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
-	if (rc)
-		return lmdb_errno(rc);
 	if (mdb_get(txn, dbi, &k, &v) == 0 && decode_hdr(&v, &m) == 0) {
 		old = (char *)v.mv_data + HDR_LEN;
 		oldlen = m.len;
@@ -420,17 +426,9 @@ int astro_cache_update(struct astro_cache *c, const char *db, const void *key,
 	m.flags = ASTRO_CACHE_PINNED;
 	m.fetched_ms = astro_now_ms();
 	m.ttl_s = -1;
-	v.mv_size = HDR_LEN + outlen;
-	rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
-	if (rc == 0) {
-		encode_hdr(v.mv_data, &m, outlen);
-		memcpy((char *)v.mv_data + HDR_LEN, out, outlen);
-		rc = mdb_txn_commit(txn);
-	} else {
-		mdb_txn_abort(txn);
-	}
+	rc = put_commit(txn, dbi, &k, &m, out, outlen);
 	free(out);
-	return rc ? lmdb_errno(rc) : ret;
+	return rc ? rc : ret;
 }
 
 void astro_cache_get_stats(struct astro_cache *c, struct astro_cache_stats *s)
