@@ -1188,29 +1188,49 @@ int astro_tlm_reader_meta(struct astro_tlm_reader *r, const char *msid,
 	return get_meta(r->a, r->txn, name, m);
 }
 
-int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
-			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
-			       void *arg)
+/* Every record of a database in key order, to rec until it returns
+ * non-zero; a negative return is the result, a positive one stops. */
+static int walk(struct astro_tlm_reader *r, MDB_dbi dbi,
+		int (*rec)(void *ctx, const MDB_val *k, const MDB_val *v), void *ctx)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc, mrc;
 
-	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->meta, &c))))
+	if ((rc = mdb_errno(mdb_cursor_open(r->txn, dbi, &c))))
 		return rc;
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && !rc;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct meta_rec mr;
-		struct astro_tlm_meta m;
-
-		if (v.mv_size != sizeof(mr))
-			continue;
-		memcpy(&mr, v.mv_data, sizeof(mr));
-		meta_from_rec(&m, k.mv_data, k.mv_size, &mr);
-		rc = fn(arg, &m);
-	}
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		rc = rec(ctx, &k, &v);
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
+}
+
+struct each_msid {
+	int (*fn)(void *arg, const struct astro_tlm_meta *m);
+	void *arg;
+};
+
+static int msid_rec(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	const struct each_msid *e = ctx;
+	struct meta_rec mr;
+	struct astro_tlm_meta m;
+
+	if (v->mv_size != sizeof(mr))
+		return 0;
+	memcpy(&mr, v->mv_data, sizeof(mr));
+	meta_from_rec(&m, k->mv_data, k->mv_size, &mr);
+	return e->fn(e->arg, &m);
+}
+
+int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
+			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
+			       void *arg)
+{
+	struct each_msid e = { fn, arg };
+
+	return walk(r, r->a->meta, msid_rec, &e);
 }
 
 uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r)
@@ -1226,37 +1246,40 @@ const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
 	return info_badtimes(r->a, r->txn, len);
 }
 
+struct each_ledger {
+	int (*fn)(void *arg, const struct astro_tlm_ledger_row *l);
+	void *arg;
+};
+
+static int ledger_rec(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+	const struct each_ledger *e = ctx;
+	struct ledger_rec lr;
+	struct astro_tlm_ledger_row row;
+
+	if (v->mv_size < sizeof(lr))
+		return 0;
+	memcpy(&lr, v->mv_data, sizeof(lr));
+	memset(&row, 0, sizeof(row));
+	memcpy(row.name, k->mv_data,
+	       k->mv_size < sizeof(row.name) ? k->mv_size : sizeof(row.name) - 1);
+	for (int i = 0; i < 32; i++)
+		snprintf(row.sha256 + 2 * i, 3, "%02x", lr.sha[i]);
+	row.rows = lr.rows;
+	row.ingest_id = lr.ingest_id;
+	row.first = lr.first;
+	row.last = lr.last;
+	row.committed_at = lr.committed_at;
+	return e->fn(e->arg, &row);
+}
+
 int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
 				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
 				 void *arg)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc, mrc;
+	struct each_ledger e = { fn, arg };
 
-	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->ledger, &c))))
-		return rc;
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && !rc;
-	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct ledger_rec lr;
-		struct astro_tlm_ledger_row row;
-
-		if (v.mv_size < sizeof(lr))
-			continue;
-		memcpy(&lr, v.mv_data, sizeof(lr));
-		memset(&row, 0, sizeof(row));
-		memcpy(row.name, k.mv_data, k.mv_size < sizeof(row.name) ? k.mv_size : sizeof(row.name) - 1);
-		for (int i = 0; i < 32; i++)
-			snprintf(row.sha256 + 2 * i, 3, "%02x", lr.sha[i]);
-		row.rows = lr.rows;
-		row.ingest_id = lr.ingest_id;
-		row.first = lr.first;
-		row.last = lr.last;
-		row.committed_at = lr.committed_at;
-		rc = fn(arg, &row);
-	}
-	mdb_cursor_close(c);
-	return rc < 0 ? rc : 0;
+	return walk(r, r->a->ledger, ledger_rec, &e);
 }
 
 int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
