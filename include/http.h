@@ -32,12 +32,19 @@ struct astro_http_req {
 	/* Retry also on these statuses (besides 5xx/429 for idempotent). */
 	int (*retry_status)(long status, void *arg);
 	void *retry_arg;
+	/* The response body is a secret (a catalogue that must stay in
+	 * memory only): it is held in pages excluded from core dumps, locked
+	 * where permitted, and wiped whenever it is grown or freed.  Free it
+	 * with astro_http_resp_free, or, once taken, astro_http_secret_free. */
+	int secret_body;
 };
 
 struct astro_http_resp {
 	long status;		/* HTTP status; 0 if no response */
 	char *body;		/* NUL-terminated (not counted in body_len) */
 	size_t body_len;
+	size_t body_cap;	/* bytes allocated for body */
+	int body_secret;	/* body is secret memory (req.secret_body) */
 	char *headers;		/* raw response headers of the final response */
 	size_t headers_len;
 };
@@ -52,6 +59,9 @@ struct astro_http_resp {
 int astro_http_request(const struct astro_http_req *req,
 		       struct astro_http_resp *resp);
 void astro_http_resp_free(struct astro_http_resp *resp);
+
+/* Wipe and release a secret body taken from a response (body, body_cap). */
+void astro_http_secret_free(char *body, size_t cap);
 
 /*
  * Copy the value of the last header `name` (case-insensitive) into buf;

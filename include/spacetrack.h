@@ -41,6 +41,15 @@ int astro_st_get(struct astro_spacetrack *st, const char *path,
 		 int64_t deadline_ms, char **body, size_t *len);
 
 /*
+ * The same for a body that is a secret (the GP catalogue the satellite
+ * filter keeps in memory only): it is received into memory excluded from
+ * core dumps and wiped as it grows; release it with
+ * astro_http_secret_free(*body, *cap).
+ */
+int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
+			int64_t deadline_ms, char **body, size_t *len, size_t *cap);
+
+/*
  * Every element set with epoch in [day 00:00, next day 00:00) UTC, as a
  * validated 3le body with LF endings ordered by catalogue number then
  * epoch.  `day_unix` is the day's 00:00 UTC in Unix seconds.  *nsets gets

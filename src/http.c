@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include "astro.h"
 #include "http.h"
@@ -94,7 +96,7 @@ void astro_http_set_inject(astro_http_inject_fn fn, void *arg)
 
 struct xfer {
 	struct astro_http_resp *resp;
-	size_t cap, hcap, max_body;
+	size_t hcap, max_body;
 	int too_big, interrupted;
 };
 
@@ -115,6 +117,44 @@ static int grow(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+void astro_http_secret_free(char *body, size_t cap)
+{
+	if (!body)
+		return;
+	explicit_bzero(body, cap);
+	munlock(body, cap);
+	munmap(body, cap);
+}
+
+/* Grow a secret body: new pages (no core dump, locked when permitted),
+ * the old ones wiped, so no copy of the secret is left in freed memory as
+ * realloc would leave it. */
+static int grow_secret(struct astro_http_resp *r, size_t need)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = r->body_cap ? r->body_cap : 1u << 16;
+	char *p;
+
+	if (need <= r->body_cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	n = (n + page - 1) / page * page;
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	if (madvise(p, n, MADV_DONTDUMP) != 0) {
+		munmap(p, n);
+		return -ENOMEM;
+	}
+	(void)mlock(p, n);	/* best effort: RLIMIT_MEMLOCK may forbid it */
+	if (r->body)
+		memcpy(p, r->body, r->body_len + 1);
+	astro_http_secret_free(r->body, r->body_cap);
+	r->body = p;
+	r->body_cap = n;
+	return 0;
+}
+
 static size_t on_body(char *data, size_t sz, size_t nm, void *arg)
 {
 	struct xfer *x = arg;
@@ -125,7 +165,8 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *arg)
 		x->too_big = 1;
 		return 0;
 	}
-	if (grow(&r->body, &x->cap, r->body_len + n + 1))
+	if (r->body_secret ? grow_secret(r, r->body_len + n + 1)
+			   : grow(&r->body, &r->body_cap, r->body_len + n + 1))
 		return 0;
 	memcpy(r->body + r->body_len, data, n);
 	r->body_len += n;
@@ -290,9 +331,15 @@ static int should_retry(const struct astro_http_req *req, int rc, long status)
 
 static void resp_clear(struct astro_http_resp *r)
 {
-	free(r->body);
+	int secret = r->body_secret;
+
+	if (secret)
+		astro_http_secret_free(r->body, r->body_cap);
+	else
+		free(r->body);
 	free(r->headers);
 	memset(r, 0, sizeof(*r));
+	r->body_secret = secret;
 }
 
 int astro_http_request(const struct astro_http_req *req, struct astro_http_resp *resp)
@@ -304,6 +351,7 @@ int astro_http_request(const struct astro_http_req *req, struct astro_http_resp 
 	astro_http_inject_fn inj;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->body_secret = req->secret_body;
 	for (int i = 0; i < max; i++) {
 		int64_t left = deadline - astro_mono_ms();
 

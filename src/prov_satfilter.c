@@ -30,6 +30,7 @@
 #include "satfilter.h"
 #include "satfilter_http.h"
 #include "services.h"
+#include "http.h"
 #include "spacetrack.h"
 
 #define GP_QUERY "/basicspacedata/query/class/gp/decay_date/null-val/epoch/%3Enow-30/" \
@@ -90,18 +91,16 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 		snprintf(err, sizeof(err), "no space-track client");
 	} else {
 		char *body = NULL;
-		size_t len = 0;
+		size_t len = 0, cap = 0;
 
-		rc = astro_st_get(p->svc->spacetrack, GP_QUERY,
-				  astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &body, &len);
+		rc = astro_st_get_secret(p->svc->spacetrack, GP_QUERY,
+					 astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &body,
+					 &len, &cap);
 		if (rc == 0)
 			rc = astro_satfilter_load(p->sf, body, len, err, sizeof(err));
 		else
 			snprintf(err, sizeof(err), "space-track: %s", strerror((int)-rc));
-		if (body) {
-			explicit_bzero(body, len);
-			free(body);
-		}
+		astro_http_secret_free(body, cap);
 	}
 	if (on_demand)
 		p->failed_ms = rc < 0 ? astro_mono_ms() : 0;

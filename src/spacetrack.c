@@ -38,7 +38,7 @@ int astro_st_open(struct astro_spacetrack **out, const struct astro_config *cfg,
 /* A request that counts against the limiter. */
 static int st_request(struct astro_spacetrack *st, const char *method,
 		      const char *path, const char *cookie, const char *form,
-		      int64_t deadline, struct astro_http_resp *resp)
+		      int secret, int64_t deadline, struct astro_http_resp *resp)
 {
 	char url[1024], ch[2048];
 	const char *hdrs[3] = { NULL, NULL, NULL };
@@ -66,7 +66,7 @@ static int st_request(struct astro_spacetrack *st, const char *method,
 		.method = method, .url = url, .headers = hdrs,
 		.body = form, .body_len = form ? strlen(form) : 0,
 		.timeout_ms = left, .idempotent = 0, .max_attempts = 1,
-		.max_body = 512u << 20, .service = "spacetrack",
+		.max_body = 512u << 20, .service = "spacetrack", .secret_body = secret,
 	};
 	rc = astro_http_request(&req, resp);
 	if (rc)
@@ -119,7 +119,7 @@ static int login_locked(struct astro_spacetrack *st, int64_t deadline)
 		goto out;
 	}
 	astro_stats_inc("spacetrack.logins");
-	rc = st_request(st, "POST", "/ajaxauth/login", NULL, form, deadline, &r);
+	rc = st_request(st, "POST", "/ajaxauth/login", NULL, form, 0, deadline, &r);
 	if (rc)
 		goto out_resp;
 	/* A failed login is a 200 with a JSON body, so the body decides. */
@@ -173,8 +173,8 @@ static int is_json_error(const char *b, size_t len)
 	return i < len && b[i] == '{' && memmem(b, len, "\"error\"", 7) != NULL;
 }
 
-int astro_st_get(struct astro_spacetrack *st, const char *path,
-		 int64_t deadline, char **body, size_t *len)
+static int st_get(struct astro_spacetrack *st, const char *path, int64_t deadline,
+		  int secret, char **body, size_t *len, size_t *cap)
 {
 	struct astro_http_resp r = { 0 };
 	char *cookie = NULL;
@@ -201,7 +201,7 @@ again:
 		return -ENOMEM;
 
 	astro_stats_inc("spacetrack.queries");
-	rc = st_request(st, "GET", path, cookie, NULL, deadline, &r);
+	rc = st_request(st, "GET", path, cookie, NULL, secret, deadline, &r);
 	free(cookie);
 	if (rc)
 		goto out;
@@ -246,10 +246,25 @@ again:
 	}
 	*body = r.body;
 	*len = r.body_len;
+	if (cap)
+		*cap = r.body_cap;
 	r.body = NULL;
 out:
 	astro_http_resp_free(&r);
 	return rc;
+}
+
+int astro_st_get(struct astro_spacetrack *st, const char *path,
+		 int64_t deadline, char **body, size_t *len)
+{
+	return st_get(st, path, deadline, 0, body, len, NULL);
+}
+
+int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
+			int64_t deadline, char **body, size_t *len, size_t *cap)
+{
+	*cap = 0;
+	return st_get(st, path, deadline, 1, body, len, cap);
 }
 
 static int by_cat_epoch(const void *a, const void *b)
@@ -361,7 +376,7 @@ void astro_st_close(struct astro_spacetrack *st)
 		/* Staff ask clients to log out; give it a short, bounded try. */
 		int64_t dl = astro_mono_ms() + (st->cfg->timeout < 10 ? st->cfg->timeout : 10) * 1000;
 
-		if (st_request(st, "GET", "/ajaxauth/logout", st->cookie, NULL, dl, &r) == 0 &&
+		if (st_request(st, "GET", "/ajaxauth/logout", st->cookie, NULL, 0, dl, &r) == 0 &&
 		    r.status == 200)
 			astro_info("spacetrack: logged out");
 		astro_stats_inc("spacetrack.logouts");

@@ -145,6 +145,63 @@ static void oversized_bodies_fail(void **s)
 	astro_http_resp_free(&r);
 }
 
+/* The VmFlags line of the mapping that holds addr, from /proc/self/smaps. */
+static int mapping_flags(const void *addr, char *flags, size_t n)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char *end;
+
+		lo = strtoul(line, &end, 16);
+		if (*end == '-') {
+			hi = strtoul(end + 1, &end, 16);
+			in = *end == ' ' && (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			astro_strlcpy(flags, line + 8, n);
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A secret body (a 3 MB one, so it grows several times) arrives whole, in
+ * pages excluded from core dumps; an ordinary one does not. */
+static void secret_bodies_stay_out_of_core_dumps(void **s)
+{
+	struct astro_http_resp r;
+	char url[128], flags[512];
+	struct astro_http_req q = { .method = "GET", .url = url, .secret_body = 1 };
+
+	(void)s;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/big/3000000", port);
+	assert_int_equal(astro_http_request(&q, &r), 0);
+	assert_int_equal(r.body_len, 3000000);
+	assert_true(r.body_secret);
+	assert_true(r.body_cap > r.body_len);
+	for (size_t i = 0; i < r.body_len; i++)
+		if (r.body[i] != 'z')
+			fail_msg("byte %zu is %d", i, r.body[i]);
+	assert_int_equal(r.body[r.body_len], '\0');
+	assert_int_equal(mapping_flags(r.body, flags, sizeof(flags)), 0);
+	if (!strstr(flags, " dd"))
+		fail_msg("secret body mapping flags:%s", flags);
+	astro_http_resp_free(&r);
+	q.secret_body = 0;
+	assert_int_equal(astro_http_request(&q, &r), 0);
+	assert_false(r.body_secret);
+	assert_int_equal(mapping_flags(r.body, flags, sizeof(flags)), 0);
+	assert_null(strstr(flags, " dd"));
+	astro_http_resp_free(&r);
+}
+
 static int inject_calls;
 static int inject_eio_first(const struct astro_http_req *q, int attempt_no, void *arg)
 {
@@ -209,6 +266,7 @@ int main(void)
 		cmocka_unit_test(transport_faults_are_eio),
 		cmocka_unit_test(deadline_bounds_a_stalled_server),
 		cmocka_unit_test(oversized_bodies_fail),
+		cmocka_unit_test(secret_bodies_stay_out_of_core_dumps),
 		cmocka_unit_test(injection_hook_fails_attempts),
 		cmocka_unit_test(post_sends_body_and_headers),
 		cmocka_unit_test(escape_keeps_unreserved),
