@@ -94,6 +94,8 @@ struct astro_config {
 	int s3_path_style;		/* -1 auto, 0 off, 1 on */
 	char *fits_buckets;		/* comma list */
 	char *fits_http;		/* NAME=URL;NAME=URL */
+	unsigned fits_ttl;		/* seconds listings and object versions are
+					 * trusted without asking again */
 
 	/* telemetry */
 	char *archive_dir;

@@ -89,6 +89,7 @@ static const struct opt opts[] = {
 	  "expected bucket names separated by commas" },
 	{ "fits_http", T_FITS_HTTP, F(fits_http), false, 0, 0,
 	  "expected NAME=URL pairs separated by ';'" },
+	{ "fits_ttl", T_DURATION, F(fits_ttl), false, 0, DAY, E_DUR },
 	{ "archive_dir", T_PATH, F(archive_dir), true, 0, 0, E_PATH },
 	{ "staging_dir", T_PATH, F(staging_dir), false, 0, 0, E_PATH },
 	{ "satfilter_catalog", T_CATALOG, F(satfilter_catalog), true, 0, 0,
@@ -962,6 +963,7 @@ int astro_config_init(struct astro_config *cfg)
 	cfg->tle_ttl = 3600;
 	cfg->tle_final_after = 30 * 86400;
 	cfg->s3_path_style = -1;
+	cfg->fits_ttl = 10;
 	cfg->satfilter_refresh = 6 * 3600;
 	cfg->site_lat = -30.2446333;
 	cfg->site_lon = -70.7494167;

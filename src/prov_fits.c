@@ -14,8 +14,8 @@
  * case; .fits.fz included) is the object; the rest names a file in it.
  *
  * State: listings and object versions (size, ETag or Last-Modified) are
- * held in memory for a short TTL (10 s; ASTROFS_FITS_TTL_MS overrides it,
- * for tests), so `ls -l` of a prefix costs only its LIST pages and a
+ * held in memory for fits_ttl (10 s by default), so `ls -l` of a prefix
+ * costs only its LIST pages and a
  * re-read within the TTL costs nothing.  Walk states (the walked HDUs'
  * cards and where the walk stands) live in memory per object and in LMDB
  * (database "fits") under "w1|<src>|<key>|<validator>|<size>": a new
@@ -863,7 +863,6 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	struct fits_priv *p = calloc(1, sizeof(*p));
 	const struct astro_config *cfg = ctx->cfg;
 	char msg[256] = "", **pairs;
-	const char *ttl = getenv("ASTROFS_FITS_TTL_MS");
 	size_t np;
 	int rc = 0;
 
@@ -872,14 +871,7 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	pthread_mutex_init(&p->lock, NULL);
 	p->cfg = cfg;
 	p->cache = ctx->cache;
-	p->ttl_ms = 10000;
-	if (ttl && *ttl) {
-		char *end;
-		long v = strtol(ttl, &end, 10);
-
-		if (*end == '\0' && v >= 0)
-			p->ttl_ms = v;
-	}
+	p->ttl_ms = (int64_t)cfg->fits_ttl * 1000;
 	p->buckets = split_list(cfg->fits_buckets, ",", &p->nbuckets);
 	pairs = split_list(cfg->fits_http, ";", &np);
 	p->http = calloc(np ? np : 1, sizeof(*p->http));

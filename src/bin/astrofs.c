@@ -63,7 +63,7 @@ static const char usage[] =
 "     tle_ttl=DURATION         refresh a cached recent day after this (1h)\n"
 "     tle_final_after=DURATION days older than this never change (30d)\n"
 "     s3_endpoint, s3_region, s3_credentials, s3_profile, s3_anonymous,\n"
-"     s3_request_payer, s3_path_style, fits_buckets, fits_http,\n"
+"     s3_request_payer, s3_path_style, fits_buckets, fits_http, fits_ttl (10s),\n"
 "     archive_dir, staging_dir, satfilter_catalog, satfilter_refresh,\n"
 "     satfilter_listen, satfilter_buffer (degrees, 0.01), satfilter_dut1 (UT1-UTC s),\n"
 "     site_lat, site_lon, site_height, obs_config, obs_store,\n"
