@@ -5,8 +5,17 @@
 # (front.js --latency-ms).  Columns: wall time, GET/HEAD/LIST requests and
 # bytes received, counted in the front's own log.  Cold = empty cache; warm
 # = same mount again (memory); remount = new mount on the same LMDB cache.
-# astropy+fsspec over HTTP is shown when Debian's python3-fsspec is
-# installed, else the column is skipped (said so).
+# Peers, each reading every HDU's header with astropy (tests/fits/
+# peer_fsspec.py, Debian's python3-astropy 5.2 defaults):
+#   fsspec  fits.open(url, use_fsspec=True) over HTTP (python3-fsspec +
+#           python3-aiohttp) from tests/fits/rangesrv.py serving the same
+#           objects with the same added latency; counted in its log;
+#   s3fs    fits.open(path) on an s3fs-fuse mount (Debian s3fs) of the same
+#           S3 front; counted in the front's log.
+# A peer whose package is missing is skipped, saying so.  astrofs is timed
+# around `cat` (process starts included); the peers around their reads
+# inside one Python process (interpreter start and imports excluded).
+# Then goal lines (issue 3), each ending "met" or "missed".
 #
 #   tests/fits/bench.sh [LATENCY_MS]
 set -euo pipefail
@@ -18,9 +27,14 @@ PY=/usr/bin/python3
 [ -x build/astrofs ] || make -s all
 tmp=$(mktemp -d /tmp/astro-fits-bench-XXXXXX)
 mnt=$tmp/mnt
+s3mnt=$tmp/s3fs-mnt
 cleanup() {
 	mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt" 2>/dev/null || true
-	[ -f "$tmp/astrofs.pid" ] && kill "$(cat "$tmp/astrofs.pid")" 2>/dev/null || true
+	mountpoint -q "$s3mnt" 2>/dev/null && fusermount3 -u "$s3mnt" 2>/dev/null || true
+	local f
+	for f in astrofs s3fs web; do
+		[ -f "$tmp/$f.pid" ] && kill "$(cat "$tmp/$f.pid")" 2>/dev/null || true
+	done
 	tests/s3/s3server.sh stop "$tmp/s3" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
@@ -59,6 +73,18 @@ all_headers() {
 	for o in "$@"; do cat "$o"/headers/* "$o/hdus.csv" >/dev/null; done
 }
 
+# count LABEL CASE MS LOG: print (and keep in $tmp/results) one row from a
+# request log, the front's or rangesrv's (both: method, path, range, status,
+# bytes).  A GET of the bucket itself is a LIST; HEAD bytes are not sent.
+count() {
+	awk -F'\t' -v l="$1" -v c="$2" -v ms="$3" '
+		$1 == "GET" && ($2 == "/astro" || $2 == "/astro/") { l2++ ; b += $5; next }
+		$1 == "GET" { g++ ; b += $5 }
+		$1 == "HEAD" { h++ }
+		END { printf "%-10s %-8s %8d ms %5d GET %5d HEAD %4d LIST %12d B\n", c, l, ms, g, h, l2, b }' "$4" |
+		tee -a "$tmp/results"
+}
+
 # run LABEL CASE CMD...: time CMD, then print the front's counts.
 run() {
 	local label=$1 case=$2 t0 t1
@@ -67,11 +93,22 @@ run() {
 	t0=$(date +%s%N)
 	"$@"
 	t1=$(date +%s%N)
-	awk -F'\t' -v l="$label" -v c="$case" -v ms=$(((t1 - t0) / 1000000)) '
-		$1 == "GET" && $2 ~ /^\/astro\/./ { g++ ; b += $5 }
-		$1 == "GET" && $2 == "/astro" { l2++ ; b += $5 }
-		$1 == "HEAD" { h++ }
-		END { printf "%-12s %-8s %8d ms %5d GET %5d HEAD %4d LIST %12d B\n", c, l, ms, g, h, l2, b }' "$S3_LOG"
+	count "$label" "$case" $(((t1 - t0) / 1000000)) "$S3_LOG"
+}
+
+# peer LABEL CASE LOG TARGET...: every header of TARGETs read by astropy
+# (peer_fsspec.py, bounded), counted in LOG.
+peer() {
+	local label=$1 case=$2 log=$3 out
+	shift 3
+	: >"$log"
+	if ! out=$(timeout 300 $PY tests/fits/peer_fsspec.py "$@"); then
+		echo "# $label $case: peer failed or passed 300 s; counts so far:"
+		out="ms=300000"
+	fi
+	echo "${out% ms=*}" >"$tmp/seen.$label.$case"
+	[ "$label" = fsspec ] && echo "$out" | sed -n 's/.*hdr_bytes=\([0-9]*\).*/\1/p' >"$tmp/hdr.$case"
+	count "$label" "$case" "${out##*ms=}" "$log"
 }
 
 echo "# latency ${LAT} ms per response; $(nproc) CPUs shared; numbers are one run each"
@@ -103,11 +140,118 @@ all_headers "$mnt/fits/astro/tess/cube.fits"
 t0=$(date +%s%N)
 for _ in $(seq 1 200); do cat "$mnt/fits/astro/tess/cube.fits/headers/2" >/dev/null; done
 t1=$(date +%s%N)
-echo "warm headers/2 read (cat, incl. process start): $(((t1 - t0) / 200000)) us each"
+cat_us=$(((t1 - t0) / 200000))
+# Without process start: 200 x (open, read, close) — every open reaches
+# astrofs — and 200 x pread on one open fd.
+read -r orc_us pread_us < <($PY - "$mnt/fits/astro/tess/cube.fits/headers/2" <<'PYEOF'
+import os, sys, time
+p = sys.argv[1]
+t0 = time.perf_counter()
+for _ in range(200):
+    fd = os.open(p, os.O_RDONLY)
+    os.read(fd, 1 << 20)
+    os.close(fd)
+t1 = time.perf_counter()
+fd = os.open(p, os.O_RDONLY)
+for _ in range(200):
+    os.pread(fd, 1 << 20, 0)
+t2 = time.perf_counter()
+os.close(fd)
+print("%d %d" % ((t1 - t0) / 200 * 1e6, (t2 - t1) / 200 * 1e6))
+PYEOF
+)
+echo "warm headers/2 read: cat (incl. process start) ${cat_us} us, open+read+close ${orc_us} us, pread ${pread_us} us each"
 umount_fs
 
-if $PY -c 'import fsspec, aiohttp' 2>/dev/null; then
-	echo "# astropy+fsspec over HTTP: not wired to the S3 front yet (needs presigned URLs)"
+# The objects' names, for the peers.
+keys=(tess/cube.fits)
+[ -n "$hst" ] && keys+=(hst/o4sp040b0_raw.fits)
+small_keys=()
+for i in $(seq 0 99); do small_keys+=("small/f$(printf %05d "$i").fits"); done
+
+# Peer 1: astropy + fsspec over HTTP, from the S3 stand-in's own object
+# files (symlinked, so the cube stays sparse), with the same latency.
+if $PY -c 'import astropy, fsspec, aiohttp' 2>/dev/null; then
+	for k in "${keys[@]}" "${small_keys[@]}"; do
+		mkdir -p "$(dirname "$tmp/web/$k")"
+		ln -s "$tmp/s3/data/astro/$k._S3rver_object" "$tmp/web/$k"
+	done
+	$PY tests/fits/rangesrv.py "$tmp/web" --log "$tmp/web.log" --latency-ms "$LAT" \
+		>"$tmp/web.out" 2>"$tmp/web.err" &
+	echo $! >"$tmp/web.pid"
+	port=
+	for _ in $(seq 1 50); do
+		port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/web.out")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { cat "$tmp/web.err" >&2; exit 1; }
+	web=http://127.0.0.1:$port/files
+	peer fsspec cube "$tmp/web.log" "$web/tess/cube.fits"
+	[ -n "$hst" ] && peer fsspec hst-7hdu "$tmp/web.log" "$web/hst/o4sp040b0_raw.fits"
+	peer fsspec small-100 "$tmp/web.log" "${small_keys[@]/#/$web/}"
+	kill "$(cat "$tmp/web.pid")"
+	rm -f "$tmp/web.pid"
 else
-	echo "# astropy+fsspec column skipped: python3-fsspec/python3-aiohttp not installed"
+	echo "# astropy+fsspec column skipped: python3-astropy/python3-fsspec/python3-aiohttp not installed"
 fi
+
+# Peer 2: astropy on an s3fs-fuse mount of the same front (one mount,
+# each case's objects read once, so every case starts cold).
+if command -v s3fs >/dev/null && $PY -c 'import astropy' 2>/dev/null; then
+	echo "$S3_AK:$S3_SK" >"$tmp/s3fs.passwd"
+	chmod 600 "$tmp/s3fs.passwd"
+	mkdir -p "$s3mnt"
+	timeout 600 s3fs astro "$s3mnt" -f -o "url=$S3_ENDPOINT,use_path_request_style,sigv4,endpoint=$S3_REGION,passwd_file=$tmp/s3fs.passwd" \
+		>"$tmp/s3fs.log" 2>&1 &
+	echo $! >"$tmp/s3fs.pid"
+	for _ in $(seq 1 100); do mountpoint -q "$s3mnt" && break; sleep 0.1; done
+	mountpoint -q "$s3mnt" || { cat "$tmp/s3fs.log" >&2; exit 1; }
+	peer s3fs cube "$S3_LOG" "$s3mnt/tess/cube.fits"
+	[ -n "$hst" ] && peer s3fs hst-7hdu "$S3_LOG" "$s3mnt/hst/o4sp040b0_raw.fits"
+	peer s3fs small-100 "$S3_LOG" "${small_keys[@]/#/$s3mnt/}"
+	fusermount3 -u "$s3mnt"
+	for _ in $(seq 1 100); do kill -0 "$(cat "$tmp/s3fs.pid")" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$tmp/s3fs.pid"
+else
+	echo "# s3fs column skipped: Debian's s3fs or python3-astropy not installed"
+fi
+
+# Side by side, then the goals of issue 3 from the rows above.
+echo
+echo "# side by side (wall ms, GET, HEAD, LIST, bytes received by the client)"
+for c in cube hst-7hdu small-100; do
+	for l in cold warm remount fsspec s3fs; do
+		awk -v c=$c -v l=$l '$1 == c && $2 == l' "$tmp/results"
+	done
+done
+# field: CASE LABEL N -> the Nth number of that row (1 ms, 2 GET, 3 HEAD,
+# 4 LIST, 5 bytes); empty when the row is missing.
+field() {
+	awk -v c="$1" -v l="$2" -v n="$3" '$1 == c && $2 == l { print $(1 + 2 * n) }' "$tmp/results"
+}
+echo
+echo "# goals (issue 3)"
+for c in cube hst-7hdu small-100; do
+	ab=$(field $c cold 5); fb=$(field $c fsspec 5)
+	if [ -z "$ab" ] || [ -z "$fb" ]; then
+		echo "$c: fsspec/astrofs bytes: skipped (a row is missing)"
+		continue
+	fi
+	# The headers' own size bounds any reader: say so when it makes the
+	# goal unreachable (e.g. files that are nothing but one header).
+	awk -v c=$c -v a="$ab" -v f="$fb" -v hb="$(cat "$tmp/hdr.$c" 2>/dev/null)" 'BEGIN {
+		r = a > 0 ? f / a : 0
+		note = ""
+		if (r < 10 && hb > 0 && f / hb < 10)
+			note = sprintf(" (headers alone are %d B: at most %.1fx is possible)", hb, f / hb)
+		printf "%s: bytes fsspec/astrofs-cold = %d/%d = %.1fx (goal >= 10x)%s: %s\n", c, f, a, r, note,
+			(a == 0 || r >= 10) ? "met" : "missed" }'
+	if [ -f "$tmp/seen.s3fs.$c" ] && ! cmp -s "$tmp/seen.fsspec.$c" "$tmp/seen.s3fs.$c"; then
+		echo "$c: WARNING the peers saw different headers: $(cat "$tmp/seen.fsspec.$c") vs $(cat "$tmp/seen.s3fs.$c")"
+	fi
+	art=$(($(field $c cold 2) + $(field $c cold 3) + $(field $c cold 4)))
+	frt=$(($(field $c fsspec 2) + $(field $c fsspec 3) + $(field $c fsspec 4)))
+	echo "$c: round trips astrofs-cold $art vs fsspec $frt (goal <=): $([ "$art" -le "$frt" ] && echo met || echo missed)"
+done
+echo "warm header read, open+read+close without process start: ${orc_us} us (goal < 1000 us): $([ "$orc_us" -lt 1000 ] && echo met || echo missed)"

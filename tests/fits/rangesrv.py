@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A static HTTP server that honours single byte ranges, for /fits tests.
 
-Usage: rangesrv.py ROOT [--log FILE]
+Usage: rangesrv.py ROOT [--log FILE] [--latency-ms N]
 Prints "listening on 127.0.0.1:PORT" when ready (binds loopback only).
 Paths (REL is a file under ROOT):
   /files/REL     RFC 7233 single ranges (a-b, a-, -n), 416 past the end,
@@ -15,6 +15,9 @@ Paths (REL is a file under ROOT):
   /s3err/STATUS/CODE  an S3 <Error> document with that code
 The log has one line per request: METHOD PATH RANGE STATUS BYTES
 payer=<x-amz-request-payer> signed=<SignedHeaders of Authorization>.
+--latency-ms N sleeps N ms before each response (a remote store's round
+trip, for benchmarks).  Only the requested range is read from disk, so a
+sparse file of tens of GB can be served.
 """
 import email.utils
 import os
@@ -26,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.abspath(sys.argv[1])
 LOG = sys.argv[sys.argv.index("--log") + 1] if "--log" in sys.argv else None
+LATENCY = (float(sys.argv[sys.argv.index("--latency-ms") + 1]) / 1000
+           if "--latency-ms" in sys.argv else 0.0)
 lock = threading.Lock()
 
 
@@ -46,6 +51,8 @@ class H(BaseHTTPRequestHandler):
                 nbytes, self.headers.get("x-amz-request-payer", "-"), m.group(1) if m else "-"))
 
     def reply(self, status, body=b"", headers=()):
+        if LATENCY:
+            time.sleep(LATENCY)
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -91,12 +98,10 @@ class H(BaseHTTPRequestHandler):
         im = self.headers.get("If-Match")
         if im and im != "*" and etag not in [x.strip() for x in im.split(",")]:
             return self.reply(412)
-        with open(fn, "rb") as f:
-            data = f.read()
         rng = self.headers.get("Range")
         m = re.fullmatch(r"bytes=(\d*)-(\d*)", rng or "")
         if mode == "norange" or not m or (not m.group(1) and not m.group(2)):
-            return self.reply(200, data, hdrs)
+            return self.send_whole(fn, size, hdrs)
         if m.group(1):
             a = int(m.group(1))
             b = int(m.group(2)) if m.group(2) else size - 1
@@ -106,11 +111,39 @@ class H(BaseHTTPRequestHandler):
             return self.reply(416, b"", hdrs + [("Content-Range", "bytes */%d" % size)])
         b = min(b, size - 1)
         off = 1 if mode == "badrange" else 0
-        return self.reply(206, data[a:b + 1], hdrs + [
+        with open(fn, "rb") as f:
+            f.seek(a)
+            data = f.read(b + 1 - a) if self.command != "HEAD" else b""
+        return self.reply(206, data, hdrs + [("Content-Length", str(b + 1 - a)),
             ("Content-Range", "bytes %d-%d/%d" % (a + off, b + off, size))])
+
+    def send_whole(self, fn, size, hdrs):
+        """200 with the whole file, streamed: a sparse 44 GB object is never
+        held in memory, and a client that hangs up stops the read."""
+        if LATENCY:
+            time.sleep(LATENCY)
+        self.send_response(200)
+        for k, v in hdrs:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        sent = 0
+        try:
+            with open(fn, "rb") as f:
+                while self.command != "HEAD" and sent < size:
+                    chunk = f.read(min(1 << 20, size - sent))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        self.log(200, sent)
 
     def stream_zeros(self):
         total = 8 << 30
+        if LATENCY:
+            time.sleep(LATENCY)
         self.send_response(200)
         self.send_header("Content-Length", str(total))
         self.end_headers()
