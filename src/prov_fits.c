@@ -69,7 +69,9 @@ struct listing {
 	char *prefix;		/* "" or "dir/sub/" */
 	int64_t fetched_ms;
 	int rc;			/* the LIST's result */
-	int probe;		/* only an existence probe (max-keys=1) */
+	int probe;		/* only an existence probe: the first page
+				 * said more keys follow */
+	size_t any;		/* keys and prefixes seen (not only FITS) */
 	struct entry *e;
 	size_t n;
 	struct listing *next;
@@ -293,7 +295,14 @@ static int listing_add(struct listing *l, const char *name, size_t nl, int is_ob
 	return 0;
 }
 
-/* Every page of one prefix (probe: a single key is enough to exist). */
+/*
+ * Every page of one prefix.  A probe (is there anything under it?) asks
+ * for one ordinary page: the same single round trip as a max-keys=1
+ * probe, and when that page is the whole prefix, as it is for most
+ * directories, the probe becomes a full listing, so the objects' sizes
+ * and ETags come with it (a lookup by name then needs no HEAD, and a walk
+ * knows the size before its first read).
+ */
 static int list_fetch(struct fits_priv *p, struct listing *l)
 {
 	char *token = NULL;
@@ -305,12 +314,13 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 	do {
 		struct astro_s3_list r;
 
-		rc = astro_s3_list(p->s3, l->bucket, l->prefix, "/", token, l->probe ? 1 : 0, &r);
+		rc = astro_s3_list(p->s3, l->bucket, l->prefix, "/", token, 0, &r);
 		free(token);
 		token = NULL;
 		if (rc)
 			break;
 		astro_stats_inc("fits.list_pages");
+		l->any += r.nprefixes + r.nobjects;
 		for (size_t i = 0; i < r.nprefixes && !rc; i++) {
 			const char *s = r.prefixes[i];
 			size_t n = strlen(s);
@@ -322,10 +332,6 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 			const char *k = r.objects[i].key;
 			size_t n = strlen(k);
 
-			if (l->probe && n > 0) {
-				rc = listing_add(l, "x", 1, 0, NULL);	/* exists */
-				continue;
-			}
 			if (n > pl && strncmp(k, l->prefix, pl) == 0 && is_fits_name(k + pl, n - pl))
 				rc = listing_add(l, k + pl, n - pl, 1, &r.objects[i]);
 		}
@@ -333,6 +339,8 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 			token = strdup(r.next_token);
 			if (!token)
 				rc = -ENOMEM;
+		} else if (!rc && !r.is_truncated) {
+			l->probe = 0;	/* complete: as good as a full listing */
 		}
 		astro_s3_list_free(&r);
 		pages++;
@@ -932,7 +940,7 @@ static int prefix_exists(struct fits_priv *p, const struct fpath *fp)
 		return 0;
 	snprintf(prefix, sizeof(prefix), "%s%s", fp->key, fp->d == D_PREFIX ? "/" : "");
 	l = listing_get(p, fp->src, prefix, 1, &rc);
-	if (l && rc == 0 && l->n == 0 && fp->d == D_PREFIX)
+	if (l && rc == 0 && l->any == 0 && fp->d == D_PREFIX)
 		rc = -ENOENT;
 	pthread_mutex_unlock(&p->lock);
 	return rc;
@@ -1053,7 +1061,7 @@ static int fill_listing(struct fits_priv *p, const struct fpath *fp, astro_fill_
 	snprintf(prefix, sizeof(prefix), "%s%s", fp->key, fp->d == D_PREFIX ? "/" : "");
 	l = listing_get(p, fp->src, prefix, 0, &rc);
 	if (l && rc == 0) {
-		if (fp->d == D_PREFIX && l->n == 0)
+		if (fp->d == D_PREFIX && l->any == 0)
 			rc = -ENOENT;
 		for (size_t i = 0; i < l->n; i++) {
 			struct astro_attr a = { .kind = ASTRO_DIR, .mtime = l->e[i].info.mtime };

@@ -173,6 +173,27 @@ EOF
 	grep -q 'not cached and the mount is offline' "$T/astrofs.log"
 }
 
+@test "fits: a small object opened by name costs one LIST and one GET of the whole object" {
+	"$PY" tests/fits/s3put.py astro "byname/hst.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits" \
+		"byname/other.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" \
+		"byname/zz.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" \
+		"onlyjunk/readme.txt=$BATS_FILE_TMPDIR/cube.json"
+	fits_mount
+	s3log_reset
+	cat "$M/astro/byname/hst.fits/headers/"* >/dev/null
+	cat "$S3_LOG"
+	# the probe of byname/ is one page holding the whole prefix, so the
+	# object's size comes with it and the walk reads all 74,880 bytes at once
+	[ "$(s3count GET '^/astro$')" -eq 1 ]
+	[ "$(s3count HEAD .)" -eq 0 ]
+	[ "$(s3count GET '^/astro/byname/hst.fits$')" -eq 1 ]
+	[ "$(s3bytes GET '^/astro/byname/hst.fits$')" -eq "$(stat -c %s "$SHARED/data/fits/astropy/o4sp040b0_raw.fits")" ]
+	# a prefix holding no FITS object still exists (and lists empty)
+	[ -d "$M/astro/onlyjunk" ]
+	[ -z "$(ls "$M/astro/onlyjunk")" ]
+	[ ! -e "$M/astro/nothing-here" ]
+}
+
 @test "fits: headers by EXTNAME[,EXTVER] alias; 16 parallel cold readers share one walk" {
 	fits_mount
 	H=$M/astro/d/astropy/o4sp040b0_raw.fits/headers
