@@ -413,13 +413,13 @@ static int on_number(void *ctx, const char *s, size_t len)
 {
 	struct reader *rd = ctx;
 	int64_t i = 0;
-	size_t k = 0;
+	size_t k = s[0] == '-';
 	double d;
 	int rc;
 
 	/* converted even inside skipped members: a number no double can hold
 	 * makes the request malformed wherever it is */
-	while (k < len && s[k] != '.' && s[k] != 'e' && s[k] != 'E')
+	while (k < len && s[k] >= '0' && s[k] <= '9')
 		k++;
 	if (k == len) {
 		if (int_literal(s, len, &i))
@@ -542,6 +542,9 @@ int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
 		astro_sfreq_free(r);
 		return -ENOMEM;
 	}
+	/* utf8_ok checks every string and member name, strictly (yajl's own
+	 * check lets overlong forms through): one check is enough */
+	yajl_config(h, yajl_dont_validate_strings, 1);
 	rd.h = h;
 	st = yajl_parse(h, (const unsigned char *)buf, len);
 	rd.finishing = 1;
