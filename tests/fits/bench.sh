@@ -1,6 +1,8 @@
 #!/bin/bash
 # /fits benchmark: every header of (a) a sparse 44 GB TESS-like cube, (b) the
-# 7-HDU HST raw file, (c) 100 small files under one prefix, read through an
+# 7-HDU HST raw file of the corpus (75 KB: nearly all header), (b') a sparse
+# 168 MB 7-HDU file laid out like an ACS/WFC _flt (tests/fits/mkstore.py
+# hstlike), (c) 100 small files under one prefix, read through an
 # astrofs mount from the verifying S3 front with 20 ms added per response
 # (front.js --latency-ms).  Columns: wall time, GET/HEAD/LIST requests and
 # bytes received, counted in the front's own log.  Cold = empty cache; warm
@@ -43,6 +45,7 @@ trap cleanup EXIT
 S3_LATENCY_MS=$LAT tests/s3/s3server.sh start "$tmp/s3" >/dev/null
 set -a; . "$tmp/s3/env"; set +a
 $PY tests/fits/mkstore.py cube "$tmp/s3/data" astro tess/cube.fits >/dev/null
+$PY tests/fits/mkstore.py hstlike "$tmp/s3/data" astro hstlike/flt.fits >/dev/null
 $PY tests/fits/mkstore.py many "$tmp/s3/data" astro small 100
 hst=$SHARED/data/fits/astropy/o4sp040b0_raw.fits
 if [ -r "$hst" ]; then
@@ -121,12 +124,14 @@ mount_fs
 for pass in cold warm; do
 	run "$pass" cube all_headers "$mnt/fits/astro/tess/cube.fits"
 	[ -n "$hst" ] && run "$pass" hst-7hdu all_headers "$mnt/fits/astro/hst/o4sp040b0_raw.fits"
+	run "$pass" hst-like all_headers "$mnt/fits/astro/hstlike/flt.fits"
 	run "$pass" small-100 all_headers "${small[@]}"
 done
 umount_fs
 mount_fs
 run remount cube all_headers "$mnt/fits/astro/tess/cube.fits"
 [ -n "$hst" ] && run remount hst-7hdu all_headers "$mnt/fits/astro/hst/o4sp040b0_raw.fits"
+run remount hst-like all_headers "$mnt/fits/astro/hstlike/flt.fits"
 run remount small-100 all_headers "${small[@]}"
 umount_fs
 rm -rf "$tmp/cache"
@@ -164,7 +169,7 @@ echo "warm headers/2 read: cat (incl. process start) ${cat_us} us, open+read+clo
 umount_fs
 
 # The objects' names, for the peers.
-keys=(tess/cube.fits)
+keys=(tess/cube.fits hstlike/flt.fits)
 [ -n "$hst" ] && keys+=(hst/o4sp040b0_raw.fits)
 small_keys=()
 for i in $(seq 0 99); do small_keys+=("small/f$(printf %05d "$i").fits"); done
@@ -189,6 +194,7 @@ if $PY -c 'import astropy, fsspec, aiohttp' 2>/dev/null; then
 	web=http://127.0.0.1:$port/files
 	peer fsspec cube "$tmp/web.log" "$web/tess/cube.fits"
 	[ -n "$hst" ] && peer fsspec hst-7hdu "$tmp/web.log" "$web/hst/o4sp040b0_raw.fits"
+	peer fsspec hst-like "$tmp/web.log" "$web/hstlike/flt.fits"
 	peer fsspec small-100 "$tmp/web.log" "${small_keys[@]/#/$web/}"
 	kill "$(cat "$tmp/web.pid")"
 	rm -f "$tmp/web.pid"
@@ -209,6 +215,7 @@ if command -v s3fs >/dev/null && $PY -c 'import astropy' 2>/dev/null; then
 	mountpoint -q "$s3mnt" || { cat "$tmp/s3fs.log" >&2; exit 1; }
 	peer s3fs cube "$S3_LOG" "$s3mnt/tess/cube.fits"
 	[ -n "$hst" ] && peer s3fs hst-7hdu "$S3_LOG" "$s3mnt/hst/o4sp040b0_raw.fits"
+	peer s3fs hst-like "$S3_LOG" "$s3mnt/hstlike/flt.fits"
 	peer s3fs small-100 "$S3_LOG" "${small_keys[@]/#/$s3mnt/}"
 	fusermount3 -u "$s3mnt"
 	for _ in $(seq 1 100); do kill -0 "$(cat "$tmp/s3fs.pid")" 2>/dev/null || break; sleep 0.1; done
@@ -220,7 +227,7 @@ fi
 # Side by side, then the goals of issue 3 from the rows above.
 echo
 echo "# side by side (wall ms, GET, HEAD, LIST, bytes received by the client)"
-for c in cube hst-7hdu small-100; do
+for c in cube hst-7hdu hst-like small-100; do
 	for l in cold warm remount fsspec s3fs; do
 		awk -v c=$c -v l=$l '$1 == c && $2 == l' "$tmp/results"
 	done
@@ -232,7 +239,7 @@ field() {
 }
 echo
 echo "# goals (issue 3)"
-for c in cube hst-7hdu small-100; do
+for c in cube hst-7hdu hst-like small-100; do
 	ab=$(field $c cold 5); fb=$(field $c fsspec 5)
 	if [ -z "$ab" ] || [ -z "$fb" ]; then
 		echo "$c: fsspec/astrofs bytes: skipped (a row is missing)"

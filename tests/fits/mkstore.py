@@ -6,6 +6,10 @@ or numerous objects; docs/reference/s3-testing.md §2: <dir>/<bucket>/<key>
 Usage: mkstore.py cube  STOREDIR BUCKET KEY   sparse ~44 GB TESS-like cube;
                                              prints its layout as JSON
        mkstore.py many  STOREDIR BUCKET PREFIX N   N tiny FITS objects
+       mkstore.py hstlike STOREDIR BUCKET KEY  sparse ~168 MB file laid out
+                                             like an ACS/WFC _flt: 7 HDUs
+                                             (PRIMARY, then SCI, ERR, DQ
+                                             per chip); prints its layout
 The cube's layout is computed here from FITS 4.0 Eq. 2 by hand (independent
 of astrofs): a primary with NAXIS=0, an IMAGE with BITPIX=-32 and axes
 (2, 1239, 2136, 2078) — 43,995,482,496 data bytes — and a BINTABLE with a
@@ -89,6 +93,36 @@ def cube(store, bucket, key):
     print(json.dumps({"size": size, "hdus": hdus}))
 
 
+def hstlike(store, bucket, key):
+    """A primary of ~300 cards, then per chip SCI and ERR (float32) and DQ
+    (int16) of 4096 x 2048 with ~120-card headers, as calibrated ACS/WFC
+    images are; the data blocks are holes."""
+    nx, ny = 4096, 2048
+    prim = [card("SIMPLE", True), card("BITPIX", 16), card("NAXIS", 0), card("EXTEND", True),
+            card("NEXTEND", 6), card("TELESCOP", "HST"), card("INSTRUME", "ACS")]
+    prim += [card("HISTORY", None, " calibration step %03d" % i) for i in range(300)]
+    chunks, hdus, off = [], [], 0
+    h = header(prim)
+    chunks.append((0, h))
+    hdus.append({"header_offset": 0, "header_bytes": len(h), "data_offset": len(h), "data_bytes": 0})
+    off = len(h)
+    for chip in (1, 2):
+        for name, bitpix in (("SCI", -32), ("ERR", -32), ("DQ", 16)):
+            cards = [card("XTENSION", "IMAGE"), card("BITPIX", bitpix), card("NAXIS", 2),
+                     card("NAXIS1", nx), card("NAXIS2", ny), card("PCOUNT", 0), card("GCOUNT", 1),
+                     card("EXTNAME", name), card("EXTVER", chip)]
+            cards += [card("COMMENT", None, " WCS and photometry card %03d" % i) for i in range(110)]
+            h = header(cards)
+            data = abs(bitpix) // 8 * nx * ny
+            span = -(-data // BLOCK) * BLOCK
+            chunks.append((off, h))
+            hdus.append({"header_offset": off, "header_bytes": len(h),
+                         "data_offset": off + len(h), "data_bytes": data})
+            off += len(h) + span
+    put(store, bucket, key, chunks, off)
+    print(json.dumps({"size": off, "hdus": hdus}))
+
+
 def many(store, bucket, prefix, n):
     h = header([card("SIMPLE", True), card("BITPIX", 8), card("NAXIS", 0)])
     for i in range(n):
@@ -98,6 +132,8 @@ def many(store, bucket, prefix, n):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["cube"] and len(sys.argv) == 5:
         cube(*sys.argv[2:5])
+    elif sys.argv[1:2] == ["hstlike"] and len(sys.argv) == 5:
+        hstlike(*sys.argv[2:5])
     elif sys.argv[1:2] == ["many"] and len(sys.argv) == 6:
         many(*sys.argv[2:5], int(sys.argv[5]))
     else:
