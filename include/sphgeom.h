@@ -17,9 +17,32 @@
 #ifndef ASTRO_SPHGEOM_H
 #define ASTRO_SPHGEOM_H
 
+#include <math.h>
 #include <stddef.h>
 
 #define ASTRO_SPHGEOM_MAX_VERTS 8
+
+/* 3-vector helpers, inline because the per-source filter loop runs them. */
+static inline double astro_sphgeom_dot(const double a[3], const double b[3])
+{
+	return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+static inline void astro_sphgeom_cross(const double a[3], const double b[3], double o[3])
+{
+	o[0] = a[1] * b[2] - a[2] * b[1];
+	o[1] = a[2] * b[0] - a[0] * b[2];
+	o[2] = a[0] * b[1] - a[1] * b[0];
+}
+
+/* Scale a (non-zero) vector to unit length. */
+static inline void astro_sphgeom_unit(double a[3])
+{
+	double l = sqrt(astro_sphgeom_dot(a, a));
+
+	for (int j = 0; j < 3; j++)
+		a[j] /= l;
+}
 
 /* Unit vector of (ra, dec) in degrees. */
 void astro_sphgeom_vec(double ra_deg, double dec_deg, double v[3]);

@@ -525,21 +525,6 @@ static void radec_vec(const struct astro_frames_instant *in, const double r[3],
 #define INDEX_SLACK 1e-12	/* rad: rounding in slerp and projections */
 #define WIDE_DEG 170.0		/* a segment at least this long is wide */
 
-static void cross3(const double a[3], const double b[3], double o[3])
-{
-	o[0] = a[1] * b[2] - a[2] * b[1];
-	o[1] = a[2] * b[0] - a[0] * b[2];
-	o[2] = a[0] * b[1] - a[1] * b[0];
-}
-
-static void unit3(double a[3])
-{
-	double l = sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
-
-	for (int j = 0; j < 3; j++)
-		a[j] /= l;
-}
-
 static size_t cell_of(const struct visit *v, double x)
 {
 	double f = floor((x + v->gw) / v->gcell);
@@ -555,8 +540,7 @@ static size_t cell_of(const struct visit *v, double x)
 static void cell_box(const struct visit *v, const double c[3], double r, size_t *x0,
 		     size_t *x1, size_t *y0, size_t *y1)
 {
-	double x = c[0] * v->e1[0] + c[1] * v->e1[1] + c[2] * v->e1[2];
-	double y = c[0] * v->e2[0] + c[1] * v->e2[1] + c[2] * v->e2[2];
+	double x = astro_sphgeom_dot(c, v->e1), y = astro_sphgeom_dot(c, v->e2);
 
 	*x0 = cell_of(v, x - r);
 	*x1 = cell_of(v, x + r);
@@ -570,7 +554,7 @@ static int cut_pieces(struct visit *v)
 	for (size_t t = 0; t < v->ntracks; t++)
 		for (size_t k = v->tracks[t].off; k + 1 < v->tracks[t].off + v->tracks[t].n; k++) {
 			const double *a = v->v[k], *b = v->v[k + 1];
-			double len = astro_sphgeom_angle(a, b), sl = sin(len);
+			double len = astro_sphgeom_angle(a, b), sl = sin(len), u[3], w[3];
 			size_t n = (size_t)ceil(len / (PIECE_DEG * DEG));
 			int rc;
 
@@ -588,30 +572,30 @@ static int cut_pieces(struct visit *v)
 				  (v->npieces + n) * sizeof(v->pieces[0]));
 			if (rc)
 				return rc;
+			memcpy(u, a, sizeof(u));
 			for (size_t j = 0; j < n; j++) {
 				struct piece *pc = &v->pieces[v->npieces++];
-				double u[3], w[3], h;
+				double f = (double)(j + 1) / (double)n, h;
 
-				/* slerp: the great-circle points at fractions j/n */
-				for (int q = 0; q < 3; q++) {
-					double f0 = (double)j / (double)n, f1 = (double)(j + 1) / (double)n;
+				/* slerp: the great-circle point at fraction (j+1)/n
+				 * ends this piece and starts the next */
+				if (j + 1 == n) {
+					memcpy(w, b, sizeof(w));
+				} else {
+					double ca = sin((1 - f) * len) / sl, cb = sin(f * len) / sl;
 
-					if (n == 1) {
-						u[q] = a[q];
-						w[q] = b[q];
-					} else {
-						u[q] = (sin((1 - f0) * len) * a[q] + sin(f0 * len) * b[q]) / sl;
-						w[q] = (sin((1 - f1) * len) * a[q] + sin(f1 * len) * b[q]) / sl;
-					}
+					for (int q = 0; q < 3; q++)
+						w[q] = ca * a[q] + cb * b[q];
 				}
 				for (int q = 0; q < 3; q++)
 					pc->m[q] = u[q] + w[q];
-				unit3(pc->m);
+				astro_sphgeom_unit(pc->m);
 				h = astro_sphgeom_angle(u, w) / 2 + INDEX_SLACK;
 				pc->h = h;
 				pc->ch = cos(h);
 				pc->sh = sin(h);
 				pc->k = (uint32_t)k;
+				memcpy(u, w, sizeof(u));
 			}
 		}
 	return 0;
@@ -629,9 +613,9 @@ static int build_index(const struct astro_satfilter *sf, struct visit *v)
 	v->e1[0] = fabs(v->bore[0]) < 0.9 ? 1 : 0;
 	v->e1[1] = fabs(v->bore[0]) < 0.9 ? 0 : 1;
 	v->e1[2] = 0;
-	cross3(v->bore, v->e1, v->e2);
-	unit3(v->e2);
-	cross3(v->e2, v->bore, v->e1);
+	astro_sphgeom_cross(v->bore, v->e1, v->e2);
+	astro_sphgeom_unit(v->e2);
+	astro_sphgeom_cross(v->e2, v->bore, v->e1);
 	v->gcell = CELL_DEG * DEG;
 	v->gw = sin(fmin(M_PI / 2, (sf->o.field_deg + 1.5) * DEG));
 	v->gn = (size_t)ceil(2 * v->gw / v->gcell) + 1;
@@ -945,11 +929,6 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
  * 0, less elsewhere), so "skip" is decided only when it is certain. */
 #define COS_MARGIN 1e-12
 
-static double dot3(const double a[3], const double b[3])
-{
-	return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-
 /* Is any track within the buffer of the hull?  Only the pieces listed in
  * the cells the source's square covers (build_index) can be; each is
  * tested first by its cap in cosine space (angle(m, c) > h + rb  <=>
@@ -976,7 +955,7 @@ static int near_track(const struct astro_satfilter *sf, const struct visit *v,
 				const struct piece *pc = &v->pieces[v->cell_piece[i]];
 
 				if (rb < M_PI_2 &&
-				    dot3(pc->m, h->centre) < pc->ch * crb - pc->sh * srb - COS_MARGIN)
+				    astro_sphgeom_dot(pc->m, h->centre) < pc->ch * crb - pc->sh * srb - COS_MARGIN)
 					continue;
 				if (astro_sphgeom_arc_poly(v->v[pc->k], v->v[pc->k + 1], h) <= buf)
 					return 1;
@@ -1187,7 +1166,7 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 			rc = answer_error(answer, status, 400, "%s", why);
 			goto out;
 		}
-		if (dot3(h.centre, v->bore) < cos_field &&
+		if (astro_sphgeom_dot(h.centre, v->bore) < cos_field &&
 		    astro_sphgeom_angle(h.centre, v->bore) > (sf->o.field_deg + 1.0) * DEG) {
 			rc = answer_error(answer, status, 400,
 					  "diasources[%zu] lies outside the visit's field", i);

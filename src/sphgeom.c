@@ -5,21 +5,9 @@
 #include "astro.h"
 #include "sphgeom.h"
 
-static void cross(const double a[3], const double b[3], double o[3])
-{
-	o[0] = a[1] * b[2] - a[2] * b[1];
-	o[1] = a[2] * b[0] - a[0] * b[2];
-	o[2] = a[0] * b[1] - a[1] * b[0];
-}
-
-static double dot(const double a[3], const double b[3])
-{
-	return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-
 static double norm(const double a[3])
 {
-	return sqrt(dot(a, a));
+	return sqrt(astro_sphgeom_dot(a, a));
 }
 
 void astro_sphgeom_vec(double ra_deg, double dec_deg, double v[3])
@@ -35,8 +23,8 @@ double astro_sphgeom_angle(const double a[3], const double b[3])
 {
 	double c[3];
 
-	cross(a, b, c);
-	return atan2(norm(c), dot(a, b));
+	astro_sphgeom_cross(a, b, c);
+	return atan2(norm(c), astro_sphgeom_dot(a, b));
 }
 
 int astro_sphgeom_hull(const double (*pts)[3], size_t n,
@@ -69,19 +57,19 @@ int astro_sphgeom_hull(const double (*pts)[3], size_t n,
 		double t[3] = { 0, 0, 0 };
 
 		t[fabs(c[0]) < 0.6 ? 0 : (fabs(c[1]) < 0.6 ? 1 : 2)] = 1.0;
-		cross(c, t, e1);
+		astro_sphgeom_cross(c, t, e1);
 		len = norm(e1);
 		for (int j = 0; j < 3; j++)
 			e1[j] /= len;
-		cross(c, e1, e2);	/* e1 x e2 = c: counter-clockwise from outside */
+		astro_sphgeom_cross(c, e1, e2);	/* e1 x e2 = c: counter-clockwise from outside */
 	}
 	for (size_t i = 0; i < n; i++) {
-		double w = dot(pts[i], c);
+		double w = astro_sphgeom_dot(pts[i], c);
 
 		if (!(w > 1e-6))
 			return -EINVAL;
-		xy[i][0] = dot(pts[i], e1) / w;
-		xy[i][1] = dot(pts[i], e2) / w;
+		xy[i][0] = astro_sphgeom_dot(pts[i], e1) / w;
+		xy[i][1] = astro_sphgeom_dot(pts[i], e2) / w;
 		idx[i] = i;
 	}
 	/* sort by x then y (n <= 8: insertion sort) */
@@ -157,18 +145,18 @@ double astro_sphgeom_point_arc(const double p[3], const double a[3],
 {
 	double nv[3], ap[3], pb[3], len, da, db, s;
 
-	cross(a, b, nv);
+	astro_sphgeom_cross(a, b, nv);
 	len = norm(nv);
 	if (len > 1e-15) {
 		for (int j = 0; j < 3; j++)
 			nv[j] /= len;
-		cross(a, p, ap);
-		cross(p, b, pb);
-		if (dot(ap, nv) >= 0 && dot(pb, nv) >= 0) {
+		astro_sphgeom_cross(a, p, ap);
+		astro_sphgeom_cross(p, b, pb);
+		if (astro_sphgeom_dot(ap, nv) >= 0 && astro_sphgeom_dot(pb, nv) >= 0) {
 			double q[3];
 
 			/* p's foot on the great circle lies on the arc */
-			s = dot(p, nv);
+			s = astro_sphgeom_dot(p, nv);
 			for (int j = 0; j < 3; j++)
 				q[j] = p[j] - s * nv[j];
 			return atan2(fabs(s), norm(q));
@@ -184,11 +172,11 @@ double astro_sphgeom_point_arc(const double p[3], const double a[3],
 static int on_arc(const double s[3], const double a[3], const double b[3],
 		  const double nv[3])
 {
-	double as[3], sb[3], eps = 1e-15 * dot(nv, nv);
+	double as[3], sb[3], eps = 1e-15 * astro_sphgeom_dot(nv, nv);
 
-	cross(a, s, as);
-	cross(s, b, sb);
-	return dot(as, nv) >= -eps && dot(sb, nv) >= -eps;
+	astro_sphgeom_cross(a, s, as);
+	astro_sphgeom_cross(s, b, sb);
+	return astro_sphgeom_dot(as, nv) >= -eps && astro_sphgeom_dot(sb, nv) >= -eps;
 }
 
 int astro_sphgeom_arcs_cross(const double a[3], const double b[3],
@@ -196,9 +184,9 @@ int astro_sphgeom_arcs_cross(const double a[3], const double b[3],
 {
 	double n1[3], n2[3], x[3], len;
 
-	cross(a, b, n1);
-	cross(c, d, n2);
-	cross(n1, n2, x);
+	astro_sphgeom_cross(a, b, n1);
+	astro_sphgeom_cross(c, d, n2);
+	astro_sphgeom_cross(n1, n2, x);
 	len = norm(x);
 	if (norm(n1) < 1e-15 || norm(n2) < 1e-15 || len < 1e-15 * norm(n1) * norm(n2))
 		/* a point, or both on one great circle: touching is distance 0 */
@@ -220,13 +208,13 @@ int astro_sphgeom_poly_contains(const struct astro_sphgeom_poly *poly,
 {
 	if (poly->n < 3)
 		return 0;
-	if (dot(p, poly->centre) <= 0)
+	if (astro_sphgeom_dot(p, poly->centre) <= 0)
 		return 0;
 	for (size_t i = 0; i < poly->n; i++) {
 		double e[3];
 
-		cross(poly->v[i], poly->v[(i + 1) % poly->n], e);
-		if (dot(p, e) < 0)
+		astro_sphgeom_cross(poly->v[i], poly->v[(i + 1) % poly->n], e);
+		if (astro_sphgeom_dot(p, e) < 0)
 			return 0;
 	}
 	return 1;
