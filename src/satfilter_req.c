@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
+#include "astro.h"
 #include "satfilter_req.h"
 
 /* The fast path relies on each double operation rounding once, to double. */
@@ -171,12 +172,30 @@ static int fail(struct reader *rd, const char *msg)
 	return 0;	/* stops yajl: client canceled */
 }
 
-static int known_field(const unsigned char *k, size_t len)
+/* Members read in a DIASource element, by index as src_field counts them. */
+static const char *const source_names[] = { "diasource_id", "bbox" };
+
+/* Index of member name k in names[0 .. n), or -1. */
+static int member_index(const char *const *names, int n, const unsigned char *k, size_t len)
 {
-	for (int f = 0; f < ASTRO_SFREQ_NFIELDS; f++)
-		if (strlen(field_names[f]) == len && memcmp(field_names[f], k, len) == 0)
+	for (int f = 0; f < n; f++)
+		if (strlen(names[f]) == len && memcmp(names[f], k, len) == 0)
 			return f;
 	return -1;
+}
+
+/* Member f (of names) is given: 1, or 0 (failing the request) when it was
+ * given before in the same object. */
+static int first_time(struct reader *rd, unsigned *seen, int f, const char *const *names)
+{
+	if (f < 0)
+		return 1;
+	if (*seen & (1u << f)) {
+		snprintf(rd->fatal, sizeof(rd->fatal), "member \"%s\" given twice", names[f]);
+		return 0;
+	}
+	*seen |= 1u << f;
+	return 1;
 }
 
 /* The first bad corner of a bbox; range 1: out of range, else misshapen. */
@@ -461,27 +480,13 @@ static int on_key(void *ctx, const unsigned char *k, size_t len)
 	assert(rd->depth > 0);
 	switch (rd->stack[rd->depth - 1]) {
 	case F_TOP:
-		f = known_field(k, len);
-		if (f >= 0 && (rd->seen & (1u << f))) {
-			snprintf(rd->fatal, sizeof(rd->fatal), "member \"%s\" given twice",
-				 field_names[f]);
-			return 0;
-		}
-		if (f >= 0)
-			rd->seen |= 1u << f;
+		f = member_index(field_names, ASTRO_SFREQ_NFIELDS, k, len);
 		rd->field = f;
-		return 1;
+		return first_time(rd, &rd->seen, f, field_names);
 	case F_SRC:
-		f = len == 12 && memcmp(k, "diasource_id", 12) == 0 ? 0
-		    : len == 4 && memcmp(k, "bbox", 4) == 0	     ? 1
-								     : -1;
-		if (f >= 0 && (rd->src_seen & (1u << f)))
-			return fail(rd, f ? "member \"bbox\" given twice"
-					  : "member \"diasource_id\" given twice");
-		if (f >= 0)
-			rd->src_seen |= 1u << f;
+		f = member_index(source_names, (int)ASTRO_ARRAY_SIZE(source_names), k, len);
 		rd->src_field = f;
-		return 1;
+		return first_time(rd, &rd->src_seen, f, source_names);
 	default:
 		assert(!"a key outside an object");
 		return 0;
