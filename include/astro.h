@@ -66,4 +66,13 @@ int astro_fail(char *err, size_t errlen, const char *fmt, ...) ASTRO_PRINTF(3, 4
 /* Cryptographically random bytes (OpenSSL); 0 or -EIO. */
 int astro_random(void *buf, size_t len);
 
+/*
+ * Memory for secrets (a catalogue that must stay in memory only): its own
+ * pages, excluded from core dumps (refused, NULL, when that is not
+ * possible), locked against swap where RLIMIT_MEMLOCK permits (a notice
+ * once when not), wiped on free.  Free with the length allocated.
+ */
+void *astro_secure_alloc(size_t len);
+void astro_secure_free(void *p, size_t len);
+
 #endif

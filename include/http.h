@@ -33,9 +33,9 @@ struct astro_http_req {
 	int (*retry_status)(long status, void *arg);
 	void *retry_arg;
 	/* The response body is a secret (a catalogue that must stay in
-	 * memory only): it is held in pages excluded from core dumps, locked
-	 * where permitted, and wiped whenever it is grown or freed.  Free it
-	 * with astro_http_resp_free, or, once taken, astro_http_secret_free. */
+	 * memory only): it is held in astro_secure_alloc memory and wiped
+	 * whenever it is grown or freed.  Free it with astro_http_resp_free,
+	 * or, once taken, astro_secure_free(body, body_cap). */
 	int secret_body;
 };
 
@@ -44,7 +44,7 @@ struct astro_http_resp {
 	char *body;		/* NUL-terminated (not counted in body_len) */
 	size_t body_len;
 	size_t body_cap;	/* bytes allocated for body */
-	int body_secret;	/* body is secret memory (req.secret_body) */
+	int body_secret;	/* body is astro_secure_alloc memory (req.secret_body) */
 	char *headers;		/* raw response headers of the final response */
 	size_t headers_len;
 };
@@ -59,9 +59,6 @@ struct astro_http_resp {
 int astro_http_request(const struct astro_http_req *req,
 		       struct astro_http_resp *resp);
 void astro_http_resp_free(struct astro_http_resp *resp);
-
-/* Wipe and release a secret body taken from a response (body, body_cap). */
-void astro_http_secret_free(char *body, size_t cap);
 
 /*
  * Copy the value of the last header `name` (case-insensitive) into buf;

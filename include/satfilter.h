@@ -125,9 +125,4 @@ int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 
 #define ASTRO_SATFILTER_OOM_ANSWER "{\"error\": \"out of memory\", \"allow_list\": []}"
 
-/* Allocation for secrets: page-backed, MADV_DONTDUMP, mlock'ed when
- * permitted, wiped on free.  NULL on failure. */
-void *astro_satfilter_secure_alloc(size_t len);
-void astro_satfilter_secure_free(void *p, size_t len);
-
 #endif

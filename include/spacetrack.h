@@ -44,7 +44,7 @@ int astro_st_get(struct astro_spacetrack *st, const char *path,
  * The same for a body that is a secret (the GP catalogue the satellite
  * filter keeps in memory only): it is received into memory excluded from
  * core dumps and wiped as it grows; release it with
- * astro_http_secret_free(*body, *cap).
+ * astro_secure_free(*body, *cap).
  */
 int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
 			int64_t deadline_ms, char **body, size_t *len, size_t *cap);

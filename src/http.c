@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <curl/curl.h>
 #include "astro.h"
 #include "http.h"
@@ -117,39 +115,23 @@ static int grow(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-void astro_http_secret_free(char *body, size_t cap)
-{
-	if (!body)
-		return;
-	explicit_bzero(body, cap);
-	munlock(body, cap);
-	munmap(body, cap);
-}
-
-/* Grow a secret body: new pages (no core dump, locked when permitted),
- * the old ones wiped, so no copy of the secret is left in freed memory as
- * realloc would leave it. */
+/* Grow a secret body: new secure pages, the old ones wiped, so no copy of
+ * the secret is left in freed memory as realloc would leave it. */
 static int grow_secret(struct astro_http_resp *r, size_t need)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = r->body_cap ? r->body_cap : 1u << 16;
+	size_t n = r->body_cap ? r->body_cap : 1u << 16;
 	char *p;
 
 	if (need <= r->body_cap)
 		return 0;
 	while (n < need)
 		n *= 2;
-	n = (n + page - 1) / page * page;
-	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	p = astro_secure_alloc(n);
+	if (!p)
 		return -ENOMEM;
-	if (madvise(p, n, MADV_DONTDUMP) != 0) {
-		munmap(p, n);
-		return -ENOMEM;
-	}
-	(void)mlock(p, n);	/* best effort: RLIMIT_MEMLOCK may forbid it */
 	if (r->body)
 		memcpy(p, r->body, r->body_len + 1);
-	astro_http_secret_free(r->body, r->body_cap);
+	astro_secure_free(r->body, r->body_cap);
 	r->body = p;
 	r->body_cap = n;
 	return 0;
@@ -334,7 +316,7 @@ static void resp_clear(struct astro_http_resp *r)
 	int secret = r->body_secret;
 
 	if (secret)
-		astro_http_secret_free(r->body, r->body_cap);
+		astro_secure_free(r->body, r->body_cap);
 	else
 		free(r->body);
 	free(r->headers);

@@ -30,7 +30,6 @@
 #include "satfilter.h"
 #include "satfilter_http.h"
 #include "services.h"
-#include "http.h"
 #include "spacetrack.h"
 
 #define GP_QUERY "/basicspacedata/query/class/gp/decay_date/null-val/epoch/%3Enow-30/" \
@@ -100,7 +99,7 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 			rc = astro_satfilter_load(p->sf, body, len, err, sizeof(err));
 		else
 			snprintf(err, sizeof(err), "space-track: %s", strerror((int)-rc));
-		astro_http_secret_free(body, cap);
+		astro_secure_free(body, cap);
 	}
 	if (on_demand)
 		p->failed_ms = rc < 0 ? astro_mono_ms() : 0;

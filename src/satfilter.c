@@ -7,11 +7,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "astro.h"
@@ -35,47 +33,6 @@
 #define PREFILTER_SLACK_DEG 0.02
 /* How long a request waits for another thread computing the same visit. */
 #define VISIT_WAIT_MS 60000
-
-/* ---------------------------------------------------------------- memory */
-
-void *astro_satfilter_secure_alloc(size_t len)
-{
-	void *p;
-
-	if (len == 0)
-		len = 1;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* Core dumps must not carry the catalogue; mlock keeps it out of
-	 * swap where RLIMIT_MEMLOCK allows (best effort: unprivileged
-	 * limits are small). */
-	if (madvise(p, len, MADV_DONTDUMP) != 0) {
-		/* not excludable from core dumps: refuse to hold secrets there */
-		munmap(p, len);
-		return NULL;
-	}
-	if (mlock(p, len) != 0) {
-		static atomic_int told;
-
-		if (!atomic_exchange(&told, 1))
-			astro_notice("satfilter: memory cannot be locked (%s; RLIMIT_MEMLOCK): the "
-				     "catalogue may reach swap, it is still kept out of core dumps",
-				     strerror(errno));
-	}
-	return p;
-}
-
-void astro_satfilter_secure_free(void *p, size_t len)
-{
-	if (!p)
-		return;
-	if (len == 0)
-		len = 1;
-	explicit_bzero(p, len);
-	(void)munlock(p, len);
-	munmap(p, len);
-}
 
 /* ------------------------------------------------------------- catalogue */
 
@@ -180,7 +137,7 @@ static void cat_free(struct catalogue *c)
 {
 	if (!c)
 		return;
-	astro_satfilter_secure_free(c->rec, c->bytes);
+	astro_secure_free(c->rec, c->bytes);
 	free(c);
 }
 
@@ -201,12 +158,12 @@ static void visit_free(struct visit *v)
 {
 	if (!v)
 		return;
-	astro_satfilter_secure_free(v->tracks, v->tracks_bytes);
-	astro_satfilter_secure_free(v->v, v->v_bytes);
-	astro_satfilter_secure_free(v->pieces, v->pieces_bytes);
-	astro_satfilter_secure_free(v->cell_start, v->start_bytes);
-	astro_satfilter_secure_free(v->cell_piece, v->cellp_bytes);
-	astro_satfilter_secure_free(v->wide, v->wide_bytes);
+	astro_secure_free(v->tracks, v->tracks_bytes);
+	astro_secure_free(v->v, v->v_bytes);
+	astro_secure_free(v->pieces, v->pieces_bytes);
+	astro_secure_free(v->cell_start, v->start_bytes);
+	astro_secure_free(v->cell_piece, v->cellp_bytes);
+	astro_secure_free(v->wide, v->wide_bytes);
 	free(v);
 }
 
@@ -286,7 +243,7 @@ long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 		goto out;
 	}
 	c->bytes = nsets * sizeof(*c->rec);
-	c->rec = astro_satfilter_secure_alloc(c->bytes);
+	c->rec = astro_secure_alloc(c->bytes);
 	if (!c->rec) {
 		rc = -ENOMEM;
 		goto out;
@@ -358,7 +315,7 @@ long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
 		goto out;
 	}
 	cap = (size_t)st.st_size + 1;
-	buf = astro_satfilter_secure_alloc(cap);
+	buf = astro_secure_alloc(cap);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
@@ -379,7 +336,7 @@ long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
 	}
 	rc = astro_satfilter_load(sf, buf, len, err, errlen);
 out:
-	astro_satfilter_secure_free(buf, cap);
+	astro_secure_free(buf, cap);
 	close(fd);
 	return rc;
 }
@@ -404,12 +361,12 @@ static int grow(void **p, size_t *bytes, size_t need)
 	nb = *bytes ? *bytes : 4096;
 	while (nb < need)
 		nb *= 2;
-	q = astro_satfilter_secure_alloc(nb);
+	q = astro_secure_alloc(nb);
 	if (!q)
 		return -ENOMEM;
 	if (*p) {
 		memcpy(q, *p, *bytes);
-		astro_satfilter_secure_free(*p, *bytes);
+		astro_secure_free(*p, *bytes);
 	}
 	*p = q;
 	*bytes = nb;

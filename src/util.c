@@ -1,12 +1,15 @@
 /* util.c — time, bounded strings, randomness (see astro.h). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <openssl/rand.h>
 #include "astro.h"
+#include "log.h"
 
 int64_t astro_now_ms(void)
 {
@@ -132,4 +135,40 @@ int astro_fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -EINVAL;
+}
+
+void *astro_secure_alloc(size_t len)
+{
+	void *p;
+
+	if (len == 0)
+		len = 1;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, len, MADV_DONTDUMP) != 0) {
+		/* not excludable from core dumps: refuse to hold secrets there */
+		munmap(p, len);
+		return NULL;
+	}
+	if (mlock(p, len) != 0) {
+		static atomic_int told;
+
+		if (!atomic_exchange(&told, 1))
+			astro_notice("memory for secrets cannot be locked (%s; RLIMIT_MEMLOCK): it "
+				     "may reach swap, it is still kept out of core dumps",
+				     strerror(errno));
+	}
+	return p;
+}
+
+void astro_secure_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (len == 0)
+		len = 1;
+	explicit_bzero(p, len);
+	(void)munlock(p, len);
+	munmap(p, len);
 }
