@@ -50,9 +50,13 @@ class H(BaseHTTPRequestHandler):
                 self.command, self.path.split("?")[0], self.headers.get("Range", "-"), status,
                 nbytes, self.headers.get("x-amz-request-payer", "-"), m.group(1) if m else "-"))
 
-    def reply(self, status, body=b"", headers=()):
+    def send_response(self, code, message=None):
+        # every answer, whatever writes it, pays the round trip
         if LATENCY:
             time.sleep(LATENCY)
+        super().send_response(code, message)
+
+    def reply(self, status, body=b"", headers=()):
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -120,8 +124,6 @@ class H(BaseHTTPRequestHandler):
     def send_whole(self, fn, size, hdrs):
         """200 with the whole file, streamed: a sparse 44 GB object is never
         held in memory, and a client that hangs up stops the read."""
-        if LATENCY:
-            time.sleep(LATENCY)
         self.send_response(200)
         for k, v in hdrs:
             self.send_header(k, v)
@@ -142,8 +144,6 @@ class H(BaseHTTPRequestHandler):
 
     def stream_zeros(self):
         total = 8 << 30
-        if LATENCY:
-            time.sleep(LATENCY)
         self.send_response(200)
         self.send_header("Content-Length", str(total))
         self.end_headers()
