@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifndef ASTRO_VERSION
 #define ASTRO_VERSION "0.0.0"
@@ -59,6 +60,52 @@ struct astro_membuf {
 int astro_membuf_read(const struct astro_membuf *m, char *buf, size_t size,
 		      int64_t off);
 void astro_membuf_free(struct astro_membuf *m);
+
+/*
+ * A growable byte string for builders: the error sticks (after a failed
+ * allocation every append does nothing and err is -ENOMEM), so a builder
+ * checks once at the end.  The bytes are kept NUL-terminated (not counted
+ * in len), so text built in it is a C string.  Start zeroed; free p.
+ */
+struct astro_buf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+/* The slow path of astro_buf_room: grow to hold n more bytes and a NUL. */
+char *astro_buf_grow(struct astro_buf *b, size_t n);
+
+/* Room for n more bytes at p + len (len unchanged), or NULL (err set). */
+static inline char *astro_buf_room(struct astro_buf *b, size_t n)
+{
+	if (b->err)
+		return NULL;
+	if (b->len + n + 1 <= b->cap)
+		return b->p + b->len;
+	return astro_buf_grow(b, n);
+}
+
+/* Append n bytes. */
+static inline void astro_buf_put(struct astro_buf *b, const void *s, size_t n)
+{
+	char *d = astro_buf_room(b, n);
+
+	if (d) {
+		if (n)
+			memcpy(d, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+	}
+}
+
+static inline void astro_buf_str(struct astro_buf *b, const char *s)
+{
+	astro_buf_put(b, s, strlen(s));
+}
+
+/* Append formatted text (err -EINVAL for a format error). */
+void astro_buf_printf(struct astro_buf *b, const char *fmt, ...) ASTRO_PRINTF(2, 3);
 
 /* Format a one-line message into err (when given) and return -EINVAL. */
 int astro_fail(char *err, size_t errlen, const char *fmt, ...) ASTRO_PRINTF(3, 4);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <fitsio.h>
+#include "astro.h"
 #include "fits_walk.h"
 #include "log.h"
 
@@ -970,42 +971,14 @@ void astro_fits_walk_stats(const struct astro_fits_walk *w, uint64_t *reads, uin
 
 /* ---- serialisation ------------------------------------------------------ */
 
-struct wbuf {
-	unsigned char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void put(struct wbuf *b, const void *src, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n > b->cap) {
-		size_t ncap = b->cap ? b->cap : 256;
-		unsigned char *np;
-
-		while (ncap < b->len + n)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (!np) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-}
-
-static void put_le(struct wbuf *b, uint64_t v, unsigned width)
+static void put_le(struct astro_buf *b, uint64_t v, unsigned width)
 {
 	unsigned char t[8];
 	unsigned i;
 
 	for (i = 0; i < width; i++)
 		t[i] = (unsigned char)(v >> (8 * i));
-	put(b, t, width);
+	astro_buf_put(b, t, width);
 }
 
 /*
@@ -1019,21 +992,21 @@ static void put_le(struct wbuf *b, uint64_t v, unsigned width)
  */
 int astro_fits_walk_serialize(const struct astro_fits_walk *w, void **out, size_t *len)
 {
-	struct wbuf b = { 0 };
+	struct astro_buf b = { 0 };
 	size_t msglen = strlen(w->msg);
 	uint32_t i;
 
-	put(&b, SER_MAGIC, 4);
+	astro_buf_put(&b, SER_MAGIC, 4);
 	put_le(&b, SER_VERSION, 1);
 	put_le(&b, (uint64_t)w->end, 1);
 	put_le(&b, w->size, 8);
 	put_le(&b, w->eof_bound, 8);
 	put_le(&b, msglen, 2);
-	put(&b, w->msg, msglen);
+	astro_buf_put(&b, w->msg, msglen);
 	put_le(&b, w->n, 4);
 	for (i = 0; i < w->n; i++) {
 		put_le(&b, w->hdus[i]->ncards, 4);
-		put(&b, w->hdus[i]->cards, w->hdus[i]->ncards * ASTRO_FITS_CARD);
+		astro_buf_put(&b, w->hdus[i]->cards, w->hdus[i]->ncards * ASTRO_FITS_CARD);
 	}
 	if (b.err) {
 		free(b.p);

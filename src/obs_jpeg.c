@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "astro.h"
 #include "obs_jpeg.h"
 
 /* ITU T.81 Table K.3: code counts per length 1..16, then the symbols. */
@@ -14,30 +15,14 @@ static const uint8_t ac_vals[1] = { 0x00 };
 #define QUANT 8	/* every coefficient; DC/8 is then the block mean - 128 */
 
 struct buf {
-	uint8_t *p;
-	size_t len, cap;
+	struct astro_buf o;
 	uint32_t acc;	/* pending entropy bits, MSB first */
 	int nacc;
-	int err;
 };
 
 static void put(struct buf *b, const void *data, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 1024) + n;
-		uint8_t *np = realloc(b->p, cap);
-
-		if (!np) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
+	astro_buf_put(&b->o, data, n);
 }
 
 static void put_marker(struct buf *b, uint8_t m, const uint8_t *body, size_t n)
@@ -147,11 +132,11 @@ int astro_obs_jpeg_grey(const uint8_t *pix, unsigned w, unsigned h,
 	if (b.nacc)
 		put_bits(&b, 0x7f, 8 - b.nacc);	/* pad with 1-bits */
 	put(&b, "\xff\xd9", 2);				/* EOI */
-	if (b.err) {
-		free(b.p);
-		return b.err;
+	if (b.o.err) {
+		free(b.o.p);
+		return b.o.err;
 	}
-	*out = b.p;
-	*len = b.len;
+	*out = (uint8_t *)b.o.p;
+	*len = b.o.len;
 	return 0;
 }

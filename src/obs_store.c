@@ -2,7 +2,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1097,52 +1096,13 @@ int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 	return w.found ? 0 : -ENOENT;
 }
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void sb_printf(struct strbuf *b, const char *fmt, ...) ASTRO_PRINTF(2, 3);
-
-static void sb_printf(struct strbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->err)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->err = -EINVAL;
-			return;
-		}
-		if (b->p && (size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap * 2 + (size_t)n + 64;
-		char *np = realloc(b->p, cap);
-
-		if (!np) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
 int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
 			   const char *text, size_t len, char **reply)
 {
 	struct astro_obs_cmd *cmds = NULL;
 	char (*ids)[ASTRO_OBS_ID_LEN + 1] = NULL;
 	size_t *lineno = NULL, n = 0, cap = 0, pos = 0, no = 0;
-	struct strbuf out = { 0 };
+	struct astro_buf out = { 0 };
 	char err[200];
 	int rc = 0, bad = 0;
 
@@ -1157,7 +1117,7 @@ int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
 		r = astro_obs_cmd_parse(text + pos, end - pos, &c, err, sizeof(err));
 		pos = end + 1;
 		if (r < 0) {
-			sb_printf(&out, "err line %zu: %s\n", no, err);
+			astro_buf_printf(&out, "err line %zu: %s\n", no, err);
 			bad = 1;
 			continue;
 		}
@@ -1204,14 +1164,14 @@ int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
 				}
 			}
 			if (idx)
-				sb_printf(&out, "err line %zu: %s\n", lineno[idx - 1], msg);
+				astro_buf_printf(&out, "err line %zu: %s\n", lineno[idx - 1], msg);
 			else
-				sb_printf(&out, "err %s\n", err[0] ? err : strerror(-rc));
+				astro_buf_printf(&out, "err %s\n", err[0] ? err : strerror(-rc));
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		sb_printf(&out, "ok %s %s\n", ids[i], astro_obs_cmd_verb_name(cmds[i].verb));
+		astro_buf_printf(&out, "ok %s %s\n", ids[i], astro_obs_cmd_verb_name(cmds[i].verb));
 	rc = (int)n;
 out:
 	if (out.err) {

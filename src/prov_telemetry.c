@@ -91,54 +91,15 @@ struct view {
 
 /* ---- text building ---- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static char *sb_room(struct sbuf *b, size_t n)
+static void sb_chr(struct astro_buf *b, char c)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 256;
-		char *q;
-
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		if (!(q = realloc(b->p, nc))) {
-			b->oom = 1;
-			return NULL;
-		}
-		b->p = q;
-		b->cap = nc;
-	}
-	return b->p + b->len;
+	astro_buf_put(b, &c, 1);
 }
 
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	char *d = sb_room(b, n);
-
-	if (d) {
-		memcpy(d, s, n);
-		b->len += n;
-	}
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_chr(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
-static void sb_csv(struct sbuf *b, const char *s, size_t n)
+static void sb_csv(struct astro_buf *b, const char *s, size_t n)
 {
 	size_t need = astro_tlm_fmt_csv_text(s, n, NULL, 0);
-	char *d = sb_room(b, need);
+	char *d = astro_buf_room(b, need);
 
 	if (d) {
 		astro_tlm_fmt_csv_text(s, n, d, need);
@@ -146,32 +107,32 @@ static void sb_csv(struct sbuf *b, const char *s, size_t n)
 	}
 }
 
-static void sb_val(struct sbuf *b, const struct astro_tlm_val *v)
+static void sb_val(struct astro_buf *b, const struct astro_tlm_val *v)
 {
 	char num[ASTRO_TLM_NUM_BUF];
 
 	if (v->type == ASTRO_TLM_STATE)
 		sb_csv(b, v->text, v->tlen);
 	else if (v->type == ASTRO_TLM_INT)
-		sb_put(b, num, astro_tlm_fmt_int(v->i, num));
+		astro_buf_put(b, num, astro_tlm_fmt_int(v->i, num));
 	else
-		sb_put(b, num, astro_tlm_fmt_double(v->f, num));
+		astro_buf_put(b, num, astro_tlm_fmt_double(v->f, num));
 }
 
-static void sb_num(struct sbuf *b, double x)
+static void sb_num(struct astro_buf *b, double x)
 {
 	char num[ASTRO_TLM_NUM_BUF];
 
-	sb_put(b, num, astro_tlm_fmt_double(x, num));
+	astro_buf_put(b, num, astro_tlm_fmt_double(x, num));
 }
 
-static void sb_time(struct sbuf *b, int64_t t)
+static void sb_time(struct astro_buf *b, int64_t t)
 {
 	char buf[ASTRO_TLM_TIME_BUF];
 
-	sb_put(b, buf, astro_tlm_time_fmt_date(t, buf));
+	astro_buf_put(b, buf, astro_tlm_time_fmt_date(t, buf));
 	sb_chr(b, ',');
-	sb_put(b, buf, astro_tlm_time_fmt_secs(t, buf));
+	astro_buf_put(b, buf, astro_tlm_time_fmt_secs(t, buf));
 }
 
 /* ---- paths ---- */
@@ -382,16 +343,16 @@ next:
 	return 0;
 }
 
-static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct sbuf *b)
+static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct astro_buf *b)
 {
 	int64_t dt = dt_of(v);
 	char num[ASTRO_TLM_NUM_BUF];
 
 	sb_time(b, st->index * dt + dt / 2);
 	sb_chr(b, ',');
-	sb_put(b, num, astro_tlm_fmt_int(st->index, num));
+	astro_buf_put(b, num, astro_tlm_fmt_int(st->index, num));
 	sb_chr(b, ',');
-	sb_put(b, num, astro_tlm_fmt_int(st->n, num));
+	astro_buf_put(b, num, astro_tlm_fmt_int(st->n, num));
 	sb_chr(b, ',');
 	if (v->m.type == ASTRO_TLM_STATE) {
 		size_t j = 0;
@@ -408,7 +369,7 @@ static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct 
 							 v->cols[c].text, v->cols[c].tlen))
 				cnt = st->states[j].n;
 			sb_chr(b, ',');
-			sb_put(b, num, astro_tlm_fmt_int(cnt, num));
+			astro_buf_put(b, num, astro_tlm_fmt_int(cnt, num));
 		}
 		sb_chr(b, '\n');
 		return;
@@ -434,7 +395,7 @@ static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct 
 /* Render the next row into v->row; 1, 0 at the end, or -errno. */
 static int producer_next(struct view *v)
 {
-	struct sbuf b = {v->row, 0, v->rowcap, 0};
+	struct astro_buf b = {v->row, 0, v->rowcap, 0};
 	int rc;
 
 	if (v->n.fk == F_SAMPLES) {
@@ -467,7 +428,7 @@ static int producer_next(struct view *v)
 	}
 	v->row = b.p;
 	v->rowcap = b.cap;
-	if (b.oom)
+	if (b.err)
 		return -ENOMEM;
 	v->rowlen = b.len;
 	return 1;
@@ -475,24 +436,24 @@ static int producer_next(struct view *v)
 
 static int index_row(void *arg, const struct astro_tlm_meta *m)
 {
-	struct sbuf *b = ((void **)arg)[0];
+	struct astro_buf *b = ((void **)arg)[0];
 	int64_t *mtime = ((void **)arg)[1];
 	char t[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
 	static const char *types[] = {"?", "int", "float", "state"};
 
 	if (m->samples == 0)
 		return 0;
-	sb_str(b, m->name);
+	astro_buf_str(b, m->name);
 	sb_chr(b, ',');
 	sb_csv(b, m->unit, strlen(m->unit));
 	sb_chr(b, ',');
-	sb_str(b, types[m->type & 3]);
+	astro_buf_str(b, types[m->type & 3]);
 	sb_chr(b, ',');
-	sb_put(b, num, astro_tlm_fmt_int((int64_t)m->samples, num));
+	astro_buf_put(b, num, astro_tlm_fmt_int((int64_t)m->samples, num));
 	sb_chr(b, ',');
-	sb_put(b, t, astro_tlm_time_fmt_date(m->first, t));
+	astro_buf_put(b, t, astro_tlm_time_fmt_date(m->first, t));
 	sb_chr(b, ',');
-	sb_put(b, t, astro_tlm_time_fmt_date(m->last, t));
+	astro_buf_put(b, t, astro_tlm_time_fmt_date(m->last, t));
 	sb_chr(b, '\n');
 	if (m->mtime > *mtime)
 		*mtime = m->mtime;
@@ -501,25 +462,25 @@ static int index_row(void *arg, const struct astro_tlm_meta *m)
 
 static int ledger_row(void *arg, const struct astro_tlm_ledger_row *l)
 {
-	struct sbuf *b = ((void **)arg)[0];
+	struct astro_buf *b = ((void **)arg)[0];
 	int64_t *mtime = ((void **)arg)[1];
 	char t[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
 	int64_t ms;
 
 	sb_csv(b, l->name, strlen(l->name));
 	sb_chr(b, ',');
-	sb_str(b, l->sha256);
+	astro_buf_str(b, l->sha256);
 	sb_chr(b, ',');
-	sb_put(b, t, astro_tlm_time_fmt_date(l->first, t));
+	astro_buf_put(b, t, astro_tlm_time_fmt_date(l->first, t));
 	sb_chr(b, ',');
-	sb_put(b, t, astro_tlm_time_fmt_date(l->last, t));
+	astro_buf_put(b, t, astro_tlm_time_fmt_date(l->last, t));
 	sb_chr(b, ',');
-	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->rows, num));
+	astro_buf_put(b, num, astro_tlm_fmt_int((int64_t)l->rows, num));
 	sb_chr(b, ',');
-	sb_put(b, num, astro_tlm_fmt_int((int64_t)l->ingest_id, num));
+	astro_buf_put(b, num, astro_tlm_fmt_int((int64_t)l->ingest_id, num));
 	sb_chr(b, ',');
 	if (astro_tlm_time_from_unix_ms(l->committed_at * 1000, &ms) == 0)
-		sb_put(b, t, astro_tlm_time_fmt_iso(ms, 0, t));
+		astro_buf_put(b, t, astro_tlm_time_fmt_iso(ms, 0, t));
 	sb_chr(b, '\n');
 	if (l->committed_at > *mtime)
 		*mtime = l->committed_at;
@@ -576,12 +537,12 @@ struct column {
 	int any;
 };
 
-static void sb_fixed1(struct sbuf *b, double x)
+static void sb_fixed1(struct astro_buf *b, double x)
 {
 	char num[32];
 	int n = snprintf(num, sizeof(num), "%.1f", x);
 
-	sb_put(b, num, (size_t)n);
+	astro_buf_put(b, num, (size_t)n);
 }
 
 /*
@@ -589,7 +550,7 @@ static void sb_fixed1(struct sbuf *b, double x)
  * column per pixel (so spikes survive, unlike index decimation), axes
  * labelled with the first/last dates and the value range.
  */
-static int render_svg(struct view *v, struct sbuf *b)
+static int render_svg(struct view *v, struct astro_buf *b)
 {
 	struct column *col = calloc(SVG_W, sizeof(*col));
 	struct astro_tlm_iter *it = NULL;
@@ -629,20 +590,20 @@ static int render_svg(struct view *v, struct sbuf *b)
 	rc = 0;
 	astro_tlm_time_fmt_date(t0, d0);
 	astro_tlm_time_fmt_date(t1, d1);
-	sb_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	astro_buf_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"920\" height=\"400\" viewBox=\"0 0 920 400\">\n"
 		  "<rect width=\"920\" height=\"400\" fill=\"white\"/>\n<text x=\"460\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">");
-	sb_str(b, v->m.name);
-	sb_str(b, "</text>\n<g transform=\"translate(" "60,40)\" font-family=\"sans-serif\" font-size=\"11\">\n"
+	astro_buf_str(b, v->m.name);
+	astro_buf_str(b, "</text>\n<g transform=\"translate(" "60,40)\" font-family=\"sans-serif\" font-size=\"11\">\n"
 		  "<rect width=\"800\" height=\"300\" fill=\"none\" stroke=\"#888\"/>\n<text x=\"0\" y=\"316\">");
-	sb_str(b, d0);
-	sb_str(b, "</text>\n<text x=\"800\" y=\"316\" text-anchor=\"end\">");
-	sb_str(b, d1);
-	sb_str(b, "</text>\n<text x=\"-4\" y=\"8\" text-anchor=\"end\">");
-	sb_put(b, num, astro_tlm_fmt_double(vmax, num));
-	sb_str(b, "</text>\n<text x=\"-4\" y=\"300\" text-anchor=\"end\">");
-	sb_put(b, num, astro_tlm_fmt_double(vmin, num));
-	sb_str(b, "</text>\n<path fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1\" d=\"");
+	astro_buf_str(b, d0);
+	astro_buf_str(b, "</text>\n<text x=\"800\" y=\"316\" text-anchor=\"end\">");
+	astro_buf_str(b, d1);
+	astro_buf_str(b, "</text>\n<text x=\"-4\" y=\"8\" text-anchor=\"end\">");
+	astro_buf_put(b, num, astro_tlm_fmt_double(vmax, num));
+	astro_buf_str(b, "</text>\n<text x=\"-4\" y=\"300\" text-anchor=\"end\">");
+	astro_buf_put(b, num, astro_tlm_fmt_double(vmin, num));
+	astro_buf_str(b, "</text>\n<path fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1\" d=\"");
 	{
 		double range = vmax > vmin ? vmax - vmin : 1;
 		int prev = -2;
@@ -659,13 +620,13 @@ static int render_svg(struct view *v, struct sbuf *b)
 			sb_fixed1(b, c);
 			sb_chr(b, ',');
 			sb_fixed1(b, ylo);
-			sb_str(b, "V");
+			astro_buf_str(b, "V");
 			sb_fixed1(b, yhi);
 			sb_chr(b, ' ');
 			prev = c;
 		}
 	}
-	sb_str(b, "\"/>\n</g>\n</svg>\n");
+	astro_buf_str(b, "\"/>\n</g>\n</svg>\n");
 out:
 	astro_tlm_iter_close(it);
 	free(col);
@@ -768,7 +729,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		      const struct szent *hint, struct view **out)
 {
 	struct view *v = calloc(1, sizeof(*v));
-	struct sbuf h = {0};
+	struct astro_buf h = {0};
 	int rc = 0;
 
 	*out = NULL;
@@ -782,14 +743,14 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 	if (nd->fk == F_INDEX) {
 		void *arg[2] = {&h, &v->mtime};
 
-		sb_str(&h, "msid,unit,type,samples,first,last\n");
+		astro_buf_str(&h, "msid,unit,type,samples,first,last\n");
 		rc = astro_tlm_reader_each_msid(r, index_row, arg);
 		goto done;
 	}
 	if (nd->fk == F_LEDGER) {
 		void *arg[2] = {&h, &v->mtime};
 
-		sb_str(&h, "name,sha256,tstart,tstop,rows,ingest_id,committed_at\n");
+		astro_buf_str(&h, "name,sha256,tstart,tstop,rows,ingest_id,committed_at\n");
 		rc = astro_tlm_reader_each_ledger(r, ledger_row, arg);
 		goto done;
 	}
@@ -797,9 +758,9 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		size_t n;
 		const char *t = astro_tlm_reader_badtimes(r, &n, &v->mtime);
 
-		sb_put(&h, t, n);
+		astro_buf_put(&h, t, n);
 		if (h.len == 0)
-			sb_room(&h, 0);
+			astro_buf_room(&h, 0);
 		goto done;
 	}
 	if ((rc = view_meta(v)))
@@ -817,7 +778,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 	if (nd->fk == F_SAMPLES) {
 		v->k0 = nd->whole ? INT64_MIN : nd->t0;
 		v->k1 = nd->whole ? INT64_MAX : nd->t1;
-		sb_str(&h, "date,secs,value\n");
+		astro_buf_str(&h, "date,secs,value\n");
 		if (hint && hint->marks) {
 			/* Same content version as a counted view: reuse its count and marks. */
 			v->marks = malloc(hint->nmarks * sizeof(*v->marks));
@@ -848,16 +809,16 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 			if (rc < 0)
 				goto out;
 			/* column texts point into the snapshot's map, which lives with r */
-			sb_str(&h, "date,secs,index,samples,midval");
+			astro_buf_str(&h, "date,secs,index,samples,midval");
 			for (size_t c = 0; c < v->ncols; c++) {
-				sb_str(&h, ",n_");
+				astro_buf_str(&h, ",n_");
 				sb_csv(&h, v->cols[c].text, v->cols[c].tlen);
 			}
 			sb_chr(&h, '\n');
 		} else {
-			sb_str(&h, "date,secs,index,samples,min,max,mean,midval");
+			astro_buf_str(&h, "date,secs,index,samples,min,max,mean,midval");
 			if (nd->daily)
-				sb_str(&h, ",std,p01,p05,p16,p50,p84,p95,p99");
+				astro_buf_str(&h, ",std,p01,p05,p16,p50,p84,p95,p99");
 			sb_chr(&h, '\n');
 		}
 	}
@@ -888,7 +849,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		v->size = off;
 	}
 done:
-	if (h.oom || rc < 0) {
+	if (h.err || rc < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
 	}

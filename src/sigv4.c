@@ -15,43 +15,8 @@
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 
-/* A growable string; `err` sticks so callers check once at the end. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) ASTRO_PRINTF(2, 3);
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
+static void sb_printf(struct astro_buf *b, const char *fmt, ...) ASTRO_PRINTF(2, 3);
+static void sb_printf(struct astro_buf *b, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -65,16 +30,16 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		b->err = -EINVAL;
 		return;
 	}
-	sb_add(b, tmp, (size_t)n);
+	astro_buf_put(b, tmp, (size_t)n);
 }
 
 /* Hand the string over (or "" on an empty buffer); NULL after an error. */
-static char *sb_take(struct sbuf *b)
+static char *sb_take(struct astro_buf *b)
 {
 	char *p;
 
 	if (!b->err && !b->p)
-		sb_add(b, "", 0);
+		astro_buf_put(b, "", 0);
 	if (b->err) {
 		free(b->p);
 		b->p = NULL;
@@ -93,7 +58,7 @@ static int is_unreserved(unsigned char c)
 	       c == '~';
 }
 
-static void sb_encode(struct sbuf *b, const char *s, size_t len, int keep_slash)
+static void sb_encode(struct astro_buf *b, const char *s, size_t len, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i;
@@ -102,18 +67,18 @@ static void sb_encode(struct sbuf *b, const char *s, size_t len, int keep_slash)
 		unsigned char c = (unsigned char)s[i];
 
 		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			sb_add(b, (const char *)&c, 1);
+			astro_buf_put(b, (const char *)&c, 1);
 		} else {
 			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
 
-			sb_add(b, e, 3);
+			astro_buf_put(b, e, 3);
 		}
 	}
 }
 
 char *astro_sigv4_uri_encode(const char *src, size_t len, int keep_slash)
 {
-	struct sbuf b = { 0 };
+	struct astro_buf b = { 0 };
 
 	sb_encode(&b, src, len, keep_slash);
 	return sb_take(&b);
@@ -163,7 +128,7 @@ struct hdr {
 /* Trim and fold inner whitespace runs to one space (SigV4 "Trimall"). */
 static char *canon_value(const char *v)
 {
-	struct sbuf b = { 0 };
+	struct astro_buf b = { 0 };
 	int pending_space = 0;
 
 	for (; *v; v++) {
@@ -172,9 +137,9 @@ static char *canon_value(const char *v)
 			continue;
 		}
 		if (pending_space)
-			sb_add(&b, " ", 1);
+			astro_buf_put(&b, " ", 1);
 		pending_space = 0;
-		sb_add(&b, v, 1);
+		astro_buf_put(&b, v, 1);
 	}
 	return sb_take(&b);
 }
@@ -275,16 +240,16 @@ static int qp_push(struct qp *q, size_t *n, const char *name, const char *value)
 	return 0;
 }
 
-static void qp_join(struct sbuf *b, const struct qp *q, size_t n)
+static void qp_join(struct astro_buf *b, const struct qp *q, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (i)
-			sb_add(b, "&", 1);
-		sb_str(b, q[i].name);
-		sb_add(b, "=", 1);
-		sb_str(b, q[i].value);
+			astro_buf_put(b, "&", 1);
+		astro_buf_str(b, q[i].name);
+		astro_buf_put(b, "=", 1);
+		astro_buf_str(b, q[i].value);
 	}
 }
 
@@ -394,12 +359,12 @@ static int work_init(struct work *w, const struct astro_sigv4_req *req,
 		return rc;
 
 	{
-		struct sbuf b = { 0 };
+		struct astro_buf b = { 0 };
 
 		for (i = 0; i < w->nh; i++) {
 			if (i)
-				sb_add(&b, ";", 1);
-			sb_str(&b, w->h[i].name);
+				astro_buf_put(&b, ";", 1);
+			astro_buf_str(&b, w->h[i].name);
 		}
 		if (!(w->signed_headers = sb_take(&b)))
 			return -ENOMEM;
@@ -435,7 +400,7 @@ static int finish(struct work *w, const struct astro_sigv4_req *req,
 		  struct astro_sigv4_out *out)
 {
 	const char *service = req->service ? req->service : "s3";
-	struct sbuf b = { 0 };
+	struct astro_buf b = { 0 };
 	char crhash[65];
 	unsigned char k[32];
 	size_t i;
@@ -449,22 +414,22 @@ static int finish(struct work *w, const struct astro_sigv4_req *req,
 	if (!(out->path = sb_take(&b)))
 		return -ENOMEM;
 
-	sb_str(&b, req->method);
-	sb_add(&b, "\n", 1);
-	sb_str(&b, out->path);
-	sb_add(&b, "\n", 1);
-	sb_str(&b, out->query);
-	sb_add(&b, "\n", 1);
+	astro_buf_str(&b, req->method);
+	astro_buf_put(&b, "\n", 1);
+	astro_buf_str(&b, out->path);
+	astro_buf_put(&b, "\n", 1);
+	astro_buf_str(&b, out->query);
+	astro_buf_put(&b, "\n", 1);
 	for (i = 0; i < w->nh; i++) {
-		sb_str(&b, w->h[i].name);
-		sb_add(&b, ":", 1);
-		sb_str(&b, w->h[i].value);
-		sb_add(&b, "\n", 1);
+		astro_buf_str(&b, w->h[i].name);
+		astro_buf_put(&b, ":", 1);
+		astro_buf_str(&b, w->h[i].value);
+		astro_buf_put(&b, "\n", 1);
 	}
-	sb_add(&b, "\n", 1);
-	sb_str(&b, w->signed_headers);
-	sb_add(&b, "\n", 1);
-	sb_str(&b, out->payload_hash);
+	astro_buf_put(&b, "\n", 1);
+	astro_buf_str(&b, w->signed_headers);
+	astro_buf_put(&b, "\n", 1);
+	astro_buf_str(&b, out->payload_hash);
 	if (!(out->canonical_request = sb_take(&b)))
 		return -ENOMEM;
 
@@ -476,8 +441,8 @@ static int finish(struct work *w, const struct astro_sigv4_req *req,
 		return -ENOMEM;
 
 	/* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request") */
-	sb_str(&b, "AWS4");
-	sb_str(&b, creds->secret_key);
+	astro_buf_str(&b, "AWS4");
+	astro_buf_str(&b, creds->secret_key);
 	if (b.err)
 		return b.err;
 	rc = hmac256(b.p, b.len, w->date, k);
@@ -497,10 +462,10 @@ out:
 static int add_header(struct astro_sigv4_out *out, size_t *n, const char *name,
 		      const char *value)
 {
-	struct sbuf b = { 0 };
+	struct astro_buf b = { 0 };
 
 	sb_printf(&b, "%s: ", name);
-	sb_str(&b, value);
+	astro_buf_str(&b, value);
 	if (!(out->headers[*n] = sb_take(&b)))
 		return -ENOMEM;
 	(*n)++;
@@ -543,11 +508,11 @@ static int sign_common(const struct astro_sigv4_req *req,
 		goto out;
 	}
 	if (query_auth) {
-		struct sbuf b = { 0 };
+		struct astro_buf b = { 0 };
 
-		sb_str(&b, out->query);
-		sb_str(&b, *out->query ? "&X-Amz-Signature=" : "X-Amz-Signature=");
-		sb_str(&b, out->signature);
+		astro_buf_str(&b, out->query);
+		astro_buf_str(&b, *out->query ? "&X-Amz-Signature=" : "X-Amz-Signature=");
+		astro_buf_str(&b, out->signature);
 		free(out->query);
 		if (!(out->query = sb_take(&b))) {
 			rc = -ENOMEM;
@@ -569,13 +534,13 @@ static int sign_common(const struct astro_sigv4_req *req,
 	    (rc = add_header(out, &nh, "x-amz-request-payer", "requester")) < 0)
 		goto out;
 	{
-		struct sbuf b = { 0 };
+		struct astro_buf b = { 0 };
 
 		sb_printf(&b, "%s Credential=%s/%s, SignedHeaders=", ALGORITHM,
 			  creds->access_key, w.scope);
-		sb_str(&b, w.signed_headers);
+		astro_buf_str(&b, w.signed_headers);
 		sb_printf(&b, ", Signature=%s", out->signature);
-		sb_add(&b, "", 0);
+		astro_buf_put(&b, "", 0);
 		if (b.err) {
 			free(b.p);
 			rc = b.err;

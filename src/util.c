@@ -172,3 +172,63 @@ void astro_secure_free(void *p, size_t len)
 	(void)munlock(p, len);
 	munmap(p, len);
 }
+
+char *astro_buf_grow(struct astro_buf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *p;
+
+	if (b->err)
+		return NULL;
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if (cap != b->cap) {
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return NULL;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	return b->p + b->len;
+}
+
+void astro_buf_printf(struct astro_buf *b, const char *fmt, ...)
+{
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
+	va_list ap;
+	char *d;
+	int n;
+
+	if (b->err)
+		return;
+	/* usually it fits: format in place, once */
+	va_start(ap, fmt);
+	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->err = -EINVAL;
+		if (room)
+			b->p[b->len] = '\0';
+		return;
+	}
+	if ((size_t)n < room) {
+		b->len += (size_t)n;
+		return;
+	}
+	d = astro_buf_room(b, (size_t)n);
+	if (!d) {
+		if (room)
+			b->p[b->len] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(d, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}

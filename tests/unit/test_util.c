@@ -57,9 +57,38 @@ static void civil_dates_round_trip(void **state)
 	assert_int_equal(astro_days_in_month(2024, 13), 0);
 }
 
+/* Appends and formatted appends, in place and across growth, stay one
+ * NUL-terminated string. */
+static void buf_builds_strings(void **state)
+{
+	struct astro_buf b = { 0 };
+	char want[2000];
+	size_t wl = 0;
+
+	(void)state;
+	astro_buf_put(&b, "", 0);
+	assert_non_null(b.p);
+	assert_string_equal(b.p, "");
+	for (int i = 0; i < 200; i++) {
+		astro_buf_printf(&b, "%d,", i);
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%d,", i);
+	}
+	astro_buf_str(&b, "end");
+	wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "end");
+	astro_buf_printf(&b, "%0300d", 7);	/* longer than any room left */
+	wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%0300d", 7);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.len, wl);
+	assert_string_equal(b.p, want);
+	assert_non_null(astro_buf_room(&b, 10));
+	assert_int_equal(b.len, wl);
+	free(b.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(buf_builds_strings),
 		cmocka_unit_test(strlcpy_truncates_and_reports),
 		cmocka_unit_test(clocks_move_forward),
 		cmocka_unit_test(random_differs),
