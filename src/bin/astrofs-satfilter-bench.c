@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	struct astro_satfilter_opts o;
 	struct astro_satfilter *sf;
 	size_t want = 30000, nsrc = 10000, nvis = 20, len, clen, nobj;
-	double newest, t, parse, *lat, *vra, *vdec, ra0 = 0, dec0 = 0, t00 = 0, batch, first;
+	double newest, t, parse, *lat, *vra, *vdec, t00 = 0, batch, first;
 	double repeat, worst = 0;
 	char *body, *cat, err[256], req[400], *big;
 	unsigned seed = 12345;
@@ -238,20 +238,17 @@ int main(int argc, char **argv)
 		lat[v] = ask(sf, req, 200);
 		vra[v] = ra;
 		vdec[v] = dec;
-		if (v == 0) {
-			ra0 = ra;
-			dec0 = dec;
+		if (v == 0)
 			t00 = t0;
-		}
 	}
 	qsort(lat, nvis, sizeof(*lat), cmp_d);
 	snprintf(req, sizeof(req), "{\"visit_id\": 1, \"exposure_start_mjd\": %.8f, "
 		 "\"exposure_end_mjd\": %.8f, \"boresight_ra\": %.6f, \"boresight_dec\": %.6f}",
-		 t00, t00 + 30.0 / 86400, ra0, dec0);
+		 t00, t00 + 30.0 / 86400, vra[0], vdec[0]);
 	repeat = ask(sf, req, 200);
 	/* the batch: boxes of ~4" over the field of visit 1; the first run
 	 * pays for fresh pages, the median of 7 is the figure */
-	big = make_batch(1, ra0, dec0, nsrc, &seed);
+	big = make_batch(1, vra[0], vdec[0], nsrc, &seed);
 	if (!big)
 		return 1;
 	{
