@@ -25,7 +25,7 @@ LIBSRC  := $(sort $(wildcard src/*.c))
 BINSRC  := $(sort $(wildcard src/bin/*.c))
 UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-HDRS    := $(wildcard include/*.h)
+DEPFLAGS = -MMD -MP
 
 LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
 BINS    := $(BINSRC:src/bin/%.c=$(B)/%)
@@ -35,20 +35,23 @@ UNITS   := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
         bench install uninstall clean lint deb
 all: $(BINS)
 
-$(B)/obj/%.o: src/%.c $(HDRS)
+# Each object, program and test records the headers it really includes
+# (-MMD), so a header edit rebuilds only what uses it; -MP keeps a removed
+# or moved header from breaking the build.
+$(B)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(B)/libastro.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/%: src/bin/%.c $(B)/libastro.a $(HDRS)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
+$(B)/%: src/bin/%.c $(B)/libastro.a
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libastro.a $(HDRS)
+$(B)/tests/%: tests/unit/%.c $(B)/libastro.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libastro.a $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit -o $@ $< $(B)/libastro.a $(PKG_LIBS) -lcmocka
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -72,14 +75,14 @@ FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude $(
 # into every target; only the target itself pulls in libFuzzer's main.
 FUZZOBJ := $(LIBSRC:src/%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZSRC:tests/fuzz/%.c=build-fuzz/%)
-build-fuzz/obj/%.o: src/%.c $(HDRS)
+build-fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build-fuzz/libastro.a: $(FUZZOBJ)
 	@rm -f $@
 	ar rcs $@ $^
-build-fuzz/%: tests/fuzz/%.c build-fuzz/libastro.a $(HDRS) $(wildcard tests/fuzz/*.h)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libastro.a $(PKG_LIBS)
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libastro.a
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libastro.a $(PKG_LIBS)
 
 FUZZ_SECONDS ?= 20
 fuzz-check: fuzz
@@ -147,3 +150,6 @@ deb:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# The dependency files -MMD wrote (absent on a first build).
+-include $(wildcard $(B)/obj/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/obj/*.d build-fuzz/*.d)
