@@ -1,9 +1,11 @@
 # astrofs — build, test, demo, bench, install.
 #
-# Layout: every src/*.c is a module linked into build/libastro.a; every
-# src/bin/NAME.c is a program build/NAME linked against it; every
-# tests/unit/test_*.c is a cmocka suite; every tests/fuzz/fuzz_*.c a
-# libFuzzer target.  Adding a module never needs an edit here.
+# Layout: every src/FOLDER/*.c (core, services and one folder per tree) is a
+# module linked into build/libastro.a; every src/bin/NAME.c is an installed
+# program build/NAME linked against it, every bench/NAME.c a benchmark or
+# test-data program built by `make bench`; every tests/unit/test_*.c is a
+# cmocka suite; every tests/fuzz/fuzz_*.c a libFuzzer target.  Adding a
+# module never needs an edit here.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -21,7 +23,7 @@ ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' \
              -Iinclude $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 
 B       ?= build
-LIBSRC  := $(sort $(wildcard src/*.c))
+LIBSRC  := $(sort $(filter-out src/bin/%,$(wildcard src/*/*.c)))
 BINSRC  := $(sort $(wildcard src/bin/*.c))
 UNITSRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -152,4 +154,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 # The dependency files -MMD wrote (absent on a first build).
--include $(wildcard $(B)/obj/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/obj/*.d build-fuzz/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/obj/*/*.d build-fuzz/*.d)

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pat='\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|sscanf|atoi|atol|atof|strncpy|tmpnam|mktemp|localtime|gmtime|asctime|ctime|rand)\s*\('
-if grep -nE "$pat" src/*.c src/bin/*.c include/*.h 2>/dev/null | grep -v 'banned-ok'; then
+if grep -rnE "$pat" src include bench --include='*.c' --include='*.h' 2>/dev/null | grep -v 'banned-ok'; then
 	echo "banned functions used (see scripts/banned.sh)" >&2
 	echo "FAIL lint: banned functions" >> "${RESULTS:-/dev/null}"
 	exit 1
