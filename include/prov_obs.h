@@ -28,8 +28,6 @@
 
 #include "provider.h"
 
-extern const struct astro_provider astro_prov_obs;
-
 #define ASTRO_OBS_AGING_AFTER_S 300	/* ptr_ui: yellow after 5 min */
 #define ASTRO_OBS_STALE_AFTER_S 600	/* red after 10 min */
 #define ASTRO_OBS_SKEW_TOLERANCE_S 2	/* a status "from the future" beyond this is suspect */

@@ -35,8 +35,6 @@
 
 #include "provider.h"
 
-extern const struct astro_provider astro_prov_telemetry;
-
 /* The archive behind a provider instance (for the staging watcher and tests). */
 struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv);
 

@@ -103,10 +103,13 @@ struct astro_provider {
 	int (*readlink)(void *priv, const char *path, char *buf, size_t size);
 };
 
-/* The providers compiled in (each defined in its prov_<name>.c). */
+/* The providers compiled in (each defined in its prov_<name>.c), so the
+ * FUSE layer needs no header of any tree. */
 extern const struct astro_provider astro_prov_tle;
 extern const struct astro_provider astro_prov_fits;
+extern const struct astro_provider astro_prov_telemetry;
 extern const struct astro_provider astro_prov_satfilter;
+extern const struct astro_provider astro_prov_obs;
 extern const struct astro_provider astro_prov_meta;	/* ".astrofs" */
 
 #endif

@@ -12,8 +12,6 @@
 #include "fs.h"
 #include "http.h"
 #include "log.h"
-#include "prov_obs.h"
-#include "prov_telemetry.h"
 #include "stats.h"
 
 /* The trees, in listing order. */
