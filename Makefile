@@ -20,7 +20,7 @@ WARN    := -Wall -Wextra -Werror -Wmissing-declarations -Wwrite-strings \
            -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' \
-             -Iinclude $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
+             -Iinclude -Isrc $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS)
 
 B       ?= build
 LIBSRC  := $(sort $(filter-out src/bin/%,$(wildcard src/*/*.c)))
@@ -71,7 +71,7 @@ asan-unit:
 		EXTRA_CFLAGS= $(UNITSRC:tests/unit/%.c=build-asan/tests/%)
 	@scripts/run-unit.sh build-asan
 
-FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude -Isrc $(PKG_CFLAGS) \
               -g -O1 -fsanitize=address,undefined -DASTRO_FUZZING
 # The library is compiled once with coverage instrumentation and linked
 # into every target; only the target itself pulls in libFuzzer's main.

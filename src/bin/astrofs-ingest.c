@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "astro.h"
-#include "tlm_archive.h"
-#include "tlm_fmt.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_archive.h"
+#include "telemetry/tlm_fmt.h"
+#include "telemetry/tlm_time.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2

@@ -30,14 +30,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "astro.h"
-#include "log.h"
-#include "obs_cmd.h"
-#include "obs_jpeg.h"
-#include "obs_sites.h"
-#include "http.h"
-#include "obs_aws.h"
-#include "obs_store.h"
+#include "core/astro.h"
+#include "core/log.h"
+#include "obs/obs_cmd.h"
+#include "obs/obs_jpeg.h"
+#include "obs/obs_sites.h"
+#include "services/http.h"
+#include "obs/obs_aws.h"
+#include "obs/obs_store.h"
 
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
 #define POLL_MS 200		/* idle queue poll */

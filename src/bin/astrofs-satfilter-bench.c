@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "astro.h"
-#include "log.h"
-#include "satfilter.h"
-#include "satfilter_req.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "core/log.h"
+#include "satfilter/satfilter.h"
+#include "satfilter/satfilter_req.h"
+#include "services/tle.h"
 
 static double now_s(void)
 {

@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "astro.h"
-#include "sgp4.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "satfilter/sgp4.h"
+#include "services/tle.h"
 
 struct opts {
 	const char *file;

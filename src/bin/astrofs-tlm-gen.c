@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
-#include "tlm_fmt.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_fmt.h"
+#include "telemetry/tlm_time.h"
 
 #define OUTBUF (1 << 20)
 

@@ -24,16 +24,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "astro.h"
-#include "cache.h"
-#include "config.h"
-#include "fs.h"
-#include "http.h"
-#include "limiter.h"
-#include "log.h"
-#include "services.h"
-#include "spacetrack.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "services/cache.h"
+#include "core/config.h"
+#include "core/fs.h"
+#include "services/http.h"
+#include "services/limiter.h"
+#include "core/log.h"
+#include "core/services.h"
+#include "services/spacetrack.h"
+#include "core/stats.h"
 
 #define DEFAULT_CONFIG "/etc/astrofs/astrofs.conf"
 

@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 
 #define MASK "********"
 /* A config or credentials file larger than this is certainly a mistake. */

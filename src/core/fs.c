@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include "astro.h"
-#include "fs.h"
-#include "http.h"
-#include "log.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "core/fs.h"
+#include "services/http.h"
+#include "core/log.h"
+#include "core/stats.h"
 
 /* The trees, in listing order. */
 static const struct astro_provider *const providers[] = {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include "log.h"
+#include "core/log.h"
 
 static enum astro_log_dest log_dest = ASTRO_LOG_STDERR;
 static int log_level = LOG_NOTICE;

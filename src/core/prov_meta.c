@@ -15,10 +15,10 @@
 #include <string.h>
 #include <curl/curl.h>
 #include <lmdb.h>
-#include "astro.h"
-#include "provider.h"
-#include "services.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "core/provider.h"
+#include "core/services.h"
+#include "core/stats.h"
 
 struct meta_priv {
 	const struct astro_config *cfg;

@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "core/stats.h"
 
 #define MAX_COUNTERS 256
 #define MAX_SECTIONS 16

@@ -8,8 +8,8 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <openssl/rand.h>
-#include "astro.h"
-#include "log.h"
+#include "core/astro.h"
+#include "core/log.h"
 
 int64_t astro_now_ms(void)
 {

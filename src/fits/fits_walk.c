@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <fitsio.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "fits_walk.h"
-#include "log.h"
+#include "core/log.h"
 
 #define DEF_FIRST_READ ((size_t)64 << 10)
 #define DEF_MAX_HEADER ((size_t)64 << 20)

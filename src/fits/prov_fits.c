@@ -41,12 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "fits_walk.h"
-#include "log.h"
-#include "provider.h"
-#include "s3.h"
-#include "stats.h"
+#include "core/log.h"
+#include "core/provider.h"
+#include "services/s3.h"
+#include "core/stats.h"
 
 #define DB "fits"
 #define RAW_WINDOW (1u << 20)	/* read-ahead for raw: one GET per MiB at most */

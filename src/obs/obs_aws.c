@@ -9,12 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "astro.h"
-#include "awscred.h"
-#include "http.h"
-#include "log.h"
+#include "core/astro.h"
+#include "services/awscred.h"
+#include "services/http.h"
+#include "core/log.h"
 #include "obs_aws.h"
-#include "s3xml.h"
+#include "services/s3xml.h"
 #include "ulid.h"
 
 #define URL_MAX 1024

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "obs_cmd.h"
 #include "ulid.h"
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "obs_jpeg.h"
 
 /* ITU T.81 Table K.3: code counts per length 1..16, then the symbols. */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <jansson.h>
 #include <yaml.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "obs_sites.h"
 
 static int fail(char *err, size_t errlen, const char *what, const yaml_node_t *at,

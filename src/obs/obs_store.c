@@ -9,8 +9,8 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <lmdb.h>
-#include "astro.h"
-#include "log.h"
+#include "core/astro.h"
+#include "core/log.h"
 #include "obs_store.h"
 #include "ulid.h"
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
-#include "astro.h"
-#include "log.h"
+#include "core/astro.h"
+#include "core/log.h"
 #include "obs_aws.h"
 #include "obs_store.h"
 #include "prov_obs.h"

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "ulid.h"
 
 static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

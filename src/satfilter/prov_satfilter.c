@@ -24,13 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "astro.h"
-#include "log.h"
-#include "provider.h"
+#include "core/astro.h"
+#include "core/log.h"
+#include "core/provider.h"
 #include "satfilter.h"
 #include "satfilter_http.h"
-#include "services.h"
-#include "spacetrack.h"
+#include "core/services.h"
+#include "services/spacetrack.h"
 
 #define GP_QUERY "/basicspacedata/query/class/gp/decay_date/null-val/epoch/%3Enow-30/" \
 		 "orderby/norad_cat_id/format/3le"

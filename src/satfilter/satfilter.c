@@ -12,14 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "astro_frames.h"
-#include "log.h"
+#include "core/log.h"
 #include "satfilter.h"
 #include "satfilter_req.h"
 #include "sgp4.h"
 #include "sphgeom.h"
-#include "tle.h"
+#include "services/tle.h"
 
 #define DEG (M_PI / 180.0)
 #define STEP_S 1.0

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "satfilter_http.h"
 
 struct astro_satfilter_http {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "satfilter_req.h"
 
 /* The fast path relies on each double operation rounding once, to double. */

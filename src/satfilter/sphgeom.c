@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "sphgeom.h"
 
 static double norm(const double a[3])

@@ -9,8 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "astro.h"
-#include "awscred.h"
+#include "core/astro.h"
+#include "services/awscred.h"
 
 #define MAX_FILE (1024 * 1024)
 

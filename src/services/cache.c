@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "astro.h"
-#include "cache.h"
-#include "log.h"
+#include "core/astro.h"
+#include "services/cache.h"
+#include "core/log.h"
 
 #define HDR_LEN 48
 #define FORMAT_VERSION 1

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
-#include "astro.h"
-#include "http.h"
-#include "log.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "services/http.h"
+#include "core/log.h"
+#include "core/stats.h"
 
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];

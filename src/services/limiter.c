@@ -3,9 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
-#include "limiter.h"
-#include "log.h"
+#include "core/astro.h"
+#include "services/limiter.h"
+#include "core/log.h"
 
 #define MAX_STAMPS 4096
 

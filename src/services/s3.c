@@ -9,12 +9,12 @@
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
-#include "astro.h"
-#include "awscred.h"
-#include "http.h"
-#include "log.h"
-#include "s3.h"
-#include "sigv4.h"
+#include "core/astro.h"
+#include "services/awscred.h"
+#include "services/http.h"
+#include "core/log.h"
+#include "services/s3.h"
+#include "services/sigv4.h"
 
 struct astro_s3 {
 	char *scheme;		/* "http" or "https" */

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <expat.h>
-#include "astro.h"
-#include "s3xml.h"
+#include "core/astro.h"
+#include "services/s3xml.h"
 
 #define MAX_TEXT (64 * 1024)
 #define MAX_DEPTH 32

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include "astro.h"
-#include "sigv4.h"
+#include "core/astro.h"
+#include "services/sigv4.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 

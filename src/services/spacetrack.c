@@ -6,12 +6,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include "astro.h"
-#include "http.h"
-#include "log.h"
-#include "spacetrack.h"
-#include "stats.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "services/http.h"
+#include "core/log.h"
+#include "services/spacetrack.h"
+#include "core/stats.h"
+#include "services/tle.h"
 
 struct astro_spacetrack {
 	const struct astro_config *cfg;

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "services/tle.h"
 
 #define US_PER_DAY 86400000000LL
 

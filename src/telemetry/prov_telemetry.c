@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "astro.h"
-#include "log.h"
+#include "core/astro.h"
+#include "core/log.h"
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
-#include "astro.h"
+#include "core/astro.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
 #include "tlm_time.h"

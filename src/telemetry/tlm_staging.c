@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "astro.h"
-#include "log.h"
+#include "core/astro.h"
+#include "core/log.h"
 #include "tlm_staging.h"
 
 static int in_progress_name(const char *n)

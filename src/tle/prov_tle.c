@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "astro.h"
-#include "log.h"
-#include "provider.h"
-#include "services.h"
-#include "spacetrack.h"
-#include "stats.h"
+#include "core/astro.h"
+#include "core/log.h"
+#include "core/provider.h"
+#include "core/services.h"
+#include "services/spacetrack.h"
+#include "core/stats.h"
 
 #define DB "tle"
 #define FIRST_YEAR 1957

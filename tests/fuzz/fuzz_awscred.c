@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "awscred.h"
+#include "services/awscred.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 
 /* The dump minus its first line (config, not settable from a file) and
  * the masked secret lines at the end. */

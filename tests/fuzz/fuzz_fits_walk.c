@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "fits_walk.h"
+#include "fits/fits_walk.h"
 
 struct mem {
 	const uint8_t *d;

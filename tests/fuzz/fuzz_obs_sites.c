@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "obs_sites.h"
+#include "obs/obs_sites.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

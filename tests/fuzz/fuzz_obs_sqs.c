@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "obs_aws.h"
+#include "obs/obs_aws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

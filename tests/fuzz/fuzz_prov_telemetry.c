@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "prov_telemetry.h"
-#include "tlm_archive.h"
+#include "core/config.h"
+#include "telemetry/prov_telemetry.h"
+#include "telemetry/tlm_archive.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

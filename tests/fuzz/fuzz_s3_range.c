@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "s3.h"
+#include "services/s3.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "log.h"
-#include "satfilter.h"
+#include "core/log.h"
+#include "satfilter/satfilter.h"
 
 static const char cat[] =
 	"0 ISS (ZARYA)\n"

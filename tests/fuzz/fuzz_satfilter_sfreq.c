@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "satfilter_req.h"
+#include "satfilter/satfilter_req.h"
 
 static void die(const char *what, const uint8_t *data, size_t size)
 {

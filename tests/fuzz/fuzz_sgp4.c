@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sgp4.h"
-#include "tle.h"
+#include "satfilter/sgp4.h"
+#include "services/tle.h"
 
 static void propagate_some(const struct astro_sgp4 *s, const double *t, int nt)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tle.h"
+#include "services/tle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "tlm_parse.h"
+#include "telemetry/tlm_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "tlm_time.h"
+#include "telemetry/tlm_time.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

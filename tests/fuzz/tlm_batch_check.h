@@ -3,7 +3,7 @@
 #define TLM_BATCH_CHECK_H
 #include <assert.h>
 #include <string.h>
-#include "tlm_parse.h"
+#include "telemetry/tlm_parse.h"
 
 typedef int (*tlm_parse_fn)(const char *, size_t, struct astro_tlm_batch *, char *, size_t);
 

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include "astro.h"
-#include "awscred.h"
+#include "core/astro.h"
+#include "services/awscred.h"
 
 /* Expected values are read off each file text by hand. */
 static const char good[] =

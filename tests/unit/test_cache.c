@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include "astro.h"
-#include "cache.h"
+#include "core/astro.h"
+#include "services/cache.h"
 
 static char *dir;
 

@@ -5,8 +5,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "config.h"
-#include "log.h"
+#include "core/config.h"
+#include "core/log.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

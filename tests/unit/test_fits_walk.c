@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <fitsio.h>
 #include <jansson.h>
-#include "fits_walk.h"
-#include "log.h"
+#include "fits/fits_walk.h"
+#include "core/log.h"
 
 /* ---- an object served from memory, counting reads ---------------------- */
 

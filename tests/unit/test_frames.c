@@ -2,10 +2,10 @@
 #include "unit_ref.h"
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "astro_frames.h"
-#include "sgp4.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "satfilter/astro_frames.h"
+#include "satfilter/sgp4.h"
+#include "services/tle.h"
 
 /*
  * The frame chain against skyfield, run live: tests/satfilter/skyfield_radec.py

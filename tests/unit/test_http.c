@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include "astro.h"
-#include "http.h"
+#include "core/astro.h"
+#include "services/http.h"
 #include "unit_spawn.h"
-#include "stats.h"
+#include "core/stats.h"
 
 static pid_t srv_pid;
 static int port;

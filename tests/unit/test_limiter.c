@@ -2,9 +2,9 @@
 #include "unit.h"
 #include <errno.h>
 #include <pthread.h>
-#include "astro.h"
-#include "cache.h"
-#include "limiter.h"
+#include "core/astro.h"
+#include "services/cache.h"
+#include "services/limiter.h"
 
 static char *dir;
 

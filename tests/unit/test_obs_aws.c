@@ -1,8 +1,8 @@
 #include "unit.h"
 #include <errno.h>
 #include <sys/wait.h>
-#include "http.h"
-#include "obs_aws.h"
+#include "services/http.h"
+#include "obs/obs_aws.h"
 #include "obs_aws_fake.h"
 
 /* A ReceiveMessage reply as sqslite 2.1.1 sent it (captured), which has the

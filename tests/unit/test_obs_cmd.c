@@ -1,7 +1,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "obs_cmd.h"
+#include "obs/obs_cmd.h"
 
 /* Each row: input line, expected result (1 command, 0 nothing, -EINVAL),
  * and for accepted lines the canonical text the command formats to (worked

@@ -2,7 +2,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <jpeglib.h>
-#include "obs_jpeg.h"
+#include "obs/obs_jpeg.h"
 
 /*
  * The ground truth is Debian's libjpeg, loaded at run time (so the build does

@@ -1,7 +1,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <jansson.h>
-#include "obs_sites.h"
+#include "obs/obs_sites.h"
 
 static void load_fixture(const char *name, int want, struct astro_obs_sites *s,
 			 char *err, size_t errlen)

@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <jansson.h>
-#include "astro.h"
-#include "obs_store.h"
+#include "core/astro.h"
+#include "obs/obs_store.h"
 
 struct fx {
 	char *dir;

@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include "astro.h"
-#include "config.h"
-#include "obs_store.h"
-#include "prov_obs.h"
+#include "core/astro.h"
+#include "core/config.h"
+#include "obs/obs_store.h"
+#include "obs/prov_obs.h"
 
 /* The tree is driven through its provider functions, as fs.c would, with a
  * second store handle on the same directory standing in for the simulator. */

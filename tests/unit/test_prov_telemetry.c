@@ -2,11 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include "astro.h"
-#include "config.h"
-#include "prov_telemetry.h"
-#include "tlm_archive.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "core/config.h"
+#include "telemetry/prov_telemetry.h"
+#include "telemetry/tlm_archive.h"
+#include "telemetry/tlm_time.h"
 
 #define P astro_prov_telemetry
 #define JW "data/telemetry/jwst_edb/engdb_2021_groundtest/"

@@ -7,10 +7,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include "astro.h"
-#include "http.h"
-#include "log.h"
-#include "s3.h"
+#include "core/astro.h"
+#include "services/http.h"
+#include "core/log.h"
+#include "services/s3.h"
 #include "unit_spawn.h"
 
 static pid_t srv_pid;

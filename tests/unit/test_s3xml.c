@@ -1,7 +1,7 @@
 #include "unit.h"
 #include <errno.h>
-#include "astro.h"
-#include "s3xml.h"
+#include "core/astro.h"
+#include "services/s3xml.h"
 
 /*
  * Documents shaped like the examples of the AWS S3 API reference

@@ -4,12 +4,12 @@
 #include <math.h>
 #include <pthread.h>
 #include <sys/wait.h>
-#include "astro.h"
-#include "astro_frames.h"
-#include "satfilter.h"
-#include "sgp4.h"
-#include "sphgeom.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "satfilter/astro_frames.h"
+#include "satfilter/satfilter.h"
+#include "satfilter/sgp4.h"
+#include "satfilter/sphgeom.h"
+#include "services/tle.h"
 
 /*
  * The filter against ground truth built live by tests/satfilter/crossings.py

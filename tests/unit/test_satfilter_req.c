@@ -11,7 +11,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "satfilter_req.h"
+#include "satfilter/satfilter_req.h"
 
 static void parse_ok(const char *req, size_t max, struct astro_sfreq *r)
 {

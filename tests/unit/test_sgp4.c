@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include "astro.h"
-#include "sgp4.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "satfilter/sgp4.h"
+#include "services/tle.h"
 
 /*
  * Vallado's verification set (AIAA 2006-6753): every satellite of

@@ -3,9 +3,9 @@
 #include <sys/wait.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include "astro.h"
-#include "s3xml.h"
-#include "sigv4.h"
+#include "core/astro.h"
+#include "services/s3xml.h"
+#include "services/sigv4.h"
 
 /*
  * 1. botocore as oracle: tests/s3/sigv4_oracle.py holds the table of

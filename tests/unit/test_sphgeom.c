@@ -1,8 +1,8 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "sphgeom.h"
+#include "core/astro.h"
+#include "satfilter/sphgeom.h"
 
 /* Expected values come from closed forms worked by hand (spherical
  * trigonometry), never from the code under test. */

@@ -2,8 +2,8 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "tle.h"
+#include "core/astro.h"
+#include "services/tle.h"
 
 static const char ISS1[] = "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927";
 static const char ISS2[] = "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537";

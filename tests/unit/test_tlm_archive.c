@@ -1,9 +1,9 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "tlm_archive.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_archive.h"
+#include "telemetry/tlm_time.h"
 
 struct fx {
 	char *dir;

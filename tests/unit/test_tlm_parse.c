@@ -2,9 +2,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "tlm_parse.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_parse.h"
+#include "telemetry/tlm_time.h"
 
 static int parse_csv(const char *text, struct astro_tlm_batch *b, char *err, size_t n)
 {

@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
-#include "astro.h"
-#include "tlm_archive.h"
-#include "tlm_staging.h"
+#include "core/astro.h"
+#include "telemetry/tlm_archive.h"
+#include "telemetry/tlm_staging.h"
 
 static void put(const char *dir, const char *name, const char *text, int old)
 {

@@ -1,10 +1,10 @@
 #include "unit.h"
 #include <errno.h>
 #include <math.h>
-#include "astro.h"
-#include "tlm_parse.h"
-#include "tlm_stats.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_parse.h"
+#include "telemetry/tlm_stats.h"
+#include "telemetry/tlm_time.h"
 
 static struct astro_tlm_val F(double x)
 {

@@ -1,7 +1,7 @@
 #include "unit.h"
 #include <errno.h>
-#include "astro.h"
-#include "tlm_time.h"
+#include "core/astro.h"
+#include "telemetry/tlm_time.h"
 
 #define EXPECT_SCRIPT "tests/telemetry/time_expect.py"
 

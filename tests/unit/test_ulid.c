@@ -1,7 +1,7 @@
 #include "unit.h"
 #include <errno.h>
-#include "astro.h"
-#include "ulid.h"
+#include "core/astro.h"
+#include "obs/ulid.h"
 
 /* Expected strings computed independently with Python integer arithmetic
  * (big-endian 128-bit value, 5 bits per Crockford character); the first is

@@ -1,6 +1,6 @@
 #include "unit.h"
 #include <errno.h>
-#include "astro.h"
+#include "core/astro.h"
 
 static void strlcpy_truncates_and_reports(void **state)
 {

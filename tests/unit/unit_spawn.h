@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
-#include "http.h"
+#include "services/http.h"
 
 /*
  * Run argv (searched on PATH), read its port into *port, then set up the

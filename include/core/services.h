@@ -8,8 +8,8 @@
 #ifndef ASTRO_SERVICES_H
 #define ASTRO_SERVICES_H
 
-#include "limiter.h"
-#include "spacetrack.h"
+#include "services/limiter.h"
+#include "services/spacetrack.h"
 
 struct astro_services {
 	struct astro_spacetrack *spacetrack;

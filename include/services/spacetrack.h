@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cache.h"
-#include "config.h"
+#include "core/config.h"
 #include "limiter.h"
 #include "tle.h"
 

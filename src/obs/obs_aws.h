@@ -39,7 +39,7 @@
 
 #include <stddef.h>
 #include "obs_store.h"
-#include "sigv4.h"
+#include "services/sigv4.h"
 
 struct astro_obs_aws_opts {
 	const char *region;		/* NULL: us-east-1 */

@@ -33,7 +33,7 @@
 #ifndef ASTRO_PROV_TELEMETRY_H
 #define ASTRO_PROV_TELEMETRY_H
 
-#include "provider.h"
+#include "core/provider.h"
 
 /* The archive behind a provider instance (for the staging watcher and tests). */
 struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv);

@@ -26,7 +26,7 @@
 #ifndef ASTRO_PROV_OBS_H
 #define ASTRO_PROV_OBS_H
 
-#include "provider.h"
+#include "core/provider.h"
 
 #define ASTRO_OBS_AGING_AFTER_S 300	/* ptr_ui: yellow after 5 min */
 #define ASTRO_OBS_STALE_AFTER_S 600	/* red after 10 min */

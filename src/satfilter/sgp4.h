@@ -37,7 +37,7 @@
 #ifndef ASTRO_SGP4_H
 #define ASTRO_SGP4_H
 
-#include "tle.h"
+#include "services/tle.h"
 
 /* Propagation results; 1..6 are Vallado's codes, with his meanings. */
 enum astro_sgp4_error {
