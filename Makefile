@@ -31,6 +31,8 @@ DEPFLAGS = -MMD -MP
 
 LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
 BINS    := $(BINSRC:src/bin/%.c=$(B)/%)
+BENCHSRC := $(sort $(wildcard bench/astrofs-*.c))
+BENCHBINS := $(BENCHSRC:bench/%.c=$(B)/%)
 UNITS   := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all bootstrap check unit asan-unit fuzz fuzz-check bats demo demo-stop \
@@ -49,6 +51,9 @@ $(B)/libastro.a: $(LIBOBJ)
 	ar rcs $@ $^
 
 $(B)/%: src/bin/%.c $(B)/libastro.a
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
+
+$(B)/%: bench/%.c $(B)/libastro.a
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libastro.a
@@ -99,7 +104,7 @@ demo: bootstrap all
 demo-stop:
 	@scripts/demo.sh stop
 
-bench: bootstrap all
+bench: bootstrap all $(BENCHBINS)
 	@scripts/bench.sh
 
 lint:

@@ -54,7 +54,7 @@ pid=$(pgrep -f "build/astrofs bench $B/mnt")
 fusermount3 -u "$B/mnt"
 
 # Benchmarks of the other trees, when present.
-for s in bench/*.sh tests/*/bench.sh; do
+for s in bench/*.sh; do
 	[ -x "$s" ] || continue
 	echo "== $s"
 	"$s" || echo "  ($s failed)"

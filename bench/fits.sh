@@ -19,9 +19,9 @@
 # inside one Python process (interpreter start and imports excluded).
 # Then goal lines (issue 3), each ending "met" or "missed".
 #
-#   tests/fits/bench.sh [LATENCY_MS]
+#   bench/fits.sh [LATENCY_MS]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${ASTRO_SHARED:-$(cd .. && pwd)/shared}
 LAT=${1:-20}
