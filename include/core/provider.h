@@ -67,11 +67,13 @@ struct astro_file {
 typedef int (*astro_fill_fn)(void *buf, const char *name,
 			     const struct astro_attr *a);
 
+struct astro_services;		/* core/services.h */
+
 /* What a provider gets at start-up: shared services, never another tree. */
 struct astro_ctx {
 	const struct astro_config *cfg;
 	struct astro_cache *cache;	/* may be NULL in unit tests */
-	void *services;			/* struct astro_services * (services.h) */
+	struct astro_services *services;	/* may be NULL in unit tests */
 };
 
 struct astro_provider {
