@@ -22,10 +22,24 @@ spec_options() {
 		cut -d'|' -f2 | grep -o '`[a-z0-9_]*`' | tr -d '`'
 }
 
+# SPEC options whose issue is still open: not built, so not documented yet.
+# Each must be refused by the daemon as unknown (the test below checks), so
+# an option cannot be built and left off this list, or documented and kept
+# on it.
+PLANNED_OPTIONS="shared_cache shared_cache_endpoint shared_cache_region shared_cache_credentials
+	satfilter_tls_cert satfilter_tls_key satfilter_token satfilter_allow
+	telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
+	archive_url archive_token obs_aws_layout"
+
+planned() {
+	echo "$PLANNED_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'
+}
+
+# SPEC's options that are built: the ones every document must name.
 options() {
 	local o
 	if o=$(spec_options) && [ -n "$o" ]; then
-		echo "$o"
+		echo "$o" | grep -vxF -f <(planned)
 	else
 		echo "$FALLBACK_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'
 	fi
@@ -56,6 +70,26 @@ options() {
 	[ "$n" -ge 30 ]
 	spec_options | grep -qx site_height
 	spec_options | grep -qx default_permissions
+}
+
+@test "docs: SPEC options not built yet are refused as unknown and named nowhere" {
+	[ -x "$ASTROFS" ] || skip "build/astrofs is not built"
+	require_fuse
+	astro_tmp
+	mkdir -p "$T/mnt"
+	cd "$ROOT"
+	text=$(MANWIDTH=1000 man -l doc/astrofs.8 2>/dev/null)
+	for o in $(planned); do
+		if spec=$(spec_options); then
+			grep -qx "$o" <<<"$spec" || { echo "$o is no longer in SPEC: drop it from PLANNED_OPTIONS"; false; }
+		fi
+		run "$ASTROFS" docs "$T/mnt" -o "$o=x,offline,cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs"
+		[ "$status" -ne 0 ] && grep -q "unknown option: $o" <<<"$output" ||
+			{ echo "$o is built ($output): document it and drop it from PLANNED_OPTIONS"; false; }
+		mountpoint -q "$T/mnt" && fusermount3 -u "$T/mnt"
+		! grep -qE "(^|[^a-z_])$o([^a-z_]|$)" <<<"$text" || { echo "astrofs.8 names $o: drop it from PLANNED_OPTIONS"; false; }
+	done
+	echo "SPEC options of open issues, not built yet: $(planned | tr '\n' ' ')"
 }
 
 @test "docs: astrofs(8) names every option of SPEC section 1, with its default" {
