@@ -77,7 +77,7 @@ printf '  data                %d samples (%.1f days at 1 Hz), input CSV %.0f MB,
 
 # ---- ingest (once: a repeat of the same file is skipped by design) ----
 t0=$(now)
-/usr/bin/time -f '%M' -o "$B/ingest.rss" build/astrofs-ingest --quiet --archive "$B/arc" "$B/in.csv" ||
+/usr/bin/time -f '%M' -o "$B/ingest.rss" build/astrofs-ingest --quiet --create --archive "$B/arc" "$B/in.csv" ||
 	die "ingest failed"
 ing_s=$(calc "$(now) - $t0")
 ing_rate=$(calc "$N / $ing_s")

@@ -53,13 +53,13 @@ start() {
 	# Telemetry: the JWST engineering samples when present, else a made-up
 	# day of a 1 Hz temperature, ingested like any operator would.
 	if [ -d "$SHARED/data/telemetry/jwst_edb/engdb_2021_groundtest" ]; then
-		build/astrofs-ingest --quiet --archive "$D/archive" \
+		build/astrofs-ingest --quiet --create --archive "$D/archive" \
 			"$SHARED"/data/telemetry/jwst_edb/engdb_2021_groundtest/*.json || true
 	fi
 	awk 'BEGIN { print "msid,time,value"; for (i = 0; i < 86400; i += 10)
 		printf "DEMO_TEMP,2024-03-01T%02d:%02d:%02dZ,%.3f\n", i/3600, (i/60)%60, i%60, 20 + 5*sin(i/8000.0) }' \
 		>"$D/demo_temp.csv"
-	build/astrofs-ingest --quiet --archive "$D/archive" "$D/demo_temp.csv" || true
+	build/astrofs-ingest --quiet --create --archive "$D/archive" "$D/demo_temp.csv" || true
 
 	# A simulated observatory site, sharing the local store with the mount.
 	cat >"$D/sites.yml" <<YML

@@ -28,7 +28,7 @@
  *    blanks and empty entries dropped; spacetrack_rate accepts `,` or `;`.
  *  - Bounds: timeout 1s..1h, cache_max 1M..1024T, tle_ttl and
  *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
- *    1..100000 requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
+ *    1..ASTRO_RATE_LIMIT_MAX requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
  *    distinct periods), site_lat ±90, site_lon ±180, site_height
  *    -1000..20000 m, max_threads 1..1024, umask ≤ 0777, uid/gid numeric.
  *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
@@ -49,6 +49,12 @@
 #include <sys/types.h>
 
 #define ASTRO_RATE_MAX_WINDOWS 4
+/*
+ * Most requests one window may allow: the limiter keeps one timestamp per
+ * request of its longest window (limiter.h), so the parser refuses what
+ * the limiter could not hold instead of the mount failing later.
+ */
+#define ASTRO_RATE_LIMIT_MAX 4096u
 
 /* One window of a rate ceiling: at most `limit` requests per `seconds`. */
 struct astro_rate_window {

@@ -5,6 +5,14 @@
  * with -f, or in tools and tests, to stderr.  Levels are syslog's.  Never
  * pass a secret (password, secret key, signed URL, cookie) to astro_log:
  * messages are not scrubbed.
+ *
+ * Repeats are rate-limited so a flood (an upstream refusing every request
+ * under load) cannot fill the disk or bury other messages: per call site
+ * (format string) and level, the first ASTRO_LOG_BURST lines of each
+ * ASTRO_LOG_WINDOW_MS window are written, the rest are counted and, once
+ * the window has ended, summarised in one line "last message repeated N
+ * times (suppressed): <the last one>" (written at the next message or
+ * astro_log_flush(); there is no timer thread).  Thread-safe.
  */
 #ifndef ASTRO_LOG_H
 #define ASTRO_LOG_H
@@ -21,7 +29,16 @@ int astro_log_get_level(void);
 /* Parse "err|warning|notice|info|debug" (or 3..7); -EINVAL if unknown. */
 int astro_log_parse_level(const char *s);
 
+#define ASTRO_LOG_BURST 10u
+#define ASTRO_LOG_WINDOW_MS 10000u
+
 void astro_log(int level, const char *fmt, ...) ASTRO_PRINTF(2, 3);
+
+/* Write the summaries of every suppressed repeat now (at exit). */
+void astro_log_flush(void);
+
+/* Tests: burst lines per window_ms per call site; burst 0 turns it off. */
+void astro_log_set_ratelimit(unsigned burst, unsigned window_ms);
 
 /*
  * Tests: route every message (after level filtering) to fn instead.  Pass

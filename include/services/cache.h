@@ -14,8 +14,12 @@
  * the upstream version (ETag, day, ...) so that a shared tier can later sit
  * behind this one without the trees noticing.
  *
- * When the map fills, the least recently fetched evictable entries are
- * dropped (ASTRO_CACHE_PINNED entries, such as limiter state, never are).
+ * When the map fills (MDB_MAP_FULL: cache_max reached), the least recently
+ * fetched evictable entries are dropped (ASTRO_CACHE_PINNED entries, such
+ * as limiter state, never are).  A put that fails for any other reason —
+ * the disk under cache_dir is full (ENOSPC), an I/O error — evicts
+ * nothing: the entries stay readable (they may be all there is offline),
+ * the put fails, and that is logged once until a put succeeds again.
  *
  * Thread-safety: all functions may be called from any thread.  Several
  * processes may share one environment (LMDB's own locking).
@@ -78,6 +82,20 @@ struct astro_cache_stats {
 	uint64_t map_size, map_used;
 };
 void astro_cache_get_stats(struct astro_cache *c, struct astro_cache_stats *s);
+
+/*
+ * The one mapping of LMDB return codes to -errno, for every LMDB
+ * environment of astrofs (this cache, the telemetry archive, the obs
+ * store), so one condition is one errno wherever it happens:
+ *   0 -> 0; MDB_NOTFOUND -> -ENOENT; MDB_KEYEXIST -> -EEXIST;
+ *   MDB_MAP_FULL, MDB_TXN_FULL -> -ENOSPC (the map or transaction is at
+ *   its size limit; the cache tells it from a full disk by the LMDB code,
+ *   not the errno); MDB_DBS_FULL -> -EMFILE; MDB_READERS_FULL,
+ *   MDB_MAP_RESIZED -> -EAGAIN (transient: retry); a system error (rc > 0,
+ *   ENOSPC, EIO, EACCES, ...) -> -rc; any other LMDB code (corruption,
+ *   version mismatch, ...) -> -EIO.
+ */
+int astro_cache_lmdb_errno(int rc);
 
 /* Tests: make the next n puts fail with err (I/O-error injection). */
 void astro_cache_inject_put_failure(struct astro_cache *c, int n, int err);

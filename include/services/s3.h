@@ -110,6 +110,34 @@ int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
 		  struct astro_s3_list *out);
 
 /*
+ * Guard for paging through one listing (every page of one prefix), so a
+ * misbehaving endpoint cannot keep a listing going forever:
+ *  - the whole listing has one deadline (deadline_ms on astro_mono_ms()),
+ *    not one per page;
+ *  - a continuation token seen before (IsTruncated=true with the same
+ *    token forever, or a cycle of tokens) ends it with -EIO;
+ *  - so does a truncated page that makes no progress: S3 lists in key
+ *    order, so every page must be non-empty and reach past the greatest
+ *    key or common prefix of the pages before it (a server repeating
+ *    pages under fresh tokens).
+ * Usage: init; after each page, astro_s3_pager_next(): 1 = ask for the
+ * next page with page->next_token, 0 = the listing is complete, <0 =
+ * stop with that error (-ETIMEDOUT past the deadline, -EIO misbehaviour,
+ * logged once naming `what`, -ENOMEM).  Free when done.
+ */
+struct astro_s3_pager {
+	int64_t deadline_ms;
+	uint64_t *seen;		/* hashes of the tokens followed so far */
+	size_t nseen, capseen;
+	char *last;		/* greatest key or prefix listed so far */
+	unsigned pages;
+};
+void astro_s3_pager_init(struct astro_s3_pager *pg, int64_t deadline_ms);
+int astro_s3_pager_next(struct astro_s3_pager *pg, const struct astro_s3_list *page,
+			const char *what);
+void astro_s3_pager_free(struct astro_s3_pager *pg);
+
+/*
  * Plain HTTP(S) source: the URL for `path` under `base_url` ("URL<path>"
  * with the path percent-encoded, inserted before any query string so
  * SAS/presigned parameters stay last).  malloc'd or NULL.

@@ -1,9 +1,12 @@
 /*
  * astrofs-ingest — load telemetry files into an astrofs archive.
  *
- *   astrofs-ingest --archive DIR [--replace] [--bad-times FILE] [FILE…]
+ *   astrofs-ingest --archive DIR [--create] [--replace] [--bad-times FILE] [FILE…]
  *   astrofs-ingest --archive DIR --dump
  *
+ * A missing archive is refused unless --create: a mistyped DIR would
+ * otherwise become a new, empty archive and the samples would land where
+ * no mount serves them.
  * Each FILE (CSV msid,time,value[,quality] or MAST JWST EDB JSON) is one
  * transaction: stored whole or not at all.  Exit status: 0 every file stored
  * or already present, 1 some file rejected, 2 usage, 3 the archive failed.
@@ -26,8 +29,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: astrofs-ingest --archive DIR [--replace] [--bad-times FILE] [--quiet] FILE...\n"
-		   "       astrofs-ingest --archive DIR --dump\n");
+	fprintf(f, "usage: astrofs-ingest --archive DIR [--create] [--replace] [--bad-times FILE] [--quiet] FILE...\n"
+		   "       astrofs-ingest --archive DIR --create\n"
+		   "       astrofs-ingest --archive DIR --dump\n"
+		   "       astrofs-ingest --version | --help\n"
+		   "  --create  make the archive if DIR holds none (else a missing archive is an error)\n");
+}
+
+/* Whether dir already holds an LMDB environment (an archive or its start). */
+static int archive_exists(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) == 0)
+		return 1;
+	return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 }
 
 /* ---- dump: a deterministic listing of everything, for tests and audits ---- */
@@ -97,35 +116,50 @@ int main(int argc, char **argv)
 		{"bad-times", required_argument, NULL, 'b'},
 		{"dump", no_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"create", no_argument, NULL, 'c'},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *archive = NULL, *badtimes = NULL;
-	int replace = 0, do_dump = 0, quiet = 0, c, status = 0, tty = isatty(STDERR_FILENO);
+	int replace = 0, do_dump = 0, quiet = 0, create = 0, c, status = 0, rc;
+	int tty = isatty(STDERR_FILENO);
 	struct astro_tlm_archive *a = NULL;
 	char err[512];
 
-	while ((c = getopt_long(argc, argv, "a:rb:dqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:rb:dqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': archive = optarg; break;
 		case 'r': replace = 1; break;
 		case 'b': badtimes = optarg; break;
 		case 'd': do_dump = 1; break;
 		case 'q': quiet = 1; break;
+		case 'c': create = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("astrofs-ingest %s\n", ASTRO_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (!archive || (!do_dump && !badtimes && optind >= argc)) {
+	if (!archive || (do_dump && create) ||
+	    (!do_dump && !create && !badtimes && optind >= argc)) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	rc = archive_exists(archive);
+	if (rc < 0 || (rc == 0 && !create)) {
+		if (rc < 0)
+			fprintf(stderr, "astrofs-ingest: %s: %s\n", archive, strerror(-rc));
+		else
+			fprintf(stderr, "astrofs-ingest: %s: no archive there "
+				"(give --create to make a new one)\n", archive);
+		return EXIT_ARCHIVE;
 	}
 	if (astro_tlm_archive_open(archive, do_dump ? ASTRO_TLM_RDONLY : 0, &a, err, sizeof(err))) {
 		fprintf(stderr, "astrofs-ingest: %s\n", err);
 		return EXIT_ARCHIVE;
 	}
 	if (do_dump) {
-		int rc = dump(a);
+		rc = dump(a);
 
 		astro_tlm_archive_close(a);
 		if (rc) {
@@ -135,8 +169,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (badtimes) {
-		int rc;
-
 		err[0] = '\0';
 		rc = astro_tlm_archive_set_badtimes_file(a, badtimes, err, sizeof(err));
 		if (rc) {
@@ -150,7 +182,7 @@ int main(int argc, char **argv)
 		struct astro_tlm_ingest_result res;
 		struct stat st;
 		int64_t t0 = astro_mono_ms();
-		int big = tty && !quiet && stat(argv[i], &st) == 0 && st.st_size > (8 << 20), rc;
+		int big = tty && !quiet && stat(argv[i], &st) == 0 && st.st_size > (8 << 20);
 
 		err[0] = '\0';
 		/* A progress line for files big enough to take a while. */

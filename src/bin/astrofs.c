@@ -509,6 +509,7 @@ out:
 	astro_limiter_close(lim);
 	astro_cache_close(cache);
 	astro_http_global_cleanup();
+	astro_log_flush();	/* a flood cut short still gets its summary */
 	free(fsname);
 	return rc;
 }

@@ -73,7 +73,7 @@ static const struct opt opts[] = {
 	  "expected an http:// or https:// URL" },
 	{ "spacetrack_credentials", T_PATH, F(spacetrack_credentials), false, 0, 0, E_PATH },
 	{ "spacetrack_rate", T_RATE, F(spacetrack_rate), false, 0, 0,
-	  "expected windows such as 20/min,200/h" },
+	  "expected windows of 1..4096 requests per 1s..30d such as 20/min,200/h" },
 	{ "tle_ttl", T_DURATION, F(tle_ttl), false, 1, 30 * DAY, E_DUR },
 	{ "tle_final_after", T_DURATION, F(tle_final_after), false, 1, 3650 * DAY, E_DUR },
 	{ "s3_endpoint", T_URL, F(s3_endpoint), false, 0, 0,
@@ -308,7 +308,7 @@ int astro_parse_bool(const char *s, bool *out)
 }
 
 /* Bounds that keep a rate meaningful for a rate limiter. */
-#define RATE_LIMIT_MAX 100000u
+_Static_assert(ASTRO_RATE_LIMIT_MAX == 4096u, "spacetrack_rate's message names 4096");
 #define RATE_PERIOD_MAX (30u * 86400u)
 
 static char *trim(char *s)
@@ -345,7 +345,7 @@ static int parse_window(char *tok, struct astro_rate_window *w)
 		return -EINVAL;
 	if (astro_parse_duration(per, &secs) < 0)
 		return -EINVAL;
-	if (limit < 1 || limit > RATE_LIMIT_MAX || secs < 1 || secs > RATE_PERIOD_MAX)
+	if (limit < 1 || limit > ASTRO_RATE_LIMIT_MAX || secs < 1 || secs > RATE_PERIOD_MAX)
 		return -EINVAL;
 	w->limit = (unsigned)limit;
 	w->seconds = secs;

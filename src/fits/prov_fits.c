@@ -51,6 +51,11 @@
 #define DB "fits"
 #define RAW_WINDOW (1u << 20)	/* read-ahead for raw: one GET per MiB at most */
 #define MAX_OBJS 4096
+/* One directory listing holds at most this many names (FITS objects and
+ * common prefixes; astrofs(8)); the rest are left out, logged, and lookups
+ * by name then ask upstream instead of trusting the listing. */
+#define LIST_MAX 100000
+#define NAME_MAX_BYTES 255	/* longer names cannot be a directory entry */
 #define FIRST_READ 65536u	/* the walker's first read (fits.md §2) */		/* in-memory object states kept at most */
 
 struct hsrc {
@@ -71,6 +76,7 @@ struct listing {
 	int rc;			/* the LIST's result */
 	int probe;		/* only an existence probe: the first page
 				 * said more keys follow */
+	int partial;		/* LIST_MAX reached: names are missing */
 	size_t any;		/* keys and prefixes seen (not only FITS) */
 	struct entry *e;
 	size_t n;
@@ -268,12 +274,20 @@ static void listing_free(struct listing *l)
 }
 
 static int listing_add(struct listing *l, const char *name, size_t nl, int is_obj,
-		       const struct astro_s3_object *o)
+		       const struct astro_s3_object *o, size_t *toolong)
 {
 	struct entry *ne;
 
 	if (nl == 0 || memchr(name, '/', nl))
 		return 0;
+	if (nl > NAME_MAX_BYTES) {
+		(*toolong)++;
+		return 0;
+	}
+	if (l->n >= LIST_MAX) {
+		l->partial = 1;
+		return 0;
+	}
 	ne = realloc(l->e, (l->n + 1) * sizeof(*ne));
 	if (!ne)
 		return -ENOMEM;
@@ -303,14 +317,44 @@ static int listing_add(struct listing *l, const char *name, size_t nl, int is_ob
  * and ETags come with it (a lookup by name then needs no HEAD, and a walk
  * knows the size before its first read).
  */
+static int by_name(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	/* A prefix and an object of one name: the object (its data) wins. */
+	return c ? c : y->is_obj - x->is_obj;
+}
+
+/* One entry per name: pages of a misbehaving server may overlap. */
+static void listing_dedup(struct listing *l)
+{
+	size_t i, j;
+
+	if (l->n < 2)
+		return;
+	qsort(l->e, l->n, sizeof(*l->e), by_name);
+	for (i = 1, j = 0; i < l->n; i++) {
+		if (strcmp(l->e[i].name, l->e[j].name) == 0)
+			free(l->e[i].name);
+		else
+			l->e[++j] = l->e[i];
+	}
+	l->n = j + 1;
+}
+
 static int list_fetch(struct fits_priv *p, struct listing *l)
 {
-	char *token = NULL;
-	size_t pl = strlen(l->prefix);
-	int rc = 0, pages = 0;
+	char *token = NULL, what[300];
+	size_t pl = strlen(l->prefix), toolong = 0;
+	struct astro_s3_pager pg;
+	int rc = 0, more;
 
 	if (!p->s3)
 		return -EIO;
+	snprintf(what, sizeof(what), "LIST s3://%s/%s", l->bucket, l->prefix);
+	/* One deadline for every page: `timeout` bounds the whole listing. */
+	astro_s3_pager_init(&pg, astro_mono_ms() + (int64_t)p->cfg->timeout * 1000);
 	do {
 		struct astro_s3_list r;
 
@@ -326,26 +370,37 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 			size_t n = strlen(s);
 
 			if (n > pl && strncmp(s, l->prefix, pl) == 0)
-				rc = listing_add(l, s + pl, n - pl - (s[n - 1] == '/'), 0, NULL);
+				rc = listing_add(l, s + pl, n - pl - (s[n - 1] == '/'), 0, NULL,
+						 &toolong);
 		}
 		for (size_t i = 0; i < r.nobjects && !rc; i++) {
 			const char *k = r.objects[i].key;
 			size_t n = strlen(k);
 
 			if (n > pl && strncmp(k, l->prefix, pl) == 0 && is_fits_name(k + pl, n - pl))
-				rc = listing_add(l, k + pl, n - pl, 1, &r.objects[i]);
+				rc = listing_add(l, k + pl, n - pl, 1, &r.objects[i], &toolong);
 		}
-		if (!rc && r.is_truncated && r.next_token && !l->probe) {
+		more = rc ? rc : astro_s3_pager_next(&pg, &r, what);
+		if (more < 0) {
+			rc = more;
+		} else if (more && !l->probe) {
 			token = strdup(r.next_token);
 			if (!token)
 				rc = -ENOMEM;
-		} else if (!rc && !r.is_truncated) {
+		} else if (!more) {
 			l->probe = 0;	/* complete: as good as a full listing */
 		}
 		astro_s3_list_free(&r);
-		pages++;
-	} while (!rc && token && pages < 100000);
+	} while (!rc && token);
 	free(token);
+	astro_s3_pager_free(&pg);
+	if (toolong)
+		astro_warn("fits: %s: %zu names longer than %d bytes not listed", what, toolong,
+			   NAME_MAX_BYTES);
+	if (l->partial)
+		astro_warn("fits: %s: more than %d names; only the first %d are listed", what,
+			   LIST_MAX, LIST_MAX);
+	listing_dedup(l);
 	return rc;
 }
 
@@ -438,7 +493,7 @@ static int peek_parent(struct fits_priv *p, const char *bucket, const char *key,
 	for (struct listing *l = p->lists; l; l = l->next) {
 		const struct entry *e;
 
-		if (l->probe || strcmp(l->bucket, bucket) || strcmp(l->prefix, prefix) ||
+		if (l->probe || l->partial || strcmp(l->bucket, bucket) || strcmp(l->prefix, prefix) ||
 		    now - l->fetched_ms >= p->ttl_ms || l->rc)
 			continue;
 		e = listing_find(l, name);

@@ -11,6 +11,7 @@
 #include <lmdb.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "services/cache.h"
 #include "obs_store.h"
 #include "ulid.h"
 
@@ -69,14 +70,10 @@ struct local {
 	unsigned retention_s;
 };
 
+/* LMDB codes as every astrofs environment maps them (cache.h). */
 static int mdb_errno(int rc)
 {
-	switch (rc) {
-	case 0: return 0;
-	case MDB_NOTFOUND: return -ENOENT;
-	case MDB_MAP_FULL: return -ENOSPC;
-	default: return rc > 0 ? -rc : -EIO;
-	}
+	return astro_cache_lmdb_errno(rc);
 }
 
 static bool site_ok(const char *site)

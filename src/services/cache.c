@@ -34,6 +34,7 @@ struct astro_cache {
 	unsigned ndbs;
 	struct astro_cache_stats st;
 	int inject_n, inject_err;
+	int store_failing;		/* a put failed for want of disk: said once */
 };
 
 static uint32_t fnv1a(uint32_t h, const unsigned char *p, size_t n)
@@ -85,18 +86,22 @@ static int decode_hdr(const MDB_val *v, struct astro_cache_meta *m)
 	return 0;
 }
 
-static int lmdb_errno(int rc)
+int astro_cache_lmdb_errno(int rc)
 {
 	switch (rc) {
 	case 0: return 0;
 	case MDB_NOTFOUND: return -ENOENT;
+	case MDB_KEYEXIST: return -EEXIST;
 	case MDB_MAP_FULL: return -ENOSPC;
+	case MDB_TXN_FULL: return -ENOSPC;
 	case MDB_DBS_FULL: return -EMFILE;
 	case MDB_READERS_FULL: return -EAGAIN;
-	case MDB_TXN_FULL: return -ENOSPC;
+	case MDB_MAP_RESIZED: return -EAGAIN;
 	default: return rc > 0 ? -rc : -EIO;
 	}
 }
+
+#define lmdb_errno astro_cache_lmdb_errno
 
 int astro_cache_open(struct astro_cache **out, const char *dir, uint64_t mapsize)
 {
@@ -310,40 +315,47 @@ static int write_begin(struct astro_cache *c, const char *db, MDB_dbi *dbi, MDB_
 
 /* Store value (header from meta, then len bytes of data) under key in the
  * open write transaction, written in place (MDB_RESERVE) instead of built
- * as a copy first; commits, or aborts on failure.  0 or -errno. */
+ * as a copy first; commits, or aborts on failure.  0 or -errno; *map_full
+ * says whether LMDB refused for want of map space (the only case eviction
+ * can help: a full disk gives -ENOSPC too, but from the write itself). */
 static int put_commit(MDB_txn *txn, MDB_dbi dbi, const MDB_val *key,
-		      const struct astro_cache_meta *meta, const void *data, size_t len)
+		      const struct astro_cache_meta *meta, const void *data, size_t len,
+		      int *map_full)
 {
 	MDB_val k = *key, v = { HDR_LEN + len, NULL };
 	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
 
 	if (rc) {
 		mdb_txn_abort(txn);
+		*map_full = rc == MDB_MAP_FULL;
 		return lmdb_errno(rc);
 	}
 	encode_hdr(v.mv_data, meta, len);
 	if (len)
 		memcpy((char *)v.mv_data + HDR_LEN, data, len);
-	return lmdb_errno(mdb_txn_commit(txn));
+	rc = mdb_txn_commit(txn);
+	*map_full = rc == MDB_MAP_FULL;
+	return lmdb_errno(rc);
 }
 
 static int put_once(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen, const struct astro_cache_meta *meta,
-		    const void *data, size_t len)
+		    const void *data, size_t len, int *map_full)
 {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k = { klen, (void *)key };
 	int rc = write_begin(c, db, &dbi, &txn);
 
-	return rc ? rc : put_commit(txn, dbi, &k, meta, data, len);
+	*map_full = 0;
+	return rc ? rc : put_commit(txn, dbi, &k, meta, data, len, map_full);
 }
 
 int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen, const struct astro_cache_meta *meta,
 		    const void *data, size_t len)
 {
-	int rc, tries;
+	int rc, tries, map_full = 0, first;
 
 	if (klen == 0 || klen > 511)	/* LMDB's default key limit */
 		return -ENAMETOOLONG;
@@ -354,9 +366,12 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		return c->inject_err;
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* Only a full map is made room in.  A full disk (or any I/O error)
+	 * keeps every entry: evicting would not free a byte of the file, and
+	 * while offline the entries are all there is to serve. */
 	for (tries = 0; tries < 4; tries++) {
-		rc = put_once(c, db, key, klen, meta, data, len);
-		if (rc != -ENOSPC)
+		rc = put_once(c, db, key, klen, meta, data, len, &map_full);
+		if (!map_full)
 			break;
 		pthread_mutex_lock(&c->lock);
 		rc = evict(c);
@@ -365,10 +380,23 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 			break;
 		rc = -ENOSPC;
 	}
-	if (rc == 0)
-		count(c, &c->st.puts);
-	else
+	pthread_mutex_lock(&c->lock);
+	if (rc == 0) {
+		c->st.puts++;
+		c->store_failing = 0;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	first = !map_full && !c->store_failing;
+	if (!map_full)
+		c->store_failing = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (map_full)
 		astro_warn("cache: storing %zu bytes into %s failed: %s", len, db, strerror(-rc));
+	else if (first)
+		astro_warn("cache: storing %zu bytes into %s failed: %s; keeping every cached "
+			   "entry and serving without storing until a write succeeds",
+			   len, db, strerror(-rc));
 	return rc;
 }
 
@@ -408,7 +436,7 @@ int astro_cache_update(struct astro_cache *c, const char *db, const void *key,
 	const void *old = NULL;
 	size_t oldlen = 0, outlen = 0;
 	void *out = NULL;
-	int rc, ret;
+	int rc, ret, map_full;	/* the limiter entry is pinned: nothing to evict for it */
 
 	rc = write_begin(c, db, &dbi, &txn);
 	if (rc)
@@ -426,7 +454,7 @@ int astro_cache_update(struct astro_cache *c, const char *db, const void *key,
 	m.flags = ASTRO_CACHE_PINNED;
 	m.fetched_ms = astro_now_ms();
 	m.ttl_s = -1;
-	rc = put_commit(txn, dbi, &k, &m, out, outlen);
+	rc = put_commit(txn, dbi, &k, &m, out, outlen, &map_full);
 	free(out);
 	return rc ? rc : ret;
 }

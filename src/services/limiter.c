@@ -7,7 +7,7 @@
 #include "services/limiter.h"
 #include "core/log.h"
 
-#define MAX_STAMPS 4096
+#define MAX_STAMPS ASTRO_RATE_LIMIT_MAX	/* what config.c lets a window ask for */
 
 struct astro_limiter {
 	struct astro_cache *cache;

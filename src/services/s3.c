@@ -516,6 +516,92 @@ int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
 	return rc;
 }
 
+void astro_s3_pager_init(struct astro_s3_pager *pg, int64_t deadline_ms)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->deadline_ms = deadline_ms;
+}
+
+void astro_s3_pager_free(struct astro_s3_pager *pg)
+{
+	free(pg->seen);
+	free(pg->last);
+	memset(pg, 0, sizeof(*pg));
+}
+
+static uint64_t token_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* The greatest key or common prefix of a page, or NULL if it has none. */
+static const char *page_max(const struct astro_s3_list *page)
+{
+	const char *m = NULL;
+
+	for (size_t i = 0; i < page->nobjects; i++)
+		if (!m || strcmp(page->objects[i].key, m) > 0)
+			m = page->objects[i].key;
+	for (size_t i = 0; i < page->nprefixes; i++)
+		if (!m || strcmp(page->prefixes[i], m) > 0)
+			m = page->prefixes[i];
+	return m;
+}
+
+int astro_s3_pager_next(struct astro_s3_pager *pg, const struct astro_s3_list *page,
+			const char *what)
+{
+	const char *m = page_max(page);
+	uint64_t h;
+
+	pg->pages++;
+	if (!page->is_truncated)
+		return 0;
+	if (!page->next_token || !*page->next_token) {
+		astro_warn("s3: %s: truncated page without a continuation token", what);
+		return -EIO;
+	}
+	h = token_hash(page->next_token);
+	for (size_t i = 0; i < pg->nseen; i++) {
+		if (pg->seen[i] == h) {
+			astro_warn("s3: %s: the server repeats a continuation token (page %u); giving up",
+				   what, pg->pages);
+			return -EIO;
+		}
+	}
+	if (pg->nseen == pg->capseen) {
+		size_t cap = pg->capseen ? pg->capseen * 2 : 16;
+		uint64_t *ns = realloc(pg->seen, cap * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		pg->seen = ns;
+		pg->capseen = cap;
+	}
+	/* Checked against the greatest key of every earlier page, so a
+	 * server repeating (or going back over) pages is caught whatever
+	 * tokens it sends. */
+	if (!m || (pg->last && strcmp(m, pg->last) <= 0)) {
+		astro_warn("s3: %s: page %u of the listing makes no progress; giving up",
+			   what, pg->pages);
+		return -EIO;
+	}
+	pg->seen[pg->nseen++] = h;
+	free(pg->last);
+	if (!(pg->last = strdup(m)))
+		return -ENOMEM;
+	if (pg->deadline_ms && astro_mono_ms() >= pg->deadline_ms) {
+		astro_warn("s3: %s: listing not complete after %u pages within the timeout",
+			   what, pg->pages);
+		return -ETIMEDOUT;
+	}
+	return 1;
+}
+
 char *astro_s3_http_url(const char *base_url, const char *path)
 {
 	const char *q = strchr(base_url, '?');

@@ -11,6 +11,7 @@
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include "core/astro.h"
+#include "services/cache.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
 #include "tlm_time.h"
@@ -63,18 +64,10 @@ struct stat_num_rec {
 #define SAMPLE_HDR 5	/* flags + ingest id */
 #define FLAG_BAD 0x4u
 
+/* LMDB codes as every astrofs environment maps them (cache.h). */
 static int mdb_errno(int rc)
 {
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_MAP_FULL:
-		return -ENOSPC;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
+	return astro_cache_lmdb_errno(rc);
 }
 
 #define ERR(code, ...) do { if (err) snprintf(err, errlen, __VA_ARGS__); rc = (code); goto out; } while (0)

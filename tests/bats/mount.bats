@@ -76,6 +76,14 @@ link_astrofs() {
 	[ "${#lines[@]}" -eq 1 ]
 	[[ "$output" == *timeout* ]]
 	! mountpoint -q "$T/mnt"
+	# A ceiling the limiter cannot hold is refused by the parser, naming the
+	# option, not later as "cannot start the space-track client".
+	run "$ASTROFS" src "$T/mnt" -o "$OPTS,spacetrack_rate=5000/min"
+	[ "$status" -ne 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *spacetrack_rate* ]]
+	[[ "$output" == *5000/min* ]]
+	! mountpoint -q "$T/mnt"
 	run "$ASTROFS" src "$T/mnt" -o "$OPTS,no_such_option"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *no_such_option* ]]

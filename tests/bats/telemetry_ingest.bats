@@ -10,7 +10,7 @@ setup() {
 	[ -x "$INGEST" ] || skip "build/astrofs-ingest is not built"
 	T=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-ingest-bats.XXXXXX")
 	printf 'msid,time,value\nSMALL,2020:001,1\nSMALL,2020:002,2\n' >"$T/small.csv"
-	"$INGEST" --quiet --archive "$T/arc" "$T/small.csv"
+	"$INGEST" --quiet --create --archive "$T/arc" "$T/small.csv"
 	# 3 M rows, ~1.5 s of work: long enough to be caught mid-way
 	awk 'BEGIN { print "msid,time,value"; for (i = 0; i < 3000000; i++) printf "BIG,secs:%d,%d.5\n", 700000000 + i, i % 1000 }' >"$T/big.csv"
 }
@@ -78,4 +78,28 @@ kill_after() {
 	[[ "$output" != *"s,SMALL,694310469.184,2,0"* ]]
 	run "$INGEST"
 	[ "$status" -eq 2 ]
+}
+
+@test "ingest: a missing archive is refused unless --create; --version" {
+	# A mistyped DIR must not become a new, empty archive.
+	run "$INGEST" --archive "$T/nonexistent/x" "$T/small.csv"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"$T/nonexistent/x"*"--create"* ]]
+	[ ! -e "$T/nonexistent" ]
+	mkdir "$T/empty"
+	run "$INGEST" --archive "$T/empty" "$T/small.csv"
+	[ "$status" -eq 3 ]
+	[ -z "$(ls -A "$T/empty")" ]
+	run "$INGEST" --archive "$T/nonexistent/x" --dump
+	[ "$status" -eq 3 ]
+	[ ! -e "$T/nonexistent" ]
+	# --create makes it; an existing archive needs no --create (and takes it).
+	"$INGEST" --quiet --create --archive "$T/new/x" "$T/small.csv"
+	"$INGEST" --archive "$T/new/x" --dump | grep -q '^ledger,small.csv,'
+	"$INGEST" --quiet --create --archive "$T/new/x" "$T/small.csv"
+	"$INGEST" --create --archive "$T/only"
+	[ -f "$T/only/data.mdb" ]
+	run "$INGEST" --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "astrofs-ingest $(cat "$ROOT/VERSION")" ]
 }

@@ -21,7 +21,7 @@ JWST=$SHARED/data/telemetry/jwst_edb
 
 @test "telemetry: ingested JWST samples read back exactly through the mount" {
 	[ -d "$JWST/engdb_2021_groundtest" ] || skip "../shared/data/telemetry is not present"
-	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$JWST"/engdb_2021_groundtest/*.json
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$JWST"/engdb_2021_groundtest/*.json
 	mount_astrofs
 	grep -q '^SA_ZATTEST1,' "$T/mnt/telemetry/INDEX.csv"
 	# Values and times equal the independently derived CSV.
@@ -43,7 +43,7 @@ JWST=$SHARED/data/telemetry/jwst_edb
 @test "telemetry: a reader keeps its snapshot while ingest runs" {
 	printf 'msid,time,value\nXTEST,2024:001:00:00:00.000,1.5\nXTEST,2024:001:00:01:00.000,2.5\n' >"$T/a.csv"
 	printf 'msid,time,value\nXTEST,2024:001:00:02:00.000,3.5\n' >"$T/b.csv"
-	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/a.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/a.csv"
 	mount_astrofs
 	exec 7<"$T/mnt/telemetry/XTEST.csv"
 	before=$(stat -c %s "$T/mnt/telemetry/XTEST.csv")
@@ -66,7 +66,7 @@ JWST=$SHARED/data/telemetry/jwst_edb
 @test "telemetry: an unchanged file is re-read from the page cache, a changed one never" {
 	printf 'msid,time,value\nXKEEP,2024:001:00:00:00.000,1\nXKEEP,2024:001:00:01:00.000,2\n' >"$T/a.csv"
 	printf 'msid,time,value\nXKEEP,2024:001:00:02:00.000,3\n' >"$T/b.csv"
-	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/a.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/a.csv"
 	mount_astrofs
 	f=$T/mnt/telemetry/XKEEP.csv
 	one=$(cat "$f")

@@ -2,8 +2,11 @@
 #include "unit.h"
 #include <errno.h>
 #include <lmdb.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/mount.h>
 #include "core/astro.h"
+#include "core/log.h"
 #include "services/cache.h"
 
 static char *dir;
@@ -183,6 +186,128 @@ static void injected_put_failure_stores_nothing(void **s)
 	astro_cache_close(c);
 }
 
+/* ---- a full disk is not a full map ---------------------------------- */
+
+static char *fsdir;	/* a small tmpfs, mounted for one test */
+
+static int tmpfs_setup(void **s)
+{
+	(void)s;
+	fsdir = unit_tmpdir();
+	if (!fsdir)
+		return -1;
+	if (geteuid() != 0 || mount("astrofs-unit-tmpfs", fsdir, "tmpfs", 0, "size=3m,mode=0700") != 0) {
+		rmdir(fsdir);
+		free(fsdir);
+		fsdir = NULL;	/* the test skips */
+	}
+	return 0;
+}
+
+static int tmpfs_teardown(void **s)
+{
+	(void)s;
+	if (!fsdir)
+		return 0;
+	/* Unmounted even when the test failed: cmocka runs teardowns. */
+	if (umount2(fsdir, MNT_DETACH) != 0 || rmdir(fsdir) != 0)
+		return -1;
+	free(fsdir);
+	return 0;
+}
+
+/* Write zeros to path until the file system says it is full. */
+static void fill_disk(const char *path)
+{
+	static char zeros[64 << 10];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ssize_t w;
+
+	assert_true(fd >= 0);
+	while ((w = write(fd, zeros, sizeof(zeros))) > 0)
+		;
+	assert_int_equal(errno, ENOSPC);
+	/* Also the last few pages a partial write left. */
+	while (write(fd, zeros, 512) > 0)
+		;
+	close(fd);
+}
+
+static int nlogged;
+static void count_sink(int level, const char *msg, void *arg)
+{
+	(void)level;
+	(void)arg;
+	if (strstr(msg, "cache: storing"))
+		nlogged++;
+}
+
+static void full_disk_keeps_every_entry(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .ttl_s = -1 }, g;
+	struct astro_cache_stats st;
+	char key[32], path[300], *blob = malloc(100 << 10), *back;
+	int i, rc;
+
+	(void)s;
+	if (!fsdir)
+		skip();	/* needs root to mount a tmpfs */
+	snprintf(path, sizeof(path), "%s/cache", fsdir);
+	/* The map (64 MiB) is far larger than the disk (3 MiB). */
+	assert_int_equal(astro_cache_open(&c, path, 64 << 20), 0);
+	for (i = 0; i < 10; i++) {	/* ten cached "days" */
+		memset(blob, 'a' + i, 100 << 10);
+		m.fetched_ms = 1000 + i;
+		snprintf(key, sizeof(key), "day%02d", i);
+		assert_int_equal(astro_cache_put(c, "tle", key, strlen(key), &m, blob, 100 << 10), 0);
+	}
+	snprintf(path, sizeof(path), "%s/filler", fsdir);
+	fill_disk(path);
+	nlogged = 0;
+	astro_log_set_sink(count_sink, NULL);
+	/* New days do not fit: each put fails, none evicts, one log line. */
+	for (i = 10; i < 14; i++) {
+		snprintf(key, sizeof(key), "day%02d", i);
+		rc = astro_cache_put(c, "tle", key, strlen(key), &m, blob, 100 << 10);
+		assert_int_equal(rc, -ENOSPC);
+	}
+	astro_log_set_sink(NULL, NULL);
+	assert_int_equal(nlogged, 1);
+	astro_cache_get_stats(c, &st);
+	assert_int_equal(st.evictions, 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "day%02d", i);
+		back = NULL;
+		assert_int_equal(astro_cache_get(c, "tle", key, strlen(key), &g, (void **)&back), 0);
+		assert_int_equal(g.len, 100 << 10);
+		assert_true(back[0] == 'a' + i && back[(100 << 10) - 1] == 'a' + i);
+		free(back);
+	}
+	/* Room again: puts work again. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(astro_cache_put(c, "tle", "day10", 5, &m, blob, 100 << 10), 0);
+	astro_cache_close(c);
+	free(blob);
+}
+
+static void lmdb_errno_is_one_map(void **s)
+{
+	(void)s;
+	assert_int_equal(astro_cache_lmdb_errno(0), 0);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_NOTFOUND), -ENOENT);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_KEYEXIST), -EEXIST);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_MAP_FULL), -ENOSPC);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_TXN_FULL), -ENOSPC);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_DBS_FULL), -EMFILE);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_READERS_FULL), -EAGAIN);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_MAP_RESIZED), -EAGAIN);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_CORRUPTED), -EIO);
+	assert_int_equal(astro_cache_lmdb_errno(MDB_VERSION_MISMATCH), -EIO);
+	assert_int_equal(astro_cache_lmdb_errno(ENOSPC), -ENOSPC);
+	assert_int_equal(astro_cache_lmdb_errno(EACCES), -EACCES);
+}
+
 static void unusable_directory_fails(void **s)
 {
 	struct astro_cache *c;
@@ -200,6 +325,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(update_is_atomic_across_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(injected_put_failure_stores_nothing, setup, teardown),
 		cmocka_unit_test(unusable_directory_fails),
+		cmocka_unit_test_setup_teardown(full_disk_keeps_every_entry, tmpfs_setup, tmpfs_teardown),
+		cmocka_unit_test(lmdb_errno_is_one_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include "core/config.h"
 #include "core/log.h"
+#include "services/limiter.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -178,9 +179,10 @@ static void bools(void **state)
 static void rates(void **state)
 {
 	struct astro_rate r;
+	struct astro_limiter *lim;
 	static const char *const bad[] = {
 		"", "20", "20/", "/min", "0/min", "20/0s", "20/year", "20/min,30/min",
-		"1/s,2/min,3/h,4/d,5/10min", "100001/s", "20/31d", "-20/min", "20/min,",
+		"1/s,2/min,3/h,4/d,5/10min", "100001/s", "5000/min", "4097/s", "20/31d", "-20/min", "20/min,",
 		"2 0/min", "20/min/h", ",", "x/min",
 	};
 	size_t i;
@@ -199,6 +201,13 @@ static void rates(void **state)
 	assert_int_equal(r.w[0].seconds, 1);
 	assert_int_equal(r.w[1].limit, 10);
 	assert_int_equal(r.w[1].seconds, 86400);
+
+	/* The largest window the limiter can hold is accepted... */
+	assert_int_equal(astro_parse_rate("4096/min", &r), 0);
+	assert_int_equal(r.w[0].limit, ASTRO_RATE_LIMIT_MAX);
+	/* ...and the limiter opens with it (5000/min once failed the mount). */
+	assert_int_equal(astro_limiter_open(&lim, NULL, "t", &r), 0);
+	astro_limiter_close(lim);
 
 	assert_int_equal(astro_parse_rate("5/10min,1/s,2/m,3/h", &r), 0);
 	assert_int_equal(r.n, 4);

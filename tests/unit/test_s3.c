@@ -31,6 +31,7 @@ static int start_server(void **s)
 
 	(void)s;
 	astro_log_set_sink(sink, NULL);
+	astro_log_set_ratelimit(0, 0);	/* every case checks its own line */
 	return unit_spawn_http(argv, &srv_pid, &port);
 }
 
@@ -265,6 +266,82 @@ static void s3_errors_from_server(void **st)
 	astro_s3_free(s);
 }
 
+/* A page of keys [from, to) ("k00042.fits"), truncated with token tok or not. */
+static void page(struct astro_s3_list *l, int from, int to, const char *tok)
+{
+	memset(l, 0, sizeof(*l));
+	l->nobjects = (size_t)(to - from);
+	l->objects = calloc(l->nobjects + 1, sizeof(*l->objects));
+	for (int i = from; i < to; i++) {
+		char k[32];
+
+		snprintf(k, sizeof(k), "k%05d.fits", i);
+		l->objects[i - from].key = strdup(k);
+	}
+	l->is_truncated = tok != NULL;
+	l->next_token = tok ? strdup(tok) : NULL;
+}
+
+/* Feed pages to a pager; returns its last answer. */
+static int pages(struct astro_s3_pager *pg, const int (*spec)[2], const char *const *toks, size_t n)
+{
+	struct astro_s3_list l;
+	int rc = 1;
+
+	for (size_t i = 0; i < n && rc == 1; i++) {
+		page(&l, spec[i][0], spec[i][1], toks[i]);
+		rc = astro_s3_pager_next(pg, &l, "LIST s3://b/");
+		astro_s3_list_free(&l);
+	}
+	return rc;
+}
+
+static void pager_bounds_listings(void **st)
+{
+	struct astro_s3_pager pg;
+	static const int ok[][2] = { { 0, 10 }, { 10, 20 }, { 20, 25 } };
+	static const char *const ok_t[] = { "A", "B", NULL };
+	static const int same[][2] = { { 0, 10 }, { 10, 20 }, { 20, 30 } };
+	static const char *const same_t[] = { "T", "T", "T" };
+	static const char *const cycle_t[] = { "A", "B", "A" };
+	static const int again[][2] = { { 0, 10 }, { 0, 10 } };
+	static const char *const again_t[] = { "A", "B" };
+	static const int empty[][2] = { { 0, 10 }, { 0, 0 } };
+	static const int overlap[][2] = { { 0, 10 }, { 5, 15 }, { 15, 16 } };
+
+	(void)st;
+	/* An honest listing: next, next, complete. */
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, ok, ok_t, 3), 0);
+	assert_int_equal(pg.pages, 3);
+	astro_s3_pager_free(&pg);
+	/* The same token again (even with new keys), or a cycle of tokens. */
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, same, same_t, 3), -EIO);
+	assert_int_equal(pg.pages, 2);
+	astro_s3_pager_free(&pg);
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, same, cycle_t, 3), -EIO);
+	astro_s3_pager_free(&pg);
+	/* The same page under a fresh token; an empty truncated page. */
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, again, again_t, 2), -EIO);
+	astro_s3_pager_free(&pg);
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, empty, again_t, 2), -EIO);
+	astro_s3_pager_free(&pg);
+	/* Overlapping pages that still move forward are followed (the
+	 * caller de-duplicates names). */
+	astro_s3_pager_init(&pg, 0);
+	assert_int_equal(pages(&pg, overlap, ok_t, 3), 0);
+	astro_s3_pager_free(&pg);
+	/* One deadline for the whole listing: past it, no next page. */
+	astro_s3_pager_init(&pg, astro_mono_ms() - 1);
+	assert_int_equal(pages(&pg, ok, ok_t, 3), -ETIMEDOUT);
+	assert_int_equal(pg.pages, 1);
+	astro_s3_pager_free(&pg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +351,7 @@ int main(void)
 		cmocka_unit_test(http_urls),
 		cmocka_unit_test(ranged_reads),
 		cmocka_unit_test(s3_errors_from_server),
+		cmocka_unit_test(pager_bounds_listings),
 	};
 	return cmocka_run_group_tests(tests, start_server, stop_server);
 }
