@@ -34,6 +34,43 @@ teardown() {
 	[ "$(st_count requests)" -eq 0 ]
 }
 
+# exact_copy GOT DAY KIND: GOT is byte for byte the day's file.
+exact_copy() {
+	expected_day "$2" "$3" >"$T/want.$2.$3"
+	[ -s "$T/want.$2.$3" ]
+	cmp "$1" "$T/want.$2.$3"
+}
+
+@test "tle: the twin of a just-fetched day reads whole right after ls -l (both orders, cat and python)" {
+	mount_astrofs
+	M=$T/mnt/tle/2019/12
+	# .tle then .3le: the first read fetches the day while the kernel
+	# still holds size 0 for the twin from ls -l.
+	ls -l "$M" >/dev/null
+	cat "$M/18.tle" >"$T/a"
+	cat "$M/18.3le" >"$T/b"
+	exact_copy "$T/a" 2019-12-18 tle
+	exact_copy "$T/b" 2019-12-18 3le
+	# .3le then .tle
+	ls -l "$M" >/dev/null
+	cat "$M/17.3le" >"$T/a"
+	cat "$M/17.tle" >"$T/b"
+	exact_copy "$T/a" 2019-12-17 3le
+	exact_copy "$T/b" 2019-12-17 tle
+	# Python open().read(), both orders
+	for pair in "16 tle 3le" "15 3le tle"; do
+		set -- $pair
+		ls -l "$M" >/dev/null
+		/usr/bin/python3 -c '
+import sys
+for src, dst in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
+    open(dst, "w").write(open(src).read())' "$M/$1.$2" "$T/a" "$M/$1.$3" "$T/b"
+		exact_copy "$T/a" "2019-12-$1" "$2"
+		exact_copy "$T/b" "2019-12-$1" "$3"
+	done
+	[ "$(st_count queries)" -eq 4 ]
+}
+
 @test "tle: impossible and future dates are ENOENT" {
 	mount_astrofs
 	run stat "$T/mnt/tle/2019/02/30.tle"
