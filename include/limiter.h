@@ -48,7 +48,8 @@ int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms);
 
 /*
  * Without waiting: 0 if a request could be made now, else the
- * milliseconds until one can.  For stats and tests.
+ * milliseconds until one can — an upper bound when a slot in flight
+ * blocks, as it may end sooner.  For stats and tests.
  */
 int64_t astro_limiter_wait_ms(struct astro_limiter *l);
 
