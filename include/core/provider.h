@@ -22,7 +22,10 @@
  * Sizes: report an exact st_size whenever it is known; never a guess.  A file
  * whose size is unknown until read sets ASTRO_ATTR_UNKNOWN_SIZE (st_size 0);
  * its open must then set direct_io so tools read to EOF (see
- * ../shared/docs/reference/fuse.md section 5).
+ * ../shared/docs/reference/fuse.md section 5).  When such a size becomes
+ * known (or a size changes), the tree calls astro_ctx.invalidate for every
+ * file concerned before the open that learnt it returns: the kernel would
+ * otherwise keep serving the old size for up to attr_keep_ms.
  */
 #ifndef ASTRO_PROVIDER_H
 #define ASTRO_PROVIDER_H
@@ -74,6 +77,18 @@ struct astro_ctx {
 	const struct astro_config *cfg;
 	struct astro_cache *cache;	/* may be NULL in unit tests */
 	struct astro_services *services;	/* may be NULL in unit tests */
+	/*
+	 * Set by the FUSE layer for each tree (NULL without a mount): drop
+	 * what the kernel holds of one of the tree's files (attributes and
+	 * pages), path relative to the tree's root.  A tree calls it when a
+	 * file's size or content has just changed, e.g. from unknown to
+	 * exact, so the next stat() or read() asks again.  Any thread; a
+	 * no-op while the mount is not live.  Kernel-cached attributes live
+	 * at most attr_keep_ms.
+	 */
+	void (*invalidate)(void *arg, const char *path);
+	void *invalidate_arg;
+	int64_t attr_keep_ms;
 };
 
 struct astro_provider {

@@ -4,11 +4,12 @@
  *
  * The state is the list of recent request times (wall clock, ms), kept in a
  * pinned entry of the cache's "_meta" database and changed in one LMDB write
- * transaction per request, so two mounts on one account share one budget and
- * a remount does not reset it.  acquire() either records a request and
- * returns 0, or sleeps until the oldest request of a full window leaves it.
- * Every request to the guarded service — login and logout included — must
- * acquire first.
+ * transaction per change, so two mounts on one account share one budget and
+ * a remount does not reset it.  begin() either records a request and
+ * returns 0, or sleeps until the oldest request of a full window leaves it;
+ * end() marks the request over, and its slot leaves the window one window
+ * length after that.  Every request to the guarded service — login and
+ * logout included — must hold a slot while it runs.
  *
  * Without a cache (unit tests) the state is kept in memory.
  */
@@ -27,15 +28,28 @@ int astro_limiter_open(struct astro_limiter **out, struct astro_cache *cache,
 void astro_limiter_close(struct astro_limiter *l);
 
 /*
- * Wait for a slot and record one request.  deadline_ms is on the
- * astro_mono_ms() clock.  Returns 0, -ETIMEDOUT when no slot frees up in
- * time (nothing recorded), -EINTR when interrupted, or a cache error.
+ * Wait for a slot and hold it for one request: the slot counts against the
+ * ceiling from now until astro_limiter_end(), so the ceiling holds for the
+ * times upstream RECEIVES requests however late they are sent.  deadline_ms
+ * is on the astro_mono_ms() clock and bounds the request too: a slot never
+ * ended (the process died) is released one window after that deadline.
+ * While every slot of a full window is still held, the wait polls until the
+ * deadline rather than giving up on an estimate.  Returns 0 and *slot,
+ * -ETIMEDOUT when no slot frees up in time (nothing recorded), -EINTR when
+ * interrupted, or a cache error.
  */
+int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot);
+
+/* The request of slot has ended (answered, failed or abandoned). */
+void astro_limiter_end(struct astro_limiter *l, int64_t slot);
+
+/* begin + end at once: a slot for something that has no duration. */
 int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms);
 
 /*
  * Without waiting: 0 if a request could be made now, else the
- * milliseconds until one can.  For stats and tests.
+ * milliseconds until one can — an upper bound when a slot in flight
+ * blocks, as it may end sooner.  For stats and tests.
  */
 int64_t astro_limiter_wait_ms(struct astro_limiter *l);
 

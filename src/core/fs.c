@@ -25,8 +25,23 @@ static const struct astro_provider *const providers[] = {
 };
 #define NPROV ASTRO_ARRAY_SIZE(providers)
 
+/* How long the kernel keeps attributes and entries (seconds; never 0: that
+ * forces a lookup per entry).  Freshness beyond this is the trees' business,
+ * in LMDB. */
+#define KERNEL_ATTR_TIMEOUT 1.0
+
+struct astro_fs;
+
+/* What a tree's invalidate hook needs to name its files in the mount. */
+struct tree_ref {
+	struct astro_fs *fs;
+	const char *name;
+};
+
 struct astro_fs {
 	const struct astro_config *cfg;
+	struct fuse *fuse;	/* set once the mount is live (fs_init) */
+	struct tree_ref ref[NPROV];
 	void *priv[NPROV];
 	int failed[NPROV];	/* init error of a tree that could not start */
 	int64_t start;
@@ -40,6 +55,23 @@ struct open_file {
 	char *path;
 	struct astro_file f;
 };
+
+static void invalidate_hook(void *arg, const char *rest)
+{
+	struct tree_ref *r = arg;
+	struct fuse *f = __atomic_load_n(&r->fs->fuse, __ATOMIC_ACQUIRE);
+	char path[4096];
+	int rc;
+
+	if (!f)
+		return;
+	if (snprintf(path, sizeof(path), "/%s/%s", r->name, rest) >= (int)sizeof(path))
+		return;
+	/* ENOENT: the kernel holds nothing of it, so nothing is stale. */
+	rc = fuse_invalidate_path(f, path);
+	if (rc && rc != -ENOENT)
+		astro_debug("cannot invalidate %s: %s", path, strerror(-rc));
+}
 
 int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 {
@@ -58,7 +90,13 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 	 * must not take the others down: it answers EIO, and the log says why.
 	 */
 	for (i = 0; i < NPROV; i++) {
-		rc = providers[i]->init(ctx, &fs->priv[i]);
+		struct astro_ctx tctx = *ctx;
+
+		fs->ref[i] = (struct tree_ref){ fs, providers[i]->name };
+		tctx.invalidate = invalidate_hook;
+		tctx.invalidate_arg = &fs->ref[i];
+		tctx.attr_keep_ms = (int64_t)(KERNEL_ATTR_TIMEOUT * 1000);
+		rc = providers[i]->init(&tctx, &fs->priv[i]);
 		if (rc) {
 			fs->failed[i] = rc;
 			fs->priv[i] = NULL;
@@ -358,17 +396,18 @@ static int interrupted(void)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
+	struct fuse_context *fc = fuse_get_context();
+
 	(void)conn;
-	/* Short kernel caches (never 0: that forces a lookup per entry);
-	 * freshness beyond a second is the trees' business, in LMDB. */
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
+	cfg->entry_timeout = KERNEL_ATTR_TIMEOUT;
+	cfg->attr_timeout = KERNEL_ATTR_TIMEOUT;
 	cfg->negative_timeout = 2.0;
 	cfg->use_ino = 0;
 	cfg->intr = 1;
 	cfg->nullpath_ok = 0;
 	astro_http_set_interrupt_check(interrupted);
-	return fuse_get_context()->private_data;
+	__atomic_store_n(&((struct astro_fs *)fc->private_data)->fuse, fc->fuse, __ATOMIC_RELEASE);
+	return fc->private_data;
 }
 
 static const struct fuse_operations ops = {

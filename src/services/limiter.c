@@ -8,6 +8,8 @@
 #include "core/log.h"
 
 #define MAX_STAMPS ASTRO_RATE_LIMIT_MAX	/* what config.c lets a window ask for */
+#define HOLD_SLACK_MS 1000	/* curl may overrun its timeout a little */
+#define HELD_POLL_MS 100
 
 struct astro_limiter {
 	struct astro_cache *cache;
@@ -53,37 +55,78 @@ void astro_limiter_close(struct astro_limiter *l)
 	free(l);
 }
 
+/*
+ * A slot counts from its grant until its request has ended: upstream receives
+ * a request somewhere between the two, so only then does the ceiling hold at
+ * the receiving end however late a loaded machine sends.  While a request is
+ * in flight its stamp is the latest time it can end (its deadline); when it
+ * ends, astro_limiter_end() moves the stamp to the end time.  A process that
+ * dies mid-request thus leaves a stamp that frees itself one window after
+ * that deadline.  Stamps later than now are therefore requests in flight (or
+ * a wall clock stepped back): a waiter cannot know when they free up, so it
+ * polls instead of giving up on the estimate.
+ */
+enum op { PEEK, RECORD, END };
+
 struct decide {
 	struct astro_limiter *l;
 	int64_t now;
-	int record;
+	enum op op;
+	int64_t hold_ms;	/* RECORD: how long the slot may stay in flight */
+	int64_t stamp;		/* RECORD out: the stamp recorded; END in: the slot */
 	int64_t wait;		/* out: ms until a slot, 0 if recorded/possible */
+	int held;		/* out: the slot to free first is still in flight */
 	unsigned used[ASTRO_RATE_MAX_WINDOWS];
 };
 
-/* Core rule, on a stamp array; returns the new array when recording. */
+/* Insert v into the sorted st[0..n) (room for n + 1). */
+static void insert_sorted(int64_t *st, size_t n, int64_t v)
+{
+	size_t i = n;
+
+	while (i > 0 && st[i - 1] > v) {
+		st[i] = st[i - 1];
+		i--;
+	}
+	st[i] = v;
+}
+
+/* Core rule, on a stamp array; returns the new array when it changes. */
 static int decide_fn(const void *old, size_t oldlen, void **out, size_t *outlen, void *arg)
 {
 	struct decide *d = arg;
 	size_t n = oldlen / sizeof(int64_t), first = 0, keep;
 	int64_t horizon = d->now - (int64_t)d->l->max_window_s * 1000;
-	int64_t *nw, *st = NULL;
-	int rc = 0;
+	int64_t *st;
 
-	/* LMDB values carry no alignment guarantee: work on a copy. */
-	if (n) {
-		st = malloc(n * sizeof(int64_t));
-		if (!st)
-			return -ENOMEM;
+	/* LMDB values carry no alignment guarantee: work on a copy, with room
+	 * for one more stamp. */
+	st = malloc((n + 1) * sizeof(int64_t));
+	if (!st)
+		return -ENOMEM;
+	if (n)
 		memcpy(st, old, n * sizeof(int64_t));
+
+	if (d->op == END) {
+		size_t i = 0;
+
+		while (i < n && st[i] != d->stamp)
+			i++;
+		if (i < n) {
+			memmove(st + i, st + i + 1, (n - i - 1) * sizeof(int64_t));
+			n--;
+		}
+		insert_sorted(st, n, d->now);
+		n++;
+		goto write;
 	}
 
-	/* Stamps from the future (clock stepped back) still count: dropping them
-	 * would let a clock change buy extra requests. */
+	/* Stamps from the future (clock stepped back, or in flight) still
+	 * count: dropping them would let a clock change buy extra requests. */
 	while (first < n && st[first] <= horizon)
 		first++;
-	keep = n - first;
 	d->wait = 0;
+	d->held = 0;
 	for (unsigned i = 0; i < d->l->rate.n; i++) {
 		const struct astro_rate_window *w = &d->l->rate.w[i];
 		int64_t since = d->now - (int64_t)w->seconds * 1000;
@@ -95,30 +138,33 @@ static int decide_fn(const void *old, size_t oldlen, void **out, size_t *outlen,
 		d->used[i] = (unsigned)c;
 		if (c >= w->limit) {
 			/* The (c - limit + 1)-th oldest stamp in the window must leave. */
-			int64_t free_at = st[j + (c - w->limit)] + (int64_t)w->seconds * 1000 + 1;
+			int64_t oldest = st[j + (c - w->limit)];
+			int64_t free_at = oldest + (int64_t)w->seconds * 1000 + 1;
 
+			if (oldest > d->now)
+				d->held = 1;
 			if (free_at - d->now > d->wait)
 				d->wait = free_at - d->now;
 		}
 	}
-	if (d->wait > 0 || !d->record)
-		goto out;
-	if (keep >= MAX_STAMPS)
-		first = n - (MAX_STAMPS - 1), keep = MAX_STAMPS - 1;
-	nw = malloc((keep + 1) * sizeof(int64_t));
-	if (!nw) {
-		rc = -ENOMEM;
-		goto out;
+	if (d->wait > 0 || d->op != RECORD) {
+		free(st);
+		return 0;
 	}
-	if (keep)
-		memcpy(nw, st + first, keep * sizeof(int64_t));
-	/* Keep the array sorted even if the wall clock stepped back. */
-	nw[keep] = keep && st[n - 1] > d->now ? st[n - 1] : d->now;
-	*out = nw;
-	*outlen = (keep + 1) * sizeof(int64_t);
-out:
-	free(st);
-	return rc;
+	d->stamp = d->now + (d->hold_ms > 0 ? d->hold_ms : 0);
+	insert_sorted(st, n, d->stamp);
+	n++;
+write:
+	first = 0;
+	while (first < n && st[first] <= horizon)
+		first++;
+	keep = n - first;
+	if (keep > MAX_STAMPS)
+		first = n - MAX_STAMPS, keep = MAX_STAMPS;
+	memmove(st, st + first, keep * sizeof(int64_t));
+	*out = st;
+	*outlen = keep * sizeof(int64_t);
+	return 0;
 }
 
 static int run(struct astro_limiter *l, struct decide *d)
@@ -142,33 +188,63 @@ static int run(struct astro_limiter *l, struct decide *d)
 	return rc;
 }
 
-int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms)
+int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot)
 {
 	for (;;) {
-		struct decide d = { .record = 1 };
-		int64_t left;
-		int rc = run(l, &d);
+		struct decide d = { .op = RECORD };
+		int64_t left = deadline_ms - astro_mono_ms(), nap;
+		int rc;
 
+		/* The request ends by its deadline (plus curl's own slack). */
+		d.hold_ms = (left > 0 ? left : 0) + HOLD_SLACK_MS;
+		rc = run(l, &d);
 		if (rc < 0)
 			return rc;
-		if (d.wait == 0)
+		if (d.wait == 0) {
+			*slot = d.stamp;
 			return 0;
-		left = deadline_ms - astro_mono_ms();
-		if (left <= 0 || d.wait > left) {
+		}
+		if (left <= 0 || (!d.held && d.wait > left)) {
 			astro_info("limiter %s: next slot in %lld ms, past the deadline",
 				   l->key + 11, (long long)d.wait);
 			return -ETIMEDOUT;
 		}
-		/* Wake at most every second: another process may have freed
-		 * nothing, but a shutdown or interrupt should not wait long. */
-		if (astro_sleep_ms(d.wait < 1000 ? d.wait : 1000) == -EINTR)
+		/* Wake at most every second (another process may free a slot,
+		 * and a shutdown or interrupt should not wait long); poll a
+		 * slot in flight more often, it may end at any moment. */
+		nap = d.wait < 1000 ? d.wait : 1000;
+		if (d.held && nap > HELD_POLL_MS)
+			nap = HELD_POLL_MS;
+		if (nap > left)
+			nap = left;
+		if (astro_sleep_ms(nap) == -EINTR)
 			return -EINTR;
 	}
 }
 
+void astro_limiter_end(struct astro_limiter *l, int64_t slot)
+{
+	struct decide d = { .op = END, .stamp = slot };
+	int rc = run(l, &d);
+
+	/* Not fatal: the slot then frees itself a window after its deadline. */
+	if (rc < 0)
+		astro_warn("limiter %s: cannot end a slot: %s", l->key + 11, strerror(-rc));
+}
+
+int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms)
+{
+	int64_t slot;
+	int rc = astro_limiter_begin(l, deadline_ms, &slot);
+
+	if (rc == 0)
+		astro_limiter_end(l, slot);
+	return rc;
+}
+
 int64_t astro_limiter_wait_ms(struct astro_limiter *l)
 {
-	struct decide d = { .record = 0 };
+	struct decide d = { .op = PEEK };
 
 	if (run(l, &d) < 0)
 		return -1;
@@ -177,7 +253,7 @@ int64_t astro_limiter_wait_ms(struct astro_limiter *l)
 
 void astro_limiter_json(struct astro_limiter *l, json_t *obj)
 {
-	struct decide d = { .record = 0 };
+	struct decide d = { .op = PEEK };
 	json_t *arr = json_array();
 
 	run(l, &d);

@@ -43,18 +43,20 @@ static int st_request(struct astro_spacetrack *st, const char *method,
 	char url[1024], ch[2048];
 	const char *hdrs[3] = { NULL, NULL, NULL };
 	int n = 0, rc;
-	int64_t left;
+	int64_t left, slot;
 
 	memset(resp, 0, sizeof(*resp));
-	rc = astro_limiter_acquire(st->lim, deadline);
+	rc = astro_limiter_begin(st->lim, deadline, &slot);
 	if (rc) {
 		if (rc == -ETIMEDOUT)
 			astro_warn("spacetrack: request ceiling reached; %s not sent before the deadline", path);
 		return rc;
 	}
 	left = deadline - astro_mono_ms();
-	if (left <= 0)
+	if (left <= 0) {
+		astro_limiter_end(st->lim, slot);
 		return -ETIMEDOUT;
+	}
 	snprintf(url, sizeof(url), "%s%s", st->cfg->spacetrack_url, path);
 	if (cookie) {
 		snprintf(ch, sizeof(ch), "Cookie: %s", cookie);
@@ -69,6 +71,8 @@ static int st_request(struct astro_spacetrack *st, const char *method,
 		.max_body = 512u << 20, .service = "spacetrack", .secret_body = secret,
 	};
 	rc = astro_http_request(&req, resp);
+	/* Upstream got the request (if ever) before its answer came back. */
+	astro_limiter_end(st->lim, slot);
 	if (rc)
 		astro_warn("spacetrack: %s %s failed: %s", method, path, strerror(-rc));
 	return rc;

@@ -29,6 +29,9 @@
 
 #define DB "tle"
 #define FIRST_YEAR 1957
+/* A getattr answered just before a day was stored may reach the kernel a
+ * little later, and its attributes live attr_keep_ms from then. */
+#define KERNEL_REPLY_SLACK_MS 1000
 
 struct inflight {
 	int64_t day;
@@ -44,6 +47,9 @@ struct tle_priv {
 	pthread_mutex_t lock;
 	struct inflight *flights;
 	int64_t (*now)(void);	/* Unix seconds; replaceable in tests */
+	void (*invalidate)(void *arg, const char *path);
+	void *invalidate_arg;
+	int64_t attr_keep_ms;
 };
 
 /* What a path names. */
@@ -236,6 +242,30 @@ static void store_day(struct tle_priv *p, int64_t day_unix, const char *body,
 }
 
 /*
+ * The kernel may hold size 0 (or an older size) for both files of a day it
+ * listed or stat()ed before the day was fetched, and would serve that size
+ * to the next stat(), fstat() or cached read: a twin read right after the
+ * fetch would come back empty, and a tool that sizes its copy by fstat()
+ * after open (rsync, shutil, cp) would copy nothing.  Called after the day
+ * is stored and before any open that waited on the fetch returns.
+ */
+static void invalidate_day(struct tle_priv *p, int64_t day_unix)
+{
+	char path[24];
+	int64_t y;
+	unsigned m, d;
+
+	if (!p->invalidate)
+		return;
+	astro_civil_from_days(day_unix / 86400, &y, &m, &d);
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%04lld/%02u/%02u.%s", (long long)y, m, d,
+			 k ? "3le" : "tle");
+		p->invalidate(p->invalidate_arg, path);
+	}
+}
+
+/*
  * Fetch a day once however many threads ask.  The fetching thread stores
  * the day; the others wait for it (up to their deadline) and then read the
  * cache.  *body is set only for the thread that fetched.
@@ -276,8 +306,10 @@ static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
 			rc = -EIO;
 		else
 			rc = astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, &nsets);
-		if (rc == 0)
+		if (rc == 0) {
 			store_day(p, day_unix, *body, *len, nsets);
+			invalidate_day(p, day_unix);
+		}
 		pthread_mutex_lock(&p->lock);
 		f->done = 1;
 		f->rc = rc;
@@ -319,6 +351,9 @@ static int tle_init(const struct astro_ctx *ctx, void **priv)
 	p->cache = ctx->cache;
 	p->svc = ctx->services;
 	p->now = wall_now;
+	p->invalidate = ctx->invalidate;
+	p->invalidate_arg = ctx->invalidate_arg;
+	p->attr_keep_ms = ctx->attr_keep_ms;
 	pthread_mutex_init(&p->lock, NULL);
 	*priv = p;
 	return 0;
@@ -500,7 +535,12 @@ serve:
 			return -ENOMEM;
 		}
 	}
-	if (!f->direct_io && !indexed)
+	/*
+	 * Unknown size, or known only since moments ago: a kernel that has not
+	 * been told (another mount on this cache fetched it) may still hold
+	 * size 0 for up to attr_keep_ms, and a cached read would stop there.
+	 */
+	if (!indexed || astro_now_ms() - ix.meta.fetched_ms < p->attr_keep_ms + KERNEL_REPLY_SLACK_MS)
 		f->direct_io = 1;
 	/* Final days never change: let the kernel keep their pages. */
 	f->keep_cache = !f->direct_io && cached && day_settled(p, &tp, &m);

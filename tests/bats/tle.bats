@@ -34,6 +34,109 @@ teardown() {
 	[ "$(st_count requests)" -eq 0 ]
 }
 
+# exact_copy GOT DAY KIND: GOT is byte for byte the day's file.
+exact_copy() {
+	expected_day "$2" "$3" >"$T/want.$2.$3"
+	[ -s "$T/want.$2.$3" ]
+	cmp "$1" "$T/want.$2.$3"
+}
+
+@test "tle: the twin of a just-fetched day reads whole right after ls -l (both orders, cat and python)" {
+	mount_astrofs
+	M=$T/mnt/tle/2019/12
+	# .tle then .3le: the first read fetches the day while the kernel
+	# still holds size 0 for the twin from ls -l.
+	ls -l "$M" >/dev/null
+	cat "$M/18.tle" >"$T/a"
+	cat "$M/18.3le" >"$T/b"
+	exact_copy "$T/a" 2019-12-18 tle
+	exact_copy "$T/b" 2019-12-18 3le
+	# .3le then .tle
+	ls -l "$M" >/dev/null
+	cat "$M/17.3le" >"$T/a"
+	cat "$M/17.tle" >"$T/b"
+	exact_copy "$T/a" 2019-12-17 3le
+	exact_copy "$T/b" 2019-12-17 tle
+	# Python open().read(), both orders
+	for pair in "16 tle 3le" "15 3le tle"; do
+		set -- $pair
+		ls -l "$M" >/dev/null
+		/usr/bin/python3 -c '
+import sys
+for src, dst in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
+    open(dst, "w").write(open(src).read())' "$M/$1.$2" "$T/a" "$M/$1.$3" "$T/b"
+		exact_copy "$T/a" "2019-12-$1" "$2"
+		exact_copy "$T/b" "2019-12-$1" "$3"
+	done
+	[ "$(st_count queries)" -eq 4 ]
+}
+
+@test "tle: rsync, shutil and cp of an uncached day right after ls -l copy it whole" {
+	mount_astrofs
+	M=$T/mnt/tle/2019/12
+	mkdir "$T/out"
+	ls -l "$M" >/dev/null
+	rsync -a "$M/15.tle" "$T/out/"
+	exact_copy "$T/out/15.tle" 2019-12-15 tle
+	ls -l "$M" >/dev/null
+	rsync -a "$M/14.3le" "$M/14.tle" "$T/out/"
+	exact_copy "$T/out/14.3le" 2019-12-14 3le
+	exact_copy "$T/out/14.tle" 2019-12-14 tle
+	# shutil.copyfile sizes its sendfile() by fstat() after open
+	ls -l "$M" >/dev/null
+	/usr/bin/python3 -c 'import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])' \
+		"$M/13.3le" "$T/out/13.3le"
+	exact_copy "$T/out/13.3le" 2019-12-13 3le
+	ls -l "$M" >/dev/null
+	/usr/bin/python3 -c 'import shutil, sys; shutil.copy2(sys.argv[1], sys.argv[2])' \
+		"$M/12.tle" "$T/out/12.tle"
+	exact_copy "$T/out/12.tle" 2019-12-12 tle
+	ls -l "$M" >/dev/null
+	cp --reflink=auto "$M/11.tle" "$T/out/11.tle"
+	exact_copy "$T/out/11.tle" 2019-12-11 tle
+	[ "$(st_count queries)" -eq 5 ]
+}
+
+@test "tle: rsync -a of a whole month right after ls -l copies every day whole; listing it is free" {
+	mount_astrofs "spacetrack_rate=600/min"
+	st_post config '{"rate_minute": 10000, "rate_hour": 100000}'
+	M=$T/mnt/tle/2019/11
+	st_post reset_log
+	ls -l "$M" >/dev/null
+	ls "$M" >/dev/null
+	ls --color=always "$M" >/dev/null
+	ls -l --color=always "$M" >/dev/null
+	find "$M" -type f >/dev/null
+	(cd "$M" && compgen -f 1 >/dev/null && compgen -f -- "$M/2" >/dev/null)
+	[ "$(st_count requests)" -eq 0 ]
+	rsync -a "$M/" "$T/out/"
+	[ "$(ls "$T/out" | wc -l)" -eq 60 ]
+	for d in $(seq -w 1 30); do
+		for k in tle 3le; do
+			expected_day "2019-11-$d" "$k" >"$T/want"
+			cmp "$T/out/$d.$k" "$T/want"
+		done
+	done
+	[ "$(st_count queries)" -eq 30 ]
+}
+
+@test "tle: tar of a month after the documented prefetch is whole" {
+	mount_astrofs "spacetrack_rate=600/min"
+	st_post config '{"rate_minute": 10000, "rate_hour": 100000}'
+	M=$T/mnt/tle/2019/12
+	ls -l "$M" >/dev/null
+	# tar never opens a world-readable file that stat() says is empty, and
+	# stat() never fetches: make the days exact first (README, astrofs(8)).
+	cat "$M"/1[0-3].3le >/dev/null
+	mkdir "$T/out"
+	tar -C "$M" -cf - 10.tle 10.3le 11.tle 11.3le 12.tle 12.3le 13.tle 13.3le | tar -C "$T/out" -xf -
+	for d in 10 11 12 13; do
+		exact_copy "$T/out/$d.tle" "2019-12-$d" tle
+		exact_copy "$T/out/$d.3le" "2019-12-$d" 3le
+	done
+	[ "$(st_count queries)" -eq 4 ]
+}
+
 @test "tle: impossible and future dates are ENOENT" {
 	mount_astrofs
 	run stat "$T/mnt/tle/2019/02/30.tle"
@@ -136,12 +239,14 @@ teardown() {
 	cat "$T/err."* >&2 || true
 	[ "$failed" -eq 0 ]
 	[ "$(st_count queries)" -eq 60 ]
-	# No 6 consecutive requests within 0.8 s (a second, less send jitter;
-	# without the ceiling all 60 arrive in a burst).
+	# No 6 consecutive requests within one second at the stand-in, judged
+	# by its own arrival times, with no allowance for scheduling: a slot
+	# counts from its grant until the answer is back, which is after the
+	# stand-in stamped the request, however late a loaded machine sent it.
 	st_get log | python3 -c '
 import json, sys
 t = sorted(r["time"] for r in json.load(sys.stdin))
-bad = [(t[i], t[i + 5]) for i in range(len(t) - 5) if t[i + 5] - t[i] < 0.8]
+bad = [(t[i], t[i + 5]) for i in range(len(t) - 5) if t[i + 5] - t[i] < 1.0]
 print(len(t), "requests;", bad[:3])
 sys.exit(1 if bad else 0)'
 	[ "$(st_count rate_limited)" -eq 0 ]

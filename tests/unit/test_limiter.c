@@ -129,6 +129,106 @@ static void threads_never_exceed_the_ceiling(void **s)
 	astro_cache_close(c);
 }
 
+static void a_slot_counts_until_its_request_ends(void **s)
+{
+	struct astro_limiter *l;
+	struct astro_rate r = rate(2, 1, 0, 0);
+	int64_t a, b, w;
+
+	(void)s;
+	assert_int_equal(astro_limiter_open(&l, NULL, "t", &r), 0);
+	assert_int_equal(astro_limiter_begin(l, astro_mono_ms() + 60000, &a), 0);
+	assert_int_equal(astro_limiter_begin(l, astro_mono_ms() + 60000, &b), 0);
+	/* Five seconds on, both requests are still in flight: upstream may
+	 * not even have received them yet, so their slots are still taken... */
+	astro_limiter_set_clock_offset(l, 5000);
+	assert_true(astro_limiter_wait_ms(l) > 0);
+	assert_int_equal(astro_limiter_acquire(l, astro_mono_ms() + 300), -ETIMEDOUT);
+	/* ...and the first to end frees its slot one window after its end. */
+	astro_limiter_end(l, a);
+	w = astro_limiter_wait_ms(l);
+	assert_true(w > 900 && w <= 1001);
+	astro_limiter_set_clock_offset(l, 6002);
+	assert_int_equal(astro_limiter_acquire(l, astro_mono_ms()), 0);
+	assert_int_equal(astro_limiter_acquire(l, astro_mono_ms()), -ETIMEDOUT);
+	astro_limiter_end(l, b);
+	astro_limiter_close(l);
+}
+
+static void a_slot_never_ended_frees_after_its_deadline(void **s)
+{
+	struct astro_limiter *l;
+	struct astro_rate r = rate(1, 1, 0, 0);
+	int64_t a;
+
+	(void)s;
+	assert_int_equal(astro_limiter_open(&l, NULL, "t", &r), 0);
+	/* A process that died mid-request never ends its slot. */
+	assert_int_equal(astro_limiter_begin(l, astro_mono_ms() + 2000, &a), 0);
+	astro_limiter_set_clock_offset(l, 2500);
+	assert_true(astro_limiter_wait_ms(l) > 0);
+	/* deadline + curl's slack + one window */
+	astro_limiter_set_clock_offset(l, 2000 + 1000 + 1000 + 50);
+	assert_int_equal(astro_limiter_acquire(l, astro_mono_ms()), 0);
+	astro_limiter_close(l);
+}
+
+/*
+ * Sends that bunch up: the first three granted requests reach "upstream"
+ * 700 ms late (a loaded machine), the next three at once.  Counted from the
+ * grant alone, all six arrive within 0.4 s; counted until each request ends,
+ * no four arrive within the one-second window.
+ */
+#define LATE 6
+static struct astro_limiter *late_l;
+static int late_order;
+static int64_t late_recv[LATE];
+
+static void *late_sender(void *arg)
+{
+	int64_t slot;
+	int i;
+
+	(void)arg;
+	if (astro_limiter_begin(late_l, astro_mono_ms() + 20000, &slot) != 0)
+		return NULL;
+	i = __atomic_fetch_add(&late_order, 1, __ATOMIC_RELAXED);
+	if (i < 3)
+		astro_sleep_ms(700);
+	late_recv[i] = astro_now_ms();	/* upstream receives it */
+	astro_sleep_ms(20);		/* and answers */
+	astro_limiter_end(late_l, slot);
+	return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void receive_times_honour_the_ceiling_when_sends_bunch_up(void **s)
+{
+	struct astro_cache *c;
+	struct astro_rate r = rate(3, 1, 0, 0);
+	pthread_t t[LATE];
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 8 << 20), 0);
+	assert_int_equal(astro_limiter_open(&late_l, c, "late", &r), 0);
+	for (int i = 0; i < LATE; i++)
+		pthread_create(&t[i], NULL, late_sender, NULL);
+	for (int i = 0; i < LATE; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(late_order, LATE);
+	qsort(late_recv, LATE, sizeof(late_recv[0]), cmp64);
+	for (int i = 0; i + 3 < LATE; i++)
+		assert_true(late_recv[i + 3] - late_recv[i] >= 1000);
+	astro_limiter_close(late_l);
+	astro_cache_close(c);
+}
+
 static void bad_rates_are_refused(void **s)
 {
 	struct astro_limiter *l;
@@ -147,6 +247,9 @@ int main(void)
 		cmocka_unit_test(waits_for_a_slot_within_the_deadline),
 		cmocka_unit_test_setup_teardown(state_persists_and_is_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads_never_exceed_the_ceiling, setup, teardown),
+		cmocka_unit_test(a_slot_counts_until_its_request_ends),
+		cmocka_unit_test(a_slot_never_ended_frees_after_its_deadline),
+		cmocka_unit_test_setup_teardown(receive_times_honour_the_ceiling_when_sends_bunch_up, setup, teardown),
 		cmocka_unit_test(bad_rates_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
