@@ -52,6 +52,10 @@
 
 #define ASTRO_OBS_RETENTION_S 900	/* a command not received by then expires */
 #define ASTRO_OBS_IMAGE_NAME_MAX 127
+/* Modes the local backend creates its directories and files with: the
+ * store holds other users' commands and images (README, astrofs(8)). */
+#define ASTRO_OBS_STORE_DIR_MODE 0750
+#define ASTRO_OBS_STORE_FILE_MODE 0640
 
 enum astro_obs_state {
 	ASTRO_OBS_QUEUED = 0,

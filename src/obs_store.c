@@ -759,26 +759,6 @@ static int local_counter_next(void *impl, const char *site, const char *counter,
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t i;
-
-	if (astro_strlcpy(buf, path, sizeof(buf)) < 0)
-		return -ENAMETOOLONG;
-	for (i = 1; buf[i]; i++) {
-		if (buf[i] != '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -809,7 +789,7 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/images/%s", l->dir, site);
-	rc = mkdir_p(dir);
+	rc = astro_mkdir_p(dir, ASTRO_OBS_STORE_DIR_MODE);
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -817,7 +797,8 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	/* Names are never reused: refuse before writing anything. */
 	if (access(path, F_OK) == 0)
 		return -EEXIST;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  ASTRO_OBS_STORE_FILE_MODE);
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, data, len);
@@ -1017,7 +998,7 @@ int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
 	}
 	l->retention_s = ASTRO_OBS_RETENTION_S;
 	snprintf(path, sizeof(path), "%s/db", dir);
-	rc = mkdir_p(path);
+	rc = astro_mkdir_p(path, ASTRO_OBS_STORE_DIR_MODE);
 	if (rc < 0)
 		goto out;
 	rc = mdb_errno(mdb_env_create(&l->env));
@@ -1027,7 +1008,7 @@ int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
 	mdb_env_set_mapsize(l->env, MAP_SIZE);
 	/* NOTLS: read transactions are short and may be taken by any FUSE
 	 * worker thread. */
-	rc = mdb_errno(mdb_env_open(l->env, path, MDB_NOTLS, 0644));
+	rc = mdb_errno(mdb_env_open(l->env, path, MDB_NOTLS, ASTRO_OBS_STORE_FILE_MODE));
 	if (rc < 0)
 		goto out;
 	/* Free reader slots a killed process left behind. */
