@@ -416,7 +416,9 @@ static int interrupted(void)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* A known request size: transaction files join the pieces of one
+	 * write(2) by it (provider.h). */
+	conn->max_write = ASTRO_WRITE_PIECE;
 	/* Short kernel caches (never 0: that forces a lookup per entry);
 	 * freshness beyond a second is the trees' business, in LMDB. */
 	cfg->entry_timeout = 1.0;

@@ -141,3 +141,78 @@ start_sim() {
 	cat "$T/mnt/obs/site1/jobs/$job"
 	grep -q park "$T/mnt/obs/site1/jobs/$job"
 }
+
+# bigwrite MNT: one write(2) of 3 MB (comments, 40 commands, an invalid last
+# line) on one handle, the rest retried as write(2) loops do, then the
+# replies; prints "<first write's return> <retry's errno> <lines>" and the
+# replies.
+bigwrite() {
+	/usr/bin/python3 - "$1" <<'PY'
+import errno, os, sys
+lines = []
+while sum(map(len, lines)) < 3_000_000:
+    lines.append("# filler, a comment line that queues nothing\n")
+    if len(lines) % 2000 == 0:
+        lines.append("park\n")
+lines.append("goto ra=99 dec=0\n")
+data = "".join(lines).encode()
+fd = os.open(sys.argv[1] + "/obs/site1/command", os.O_RDWR)
+try:
+    n = os.write(fd, data)
+except OSError as e:
+    n = -e.errno
+try:
+    os.write(fd, data[max(n, 0):])
+    e2 = 0
+except OSError as e:
+    e2 = e.errno
+print(n, errno.errorcode.get(e2, e2), len(lines))
+sys.stdout.write(os.read(fd, 65536).decode())
+PY
+}
+
+@test "obs: a write larger than a FUSE request is one write: all or nothing, lines counted from its start" {
+	sites
+	mount_astrofs "obs_config=$T/sites.yml"
+	run bigwrite "$T/mnt"
+	echo "$output"
+	read -r n e2 nlines <<<"${lines[0]}"
+	# The kernel split it; the piece with the bad line failed, so write(2)
+	# was short and its retried rest failed with EINVAL.
+	[ "$n" -gt 0 ] && [ "$n" -lt 3000000 ]
+	[ "$e2" = EINVAL ]
+	[[ "$output" == *"err line $nlines: goto: ra '99' not in hours"* ]]
+	[[ "$output" != *"ok "* ]]
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 0 ]
+}
+
+@test "obs: 100 MB of 'stop' in one write fails whole (EDQUOT) and leaves the store small" {
+	sites
+	mount_astrofs "obs_config=$T/sites.yml"
+	run /usr/bin/python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    print(os.write(fd, b"stop\n" * 20_000_000))
+except OSError as e:
+    print(os.strerror(e.errno))' "$T/mnt/obs/site1/command"
+	echo "$output"
+	[ "$output" = "Disk quota exceeded" ]
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 0 ]
+	[ "$(du -sk "$T/obs" | cut -f1)" -lt 4096 ]
+	# The cap is per site and an option; within it a write is taken.
+	unmount_astrofs
+	mount_astrofs "obs_config=$T/sites.yml,obs_max_pending=2"
+	printf 'park\nunpark\npark\n' >"$T/cmds"	# one write(2), by cat
+	run bash -c "cat '$T/cmds' > '$T/mnt/obs/site1/command'"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Disk quota exceeded"* ]]
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 0 ]
+	printf 'park\nunpark\n' >"$T/cmds"
+	cat "$T/cmds" >"$T/mnt/obs/site1/command"
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 2 ]
+	# The queue is full: one more command waits for the site to take one.
+	run bash -c "echo stop > '$T/mnt/obs/site1/command'"
+	[ "$status" -ne 0 ]
+	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 2 ]
+}
