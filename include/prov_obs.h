@@ -11,6 +11,11 @@
  *                              age_s, age, freshness, clock_skew_suspect
  *   <site>/images/<name>.jpg   complete images only; latest -> the newest
  *
+ * sites and status move with the clock: getattr reports the exact size of
+ * the text as of now and an mtime that changes only when the text does; an
+ * open handle serves its own snapshot, except that a read from offset 0
+ * takes the current version (tail after a truncation, less reloading).
+ *
  * Configuration: obs_config (the sites file; without it the tree holds only
  * README) and obs_store (the local store directory, shared with
  * astrofs-obssim; default as in SPEC section 1).

@@ -38,11 +38,25 @@ static const char readme[] =
 	"  expose <seconds>  or  expose time=<seconds> [count=<n>]\n"
 	"  cancel <job-id>|all\n";
 
+/*
+ * The last version of a file whose text moves with the clock (sites,
+ * <site>/status): getattr reports the exact size of the text as of now, and
+ * mtime changes only when the text does, so tail -f, less +F and watch see
+ * a stable size between changes instead of a size of 0 on every poll.
+ */
+struct version {
+	char *text;
+	int64_t mtime;		/* second the text last changed */
+};
+
 struct obs {
 	struct astro_obs_sites sites;
 	struct astro_obs_store *store;
 	char *store_dir;
 	unsigned aging_after_s, stale_after_s;
+	pthread_mutex_t vlock;
+	struct version sites_v;
+	struct version *status_v;	/* one per site */
 };
 
 /* What a path names. */
@@ -62,6 +76,7 @@ struct handle {
 	enum node node;
 	char *buf;		/* snapshot, or replies not yet read */
 	size_t len, pos;
+	int64_t mtime;		/* the version the snapshot is of */
 	int fd;
 	/* command */
 	pthread_mutex_t lock;
@@ -342,6 +357,45 @@ static char *render(struct obs *o, const struct where *w, int *rc)
 	return out;
 }
 
+static struct version *version_of(struct obs *o, const struct where *w)
+{
+	if (w->node == N_SITES)
+		return &o->sites_v;
+	if (w->node == N_STATUS && o->status_v)
+		return &o->status_v[w->site - o->sites.v];
+	return NULL;
+}
+
+/* A copy of the current text (malloc'd) and the second it last changed. */
+static int current(struct obs *o, const struct where *w, char **text, size_t *len,
+		   int64_t *mtime)
+{
+	struct version *v = version_of(o, w);
+	char *t;
+	int rc = 0;
+
+	if (!v)
+		return -ENOENT;
+	t = render(o, w, &rc);
+	if (!t)
+		return rc;
+	*len = strlen(t);
+	pthread_mutex_lock(&o->vlock);
+	if (!v->text || strcmp(t, v->text) != 0) {
+		char *keep = strdup(t);
+
+		if (keep) {
+			free(v->text);
+			v->text = keep;
+			v->mtime = astro_now_ms() / 1000;
+		}
+	}
+	*mtime = v->mtime;
+	pthread_mutex_unlock(&o->vlock);
+	*text = t;
+	return 0;
+}
+
 struct find_image {
 	const char *name;
 	struct astro_obs_image img;
@@ -377,11 +431,18 @@ static int obs_getattr(void *priv, const char *path, struct astro_attr *a)
 		a->kind = ASTRO_FILE;
 		a->flags = ASTRO_ATTR_WRITABLE;
 		return 0;
-	case N_SITES: case N_STATUS:
-		/* Ages move with the clock: the size is known only at open. */
+	case N_SITES: case N_STATUS: {
+		size_t len;
+
+		/* The exact size of the version an open now serves. */
+		rc = current(o, &w, &txt, &len, &a->mtime);
+		if (rc < 0)
+			return rc;
+		free(txt);
 		a->kind = ASTRO_FILE;
-		a->flags = ASTRO_ATTR_UNKNOWN_SIZE;
+		a->size = len;
 		return 0;
+	}
 	case N_LATEST: {
 		struct astro_obs_image img;
 
@@ -569,6 +630,14 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 		f->keep_cache = 1;	/* images never change under a name */
 		break;
 	}
+	case N_SITES:
+	case N_STATUS:
+		rc = current(o, &w, &h->buf, &h->len, &h->mtime);
+		if (rc < 0)
+			goto fail;
+		/* The kernel's size may be a second older than this version. */
+		f->direct_io = 1;
+		break;
 	default:
 		if (w.node == N_JOB)
 			astro_obs_store_expire(o->store, w.site->key);
@@ -762,6 +831,22 @@ static int obs_read(void *priv, const char *path, struct astro_file *f,
 
 		return r < 0 ? -errno : (int)r;
 	}
+	if ((h->node == N_SITES || h->node == N_STATUS) && off == 0) {
+		/* Reading from the start again (tail after a truncation,
+		 * less reloading): the current version.  Elsewhere the
+		 * handle's own, so one read to EOF is one version. */
+		struct where w = { .node = h->node, .site = h->site };
+		char *t;
+		size_t len;
+		int64_t mtime;
+
+		if (current(o, &w, &t, &len, &mtime) == 0) {
+			free(h->buf);
+			h->buf = t;
+			h->len = len;
+			h->mtime = mtime;
+		}
+	}
 	if (h->node != N_COMMAND) {
 		if (off < 0 || (size_t)off >= h->len)
 			return 0;
@@ -851,6 +936,12 @@ static void obs_destroy(void *priv)
 	if (!o)
 		return;
 	astro_obs_store_close(o->store);
+	if (o->status_v)
+		for (size_t i = 0; i < o->sites.n; i++)
+			free(o->status_v[i].text);
+	free(o->status_v);
+	free(o->sites_v.text);
+	pthread_mutex_destroy(&o->vlock);
 	astro_obs_sites_free(&o->sites);
 	free(o->store_dir);
 	free(o);
@@ -866,6 +957,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 
 	if (!o)
 		return -ENOMEM;
+	pthread_mutex_init(&o->vlock, NULL);
 	o->aging_after_s = ASTRO_OBS_AGING_AFTER_S;
 	o->stale_after_s = ASTRO_OBS_STALE_AFTER_S;
 	if (cfg && cfg->obs_config) {
@@ -883,6 +975,10 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 				goto fail;
 			}
 		}
+	}
+	if (o->sites.n && !(o->status_v = calloc(o->sites.n, sizeof(*o->status_v)))) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : astro_obs_store_default_dir();
 	if (!o->store_dir) {

@@ -216,3 +216,36 @@ except OSError as e:
 	[ "$status" -ne 0 ]
 	[ "$(ls "$T/mnt/obs/site1/jobs" | wc -l)" -eq 2 ]
 }
+
+@test "obs: tail -f of status and sites sees a stable size, no 'file truncated', and reopening sees new content" {
+	command -v tail >/dev/null || skip "tail is not installed"
+	sites
+	mount_astrofs "obs_config=$T/sites.yml"
+	f=$T/mnt/obs/site1/status
+	# Exact size per version: stat agrees with a read (fetched_at may tick
+	# in between, its width does not change).
+	[ "$(stat -c %s "$f")" -eq "$(cat "$f" | wc -c)" ]
+	[ "$(stat -c %s "$T/mnt/obs/sites")" -eq "$(cat "$T/mnt/obs/sites" | wc -c)" ]
+	# Nothing published, the clock moves: tail polls ~3 times.
+	timeout 3.5 tail -f "$f" >"$T/tail.out" 2>"$T/tail.err" || true
+	timeout 3.5 tail -f "$T/mnt/obs/sites" >"$T/tail2.out" 2>>"$T/tail.err" || true
+	cat "$T/tail.err"
+	! grep -q truncated "$T/tail.err"
+	grep -q '"freshness": "never"' "$T/tail.out"
+	grep -q '^site1	-	never$' "$T/tail2.out"
+	# The site starts publishing while tail follows: still no truncation
+	# notice, and a new open (watch cat) sees the new content.
+	timeout 4 tail -f "$f" >"$T/tail.out" 2>"$T/tail.err" &
+	tpid=$!
+	sleep 1
+	start_sim
+	for _ in $(seq 1 50); do
+		jq -e '.freshness == "fresh"' "$f" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	jq -e '.freshness == "fresh"' "$f"
+	wait "$tpid" || true
+	cat "$T/tail.err"
+	! grep -q truncated "$T/tail.err"
+	grep -q '^site1	[0-9]*	fresh$' "$T/mnt/obs/sites"
+}
