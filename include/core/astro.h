@@ -42,6 +42,13 @@ int astro_sleep_ms(int64_t ms);
  */
 int astro_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * mkdir -p with one mode for every directory it creates (existing ones are
+ * left as they are).  The stores that keep data other users must not read
+ * (archive, obs store) pass 0750.  0 or -errno.
+ */
+int astro_mkdir_p(const char *path, unsigned mode);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
 int64_t astro_days_from_civil(int64_t y, unsigned m, unsigned d);
 void astro_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);

@@ -30,7 +30,8 @@
  *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
  *    1..ASTRO_RATE_LIMIT_MAX requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
  *    distinct periods), site_lat ±90, site_lon ±180, site_height
- *    -1000..20000 m, max_threads 1..1024, umask ≤ 0777, uid/gid numeric.
+ *    -1000..20000 m, max_threads 1..1024,
+ *    obs_max_pending 1..100000, umask ≤ 0777, uid/gid numeric.
  *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
  *    SPACETRACK_PASSWORD; having only one of the two variables is an
  *    error; having neither is fine (offline, or a catalog file).  They are
@@ -118,6 +119,9 @@ struct astro_config {
 	/* observatory */
 	char *obs_config;
 	char *obs_store;
+	/* Commands a site may have waiting (queued, not yet taken), and so
+	 * the most one write may carry; a write past it fails with EDQUOT. */
+	unsigned obs_max_pending;
 	/* obs_backend=aws (obs_aws.h); NULL means local.  NULL endpoints and
 	 * names take the backend's defaults. */
 	char *obs_backend;

@@ -54,6 +54,15 @@ struct astro_attr {
  * transaction files, keep_cache when the content is unchanged since the last
  * open (same upstream version), nonseekable for transaction files.
  */
+/*
+ * The most the kernel sends of one write(2) in one request (the FUSE layer
+ * sets max_write to it).  A larger write(2) reaches a provider as several
+ * write calls at consecutive offsets; every piece but the last fills a
+ * request (less at most a page for an unaligned user buffer), which is how
+ * a transaction file tells "more of this write follows" (prov_obs.h).
+ */
+#define ASTRO_WRITE_PIECE (128u << 10)
+
 struct astro_file {
 	void *handle;
 	unsigned direct_io : 1;

@@ -67,6 +67,7 @@ static const char usage[] =
 "     archive_dir, staging_dir, satfilter_catalog, satfilter_refresh,\n"
 "     satfilter_listen, satfilter_buffer (degrees, 0.01), satfilter_dut1 (UT1-UTC s),\n"
 "     site_lat, site_lon, site_height, obs_config, obs_store,\n"
+"     obs_max_pending=N (commands waiting per site, default 1000),\n"
 "     obs_backend=local|aws, obs_aws_region, obs_aws_credentials, obs_sqs_endpoint,\n"
 "     obs_dynamodb_endpoint, obs_s3_endpoint, obs_sqs_prefix, obs_table, obs_bucket\n"
 "     uid, gid, umask, allow_other, default_permissions, ro, auto_unmount,\n"

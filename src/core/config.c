@@ -107,6 +107,8 @@ static const struct opt opts[] = {
 	  "expected metres above the ellipsoid" },
 	{ "obs_config", T_PATH, F(obs_config), false, 0, 0, E_PATH },
 	{ "obs_store", T_PATH, F(obs_store), true, 0, 0, E_PATH },
+	{ "obs_max_pending", T_UINT, F(obs_max_pending), false, 1, 100000,
+	  "expected a number of commands" },
 	{ "obs_backend", T_STR, F(obs_backend), false, 0, 0, "expected local or aws" },
 	{ "obs_aws_region", T_STR, F(obs_aws_region), false, 0, 0,
 	  "expected a region such as us-east-1" },
@@ -957,6 +959,7 @@ int astro_config_init(struct astro_config *cfg)
 	cfg->cache_max = UINT64_C(8) << 30;
 	cfg->timeout = 30;
 	cfg->max_threads = 64;
+	cfg->obs_max_pending = 1000;
 	cfg->spacetrack_rate = (struct astro_rate){
 		.n = 2, .w = { { 20, 60 }, { 200, 3600 } },
 	};

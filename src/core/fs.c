@@ -177,8 +177,11 @@ static void to_stat(struct astro_fs *fs, const struct astro_attr *a, struct stat
 		st->st_nlink = 1;
 		break;
 	}
+	/* Like every filesystem, umask 022 unless told otherwise: with
+	 * allow_other only the owner (and the group, with umask=002) may
+	 * write a transaction file. */
 	if (a->kind != ASTRO_LINK)
-		st->st_mode &= ~(mode_t)(fs->cfg->umask_set ? um : 0);
+		st->st_mode &= ~(mode_t)um;
 	if (fs->cfg->ro)
 		st->st_mode &= ~(mode_t)0222;
 	st->st_uid = fs->uid;
@@ -263,6 +266,51 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return p->readdir(priv, rest, fill_one, &c);
 }
 
+/* Is the caller in group g (its own or a supplementary group)? */
+static int caller_in_group(const struct fuse_context *c, gid_t g)
+{
+	gid_t groups[64];
+	int n;
+
+	if (c->gid == g)
+		return 1;
+	n = fuse_getgroups((int)ASTRO_ARRAY_SIZE(groups), groups);
+	for (int i = 0; i < n && i < (int)ASTRO_ARRAY_SIZE(groups); i++)
+		if (groups[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * The mode check the kernel makes with default_permissions, for a mount
+ * without it: allow_other alone lets every user through to open(), and a
+ * telescope command must not depend on a mount option being remembered.
+ * want: 04 read, 02 write (as access(2)'s R_OK/W_OK).
+ */
+static int may_open(struct astro_fs *fs, const struct astro_provider *p, void *priv,
+		    const char *rest, int want)
+{
+	const struct fuse_context *c = fuse_get_context();
+	struct astro_attr a = { .kind = ASTRO_DIR, .nlink = 2 + NPROV };
+	struct stat st;
+	unsigned bits;
+	int rc;
+
+	if (fs->cfg->default_permissions || c->uid == 0)
+		return 0;	/* the kernel checked; root may, as with DAC */
+	rc = p->getattr(priv, rest, &a);
+	if (rc)
+		return rc;
+	to_stat(fs, &a, &st);
+	if (c->uid == st.st_uid)
+		bits = (st.st_mode >> 6) & 7;
+	else if (caller_in_group(c, st.st_gid))
+		bits = (st.st_mode >> 3) & 7;
+	else
+		bits = st.st_mode & 7;
+	return (bits & (unsigned)want) == (unsigned)want ? 0 : -EACCES;
+}
+
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct astro_fs *fs = self();
@@ -279,6 +327,13 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -EISDIR;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && (fs->cfg->ro || !p->write))
 		return fs->cfg->ro ? -EROFS : -EACCES;
+	switch (fi->flags & O_ACCMODE) {
+	case O_RDONLY: rc = may_open(fs, p, priv, rest, 04); break;
+	case O_WRONLY: rc = may_open(fs, p, priv, rest, 02); break;
+	default: rc = may_open(fs, p, priv, rest, 06); break;
+	}
+	if (rc)
+		return rc;
 	of = calloc(1, sizeof(*of));
 	if (!of || !(of->path = strdup(rest))) {
 		free(of);
@@ -340,7 +395,8 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return rc;
 	if (!p || !p->truncate)
 		return fs->cfg->ro ? -EROFS : -EACCES;
-	return p->truncate(priv, rest, NULL, size);
+	rc = may_open(fs, p, priv, rest, 02);
+	return rc ? rc : p->truncate(priv, rest, NULL, size);
 }
 
 /* close(2): a transaction file may still act on (and refuse) its last line. */
@@ -398,7 +454,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct fuse_context *fc = fuse_get_context();
 
-	(void)conn;
+	/* A known request size: transaction files join the pieces of one
+	 * write(2) by it (provider.h). */
+	conn->max_write = ASTRO_WRITE_PIECE;
 	cfg->entry_timeout = KERNEL_ATTR_TIMEOUT;
 	cfg->attr_timeout = KERNEL_ATTR_TIMEOUT;
 	cfg->negative_timeout = 2.0;

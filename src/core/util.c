@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <openssl/rand.h>
 #include "core/astro.h"
 #include "core/log.h"
@@ -53,6 +54,25 @@ int astro_strlcpy(char *dst, const char *src, size_t size)
 		return -ENAMETOOLONG;
 	}
 	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int astro_mkdir_p(const char *path, unsigned mode)
+{
+	char buf[4096];
+
+	if (astro_strlcpy(buf, path, sizeof(buf)) < 0)
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+		return -errno;
 	return 0;
 }
 

@@ -68,6 +68,7 @@ struct local {
 	MDB_dbi queue, jobs, status, images, counters;
 	char *dir;
 	unsigned retention_s;
+	unsigned max_pending;
 };
 
 /* LMDB codes as every astrofs environment maps them (cache.h). */
@@ -284,6 +285,32 @@ static int collect_keys(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t ke
 	return rc;
 }
 
+/* Entries of dbi whose key starts with prefix, counting stops past limit. */
+static int count_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, size_t limit,
+			size_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t plen = strlen(prefix);
+	int rc, r;
+
+	*n = 0;
+	rc = mdb_errno(mdb_cursor_open(txn, dbi, &cur));
+	if (rc < 0)
+		return rc;
+	k = (MDB_val){ plen, (void *)prefix };
+	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); r == 0 && *n <= limit;
+	     r = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		(*n)++;
+	}
+	if (r != 0 && r != MDB_NOTFOUND)
+		rc = mdb_errno(r);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 /*
  * Resolve a cancel inside the enqueue transaction.  Returns 1 when the site
  * must still act (a target is already with it), 0 when everything was done
@@ -406,6 +433,24 @@ static int local_enqueue(void *impl, const char *site, const struct astro_obs_cm
 			snprintf(cls, sizeof(cls), "%d/%s", urgent(c) ? 0 : 1, ids[i]);
 			k = key_of(kb, site, cls);
 			rc = mdb_errno(mdb_put(txn, l->queue, &k, &empty, 0));
+		}
+		if (rc < 0)
+			goto out;
+	}
+	/* The cap holds after the whole write (a cancel frees room), in the
+	 * same transaction, so concurrent writers cannot overshoot it. */
+	if (l->max_pending) {
+		char pb[KEY_MAX];
+		size_t waiting;
+
+		snprintf(pb, sizeof(pb), "%s/", site);
+		rc = count_prefix(txn, l->queue, pb, l->max_pending, &waiting);
+		if (rc == 0 && waiting > l->max_pending) {
+			rc = -EDQUOT;
+			if (err && errlen)
+				snprintf(err, errlen,
+					 "queue full: site %s would have more than %u commands waiting (obs_max_pending)",
+					 site, l->max_pending);
 		}
 		if (rc < 0)
 			goto out;
@@ -756,26 +801,6 @@ static int local_counter_next(void *impl, const char *site, const char *counter,
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t i;
-
-	if (astro_strlcpy(buf, path, sizeof(buf)) < 0)
-		return -ENAMETOOLONG;
-	for (i = 1; buf[i]; i++) {
-		if (buf[i] != '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -806,7 +831,7 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/images/%s", l->dir, site);
-	rc = mkdir_p(dir);
+	rc = astro_mkdir_p(dir, ASTRO_OBS_STORE_DIR_MODE);
 	if (rc < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -814,7 +839,8 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	/* Names are never reused: refuse before writing anything. */
 	if (access(path, F_OK) == 0)
 		return -EEXIST;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		  ASTRO_OBS_STORE_FILE_MODE);
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, data, len);
@@ -965,6 +991,11 @@ static void local_set_retention(void *impl, unsigned seconds)
 	((struct local *)impl)->retention_s = seconds;
 }
 
+static void local_set_max_pending(void *impl, unsigned n)
+{
+	((struct local *)impl)->max_pending = n;
+}
+
 static void local_close(void *impl)
 {
 	struct local *l = impl;
@@ -993,6 +1024,7 @@ static const struct astro_obs_backend local_backend = {
 	.image_open = local_image_open,
 	.expire = local_expire,
 	.set_retention = local_set_retention,
+	.set_max_pending = local_set_max_pending,
 };
 
 int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
@@ -1013,8 +1045,9 @@ int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
 		goto out;
 	}
 	l->retention_s = ASTRO_OBS_RETENTION_S;
+	l->max_pending = ASTRO_OBS_MAX_PENDING;
 	snprintf(path, sizeof(path), "%s/db", dir);
-	rc = mkdir_p(path);
+	rc = astro_mkdir_p(path, ASTRO_OBS_STORE_DIR_MODE);
 	if (rc < 0)
 		goto out;
 	rc = mdb_errno(mdb_env_create(&l->env));
@@ -1024,7 +1057,7 @@ int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
 	mdb_env_set_mapsize(l->env, MAP_SIZE);
 	/* NOTLS: read transactions are short and may be taken by any FUSE
 	 * worker thread. */
-	rc = mdb_errno(mdb_env_open(l->env, path, MDB_NOTLS, 0644));
+	rc = mdb_errno(mdb_env_open(l->env, path, MDB_NOTLS, ASTRO_OBS_STORE_FILE_MODE));
 	if (rc < 0)
 		goto out;
 	/* Free reader slots a killed process left behind. */
@@ -1093,84 +1126,175 @@ int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 	return w.found ? 0 : -ENOENT;
 }
 
-int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
-			   const char *text, size_t len, char **reply)
+void astro_obs_store_set_max_pending(struct astro_obs_store *s, unsigned n)
 {
-	struct astro_obs_cmd *cmds = NULL;
-	char (*ids)[ASTRO_OBS_ID_LEN + 1] = NULL;
-	size_t *lineno = NULL, n = 0, cap = 0, pos = 0, no = 0;
-	struct astro_buf out = { 0 };
-	char err[200];
-	int rc = 0, bad = 0;
+	if (!n)
+		n = ASTRO_OBS_MAX_PENDING;
+	s->max_pending = n;
+	if (s->ops->set_max_pending)
+		s->ops->set_max_pending(s->impl, n);
+}
 
-	*reply = NULL;
+unsigned astro_obs_store_max_pending(const struct astro_obs_store *s)
+{
+	return s->max_pending ? s->max_pending : ASTRO_OBS_MAX_PENDING;
+}
+
+void astro_obs_batch_init(struct astro_obs_batch *b, unsigned max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max ? max : ASTRO_OBS_MAX_PENDING;
+}
+
+void astro_obs_batch_reset(struct astro_obs_batch *b)
+{
+	b->n = 0;
+	b->lines = 0;
+	b->nerr = 0;
+	b->rc = 0;
+	b->errs.len = 0;
+	b->errs.err = 0;
+	if (b->errs.p)
+		b->errs.p[0] = '\0';
+}
+
+void astro_obs_batch_free(struct astro_obs_batch *b)
+{
+	free(b->cmds);
+	free(b->lineno);
+	free(b->errs.p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* One refused line: its reason while few, then only counted. */
+static void batch_refuse(struct astro_obs_batch *b, int rc, const char *reason)
+{
+	if (!b->rc)
+		b->rc = rc;
+	if (b->nerr++ < ASTRO_OBS_ERR_SHOWN)
+		astro_buf_printf(&b->errs, "err line %zu: %s\n", b->lines, reason);
+}
+
+static int batch_push(struct astro_obs_batch *b, const struct astro_obs_cmd *c)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 8;
+		struct astro_obs_cmd *cmds = realloc(b->cmds, cap * sizeof(*cmds));
+
+		if (!cmds)
+			return -ENOMEM;
+		b->cmds = cmds;
+		size_t *lineno = realloc(b->lineno, cap * sizeof(*lineno));
+
+		if (!lineno)
+			return -ENOMEM;
+		b->lineno = lineno;
+		b->cap = cap;
+	}
+	b->cmds[b->n] = *c;
+	b->lineno[b->n++] = b->lines;
+	return 0;
+}
+
+int astro_obs_batch_add(struct astro_obs_batch *b, const char *text, size_t len)
+{
+	size_t pos = 0;
+	char err[200];
+
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		struct astro_obs_cmd c;
 		int r;
 
-		no++;
+		b->lines++;
 		r = astro_obs_cmd_parse(text + pos, end - pos, &c, err, sizeof(err));
 		pos = end + 1;
 		if (r < 0) {
-			astro_buf_printf(&out, "err line %zu: %s\n", no, err);
-			bad = 1;
+			batch_refuse(b, -EINVAL, err);
 			continue;
 		}
-		if (r == 0 || bad)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			void *a = realloc(cmds, cap * sizeof(*cmds));
-			if (a)
-				cmds = a;
-			void *b = realloc(ids, cap * sizeof(*ids));
-			if (b)
-				ids = b;
-			void *d = realloc(lineno, cap * sizeof(*lineno));
-			if (d)
-				lineno = d;
-			if (!a || !b || !d) {
-				rc = -ENOMEM;
-				goto out;
-			}
+		if (r == 0 || b->rc)
+			continue;	/* a refused write keeps only its reasons */
+		if (b->n >= b->max) {
+			snprintf(err, sizeof(err), "more than %u commands in one write (obs_max_pending)",
+				 b->max);
+			batch_refuse(b, -EDQUOT, err);
+			/* Past the cap nothing more is worth reading. */
+			return b->rc;
 		}
-		cmds[n] = c;
-		lineno[n++] = no;
+		r = batch_push(b, &c);
+		if (r < 0)
+			return r;
 	}
-	if (bad) {
-		rc = -EINVAL;
+	return b->rc;
+}
+
+int astro_obs_batch_commit(struct astro_obs_store *s, const char *site,
+			   struct astro_obs_batch *b, struct astro_buf *reply)
+{
+	char (*ids)[ASTRO_OBS_ID_LEN + 1] = NULL;
+	char err[200];
+	int rc = b->rc;
+
+	if (rc < 0) {
+		astro_buf_put(reply, b->errs.p ? b->errs.p : "", b->errs.len);
+		if (b->nerr > ASTRO_OBS_ERR_SHOWN)
+			astro_buf_printf(reply, "err %u more invalid lines\n",
+					 b->nerr - ASTRO_OBS_ERR_SHOWN);
 		goto out;
 	}
-	if (n) {
-		err[0] = '\0';
-		rc = astro_obs_store_enqueue(s, site, cmds, n, ids, err, sizeof(err));
-		if (rc < 0) {
-			/* The store names the command by index; users want lines. */
-			const char *msg = err;
-			char *end;
-			unsigned long idx = 0;
-
-			if (strncmp(err, "command ", 8) == 0) {
-				idx = strtoul(err + 8, &end, 10);
-				if (idx >= 1 && idx <= n && end[0] == ':') {
-					msg = end + 2;
-				} else {
-					idx = 0;
-				}
-			}
-			if (idx)
-				astro_buf_printf(&out, "err line %zu: %s\n", lineno[idx - 1], msg);
-			else
-				astro_buf_printf(&out, "err %s\n", err[0] ? err : strerror(-rc));
-			goto out;
-		}
+	if (!b->n)
+		goto out;
+	ids = calloc(b->n, sizeof(*ids));
+	if (!ids) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		astro_buf_printf(&out, "ok %s %s\n", ids[i], astro_obs_cmd_verb_name(cmds[i].verb));
-	rc = (int)n;
+	err[0] = '\0';
+	rc = astro_obs_store_enqueue(s, site, b->cmds, b->n, ids, err, sizeof(err));
+	if (rc < 0) {
+		/* The store names the command by index; users want lines. */
+		const char *msg = err;
+		char *end;
+		unsigned long idx = 0;
+
+		if (strncmp(err, "command ", 8) == 0) {
+			idx = strtoul(err + 8, &end, 10);
+			if (idx >= 1 && idx <= b->n && end[0] == ':')
+				msg = end + 2;
+			else
+				idx = 0;
+		}
+		if (idx)
+			astro_buf_printf(reply, "err line %zu: %s\n", b->lineno[idx - 1], msg);
+		else
+			astro_buf_printf(reply, "err %s\n", err[0] ? err : strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		astro_buf_printf(reply, "ok %s %s\n", ids[i],
+				 astro_obs_cmd_verb_name(b->cmds[i].verb));
+	rc = (int)b->n;
 out:
+	free(ids);
+	astro_obs_batch_reset(b);
+	return rc;
+}
+
+int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
+			   const char *text, size_t len, char **reply)
+{
+	struct astro_obs_batch b;
+	struct astro_buf out = { 0 };
+	int rc;
+
+	*reply = NULL;
+	astro_obs_batch_init(&b, astro_obs_store_max_pending(s));
+	rc = astro_obs_batch_add(&b, text, len);
+	if (rc != -ENOMEM)
+		rc = astro_obs_batch_commit(s, site, &b, &out);
+	astro_obs_batch_free(&b);
 	if (out.err) {
 		free(out.p);
 		out.p = NULL;
@@ -1180,9 +1304,6 @@ out:
 	if (!out.p && rc != -ENOMEM)
 		out.p = strdup("");
 	*reply = out.p;
-	free(cmds);
-	free(ids);
-	free(lineno);
 	return rc;
 }
 

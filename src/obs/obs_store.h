@@ -47,11 +47,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/astro.h"
 #include "obs_cmd.h"
 #include "obs_sites.h"
 
 #define ASTRO_OBS_RETENTION_S 900	/* a command not received by then expires */
+#define ASTRO_OBS_MAX_PENDING 1000	/* obs_max_pending default */
+#define ASTRO_OBS_ERR_SHOWN 10		/* "err line" replies per write; then a count */
 #define ASTRO_OBS_IMAGE_NAME_MAX 127
+/* Modes the local backend creates its directories and files with: the
+ * store holds other users' commands and images (README, astrofs(8)). */
+#define ASTRO_OBS_STORE_DIR_MODE 0750
+#define ASTRO_OBS_STORE_FILE_MODE 0640
 
 enum astro_obs_state {
 	ASTRO_OBS_QUEUED = 0,
@@ -114,11 +121,16 @@ struct astro_obs_backend {
 	int (*image_open)(void *impl, const char *site, const char *name);
 	int (*expire)(void *impl, const char *site);
 	void (*set_retention)(void *impl, unsigned seconds);
+	/* Optional: refuse an enqueue that would leave more than n commands
+	 * of a site waiting (-EDQUOT), checked in the enqueue's own
+	 * transaction.  Without it only the per-write bound holds. */
+	void (*set_max_pending)(void *impl, unsigned n);
 };
 
 struct astro_obs_store {
 	const struct astro_obs_backend *ops;
 	void *impl;
+	unsigned max_pending;	/* 0: ASTRO_OBS_MAX_PENDING */
 };
 
 /*
@@ -243,11 +255,55 @@ static inline int astro_obs_store_image_open(struct astro_obs_store *s, const ch
 }
 
 /*
- * Parse text as command lines (every line complete; a last line without a
- * newline counts too) and queue all of them or none.  *reply (malloc'd) gets
- * one line per command: "ok <id> <verb>\n"; on failure one
- * "err line <n>: <reason>\n" per refused line and nothing is queued.
- * Returns the number of commands queued, or -EINVAL (refused) / -errno.
+ * The pending-command cap (obs_max_pending): a site may have at most n
+ * commands waiting (queued, not yet taken by the site) after any write, and
+ * one write may carry at most n commands.  Both refusals are -EDQUOT and
+ * queue nothing.  The local backend checks the queue inside the enqueue
+ * transaction; the aws backend bounds only each write.
+ */
+void astro_obs_store_set_max_pending(struct astro_obs_store *s, unsigned n);
+unsigned astro_obs_store_max_pending(const struct astro_obs_store *s);
+
+/*
+ * The commands of one user write, parsed as its pieces arrive (a write(2)
+ * larger than the kernel's request size reaches the filesystem in several),
+ * and queued together: nothing of a write with an invalid line, or with
+ * more commands than `max`, is queued.  Memory is bounded by `max` commands
+ * (blank and comment lines are only counted), replies by `max` "ok" lines
+ * or ASTRO_OBS_ERR_SHOWN "err line" lines and one count of the rest.
+ *
+ * astro_obs_batch_add(): text is complete lines (the last one may lack its
+ * newline); line numbers continue from the previous add.  Returns 0, or the
+ * refusal (-EINVAL: an invalid line; -EDQUOT: more than max commands; the
+ * first refusal sticks) with the reason kept for astro_obs_batch_replies().
+ * astro_obs_batch_commit(): queue everything added (all or none), append
+ * "ok <id> <verb>" lines (or the "err" lines) to *reply, reset the batch;
+ * returns the number queued or -errno.  A batch already refused is not
+ * queued: its "err" lines are appended and its refusal returned.
+ */
+struct astro_obs_batch {
+	struct astro_obs_cmd *cmds;
+	size_t *lineno;
+	size_t n, cap, lines;
+	unsigned max, nerr;
+	int rc;
+	struct astro_buf errs;
+};
+void astro_obs_batch_init(struct astro_obs_batch *b, unsigned max);
+int astro_obs_batch_add(struct astro_obs_batch *b, const char *text, size_t len);
+int astro_obs_batch_commit(struct astro_obs_store *s, const char *site,
+			   struct astro_obs_batch *b, struct astro_buf *reply);
+/* Forget what was added (keep the memory); free releases it. */
+void astro_obs_batch_reset(struct astro_obs_batch *b);
+void astro_obs_batch_free(struct astro_obs_batch *b);
+
+/*
+ * One batch of text (every line complete; a last line without a newline
+ * counts too): queue all of it or none.  *reply (malloc'd) gets one line per
+ * command: "ok <id> <verb>\n"; on failure "err line <n>: <reason>\n" per
+ * refused line (at most ASTRO_OBS_ERR_SHOWN, then "err <k> more invalid
+ * lines\n") and nothing is queued.  Returns the number of commands queued,
+ * or -EINVAL (refused), -EDQUOT (over the pending cap) / -errno.
  */
 int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
 			   const char *text, size_t len, char **reply);

@@ -23,7 +23,8 @@ static const char readme[] =
 	"<site>/info         the site's block of the sites file, as JSON\n"
 	"<site>/command      write one command per line; read back on the SAME open file\n"
 	"                    \"ok <job-id> <verb>\" per command, or \"err line <n>: <reason>\".\n"
-	"                    An invalid line fails the write with EINVAL and queues nothing.\n"
+	"                    An invalid line fails the write with EINVAL and queues nothing;\n"
+	"                    more than obs_max_pending commands waiting fails it with EDQUOT.\n"
 	"                      exec 3<>/obs/site1/command; echo 'expose 5' >&3; read -r st id _ <&3\n"
 	"<site>/jobs/<id>    the job record (JSON): state QUEUED SENT RECEIVED STARTED COMPLETE,\n"
 	"                    or REJECTED FAILED EXPIRED CANCELED with a message\n"
@@ -37,11 +38,25 @@ static const char readme[] =
 	"  expose <seconds>  or  expose time=<seconds> [count=<n>]\n"
 	"  cancel <job-id>|all\n";
 
+/*
+ * The last version of a file whose text moves with the clock (sites,
+ * <site>/status): getattr reports the exact size of the text as of now, and
+ * mtime changes only when the text does, so tail -f, less +F and watch see
+ * a stable size between changes instead of a size of 0 on every poll.
+ */
+struct version {
+	char *text;
+	int64_t mtime;		/* second the text last changed */
+};
+
 struct obs {
 	struct astro_obs_sites sites;
 	struct astro_obs_store *store;
 	char *store_dir;
 	unsigned aging_after_s, stale_after_s;
+	pthread_mutex_t vlock;
+	struct version sites_v;
+	struct version *status_v;	/* one per site */
 };
 
 /* What a path names. */
@@ -61,12 +76,16 @@ struct handle {
 	enum node node;
 	char *buf;		/* snapshot, or replies not yet read */
 	size_t len, pos;
+	int64_t mtime;		/* the version the snapshot is of */
 	int fd;
 	/* command */
 	pthread_mutex_t lock;
 	char *pending;		/* a last line without its newline */
 	size_t plen;
 	bool asked;		/* a request was made on this handle */
+	struct astro_obs_batch batch;	/* the write(2) in progress */
+	bool in_write;		/* its last piece filled a request: more may follow */
+	int refused;		/* errno owed to the rest of a write refused midway */
 	const struct astro_obs_site *site;
 };
 
@@ -338,6 +357,45 @@ static char *render(struct obs *o, const struct where *w, int *rc)
 	return out;
 }
 
+static struct version *version_of(struct obs *o, const struct where *w)
+{
+	if (w->node == N_SITES)
+		return &o->sites_v;
+	if (w->node == N_STATUS && o->status_v)
+		return &o->status_v[w->site - o->sites.v];
+	return NULL;
+}
+
+/* A copy of the current text (malloc'd) and the second it last changed. */
+static int current(struct obs *o, const struct where *w, char **text, size_t *len,
+		   int64_t *mtime)
+{
+	struct version *v = version_of(o, w);
+	char *t;
+	int rc = 0;
+
+	if (!v)
+		return -ENOENT;
+	t = render(o, w, &rc);
+	if (!t)
+		return rc;
+	*len = strlen(t);
+	pthread_mutex_lock(&o->vlock);
+	if (!v->text || strcmp(t, v->text) != 0) {
+		char *keep = strdup(t);
+
+		if (keep) {
+			free(v->text);
+			v->text = keep;
+			v->mtime = astro_now_ms() / 1000;
+		}
+	}
+	*mtime = v->mtime;
+	pthread_mutex_unlock(&o->vlock);
+	*text = t;
+	return 0;
+}
+
 struct find_image {
 	const char *name;
 	struct astro_obs_image img;
@@ -373,11 +431,18 @@ static int obs_getattr(void *priv, const char *path, struct astro_attr *a)
 		a->kind = ASTRO_FILE;
 		a->flags = ASTRO_ATTR_WRITABLE;
 		return 0;
-	case N_SITES: case N_STATUS:
-		/* Ages move with the clock: the size is known only at open. */
+	case N_SITES: case N_STATUS: {
+		size_t len;
+
+		/* The exact size of the version an open now serves. */
+		rc = current(o, &w, &txt, &len, &a->mtime);
+		if (rc < 0)
+			return rc;
+		free(txt);
 		a->kind = ASTRO_FILE;
-		a->flags = ASTRO_ATTR_UNKNOWN_SIZE;
+		a->size = len;
 		return 0;
+	}
 	case N_LATEST: {
 		struct astro_obs_image img;
 
@@ -513,8 +578,10 @@ static void handle_free(struct handle *h)
 		return;
 	if (h->fd >= 0)
 		close(h->fd);
-	if (h->node == N_COMMAND)
+	if (h->node == N_COMMAND) {
 		pthread_mutex_destroy(&h->lock);
+		astro_obs_batch_free(&h->batch);
+	}
 	free(h->buf);
 	free(h->pending);
 	free(h);
@@ -542,6 +609,7 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 	switch (w.node) {
 	case N_COMMAND:
 		pthread_mutex_init(&h->lock, NULL);
+		astro_obs_batch_init(&h->batch, astro_obs_store_max_pending(o->store));
 		f->direct_io = 1;
 		f->nonseekable = 1;
 		break;
@@ -562,6 +630,14 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 		f->keep_cache = 1;	/* images never change under a name */
 		break;
 	}
+	case N_SITES:
+	case N_STATUS:
+		rc = current(o, &w, &h->buf, &h->len, &h->mtime);
+		if (rc < 0)
+			goto fail;
+		/* The kernel's size may be a second older than this version. */
+		f->direct_io = 1;
+		break;
 	default:
 		if (w.node == N_JOB)
 			astro_obs_store_expire(o->store, w.site->key);
@@ -601,38 +677,75 @@ static int add_reply(struct handle *h, const char *txt)
 	return 0;
 }
 
-/* Queue text (complete lines) on the handle's site; replies go to h. */
-static int submit(struct obs *o, struct handle *h, const char *text, size_t len)
+/*
+ * The end of a write(2): queue what its pieces carried, all or none, with
+ * the replies on the handle.  with_pending: a last line without its newline
+ * belongs to it too (read, close).
+ */
+static int finish_write(struct obs *o, struct handle *h, bool with_pending)
 {
-	char *reply = NULL;
-	int rc = astro_obs_store_submit(o->store, h->site->key, text, len, &reply);
+	struct astro_buf r = { 0 };
+	int rc = 0;
 
-	h->asked = true;
-	if (reply && add_reply(h, reply) < 0 && rc >= 0)
-		rc = -ENOMEM;
-	free(reply);
+	if (with_pending && h->plen) {
+		rc = astro_obs_batch_add(&h->batch, h->pending, h->plen);
+		h->plen = 0;
+	}
+	h->in_write = false;
+	if (rc == -ENOMEM)
+		astro_obs_batch_reset(&h->batch);
+	else
+		rc = astro_obs_batch_commit(o->store, h->site->key, &h->batch, &r);
+	if (r.len) {
+		h->asked = true;
+		if (add_reply(h, r.p) < 0 && rc >= 0)
+			rc = -ENOMEM;
+	}
+	if (r.err && rc >= 0)
+		rc = r.err;
+	free(r.p);
 	return rc < 0 ? rc : 0;
 }
 
-/* Queue a last line that never got its newline. */
-static int submit_pending(struct obs *o, struct handle *h)
+/* Keep an unterminated last line for the next piece; it may not outgrow a
+ * command line (the parser then names it too long). */
+static int keep_pending(struct handle *h, const char *p, size_t n)
 {
-	int rc = 0;
+	char *np;
 
-	if (h->plen)
-		rc = submit(o, h, h->pending, h->plen);
-	h->plen = 0;
-	return rc;
+	if (n == 0)
+		return 0;
+	if (h->plen + n > ASTRO_OBS_LINE_MAX + 1) {
+		char line[ASTRO_OBS_LINE_MAX + 1];
+		size_t have = h->plen < sizeof(line) ? h->plen : sizeof(line);
+
+		memcpy(line, h->pending, have);
+		memcpy(line + have, p, sizeof(line) - have);
+		h->plen = 0;
+		return astro_obs_batch_add(&h->batch, line, sizeof(line));
+	}
+	np = realloc(h->pending, h->plen + n);
+	if (!np)
+		return -ENOMEM;
+	memcpy(np + h->plen, p, n);
+	h->pending = np;
+	h->plen += n;
+	return 0;
 }
 
+/*
+ * One piece of a write(2) (see prov_obs.h for what "one write" is): its
+ * complete lines are parsed into the handle's batch; the batch is queued
+ * when the write(2) has ended, i.e. at a piece that does not fill a request.
+ */
 static int obs_write(void *priv, const char *path, struct astro_file *f,
 		     const char *buf, size_t size, off_t off)
 {
 	struct obs *o = priv;
 	struct handle *h = f->handle;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	const char *last;
-	size_t head;
-	char *joined = NULL;
+	bool first, more;
 	int rc = 0;
 
 	(void)path;
@@ -644,60 +757,61 @@ static int obs_write(void *priv, const char *path, struct astro_file *f,
 	if (size == 0)
 		return 0;
 	pthread_mutex_lock(&h->lock);
+	if (h->refused) {
+		/* The rest of a write refused after its first piece (the
+		 * kernel made that a short write; the caller retries it). */
+		rc = h->refused;
+		h->refused = 0;
+		goto out;
+	}
+	first = !h->in_write;
+	if (first && h->len - h->pos > ASTRO_OBS_REPLY_MAX) {
+		rc = -ENOBUFS;	/* read the replies first */
+		goto out;
+	}
+	more = size + page > ASTRO_WRITE_PIECE;
 	last = memrchr(buf, '\n', size);
 	if (!last) {
-		/* No line ends here: keep it, bounded by the line limit. */
-		if (h->plen + size > ASTRO_OBS_LINE_MAX + 1) {
-			char msg[80];
+		rc = keep_pending(h, buf, size);
+	} else {
+		size_t head = (size_t)(last - buf) + 1;
 
-			snprintf(msg, sizeof(msg), "err line 1: line longer than %d bytes\n",
-				 ASTRO_OBS_LINE_MAX);
+		if (h->plen) {
+			/* The kept line ends in this piece. */
+			const char *nl = memchr(buf, '\n', size);
+
+			rc = keep_pending(h, buf, (size_t)(nl - buf));
+			if (rc == 0 && h->plen)
+				rc = astro_obs_batch_add(&h->batch, h->pending, h->plen);
 			h->plen = 0;
-			h->asked = true;
-			add_reply(h, msg);
-			rc = -EINVAL;
-			goto out;
+			if (rc == 0)
+				rc = astro_obs_batch_add(&h->batch, nl + 1, head - (size_t)(nl + 1 - buf));
+		} else {
+			rc = astro_obs_batch_add(&h->batch, buf, head);
 		}
-		char *np = realloc(h->pending, h->plen + size);
-
-		if (!np) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		memcpy(np + h->plen, buf, size);
-		h->pending = np;
-		h->plen += size;
+		if (rc == 0)
+			rc = keep_pending(h, buf + head, size - head);
+	}
+	if (rc == 0 && more) {
+		h->in_write = true;
 		rc = (int)size;
 		goto out;
 	}
-	head = (size_t)(last - buf) + 1;
-	/* Complete lines: any pending start, then this write up to its last
-	 * newline.  All of them are queued or none. */
-	joined = malloc(h->plen + head);
-	if (!joined) {
-		rc = -ENOMEM;
-		goto out;
+	if (rc < 0) {
+		/* Refused: nothing of this write is queued; say why. */
+		h->plen = 0;
+		if (!h->batch.rc)
+			astro_obs_batch_reset(&h->batch);	/* ENOMEM: no reason to give */
+		finish_write(o, h, false);
+	} else {
+		rc = finish_write(o, h, false);
 	}
-	memcpy(joined, h->pending ? h->pending : "", h->plen);
-	memcpy(joined + h->plen, buf, head);
-	rc = submit(o, h, joined, h->plen + head);
-	h->plen = 0;
-	if (rc == 0 && head < size) {
-		char *np = realloc(h->pending, size - head);
-
-		if (!np) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		memcpy(np, buf + head, size - head);
-		h->pending = np;
-		h->plen = size - head;
-	}
+	if (rc < 0 && !first)
+		h->refused = rc;
 	if (rc == 0)
 		rc = (int)size;
 out:
 	pthread_mutex_unlock(&h->lock);
-	free(joined);
 	return rc;
 }
 
@@ -717,6 +831,22 @@ static int obs_read(void *priv, const char *path, struct astro_file *f,
 
 		return r < 0 ? -errno : (int)r;
 	}
+	if ((h->node == N_SITES || h->node == N_STATUS) && off == 0) {
+		/* Reading from the start again (tail after a truncation,
+		 * less reloading): the current version.  Elsewhere the
+		 * handle's own, so one read to EOF is one version. */
+		struct where w = { .node = h->node, .site = h->site };
+		char *t;
+		size_t len;
+		int64_t mtime;
+
+		if (current(o, &w, &t, &len, &mtime) == 0) {
+			free(h->buf);
+			h->buf = t;
+			h->len = len;
+			h->mtime = mtime;
+		}
+	}
 	if (h->node != N_COMMAND) {
 		if (off < 0 || (size_t)off >= h->len)
 			return 0;
@@ -725,10 +855,12 @@ static int obs_read(void *priv, const char *path, struct astro_file *f,
 		memcpy(buf, h->buf + off, n);
 		return (int)n;
 	}
-	/* The command file: the offset means nothing; a cursor does. */
+	/* The command file: the offset means nothing; a cursor does.  A
+	 * read ends a write whose last piece filled a request. */
 	pthread_mutex_lock(&h->lock);
-	if (h->plen)
-		submit_pending(o, h);
+	h->refused = 0;
+	if (h->in_write || h->plen)
+		finish_write(o, h, true);
 	if (!h->asked) {
 		static const char hint[] = "# write commands here, read replies on the same open file; see ../README\n";
 
@@ -773,8 +905,8 @@ static int obs_flush(void *priv, const char *path, struct astro_file *f)
 	if (!h || h->node != N_COMMAND)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	if (h->plen)
-		rc = submit_pending(o, h);
+	if (h->in_write || h->plen)
+		rc = finish_write(o, h, true);
 	pthread_mutex_unlock(&h->lock);
 	return rc < 0 ? rc : 0;
 }
@@ -785,10 +917,10 @@ static int obs_release(void *priv, const char *path, struct astro_file *f)
 	struct handle *h = f->handle;
 
 	(void)path;
-	if (h && h->node == N_COMMAND && h->plen) {
+	if (h && h->node == N_COMMAND && (h->in_write || h->plen)) {
 		/* Only without a flush (unit tests calling release directly):
 		 * queue the unterminated last line; a refusal can only be logged. */
-		if (submit_pending(o, h) < 0)
+		if (finish_write(o, h, true) < 0)
 			astro_warn("obs: %s: last line without newline refused at close: %s",
 				   h->site->key, h->buf ? h->buf + h->pos : "");
 	}
@@ -804,6 +936,12 @@ static void obs_destroy(void *priv)
 	if (!o)
 		return;
 	astro_obs_store_close(o->store);
+	if (o->status_v)
+		for (size_t i = 0; i < o->sites.n; i++)
+			free(o->status_v[i].text);
+	free(o->status_v);
+	free(o->sites_v.text);
+	pthread_mutex_destroy(&o->vlock);
 	astro_obs_sites_free(&o->sites);
 	free(o->store_dir);
 	free(o);
@@ -819,6 +957,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 
 	if (!o)
 		return -ENOMEM;
+	pthread_mutex_init(&o->vlock, NULL);
 	o->aging_after_s = ASTRO_OBS_AGING_AFTER_S;
 	o->stale_after_s = ASTRO_OBS_STALE_AFTER_S;
 	if (cfg && cfg->obs_config) {
@@ -836,6 +975,10 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 				goto fail;
 			}
 		}
+	}
+	if (o->sites.n && !(o->status_v = calloc(o->sites.n, sizeof(*o->status_v)))) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : astro_obs_store_default_dir();
 	if (!o->store_dir) {
@@ -866,6 +1009,8 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			goto fail;
 		}
 	}
+	if (o->store && cfg)
+		astro_obs_store_set_max_pending(o->store, cfg->obs_max_pending);
 	*priv = o;
 	return 0;
 fail:

@@ -121,27 +121,6 @@ static uint32_t key_id(const MDB_val *k)
 
 /* ---- open/close ---- */
 
-static int mkdirs(const char *dir)
-{
-	char buf[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int astro_tlm_archive_open(const char *dir, unsigned flags,
 			   struct astro_tlm_archive **out, char *err,
 			   size_t errlen)
@@ -156,7 +135,7 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 	if (!a)
 		return -ENOMEM;
 	a->flags = flags;
-	if (!(flags & ASTRO_TLM_RDONLY) && (rc = mkdirs(dir)) < 0)
+	if (!(flags & ASTRO_TLM_RDONLY) && (rc = astro_mkdir_p(dir, ASTRO_TLM_DIR_MODE)) < 0)
 		ERR(rc, "%s: cannot create: %s", dir, strerror(-rc));
 	if ((rc = mdb_env_create(&a->env)) || (rc = mdb_env_set_maxdbs(a->env, 8)) ||
 	    (rc = mdb_env_set_mapsize(a->env, MAP_SIZE)) ||
@@ -164,7 +143,7 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 		rc = mdb_errno(rc);
 		ERR(rc, "%s: LMDB setup failed", dir);
 	}
-	if ((rc = mdb_env_open(a->env, dir, envf, 0644))) {
+	if ((rc = mdb_env_open(a->env, dir, envf, ASTRO_TLM_FILE_MODE))) {
 		int e = mdb_errno(rc);
 
 		ERR(e, "%s: cannot open the archive: %s", dir, mdb_strerror(rc));

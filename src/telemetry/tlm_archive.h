@@ -44,6 +44,10 @@
 struct astro_tlm_archive;
 struct astro_tlm_reader;
 
+/* Created modes: the archive is not for other users (README, astrofs(8)). */
+#define ASTRO_TLM_DIR_MODE 0750
+#define ASTRO_TLM_FILE_MODE 0640
+
 #define ASTRO_TLM_RDONLY 0x1u	/* open: never write (for the FUSE daemon) */
 #define ASTRO_TLM_REPLACE 0x2u	/* ingest: replace a same-name file */
 

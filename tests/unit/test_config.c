@@ -476,6 +476,9 @@ static const struct set_case set_cases[] = {
 	{ "max_threads", "8", 0, "8" },
 	{ "max_threads", "0", -EINVAL, "between 1 and 1024" },
 	{ "max_threads", "8x", -EINVAL, "max_threads" },
+	{ "obs_max_pending", "50", 0, "50" },
+	{ "obs_max_pending", "0", -EINVAL, "between 1 and 100000" },
+	{ "obs_max_pending", "100001", -EINVAL, "obs_max_pending" },
 	{ "foo", "1", -ENOENT, "unknown option: foo" },
 	{ "spacetrack_user", "alice", -ENOENT, "unknown option: spacetrack_user" },
 	{ "spacetrack_password", "hunter2", -ENOENT, "unknown option: spacetrack_password" },
@@ -530,7 +533,7 @@ static void spec_options_all_known(void **state)
 		"satfilter_buffer", "satfilter_dut1", "fits_ttl",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
-		"obs_aws_credentials",
+		"obs_aws_credentials", "obs_max_pending",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};

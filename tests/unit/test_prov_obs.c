@@ -35,6 +35,23 @@ static int setup(void **state)
 	return 0;
 }
 
+/* As setup, with obs_max_pending=5. */
+static int setup_cap5(void **state)
+{
+	int rc = setup(state);
+
+	if (rc == 0) {
+		struct fx *f = *state;
+
+		P->destroy(f->priv);
+		f->cfg.obs_max_pending = 5;
+		struct astro_ctx ctx = { .cfg = &f->cfg };
+
+		rc = P->init(&ctx, &f->priv);
+	}
+	return rc;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -365,11 +382,178 @@ static void no_sites_file(void **state)
 	assert_int_equal(P->init(&ctx, &priv), -EINVAL);
 }
 
+/*
+ * One write(2) as the kernel hands it over: pieces of ASTRO_WRITE_PIECE at
+ * consecutive offsets, stopping at the first refusal.  *accepted: what
+ * write(2) would return.
+ */
+static int write_pieces(struct fx *f, struct astro_file *h, const char *text, size_t len,
+			size_t *accepted)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < len) {
+		size_t n = len - off < ASTRO_WRITE_PIECE ? len - off : ASTRO_WRITE_PIECE;
+
+		rc = P->write(f->priv, "site1/command", h, text + off, n, (off_t)off);
+		if (rc < 0)
+			break;
+		off += n;
+	}
+	*accepted = off;
+	return rc < 0 ? rc : (int)off;
+}
+
+/* Comment lines with `cmds` park commands spread over them, `len` bytes,
+ * then `last` (may be ""); *lines gets the line count. */
+static char *big_write(size_t len, unsigned cmds, const char *last, size_t *lines)
+{
+	char *t = malloc(len + strlen(last) + 1);
+	size_t pos = 0, every = len / 40 / (cmds + 1) + 1, k = 0;
+
+	*lines = 0;
+	while (pos + 40 <= len) {
+		const char *l = (cmds && ++k % every == 0) ? "park\n" : "# filler filler filler filler filler\n";
+
+		if (strcmp(l, "park\n") == 0)
+			cmds--;
+		memcpy(t + pos, l, strlen(l));
+		pos += strlen(l);
+		(*lines)++;
+	}
+	while (cmds--) {
+		memcpy(t + pos, "park\n", 5);
+		pos += 5;
+		(*lines)++;
+	}
+	strcpy(t + pos, last);
+	if (*last)
+		(*lines)++;
+	return t;
+}
+
+/*
+ * A write(2) larger than one request is one write: nothing of it is queued
+ * until its last piece, an invalid line in a later piece queues nothing and
+ * is named by its line in the whole write, and the retried rest fails too.
+ */
+static void command_write_pieces(void **state)
+{
+	struct fx *f = *state;
+	struct astro_file h = { 0 };
+	char want[64], *t, *r;
+	size_t lines, acc, len;
+
+	assert_int_equal(P->open(f->priv, "site1/command", O_RDWR, &h), 0);
+	t = big_write(5 * ASTRO_WRITE_PIECE / 2, 50, "goto ra=99 dec=0\n", &lines);
+	len = strlen(t);
+	assert_int_equal(write_pieces(f, &h, t, len, &acc), -EINVAL);
+	assert_int_equal(acc, 2 * ASTRO_WRITE_PIECE);	/* a short write(2) */
+	assert_int_equal(jobs_count(f), 0);
+	/* The caller retries the rest: refused as well, once. */
+	assert_int_equal(P->write(f->priv, "site1/command", &h, t + acc, len - acc, 0), -EINVAL);
+	r = replies(f, &h);
+	snprintf(want, sizeof(want), "err line %zu: goto: ra", lines);
+	assert_non_null(strstr(r, want));
+	assert_null(strstr(r, "ok "));
+	assert_int_equal(jobs_count(f), 0);
+	free(t);
+
+	/* The same without the bad line: queued whole, at the last piece. */
+	t = big_write(5 * ASTRO_WRITE_PIECE / 2, 50, "", &lines);
+	assert_int_equal(P->write(f->priv, "site1/command", &h, t, ASTRO_WRITE_PIECE, 0),
+			 (int)ASTRO_WRITE_PIECE);
+	assert_int_equal(jobs_count(f), 0);	/* more may follow */
+	assert_int_equal(write_pieces(f, &h, t + ASTRO_WRITE_PIECE,
+				      strlen(t) - ASTRO_WRITE_PIECE, &acc),
+			 (int)(strlen(t) - ASTRO_WRITE_PIECE));
+	assert_int_equal(jobs_count(f), 50);
+	r = replies(f, &h);
+	assert_int_equal(strncmp(r, "ok ", 3), 0);
+	free(t);
+
+	/* A write that ends on a full piece is queued at the next read. */
+	t = big_write(ASTRO_WRITE_PIECE, 3, "", &lines);
+	len = strlen(t);
+	memset(t + len, '#', ASTRO_WRITE_PIECE - len - 1);
+	t[ASTRO_WRITE_PIECE - 1] = '\n';
+	assert_int_equal(P->write(f->priv, "site1/command", &h, t, ASTRO_WRITE_PIECE, 0),
+			 (int)ASTRO_WRITE_PIECE);
+	assert_int_equal(jobs_count(f), 50);
+	assert_non_null(strstr(replies(f, &h), " park\n"));
+	assert_int_equal(jobs_count(f), 53);
+	free(t);
+	assert_int_equal(P->release(f->priv, "site1/command", &h), 0);
+}
+
+/* obs_max_pending bounds one write and the site's queue; replies stay bounded. */
+static void command_caps(void **state)
+{
+	struct fx *f = *state;
+	struct astro_file h = { 0 };
+	char bad[6 * 1000 + 1], *r;
+	int i, n;
+
+	assert_int_equal(P->open(f->priv, "site1/command", O_RDWR, &h), 0);
+	const char *six = "park\npark\npark\npark\npark\npark\n";
+	assert_int_equal(P->write(f->priv, "site1/command", &h, six, strlen(six), 0), -EDQUOT);
+	assert_non_null(strstr(replies(f, &h), "err line 6: more than 5 commands in one write"));
+	assert_int_equal(jobs_count(f), 0);
+	const char *three = "park\nunpark\npark\n";
+	assert_int_equal(P->write(f->priv, "site1/command", &h, three, strlen(three), 0),
+			 (int)strlen(three));
+	assert_int_equal(P->write(f->priv, "site1/command", &h, three, strlen(three), 0), -EDQUOT);
+	r = replies(f, &h);
+	assert_non_null(strstr(r, "err queue full: site site1 would have more than 5"));
+	assert_int_equal(jobs_count(f), 3);
+	/* A full queue can still be cancelled. */
+	const char *two = "park\npark\n";
+	assert_int_equal(P->write(f->priv, "site1/command", &h, two, strlen(two), 0), (int)strlen(two));
+	const char *cancel = "cancel all\nstop\n";
+	assert_int_equal(P->write(f->priv, "site1/command", &h, cancel, strlen(cancel), 0),
+			 (int)strlen(cancel));
+	replies(f, &h);
+
+	/* A thousand bad lines: ten reasons and a count, not a thousand. */
+	for (i = 0; i < 1000; i++)
+		memcpy(bad + 6 * i, "bogus\n", 6);
+	bad[6000] = '\0';
+	assert_int_equal(P->write(f->priv, "site1/command", &h, bad, 6000, 0), -EINVAL);
+	r = replies(f, &h);
+	n = 0;
+	for (const char *p = r; (p = strstr(p, "err line ")); p++)
+		n++;
+	assert_int_equal(n, ASTRO_OBS_ERR_SHOWN);
+	assert_non_null(strstr(r, "err 990 more invalid lines\n"));
+
+	/* Never read: the replies stop growing (ENOBUFS) near the bound. */
+	for (i = 0; i < 10000; i++) {
+		n = P->write(f->priv, "site1/command", &h, bad, 6000, 0);
+		if (n == -ENOBUFS)
+			break;
+		assert_int_equal(n, -EINVAL);
+	}
+	assert_int_equal(n, -ENOBUFS);
+	size_t total = 0;
+	char buf[4096];
+
+	while ((n = P->read(f->priv, "site1/command", &h, buf, sizeof(buf), 0)) > 0)
+		total += (size_t)n;
+	assert_true(total > ASTRO_OBS_REPLY_MAX);
+	assert_true(total < ASTRO_OBS_REPLY_MAX + 4096);
+	/* Read: writes are taken again. */
+	assert_int_equal(P->write(f->priv, "site1/command", &h, "park\n", 5, 0), 5);
+	assert_int_equal(P->release(f->priv, "site1/command", &h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(tree_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(command_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(command_write_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(command_caps, setup_cap5, teardown),
 		cmocka_unit_test_setup_teardown(status_freshness, setup, teardown),
 		cmocka_unit_test_setup_teardown(images_listing, setup, teardown),
 		cmocka_unit_test(no_sites_file),
