@@ -41,7 +41,6 @@ struct astro_fits_walk {
 	unsigned char *win;
 	uint64_t win_off;
 	size_t win_len;
-	uint64_t reads, bytes;
 };
 
 /* Object bytes end up in messages: keep them printable. */
@@ -174,11 +173,8 @@ static int ensure(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg,
 		rc = -EIO;
 	if (rc == 0 && got > len)
 		rc = -EIO;
-	if (rc == 0) {
-		w->reads++;
-		w->bytes += got;
+	if (rc == 0)
 		rc = learn_size(w, start, len, got, reported, keep);
-	}
 	if (rc < 0) {
 		if (!keep)
 			free(nbuf);
@@ -954,19 +950,6 @@ enum astro_fits_end astro_fits_walk_end(const struct astro_fits_walk *w, const c
 	if (msg)
 		*msg = w->msg;
 	return w->end;
-}
-
-uint64_t astro_fits_walk_size(const struct astro_fits_walk *w)
-{
-	return w->size;
-}
-
-void astro_fits_walk_stats(const struct astro_fits_walk *w, uint64_t *reads, uint64_t *bytes)
-{
-	if (reads)
-		*reads = w->reads;
-	if (bytes)
-		*bytes = w->bytes;
 }
 
 /* ---- serialisation ------------------------------------------------------ */

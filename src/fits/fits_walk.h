@@ -185,11 +185,6 @@ const struct astro_fits_hdu *astro_fits_walk_hdu(const struct astro_fits_walk *w
 /* End reason; with ASTRO_FITS_END_DAMAGED, *msg names what was wrong. */
 enum astro_fits_end astro_fits_walk_end(const struct astro_fits_walk *w,
 					const char **msg);
-/* Object size if known, else ASTRO_FITS_SIZE_UNKNOWN. */
-uint64_t astro_fits_walk_size(const struct astro_fits_walk *w);
-/* Reads issued and bytes received by this state (not serialised). */
-void astro_fits_walk_stats(const struct astro_fits_walk *w, uint64_t *reads,
-			   uint64_t *bytes);
 
 /*
  * Serialise into a malloc'd buffer: "AFWS", version byte 1, then the walk
