@@ -1134,15 +1134,15 @@ int astro_fits_walk_deserialize(const struct astro_fits_walk_opts *opts, const v
 
 /* ---- output formats ----------------------------------------------------- */
 
-uint64_t astro_fits_header_text_size(const struct astro_fits_hdu *h)
+uint64_t astro_fits_walk_header_text_size(const struct astro_fits_hdu *h)
 {
 	return (uint64_t)h->ncards * (ASTRO_FITS_CARD + 1);
 }
 
-size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off, char *buf,
-				   size_t len)
+size_t astro_fits_walk_header_text_read(const struct astro_fits_hdu *h, uint64_t off, char *buf,
+					size_t len)
 {
-	uint64_t total = astro_fits_header_text_size(h);
+	uint64_t total = astro_fits_walk_header_text_size(h);
 	size_t done = 0;
 
 	while (done < len && off < total) {
@@ -1185,7 +1185,7 @@ static void csv_field(FILE *f, const char *s)
 		fputc('"', f);
 }
 
-int astro_fits_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len)
+int astro_fits_walk_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;

@@ -204,9 +204,9 @@ int astro_fits_walk_deserialize(const struct astro_fits_walk_opts *opts,
  * [off, off+len) of that text into buf and returns the byte count (0 at
  * or past the end).
  */
-uint64_t astro_fits_header_text_size(const struct astro_fits_hdu *h);
-size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
-				   char *buf, size_t len);
+uint64_t astro_fits_walk_header_text_size(const struct astro_fits_hdu *h);
+size_t astro_fits_walk_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
+					char *buf, size_t len);
 
 /*
  * hdus.csv: the line
@@ -218,6 +218,6 @@ size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
  * bytes outside 0x20-0x7E become '?'; lines end in LF (not CRLF).
  * Writes a malloc'd NUL-terminated buffer; returns 0 or -ENOMEM.
  */
-int astro_fits_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len);
+int astro_fits_walk_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len);
 
 #endif

@@ -251,7 +251,7 @@ static int load_badtimes(struct astro_tlm_archive *a, MDB_txn *txn,
 	const char *text = info_badtimes(a, txn, &len);
 
 	/* Stored only after it parsed, so failure here means damage. */
-	return astro_tlm_badtimes_parse(text, len, bt, NULL, 0) ? -EIO : 0;
+	return astro_tlm_parse_badtimes(text, len, bt, NULL, 0) ? -EIO : 0;
 }
 
 /* ---- sample values ---- */
@@ -473,7 +473,7 @@ static int scan_good(struct astro_tlm_archive *a, MDB_txn *txn,
 		if (key.mv_size != 12 || key_id(&key) != m->id || (t = key_x(&key)) >= t1)
 			break;
 		decode_sample(&val, &v, &bad);
-		if (bad || astro_tlm_badtimes_match(bt, m->name, t))
+		if (bad || astro_tlm_parse_badtimes_match(bt, m->name, t))
 			continue;
 		rc = fn(arg, t, &v);
 	}
@@ -800,8 +800,8 @@ static void ingest_cleanup(struct ingest *in)
 {
 	if (in->txn)
 		mdb_txn_abort(in->txn);
-	astro_tlm_batch_free(&in->b);
-	astro_tlm_badtimes_free(&in->bt);
+	astro_tlm_parse_batch_free(&in->b);
+	astro_tlm_parse_badtimes_free(&in->bt);
 	free(in->ord);
 	free(in->metas);
 	free(in->lr);
@@ -1131,7 +1131,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	astro_tlm_batch_init(&in.b);
+	astro_tlm_parse_batch_init(&in.b);
 	if ((rc = ingest_parse(&in, err, errlen)) ||
 	    (rc = ingest_begin(&in, err, errlen)) ||
 	    (rc = ingest_ledger(&in, err, errlen)))
@@ -1189,7 +1189,7 @@ static int recompute_for_table(struct astro_tlm_archive *a, MDB_txn *txn,
 			struct astro_tlm_badtimes one = {&intervals->v[j], 1};
 			int64_t t0 = intervals->v[j].start, t1 = intervals->v[j].stop;
 
-			if (!astro_tlm_badtimes_match(&one, all[i].name, t0) ||
+			if (!astro_tlm_parse_badtimes_match(&one, all[i].name, t0) ||
 			    all[i].samples == 0 || t1 < all[i].first || t0 > all[i].last)
 				continue;
 			if (t0 < all[i].first)
@@ -1220,7 +1220,7 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 	struct stamp when = {astro_now_ms() / 1000, 0};
 	int rc;
 
-	if ((rc = astro_tlm_badtimes_parse(buf, len, &neu, err, errlen)))
+	if ((rc = astro_tlm_parse_badtimes(buf, len, &neu, err, errlen)))
 		goto out;
 	if ((rc = mdb_txn_begin(a->env, NULL, 0, &txn))) {
 		txn = NULL;
@@ -1245,8 +1245,8 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 out:
 	if (txn)
 		mdb_txn_abort(txn);
-	astro_tlm_badtimes_free(&old);
-	astro_tlm_badtimes_free(&neu);
+	astro_tlm_parse_badtimes_free(&old);
+	astro_tlm_parse_badtimes_free(&neu);
 	free(bb.t);
 	free(bb.v);
 	return rc;
@@ -1254,7 +1254,7 @@ out:
 
 /* ---- readers ---- */
 
-int astro_tlm_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader **out)
+int astro_tlm_archive_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader **out)
 {
 	struct astro_tlm_reader *r = calloc(1, sizeof(*r));
 	int rc;
@@ -1277,26 +1277,26 @@ int astro_tlm_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader *
 	return 0;
 }
 
-void astro_tlm_reader_close(struct astro_tlm_reader *r)
+void astro_tlm_archive_reader_close(struct astro_tlm_reader *r)
 {
 	if (!r)
 		return;
 	mdb_txn_abort(r->txn);
-	astro_tlm_badtimes_free(&r->bt);
+	astro_tlm_parse_badtimes_free(&r->bt);
 	free(r);
 }
 
-uint64_t astro_tlm_reader_generation(const struct astro_tlm_reader *r)
+uint64_t astro_tlm_archive_reader_generation(const struct astro_tlm_reader *r)
 {
 	return r->generation;
 }
 
-int astro_tlm_reader_meta(struct astro_tlm_reader *r, const char *msid,
-			  struct astro_tlm_meta *m)
+int astro_tlm_archive_reader_meta(struct astro_tlm_reader *r, const char *msid,
+				  struct astro_tlm_meta *m)
 {
 	char name[ASTRO_TLM_MSID_MAX];
 
-	if (astro_tlm_msid_canon(msid, strlen(msid), name))
+	if (astro_tlm_parse_msid_canon(msid, strlen(msid), name))
 		return -ENOENT;
 	return get_meta(r->a, r->txn, name, m);
 }
@@ -1337,22 +1337,22 @@ static int msid_rec(void *ctx, const MDB_val *k, const MDB_val *v)
 	return e->fn(e->arg, &m);
 }
 
-int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
-			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
-			       void *arg)
+int astro_tlm_archive_reader_each_msid(struct astro_tlm_reader *r,
+				       int (*fn)(void *arg, const struct astro_tlm_meta *m),
+				       void *arg)
 {
 	struct each_msid e = { fn, arg };
 
 	return walk(r, r->a->meta, msid_rec, &e);
 }
 
-uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r)
+uint64_t astro_tlm_archive_reader_badtimes_gen(struct astro_tlm_reader *r)
 {
 	return info_u64(r->a, r->txn, "badtimes_gen");
 }
 
-const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
-				      int64_t *mtime)
+const char *astro_tlm_archive_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
+					      int64_t *mtime)
 {
 	if (mtime)
 		*mtime = (int64_t)info_u64(r->a, r->txn, "badtimes_mtime");
@@ -1386,19 +1386,20 @@ static int ledger_rec(void *ctx, const MDB_val *k, const MDB_val *v)
 	return e->fn(e->arg, &row);
 }
 
-int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
-				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
-				 void *arg)
+int astro_tlm_archive_reader_each_ledger(struct astro_tlm_reader *r,
+					 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
+					 void *arg)
 {
 	struct each_ledger e = { fn, arg };
 
 	return walk(r, r->a->ledger, ledger_rec, &e);
 }
 
-int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			      int64_t d0, int64_t d1,
-			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
-			      void *arg)
+int astro_tlm_archive_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				      int64_t d0, int64_t d1,
+				      int (*fn)(void *arg, int64_t day, uint64_t bytes,
+						uint64_t rows),
+				      void *arg)
 {
 	MDB_cursor *c;
 	unsigned char k[12];
@@ -1436,9 +1437,9 @@ struct astro_tlm_iter {
 	int started, done;
 };
 
-int astro_tlm_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			int64_t t0, int64_t t1, unsigned flags,
-			struct astro_tlm_iter **out)
+int astro_tlm_archive_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				int64_t t0, int64_t t1, unsigned flags,
+				struct astro_tlm_iter **out)
 {
 	struct astro_tlm_iter *it = calloc(1, sizeof(*it));
 	int rc;
@@ -1488,8 +1489,8 @@ static int range_step(MDB_cursor *c, uint32_t id, int64_t from, int64_t to,
 	return rc ? mdb_errno(rc) : 1;
 }
 
-int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
-			struct astro_tlm_val *v, int *bad)
+int astro_tlm_archive_iter_next(struct astro_tlm_iter *it, int64_t *t,
+				struct astro_tlm_val *v, int *bad)
 {
 	MDB_val key, val;
 	int rc;
@@ -1499,14 +1500,14 @@ int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
 		*t = key_x(&key);
 		decode_sample(&val, v, bad);
 		if (!(it->flags & ASTRO_TLM_ALL) &&
-		    (*bad || astro_tlm_badtimes_match(&it->r->bt, it->m.name, *t)))
+		    (*bad || astro_tlm_parse_badtimes_match(&it->r->bt, it->m.name, *t)))
 			continue;
 		return 1;
 	}
 	return rc;
 }
 
-void astro_tlm_iter_close(struct astro_tlm_iter *it)
+void astro_tlm_archive_iter_close(struct astro_tlm_iter *it)
 {
 	if (!it)
 		return;
@@ -1523,9 +1524,9 @@ struct astro_tlm_siter {
 	size_t cap;
 };
 
-int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			 int daily, int64_t i0, int64_t i1,
-			 struct astro_tlm_siter **out)
+int astro_tlm_archive_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				 int daily, int64_t i0, int64_t i1,
+				 struct astro_tlm_siter **out)
 {
 	struct astro_tlm_siter *it = calloc(1, sizeof(*it));
 	int rc;
@@ -1544,7 +1545,7 @@ int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta
 	return 0;
 }
 
-int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
+int astro_tlm_archive_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
 {
 	MDB_val key, val;
 	int rc = range_step(it->c, it->id, it->i0, it->i1, &it->started, &it->done,
@@ -1556,7 +1557,7 @@ int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
 	return rc < 0 ? rc : 1;
 }
 
-void astro_tlm_siter_close(struct astro_tlm_siter *it)
+void astro_tlm_archive_siter_close(struct astro_tlm_siter *it)
 {
 	if (!it)
 		return;
