@@ -143,9 +143,6 @@ struct astro_config {
 int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
 
-/* SPEC: the config file read when `config=` is not given, if it exists. */
-#define ASTRO_CONFIG_DEFAULT_PATH "/etc/astrofs/astrofs.conf"
-
 /*
  * Set one option by name.  `value` may be NULL for a bare flag; with a NULL
  * value, a name containing '=' is split there, so a raw `-o` element

@@ -24,7 +24,5 @@ void astro_stats_unregister(const char *section);
 
 /* The whole set as pretty JSON text ending in "\n"; malloc'd. */
 char *astro_stats_json(void);
-/* Tests: forget all counters and sections. */
-void astro_stats_reset(void);
 
 #endif

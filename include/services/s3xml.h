@@ -55,7 +55,7 @@ struct astro_s3xml;	/* opaque streaming parser */
 
 /* A parser for one document of `kind`; NULL on ENOMEM. */
 struct astro_s3xml *astro_s3xml_new(enum astro_s3xml_kind kind);
-/* Feed the next chunk; 0 or -EBADMSG (then see astro_s3xml_message()). */
+/* Feed the next chunk; 0 or -EBADMSG. */
 int astro_s3xml_feed(struct astro_s3xml *p, const char *buf, size_t len);
 /*
  * End of input: checks the document is complete and well-formed, then moves
@@ -64,8 +64,6 @@ int astro_s3xml_feed(struct astro_s3xml *p, const char *buf, size_t len);
  */
 int astro_s3xml_finish(struct astro_s3xml *p, struct astro_s3_list *list,
 		       struct astro_s3_error *err);
-/* Why the last call failed ("line 3: <Size>: not a number: 'x'"). */
-const char *astro_s3xml_message(const struct astro_s3xml *p);
 void astro_s3xml_free(struct astro_s3xml *p);
 
 /* One-shot helpers; msg (may be NULL) receives the message on failure. */

@@ -72,9 +72,9 @@ static int dump_msid(void *arg, const struct astro_tlm_meta *m)
 	int bad, rc;
 
 	printf("msid,%s,%d,%llu\n", m->name, m->type, (unsigned long long)m->samples);
-	if ((rc = astro_tlm_iter_open(r, m, INT64_MIN, INT64_MAX, ASTRO_TLM_ALL, &it)))
+	if ((rc = astro_tlm_archive_iter_open(r, m, INT64_MIN, INT64_MAX, ASTRO_TLM_ALL, &it)))
 		return rc;
-	while ((rc = astro_tlm_iter_next(it, &t, &v, &bad)) == 1) {
+	while ((rc = astro_tlm_archive_iter_next(it, &t, &v, &bad)) == 1) {
 		astro_tlm_time_fmt_secs(t, ts);
 		if (v.type == ASTRO_TLM_STATE) {
 			printf("s,%s,%s,%.*s,%d\n", m->name, ts, (int)v.tlen, v.text, bad);
@@ -86,7 +86,7 @@ static int dump_msid(void *arg, const struct astro_tlm_meta *m)
 			astro_tlm_fmt_double(v.f, num);
 		printf("s,%s,%s,%s,%d\n", m->name, ts, num, bad);
 	}
-	astro_tlm_iter_close(it);
+	astro_tlm_archive_iter_close(it);
 	return rc < 0 ? rc : 0;
 }
 
@@ -97,14 +97,14 @@ static int dump(struct astro_tlm_archive *a)
 	size_t n;
 	int rc;
 
-	if ((rc = astro_tlm_reader_open(a, &r)))
+	if ((rc = astro_tlm_archive_reader_open(a, &r)))
 		return rc;
-	if (!(rc = astro_tlm_reader_each_ledger(r, dump_ledger, NULL)) &&
-	    !(rc = astro_tlm_reader_each_msid(r, dump_msid, r))) {
-		bt = astro_tlm_reader_badtimes(r, &n, NULL);
+	if (!(rc = astro_tlm_archive_reader_each_ledger(r, dump_ledger, NULL)) &&
+	    !(rc = astro_tlm_archive_reader_each_msid(r, dump_msid, r))) {
+		bt = astro_tlm_archive_reader_badtimes(r, &n, NULL);
 		printf("badtimes,%zu\n%.*s", n, (int)n, bt);
 	}
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	return rc;
 }
 

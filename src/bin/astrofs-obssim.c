@@ -448,11 +448,31 @@ static void usage(FILE *f)
 		"       [--visibility S]   (credentials also from AWS_* variables)\n");
 }
 
-int main(int argc, char **argv)
+/* getopt codes of the long options; O_ENQ..O_IMAGES are also the CLI modes. */
+enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
+       O_STATUS, O_IMAGES, O_RETENTION, O_BACKEND, O_REGION, O_SQS, O_DDB, O_S3,
+       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS };
+
+/* One run of the program: its options, and what setup opened for teardown. */
+struct obssim {
+	struct opts o;
+	int mode;		/* 0 or O_ENQ, O_SHOW, O_STATUS, O_IMAGES */
+	int level;
+	bool help;
+	const char *backend;
+	struct astro_obs_aws_opts aws;
+	char **args;		/* the operands after the options */
+	int nargs;
+	struct astro_obs_sites sites;
+	struct astro_obs_store *store;
+	char *store_dir;	/* the default store directory, when used */
+	bool http_up;
+	char err[512];
+};
+
+/* 0 to go on (also after --help, with m->help set) or the exit status. */
+static int parse_args(struct obssim *m, int argc, char **argv)
 {
-	enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
-	       O_STATUS, O_IMAGES, O_RETENTION, O_BACKEND, O_REGION, O_SQS, O_DDB, O_S3,
-	       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS };
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "store", required_argument, NULL, O_STORE },
@@ -480,46 +500,41 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .time_scale = 1, .status_s = 5 };
-	struct astro_obs_sites sites = { 0 };
-	struct astro_obs_store *store = NULL;
-	struct astro_obs_aws_opts aws = { 0 };
-	const char *backend = "local";
+	struct opts *o = &m->o;
 	double vis = 0;
-	char *store_dir = NULL, err[512];
-	int mode = 0, ch, rc = 2, level = LOG_NOTICE;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o.config = optarg; break;
-		case O_STORE: o.store = optarg; break;
+		case 'c': o->config = optarg; break;
+		case O_STORE: o->store = optarg; break;
 		case O_TS:
-			if (parse_double("time-scale", optarg, 0, 1000, &o.time_scale) < 0)
+			if (parse_double("time-scale", optarg, 0, 1000, &o->time_scale) < 0)
 				return 2;
 			break;
 		case O_SKEW:
-			if (parse_double("clock-skew", optarg, -1e9, 1e9, &o.skew_s) < 0)
+			if (parse_double("clock-skew", optarg, -1e9, 1e9, &o->skew_s) < 0)
 				return 2;
 			break;
-		case O_PAUSE: o.pause_status = true; break;
+		case O_PAUSE: o->pause_status = true; break;
 		case O_RETENTION:
-			if (parse_double("retention", optarg, 0, 86400 * 14, &o.retention_s) < 0)
+			if (parse_double("retention", optarg, 0, 86400 * 14, &o->retention_s) < 0)
 				return 2;
 			break;
 		case O_FAIL:
-			if (parse_double("fail-rate", optarg, 0, 1, &o.fail_rate) < 0)
+			if (parse_double("fail-rate", optarg, 0, 1, &o->fail_rate) < 0)
 				return 2;
 			break;
 		case O_STATUS_S:
-			if (parse_double("status-interval", optarg, 0.1, 3600, &o.status_s) < 0)
+			if (parse_double("status-interval", optarg, 0.1, 3600, &o->status_s) < 0)
 				return 2;
 			break;
 		case O_ENQ: case O_SHOW: case O_STATUS: case O_IMAGES:
-			if (mode) {
+			if (m->mode) {
 				usage(stderr);
 				return 2;
 			}
-			mode = ch;
+			m->mode = ch;
 			break;
 		case O_BACKEND:
 			if (strcmp(optarg, "local") != 0 && strcmp(optarg, "aws") != 0) {
@@ -527,113 +542,170 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
-			backend = optarg;
+			m->backend = optarg;
 			break;
-		case O_REGION: aws.region = optarg; break;
-		case O_SQS: aws.sqs_endpoint = optarg; break;
-		case O_DDB: aws.dynamodb_endpoint = optarg; break;
-		case O_S3: aws.s3_endpoint = optarg; break;
-		case O_PREFIX: aws.prefix = optarg; break;
-		case O_TABLE: aws.table = optarg; break;
-		case O_BUCKET: aws.bucket = optarg; break;
-		case O_CRED: aws.credentials = optarg; break;
+		case O_REGION: m->aws.region = optarg; break;
+		case O_SQS: m->aws.sqs_endpoint = optarg; break;
+		case O_DDB: m->aws.dynamodb_endpoint = optarg; break;
+		case O_S3: m->aws.s3_endpoint = optarg; break;
+		case O_PREFIX: m->aws.prefix = optarg; break;
+		case O_TABLE: m->aws.table = optarg; break;
+		case O_BUCKET: m->aws.bucket = optarg; break;
+		case O_CRED: m->aws.credentials = optarg; break;
 		case O_VIS:
 			if (parse_double("visibility", optarg, 1, 43200, &vis) < 0)
 				return 2;
-			aws.visibility_s = (unsigned)vis;
+			m->aws.visibility_s = (unsigned)vis;
 			break;
-		case 'v': level = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
+		case 'v': m->level = LOG_DEBUG; break;
+		case 'h': m->help = true; return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	astro_log_init("astrofs-obssim", ASTRO_LOG_STDERR, level);
-	if ((!mode && (!o.config || optind != argc)) ||
-	    (mode == O_ENQ && argc - optind < 2) ||
-	    (mode == O_SHOW && argc - optind != 2) ||
-	    ((mode == O_STATUS || mode == O_IMAGES) && argc - optind != 1)) {
+	m->args = argv + optind;
+	m->nargs = argc - optind;
+	return 0;
+}
+
+/* The store the options name (aws or a local directory). */
+static int open_store(struct obssim *m)
+{
+	int rc = 0;
+
+	if (strcmp(m->backend, "aws") == 0) {
+		if (astro_http_global_init() != 0) {
+			fprintf(stderr, "astrofs-obssim: HTTP client set-up failed\n");
+			return 2;
+		}
+		m->http_up = true;
+		if (astro_obs_store_open_aws(&m->aws, &m->store, m->err, sizeof(m->err)) < 0) {
+			fprintf(stderr, "astrofs-obssim: aws store: %s\n", m->err);
+			return 2;
+		}
+		m->o.store = "aws";
+		return 0;
+	}
+	if (!m->o.store) {
+		m->store_dir = astro_obs_store_default_dir();
+		m->o.store = m->store_dir;
+	}
+	if (!m->o.store || (rc = astro_obs_store_open_local(m->o.store, &m->store)) < 0) {
+		fprintf(stderr, "astrofs-obssim: store %s: %s\n", m->o.store ? m->o.store : "?",
+			strerror(m->o.store ? -rc : ENOMEM));
+		return 2;
+	}
+	return 0;
+}
+
+/* Logging, the operands the mode needs, the sites file, the store: 0 or the exit status. */
+static int setup(struct obssim *m)
+{
+	int n = m->nargs;
+
+	astro_log_init("astrofs-obssim", ASTRO_LOG_STDERR, m->level);
+	if ((!m->mode && (!m->o.config || n != 0)) ||
+	    (m->mode == O_ENQ && n < 2) ||
+	    (m->mode == O_SHOW && n != 2) ||
+	    ((m->mode == O_STATUS || m->mode == O_IMAGES) && n != 1)) {
 		usage(stderr);
 		return 2;
 	}
-	if (o.config && astro_obs_sites_load(o.config, &sites, err, sizeof(err)) < 0) {
-		fprintf(stderr, "astrofs-obssim: %s\n", err);
+	if (m->o.config && astro_obs_sites_load(m->o.config, &m->sites, m->err,
+						sizeof(m->err)) < 0) {
+		fprintf(stderr, "astrofs-obssim: %s\n", m->err);
 		return 2;
 	}
-	if (mode && o.config && !astro_obs_sites_find(&sites, argv[optind])) {
-		fprintf(stderr, "astrofs-obssim: no site '%s' in %s\n", argv[optind], o.config);
-		goto out;
+	if (m->mode && m->o.config && !astro_obs_sites_find(&m->sites, m->args[0])) {
+		fprintf(stderr, "astrofs-obssim: no site '%s' in %s\n", m->args[0], m->o.config);
+		return 2;
 	}
-	if (strcmp(backend, "aws") == 0) {
-		if (astro_http_global_init() != 0) {
-			fprintf(stderr, "astrofs-obssim: HTTP client set-up failed\n");
-			rc = 2;
-			goto out;
-		}
-		rc = astro_obs_store_open_aws(&aws, &store, err, sizeof(err));
-		if (rc < 0) {
-			fprintf(stderr, "astrofs-obssim: aws store: %s\n", err);
-			rc = 2;
-			goto out;
-		}
-		o.store = "aws";
+	return open_store(m);
+}
+
+/* --enqueue SITE LINE...: one command per line, the store's reply on stdout. */
+static int cli_enqueue(struct obssim *m)
+{
+	char *reply = NULL, *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int i, n;
+
+	if (!f)
+		return 1;
+	if (m->o.retention_s > 0)
+		astro_obs_store_set_retention(m->store, (unsigned)m->o.retention_s);
+	for (i = 1; i < m->nargs; i++)
+		fprintf(f, "%s\n", m->args[i]);
+	fclose(f);
+	n = astro_obs_store_submit(m->store, m->args[0], text, len, &reply);
+	fputs(reply ? reply : "err out of memory\n", stdout);
+	free(reply);
+	free(text);
+	return n < 0 ? 1 : 0;
+}
+
+/* --show SITE JOB or --status SITE: the stored JSON on stdout. */
+static int cli_show(struct obssim *m)
+{
+	char *json = NULL;
+	int rc = 1;
+	int r = m->mode == O_SHOW
+		? astro_obs_store_job_json(m->store, m->args[0], m->args[1], &json)
+		: astro_obs_store_status_get(m->store, m->args[0], &json);
+
+	if (r < 0) {
+		fprintf(stderr, "astrofs-obssim: %s\n", strerror(-r));
 	} else {
-		if (!o.store) {
-			store_dir = astro_obs_store_default_dir();
-			o.store = store_dir;
-		}
-		if (!o.store || (rc = astro_obs_store_open_local(o.store, &store)) < 0) {
-			fprintf(stderr, "astrofs-obssim: store %s: %s\n", o.store ? o.store : "?",
-				strerror(o.store ? -rc : ENOMEM));
-			rc = 2;
-			goto out;
-		}
+		fputs(json, stdout);
+		if (m->mode == O_STATUS)
+			fputc('\n', stdout);
+		rc = 0;
 	}
-	rc = 1;
-	if (mode == O_ENQ) {
-		const char *site = argv[optind];
-		char *reply = NULL, *text = NULL;
-		size_t len = 0;
-		FILE *m = open_memstream(&text, &len);
-		int i;
+	free(json);
+	return rc;
+}
 
-		if (!m)
-			goto out;
-		if (o.retention_s > 0)
-			astro_obs_store_set_retention(store, (unsigned)o.retention_s);
-		for (i = optind + 1; i < argc; i++)
-			fprintf(m, "%s\n", argv[i]);
-		fclose(m);
-		int n = astro_obs_store_submit(store, site, text, len, &reply);
-
-		fputs(reply ? reply : "err out of memory\n", stdout);
-		free(reply);
-		free(text);
-		rc = n < 0 ? 1 : 0;
-	} else if (mode == O_SHOW || mode == O_STATUS) {
-		char *json = NULL;
-		int r = mode == O_SHOW
-			? astro_obs_store_job_json(store, argv[optind], argv[optind + 1], &json)
-			: astro_obs_store_status_get(store, argv[optind], &json);
-
-		if (r < 0) {
-			fprintf(stderr, "astrofs-obssim: %s\n", strerror(-r));
-		} else {
-			fputs(json, stdout);
-			if (mode == O_STATUS)
-				fputc('\n', stdout);
-			rc = 0;
-		}
-		free(json);
-	} else if (mode == O_IMAGES) {
-		rc = astro_obs_store_images(store, argv[optind], print_images, NULL) < 0;
-	} else {
-		rc = run(&o, &sites, store);
+static int dispatch(struct obssim *m)
+{
+	switch (m->mode) {
+	case O_ENQ:
+		return cli_enqueue(m);
+	case O_SHOW:
+	case O_STATUS:
+		return cli_show(m);
+	case O_IMAGES:
+		return astro_obs_store_images(m->store, m->args[0], print_images, NULL) < 0;
+	default:
+		return run(&m->o, &m->sites, m->store);
 	}
-out:
-	astro_obs_store_close(store);
-	if (strcmp(backend, "aws") == 0)
+}
+
+static void teardown(struct obssim *m)
+{
+	astro_obs_store_close(m->store);
+	if (m->http_up)
 		astro_http_global_cleanup();
-	astro_obs_sites_free(&sites);
-	free(store_dir);
+	astro_obs_sites_free(&m->sites);
+	free(m->store_dir);
+}
+
+int main(int argc, char **argv)
+{
+	struct obssim m = {
+		.o = { .time_scale = 1, .status_s = 5 },
+		.backend = "local",
+		.level = LOG_NOTICE,
+	};
+	int rc;
+
+	if ((rc = parse_args(&m, argc, argv)))
+		return rc;
+	if (m.help) {
+		usage(stdout);
+		return 0;
+	}
+	if ((rc = setup(&m)) == 0)
+		rc = dispatch(&m);
+	teardown(&m);
 	return rc;
 }

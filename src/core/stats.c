@@ -139,11 +139,3 @@ char *astro_stats_json(void)
 	}
 	return out;
 }
-
-void astro_stats_reset(void)
-{
-	pthread_mutex_lock(&lock);
-	__atomic_store_n(&ncounters, 0, __ATOMIC_RELEASE);
-	memset(sections, 0, sizeof(sections));
-	pthread_mutex_unlock(&lock);
-}

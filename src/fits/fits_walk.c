@@ -41,7 +41,6 @@ struct astro_fits_walk {
 	unsigned char *win;
 	uint64_t win_off;
 	size_t win_len;
-	uint64_t reads, bytes;
 };
 
 /* Object bytes end up in messages: keep them printable. */
@@ -174,11 +173,8 @@ static int ensure(struct astro_fits_walk *w, astro_fits_read_fn fn, void *arg,
 		rc = -EIO;
 	if (rc == 0 && got > len)
 		rc = -EIO;
-	if (rc == 0) {
-		w->reads++;
-		w->bytes += got;
+	if (rc == 0)
 		rc = learn_size(w, start, len, got, reported, keep);
-	}
 	if (rc < 0) {
 		if (!keep)
 			free(nbuf);
@@ -956,19 +952,6 @@ enum astro_fits_end astro_fits_walk_end(const struct astro_fits_walk *w, const c
 	return w->end;
 }
 
-uint64_t astro_fits_walk_size(const struct astro_fits_walk *w)
-{
-	return w->size;
-}
-
-void astro_fits_walk_stats(const struct astro_fits_walk *w, uint64_t *reads, uint64_t *bytes)
-{
-	if (reads)
-		*reads = w->reads;
-	if (bytes)
-		*bytes = w->bytes;
-}
-
 /* ---- serialisation ------------------------------------------------------ */
 
 static void put_le(struct astro_buf *b, uint64_t v, unsigned width)
@@ -1151,15 +1134,15 @@ int astro_fits_walk_deserialize(const struct astro_fits_walk_opts *opts, const v
 
 /* ---- output formats ----------------------------------------------------- */
 
-uint64_t astro_fits_header_text_size(const struct astro_fits_hdu *h)
+uint64_t astro_fits_walk_header_text_size(const struct astro_fits_hdu *h)
 {
 	return (uint64_t)h->ncards * (ASTRO_FITS_CARD + 1);
 }
 
-size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off, char *buf,
-				   size_t len)
+size_t astro_fits_walk_header_text_read(const struct astro_fits_hdu *h, uint64_t off, char *buf,
+					size_t len)
 {
-	uint64_t total = astro_fits_header_text_size(h);
+	uint64_t total = astro_fits_walk_header_text_size(h);
 	size_t done = 0;
 
 	while (done < len && off < total) {
@@ -1202,7 +1185,7 @@ static void csv_field(FILE *f, const char *s)
 		fputc('"', f);
 }
 
-int astro_fits_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len)
+int astro_fits_walk_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len)
 {
 	char *buf = NULL;
 	size_t n = 0;

@@ -185,11 +185,6 @@ const struct astro_fits_hdu *astro_fits_walk_hdu(const struct astro_fits_walk *w
 /* End reason; with ASTRO_FITS_END_DAMAGED, *msg names what was wrong. */
 enum astro_fits_end astro_fits_walk_end(const struct astro_fits_walk *w,
 					const char **msg);
-/* Object size if known, else ASTRO_FITS_SIZE_UNKNOWN. */
-uint64_t astro_fits_walk_size(const struct astro_fits_walk *w);
-/* Reads issued and bytes received by this state (not serialised). */
-void astro_fits_walk_stats(const struct astro_fits_walk *w, uint64_t *reads,
-			   uint64_t *bytes);
 
 /*
  * Serialise into a malloc'd buffer: "AFWS", version byte 1, then the walk
@@ -209,9 +204,9 @@ int astro_fits_walk_deserialize(const struct astro_fits_walk_opts *opts,
  * [off, off+len) of that text into buf and returns the byte count (0 at
  * or past the end).
  */
-uint64_t astro_fits_header_text_size(const struct astro_fits_hdu *h);
-size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
-				   char *buf, size_t len);
+uint64_t astro_fits_walk_header_text_size(const struct astro_fits_hdu *h);
+size_t astro_fits_walk_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
+					char *buf, size_t len);
 
 /*
  * hdus.csv: the line
@@ -223,6 +218,6 @@ size_t astro_fits_header_text_read(const struct astro_fits_hdu *h, uint64_t off,
  * bytes outside 0x20-0x7E become '?'; lines end in LF (not CRLF).
  * Writes a malloc'd NUL-terminated buffer; returns 0 or -ENOMEM.
  */
-int astro_fits_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len);
+int astro_fits_walk_hdus_csv(const struct astro_fits_walk *w, char **out, size_t *len);
 
 #endif

@@ -1088,14 +1088,14 @@ static int fits_getattr(void *priv, const char *path, struct astro_attr *a)
 		const struct astro_fits_hdu *h = astro_fits_walk_hdu(o->w, fp.n);
 
 		if (h)
-			a->size = astro_fits_header_text_size(h);
+			a->size = astro_fits_walk_header_text_size(h);
 		else
 			rc = -ENOENT;
 	} else if (fp.d == D_CSV) {
 		char *csv;
 		size_t len;
 
-		rc = astro_fits_hdus_csv(o->w, &csv, &len);
+		rc = astro_fits_walk_hdus_csv(o->w, &csv, &len);
 		if (rc == 0) {
 			a->size = len;
 			free(csv);
@@ -1175,7 +1175,7 @@ static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 
 			if (!h)
 				break;
-			a.size = astro_fits_header_text_size(h);
+			a.size = astro_fits_walk_header_text_size(h);
 			snprintf(name, sizeof(name), "%" PRIu32, i);
 			if (fill(buf, name, &a))
 				break;
@@ -1243,15 +1243,15 @@ static int fits_open(void *priv, const char *path, int flags, struct astro_file 
 		if (!hd) {
 			rc = -ENOENT;
 		} else {
-			h->len = (size_t)astro_fits_header_text_size(hd);
+			h->len = (size_t)astro_fits_walk_header_text_size(hd);
 			h->data = malloc(h->len + 1);
 			if (!h->data)
 				rc = -ENOMEM;
 			else
-				astro_fits_header_text_read(hd, 0, h->data, h->len);
+				astro_fits_walk_header_text_read(hd, 0, h->data, h->len);
 		}
 	} else {
-		rc = astro_fits_hdus_csv(o->w, &h->data, &h->len);
+		rc = astro_fits_walk_hdus_csv(o->w, &h->data, &h->len);
 	}
 	if (rc == 0) {
 		f->keep_cache = strcmp(o->opened, validator(&o->info)) == 0;

@@ -731,7 +731,7 @@ static int sqs_delete(struct aws *a, const char *url, const char *receipt)
 
 static bool site_ok(const char *site)
 {
-	return site && astro_obs_site_key_valid(site, strlen(site));
+	return site && astro_obs_sites_key_valid(site, strlen(site));
 }
 
 static bool id_ok(const char *id)

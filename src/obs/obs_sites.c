@@ -33,7 +33,7 @@ static int fail(char *err, size_t errlen, const char *what, const yaml_node_t *a
 	return -EINVAL;
 }
 
-bool astro_obs_site_key_valid(const char *key, size_t len)
+bool astro_obs_sites_key_valid(const char *key, size_t len)
 {
 	size_t i;
 
@@ -80,7 +80,7 @@ static int parse_site(yaml_document_t *doc, const yaml_node_t *key,
 
 	if (!info)
 		return -ENOMEM;
-	if (!k || !astro_obs_site_key_valid(k, key->data.scalar.length)) {
+	if (!k || !astro_obs_sites_key_valid(k, key->data.scalar.length)) {
 		rc = fail(err, errlen, what, key,
 			  "site key must be 1-%d characters of [A-Za-z0-9_-]",
 			  ASTRO_OBS_SITE_KEY_MAX);

@@ -47,6 +47,6 @@ const struct astro_obs_site *astro_obs_sites_find(const struct astro_obs_sites *
 						  const char *key);
 
 /* True if key is a valid site key (see above). */
-bool astro_obs_site_key_valid(const char *key, size_t len);
+bool astro_obs_sites_key_valid(const char *key, size_t len);
 
 #endif

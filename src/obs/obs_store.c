@@ -79,7 +79,7 @@ static int mdb_errno(int rc)
 
 static bool site_ok(const char *site)
 {
-	return site && astro_obs_site_key_valid(site, strlen(site));
+	return site && astro_obs_sites_key_valid(site, strlen(site));
 }
 
 static bool id_ok(const char *id)

@@ -509,11 +509,6 @@ int astro_s3xml_finish(struct astro_s3xml *p, struct astro_s3_list *list,
 	return 0;
 }
 
-const char *astro_s3xml_message(const struct astro_s3xml *p)
-{
-	return p->msg;
-}
-
 void astro_s3xml_free(struct astro_s3xml *p)
 {
 	if (!p)

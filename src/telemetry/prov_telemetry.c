@@ -215,7 +215,7 @@ static int parse_path(const char *path, struct node *nd)
 	if (slash) {
 		const char *y = slash + 1, *s2 = strchr(y, '/');
 
-		if (astro_tlm_msid_canon(path, (size_t)(slash - path), nd->msid))
+		if (astro_tlm_parse_msid_canon(path, (size_t)(slash - path), nd->msid))
 			return -ENOENT;
 		if (!s2) {
 			if (strlen(y) != 4 || !digits_only(y, 4))
@@ -238,7 +238,7 @@ static int parse_path(const char *path, struct node *nd)
 		const char *r = at + 1, *dd = strstr(r, "..");
 		char err[96];
 
-		if (astro_tlm_msid_canon(path, (size_t)(at - path), nd->msid))
+		if (astro_tlm_parse_msid_canon(path, (size_t)(at - path), nd->msid))
 			return -ENOENT;
 		if (split_suffix(path, n, nd, &stem))
 			return -ENOENT;
@@ -252,12 +252,12 @@ static int parse_path(const char *path, struct node *nd)
 		return nd->t1 < nd->t0 ? -EINVAL : 0;
 	}
 	if (split_suffix(path, n, nd, &stem) == 0) {
-		if (astro_tlm_msid_canon(path, stem, nd->msid))
+		if (astro_tlm_parse_msid_canon(path, stem, nd->msid))
 			return -ENOENT;
 		nd->kind = N_FILE;
 		return 0;
 	}
-	if (astro_tlm_msid_canon(path, n, nd->msid))
+	if (astro_tlm_parse_msid_canon(path, n, nd->msid))
 		return -ENOENT;
 	nd->kind = N_MSIDDIR;
 	return 0;
@@ -284,8 +284,8 @@ static int64_t dt_of(const struct view *v)
 
 static void producer_stop(struct view *v)
 {
-	astro_tlm_iter_close(v->it);
-	astro_tlm_siter_close(v->sit);
+	astro_tlm_archive_iter_close(v->it);
+	astro_tlm_archive_siter_close(v->sit);
 	v->it = NULL;
 	v->sit = NULL;
 	v->row_valid = 0;
@@ -295,8 +295,8 @@ static int producer_start(struct view *v, int64_t key)
 {
 	producer_stop(v);
 	if (v->n.fk == F_SAMPLES)
-		return astro_tlm_iter_open(v->r, &v->m, key, v->k1, 0, &v->it);
-	return astro_tlm_siter_open(v->r, &v->m, v->n.daily, key, v->k1, &v->sit);
+		return astro_tlm_archive_iter_open(v->r, &v->m, key, v->k1, 0, &v->it);
+	return astro_tlm_archive_siter_open(v->r, &v->m, v->n.daily, key, v->k1, &v->sit);
 }
 
 static int cmp_text(const char *a, uint32_t al, const char *b, uint32_t bl)
@@ -404,7 +404,7 @@ static int producer_next(struct view *v)
 		int bad;
 		size_t need;
 
-		if ((rc = astro_tlm_iter_next(v->it, &t, &val, &bad)) != 1)
+		if ((rc = astro_tlm_archive_iter_next(v->it, &t, &val, &bad)) != 1)
 			return rc;
 		/* the same formatter the archive's per-day byte counts use */
 		while ((need = astro_tlm_fmt_row(t, &val, v->row, v->rowcap)) > v->rowcap) {
@@ -421,7 +421,7 @@ static int producer_next(struct view *v)
 	} else {
 		struct astro_tlm_stat st;
 
-		if ((rc = astro_tlm_siter_next(v->sit, &st)) != 1)
+		if ((rc = astro_tlm_archive_siter_next(v->sit, &st)) != 1)
 			return rc;
 		render_stat(v, &st, &b);
 		v->last_key = st.index;
@@ -492,7 +492,7 @@ static void view_free(struct view *v)
 	if (!v)
 		return;
 	producer_stop(v);
-	astro_tlm_reader_close(v->r);
+	astro_tlm_archive_reader_close(v->r);
 	free(v->head);
 	free(v->marks);
 	free(v->cols);
@@ -504,7 +504,7 @@ static void view_free(struct view *v)
 /* Look the MSID up in this snapshot; files of MSIDs with no samples do not exist. */
 static int view_meta(struct view *v)
 {
-	int rc = astro_tlm_reader_meta(v->r, v->n.msid, &v->m);
+	int rc = astro_tlm_archive_reader_meta(v->r, v->n.msid, &v->m);
 
 	if (rc == 0 && v->m.samples == 0)
 		rc = -ENOENT;
@@ -567,9 +567,9 @@ static int render_svg(struct view *v, struct astro_buf *b)
 		t1 = v->n.t1;
 	}
 	span = t1 > t0 ? t1 - t0 : 1;
-	if ((rc = astro_tlm_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
+	if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
 		goto out;
-	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+	while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1) {
 		double x = val.type == ASTRO_TLM_INT ? (double)val.i : val.f;
 		int c = (int)((double)(t - t0) / (double)span * (SVG_W - 1));
 
@@ -628,7 +628,7 @@ static int render_svg(struct view *v, struct astro_buf *b)
 	}
 	astro_buf_str(b, "\"/>\n</g>\n</svg>\n");
 out:
-	astro_tlm_iter_close(it);
+	astro_tlm_archive_iter_close(it);
 	free(col);
 	return rc;
 }
@@ -642,14 +642,14 @@ static int count_span(struct view *v, int64_t from, int64_t to)
 	int bad, rc;
 	size_t rows = 0;
 
-	if ((rc = astro_tlm_iter_open(v->r, &v->m, from, to, 0, &it)))
+	if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, from, to, 0, &it)))
 		return rc;
-	while ((rc = astro_tlm_iter_next(it, &t, &val, &bad)) == 1) {
+	while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1) {
 		if (rows++ % MARK_EVERY == 0 && (rc = add_mark(v, v->size, t)))
 			break;
 		v->size += astro_tlm_fmt_row(t, &val, NULL, 0);
 	}
-	astro_tlm_iter_close(it);
+	astro_tlm_archive_iter_close(it);
 	return rc < 0 ? rc : 0;
 }
 
@@ -706,7 +706,7 @@ static int size_from_days(struct view *v)
 	}
 	if (v->k1 < s1 && d1 != w.skip_first)
 		w.skip_last = d1;
-	if ((rc = astro_tlm_reader_each_day(v->r, &v->m, d0, d1, add_day, &w)))
+	if ((rc = astro_tlm_archive_reader_each_day(v->r, &v->m, d0, d1, add_day, &w)))
 		return rc;
 	if (w.rc)
 		return w.rc;
@@ -734,7 +734,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 
 	*out = NULL;
 	if (!v) {
-		astro_tlm_reader_close(r);
+		astro_tlm_archive_reader_close(r);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&v->mu, NULL);
@@ -744,19 +744,19 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		void *arg[2] = {&h, &v->mtime};
 
 		astro_buf_str(&h, "msid,unit,type,samples,first,last\n");
-		rc = astro_tlm_reader_each_msid(r, index_row, arg);
+		rc = astro_tlm_archive_reader_each_msid(r, index_row, arg);
 		goto done;
 	}
 	if (nd->fk == F_LEDGER) {
 		void *arg[2] = {&h, &v->mtime};
 
 		astro_buf_str(&h, "name,sha256,tstart,tstop,rows,ingest_id,committed_at\n");
-		rc = astro_tlm_reader_each_ledger(r, ledger_row, arg);
+		rc = astro_tlm_archive_reader_each_ledger(r, ledger_row, arg);
 		goto done;
 	}
 	if (nd->fk == F_BADTIMES) {
 		size_t n;
-		const char *t = astro_tlm_reader_badtimes(r, &n, &v->mtime);
+		const char *t = astro_tlm_archive_reader_badtimes(r, &n, &v->mtime);
 
 		astro_buf_put(&h, t, n);
 		if (h.len == 0)
@@ -803,7 +803,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 
 			if ((rc = producer_start(v, v->k0)))
 				goto out;
-			while ((rc = astro_tlm_siter_next(v->sit, &st)) == 1)
+			while ((rc = astro_tlm_archive_siter_next(v->sit, &st)) == 1)
 				if ((rc = add_cols(v, &st)))
 					goto out;
 			if (rc < 0)
@@ -999,10 +999,10 @@ static int year_has_data(struct astro_tlm_reader *r, const struct astro_tlm_meta
 	u.year = year + 1;
 	if (astro_tlm_time_from_utc(&u, &t1))
 		t1 = INT64_MAX;
-	if (astro_tlm_iter_open(r, m, t0, t1, ASTRO_TLM_ALL, &it))
+	if (astro_tlm_archive_iter_open(r, m, t0, t1, ASTRO_TLM_ALL, &it))
 		return 0;
-	rc = astro_tlm_iter_next(it, &t, &v, &bad);
-	astro_tlm_iter_close(it);
+	rc = astro_tlm_archive_iter_next(it, &t, &v, &bad);
+	astro_tlm_archive_iter_close(it);
 	if (rc == 1 && first_t)
 		*first_t = t;
 	return rc == 1;
@@ -1026,14 +1026,14 @@ static int file_version(struct astro_tlm_reader *r, const struct node *nd, uint6
 
 	ver[0] = ver[1] = 0;
 	if (nd->fk == F_INDEX || nd->fk == F_LEDGER) {
-		ver[0] = astro_tlm_reader_generation(r);
+		ver[0] = astro_tlm_archive_reader_generation(r);
 	} else if (nd->fk == F_BADTIMES) {
-		ver[0] = astro_tlm_reader_badtimes_gen(r);
+		ver[0] = astro_tlm_archive_reader_badtimes_gen(r);
 	} else {
-		if (astro_tlm_reader_meta(r, nd->msid, &m) || m.samples == 0)
+		if (astro_tlm_archive_reader_meta(r, nd->msid, &m) || m.samples == 0)
 			return -ENOENT;
 		ver[0] = m.gen;
-		ver[1] = astro_tlm_reader_badtimes_gen(r);
+		ver[1] = astro_tlm_archive_reader_badtimes_gen(r);
 	}
 	return 0;
 }
@@ -1098,14 +1098,14 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	memset(a, 0, sizeof(*a));
 	if ((rc = parse_path(path, &nd)))
 		return rc;
-	if ((rc = astro_tlm_reader_open(p->a, &r)))
+	if ((rc = astro_tlm_archive_reader_open(p->a, &r)))
 		return rc;
 	if (nd.kind == N_ROOT || nd.kind == N_INGESTDIR) {
 		a->kind = ASTRO_DIR;
 		goto out;
 	}
 	if (nd.kind == N_MSIDDIR || nd.kind == N_YEARDIR) {
-		if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
+		if ((rc = astro_tlm_archive_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
 			rc = -ENOENT;
 			goto out;
 		}
@@ -1135,7 +1135,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	cache_put(p, path, ver, v);
 	view_free(v);
 out:
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	return rc;
 }
 
@@ -1178,7 +1178,7 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 		return rc;
 	if (nd.kind == N_FILE)
 		return -ENOTDIR;
-	if ((rc = astro_tlm_reader_open(p->a, &r)))
+	if ((rc = astro_tlm_archive_reader_open(p->a, &r)))
 		return rc;
 	if (nd.kind == N_ROOT) {
 		struct fillctx fc = {fill, buf, 0};
@@ -1186,14 +1186,14 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 		if (fill(buf, "INDEX.csv", NULL) || fill(buf, "BAD_TIMES", NULL) ||
 		    fill(buf, ".ingest", NULL))
 			goto out;
-		rc = astro_tlm_reader_each_msid(r, list_msid, &fc);
+		rc = astro_tlm_archive_reader_each_msid(r, list_msid, &fc);
 		goto out;
 	}
 	if (nd.kind == N_INGESTDIR) {
 		fill(buf, "ledger.csv", NULL);
 		goto out;
 	}
-	if ((rc = astro_tlm_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
+	if ((rc = astro_tlm_archive_reader_meta(r, nd.msid, &m)) || m.samples == 0) {
 		rc = -ENOENT;
 		goto out;
 	}
@@ -1230,10 +1230,10 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 			struct astro_tlm_val v;
 			int bad;
 
-			if (astro_tlm_iter_open(r, &m, d1, INT64_MAX, ASTRO_TLM_ALL, &it))
+			if (astro_tlm_archive_iter_open(r, &m, d1, INT64_MAX, ASTRO_TLM_ALL, &it))
 				break;
-			rc = astro_tlm_iter_next(it, &t, &v, &bad);
-			astro_tlm_iter_close(it);
+			rc = astro_tlm_archive_iter_next(it, &t, &v, &bad);
+			astro_tlm_archive_iter_close(it);
 			if (rc != 1) {
 				rc = rc < 0 ? rc : 0;
 				break;
@@ -1242,7 +1242,7 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 		}
 	}
 out:
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	return rc;
 }
 
@@ -1293,10 +1293,10 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 		return rc;
 	if (nd.kind != N_FILE)
 		return -EISDIR;
-	if ((rc = astro_tlm_reader_open(p->a, &r)))
+	if ((rc = astro_tlm_archive_reader_open(p->a, &r)))
 		return rc;
 	if ((rc = file_version(r, &nd, ver))) {
-		astro_tlm_reader_close(r);
+		astro_tlm_archive_reader_close(r);
 		return rc;
 	}
 	/* A getattr just counted this very version: skip the counting pass. */

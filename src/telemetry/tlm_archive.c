@@ -223,7 +223,7 @@ static int load_badtimes(struct astro_tlm_archive *a, MDB_txn *txn,
 	const char *text = info_badtimes(a, txn, &len);
 
 	/* Stored only after it parsed, so failure here means damage. */
-	return astro_tlm_badtimes_parse(text, len, bt, NULL, 0) ? -EIO : 0;
+	return astro_tlm_parse_badtimes(text, len, bt, NULL, 0) ? -EIO : 0;
 }
 
 /* ---- sample values ---- */
@@ -445,7 +445,7 @@ static int scan_good(struct astro_tlm_archive *a, MDB_txn *txn,
 		if (key.mv_size != 12 || key_id(&key) != m->id || (t = key_x(&key)) >= t1)
 			break;
 		decode_sample(&val, &v, &bad);
-		if (bad || astro_tlm_badtimes_match(bt, m->name, t))
+		if (bad || astro_tlm_parse_badtimes_match(bt, m->name, t))
 			continue;
 		rc = fn(arg, t, &v);
 	}
@@ -743,106 +743,159 @@ static int refresh_span(struct astro_tlm_archive *a, MDB_txn *txn, struct astro_
 	return 0;
 }
 
-int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
-			     const char *buf, size_t len, unsigned flags,
-			     struct astro_tlm_ingest_result *res, char *err,
-			     size_t errlen)
-{
-	struct astro_tlm_batch b;
-	struct astro_tlm_badtimes bt = {0};
-	struct order *ord = NULL;
-	struct astro_tlm_meta *metas = NULL;
-	struct ledger_rec *lr = NULL;
-	struct binbuf bb = {0};
-	unsigned char sha[32], *vbuf = NULL;
-	size_t vcap = 0, nlen = strlen(name);
-	MDB_txn *txn = NULL;
-	MDB_val k, v;
-	struct stamp when = {astro_now_ms() / 1000, 0};
+/*
+ * All state of one ingest: each phase below reads and fills it, and
+ * ingest_cleanup frees whatever the phases got to, so every phase may stop
+ * at any point.
+ */
+struct ingest {
+	struct astro_tlm_archive *a;
+	const char *name, *buf;
+	size_t nlen, len;
+	unsigned flags;
+	struct astro_tlm_ingest_result *res;
+	unsigned char sha[32];
+	struct astro_tlm_batch b;	/* the parsed file */
+	struct order *ord;		/* b's samples in (MSID, time, row) order */
+	struct astro_tlm_meta *metas;	/* one per MSID of b, as it will be stored */
+	MDB_txn *txn;			/* the one write transaction; NULL once ended */
+	struct astro_tlm_badtimes bt;	/* the stored table, for the stats */
+	struct stamp when;
 	uint64_t ingest_id;
+	unsigned char *vbuf;		/* one sample's stored value */
+	size_t vcap;
+	struct binbuf bb;		/* one stats bin's samples */
+	struct ledger_rec *lr;
+};
+
+static void ingest_cleanup(struct ingest *in)
+{
+	if (in->txn)
+		mdb_txn_abort(in->txn);
+	astro_tlm_parse_batch_free(&in->b);
+	astro_tlm_parse_badtimes_free(&in->bt);
+	free(in->ord);
+	free(in->metas);
+	free(in->lr);
+	free(in->vbuf);
+	free(in->bb.t);
+	free(in->bb.v);
+}
+
+/*
+ * Check the name, hash and parse the file, and sort its samples.  All of it
+ * before taking the single writer lock: readers and writers never wait on
+ * parsing.
+ */
+static int ingest_parse(struct ingest *in, char *err, size_t errlen)
+{
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	astro_tlm_batch_init(&b);
-	if (nlen == 0 || nlen >= 256 || memchr(name, '/', nlen))
-		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", name);
-	sha256_hex(buf, len, sha, res->sha256);
-	/* Parse before taking the single writer lock: readers and writers never wait on parsing. */
-	if ((rc = astro_tlm_parse_any(buf, len, &b, err, errlen)))
+	if (in->nlen == 0 || in->nlen >= 256 || memchr(in->name, '/', in->nlen))
+		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", in->name);
+	sha256_hex(in->buf, in->len, in->sha, in->res->sha256);
+	if ((rc = astro_tlm_parse_any(in->buf, in->len, &in->b, err, errlen)))
 		goto out;
-	ord = malloc(b.n * sizeof(*ord));
-	metas = calloc(b.nmsid, sizeof(*metas));
-	if (!ord || !metas)
+	in->ord = malloc(in->b.n * sizeof(*in->ord));
+	in->metas = calloc(in->b.nmsid, sizeof(*in->metas));
+	if (!in->ord || !in->metas)
 		ERR(-ENOMEM, "out of memory");
-	for (size_t i = 0; i < b.n; i++) {
-		ord[i].msid = b.s[i].msid;
-		ord[i].pos = i;
-		ord[i].t = b.s[i].t;
+	for (size_t i = 0; i < in->b.n; i++) {
+		in->ord[i].msid = in->b.s[i].msid;
+		in->ord[i].pos = i;
+		in->ord[i].t = in->b.s[i].t;
 	}
-	qsort(ord, b.n, sizeof(*ord), cmp_order);
+	qsort(in->ord, in->b.n, sizeof(*in->ord), cmp_order);
+out:
+	return rc;
+}
 
-	if ((rc = mdb_txn_begin(a->env, NULL, 0, &txn))) {
-		txn = NULL;
+/* The write transaction, the stored BAD_TIMES and the generation it makes. */
+static int ingest_begin(struct ingest *in, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = mdb_txn_begin(in->a->env, NULL, 0, &in->txn))) {
+		in->txn = NULL;
 		ERR(mdb_errno(rc), "archive: %s", mdb_strerror(rc));
 	}
-	if ((rc = load_badtimes(a, txn, &bt)))
+	if ((rc = load_badtimes(in->a, in->txn, &in->bt)))
 		ERR(rc, "archive: stored BAD_TIMES table is damaged");
-	when.gen = info_u64(a, txn, "generation") + 1;
-	k.mv_size = nlen;
-	k.mv_data = (void *)name;
-	if (mdb_get(txn, a->ledger, &k, &v) == 0) {
-		struct ledger_rec old;	/* LMDB values are not aligned: copy out */
-		uint32_t *ids;
+	in->when.gen = info_u64(in->a, in->txn, "generation") + 1;
+out:
+	return rc;
+}
 
-		if (v.mv_size < sizeof(old))
-			ERR(-EIO, "archive: damaged ledger row for %s", name);
-		memcpy(&old, v.mv_data, sizeof(old));
-		if (!memcmp(old.sha, sha, 32)) {
-			res->skipped = 1;
-			res->rows = old.rows;
-			res->first = old.first;
-			res->last = old.last;
-			rc = 0;
-			goto out;	/* aborts the txn: nothing changes */
-		}
-		if (!(flags & ASTRO_TLM_REPLACE))
-			ERR(-EEXIST, "%s: already ingested with other content (use --replace to replace it)", name);
-		if (v.mv_size < sizeof(old) + old.nmsid * sizeof(uint32_t))
-			ERR(-EIO, "archive: damaged ledger row for %s", name);
-		if (!(ids = malloc(old.nmsid * sizeof(uint32_t) + 1)))
-			ERR(-ENOMEM, "out of memory");
-		memcpy(ids, (const unsigned char *)v.mv_data + sizeof(old), old.nmsid * sizeof(uint32_t));
-		rc = remove_old_file(a, txn, &old, ids, &bt, &when, &bb);
-		for (uint32_t j = 0; j < old.nmsid && !rc; j++) {
-			struct astro_tlm_meta m;
+/*
+ * An earlier file of the same name: same content sets res->skipped (the
+ * caller then stops and nothing changes); other content is -EEXIST, or with
+ * REPLACE its samples are removed first.
+ */
+static int ingest_ledger(struct ingest *in, char *err, size_t errlen)
+{
+	struct ledger_rec old;	/* LMDB values are not aligned: copy out */
+	MDB_val k = {in->nlen, (void *)in->name}, v;
+	uint32_t *ids = NULL;
+	int rc = 0;
 
-			if (meta_by_id(a, txn, ids[j], &m) == 0 && (rc = refresh_span(a, txn, &m)) == 0)
-				rc = put_meta(a, txn, &m);
-		}
-		free(ids);
-		if (rc)
-			ERR(rc, "archive: replacing %s failed: %s", name, strerror(-rc));
-		res->replaced = 1;
+	if (mdb_get(in->txn, in->a->ledger, &k, &v) != 0)
+		return 0;
+	if (v.mv_size < sizeof(old))
+		ERR(-EIO, "archive: damaged ledger row for %s", in->name);
+	memcpy(&old, v.mv_data, sizeof(old));
+	if (!memcmp(old.sha, in->sha, 32)) {
+		in->res->skipped = 1;
+		in->res->rows = old.rows;
+		in->res->first = old.first;
+		in->res->last = old.last;
+		goto out;
 	}
-	ingest_id = info_u64(a, txn, "next_ingest") + 1;
-	if ((rc = info_put_u64(a, txn, "next_ingest", ingest_id)))
+	if (!(in->flags & ASTRO_TLM_REPLACE))
+		ERR(-EEXIST, "%s: already ingested with other content (use --replace to replace it)",
+		    in->name);
+	if (v.mv_size < sizeof(old) + old.nmsid * sizeof(uint32_t))
+		ERR(-EIO, "archive: damaged ledger row for %s", in->name);
+	if (!(ids = malloc(old.nmsid * sizeof(uint32_t) + 1)))
+		ERR(-ENOMEM, "out of memory");
+	memcpy(ids, (const unsigned char *)v.mv_data + sizeof(old), old.nmsid * sizeof(uint32_t));
+	rc = remove_old_file(in->a, in->txn, &old, ids, &in->bt, &in->when, &in->bb);
+	for (uint32_t j = 0; j < old.nmsid && !rc; j++) {
+		struct astro_tlm_meta m;
+
+		if (meta_by_id(in->a, in->txn, ids[j], &m) == 0 &&
+		    (rc = refresh_span(in->a, in->txn, &m)) == 0)
+			rc = put_meta(in->a, in->txn, &m);
+	}
+	if (rc)
+		ERR(rc, "archive: replacing %s failed: %s", in->name, strerror(-rc));
+	in->res->replaced = 1;
+out:
+	free(ids);
+	return rc;
+}
+
+/* A new ingest id; each MSID found or created; a state/number mix refused. */
+static int ingest_msids(struct ingest *in, char *err, size_t errlen)
+{
+	int rc;
+
+	in->ingest_id = info_u64(in->a, in->txn, "next_ingest") + 1;
+	if ((rc = info_put_u64(in->a, in->txn, "next_ingest", in->ingest_id)))
 		ERR(rc, "archive: %s", strerror(-rc));
+	for (size_t j = 0; j < in->b.nmsid; j++) {
+		struct astro_tlm_meta *m = &in->metas[j];
+		uint8_t bt_type = in->b.msid[j].type;
 
-	/* Metadata: find or create each MSID; refuse state/number mixes. */
-	for (size_t j = 0; j < b.nmsid; j++) {
-		struct astro_tlm_meta *m = &metas[j];
-		uint8_t bt_type = b.msid[j].type;
-
-		rc = get_meta(a, txn, b.msid[j].name, m);
+		rc = get_meta(in->a, in->txn, in->b.msid[j].name, m);
 		if (rc == -ENOENT) {
-			uint64_t id = info_u64(a, txn, "next_msid") + 1;
+			uint64_t id = info_u64(in->a, in->txn, "next_msid") + 1;
 
 			if (id > UINT32_MAX - 1)
 				ERR(-ENOSPC, "archive: too many MSIDs");
-			if ((rc = info_put_u64(a, txn, "next_msid", id)))
+			if ((rc = info_put_u64(in->a, in->txn, "next_msid", id)))
 				ERR(rc, "archive: %s", strerror(-rc));
 			memset(m, 0, sizeof(*m));
-			astro_strlcpy(m->name, b.msid[j].name, sizeof(m->name));
+			astro_strlcpy(m->name, in->b.msid[j].name, sizeof(m->name));
 			m->id = (uint32_t)id;
 			m->type = bt_type;
 			m->first = INT64_MAX;
@@ -850,7 +903,7 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 		} else if (rc) {
 			ERR(rc, "archive: %s", strerror(-rc));
 		} else if ((m->type == ASTRO_TLM_STATE) != (bt_type == ASTRO_TLM_STATE)) {
-			ERR(-EINVAL, "%s: MSID %s is %s in the archive but this file gives %s", name,
+			ERR(-EINVAL, "%s: MSID %s is %s in the archive but this file gives %s", in->name,
 			    m->name, m->type == ASTRO_TLM_STATE ? "a state" : "numeric",
 			    bt_type == ASTRO_TLM_STATE ? "text" : "numbers");
 		} else if (bt_type > m->type) {
@@ -860,150 +913,210 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 			m->first = INT64_MAX;
 			m->last = INT64_MIN;
 		}
-		m->mtime = when.now;
-		m->gen = when.gen;
+		m->mtime = in->when.now;
+		m->gen = in->when.gen;
 	}
+out:
+	return rc;
+}
 
-	/* Samples, in (MSID, time) order; a repeated time inside the file: the later row wins. */
-	{
-		MDB_cursor *c;
-		unsigned char key[12];
+/* One sample's stored value (flags, ingest id, payload) in in->vbuf. */
+static int ingest_value(struct ingest *in, const struct astro_tlm_sample *s, size_t *need)
+{
+	uint32_t iid = (uint32_t)in->ingest_id;
 
-		if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
-			ERR(rc, "archive: %s", strerror(-rc));
-		for (size_t i = 0; i < b.n; i++) {
-			const struct astro_tlm_sample *s = &b.s[ord[i].pos];
-			struct astro_tlm_meta *m = &metas[s->msid];
-			size_t need = SAMPLE_HDR + (s->type == ASTRO_TLM_STATE ? s->tlen : 8);
-			MDB_val kv = {12, key}, vv;
-			uint32_t iid = (uint32_t)ingest_id;
+	*need = SAMPLE_HDR + (s->type == ASTRO_TLM_STATE ? s->tlen : 8);
+	if (*need > in->vcap) {
+		unsigned char *nb = realloc(in->vbuf, *need);
 
-			if (i + 1 < b.n && ord[i + 1].msid == ord[i].msid && ord[i + 1].t == ord[i].t)
-				continue;
-			if (need > vcap) {
-				unsigned char *nb = realloc(vbuf, need);
+		if (!nb)
+			return -ENOMEM;
+		in->vbuf = nb;
+		in->vcap = *need;
+	}
+	in->vbuf[0] = (unsigned char)(s->type | (s->bad ? FLAG_BAD : 0));
+	memcpy(in->vbuf + 1, &iid, 4);
+	if (s->type == ASTRO_TLM_STATE)
+		memcpy(in->vbuf + SAMPLE_HDR, in->b.text + s->toff, s->tlen);
+	else
+		memcpy(in->vbuf + SAMPLE_HDR, &s->v, 8);
+	return 0;
+}
 
-				if (!nb) {
-					mdb_cursor_close(c);
-					ERR(-ENOMEM, "out of memory");
-				}
-				vbuf = nb;
-				vcap = need;
-			}
-			vbuf[0] = (unsigned char)(s->type | (s->bad ? FLAG_BAD : 0));
-			memcpy(vbuf + 1, &iid, 4);
-			if (s->type == ASTRO_TLM_STATE)
-				memcpy(vbuf + SAMPLE_HDR, b.text + s->toff, s->tlen);
-			else
-				memcpy(vbuf + SAMPLE_HDR, &s->v, 8);
+/*
+ * The samples in (MSID, time) order, a repeated time inside the file: the
+ * later row wins; then each MSID's metadata with its new counts and span.
+ */
+static int ingest_samples(struct ingest *in, char *err, size_t errlen)
+{
+	struct astro_tlm_ingest_result *res = in->res;
+	MDB_cursor *c = NULL;
+	unsigned char key[12];
+	int rc;
+
+	if ((rc = mdb_errno(mdb_cursor_open(in->txn, in->a->samples, &c)))) {
+		c = NULL;
+		ERR(rc, "archive: %s", strerror(-rc));
+	}
+	for (size_t i = 0; i < in->b.n; i++) {
+		const struct order *o = &in->ord[i];
+		const struct astro_tlm_sample *s = &in->b.s[o->pos];
+		struct astro_tlm_meta *m = &in->metas[s->msid];
+		MDB_val kv = {12, key}, vv;
+		size_t need;
+
+		if (i + 1 < in->b.n && o[1].msid == o->msid && o[1].t == o->t)
+			continue;
+		if (ingest_value(in, s, &need))
+			ERR(-ENOMEM, "out of memory");
+		vv.mv_size = need;
+		vv.mv_data = in->vbuf;
+		mkkey(key, m->id, s->t);
+		rc = mdb_cursor_put(c, &kv, &vv, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST) {
+			kv.mv_size = 12;
+			kv.mv_data = key;
 			vv.mv_size = need;
-			vv.mv_data = vbuf;
-			mkkey(key, m->id, s->t);
-			rc = mdb_cursor_put(c, &kv, &vv, MDB_NOOVERWRITE);
-			if (rc == MDB_KEYEXIST) {
-				kv.mv_size = 12;
-				kv.mv_data = key;
-				vv.mv_size = need;
-				vv.mv_data = vbuf;
-				rc = mdb_cursor_put(c, &kv, &vv, 0);
-			} else if (rc == 0) {
-				m->samples++;
-			}
-			if (rc) {
-				mdb_cursor_close(c);
-				ERR(mdb_errno(rc), "archive: storing samples: %s", mdb_strerror(rc));
-			}
-			if (s->t < m->first)
-				m->first = s->t;
-			if (s->t > m->last)
-				m->last = s->t;
-			res->rows++;
+			vv.mv_data = in->vbuf;
+			rc = mdb_cursor_put(c, &kv, &vv, 0);
+		} else if (rc == 0) {
+			m->samples++;
 		}
-		mdb_cursor_close(c);
+		if (rc)
+			ERR(mdb_errno(rc), "archive: storing samples: %s", mdb_strerror(rc));
+		if (s->t < m->first)
+			m->first = s->t;
+		if (s->t > m->last)
+			m->last = s->t;
+		res->rows++;
 	}
+	mdb_cursor_close(c);
+	c = NULL;
 	res->first = INT64_MAX;
 	res->last = INT64_MIN;
-	for (size_t j = 0; j < b.nmsid; j++) {
-		if ((rc = put_meta(a, txn, &metas[j])))
+	for (size_t j = 0; j < in->b.nmsid; j++) {
+		if ((rc = put_meta(in->a, in->txn, &in->metas[j])))
 			ERR(rc, "archive: %s", strerror(-rc));
 	}
-	/* Stats: every bin the new samples fall in, from the filtered set. */
+out:
+	if (c)
+		mdb_cursor_close(c);
+	return rc;
+}
+
+/*
+ * Stats of every bin the new samples fall in (from the filtered set), and
+ * the rendered size of every UTC day they fall in.
+ */
+static int ingest_stats(struct ingest *in, char *err, size_t errlen)
+{
+	int rc = 0;
+
 	for (int daily = 0; daily <= 1; daily++) {
 		int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
 		int64_t prev = 0;
 		uint32_t prev_msid = UINT32_MAX;
 
-		for (size_t i = 0; i < b.n; i++) {
-			int64_t idx = astro_tlm_stats_index(ord[i].t, dt);
+		for (size_t i = 0; i < in->b.n; i++) {
+			const struct order *o = &in->ord[i];
+			int64_t idx = astro_tlm_stats_index(o->t, dt);
 
-			if (ord[i].msid == prev_msid && idx == prev)
+			if (o->msid == prev_msid && idx == prev)
 				continue;
-			prev_msid = ord[i].msid;
+			prev_msid = o->msid;
 			prev = idx;
-			if ((rc = recompute_bin(a, txn, &metas[ord[i].msid], &bt, daily, idx, &bb)))
+			rc = recompute_bin(in->a, in->txn, &in->metas[o->msid], &in->bt, daily,
+					   idx, &in->bb);
+			if (rc)
 				ERR(rc, "archive: statistics: %s", strerror(-rc));
 		}
 	}
-	/* Per-day rendered sizes of every UTC day the new samples fall in. */
-	{
-		int64_t prev = 0, d;
-		uint32_t prev_msid = UINT32_MAX;
+	int64_t prev = 0, d;
+	uint32_t prev_msid = UINT32_MAX;
 
-		for (size_t i = 0; i < b.n; i++) {
-			if (astro_tlm_time_utc_day(ord[i].t, &d))
-				continue;
-			if (ord[i].msid == prev_msid && d == prev)
-				continue;
-			prev_msid = ord[i].msid;
-			prev = d;
-			if ((rc = recompute_day(a, txn, &metas[ord[i].msid], &bt, d)))
-				ERR(rc, "archive: day sizes: %s", strerror(-rc));
-		}
+	for (size_t i = 0; i < in->b.n; i++) {
+		const struct order *o = &in->ord[i];
+
+		if (astro_tlm_time_utc_day(o->t, &d))
+			continue;
+		if (o->msid == prev_msid && d == prev)
+			continue;
+		prev_msid = o->msid;
+		prev = d;
+		if ((rc = recompute_day(in->a, in->txn, &in->metas[o->msid], &in->bt, d)))
+			ERR(rc, "archive: day sizes: %s", strerror(-rc));
 	}
-	for (size_t i = 0; i < b.n; i++) {
-		if (b.s[i].t < res->first)
-			res->first = b.s[i].t;
-		if (b.s[i].t > res->last)
-			res->last = b.s[i].t;
+out:
+	return rc;
+}
+
+/* The ledger row last (its presence means the whole file is in), then commit. */
+static int ingest_commit(struct ingest *in, char *err, size_t errlen)
+{
+	struct astro_tlm_ingest_result *res = in->res;
+	size_t vlen = sizeof(*in->lr) + in->b.nmsid * sizeof(uint32_t);
+	MDB_val k = {in->nlen, (void *)in->name}, v;
+	int rc;
+
+	for (size_t i = 0; i < in->b.n; i++) {
+		if (in->b.s[i].t < res->first)
+			res->first = in->b.s[i].t;
+		if (in->b.s[i].t > res->last)
+			res->last = in->b.s[i].t;
 	}
-	/* Ledger row last: its presence means the whole file is in. */
-	lr = calloc(1, sizeof(*lr) + b.nmsid * sizeof(uint32_t));
-	if (!lr)
+	if (!(in->lr = calloc(1, vlen)))
 		ERR(-ENOMEM, "out of memory");
-	memcpy(lr->sha, sha, 32);
-	lr->rows = res->rows;
-	lr->ingest_id = ingest_id;
-	lr->first = res->first;
-	lr->last = res->last;
-	lr->committed_at = when.now;
-	lr->nmsid = (uint32_t)b.nmsid;
-	for (size_t j = 0; j < b.nmsid; j++) {
-		uint32_t id = metas[j].id;
+	memcpy(in->lr->sha, in->sha, 32);
+	in->lr->rows = res->rows;
+	in->lr->ingest_id = in->ingest_id;
+	in->lr->first = res->first;
+	in->lr->last = res->last;
+	in->lr->committed_at = in->when.now;
+	in->lr->nmsid = (uint32_t)in->b.nmsid;
+	for (size_t j = 0; j < in->b.nmsid; j++) {
+		uint32_t id = in->metas[j].id;
 
-		memcpy((unsigned char *)(lr + 1) + j * sizeof(uint32_t), &id, sizeof(id));
+		memcpy((unsigned char *)(in->lr + 1) + j * sizeof(uint32_t), &id, sizeof(id));
 	}
-	k.mv_size = nlen;
-	k.mv_data = (void *)name;
-	v.mv_size = sizeof(*lr) + b.nmsid * sizeof(uint32_t);
-	v.mv_data = lr;
-	if ((rc = mdb_errno(mdb_put(txn, a->ledger, &k, &v, 0))) ||
-	    (rc = info_put_u64(a, txn, "generation", when.gen)))
+	v.mv_size = vlen;
+	v.mv_data = in->lr;
+	if ((rc = mdb_errno(mdb_put(in->txn, in->a->ledger, &k, &v, 0))) ||
+	    (rc = info_put_u64(in->a, in->txn, "generation", in->when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
+	rc = mdb_txn_commit(in->txn);
+	in->txn = NULL;
 	if (rc)
 		ERR(mdb_errno(rc), "archive: commit failed: %s", mdb_strerror(rc));
 out:
-	if (txn)
-		mdb_txn_abort(txn);
-	astro_tlm_batch_free(&b);
-	astro_tlm_badtimes_free(&bt);
-	free(ord);
-	free(metas);
-	free(lr);
-	free(vbuf);
-	free(bb.t);
-	free(bb.v);
+	return rc;
+}
+
+int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
+			     const char *buf, size_t len, unsigned flags,
+			     struct astro_tlm_ingest_result *res, char *err,
+			     size_t errlen)
+{
+	struct ingest in = {
+		.a = a, .name = name, .buf = buf, .nlen = strlen(name), .len = len,
+		.flags = flags, .res = res, .when = {astro_now_ms() / 1000, 0},
+	};
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	astro_tlm_parse_batch_init(&in.b);
+	if ((rc = ingest_parse(&in, err, errlen)) ||
+	    (rc = ingest_begin(&in, err, errlen)) ||
+	    (rc = ingest_ledger(&in, err, errlen)))
+		goto out;
+	if (res->skipped)
+		goto out;	/* aborts the txn: nothing changes */
+	if ((rc = ingest_msids(&in, err, errlen)) ||
+	    (rc = ingest_samples(&in, err, errlen)) ||
+	    (rc = ingest_stats(&in, err, errlen)))
+		goto out;
+	rc = ingest_commit(&in, err, errlen);
+out:
+	ingest_cleanup(&in);
 	return rc;
 }
 
@@ -1048,7 +1161,7 @@ static int recompute_for_table(struct astro_tlm_archive *a, MDB_txn *txn,
 			struct astro_tlm_badtimes one = {&intervals->v[j], 1};
 			int64_t t0 = intervals->v[j].start, t1 = intervals->v[j].stop;
 
-			if (!astro_tlm_badtimes_match(&one, all[i].name, t0) ||
+			if (!astro_tlm_parse_badtimes_match(&one, all[i].name, t0) ||
 			    all[i].samples == 0 || t1 < all[i].first || t0 > all[i].last)
 				continue;
 			if (t0 < all[i].first)
@@ -1079,7 +1192,7 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 	struct stamp when = {astro_now_ms() / 1000, 0};
 	int rc;
 
-	if ((rc = astro_tlm_badtimes_parse(buf, len, &neu, err, errlen)))
+	if ((rc = astro_tlm_parse_badtimes(buf, len, &neu, err, errlen)))
 		goto out;
 	if ((rc = mdb_txn_begin(a->env, NULL, 0, &txn))) {
 		txn = NULL;
@@ -1104,8 +1217,8 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 out:
 	if (txn)
 		mdb_txn_abort(txn);
-	astro_tlm_badtimes_free(&old);
-	astro_tlm_badtimes_free(&neu);
+	astro_tlm_parse_badtimes_free(&old);
+	astro_tlm_parse_badtimes_free(&neu);
 	free(bb.t);
 	free(bb.v);
 	return rc;
@@ -1113,7 +1226,7 @@ out:
 
 /* ---- readers ---- */
 
-int astro_tlm_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader **out)
+int astro_tlm_archive_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader **out)
 {
 	struct astro_tlm_reader *r = calloc(1, sizeof(*r));
 	int rc;
@@ -1136,26 +1249,26 @@ int astro_tlm_reader_open(struct astro_tlm_archive *a, struct astro_tlm_reader *
 	return 0;
 }
 
-void astro_tlm_reader_close(struct astro_tlm_reader *r)
+void astro_tlm_archive_reader_close(struct astro_tlm_reader *r)
 {
 	if (!r)
 		return;
 	mdb_txn_abort(r->txn);
-	astro_tlm_badtimes_free(&r->bt);
+	astro_tlm_parse_badtimes_free(&r->bt);
 	free(r);
 }
 
-uint64_t astro_tlm_reader_generation(const struct astro_tlm_reader *r)
+uint64_t astro_tlm_archive_reader_generation(const struct astro_tlm_reader *r)
 {
 	return r->generation;
 }
 
-int astro_tlm_reader_meta(struct astro_tlm_reader *r, const char *msid,
-			  struct astro_tlm_meta *m)
+int astro_tlm_archive_reader_meta(struct astro_tlm_reader *r, const char *msid,
+				  struct astro_tlm_meta *m)
 {
 	char name[ASTRO_TLM_MSID_MAX];
 
-	if (astro_tlm_msid_canon(msid, strlen(msid), name))
+	if (astro_tlm_parse_msid_canon(msid, strlen(msid), name))
 		return -ENOENT;
 	return get_meta(r->a, r->txn, name, m);
 }
@@ -1196,22 +1309,22 @@ static int msid_rec(void *ctx, const MDB_val *k, const MDB_val *v)
 	return e->fn(e->arg, &m);
 }
 
-int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
-			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
-			       void *arg)
+int astro_tlm_archive_reader_each_msid(struct astro_tlm_reader *r,
+				       int (*fn)(void *arg, const struct astro_tlm_meta *m),
+				       void *arg)
 {
 	struct each_msid e = { fn, arg };
 
 	return walk(r, r->a->meta, msid_rec, &e);
 }
 
-uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r)
+uint64_t astro_tlm_archive_reader_badtimes_gen(struct astro_tlm_reader *r)
 {
 	return info_u64(r->a, r->txn, "badtimes_gen");
 }
 
-const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
-				      int64_t *mtime)
+const char *astro_tlm_archive_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
+					      int64_t *mtime)
 {
 	if (mtime)
 		*mtime = (int64_t)info_u64(r->a, r->txn, "badtimes_mtime");
@@ -1245,19 +1358,20 @@ static int ledger_rec(void *ctx, const MDB_val *k, const MDB_val *v)
 	return e->fn(e->arg, &row);
 }
 
-int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
-				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
-				 void *arg)
+int astro_tlm_archive_reader_each_ledger(struct astro_tlm_reader *r,
+					 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
+					 void *arg)
 {
 	struct each_ledger e = { fn, arg };
 
 	return walk(r, r->a->ledger, ledger_rec, &e);
 }
 
-int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			      int64_t d0, int64_t d1,
-			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
-			      void *arg)
+int astro_tlm_archive_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				      int64_t d0, int64_t d1,
+				      int (*fn)(void *arg, int64_t day, uint64_t bytes,
+						uint64_t rows),
+				      void *arg)
 {
 	MDB_cursor *c;
 	unsigned char k[12];
@@ -1295,9 +1409,9 @@ struct astro_tlm_iter {
 	int started, done;
 };
 
-int astro_tlm_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			int64_t t0, int64_t t1, unsigned flags,
-			struct astro_tlm_iter **out)
+int astro_tlm_archive_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				int64_t t0, int64_t t1, unsigned flags,
+				struct astro_tlm_iter **out)
 {
 	struct astro_tlm_iter *it = calloc(1, sizeof(*it));
 	int rc;
@@ -1347,8 +1461,8 @@ static int range_step(MDB_cursor *c, uint32_t id, int64_t from, int64_t to,
 	return rc ? mdb_errno(rc) : 1;
 }
 
-int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
-			struct astro_tlm_val *v, int *bad)
+int astro_tlm_archive_iter_next(struct astro_tlm_iter *it, int64_t *t,
+				struct astro_tlm_val *v, int *bad)
 {
 	MDB_val key, val;
 	int rc;
@@ -1358,14 +1472,14 @@ int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
 		*t = key_x(&key);
 		decode_sample(&val, v, bad);
 		if (!(it->flags & ASTRO_TLM_ALL) &&
-		    (*bad || astro_tlm_badtimes_match(&it->r->bt, it->m.name, *t)))
+		    (*bad || astro_tlm_parse_badtimes_match(&it->r->bt, it->m.name, *t)))
 			continue;
 		return 1;
 	}
 	return rc;
 }
 
-void astro_tlm_iter_close(struct astro_tlm_iter *it)
+void astro_tlm_archive_iter_close(struct astro_tlm_iter *it)
 {
 	if (!it)
 		return;
@@ -1382,9 +1496,9 @@ struct astro_tlm_siter {
 	size_t cap;
 };
 
-int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			 int daily, int64_t i0, int64_t i1,
-			 struct astro_tlm_siter **out)
+int astro_tlm_archive_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				 int daily, int64_t i0, int64_t i1,
+				 struct astro_tlm_siter **out)
 {
 	struct astro_tlm_siter *it = calloc(1, sizeof(*it));
 	int rc;
@@ -1403,7 +1517,7 @@ int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta
 	return 0;
 }
 
-int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
+int astro_tlm_archive_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
 {
 	MDB_val key, val;
 	int rc = range_step(it->c, it->id, it->i0, it->i1, &it->started, &it->done,
@@ -1415,7 +1529,7 @@ int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st)
 	return rc < 0 ? rc : 1;
 }
 
-void astro_tlm_siter_close(struct astro_tlm_siter *it)
+void astro_tlm_archive_siter_close(struct astro_tlm_siter *it)
 {
 	if (!it)
 		return;

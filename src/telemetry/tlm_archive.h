@@ -105,23 +105,23 @@ struct astro_tlm_meta {
 	uint64_t gen;		/* generation of that commit: a content version */
 };
 
-int astro_tlm_reader_open(struct astro_tlm_archive *a,
-			  struct astro_tlm_reader **r);
-void astro_tlm_reader_close(struct astro_tlm_reader *r);
+int astro_tlm_archive_reader_open(struct astro_tlm_archive *a,
+				  struct astro_tlm_reader **r);
+void astro_tlm_archive_reader_close(struct astro_tlm_reader *r);
 /* Commit counter of this snapshot (changes with every ingest). */
-uint64_t astro_tlm_reader_generation(const struct astro_tlm_reader *r);
+uint64_t astro_tlm_archive_reader_generation(const struct astro_tlm_reader *r);
 /* Any case accepted.  -ENOENT for an unknown or invalid name. */
-int astro_tlm_reader_meta(struct astro_tlm_reader *r, const char *msid,
-			  struct astro_tlm_meta *m);
+int astro_tlm_archive_reader_meta(struct astro_tlm_reader *r, const char *msid,
+				  struct astro_tlm_meta *m);
 /* All MSIDs in name order; stops early when fn returns non-zero. */
-int astro_tlm_reader_each_msid(struct astro_tlm_reader *r,
-			       int (*fn)(void *arg, const struct astro_tlm_meta *m),
-			       void *arg);
+int astro_tlm_archive_reader_each_msid(struct astro_tlm_reader *r,
+				       int (*fn)(void *arg, const struct astro_tlm_meta *m),
+				       void *arg);
 /* BAD_TIMES text (empty if none) and its mtime; text valid while r lives. */
-const char *astro_tlm_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
-				      int64_t *mtime);
+const char *astro_tlm_archive_reader_badtimes(struct astro_tlm_reader *r, size_t *len,
+					      int64_t *mtime);
 /* Generation of the commit that last set the table (0: never). */
-uint64_t astro_tlm_reader_badtimes_gen(struct astro_tlm_reader *r);
+uint64_t astro_tlm_archive_reader_badtimes_gen(struct astro_tlm_reader *r);
 
 struct astro_tlm_ledger_row {
 	char name[256];
@@ -129,37 +129,38 @@ struct astro_tlm_ledger_row {
 	uint64_t rows, ingest_id;
 	int64_t first, last, committed_at;
 };
-int astro_tlm_reader_each_ledger(struct astro_tlm_reader *r,
-				 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
-				 void *arg);
+int astro_tlm_archive_reader_each_ledger(struct astro_tlm_reader *r,
+					 int (*fn)(void *arg, const struct astro_tlm_ledger_row *l),
+					 void *arg);
 
 /*
  * The per-day rendered sizes of days d0..d1 (inclusive, day numbers of
  * astro_tlm_time_utc_day) that hold good samples, ascending; stops early
  * when fn returns non-zero.
  */
-int astro_tlm_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			      int64_t d0, int64_t d1,
-			      int (*fn)(void *arg, int64_t day, uint64_t bytes, uint64_t rows),
-			      void *arg);
+int astro_tlm_archive_reader_each_day(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				      int64_t d0, int64_t d1,
+				      int (*fn)(void *arg, int64_t day, uint64_t bytes,
+						uint64_t rows),
+				      void *arg);
 
 /* Samples of one MSID in [t0, t1), time-ascending. */
 struct astro_tlm_iter;
 #define ASTRO_TLM_ALL 0x1u	/* iter: include bad and BAD_TIMES samples */
-int astro_tlm_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			int64_t t0, int64_t t1, unsigned flags,
-			struct astro_tlm_iter **it);
+int astro_tlm_archive_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				int64_t t0, int64_t t1, unsigned flags,
+				struct astro_tlm_iter **it);
 /* 1 = a sample (text valid while the reader lives), 0 = end, -errno. */
-int astro_tlm_iter_next(struct astro_tlm_iter *it, int64_t *t,
-			struct astro_tlm_val *v, int *bad);
-void astro_tlm_iter_close(struct astro_tlm_iter *it);
+int astro_tlm_archive_iter_next(struct astro_tlm_iter *it, int64_t *t,
+				struct astro_tlm_val *v, int *bad);
+void astro_tlm_archive_iter_close(struct astro_tlm_iter *it);
 
 /* Stats bins with index in [i0, i1).  st->states is owned by the iterator. */
 struct astro_tlm_siter;
-int astro_tlm_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
-			 int daily, int64_t i0, int64_t i1,
-			 struct astro_tlm_siter **it);
-int astro_tlm_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st);
-void astro_tlm_siter_close(struct astro_tlm_siter *it);
+int astro_tlm_archive_siter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
+				 int daily, int64_t i0, int64_t i1,
+				 struct astro_tlm_siter **it);
+int astro_tlm_archive_siter_next(struct astro_tlm_siter *it, struct astro_tlm_stat *st);
+void astro_tlm_archive_siter_close(struct astro_tlm_siter *it);
 
 #endif

@@ -13,12 +13,12 @@
 
 #define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); rc = -EINVAL; goto out; } while (0)
 
-void astro_tlm_batch_init(struct astro_tlm_batch *b)
+void astro_tlm_parse_batch_init(struct astro_tlm_batch *b)
 {
 	memset(b, 0, sizeof(*b));
 }
 
-void astro_tlm_batch_free(struct astro_tlm_batch *b)
+void astro_tlm_parse_batch_free(struct astro_tlm_batch *b)
 {
 	free(b->s);
 	free(b->msid);
@@ -43,7 +43,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int astro_tlm_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX])
+int astro_tlm_parse_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX])
 {
 	if (len == 0 || len >= ASTRO_TLM_MSID_MAX)
 		return -EINVAL;
@@ -376,7 +376,7 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 			ERR("line %zu: %d fields, the header has %d", line, nf, ncol);
 		for (int i = 0; i < nf; i++)
 			trim(&f[i]);
-		if (astro_tlm_msid_canon(f[0].p, f[0].len, name))
+		if (astro_tlm_parse_msid_canon(f[0].p, f[0].len, name))
 			ERR("line %zu: msid: not 1..63 letters, digits, '_' or '-'", line);
 		if (!(s = new_sample(b)))
 			ERR("line %zu: out of memory", line);
@@ -413,7 +413,7 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 out:
 	free_fields(f, nf);
 	if (rc)
-		astro_tlm_batch_free(b);	/* rejected whole: nothing half-parsed escapes */
+		astro_tlm_parse_batch_free(b);	/* rejected whole: nothing half-parsed escapes */
 	return rc;
 }
 
@@ -438,7 +438,7 @@ int astro_tlm_parse_jwst_json(const char *buf, size_t len,
 	mn = json_object_get(root, "TlmMnemonic");
 	if (!json_is_string(mn))
 		ERR("JSON: TlmMnemonic missing or not a string");
-	if (astro_tlm_msid_canon(json_string_value(mn), json_string_length(mn), name))
+	if (astro_tlm_parse_msid_canon(json_string_value(mn), json_string_length(mn), name))
 		ERR("JSON: TlmMnemonic: not 1..63 letters, digits, '_' or '-'");
 	data = json_object_get(root, "Data");
 	if (!json_is_array(data))
@@ -492,7 +492,7 @@ int astro_tlm_parse_jwst_json(const char *buf, size_t len,
 out:
 	json_decref(root);
 	if (rc)
-		astro_tlm_batch_free(b);
+		astro_tlm_parse_batch_free(b);
 	return rc;
 }
 
@@ -525,7 +525,7 @@ static int glob_ok(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX])
 	return 0;
 }
 
-int astro_tlm_badtimes_parse(const char *buf, size_t len,
+int astro_tlm_parse_badtimes(const char *buf, size_t len,
 			     struct astro_tlm_badtimes *bt, char *err,
 			     size_t errlen)
 {
@@ -578,19 +578,19 @@ int astro_tlm_badtimes_parse(const char *buf, size_t len,
 	}
 out:
 	if (rc)
-		astro_tlm_badtimes_free(bt);
+		astro_tlm_parse_badtimes_free(bt);
 	return rc;
 }
 
-void astro_tlm_badtimes_free(struct astro_tlm_badtimes *bt)
+void astro_tlm_parse_badtimes_free(struct astro_tlm_badtimes *bt)
 {
 	free(bt->v);
 	bt->v = NULL;
 	bt->n = 0;
 }
 
-bool astro_tlm_badtimes_match(const struct astro_tlm_badtimes *bt,
-			      const char *msid, int64_t t)
+bool astro_tlm_parse_badtimes_match(const struct astro_tlm_badtimes *bt,
+				    const char *msid, int64_t t)
 {
 	for (size_t i = 0; i < bt->n; i++)
 		if (t >= bt->v[i].start && t <= bt->v[i].stop &&

@@ -68,8 +68,8 @@ struct astro_tlm_batch {
 	size_t text_len, text_cap;
 };
 
-void astro_tlm_batch_init(struct astro_tlm_batch *b);
-void astro_tlm_batch_free(struct astro_tlm_batch *b);
+void astro_tlm_parse_batch_init(struct astro_tlm_batch *b);
+void astro_tlm_parse_batch_free(struct astro_tlm_batch *b);
 
 /* 0 or -EINVAL (err says where and why) or -ENOMEM; on failure the batch
  * is left empty. */
@@ -83,7 +83,7 @@ int astro_tlm_parse_any(const char *buf, size_t len, struct astro_tlm_batch *b,
 			char *err, size_t errlen);
 
 /* Canonical MSID (upper case) into out; -EINVAL if not a valid name. */
-int astro_tlm_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX]);
+int astro_tlm_parse_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSID_MAX]);
 
 struct astro_tlm_badtime {
 	char glob[ASTRO_TLM_MSID_MAX];	/* upper case */
@@ -95,12 +95,12 @@ struct astro_tlm_badtimes {
 	size_t n;
 };
 
-int astro_tlm_badtimes_parse(const char *buf, size_t len,
+int astro_tlm_parse_badtimes(const char *buf, size_t len,
 			     struct astro_tlm_badtimes *bt, char *err,
 			     size_t errlen);
-void astro_tlm_badtimes_free(struct astro_tlm_badtimes *bt);
+void astro_tlm_parse_badtimes_free(struct astro_tlm_badtimes *bt);
 /* True if (canonical) msid at t lies in an interval of the table. */
-bool astro_tlm_badtimes_match(const struct astro_tlm_badtimes *bt,
-			      const char *msid, int64_t t);
+bool astro_tlm_parse_badtimes_match(const struct astro_tlm_badtimes *bt,
+				    const char *msid, int64_t t);
 
 #endif

@@ -15,7 +15,8 @@ int64_t astro_tlm_stats_index(int64_t t, int64_t dt)
 	return (t % dt != 0 && t < 0) ? q - 1 : q;
 }
 
-double astro_tlm_stats_mquantile(const double *x, size_t n, double p)
+/* mquantiles(alpha=beta=0.4) of sorted x[0..n) at probability p. */
+static double mquantile(const double *x, size_t n, double p)
 {
 	const double alpha = 0.4, beta = 0.4;
 	double m = alpha + p * (1.0 - alpha - beta);
@@ -141,7 +142,7 @@ int astro_tlm_stats_compute(const int64_t *t, const struct astro_tlm_val *v,
 			sorted[i] = num(&v[i]);
 		qsort(sorted, n, sizeof(*sorted), cmp_double);
 		for (int k = 0; k < ASTRO_TLM_NPCT; k++)
-			out->p[k] = astro_tlm_stats_mquantile(sorted, n, astro_tlm_stats_pct[k] / 100.0);
+			out->p[k] = mquantile(sorted, n, astro_tlm_stats_pct[k] / 100.0);
 	}
 out:
 	free(w);

@@ -74,7 +74,4 @@ int astro_tlm_stats_compute(const int64_t *t, const struct astro_tlm_val *v,
 			    struct astro_tlm_stat *out);
 void astro_tlm_stats_free(struct astro_tlm_stat *s);
 
-/* mquantiles(alpha=beta=0.4) of sorted x[0..n) at probability p. */
-double astro_tlm_stats_mquantile(const double *x, size_t n, double p);
-
 #endif

@@ -66,11 +66,11 @@ static char *walk(const uint8_t *d, size_t n, int report, int lazy, struct astro
 		assert(h->header_offset % ASTRO_FITS_BLOCK == 0);
 		assert(h->header_offset + h->header_bytes <= n);
 		assert(memcmp(h->cards, d + h->header_offset, h->ncards * ASTRO_FITS_CARD) == 0);
-		while ((i = astro_fits_header_text_read(h, off, buf, sizeof(buf))) > 0)
+		while ((i = astro_fits_walk_header_text_read(h, off, buf, sizeof(buf))) > 0)
 			off += i;
-		assert(off == astro_fits_header_text_size(h));
+		assert(off == astro_fits_walk_header_text_size(h));
 	}
-	if (astro_fits_hdus_csv(w, &csv, &len) < 0)
+	if (astro_fits_walk_hdus_csv(w, &csv, &len) < 0)
 		abort();
 	*out = w;
 	return csv;
@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (astro_fits_walk_deserialize(&opts, blob, blen, &r) < 0)
 		abort();
-	if (astro_fits_hdus_csv(r, &cr, &blen) < 0)
+	if (astro_fits_walk_hdus_csv(r, &cr, &blen) < 0)
 		abort();
 	assert(strcmp(cr, cb) == 0);
 	free(cr);
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the raw input as a cached state: refused or loaded, never trusted */
 	if (astro_fits_walk_deserialize(&opts, data, size, &r) == 0) {
-		if (astro_fits_hdus_csv(r, &cr, &blen) == 0)
+		if (astro_fits_walk_hdus_csv(r, &cr, &blen) == 0)
 			free(cr);
 		astro_fits_walk_free(r);
 	}

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (s.n == 0)
 		abort();
 	for (i = 0; i < s.n; i++)
-		if (!astro_obs_site_key_valid(s.v[i].key, strlen(s.v[i].key)) ||
+		if (!astro_obs_sites_key_valid(s.v[i].key, strlen(s.v[i].key)) ||
 		    !s.v[i].info_json)
 			abort();
 	astro_obs_sites_free(&s);

@@ -12,7 +12,7 @@ static inline void tlm_fuzz_batch(tlm_parse_fn parse, const uint8_t *data, size_
 	struct astro_tlm_batch b;
 	char err[256] = "";
 
-	astro_tlm_batch_init(&b);
+	astro_tlm_parse_batch_init(&b);
 	if (parse((const char *)data, size, &b, err, sizeof(err)) != 0)
 		assert(err[0] && b.n == 0);	/* rejected whole, with a reason */
 	for (size_t i = 0; i < b.n; i++) {
@@ -21,6 +21,6 @@ static inline void tlm_fuzz_batch(tlm_parse_fn parse, const uint8_t *data, size_
 		if (b.s[i].type == ASTRO_TLM_STATE)
 			assert((size_t)b.s[i].toff + b.s[i].tlen <= b.text_len);
 	}
-	astro_tlm_batch_free(&b);
+	astro_tlm_parse_batch_free(&b);
 }
 #endif

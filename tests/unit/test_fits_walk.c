@@ -115,7 +115,7 @@ static char *csv_of(const struct astro_fits_walk *w)
 	char *csv = NULL;
 	size_t len = 0;
 
-	assert_int_equal(astro_fits_hdus_csv(w, &csv, &len), 0);
+	assert_int_equal(astro_fits_walk_hdus_csv(w, &csv, &len), 0);
 	assert_int_equal(strlen(csv), len);
 	return csv;
 }
@@ -156,25 +156,25 @@ static struct astro_fits_walk *roundtrip(struct astro_fits_walk *w)
 
 static void check_header_text(const struct astro_fits_hdu *h)
 {
-	uint64_t n = astro_fits_header_text_size(h);
+	uint64_t n = astro_fits_walk_header_text_size(h);
 	char *t = malloc(n + 1), piece[37];
 	size_t i, got;
 	uint64_t off;
 
 	assert_non_null(t);
 	assert_int_equal(n, h->ncards * 81);
-	assert_int_equal(astro_fits_header_text_read(h, 0, t, n + 1), n);
+	assert_int_equal(astro_fits_walk_header_text_read(h, 0, t, n + 1), n);
 	for (i = 0; i < h->ncards; i++) {
 		assert_memory_equal(t + i * 81, h->cards + i * 80, 80);
 		assert_int_equal(t[i * 81 + 80], '\n');
 	}
 	/* arbitrary read offsets and lengths give the same bytes */
 	for (off = 0; off < n; off += got) {
-		got = astro_fits_header_text_read(h, off, piece, sizeof(piece));
+		got = astro_fits_walk_header_text_read(h, off, piece, sizeof(piece));
 		assert_true(got > 0);
 		assert_memory_equal(piece, t + off, got);
 	}
-	assert_int_equal(astro_fits_header_text_read(h, n, piece, sizeof(piece)), 0);
+	assert_int_equal(astro_fits_walk_header_text_read(h, n, piece, sizeof(piece)), 0);
 	free(t);
 }
 

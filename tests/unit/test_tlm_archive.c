@@ -60,17 +60,17 @@ static size_t count(struct astro_tlm_reader *r, const char *msid, unsigned flags
 
 	if (sum)
 		*sum = 0;
-	if (astro_tlm_reader_meta(r, msid, &m))
+	if (astro_tlm_archive_reader_meta(r, msid, &m))
 		return 0;
-	assert_int_equal(astro_tlm_iter_open(r, &m, INT64_MIN, INT64_MAX, flags, &it), 0);
-	while (astro_tlm_iter_next(it, &t, &v, &bad) == 1) {
+	assert_int_equal(astro_tlm_archive_iter_open(r, &m, INT64_MIN, INT64_MAX, flags, &it), 0);
+	while (astro_tlm_archive_iter_next(it, &t, &v, &bad) == 1) {
 		assert_true(t > prev);
 		prev = t;
 		if (sum)
 			*sum += v.type == ASTRO_TLM_INT ? (double)v.i : v.f;
 		n++;
 	}
-	astro_tlm_iter_close(it);
+	astro_tlm_archive_iter_close(it);
 	return n;
 }
 
@@ -95,39 +95,39 @@ static void jwst_fixture_reads_back_exactly(void **state)
 	assert_int_equal(astro_tlm_archive_ingest(f->a, "sa_zattest1_data.json", buf, len, 0, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.rows, 1607);
 	assert_false(res.skipped);
-	astro_tlm_batch_init(&b);
+	astro_tlm_parse_batch_init(&b);
 	assert_int_equal(astro_tlm_parse_any(buf, len, &b, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
-	assert_int_equal(astro_tlm_reader_meta(r, "sa_zattest1", &m), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "sa_zattest1", &m), 0);
 	assert_string_equal(m.name, "SA_ZATTEST1");
 	assert_int_equal(m.type, ASTRO_TLM_FLOAT);
 	assert_int_equal(m.samples, 1607);
 	assert_int_equal(m.first, b.s[0].t);
 	assert_int_equal(m.last, b.s[b.n - 1].t);
-	assert_int_equal(astro_tlm_iter_open(r, &m, INT64_MIN, INT64_MAX, 0, &it), 0);
-	while (astro_tlm_iter_next(it, &t, &v, &bad) == 1) {
+	assert_int_equal(astro_tlm_archive_iter_open(r, &m, INT64_MIN, INT64_MAX, 0, &it), 0);
+	while (astro_tlm_archive_iter_next(it, &t, &v, &bad) == 1) {
 		assert_int_equal(t, b.s[k].t);
 		assert_true(v.f == b.s[k].v.f);
 		k++;
 	}
 	assert_int_equal(k, 1607);
-	astro_tlm_iter_close(it);
-	assert_int_equal(astro_tlm_reader_meta(r, "NOPE", &m), -ENOENT);
-	assert_int_equal(astro_tlm_reader_meta(r, "../x", &m), -ENOENT);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_iter_close(it);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "NOPE", &m), -ENOENT);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "../x", &m), -ENOENT);
+	astro_tlm_archive_reader_close(r);
 
 	/* the same file again adds nothing, not even a generation */
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
-	uint64_t g = astro_tlm_reader_generation(r);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	uint64_t g = astro_tlm_archive_reader_generation(r);
 
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	assert_int_equal(astro_tlm_archive_ingest(f->a, "sa_zattest1_data.json", buf, len, 0, &res, err, sizeof(err)), 0);
 	assert_true(res.skipped);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
-	assert_int_equal(astro_tlm_reader_generation(r), g);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_generation(r), g);
 	assert_int_equal(count(r, "SA_ZATTEST1", 0, NULL), 1607);
-	astro_tlm_reader_close(r);
-	astro_tlm_batch_free(&b);
+	astro_tlm_archive_reader_close(r);
+	astro_tlm_parse_batch_free(&b);
 	free(buf);
 }
 
@@ -145,24 +145,24 @@ static void same_name_other_content(void **state)
 	err[0] = '\0';
 	assert_int_equal(ingest(f, "a.csv", "msid,time,value\nX,2020:001,10\n", 0, &res, err, sizeof(err)), -EEXIST);
 	assert_non_null(strstr(err, "--replace"));
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(count(r, "X", 0, &sum), 3);
 	assert_true(sum == 7);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	/* replace: a.csv's old rows (X@001, X@002, Y) go, b.csv's stay */
 	assert_int_equal(ingest(f, "a.csv", "msid,time,value\nX,2020:001,10\n", ASTRO_TLM_REPLACE, &res, err, sizeof(err)), 0);
 	assert_true(res.replaced);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(count(r, "X", 0, &sum), 2);
 	assert_true(sum == 14);
 	assert_int_equal(count(r, "Y", 0, NULL), 0);
 	struct astro_tlm_meta m;
 
-	assert_int_equal(astro_tlm_reader_meta(r, "X", &m), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "X", &m), 0);
 	assert_int_equal(m.samples, 2);
 	assert_int_equal(m.first, T("2020:001"));
 	assert_int_equal(m.last, T("2020:003"));
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 }
 
 static void bad_file_leaves_no_trace(void **state)
@@ -175,21 +175,21 @@ static void bad_file_leaves_no_trace(void **state)
 	uint64_t g;
 
 	assert_int_equal(ingest(f, "ok.csv", "msid,time,value\nS,2020:001,ON\n", 0, &res, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
-	g = astro_tlm_reader_generation(r);
-	astro_tlm_reader_close(r);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	g = astro_tlm_archive_reader_generation(r);
+	astro_tlm_archive_reader_close(r);
 	assert_int_equal(ingest(f, "bad.csv", "msid,time,value\nZ,2020:001,1\nZ,2020:001:99,2\n", 0, &res, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "line 3"));
 	/* a state MSID given numbers: rejected whole, Q not created either */
 	err[0] = '\0';
 	assert_int_equal(ingest(f, "mix.csv", "msid,time,value\nQ,2020:001,1\nS,2020:002,7\n", 0, &res, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "MSID S"));
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
-	assert_int_equal(astro_tlm_reader_generation(r), g);
-	assert_int_equal(astro_tlm_reader_meta(r, "Z", &m), -ENOENT);
-	assert_int_equal(astro_tlm_reader_meta(r, "Q", &m), -ENOENT);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_generation(r), g);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "Z", &m), -ENOENT);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "Q", &m), -ENOENT);
 	assert_int_equal(count(r, "S", 0, NULL), 1);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 }
 
 static void reader_keeps_its_snapshot(void **state)
@@ -201,16 +201,16 @@ static void reader_keeps_its_snapshot(void **state)
 	char err[256] = "";
 
 	assert_int_equal(ingest(f, "1.csv", "msid,time,value\nX,2020:001,1\n", 0, &res, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &old), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &old), 0);
 	assert_int_equal(ingest(f, "2.csv", "msid,time,value\nX,2020:002,2\nX,2019:001,0\n", 0, &res, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &neu), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &neu), 0);
 	assert_int_equal(count(old, "X", 0, NULL), 1);
-	assert_int_equal(astro_tlm_reader_meta(old, "X", &m), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(old, "X", &m), 0);
 	assert_int_equal(m.samples, 1);
 	assert_int_equal(count(neu, "X", 0, NULL), 3);
-	assert_true(astro_tlm_reader_generation(neu) > astro_tlm_reader_generation(old));
-	astro_tlm_reader_close(old);
-	astro_tlm_reader_close(neu);
+	assert_true(astro_tlm_archive_reader_generation(neu) > astro_tlm_archive_reader_generation(old));
+	astro_tlm_archive_reader_close(old);
+	astro_tlm_archive_reader_close(neu);
 }
 
 static int stat_at(struct astro_tlm_reader *r, const char *msid, int daily, int64_t t,
@@ -221,11 +221,11 @@ static int stat_at(struct astro_tlm_reader *r, const char *msid, int daily, int6
 	int64_t i = astro_tlm_stats_index(t, daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN);
 	int rc;
 
-	assert_int_equal(astro_tlm_reader_meta(r, msid, &m), 0);
-	assert_int_equal(astro_tlm_siter_open(r, &m, daily, i, i + 1, &it), 0);
-	rc = astro_tlm_siter_next(it, st);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, msid, &m), 0);
+	assert_int_equal(astro_tlm_archive_siter_open(r, &m, daily, i, i + 1, &it), 0);
+	rc = astro_tlm_archive_siter_next(it, st);
 	st->states = NULL;
-	astro_tlm_siter_close(it);
+	astro_tlm_archive_siter_close(it);
 	return rc;
 }
 
@@ -242,44 +242,44 @@ static void stats_follow_late_data_quality_and_bad_times(void **state)
 	assert_int_equal(ingest(f, "a.csv", "msid,time,value,quality\n"
 				"TEPHIN,2020:001:00:00:00,10,0\nTEPHIN,2020:001:00:00:10,20,0\n"
 				"TEPHIN,2020:001:00:00:05,1000,1\n", 0, &res, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(stat_at(r, "TEPHIN", 0, t0, &st), 1);
 	assert_int_equal(st.n, 2);
 	assert_true(st.mean == 15.0 && st.max.i == 20);
 	assert_int_equal(count(r, "TEPHIN", 0, NULL), 2);
 	assert_int_equal(count(r, "TEPHIN", ASTRO_TLM_ALL, NULL), 3);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	/* late data into the same bin: recomputed (weights 10, 10, 20 s... n=3) */
 	assert_int_equal(ingest(f, "late.csv", "msid,time,value\nTEPHIN,2020:001:00:00:30,40\n", 0, &res, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(stat_at(r, "TEPHIN", 0, t0, &st), 1);
 	assert_int_equal(st.n, 3);
 	/* weights: 10, (30-0)/2 = 15, 20 → (100 + 300 + 800) / 45 */
 	assert_true(fabs(st.mean - 1200.0 / 45.0) < 1e-12);
 	assert_int_equal(stat_at(r, "TEPHIN", 1, t0, &st), 1);
 	assert_int_equal(st.n, 3);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	/* a BAD_TIMES interval over the first sample: gone from reads and stats */
 	const char *tbl = "# test\ntephin 2020:001:00:00:00 2020:001:00:00:00\n";
 
 	assert_int_equal(astro_tlm_archive_set_badtimes(f->a, tbl, strlen(tbl), err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(count(r, "TEPHIN", 0, NULL), 2);
 	assert_int_equal(stat_at(r, "TEPHIN", 0, t0, &st), 1);
 	assert_int_equal(st.n, 2);
 	assert_true(st.mean == 30.0);
 	size_t n;
-	const char *txt = astro_tlm_reader_badtimes(r, &n, NULL);
+	const char *txt = astro_tlm_archive_reader_badtimes(r, &n, NULL);
 
 	assert_int_equal(n, strlen(tbl));
 	assert_memory_equal(txt, tbl, n);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	/* and removing the table brings it back */
 	assert_int_equal(astro_tlm_archive_set_badtimes(f->a, "", 0, err, sizeof(err)), 0);
-	assert_int_equal(astro_tlm_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
 	assert_int_equal(stat_at(r, "TEPHIN", 0, t0, &st), 1);
 	assert_int_equal(st.n, 3);
-	astro_tlm_reader_close(r);
+	astro_tlm_archive_reader_close(r);
 	/* a bad table is refused and changes nothing */
 	err[0] = '\0';
 	assert_int_equal(astro_tlm_archive_set_badtimes(f->a, "x y\n", 4, err, sizeof(err)), -EINVAL);

@@ -8,7 +8,7 @@
 
 static int parse_csv(const char *text, struct astro_tlm_batch *b, char *err, size_t n)
 {
-	astro_tlm_batch_init(b);
+	astro_tlm_parse_batch_init(b);
 	return astro_tlm_parse_csv(text, strlen(text), b, err, n);
 }
 
@@ -63,7 +63,7 @@ static void csv_accepts_and_types(void **state)
 	assert_int_equal(b.msid[3].type, ASTRO_TLM_STATE);
 	assert_int_equal(b.s[6].type, ASTRO_TLM_STATE);
 	assert_memory_equal(b.text + b.s[6].toff, "1", 1);
-	astro_tlm_batch_free(&b);
+	astro_tlm_parse_batch_free(&b);
 }
 
 struct reject_case {
@@ -79,12 +79,12 @@ static void expect_rejects(const struct reject_case *c, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		err[0] = '\0';
-		astro_tlm_batch_init(&b);
+		astro_tlm_parse_batch_init(&b);
 		assert_int_equal(parse(c[i].in, strlen(c[i].in), &b, err, sizeof(err)), -EINVAL);
 		if (!strstr(err, c[i].want))
 			fail_msg("case %zu: want \"%s\" in \"%s\"", i, c[i].want, err);
 		assert_int_equal(b.n, 0);
-		astro_tlm_batch_free(&b);
+		astro_tlm_parse_batch_free(&b);
 	}
 }
 
@@ -140,7 +140,7 @@ static void jwst_fixtures_match_derived_csv(void **state)
 			snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
 			buf = unit_slurp(fpath, &len);
 			assert_non_null(buf);
-			astro_tlm_batch_init(&b);
+			astro_tlm_parse_batch_init(&b);
 			if (astro_tlm_parse_any(buf, len, &b, err, sizeof(err)))
 				fail_msg("%s: %s", fpath, err);
 			assert_int_equal(b.nmsid, 1);
@@ -172,7 +172,7 @@ static void jwst_fixtures_match_derived_csv(void **state)
 			files++;
 			free(dbuf);
 			free(buf);
-			astro_tlm_batch_free(&b);
+			astro_tlm_parse_batch_free(&b);
 		}
 		closedir(dir);
 	}
@@ -207,7 +207,7 @@ static void json_state_values(void **state)
 	char err[256] = "";
 
 	(void)state;
-	astro_tlm_batch_init(&b);
+	astro_tlm_parse_batch_init(&b);
 	assert_int_equal(astro_tlm_parse_any(j, strlen(j), &b, err, sizeof(err)), 0);
 	assert_string_equal(b.msid[0].name, "X_STATE");
 	assert_int_equal(b.msid[0].type, ASTRO_TLM_STATE);
@@ -215,7 +215,7 @@ static void json_state_values(void **state)
 	assert_memory_equal(b.text + b.s[0].toff, "ON", 2);
 	assert_int_equal(b.s[1].tlen, 1);
 	assert_memory_equal(b.text + b.s[1].toff, "2", 1);
-	astro_tlm_batch_free(&b);
+	astro_tlm_parse_batch_free(&b);
 }
 
 static void badtimes_real_tables(void **state)
@@ -229,26 +229,26 @@ static void badtimes_real_tables(void **state)
 	if (!unit_shared("data/telemetry/chandra_cheta/msid_bad_times.dat", path, sizeof(path)))
 		skip();
 	buf = unit_slurp(path, &len);
-	assert_int_equal(astro_tlm_badtimes_parse(buf, len, &bt, err, sizeof(err)), 0);
+	assert_int_equal(astro_tlm_parse_badtimes(buf, len, &bt, err, sizeof(err)), 0);
 	assert_int_equal(bt.n, 13);
 	assert_string_equal(bt.v[0].glob, "AOGBIAS1");
 	assert_int_equal(bt.v[0].start, T("2008:292:00:00:00"));
 	assert_int_equal(bt.v[0].stop, T("2008:297:00:00:00"));
 	assert_string_equal(bt.v[12].glob, "AOSARES1");
 	/* closed interval: both ends bad, one µs outside good */
-	assert_true(astro_tlm_badtimes_match(&bt, "AOGBIAS1", T("2008:292:00:00:00")));
-	assert_true(astro_tlm_badtimes_match(&bt, "AOGBIAS1", T("2008:297:00:00:00")));
-	assert_false(astro_tlm_badtimes_match(&bt, "AOGBIAS1", T("2008:297:00:00:00") + 1));
-	assert_false(astro_tlm_badtimes_match(&bt, "AOGBIAS1", T("2008:292:00:00:00") - 1));
-	assert_false(astro_tlm_badtimes_match(&bt, "AOGBIAS4", T("2008:293:00:00:00")));
-	astro_tlm_badtimes_free(&bt);
+	assert_true(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS1", T("2008:292:00:00:00")));
+	assert_true(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS1", T("2008:297:00:00:00")));
+	assert_false(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS1", T("2008:297:00:00:00") + 1));
+	assert_false(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS1", T("2008:292:00:00:00") - 1));
+	assert_false(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS4", T("2008:293:00:00:00")));
+	astro_tlm_parse_badtimes_free(&bt);
 	free(buf);
 
 	assert_non_null(unit_shared("data/telemetry/jeta/msid_bad_times.dat", path, sizeof(path)));
 	buf = unit_slurp(path, &len);
-	assert_int_equal(astro_tlm_badtimes_parse(buf, len, &bt, err, sizeof(err)), 0);
+	assert_int_equal(astro_tlm_parse_badtimes(buf, len, &bt, err, sizeof(err)), 0);
 	assert_int_equal(bt.n, 0);
-	astro_tlm_badtimes_free(&bt);
+	astro_tlm_parse_badtimes_free(&bt);
 	free(buf);
 }
 
@@ -268,15 +268,15 @@ static void badtimes_globs_and_garbage(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(astro_tlm_badtimes_parse(ok, strlen(ok), &bt, err, sizeof(err)), 0);
+	assert_int_equal(astro_tlm_parse_badtimes(ok, strlen(ok), &bt, err, sizeof(err)), 0);
 	assert_int_equal(bt.n, 2);
-	assert_true(astro_tlm_badtimes_match(&bt, "AOGBIAS3", T("2008:001:12:00:00")));
-	assert_false(astro_tlm_badtimes_match(&bt, "AOGBIA", T("2008:001:12:00:00")));
-	assert_true(astro_tlm_badtimes_match(&bt, "TEPHIN", T("2013:001")));
-	astro_tlm_badtimes_free(&bt);
+	assert_true(astro_tlm_parse_badtimes_match(&bt, "AOGBIAS3", T("2008:001:12:00:00")));
+	assert_false(astro_tlm_parse_badtimes_match(&bt, "AOGBIA", T("2008:001:12:00:00")));
+	assert_true(astro_tlm_parse_badtimes_match(&bt, "TEPHIN", T("2013:001")));
+	astro_tlm_parse_badtimes_free(&bt);
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(bad); i++) {
 		err[0] = '\0';
-		assert_int_equal(astro_tlm_badtimes_parse(bad[i].in, strlen(bad[i].in), &bt, err, sizeof(err)), -EINVAL);
+		assert_int_equal(astro_tlm_parse_badtimes(bad[i].in, strlen(bad[i].in), &bt, err, sizeof(err)), -EINVAL);
 		if (!strstr(err, bad[i].want))
 			fail_msg("case %zu: want \"%s\" in \"%s\"", i, bad[i].want, err);
 		assert_int_equal(bt.n, 0);

@@ -65,11 +65,11 @@ static void pass_sorts_files(void **state)
 	assert_true(exists(stg, "young.csv"));
 	assert_true(exists(stg, ".upload.csv"));
 	assert_true(exists(stg, "half.part"));
-	assert_int_equal(astro_tlm_reader_open(a, &r), 0);
-	assert_int_equal(astro_tlm_reader_meta(r, "G", &m), 0);
-	assert_int_equal(astro_tlm_reader_meta(r, "B", &m), -ENOENT);
-	assert_int_equal(astro_tlm_reader_meta(r, "Y", &m), -ENOENT);
-	astro_tlm_reader_close(r);
+	assert_int_equal(astro_tlm_archive_reader_open(a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "G", &m), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "B", &m), -ENOENT);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "Y", &m), -ENOENT);
+	astro_tlm_archive_reader_close(r);
 	/* the same name again, same content: skipped and moved aside */
 	put(stg, "good.csv", "msid,time,value\nG,2020:001,1\n", 1);
 	assert_int_equal(astro_tlm_staging_pass(a, stg, 60, &c), 0);
