@@ -302,6 +302,10 @@ int astro_timescale_parse(const char *buf, size_t len,
 		rc = astro_fail(err, errlen, "the expiry (#@) is not after the last entry");
 		goto out;
 	}
+	if (out->expires >= mjd_unix(MJD_10000)) {
+		rc = astro_fail(err, errlen, "the expiry (#@) is after the year 9999");
+		goto out;
+	}
 	if (have_md) {
 		/* IERS: SHA-1 of the "#$" and "#@" numbers and the data fields, blanks removed. */
 		size_t data = h.len;
@@ -420,8 +424,8 @@ static void report(const char *path, int rc, const char *why, int64_t now)
 	astro_info("leap seconds: %s (last leap second before %s, TAI-UTC %d s), valid until %s",
 		   rc == 1 ? path : "ERFA's built-in table", day, last->tai_utc, exp);
 	if (now >= expires)
-		astro_warn("leap seconds: the table in use expired on %s; a leap second announced since is not applied (update %s)",
-			   exp, rc == 1 ? path : "tzdata or liberfa");
+		astro_warn("leap seconds: the table in use expired on %s; a leap second announced since is not applied (a newer %s from tzdata or the IERS fixes that)",
+			   exp, path);
 }
 
 static int load(const char *path, int64_t now_unix, char *err, size_t errlen)

@@ -294,6 +294,7 @@ static void garbage_rejected(void **state)
 		{ "#@\t3991593600\n2287785600\t10\n2272060800\t11\n", "line 2: the first entry" },
 		{ "#@\t3991593600\n2272060800\t10\n2272060800\t11\n", "line 3: dates out of order" },
 		{ "#@\t2272060800\n2272060800\t10\n", "the expiry (#@) is not after the last entry" },
+		{ "#@\t999999999999999\n2272060800\t10\n", "the expiry (#@) is after the year 9999" },
 		{ "#@\t3991593600\n2272060800\t10\n#h 1 2 3\n", "line 3: expected '#h' and five hex words" },
 		{ "#@\t3991593600\n2272060800\t10\n#h 1 2 3 4 5\n", "the SHA-1 in the '#h' line does not match" },
 		{ "#@\t3991593600\n2272060800\t99999999999999999999\n", "line 2: expected" },
