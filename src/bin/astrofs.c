@@ -34,6 +34,7 @@
 #include "core/services.h"
 #include "services/spacetrack.h"
 #include "core/stats.h"
+#include "services/timescale.h"
 
 #define DEFAULT_CONFIG "/etc/astrofs/astrofs.conf"
 
@@ -405,6 +406,8 @@ static int serve(struct astro_config *cfg)
 
 	astro_log_init("astrofs", cfg->foreground ? ASTRO_LOG_STDERR : ASTRO_LOG_SYSLOG,
 		       cfg->log_level);
+	/* Now, so that the leap-second table in use is logged at start. */
+	astro_timescale_init();
 	if (astro_http_global_init()) {
 		report("cannot initialise libcurl");
 		goto out;

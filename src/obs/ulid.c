@@ -1,4 +1,9 @@
-/* ulid.c — monotonic ULIDs (see ulid.h). */
+/*
+ * ulid.c — monotonic ULIDs (see ulid.h).
+ *
+ * Hand-written on purpose: Debian packages ULID libraries for Go only, none
+ * for C, and the format is 48 bits of time and 80 random bits in base 32.
+ */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>

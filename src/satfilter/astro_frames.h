@@ -2,25 +2,26 @@
  * astro_frames.h — time scales and the frame chain from SGP4's TEME to
  * topocentric RA/Dec for a ground site.
  *
- * Time: input is MJD in TAI.  UTC = TAI - (TAI-UTC) from a built-in
- * leap-second table (IERS Bulletin C / the IERS leap-seconds.list; last
- * entry 2017-01-01, TAI-UTC = 37 s; Bulletin C has announced none since).
- * UT1 = UTC + DUT1 with DUT1 given by the caller (|DUT1| <= 0.9 s by IERS
- * rule; 0 makes UT1 = UTC, an error of up to 0.9 s of Earth rotation,
- * 0.4 km at the site).  TT = TAI + 32.184 s.  Julian dates are kept in two
- * parts so that SGP4's tsince keeps microseconds.
+ * Time: input is MJD in TAI.  UTC = TAI - (TAI-UTC) from the one
+ * leap-second table (services/timescale.h: ERFA's, or the system's IERS
+ * leap-seconds.list when newer).  UT1 = UTC + DUT1 with DUT1 given by the
+ * caller (|DUT1| <= 0.9 s by IERS rule; 0 makes UT1 = UTC, an error of up
+ * to 0.9 s of Earth rotation, 0.4 km at the site).  TT = TAI + 32.184 s.
+ * Julian dates are kept in two parts so that SGP4's tsince keeps
+ * microseconds.
  *
  * Chain (as sattle's successors and Vallado's TEME papers lay it out):
  *  1. site: WGS-84 geodetic (lat, lon, height) to Earth-fixed km;
- *  2. Earth-fixed to TEME by Rz(-GMST82(UT1)): the pseudo-Earth-fixed
+ *  2. Earth-fixed to TEME by Rz(-GMST82(UT1)) (eraGmst82): the pseudo-Earth-fixed
  *     frame, i.e. polar motion neglected (<= 3" for LEO);
  *  3. rho = r_sat,TEME - r_site,TEME (geometric: no light time, which moves
  *     LEO <= ~5", and no aberration, as skyfield's .radec() on satellites);
  *  4. of date: Rz(-eqeq) takes TEME to the true equator and equinox of
- *     date, eqeq = dpsi cos(eps) (IAU-82, without the 1994 Omega terms);
- *  5. GCRS: P^T N^T with IAU-76 precession and IAU-80 nutation truncated to
- *     the terms of >= 1.5 mas (error ~ 10 mas).  Frame bias (0.02") is
- *     neglected, so GCRS is taken as ICRS.
+ *     date, eqeq = dpsi cos(eps0) (IAU-82, without the 1994 Omega terms;
+ *     dpsi from eraNut80, eps0 from eraObl80);
+ *  5. GCRS: P^T N^T with IAU-76 precession (eraPmat76) and the full
+ *     106-term IAU-80 nutation (eraNut80, eraNumat), all at TT.  Frame
+ *     bias (0.02") is neglected, so GCRS is taken as ICRS.
  * Against skyfield 1.45 (IAU 2000A, GAST from ERA) the result agrees to
  * 0.05" (57 cases, LEO to GEO); the test suite checks it live.
  *
@@ -36,12 +37,6 @@
  */
 #ifndef ASTRO_FRAMES_H
 #define ASTRO_FRAMES_H
-
-/* TAI - UTC in seconds at the instant mjd_tai; -ERANGE before 1972. */
-int astro_frames_tai_utc(double mjd_tai, double *tai_minus_utc_s);
-
-/* GMST by the IAU-82 formula (radians in [0, 2pi)) at UT1 JD jd1 + jd2. */
-double astro_frames_gmst82(double jd1, double jd2);
 
 /* A WGS-84 ground site. */
 struct astro_frames_site {

@@ -4,12 +4,17 @@
  * Variable names follow the papers (Spacetrack Report #3 and AIAA 2006-6753)
  * so that each line can be checked against the equations there.  Units are
  * Earth radii and minutes inside; km and km/s only at the output.
+ *
+ * Hand-written on purpose: Vallado's reference SGP4 is C++ only (Debian
+ * ships it inside python3-sgp4, not as a library) and Debian has no C SGP4
+ * library, so there is nothing better to link.  Sidereal time comes from
+ * ERFA (eraGmst82), as in the frames.
  */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <erfa.h>
 
-#include "astro_frames.h"
 #include "sgp4.h"
 
 #define TWOPI (2.0 * M_PI)
@@ -570,7 +575,7 @@ int astro_sgp4_init(struct astro_sgp4 *s, const struct astro_tle_elements *el)
 	posq = po * po;
 	rp = ao * (1.0 - s->ecco);
 	/* opsmode 'i': IAU-82 GMST at epoch, UT1 taken as UTC */
-	s->gsto = astro_frames_gmst82(el->jdsatepoch, el->jdsatepochF);
+	s->gsto = eraGmst82(el->jdsatepoch, el->jdsatepochF);
 
 	/* Atmospheric density parameters s and (q0 - s)^4, adjusted for
 	 * low perigees as the report prescribes. */

@@ -1,4 +1,10 @@
-/* tlm_fmt.c — shortest round-trip numbers and CSV text (see tlm_fmt.h). */
+/*
+ * tlm_fmt.c — shortest round-trip numbers and CSV text (see tlm_fmt.h).
+ *
+ * Hand-written on purpose: glibc's printf has no shortest-round-trip mode,
+ * and Debian packages such formatters (Ryu, double-conversion, dragonbox,
+ * fmt) only for Rust and C++, none for C.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

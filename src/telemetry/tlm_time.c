@@ -4,32 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "services/timescale.h"
 #include "tlm_time.h"
 
 #define US ASTRO_TLM_US
 #define DAY_US (86400LL * US)
 /* Unix µs of 1998-01-01T00:00:00 minus TT-TAI (32.184 s): t = unix_us + (TAI-UTC)·1e6 − K. */
 #define K_US 883612767816000LL
-
-/*
- * TAI−UTC from IERS Bulletin C as listed in leap-seconds.list (IERS/NIST,
- * tzdata).  Each row: the UTC date from which the offset holds.  Last entry
- * 2017-01-01 = 37 s; the file current when this was written expires
- * 2026-06-28 with no new leap second announced.
- */
-static const struct leap {
-	short y, m;
-	short tai_utc;
-} leaps[] = {
-	{1972, 1, 10}, {1972, 7, 11}, {1973, 1, 12}, {1974, 1, 13},
-	{1975, 1, 14}, {1976, 1, 15}, {1977, 1, 16}, {1978, 1, 17},
-	{1979, 1, 18}, {1980, 1, 19}, {1981, 7, 20}, {1982, 7, 21},
-	{1983, 7, 22}, {1985, 7, 23}, {1988, 1, 24}, {1990, 1, 25},
-	{1991, 1, 26}, {1992, 7, 27}, {1993, 7, 28}, {1994, 7, 29},
-	{1996, 1, 30}, {1997, 7, 31}, {1999, 1, 32}, {2006, 1, 33},
-	{2009, 1, 34}, {2012, 7, 35}, {2015, 7, 36}, {2017, 1, 37},
-};
-#define NLEAP ((int)(sizeof(leaps) / sizeof(leaps[0])))
 
 static const short cum_days[2][13] = {
 	{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365},
@@ -79,18 +60,42 @@ static void ymd_from_days(int64_t days, int *y, int *m, int *d, int *doy)
 	*d = *doy - cum_days[lp][mo - 1];
 }
 
-static int64_t leap_day(int i)
+/*
+ * The leap-second table (services/timescale: ERFA's, or a newer
+ * leap-seconds.list) as unix days.  The rows stay put once loaded.
+ */
+struct leaps {
+	const struct astro_timescale_leap *row;
+	int n;
+};
+
+static struct leaps leaps(void)
 {
-	return days_from_ymd(leaps[i].y, leaps[i].m, 1);
+	struct leaps l;
+
+	l.n = (int)astro_timescale_leaps(&l.row);
+	return l;
+}
+
+#define MJD_UNIX 40587	/* MJD of 1970-01-01 */
+
+static int64_t leap_day(const struct leaps *l, int i)
+{
+	return l->row[i].mjd - MJD_UNIX;
+}
+
+static int64_t tai_utc(const struct leaps *l, int i)
+{
+	return l->row[i].tai_utc;
 }
 
 /* Index of the table row in force on unix day `day`, or -1 before 1972. */
-static int leap_index_for_day(int64_t day)
+static int leap_index_for_day(const struct leaps *l, int64_t day)
 {
 	int i;
 
-	for (i = NLEAP - 1; i >= 0; i--)
-		if (leap_day(i) <= day)
+	for (i = l->n - 1; i >= 0; i--)
+		if (leap_day(l, i) <= day)
 			return i;
 	return -1;
 }
@@ -100,6 +105,7 @@ static const int64_t day_10000 = 2932897;	/* 10000-01-01 */
 
 int astro_tlm_time_from_utc(const struct astro_tlm_utc *u, int64_t *t)
 {
+	struct leaps l = leaps();
 	int64_t day;
 	int i, lp;
 
@@ -119,50 +125,51 @@ int astro_tlm_time_from_utc(const struct astro_tlm_utc *u, int64_t *t)
 	if (u->hour < 0 || u->hour > 23 || u->min < 0 || u->min > 59 ||
 	    u->sec < 0 || u->sec > 60 || u->usec < 0 || u->usec >= US)
 		return -EINVAL;
-	i = leap_index_for_day(day);
+	i = leap_index_for_day(&l, day);
 	if (i < 0)
 		return -ERANGE;
 	/* :60 exists only where the next day's TAI-UTC is one more. */
-	if (u->sec == 60 && !(u->hour == 23 && u->min == 59 && i + 1 < NLEAP &&
-			      leap_day(i + 1) == day + 1 &&
-			      leaps[i + 1].tai_utc == leaps[i].tai_utc + 1))
+	if (u->sec == 60 && !(u->hour == 23 && u->min == 59 && i + 1 < l.n &&
+			      leap_day(&l, i + 1) == day + 1 &&
+			      tai_utc(&l, i + 1) == tai_utc(&l, i) + 1))
 		return -EINVAL;
 	*t = (day * 86400 + u->hour * 3600 + u->min * 60 + u->sec) * US +
-	     u->usec + leaps[i].tai_utc * US - K_US;
+	     u->usec + tai_utc(&l, i) * US - K_US;
 	return 0;
 }
 
 /* The row whose TT span holds t, and the leap-free unix µs under it. */
-static int split(int64_t t, int *row, int64_t *unix_us)
+static int split(const struct leaps *l, int64_t t, int *row, int64_t *unix_us)
 {
 	int i;
 
-	for (i = NLEAP - 1; i >= 0; i--)
-		if (leap_day(i) * DAY_US + leaps[i].tai_utc * US - K_US <= t)
+	for (i = l->n - 1; i >= 0; i--)
+		if (leap_day(l, i) * DAY_US + tai_utc(l, i) * US - K_US <= t)
 			break;
 	if (i < 0)
 		return -ERANGE;
 	*row = i;
-	*unix_us = t - leaps[i].tai_utc * US + K_US;
+	*unix_us = t - tai_utc(l, i) * US + K_US;
 	return 0;
 }
 
 int astro_tlm_time_to_utc(int64_t t, struct astro_tlm_utc *u)
 {
+	struct leaps l = leaps();
 	int64_t unix_us, day, sod;
 	int i, rc;
 
-	if ((rc = split(t, &i, &unix_us)) < 0)
+	if ((rc = split(&l, t, &i, &unix_us)) < 0)
 		return rc;
 	memset(u, 0, sizeof(*u));
-	if (i + 1 < NLEAP && unix_us >= leap_day(i + 1) * DAY_US) {
+	if (i + 1 < l.n && unix_us >= leap_day(&l, i + 1) * DAY_US) {
 		/* Inside the inserted second: label it 23:59:60 of the day before. */
-		day = leap_day(i + 1) - 1;
+		day = leap_day(&l, i + 1) - 1;
 		ymd_from_days(day, &u->year, &u->month, &u->mday, &u->doy);
 		u->hour = 23;
 		u->min = 59;
 		u->sec = 60;
-		u->usec = (int)(unix_us - leap_day(i + 1) * DAY_US);
+		u->usec = (int)(unix_us - leap_day(&l, i + 1) * DAY_US);
 		return 0;
 	}
 	day = floordiv(unix_us, DAY_US);
@@ -200,28 +207,30 @@ int astro_tlm_time_day_start(int64_t day, int64_t *t)
 
 int astro_tlm_time_from_unix_ms(int64_t ms, int64_t *t)
 {
+	struct leaps l = leaps();
 	int64_t day;
 	int i;
 
 	if (ms < day_1972 * 86400000LL || ms >= day_10000 * 86400000LL)
 		return -ERANGE;
 	day = floordiv(ms, 86400000LL);
-	i = leap_index_for_day(day);
+	i = leap_index_for_day(&l, day);
 	if (i < 0)
 		return -ERANGE;
-	*t = ms * 1000 + leaps[i].tai_utc * US - K_US;
+	*t = ms * 1000 + tai_utc(&l, i) * US - K_US;
 	return 0;
 }
 
 int astro_tlm_time_to_unix_ms(int64_t t, int64_t *ms)
 {
+	struct leaps l = leaps();
 	int64_t unix_us;
 	int i, rc;
 
-	if ((rc = split(t, &i, &unix_us)) < 0)
+	if ((rc = split(&l, t, &i, &unix_us)) < 0)
 		return rc;
-	if (i + 1 < NLEAP && unix_us >= leap_day(i + 1) * DAY_US)
-		unix_us = leap_day(i + 1) * DAY_US;
+	if (i + 1 < l.n && unix_us >= leap_day(&l, i + 1) * DAY_US)
+		unix_us = leap_day(&l, i + 1) * DAY_US;
 	*ms = floordiv(unix_us, 1000);
 	return 0;
 }

@@ -14,14 +14,11 @@
  *   - CXC secs as double -> t rounds to the nearest µs (a double carries
  *     ~0.1 µs at 10^9 s, so this is the best the double form allows).
  *
- * UTC <-> TT uses the leap-second table in tlm_time.c: TAI-UTC from IERS
- * Bulletin C, as published in the IERS/NIST `leap-seconds.list` (tzdata copy
- * /usr/share/zoneinfo/leap-seconds.list, file expiring 2026-06-28).  Last
- * entry: 2017-01-01, TAI-UTC = 37 s (the leap second 2016-12-31T23:59:60).
- * TT = TAI + 32.184 s.  UTC before 1972-01-01 (no integral leap seconds) is
- * refused with -ERANGE, as are years after 9999.  A new leap second needs a
- * line in the table and a rebuild; times after the table's last entry use
- * its offset.
+ * UTC <-> TT uses the one leap-second table (services/timescale.h: ERFA's
+ * built-in table, or the system's IERS leap-seconds.list when that is newer,
+ * read at start).  TT = TAI + 32.184 s.  UTC before 1972-01-01 (no integral
+ * leap seconds) is refused with -ERANGE, as are years after 9999.  Times
+ * after the table's last entry use its offset.
  *
  * Text forms:
  *   date   YYYY:DDD[:hh[:mm[:ss[.f…]]]]  UTC; `YYYY:DDD` is midnight (chandra_time >= 4.0)
@@ -32,7 +29,8 @@
  * Printing: date with milliseconds (truncated toward the past, so the text
  * never names a later instant than t), ISO with 0..6 fractional digits.
  *
- * Thread-safety: everything here is pure and reentrant.
+ * Thread-safety: everything here is reentrant (the table is read-only once
+ * loaded; see timescale.h).
  */
 #ifndef ASTRO_TLM_TIME_H
 #define ASTRO_TLM_TIME_H
