@@ -9,11 +9,16 @@
 #define ASTRO_SERVICES_H
 
 #include "services/limiter.h"
+#include "services/s3.h"
 #include "services/spacetrack.h"
 
 struct astro_services {
 	struct astro_spacetrack *spacetrack;
 	struct astro_limiter *spacetrack_limiter;
+	/* The S3 object client /fits reads buckets with (borrowed, not freed
+	 * by the tree); NULL: /fits makes the real one from the config.  Unit
+	 * tests put an in-memory or fault-injecting store here. */
+	struct astro_s3 *s3;
 	int64_t mount_time;		/* Unix seconds */
 	const char *fuse_version;	/* libfuse's, for /.astrofs/version */
 };

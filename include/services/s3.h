@@ -1,12 +1,20 @@
 /*
- * s3.h — read-only S3 client (and plain HTTP(S) ranged reads) on http.h.
+ * s3.h — the S3 client (and plain HTTP(S) ranged reads) on aws.h/http.h.
  *
  * What it does: builds S3 URLs (path- or virtual-host-style, AWS or any
- * custom endpoint), signs them with SigV4 (sigv4.h; credentials from
- * awscred.h) unless anonymous, and performs the three operations a FITS
- * reader needs: GetObject with Range (and If-Match), HeadObject and
- * ListObjectsV2.  The same ranged-read path serves plain HTTP(S) URLs
- * (fits_http sources: MAST, SAS-signed Azure blobs, public GCS objects).
+ * custom endpoint), signs and sends them through aws.h (SigV4, credentials
+ * from awscred.h) unless anonymous, and performs GetObject (ranged, with
+ * If-Match, or whole), HeadObject, ListObjectsV2, PutObject (optionally
+ * conditional: If-None-Match: * to create only, If-Match: ETag to replace
+ * only that version) and DeleteObject.  The same ranged-read path serves
+ * plain HTTP(S) URLs (fits_http sources: MAST, SAS-signed Azure blobs,
+ * public GCS objects).
+ *
+ * The object operations go through a small interface (struct
+ * astro_s3_ops, after mountpoint-s3's object client): astro_s3_new() makes
+ * the real client; tests plug in an in-memory store or a fault-injecting
+ * wrapper (tests/unit/s3_mem.h) and hand it to a tree through
+ * astro_services.s3 (core/services.h).
  *
  * Guarantees:
  *  - a ranged GET never passes on bytes it did not ask for: a 206 must
@@ -37,7 +45,7 @@
  *    s3_region=REGION (e.g. nyc3), a Spaces access key in s3_credentials.
  *
  * Thread-safety: an astro_s3 is read-only after astro_s3_new(); all calls
- * may run concurrently.
+ * may run concurrently (other implementations must allow the same).
  */
 #ifndef ASTRO_S3_H
 #define ASTRO_S3_H
@@ -57,14 +65,49 @@ struct astro_s3_cfg {
 	unsigned timeout_ms;		/* per operation; 0 = 30 s */
 };
 
-struct astro_s3;
-
 /* Version information of an object (HEAD, GET or a listing). */
 struct astro_s3_info {
 	uint64_t size;			/* UINT64_MAX when unknown */
 	char etag[128];			/* as sent (quotes kept), "" if none */
 	char last_modified[64];		/* HTTP date as sent, "" if none */
 	int64_t mtime;			/* Unix seconds, 0 if unknown */
+};
+
+/* Options of a PutObject. */
+struct astro_s3_put_opts {
+	const char *const *headers;	/* extra headers (Content-Type, x-amz-meta-*),
+					 * NULL-terminated, at most 4; may be NULL */
+	const char *if_match;		/* replace only this ETag, else -ESTALE */
+	int if_none_match;		/* create only: -EEXIST if the key exists */
+};
+
+struct astro_s3;
+
+/*
+ * The object-client interface; each function has the contract of the
+ * astro_s3_* function of the same name below, which dispatches to it.
+ */
+struct astro_s3_ops {
+	int (*get_range)(struct astro_s3 *s, const char *bucket, const char *key,
+			 uint64_t off, size_t len, const char *if_match, void *buf,
+			 size_t *got, struct astro_s3_info *info);
+	int (*get)(struct astro_s3 *s, const char *bucket, const char *key, size_t max,
+		   char **body, size_t *len, struct astro_s3_info *info);
+	int (*head)(struct astro_s3 *s, const char *bucket, const char *key,
+		    struct astro_s3_info *info);
+	int (*list)(struct astro_s3 *s, const char *bucket, const char *prefix,
+		    const char *delimiter, const char *token, unsigned max_keys,
+		    struct astro_s3_list *out);
+	int (*put)(struct astro_s3 *s, const char *bucket, const char *key,
+		   const void *body, size_t len, const struct astro_s3_put_opts *o,
+		   struct astro_s3_info *info);
+	int (*del)(struct astro_s3 *s, const char *bucket, const char *key);
+	void (*free)(struct astro_s3 *s);
+};
+
+/* Every implementation starts with this (and is reached by casting it). */
+struct astro_s3 {
+	const struct astro_s3_ops *ops;
 };
 
 /*
@@ -74,7 +117,9 @@ struct astro_s3_info {
  */
 int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out,
 		 char *msg, size_t msglen);
+/* Free any implementation (NULL is fine). */
 void astro_s3_free(struct astro_s3 *s);
+/* The real client only. */
 int astro_s3_is_anonymous(const struct astro_s3 *s);
 
 /*
@@ -82,7 +127,7 @@ int astro_s3_is_anonymous(const struct astro_s3 *s);
  * ("h" or "h:port"), *base "scheme://host", *path the raw (unencoded) path
  * to sign: any endpoint path, then "/bucket/key" or "/key".  key may be
  * "" (bucket-level requests).  malloc'd strings; 0, -EINVAL, -ENOMEM.
- * Exposed for tests.
+ * The real client only.  Exposed for tests.
  */
 int astro_s3_address(const struct astro_s3 *s, const char *bucket,
 		     const char *key, char **host, char **base, char **path);
@@ -96,9 +141,33 @@ int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
 		       uint64_t off, size_t len, const char *if_match,
 		       void *buf, size_t *got, struct astro_s3_info *info);
 
-/* HeadObject: 0 with *info; -ENOENT, -EACCES, -EIO, ... */
+/*
+ * GetObject of the whole object into *body (malloc'd, NUL-terminated, *len
+ * bytes); an object over `max` bytes (0 = 256 MiB) is -EFBIG.
+ */
+int astro_s3_get(struct astro_s3 *s, const char *bucket, const char *key, size_t max,
+		 char **body, size_t *len, struct astro_s3_info *info);
+
+/*
+ * HeadObject: 0 with *info; -ENOENT (not logged: asking whether a key
+ * exists is an ordinary question), -EACCES, -EIO, ...
+ */
 int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
 		  struct astro_s3_info *info);
+
+/*
+ * PutObject of [body, body+len).  Sent once, never retried (a retried
+ * conditional write would fail against its own first attempt).  With
+ * o->if_none_match: -EEXIST when the key exists; with o->if_match: -ESTALE
+ * when the object is no longer that version.  o may be NULL; info (may be
+ * NULL) gets the new ETag.
+ */
+int astro_s3_put(struct astro_s3 *s, const char *bucket, const char *key,
+		 const void *body, size_t len, const struct astro_s3_put_opts *o,
+		 struct astro_s3_info *info);
+
+/* DeleteObject: 0 also when the key did not exist (S3 answers 204). */
+int astro_s3_delete(struct astro_s3 *s, const char *bucket, const char *key);
 
 /*
  * One ListObjectsV2 page.  prefix, delimiter, token may be NULL;

@@ -45,6 +45,7 @@
 #include "fits_walk.h"
 #include "core/log.h"
 #include "core/provider.h"
+#include "core/services.h"
 #include "services/s3.h"
 #include "core/stats.h"
 
@@ -105,6 +106,7 @@ struct fits_priv {
 	const struct astro_config *cfg;
 	struct astro_cache *cache;
 	struct astro_s3 *s3;
+	int s3_borrowed;	/* from astro_services: not ours to free */
 	pthread_mutex_t lock;
 	struct listing *lists;
 	struct fobj *objs;
@@ -916,7 +918,8 @@ static void fits_destroy(void *priv)
 		free(p->http[i].url);
 	}
 	free(p->http);
-	astro_s3_free(p->s3);
+	if (!p->s3_borrowed)
+		astro_s3_free(p->s3);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -954,7 +957,10 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	free(pairs);
 	if (!p->http)
 		rc = -ENOMEM;
-	if (rc == 0 && !cfg->offline) {
+	if (rc == 0 && !cfg->offline && ctx->services && ctx->services->s3) {
+		p->s3 = ctx->services->s3;
+		p->s3_borrowed = 1;
+	} else if (rc == 0 && !cfg->offline) {
 		struct astro_s3_cfg sc = {
 			.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
 			.credentials = cfg->s3_credentials, .profile = cfg->s3_profile,

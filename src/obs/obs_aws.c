@@ -10,16 +10,18 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "services/aws.h"
 #include "services/awscred.h"
 #include "services/http.h"
 #include "core/log.h"
 #include "obs_aws.h"
-#include "services/s3xml.h"
+#include "services/s3.h"
 #include "ulid.h"
 
 #define URL_MAX 1024
 #define MAX_SITES 64
 #define XML_TEXT_MAX (256 * 1024)
+#define LIST_TIMEOUT_MS 60000	/* a whole image listing, all pages */
 #define SQS_VERSION "2012-11-05"
 #define STATUS_ID "status"
 #define CAS_TRIES 4	/* re-reads when another writer moved a job first */
@@ -33,6 +35,7 @@ struct aws {
 	char region[64], prefix[100], table[256], bucket[64];
 	char sqs[URL_MAX], ddb[URL_MAX], s3[URL_MAX];
 	struct astro_awscred cred;
+	struct astro_s3 *s3c;		/* the images bucket, path style */
 	unsigned visibility_s, timeout_ms, retention_s;
 	pthread_mutex_t lock;
 	struct queue_url queues[2 * MAX_SITES];
@@ -211,32 +214,6 @@ int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply 
 	return 0;
 }
 
-int astro_obs_ddb_errno(long status, const char *body, size_t len, char *name,
-			size_t namelen)
-{
-	json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-	const char *type = j ? json_string_value(json_object_get(j, "__type")) : NULL;
-	const char *hash = type ? strrchr(type, '#') : NULL;
-	const char *n = hash ? hash + 1 : type ? type : "";
-	int rc;
-
-	if (name && namelen)
-		astro_strlcpy(name, n, namelen);
-	if (strcmp(n, "ConditionalCheckFailedException") == 0)
-		rc = -ESTALE;
-	else if (strcmp(n, "ResourceNotFoundException") == 0)
-		rc = -ENOENT;
-	else if (strcmp(n, "ResourceInUseException") == 0)
-		rc = -EEXIST;
-	else if (strstr(n, "Throughput") || strstr(n, "Throttl") || status >= 500 ||
-		 status == 429)
-		rc = -EAGAIN;
-	else
-		rc = -EIO;
-	json_decref(j);
-	return rc;
-}
-
 unsigned long long astro_obs_aws_image_seq(const char *name)
 {
 	const char *p = strstr(name, "_no"), *q;
@@ -260,83 +237,19 @@ unsigned long long astro_obs_aws_image_seq(const char *name)
 
 /* ---- signed requests ---- */
 
-/* "http://h:p/base" -> host "h:p" (as curl sends it). */
-static int endpoint_host(const char *endpoint, char *host, size_t size)
+/* One SQS or DynamoDB call (a POST to the endpoint's root). */
+static int aws_call(struct aws *a, const char *service, const char *endpoint,
+		    const char *const *headers, const char *body, int idempotent,
+		    struct astro_http_resp *resp)
 {
-	const char *p = strstr(endpoint, "://"), *e;
-
-	if (!p)
-		return -EINVAL;
-	p += 3;
-	e = strchr(p, '/');
-	if (!e)
-		e = p + strlen(p);
-	if ((size_t)(e - p) >= size || e == p)
-		return -EINVAL;
-	memcpy(host, p, (size_t)(e - p));
-	host[e - p] = '\0';
-	return 0;
-}
-
-struct call {
-	const char *service;		/* sqs, dynamodb, s3 */
-	const char *endpoint;
-	const char *method;
-	const char *path;		/* raw, from the endpoint's root */
-	const struct astro_sigv4_param *query;
-	size_t nquery;
-	const char *const *headers;	/* NULL-terminated, at most 6 */
-	const void *body;
-	size_t body_len;
-	int idempotent;
-};
-
-static int aws_call(struct aws *a, const struct call *c, struct astro_http_resp *resp)
-{
-	struct astro_sigv4_creds cr = { a->cred.access_key, a->cred.secret_key,
-					a->cred.session_token };
-	struct astro_sigv4_out so;
-	struct astro_sigv4_req sr;
-	const char *hdrs[16];
-	char host[256], url[4 * URL_MAX];
-	size_t n = 0, i;
-	int rc;
-
-	memset(&so, 0, sizeof(so));
-	memset(resp, 0, sizeof(*resp));
-	rc = endpoint_host(c->endpoint, host, sizeof(host));
-	if (rc < 0)
-		return rc;
-	sr = (struct astro_sigv4_req){
-		.method = c->method, .host = host, .path = c->path, .query = c->query,
-		.nquery = c->nquery, .headers = c->headers, .payload = c->body,
-		.payload_len = c->body_len, .region = a->region, .service = c->service,
-		.now = astro_now_ms() / 1000,
+	struct astro_aws_signer sg = { a->region, &a->cred, 0 };
+	struct astro_aws_req q = {
+		.service = service, .method = "POST", .base = endpoint, .path = "/",
+		.headers = headers, .body = body, .body_len = strlen(body),
+		.idempotent = idempotent, .timeout_ms = a->timeout_ms,
 	};
-	rc = astro_sigv4_sign(&sr, &cr, &so);
-	if (rc < 0)
-		goto out;
-	for (i = 0; c->headers && c->headers[i] && n < 8; i++)
-		hdrs[n++] = c->headers[i];
-	for (i = 0; so.headers && so.headers[i] && n < 14; i++)
-		hdrs[n++] = so.headers[i];
-	hdrs[n++] = "Expect:";	/* no 100-continue round trip for small bodies */
-	hdrs[n] = NULL;
-	/* Endpoints are roots (set_endpoint() refuses a path). */
-	if (snprintf(url, sizeof(url), "%s%s%s%s", c->endpoint, so.path,
-		     so.query[0] ? "?" : "", so.query) >= (int)sizeof(url)) {
-		rc = -ENAMETOOLONG;
-		goto out;
-	}
-	struct astro_http_req hr = {
-		.method = c->method, .url = url, .headers = hdrs, .body = c->body,
-		.body_len = c->body_len, .timeout_ms = a->timeout_ms,
-		.idempotent = c->idempotent, .service = c->service,
-	};
-	rc = astro_http_request(&hr, resp);
-out:
-	astro_sigv4_out_free(&so);
-	return rc;
+
+	return astro_aws_send(&sg, &q, resp);
 }
 
 /* ---- DynamoDB ---- */
@@ -344,7 +257,7 @@ out:
 /* Call operation op with body j (stolen); *reply gets the parsed answer. */
 static int ddb(struct aws *a, const char *op, json_t *j, json_t **reply)
 {
-	char target[80], name[80];
+	char target[80], name[80], m[200];
 	const char *hdrs[] = { "Content-Type: application/x-amz-json-1.0", target, NULL };
 	struct astro_http_resp r;
 	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -356,23 +269,17 @@ static int ddb(struct aws *a, const char *op, json_t *j, json_t **reply)
 	if (!body)
 		return -ENOMEM;
 	snprintf(target, sizeof(target), "X-Amz-Target: DynamoDB_20120810.%s", op);
-	struct call c = { "dynamodb", a->ddb, "POST", "/", NULL, 0, hdrs, body,
-			  strlen(body), 0 };
 	/* Reads and conditional writes are safe to repeat. */
-	c.idempotent = strcmp(op, "GetItem") == 0 || strcmp(op, "Query") == 0 ||
-		       strcmp(op, "DescribeTable") == 0 || strcmp(op, "PutItem") == 0;
-	rc = aws_call(a, &c, &r);
+	rc = aws_call(a, "dynamodb", a->ddb, hdrs, body,
+		      strcmp(op, "GetItem") == 0 || strcmp(op, "Query") == 0 ||
+		      strcmp(op, "DescribeTable") == 0 || strcmp(op, "PutItem") == 0, &r);
 	free(body);
 	if (rc == 0 && r.status != 200) {
-		rc = astro_obs_ddb_errno(r.status, r.body, r.body_len, name, sizeof(name));
-		if (rc != -ESTALE && rc != -ENOENT) {
-			json_t *e = json_loadb(r.body, r.body_len, 0, NULL);
-			const char *m = json_string_value(json_object_get(e, "message"));
-
-			astro_warn("obs aws: DynamoDB %s: HTTP %ld %s%s%.200s", op, r.status,
-				   name[0] ? name : "(no error name)", m ? ": " : "", m ? m : "");
-			json_decref(e);
-		}
+		rc = astro_aws_error(r.status, r.body, r.body_len, name, sizeof(name), m,
+				     sizeof(m), NULL);
+		if (rc != -ESTALE && rc != -ENOENT)
+			astro_warn("obs aws: DynamoDB %s: HTTP %ld %s%s%s", op, r.status,
+				   name[0] ? name : "(no error name)", m[0] ? ": " : "", m);
 	}
 	if (rc == 0 && reply) {
 		*reply = json_loadb(r.body, r.body_len, 0, NULL);
@@ -617,18 +524,15 @@ static int sqs(struct aws *a, const struct astro_sigv4_param *p, size_t n,
 		return -ENOMEM;
 	/* Query protocol: everything goes to the endpoint, QueueUrl is a
 	 * parameter; SendMessage is not idempotent (a retry duplicates). */
-	struct call c = { "sqs", a->sqs, "POST", "/", NULL, 0, hdrs, body,
-			  strlen(body), strcmp(p[0].value, "SendMessage") != 0 };
-	rc = aws_call(a, &c, &r);
+	rc = aws_call(a, "sqs", a->sqs, hdrs, body, strcmp(p[0].value, "SendMessage") != 0,
+		      &r);
 	free(body);
 	if (rc == 0) {
 		rc = astro_obs_sqs_parse(r.body, r.body_len, out, msg, sizeof(msg));
 		if (rc < 0)
 			astro_warn("obs aws: %s: %s", p[0].value, msg);
 		else if (r.status != 200) {
-			rc = r.status >= 500 || r.status == 429 ? -EAGAIN
-			   : out->error_code && strstr(out->error_code, "NonExistentQueue")
-			   ? -ENOENT : -EIO;
+			rc = astro_aws_errno(out->error_code, r.status, NULL);
 			if (rc != -ENOENT)
 				astro_warn("obs aws: SQS %s: HTTP %ld %s: %s", p[0].value,
 					   r.status, out->error_code ? out->error_code : "",
@@ -1136,96 +1040,48 @@ static int aws_counter_next(void *impl, const char *site, const char *counter,
 	return rc;
 }
 
-static int s3_object(struct aws *a, const char *method, const char *site, const char *name,
-		     const char *const *headers, const void *body, size_t len,
-		     struct astro_http_resp *r)
-{
-	char path[400];
-	struct call c = { "s3", a->s3, method, path, NULL, 0, headers, body, len,
-			  strcmp(method, "PUT") != 0 };
-
-	snprintf(path, sizeof(path), "/%s/%s/%s", a->bucket, site, name);
-	return aws_call(a, &c, r);
-}
-
-static int s3_errno(const struct astro_http_resp *r, const char *what)
-{
-	struct astro_s3_error e;
-	const char *hint = NULL;
-	int rc;
-
-	memset(&e, 0, sizeof(e));
-	if (r->body_len && astro_s3xml_parse_error(r->body, r->body_len, &e, NULL, 0) == 0)
-		rc = astro_s3xml_errno(e.code, r->status, &hint);
-	else
-		rc = astro_s3xml_errno(NULL, r->status, &hint);
-	if (rc != -ENOENT)
-		astro_warn("obs aws: S3 %s: HTTP %ld %s%s%s", what, r->status,
-			   e.code ? e.code : "", hint ? ": " : "", hint ? hint : "");
-	astro_s3_error_free(&e);
-	return rc;
-}
-
 static int aws_image_put(void *impl, const char *site, const char *name,
 			 const void *data, size_t len, uint64_t seq)
 {
 	struct aws *a = impl;
-	struct astro_http_resp r;
-	char meta[64];
+	struct astro_s3_info info;
+	char meta[64], key[300];
 	const char *hdrs[] = { "Content-Type: image/jpeg", meta, NULL };
+	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 
 	if (!site_ok(site) || !astro_obs_image_name_valid(name))
 		return -EINVAL;
+	snprintf(key, sizeof(key), "%s/%s", site, name);
 	/* Names are never reused: look before writing. */
-	rc = s3_object(a, "HEAD", site, name, NULL, NULL, 0, &r);
+	rc = astro_s3_head(a->s3c, a->bucket, key, &info);
 	if (rc == 0)
-		rc = r.status == 200 ? -EEXIST : r.status == 404 ? 0 : s3_errno(&r, "HEAD");
-	astro_http_resp_free(&r);
-	if (rc < 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
 		return rc;
 	snprintf(meta, sizeof(meta), "x-amz-meta-seq: %llu", (unsigned long long)seq);
-	rc = s3_object(a, "PUT", site, name, hdrs, data, len, &r);
-	if (rc == 0 && r.status != 200)
-		rc = s3_errno(&r, "PutObject");
-	astro_http_resp_free(&r);
-	return rc;
+	return astro_s3_put(a->s3c, a->bucket, key, data, len, &po, NULL);
 }
 
 static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void *arg)
 {
 	struct aws *a = impl;
-	char prefix[200], path[200], *token = NULL;
-	int rc = 0;
+	struct astro_s3_pager pg;
+	char prefix[200], what[300], *token = NULL;
+	int rc = 0, more;
 
 	if (!site_ok(site))
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "%s/", site);
-	snprintf(path, sizeof(path), "/%s", a->bucket);
+	snprintf(what, sizeof(what), "LIST s3://%s/%s", a->bucket, prefix);
+	astro_s3_pager_init(&pg, astro_mono_ms() + LIST_TIMEOUT_MS);
 	do {
-		struct astro_sigv4_param q[3] = {
-			{ "list-type", "2" }, { "prefix", prefix },
-			{ "continuation-token", token },
-		};
-		struct call c = { "s3", a->s3, "GET", path, q, token ? 3 : 2, NULL, NULL, 0, 1 };
-		struct astro_http_resp r;
 		struct astro_s3_list l;
-		char msg[200];
-		size_t i;
 
-		memset(&l, 0, sizeof(l));
-		rc = aws_call(a, &c, &r);
-		if (rc == 0 && r.status != 200)
-			rc = s3_errno(&r, "ListObjectsV2");
-		if (rc == 0) {
-			rc = astro_s3xml_parse_list(r.body, r.body_len, &l, msg, sizeof(msg));
-			if (rc < 0)
-				astro_warn("obs aws: ListObjectsV2: %s", msg);
-		}
-		astro_http_resp_free(&r);
+		rc = astro_s3_list(a->s3c, a->bucket, prefix, NULL, token, 0, &l);
 		free(token);
 		token = NULL;
-		for (i = 0; rc == 0 && i < l.nobjects; i++) {
+		for (size_t i = 0; rc == 0 && i < l.nobjects; i++) {
 			struct astro_obs_image img;
 			const char *name = l.objects[i].key + strlen(prefix);
 
@@ -1239,10 +1095,15 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 			img.seq = astro_obs_aws_image_seq(name);
 			rc = fn(arg, &img);
 		}
-		if (rc == 0 && l.is_truncated && l.next_token && !(token = strdup(l.next_token)))
-			rc = -ENOMEM;
+		/* rc: a listing error, or the callback's (non-zero: stop). */
+		more = rc ? 0 : astro_s3_pager_next(&pg, &l, what);
+		if (more == 1 && !(token = strdup(l.next_token)))
+			more = -ENOMEM;
 		astro_s3_list_free(&l);
-	} while (rc == 0 && token);
+		if (more < 0)
+			rc = more;
+	} while (more == 1);
+	astro_s3_pager_free(&pg);
 	free(token);
 	return rc;
 }
@@ -1250,23 +1111,24 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 static int aws_image_open(void *impl, const char *site, const char *name)
 {
 	struct aws *a = impl;
-	struct astro_http_resp r;
+	struct astro_s3_info info;
 	const char *tmp = getenv("TMPDIR");
+	char key[300], *body = NULL;
+	size_t len = 0;
 	int rc, fd = -1;
 
 	if (!site_ok(site) || !astro_obs_image_name_valid(name))
 		return -ENOENT;
-	rc = s3_object(a, "GET", site, name, NULL, NULL, 0, &r);
-	if (rc == 0 && r.status != 200)
-		rc = s3_errno(&r, "GetObject");
+	snprintf(key, sizeof(key), "%s/%s", site, name);
+	rc = astro_s3_get(a->s3c, a->bucket, key, 0, &body, &len, &info);
 	if (rc == 0) {
 		/* An unnamed file: the caller's fd is the only reference. */
 		fd = open(tmp && *tmp ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (fd < 0)
 			rc = -errno;
 	}
-	for (size_t off = 0; rc == 0 && off < r.body_len;) {
-		ssize_t w = write(fd, r.body + off, r.body_len - off);
+	for (size_t off = 0; rc == 0 && off < len;) {
+		ssize_t w = write(fd, body + off, len - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -1277,7 +1139,7 @@ static int aws_image_open(void *impl, const char *site, const char *name)
 	}
 	if (rc == 0 && lseek(fd, 0, SEEK_SET) < 0)
 		rc = -errno;
-	astro_http_resp_free(&r);
+	free(body);
 	if (rc < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -1337,6 +1199,7 @@ static void aws_close(void *impl)
 	if (!a)
 		return;
 	astro_awscred_free(&a->cred);
+	astro_s3_free(a->s3c);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -1420,6 +1283,15 @@ int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
 		snprintf(err, errlen, "credentials: %s",
 			 rc == -ENOENT ? "none found (set AWS_ACCESS_KEY_ID/"
 					 "AWS_SECRET_ACCESS_KEY or a credentials file)" : msg);
+		goto fail;
+	}
+	struct astro_s3_cfg sc = {
+		.endpoint = a->s3, .region = a->region, .credentials = o->credentials,
+		.profile = o->profile, .path_style = 1, .timeout_ms = a->timeout_ms,
+	};
+	rc = astro_s3_new(&sc, &a->s3c, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, errlen, "S3: %s", msg);
 		goto fail;
 	}
 	rc = ensure_table(a, err, errlen);

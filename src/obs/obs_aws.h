@@ -2,8 +2,9 @@
  * obs_aws.h — the `aws` /obs store backend: SQS, DynamoDB and S3.
  *
  * What it does: implements struct astro_obs_backend (obs_store.h) over the
- * AWS APIs, every request signed with the project's SigV4 code (sigv4.h)
- * and sent through http.h, each service at an overridable endpoint:
+ * AWS APIs, every request signed and sent through the services' one AWS
+ * request path (aws.h; the bucket through the S3 client, s3.h), each
+ * service at an overridable endpoint:
  *   SQS       two standard queues per site, "<prefix>_<site>_urgent" (stop,
  *             cancel) and "<prefix>_<site>", created on first use; Query
  *             protocol (form body, XML reply), which real SQS and the
@@ -18,7 +19,9 @@
  *             astro_obs_state_allowed() is checked before.
  *   S3        images at "<bucket>/<site>/<name>" (path style); a name is
  *             taken only if HEAD says it is free.  The listing is
- *             ListObjectsV2, so it only ever names stored objects; an
+ *             ListObjectsV2 (bounded as s3.h's pager bounds it: one
+ *             minute for all pages, no repeated token, progress on every
+ *             page), so it only ever names stored objects; an
  *             image's seq is its name's "_no<n>." part (the simulator's
  *             pattern), else 0.
  *
@@ -83,16 +86,6 @@ struct astro_obs_sqs_reply {
 int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
 			char *msg, size_t msglen);
 void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r);
-
-/*
- * A DynamoDB error body ({"__type":"...#Name","message":...}) as -errno:
- * ConditionalCheckFailedException -> -ESTALE (the item changed),
- * ResourceNotFoundException -> -ENOENT, ResourceInUseException -> -EEXIST,
- * throttling and 5xx -> -EAGAIN, anything else -> -EIO.  name (may be NULL)
- * gets the short exception name ("" if none could be read).
- */
-int astro_obs_ddb_errno(long status, const char *body, size_t len, char *name,
-			size_t namelen);
 
 /* The seq in an image name "..._no<n>.<ext>", or 0. */
 unsigned long long astro_obs_aws_image_seq(const char *name);

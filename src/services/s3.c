@@ -1,6 +1,7 @@
 /*
- * s3.c — read-only S3 client and plain HTTP(S) ranged reads (see s3.h).
+ * s3.c — the S3 client and plain HTTP(S) ranged reads (see s3.h).
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -10,13 +11,16 @@
 #include <time.h>
 #include <curl/curl.h>
 #include "core/astro.h"
+#include "services/aws.h"
 #include "services/awscred.h"
 #include "services/http.h"
 #include "core/log.h"
 #include "services/s3.h"
 #include "services/sigv4.h"
 
-struct astro_s3 {
+/* The real client: struct astro_s3 first, reached by a cast. */
+struct s3_real {
+	struct astro_s3 base;
 	char *scheme;		/* "http" or "https" */
 	char *authority;	/* host[:port], default port dropped */
 	char *prefix;		/* endpoint path without trailing '/', may be "" */
@@ -30,7 +34,7 @@ struct astro_s3 {
 
 /* Split "scheme://authority/path"; curl omits a default port from Host, so
  * the authority we sign must omit it too. */
-static int parse_endpoint(struct astro_s3 *s, const char *url)
+static int parse_endpoint(struct s3_real *s, const char *url)
 {
 	const char *p = strstr(url, "://"), *slash;
 	size_t alen;
@@ -56,16 +60,37 @@ static int parse_endpoint(struct astro_s3 *s, const char *url)
 	return 0;
 }
 
+static const struct astro_s3_ops real_ops;
+
+static struct s3_real *real_of(const struct astro_s3 *s)
+{
+	assert(s->ops == &real_ops);
+	return (struct s3_real *)s;
+}
+
+static void real_free(struct astro_s3 *s0)
+{
+	struct s3_real *s = (struct s3_real *)s0;
+
+	free(s->scheme);
+	free(s->authority);
+	free(s->prefix);
+	free(s->region);
+	astro_awscred_free(&s->cred);
+	free(s);
+}
+
 int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *msg,
 		 size_t msglen)
 {
-	struct astro_s3 *s = calloc(1, sizeof(*s));
+	struct s3_real *s = calloc(1, sizeof(*s));
 	char aws[160];
 	int rc;
 
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	s->base.ops = &real_ops;
 	s->region = strdup(cfg->region && *cfg->region ? cfg->region : "us-east-1");
 	if (!s->region) {
 		rc = -ENOMEM;
@@ -93,32 +118,27 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	}
 	if (s->anonymous && s->request_payer)
 		astro_warn("s3: s3_request_payer needs credentials; anonymous requests do not carry it");
-	*out = s;
+	*out = &s->base;
 	s = NULL;
 out:
-	astro_s3_free(s);
+	if (s)
+		real_free(&s->base);
 	return rc;
 }
 
 void astro_s3_free(struct astro_s3 *s)
 {
-	if (!s)
-		return;
-	free(s->scheme);
-	free(s->authority);
-	free(s->prefix);
-	free(s->region);
-	astro_awscred_free(&s->cred);
-	free(s);
+	if (s)
+		s->ops->free(s);
 }
 
 int astro_s3_is_anonymous(const struct astro_s3 *s)
 {
-	return s->anonymous;
+	return real_of(s)->anonymous;
 }
 
 /* DNS-compatible per the S3 bucket naming rules; dots break TLS wildcards. */
-static int vhost_ok(const struct astro_s3 *s, const char *bucket)
+static int vhost_ok(const struct s3_real *s, const char *bucket)
 {
 	size_t n = strlen(bucket);
 
@@ -136,9 +156,10 @@ static int vhost_ok(const struct astro_s3 *s, const char *bucket)
 	return 1;
 }
 
-int astro_s3_address(const struct astro_s3 *s, const char *bucket, const char *key,
+int astro_s3_address(const struct astro_s3 *s0, const char *bucket, const char *key,
 		     char **host, char **base, char **path)
 {
+	const struct s3_real *s = real_of(s0);
 	size_t hl, bl, pl;
 	int vhost;
 
@@ -215,20 +236,15 @@ int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b, uint64
 
 int astro_s3_error(const char *what, long status, const char *body, size_t len)
 {
-	struct astro_s3_error e = { 0 };
-	const char *hint = NULL, *code = NULL;
-	char msg[128];
+	const char *hint = NULL;
+	char code[128], msg[256];
 	int rc;
 
-	if (body && len > 0 && astro_s3xml_parse_error(body, len, &e, msg, sizeof(msg)) == 0)
-		code = e.code;
-	rc = astro_s3xml_errno(code, status, &hint);
+	rc = astro_aws_error(status, body, len, code, sizeof(code), msg, sizeof(msg), &hint);
 	if (rc == -EAGAIN)
 		rc = -EIO;	/* http.h already retried; the caller cannot do better */
-	astro_warn("s3: %s: HTTP %ld%s%s%s%s: %s", what, status, code ? " " : "",
-		   code ? code : "", e.message ? " — " : "", e.message ? e.message : "",
-		   hint ? hint : "unexpected answer");
-	astro_s3_error_free(&e);
+	astro_warn("s3: %s: HTTP %ld%s%s%s%s: %s", what, status, *code ? " " : "", code,
+		   *msg ? " — " : "", msg, hint ? hint : "unexpected answer");
 	return rc;
 }
 
@@ -340,63 +356,36 @@ struct sreq {
 	size_t nquery;
 	const char *const *headers;	/* extra, signed */
 	size_t max_body;
+	const void *body;
+	size_t body_len;
+	int once;			/* not idempotent: never retried */
 };
 
-/*
- * Address, sign (unless anonymous) and send one request.  Anonymous
- * requests still go through the signer with a throwaway key so that path
- * and query are encoded exactly as signed requests would be; only its
- * headers are dropped.
- */
-static int s3_send(struct astro_s3 *s, const struct sreq *q, struct astro_http_resp *resp)
+/* Address one request and send it through the AWS request path. */
+static int s3_send(struct s3_real *s, const struct sreq *q, struct astro_http_resp *resp)
 {
-	struct astro_sigv4_out so = { 0 };
-	struct astro_sigv4_creds dummy = { "ANONYMOUS", "ANONYMOUS", NULL };
-	char *host = NULL, *base = NULL, *path = NULL, *url = NULL;
-	const char *hdrs[16];
-	size_t nh = 0, ul;
+	char *host = NULL, *base = NULL, *path = NULL;
 	int rc;
 
 	memset(resp, 0, sizeof(*resp));
-	rc = astro_s3_address(s, q->bucket, q->key, &host, &base, &path);
+	rc = astro_s3_address(&s->base, q->bucket, q->key, &host, &base, &path);
 	if (rc)
 		goto out;
-	struct astro_sigv4_req sr = {
-		.method = q->method, .host = host, .path = path,
+	struct astro_aws_signer sg = {
+		.region = s->region, .cred = s->anonymous ? NULL : &s->cred,
+		.request_payer = s->request_payer,
+	};
+	struct astro_aws_req ar = {
+		.service = "s3", .method = q->method, .base = base, .path = path,
 		.query = q->query, .nquery = q->nquery, .headers = q->headers,
-		.region = s->region, .request_payer = s->request_payer && !s->anonymous,
-		.now = astro_now_ms() / 1000,
+		.body = q->body, .body_len = q->body_len, .idempotent = !q->once,
+		.max_body = q->max_body, .timeout_ms = s->timeout_ms,
 	};
-	struct astro_sigv4_creds cr = {
-		s->cred.access_key, s->cred.secret_key, s->cred.session_token
-	};
-	rc = astro_sigv4_sign(&sr, s->anonymous ? &dummy : &cr, &so);
-	if (rc)
-		goto out;
-	ul = strlen(base) + strlen(so.path) + strlen(so.query) + 2;
-	url = malloc(ul);
-	if (!url) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	snprintf(url, ul, "%s%s%s%s", base, so.path, *so.query ? "?" : "", so.query);
-	for (const char *const *h = q->headers; h && *h && nh < 8; h++)
-		hdrs[nh++] = *h;
-	for (char **h = so.headers; !s->anonymous && h && *h && nh < 15; h++)
-		hdrs[nh++] = *h;
-	hdrs[nh] = NULL;
-	struct astro_http_req hr = {
-		.method = q->method, .url = url, .headers = hdrs,
-		.timeout_ms = s->timeout_ms, .idempotent = 1,
-		.max_body = q->max_body, .service = "s3",
-	};
-	rc = astro_http_request(&hr, resp);
+	rc = astro_aws_send(&sg, &ar, resp);
 out:
-	astro_sigv4_out_free(&so);
 	free(host);
 	free(base);
 	free(path);
-	free(url);
 	return rc;
 }
 
@@ -431,9 +420,9 @@ static int range_prep(uint64_t off, size_t len, const char *if_match, char range
 	return 1;
 }
 
-int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
-		       uint64_t off, size_t len, const char *if_match, void *buf,
-		       size_t *got, struct astro_s3_info *info)
+static int real_get_range(struct astro_s3 *s, const char *bucket, const char *key,
+			  uint64_t off, size_t len, const char *if_match, void *buf,
+			  size_t *got, struct astro_s3_info *info)
 {
 	struct astro_http_resp r;
 	char range[80], im[160], what[256];
@@ -443,15 +432,15 @@ int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
 	if (!range_prep(off, len, if_match, range, im, h, got, info))
 		return 0;
 	snprintf(what, sizeof(what), "GET s3://%s/%s bytes %" PRIu64 "+%zu", bucket, key, off, len);
-	struct sreq q = { "GET", bucket, key, NULL, 0, h, range_cap(len) };
-	rc = s3_send(s, &q, &r);
+	struct sreq q = { "GET", bucket, key, NULL, 0, h, range_cap(len), NULL, 0, 0 };
+	rc = s3_send(real_of(s), &q, &r);
 	rc = range_result(what, rc, &r, off, len, if_match, 1, buf, got, info);
 	astro_http_resp_free(&r);
 	return rc;
 }
 
-int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
-		  struct astro_s3_info *info)
+static int real_head(struct astro_s3 *s, const char *bucket, const char *key,
+		     struct astro_s3_info *info)
 {
 	struct astro_http_resp r;
 	char v[64], what[256];
@@ -459,8 +448,8 @@ int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
 
 	info_init(info);
 	snprintf(what, sizeof(what), "HEAD s3://%s/%s", bucket, key);
-	struct sreq q = { "HEAD", bucket, key, NULL, 0, NULL, 4096 };
-	rc = s3_send(s, &q, &r);
+	struct sreq q = { "HEAD", bucket, key, NULL, 0, NULL, 4096, NULL, 0, 0 };
+	rc = s3_send(real_of(s), &q, &r);
 	if (rc) {
 		astro_warn("s3: %s: %s", what, strerror(-rc));
 	} else if (r.status == 200) {
@@ -472,6 +461,9 @@ int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
 			if (end == v)
 				info->size = UINT64_MAX;
 		}
+	} else if (r.status == 404) {
+		rc = -ENOENT;	/* an answer, not a fault: the caller reports it */
+		astro_debug("s3: %s: HTTP 404", what);
 	} else {
 		rc = astro_s3_error(what, r.status, r.body, r.body_len);
 	}
@@ -479,9 +471,9 @@ int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
 	return rc;
 }
 
-int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
-		  const char *delimiter, const char *token, unsigned max_keys,
-		  struct astro_s3_list *out)
+static int real_list(struct astro_s3 *s, const char *bucket, const char *prefix,
+		     const char *delimiter, const char *token, unsigned max_keys,
+		     struct astro_s3_list *out)
 {
 	struct astro_sigv4_param qp[5];
 	struct astro_http_resp r;
@@ -502,8 +494,8 @@ int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
 		qp[n++] = (struct astro_sigv4_param){ "max-keys", mk };
 	}
 	snprintf(what, sizeof(what), "LIST s3://%s/%s", bucket, prefix ? prefix : "");
-	struct sreq q = { "GET", bucket, "", qp, n, NULL, 64u << 20 };
-	rc = s3_send(s, &q, &r);
+	struct sreq q = { "GET", bucket, "", qp, n, NULL, 64u << 20, NULL, 0, 0 };
+	rc = s3_send(real_of(s), &q, &r);
 	if (rc) {
 		astro_warn("s3: %s: %s", what, strerror(-rc));
 	} else if (r.status != 200) {
@@ -514,6 +506,141 @@ int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
 	}
 	astro_http_resp_free(&r);
 	return rc;
+}
+
+static int real_get(struct astro_s3 *s, const char *bucket, const char *key, size_t max,
+		    char **body, size_t *len, struct astro_s3_info *info)
+{
+	struct astro_http_resp r;
+	char what[256];
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	info_init(info);
+	snprintf(what, sizeof(what), "GET s3://%s/%s", bucket, key);
+	struct sreq q = { "GET", bucket, key, NULL, 0, NULL, max, NULL, 0, 0 };
+	rc = s3_send(real_of(s), &q, &r);
+	if (rc) {
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+	} else if (r.status != 200) {
+		rc = astro_s3_error(what, r.status, r.body, r.body_len);
+	} else if (r.body_secret) {
+		rc = -EIO;	/* never asked for; keeps the free below right */
+	} else {
+		info_from_headers(&r, info);
+		info->size = r.body_len;
+		*body = r.body;
+		*len = r.body_len;
+		r.body = NULL;
+	}
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+static int real_put(struct astro_s3 *s, const char *bucket, const char *key,
+		    const void *body, size_t len, const struct astro_s3_put_opts *o,
+		    struct astro_s3_info *info)
+{
+	static const struct astro_s3_put_opts none = { 0 };
+	struct astro_http_resp r;
+	char what[256], im[160];
+	const char *h[8];
+	size_t nh = 0;
+	int rc;
+
+	if (!o)
+		o = &none;
+	for (const char *const *p = o->headers; p && *p; p++) {
+		if (nh == 4)
+			return -EINVAL;
+		h[nh++] = *p;
+	}
+	if (o->if_none_match)
+		h[nh++] = "If-None-Match: *";
+	if (o->if_match && *o->if_match) {
+		snprintf(im, sizeof(im), "If-Match: %s", o->if_match);
+		h[nh++] = im;
+	}
+	h[nh] = NULL;
+	snprintf(what, sizeof(what), "PUT s3://%s/%s", bucket, key);
+	struct sreq q = { "PUT", bucket, key, NULL, 0, h, 65536, body, len, 1 };
+	rc = s3_send(real_of(s), &q, &r);
+	if (rc) {
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+	} else if ((r.status == 412 || r.status == 409) && (o->if_none_match || o->if_match)) {
+		/* 409: a concurrent conditional write to the same key won. */
+		rc = o->if_none_match ? -EEXIST : -ESTALE;
+		astro_debug("s3: %s: HTTP %ld: precondition not met", what, r.status);
+	} else if (r.status != 200) {
+		rc = astro_s3_error(what, r.status, r.body, r.body_len);
+	} else if (info) {
+		info_init(info);
+		info_from_headers(&r, info);
+		info->size = len;
+	}
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+static int real_del(struct astro_s3 *s, const char *bucket, const char *key)
+{
+	struct astro_http_resp r;
+	char what[256];
+	int rc;
+
+	snprintf(what, sizeof(what), "DELETE s3://%s/%s", bucket, key);
+	struct sreq q = { "DELETE", bucket, key, NULL, 0, NULL, 65536, NULL, 0, 0 };
+	rc = s3_send(real_of(s), &q, &r);
+	if (rc)
+		astro_warn("s3: %s: %s", what, strerror(-rc));
+	else if (r.status != 204 && r.status != 200)
+		rc = astro_s3_error(what, r.status, r.body, r.body_len);
+	astro_http_resp_free(&r);
+	return rc;
+}
+
+static const struct astro_s3_ops real_ops = {
+	.get_range = real_get_range, .get = real_get, .head = real_head,
+	.list = real_list, .put = real_put, .del = real_del, .free = real_free,
+};
+
+int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
+		       uint64_t off, size_t len, const char *if_match, void *buf,
+		       size_t *got, struct astro_s3_info *info)
+{
+	return s->ops->get_range(s, bucket, key, off, len, if_match, buf, got, info);
+}
+
+int astro_s3_get(struct astro_s3 *s, const char *bucket, const char *key, size_t max,
+		 char **body, size_t *len, struct astro_s3_info *info)
+{
+	return s->ops->get(s, bucket, key, max, body, len, info);
+}
+
+int astro_s3_head(struct astro_s3 *s, const char *bucket, const char *key,
+		  struct astro_s3_info *info)
+{
+	return s->ops->head(s, bucket, key, info);
+}
+
+int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
+		  const char *delimiter, const char *token, unsigned max_keys,
+		  struct astro_s3_list *out)
+{
+	return s->ops->list(s, bucket, prefix, delimiter, token, max_keys, out);
+}
+
+int astro_s3_put(struct astro_s3 *s, const char *bucket, const char *key,
+		 const void *body, size_t len, const struct astro_s3_put_opts *o,
+		 struct astro_s3_info *info)
+{
+	return s->ops->put(s, bucket, key, body, len, o, info);
+}
+
+int astro_s3_delete(struct astro_s3 *s, const char *bucket, const char *key)
+{
+	return s->ops->del(s, bucket, key);
 }
 
 void astro_s3_pager_init(struct astro_s3_pager *pg, int64_t deadline_ms)

@@ -12,7 +12,8 @@ Paths (REL is a file under ROOT):
   /norange-big   ignores Range: 200 announcing 8 GiB of zeros, streamed
                  until the client hangs up
   /badrange/REL  answers 206 with a Content-Range one byte off
-  /s3err/STATUS/CODE  an S3 <Error> document with that code
+  /s3err/STATUS/CODE  an S3 <Error> document with that code (also to
+                 PUT and DELETE, whose request body is read and dropped)
 The log has one line per request: METHOD PATH RANGE STATUS BYTES
 payer=<x-amz-request-payer> signed=<SignedHeaders of Authorization>.
 --latency-ms N sleeps N ms before each response (a remote store's round
@@ -71,6 +72,15 @@ class H(BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         self.do_GET()
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.path.startswith("/s3err/"):
+            return self.reply(405)
+        self.do_GET()
+
+    def do_DELETE(self):
+        self.do_PUT()
 
     def do_GET(self):
         path = self.path.split("?")[0]

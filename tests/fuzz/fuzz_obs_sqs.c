@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "obs/obs_aws.h"
+#include "services/aws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (rc != -ENOMEM) {
 		abort();
 	}
-	rc = astro_obs_ddb_errno(400, (const char *)data, size, name, sizeof(name));
+	rc = astro_aws_error(400, (const char *)data, size, name, sizeof(name), NULL, 0, NULL);
 	if (rc != -ESTALE && rc != -ENOENT && rc != -EEXIST && rc != -EAGAIN && rc != -EIO)
 		abort();
 	return 0;

@@ -1,6 +1,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <sys/wait.h>
+#include "services/aws.h"
 #include "services/http.h"
 #include "obs/obs_aws.h"
 #include "obs_aws_fake.h"
@@ -145,16 +146,16 @@ static void dynamodb_errors_map_to_errno(void **state)
 	char name[80];
 
 	(void)state;
-	assert_int_equal(astro_obs_ddb_errno(400, cond, strlen(cond), name, sizeof(name)),
+	assert_int_equal(astro_aws_error(400, cond, strlen(cond), name, sizeof(name), NULL, 0, NULL),
 			 -ESTALE);
 	assert_string_equal(name, "ConditionalCheckFailedException");
-	assert_int_equal(astro_obs_ddb_errno(400, nf, strlen(nf), NULL, 0), -ENOENT);
-	assert_int_equal(astro_obs_ddb_errno(400, thr, strlen(thr), NULL, 0), -EAGAIN);
-	assert_int_equal(astro_obs_ddb_errno(400, val, strlen(val), name, sizeof(name)), -EIO);
+	assert_int_equal(astro_aws_error(400, nf, strlen(nf), NULL, 0, NULL, 0, NULL), -ENOENT);
+	assert_int_equal(astro_aws_error(400, thr, strlen(thr), NULL, 0, NULL, 0, NULL), -EAGAIN);
+	assert_int_equal(astro_aws_error(400, val, strlen(val), name, sizeof(name), NULL, 0, NULL), -EIO);
 	assert_string_equal(name, "ValidationException");
-	assert_int_equal(astro_obs_ddb_errno(503, "<html>", 6, name, sizeof(name)), -EAGAIN);
+	assert_int_equal(astro_aws_error(503, "<html>", 6, name, sizeof(name), NULL, 0, NULL), -EAGAIN);
 	assert_string_equal(name, "");
-	assert_int_equal(astro_obs_ddb_errno(400, NULL, 0, NULL, 0), -EIO);
+	assert_int_equal(astro_aws_error(400, NULL, 0, NULL, 0, NULL, 0, NULL), -EIO);
 }
 
 static void image_seq_from_the_simulator_name(void **state)

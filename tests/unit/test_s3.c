@@ -342,6 +342,55 @@ static void pager_bounds_listings(void **st)
 	astro_s3_pager_free(&pg);
 }
 
+/* Records the headers of the requests it sees (and lets them through). */
+static char seen_hdrs[1024];
+
+static int record_headers(const struct astro_http_req *req, int attempt, void *arg)
+{
+	(void)attempt; (void)arg;
+	seen_hdrs[0] = '\0';
+	for (size_t i = 0; req->headers && req->headers[i]; i++) {
+		strncat(seen_hdrs, req->headers[i], sizeof(seen_hdrs) - strlen(seen_hdrs) - 2);
+		strcat(seen_hdrs, "\n");
+	}
+	return 0;
+}
+
+/* PUT and DELETE: the conditions are sent and their failures mapped. */
+static void writes_and_conditions(void **st)
+{
+	static const char *const ct[] = { "Content-Type: image/jpeg", NULL };
+	struct astro_s3_put_opts create = { ct, NULL, 1 }, replace = { NULL, "\"e1\"", 0 };
+	struct astro_s3 *s;
+	char ep[128];
+
+	(void)st;
+	astro_http_set_inject(record_headers, NULL);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3err/412", port);
+	s = client(ep, 1, NULL);
+	assert_int_equal(astro_s3_put(s, "PreconditionFailed", "k", "abc", 3, &create, NULL), -EEXIST);
+	assert_non_null(strstr(seen_hdrs, "If-None-Match: *\n"));
+	assert_non_null(strstr(seen_hdrs, "Content-Type: image/jpeg\n"));
+	assert_int_equal(astro_s3_put(s, "PreconditionFailed", "k", "abc", 3, &replace, NULL), -ESTALE);
+	assert_non_null(strstr(seen_hdrs, "If-Match: \"e1\"\n"));
+	assert_null(strstr(seen_hdrs, "If-None-Match"));
+	/* Unconditional: a 412 is just an error answer. */
+	assert_int_equal(astro_s3_put(s, "PreconditionFailed", "k", "abc", 3, NULL, NULL), -ESTALE);
+	astro_s3_free(s);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3err/403", port);
+	s = client(ep, 1, NULL);
+	nlog = 0;
+	assert_int_equal(astro_s3_put(s, "AccessDenied", "k", "abc", 3, NULL, NULL), -EACCES);
+	assert_int_equal(nlog, 1);
+	assert_int_equal(astro_s3_delete(s, "AccessDenied", "k"), -EACCES);
+	astro_s3_free(s);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/s3err/404", port);
+	s = client(ep, 1, NULL);
+	assert_int_equal(astro_s3_delete(s, "NoSuchBucket", "k"), -ENOENT);
+	astro_s3_free(s);
+	astro_http_set_inject(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +401,7 @@ int main(void)
 		cmocka_unit_test(ranged_reads),
 		cmocka_unit_test(s3_errors_from_server),
 		cmocka_unit_test(pager_bounds_listings),
+		cmocka_unit_test(writes_and_conditions),
 	};
 	return cmocka_run_group_tests(tests, start_server, stop_server);
 }

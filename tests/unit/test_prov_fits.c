@@ -1,0 +1,276 @@
+/*
+ * /fits through the provider interface over an in-memory S3 store and a
+ * fault-injecting wrapper (s3_mem.h), handed in as astro_services.s3: no
+ * server.  FITS objects are built here from 2880-byte blocks.
+ */
+#include "unit.h"
+#include <errno.h>
+#include <fcntl.h>
+#include "core/astro.h"
+#include "core/config.h"
+#include "core/provider.h"
+#include "core/services.h"
+#include "s3_mem.h"
+
+#define P astro_prov_fits
+#define BLOCK 2880
+
+struct fx {
+	struct astro_config cfg;
+	struct astro_services svc;
+	struct mem_s3 *mem;
+	struct fault_s3 *fault;
+	void *priv;
+};
+
+/* Append one 80-column card. */
+static void card(char *h, size_t *n, const char *kw, const char *val)
+{
+	char c[81];
+
+	if (val && val[0] == '\'')	/* strings start in column 11 */
+		snprintf(c, sizeof(c), "%-8.8s= %-20s", kw, val);
+	else if (val)		/* numbers and logicals end in column 30 */
+		snprintf(c, sizeof(c), "%-8.8s= %20s", kw, val);
+	else
+		snprintf(c, sizeof(c), "%-8.8s", kw);
+	memset(h + *n, ' ', 80);
+	memcpy(h + *n, c, strlen(c));
+	*n += 80;
+}
+
+/* A FITS file: a primary HDU of `pdata` bytes (OBJECT = object) and an
+ * IMAGE extension SCI of `xdata` bytes.  malloc'd, *len set. */
+static char *make_fits(const char *object, size_t pdata, size_t xdata, size_t *len)
+{
+	size_t pblocks = (pdata + BLOCK - 1) / BLOCK, xblocks = (xdata + BLOCK - 1) / BLOCK;
+	size_t total = (2 + pblocks + xblocks) * BLOCK, n = 0;
+	char *f = calloc(1, total), v[32], obj[40];
+
+	assert_non_null(f);
+	memset(f, ' ', BLOCK);
+	card(f, &n, "SIMPLE", "T");
+	card(f, &n, "BITPIX", "8");
+	card(f, &n, "NAXIS", "1");
+	snprintf(v, sizeof(v), "%zu", pdata);
+	card(f, &n, "NAXIS1", v);
+	card(f, &n, "EXTEND", "T");
+	snprintf(obj, sizeof(obj), "'%s'", object);
+	card(f, &n, "OBJECT", obj);
+	card(f, &n, "END", NULL);
+	for (size_t i = 0; i < pdata; i++)
+		f[BLOCK + i] = (char)(i * 7);
+	n = (1 + pblocks) * BLOCK;
+	memset(f + n, ' ', BLOCK);
+	card(f, &n, "XTENSION", "'IMAGE   '");
+	card(f, &n, "BITPIX", "8");
+	card(f, &n, "NAXIS", "1");
+	snprintf(v, sizeof(v), "%zu", xdata);
+	card(f, &n, "NAXIS1", v);
+	card(f, &n, "PCOUNT", "0");
+	card(f, &n, "GCOUNT", "1");
+	card(f, &n, "EXTNAME", "'SCI     '");
+	card(f, &n, "END", NULL);
+	*len = total;
+	return f;
+}
+
+static void put_fits(struct fx *f, const char *key, const char *object)
+{
+	size_t len;
+	char *data = make_fits(object, 3000, 100, &len);
+
+	assert_int_equal(mem_store(f->mem, "bkt", key, data, len), 0);
+	free(data);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct astro_ctx ctx = { 0 };
+
+	assert_non_null(f);
+	f->mem = mem_new();
+	f->fault = fault_new(&f->mem->base);
+	assert_true(f->mem && f->fault);
+	f->cfg.fits_buckets = strdup("bkt");
+	f->cfg.fits_ttl = 0;	/* every access asks the store again */
+	f->cfg.timeout = 5;
+	f->svc.s3 = &f->fault->base;
+	ctx.cfg = &f->cfg;
+	ctx.services = &f->svc;
+	put_fits(f, "a.fits", "M31");
+	put_fits(f, "sub/b.fits", "M42");
+	assert_int_equal(mem_store(f->mem, "bkt", "notes.txt", "hello", 5), 0);
+	assert_int_equal(P.init(&ctx, &f->priv), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	P.destroy(f->priv);
+	astro_s3_free(&f->fault->base);	/* the tree only borrowed it */
+	free(f->cfg.fits_buckets);
+	free(f);
+	return 0;
+}
+
+struct names {
+	char all[1024];
+};
+
+static int collect(void *buf, const char *name, const struct astro_attr *a)
+{
+	struct names *n = buf;
+
+	(void)a;
+	strncat(n->all, name, sizeof(n->all) - strlen(n->all) - 2);
+	strcat(n->all, "|");
+	return 0;
+}
+
+/* The whole file at path (up to cap bytes): its length or -errno. */
+static long read_file(struct fx *f, const char *path, char *buf, size_t cap)
+{
+	struct astro_file fh = { 0 };
+	long total = 0;
+	int rc;
+
+	rc = P.open(f->priv, path, O_RDONLY, &fh);
+	if (rc)
+		return rc;
+	for (;;) {
+		rc = P.read(f->priv, path, &fh, buf + total, cap - (size_t)total, total);
+		if (rc <= 0)
+			break;
+		total += rc;
+	}
+	P.release(f->priv, path, &fh);
+	if (rc < 0)
+		return rc;
+	buf[total < (long)cap ? total : (long)cap - 1] = '\0';
+	return total;
+}
+
+static void listing(void **state)
+{
+	struct fx *f = *state;
+	struct names n = { "" };
+
+	assert_int_equal(P.readdir(f->priv, "", collect, &n), 0);
+	assert_string_equal(n.all, "bkt|");
+	n.all[0] = '\0';
+	assert_int_equal(P.readdir(f->priv, "bkt", collect, &n), 0);
+	assert_non_null(strstr(n.all, "a.fits|"));
+	assert_non_null(strstr(n.all, "sub|"));
+	assert_null(strstr(n.all, "notes.txt"));
+	n.all[0] = '\0';
+	assert_int_equal(P.readdir(f->priv, "bkt/sub", collect, &n), 0);
+	assert_string_equal(n.all, "b.fits|");
+	n.all[0] = '\0';
+	assert_int_equal(P.readdir(f->priv, "bkt/a.fits", collect, &n), 0);
+	assert_non_null(strstr(n.all, "headers|"));
+	assert_non_null(strstr(n.all, "raw|"));
+	assert_non_null(strstr(n.all, "hdus.csv|"));
+	n.all[0] = '\0';
+	assert_int_equal(P.readdir(f->priv, "bkt/a.fits/headers", collect, &n), 0);
+	assert_non_null(strstr(n.all, "0|"));
+	assert_non_null(strstr(n.all, "1|"));
+	assert_null(strstr(n.all, "2|"));
+}
+
+static void headers_csv_and_raw(void **state)
+{
+	struct fx *f = *state;
+	struct astro_attr a;
+	static char buf[65536];
+	size_t len;
+	char *want = make_fits("M31", 3000, 100, &len);
+	long n;
+
+	n = read_file(f, "bkt/a.fits/headers/0", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "OBJECT  = "));
+	assert_non_null(strstr(buf, "'M31'"));
+	assert_int_equal(P.getattr(f->priv, "bkt/a.fits/headers/0", &a), 0);
+	assert_int_equal(a.size, (uint64_t)n);
+	assert_true(read_file(f, "bkt/a.fits/headers/1", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "EXTNAME = 'SCI"));
+	assert_int_equal(P.getattr(f->priv, "bkt/a.fits/headers/2", &a), -ENOENT);
+	assert_true(read_file(f, "bkt/a.fits/hdus.csv", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "index,xtension,extname"));
+	assert_non_null(strstr(buf, "\n1,IMAGE,SCI,"));
+	/* raw: the exact object, by ranges. */
+	assert_int_equal(P.getattr(f->priv, "bkt/a.fits/raw", &a), 0);
+	assert_int_equal(a.size, len);
+	assert_int_equal(read_file(f, "bkt/a.fits/raw", buf, sizeof(buf)), (long)len);
+	assert_memory_equal(buf, want, len);
+	free(want);
+	assert_int_equal(P.getattr(f->priv, "bkt/nope.fits/headers/0", &a), -ENOENT);
+}
+
+static void replaced_object_is_walked_again(void **state)
+{
+	struct fx *f = *state;
+	static char buf[65536];
+
+	assert_true(read_file(f, "bkt/sub/b.fits/headers/0", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "'M42'"));
+	put_fits(f, "sub/b.fits", "NGC1976");	/* a new ETag */
+	assert_true(read_file(f, "bkt/sub/b.fits/headers/0", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "'NGC1976'"));
+	assert_null(strstr(buf, "'M42'"));
+}
+
+/* Failures surface as EIO and leave nothing wrong behind: once the store
+ * answers again, the same paths read the right bytes. */
+static void injected_failures(void **state)
+{
+	struct fx *f = *state;
+	static char buf[65536];
+	struct names n = { "" };
+	struct astro_attr a;
+
+	put_fits(f, "c.fits", "M51");
+	put_fits(f, "d.fits", "M81");
+	f->fault->fail_all = 1;
+	assert_int_equal(read_file(f, "bkt/c.fits/headers/0", buf, sizeof(buf)), -EIO);
+	assert_int_equal(P.readdir(f->priv, "bkt", collect, &n), -EIO);
+	f->fault->fail_all = 0;
+	assert_true(read_file(f, "bkt/c.fits/headers/0", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "'M51'"));
+	/* The next call only (whichever it is) fails, with some latency. */
+	f->fault->latency_ms = 2;
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(read_file(f, "bkt/d.fits/hdus.csv", buf, sizeof(buf)), -EIO);
+	f->fault->latency_ms = 0;
+	assert_true(read_file(f, "bkt/d.fits/hdus.csv", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\n1,IMAGE,SCI,"));
+	/* Bodies cut short: refused, never cached as the object. */
+	put_fits(f, "c.fits", "M101");
+	f->fault->truncate = 1;
+	assert_int_equal(read_file(f, "bkt/c.fits/headers/1", buf, sizeof(buf)), -EIO);
+	assert_int_equal(read_file(f, "bkt/d.fits/raw", buf, sizeof(buf)), -EIO);
+	f->fault->truncate = 0;
+	assert_true(read_file(f, "bkt/c.fits/headers/0", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "'M101'"));
+	assert_true(read_file(f, "bkt/c.fits/headers/1", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "EXTNAME = 'SCI"));
+	assert_int_equal(P.getattr(f->priv, "bkt/d.fits/raw", &a), 0);
+	assert_int_equal(read_file(f, "bkt/d.fits/raw", buf, sizeof(buf)), (long)a.size);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(listing, setup, teardown),
+		cmocka_unit_test_setup_teardown(headers_csv_and_raw, setup, teardown),
+		cmocka_unit_test_setup_teardown(replaced_object_is_walked_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(injected_failures, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
