@@ -10,7 +10,7 @@
 #ifndef ASTRO_FS_H
 #define ASTRO_FS_H
 
-#include "provider.h"
+#include "core/provider.h"
 
 struct astro_fs;
 struct fuse_operations;

@@ -18,7 +18,7 @@
 #define ASTRO_LOG_H
 
 #include <syslog.h>
-#include "astro.h"
+#include "core/astro.h"
 
 enum astro_log_dest { ASTRO_LOG_STDERR = 0, ASTRO_LOG_SYSLOG = 1 };
 

@@ -32,7 +32,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
-#include "config.h"
+#include "core/config.h"
 #include "services/cache.h"
 
 enum astro_kind { ASTRO_DIR = 1, ASTRO_FILE = 2, ASTRO_LINK = 3 };

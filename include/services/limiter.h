@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
-#include "cache.h"
+#include "services/cache.h"
 #include "core/config.h"
 
 struct astro_limiter;

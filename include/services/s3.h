@@ -52,7 +52,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "s3xml.h"
+#include "services/s3xml.h"
 
 struct astro_s3_cfg {
 	const char *endpoint;		/* NULL: https://s3.<region>.amazonaws.com */

@@ -19,10 +19,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "cache.h"
+#include "services/cache.h"
 #include "core/config.h"
-#include "limiter.h"
-#include "tle.h"
+#include "services/limiter.h"
+#include "services/tle.h"
 
 struct astro_spacetrack;
 
