@@ -28,9 +28,9 @@ teardown() {
 	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
 	ls -l "$T/mnt" >/dev/null	# readdirplus first: must not call it a directory
 	[ -f "$T/mnt/satfilter" ] && [ ! -d "$T/mnt/satfilter" ]
-	[ "$(stat -c %a "$T/mnt/satfilter")" = 666 ]
+	[ "$(stat -c %a "$T/mnt/satfilter")" = 644 ]	# umask 022, as any file
 	run ls -l "$T/mnt"
-	[[ "$output" == *"-rw-rw-rw-"*satfilter* ]]
+	[[ "$output" == *"-rw-r--r--"*satfilter* ]]
 	: >"$T/mnt/satfilter"		# O_TRUNC is accepted
 	run ls "$T/mnt/satfilter/x"
 	[ "$status" -ne 0 ]
