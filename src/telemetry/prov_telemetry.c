@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
@@ -1529,11 +1530,17 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		   size_t size, off_t off)
 {
+	int n;
+
 	(void)priv;
 	(void)path;
 	if (!f || !f->handle)
 		return -EBADF;
-	return view_read(f->handle, buf, size, off);
+	n = view_read(f->handle, buf, size, off);
+	/* bytes rendered for the kernel: a re-read from the page cache adds none */
+	if (n > 0)
+		astro_stats_add("telemetry.bytes_read", n);
+	return n;
 }
 
 static int tp_release(void *priv, const char *path, struct astro_file *f)
