@@ -27,6 +27,46 @@
 #define EXIT_USAGE 2
 #define EXIT_ARCHIVE 3
 
+/* The progress bar of one file on a terminal. */
+struct bar {
+	const char *name;
+	int k, n;
+	int64_t t0, last;
+	uint64_t bytes;
+	int drawn;
+};
+
+#define BAR_W 24
+
+/* "[k/n] name  42% [##########------]  61.3 MB/s  1.52 M samples  ETA 0:12" */
+static void bar_draw(void *arg, double frac, uint64_t samples)
+{
+	struct bar *b = arg;
+	int64_t now = astro_mono_ms();
+	double s = (double)(now - b->t0) / 1000.0, eta;
+	char cells[BAR_W + 1];
+	int fill;
+
+	if (now - b->last < 100)
+		return;	/* at most ten redraws a second */
+	b->last = now;
+	b->drawn = 1;
+	frac = frac < 0 ? 0 : frac > 1 ? 1 : frac;
+	fill = (int)(frac * BAR_W + 0.5);
+	memset(cells, '#', (size_t)fill);
+	memset(cells + fill, '-', (size_t)(BAR_W - fill));
+	cells[BAR_W] = '\0';
+	eta = frac > 0.005 ? s * (1 - frac) / frac : -1;
+	fprintf(stderr, "\r[%d/%d] %s %3d%% [%s] %6.1f MB/s %6.2f M samples  ETA ", b->k, b->n,
+		b->name, (int)(frac * 100), cells, s > 0 ? frac * (double)b->bytes / 1e6 / s : 0.0,
+		(double)samples / 1e6);
+	if (eta < 0)
+		fprintf(stderr, "-:--\033[K");
+	else
+		fprintf(stderr, "%d:%02d\033[K", (int)eta / 60, (int)eta % 60);
+	fflush(stderr);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: astrofs-ingest --archive DIR [--create] [--replace] [--bad-times FILE] [--quiet] FILE...\n"
@@ -182,16 +222,16 @@ int main(int argc, char **argv)
 		struct astro_tlm_ingest_result res;
 		struct stat st;
 		int64_t t0 = astro_mono_ms();
-		int big = tty && !quiet && stat(argv[i], &st) == 0 && st.st_size > (8 << 20);
+		struct bar bar = {argv[i], i - optind + 1, argc - optind, t0, t0, 0, 0};
 
 		err[0] = '\0';
-		/* A progress line for files big enough to take a while. */
-		if (big)
-			fprintf(stderr, "[%d/%d] %s (%lld MB): ingesting...", i - optind + 1,
-				argc - optind, argv[i], (long long)(st.st_size >> 20));
+		/* On a terminal, a live progress bar; elsewhere only the summary line. */
+		if (tty && !quiet && stat(argv[i], &st) == 0)
+			bar.bytes = (uint64_t)st.st_size;
+		astro_tlm_archive_set_progress(a, tty && !quiet ? bar_draw : NULL, &bar);
 		rc = astro_tlm_archive_ingest_file(a, argv[i], replace ? ASTRO_TLM_REPLACE : 0,
 						   &res, err, sizeof(err));
-		if (big)
+		if (bar.drawn)
 			fprintf(stderr, "\r\033[K");
 		if (rc == 0 && !quiet) {
 			double s = (double)(astro_mono_ms() - t0) / 1000.0;

@@ -6,9 +6,11 @@
 #include <string.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
+#include "tlm_npy.h"
 #include "tlm_staging.h"
 #include "tlm_time.h"
 
@@ -23,7 +25,7 @@ struct mark {
 /* A rendered file's size (and, for samples, its sparse index) per content version. */
 struct szent {
 	char path[320];
-	uint64_t ver[2], size;
+	uint64_t ver[2], size, body;	/* body: size less the header */
 	int64_t mtime;
 	struct mark *marks;
 	size_t nmarks;
@@ -50,6 +52,8 @@ struct tprov {
 	unsigned next;
 	struct opened opened[NOPENED];
 	unsigned next_opened;
+	void (*invalidate)(void *arg, const char *path);
+	void *invalidate_arg;
 };
 
 enum fkind { F_INDEX = 1, F_BADTIMES, F_SAMPLES, F_STATS, F_SVG, F_LEDGER };
@@ -61,6 +65,7 @@ struct node {
 	char msid[ASTRO_TLM_MSID_MAX];
 	int year;
 	int daily;
+	int npy;		/* NumPy .npy instead of CSV */
 	int whole;		/* no range: everything */
 	int64_t t0, t1;		/* [t0, t1) TT µs when !whole */
 };
@@ -79,6 +84,9 @@ struct view {
 	size_t nmarks, capmarks;
 	struct astro_tlm_state_count *cols;
 	size_t ncols, capcols;
+	/* .npy: the record layout (rec = 0 for text files) */
+	struct astro_tlm_npy_field *fields;
+	size_t nfields, rec;
 	/* the producer: the row now in `row` starts at byte cur_off of the body */
 	struct astro_tlm_iter *it;
 	struct astro_tlm_siter *sit;
@@ -144,25 +152,33 @@ static int ends_with(const char *s, size_t n, const char *suf)
 	return n >= k && !memcmp(s + n - k, suf, k);
 }
 
-/* ".5min.csv" → 5min stats, ".daily.csv" → daily, ".csv" → samples; the stem length. */
+/*
+ * ".5min.csv" → 5min stats, ".daily.csv" → daily, ".csv" → samples, and the
+ * same with ".npy"; the stem length.
+ */
 static int split_suffix(const char *s, size_t n, struct node *nd, size_t *stem)
 {
 	if (ends_with(s, n, ".svg")) {
 		nd->fk = F_SVG;
 		*stem = n - 4;
-	} else if (ends_with(s, n, ".5min.csv")) {
+		return 0;
+	}
+	if (ends_with(s, n, ".npy"))
+		nd->npy = 1;
+	else if (!ends_with(s, n, ".csv"))
+		return -ENOENT;
+	n -= 4;
+	if (ends_with(s, n, ".5min")) {
 		nd->fk = F_STATS;
 		nd->daily = 0;
-		*stem = n - 9;
-	} else if (ends_with(s, n, ".daily.csv")) {
+		*stem = n - 5;
+	} else if (ends_with(s, n, ".daily")) {
 		nd->fk = F_STATS;
 		nd->daily = 1;
-		*stem = n - 10;
-	} else if (ends_with(s, n, ".csv")) {
-		nd->fk = F_SAMPLES;
-		*stem = n - 4;
+		*stem = n - 6;
 	} else {
-		return -ENOENT;
+		nd->fk = F_SAMPLES;
+		*stem = n;
 	}
 	return 0;
 }
@@ -225,9 +241,10 @@ static int parse_path(const char *path, struct node *nd)
 			return 0;
 		}
 		if ((size_t)(s2 - y) != 4 || !digits_only(y, 4) || strlen(s2 + 1) != 7 ||
-		    !digits_only(s2 + 1, 3) || strcmp(s2 + 4, ".csv"))
+		    !digits_only(s2 + 1, 3) || (strcmp(s2 + 4, ".csv") && strcmp(s2 + 4, ".npy")))
 			return -ENOENT;
 		nd->kind = N_FILE;
+		nd->npy = !strcmp(s2 + 4, ".npy");
 		nd->fk = F_SAMPLES;
 		nd->year = (y[0] - '0') * 1000 + (y[1] - '0') * 100 + (y[2] - '0') * 10 + (y[3] - '0');
 		nd->whole = 0;
@@ -343,6 +360,22 @@ next:
 	return 0;
 }
 
+/*
+ * The bin's count of state column c.  Both lists are sorted, so calls for
+ * c = 0, 1, … with the same *j make one merge pass.
+ */
+static uint32_t state_count(const struct view *v, const struct astro_tlm_stat *st, size_t c,
+			    size_t *j)
+{
+	while (*j < st->nstates && cmp_text(st->states[*j].text, st->states[*j].tlen,
+					    v->cols[c].text, v->cols[c].tlen) < 0)
+		(*j)++;
+	if (*j < st->nstates && !cmp_text(st->states[*j].text, st->states[*j].tlen,
+					  v->cols[c].text, v->cols[c].tlen))
+		return st->states[*j].n;
+	return 0;
+}
+
 static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct astro_buf *b)
 {
 	int64_t dt = dt_of(v);
@@ -358,18 +391,9 @@ static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct 
 		size_t j = 0;
 
 		sb_val(b, &st->mid);
-		/* both lists are sorted: one merge pass */
 		for (size_t c = 0; c < v->ncols; c++) {
-			uint32_t cnt = 0;
-
-			while (j < st->nstates && cmp_text(st->states[j].text, st->states[j].tlen,
-							   v->cols[c].text, v->cols[c].tlen) < 0)
-				j++;
-			if (j < st->nstates && !cmp_text(st->states[j].text, st->states[j].tlen,
-							 v->cols[c].text, v->cols[c].tlen))
-				cnt = st->states[j].n;
 			sb_chr(b, ',');
-			astro_buf_put(b, num, astro_tlm_fmt_int(cnt, num));
+			astro_buf_put(b, num, astro_tlm_fmt_int(state_count(v, st, c, &j), num));
 		}
 		sb_chr(b, '\n');
 		return;
@@ -392,6 +416,142 @@ static void render_stat(struct view *v, const struct astro_tlm_stat *st, struct 
 	sb_chr(b, '\n');
 }
 
+/* ---- .npy records ---- */
+
+/* CXC seconds as a double: the nearest double to the CSV's exact decimal t/1e6. */
+static double secs_of(int64_t t)
+{
+	return (double)t / 1e6;
+}
+
+static int row_room(struct view *v, size_t n)
+{
+	if (v->rowcap < n) {
+		char *q = realloc(v->row, n);
+
+		if (!q)
+			return -ENOMEM;
+		v->row = q;
+		v->rowcap = n;
+	}
+	return 0;
+}
+
+/* A value in its column's dtype (a FLOAT MSID may hold integer samples). */
+static char *npy_put_val(char *d, const struct astro_tlm_npy_field *f,
+			 const struct astro_tlm_val *x)
+{
+	if (f->type == ASTRO_TLM_NPY_S)
+		return astro_tlm_npy_put_s(d, x->text, x->tlen, f->width);
+	if (f->type == ASTRO_TLM_NPY_I8)
+		return astro_tlm_npy_put_i8(d, x->type == ASTRO_TLM_INT ? x->i : (int64_t)x->f);
+	return astro_tlm_npy_put_f8(d, x->type == ASTRO_TLM_INT ? (double)x->i : x->f);
+}
+
+/* One stats record, the columns of the stats CSV less `date`. */
+static void render_stat_npy(struct view *v, const struct astro_tlm_stat *st, char *d)
+{
+	int64_t dt = dt_of(v);
+
+	d = astro_tlm_npy_put_f8(d, secs_of(st->index * dt + dt / 2));
+	d = astro_tlm_npy_put_i8(d, st->index);
+	d = astro_tlm_npy_put_i8(d, st->n);
+	if (v->m.type == ASTRO_TLM_STATE) {
+		size_t j = 0;
+
+		d = npy_put_val(d, &v->fields[3], &st->mid);
+		for (size_t c = 0; c < v->ncols; c++)
+			d = astro_tlm_npy_put_i8(d, state_count(v, st, c, &j));
+		return;
+	}
+	d = npy_put_val(d, &v->fields[3], &st->min);
+	d = npy_put_val(d, &v->fields[4], &st->max);
+	d = astro_tlm_npy_put_f8(d, st->mean);
+	d = npy_put_val(d, &v->fields[6], &st->mid);	/* after secs…mean */
+	if (v->n.daily) {
+		d = astro_tlm_npy_put_f8(d, st->std);
+		for (int k = 0; k < ASTRO_TLM_NPCT; k++)
+			d = astro_tlm_npy_put_f8(d, st->p[k]);
+	}
+}
+
+static int widest_state(void *arg, const struct astro_tlm_stat *st);
+
+/*
+ * The .npy record layout of a samples or stats view: the CSV's columns less
+ * `date`.  State text is |S of the longest state: for stats the union of the
+ * range's columns (already in v->cols); for samples every state the MSID's
+ * daily bins have counted, an upper bound for any range of it.
+ */
+static int npy_setup(struct view *v)
+{
+	static const char *const pct[ASTRO_TLM_NPCT] = {"p01", "p05", "p16", "p50", "p84", "p95", "p99"};
+	char vt = v->m.type == ASTRO_TLM_INT ? ASTRO_TLM_NPY_I8 :
+		  v->m.type == ASTRO_TLM_FLOAT ? ASTRO_TLM_NPY_F8 : ASTRO_TLM_NPY_S;
+	uint32_t width = 1;
+	size_t n = 0, cap = 16 + v->ncols;
+	struct astro_tlm_npy_field *f;
+	int rc;
+
+	if (v->m.type == ASTRO_TLM_STATE) {
+		if (v->n.fk == F_SAMPLES) {
+			struct astro_tlm_siter *it;
+			struct astro_tlm_stat st;
+
+			if ((rc = astro_tlm_archive_siter_open(v->r, &v->m, 1, INT64_MIN, INT64_MAX, &it)))
+				return rc;
+			while ((rc = astro_tlm_archive_siter_next(it, &st)) == 1)
+				widest_state(&width, &st);
+			astro_tlm_archive_siter_close(it);
+			if (rc < 0)
+				return rc;
+		}
+		for (size_t c = 0; c < v->ncols; c++)
+			width = v->cols[c].tlen > width ? v->cols[c].tlen : width;
+	}
+	if (!(f = calloc(cap, sizeof(*f))))
+		return -ENOMEM;
+#define FIELD(nm, ty) (f[n++] = (struct astro_tlm_npy_field){.prefix = (nm), .text = "", .type = (ty), .width = width})
+	FIELD("secs", ASTRO_TLM_NPY_F8);
+	if (v->n.fk == F_SAMPLES) {
+		FIELD("value", vt);
+	} else {
+		FIELD("index", ASTRO_TLM_NPY_I8);
+		FIELD("samples", ASTRO_TLM_NPY_I8);
+		if (v->m.type == ASTRO_TLM_STATE) {
+			FIELD("midval", vt);
+			for (size_t c = 0; c < v->ncols; c++)
+				f[n++] = (struct astro_tlm_npy_field){.prefix = "n_", .text = v->cols[c].text,
+					.tlen = v->cols[c].tlen, .type = ASTRO_TLM_NPY_I8};
+		} else {
+			FIELD("min", vt);
+			FIELD("max", vt);
+			FIELD("mean", ASTRO_TLM_NPY_F8);
+			FIELD("midval", vt);
+			if (v->n.daily) {
+				FIELD("std", ASTRO_TLM_NPY_F8);
+				for (int k = 0; k < ASTRO_TLM_NPCT; k++)
+					FIELD(pct[k], ASTRO_TLM_NPY_F8);
+			}
+		}
+	}
+#undef FIELD
+	v->fields = f;
+	v->nfields = n;
+	v->rec = astro_tlm_npy_record_size(f, n);
+	return 0;
+}
+
+static int widest_state(void *arg, const struct astro_tlm_stat *st)
+{
+	uint32_t *w = arg;
+
+	for (size_t i = 0; i < st->nstates; i++)
+		if (st->states[i].tlen > *w)
+			*w = st->states[i].tlen;
+	return 0;
+}
+
 /* Render the next row into v->row; 1, 0 at the end, or -errno. */
 static int producer_next(struct view *v)
 {
@@ -406,6 +566,17 @@ static int producer_next(struct view *v)
 
 		if ((rc = astro_tlm_archive_iter_next(v->it, &t, &val, &bad)) != 1)
 			return rc;
+		v->last_key = t;
+		if (v->rec) {
+			char *d;
+
+			if ((rc = row_room(v, v->rec)))
+				return rc;
+			d = astro_tlm_npy_put_f8(v->row, secs_of(t));
+			npy_put_val(d, &v->fields[1], &val);
+			v->rowlen = v->rec;
+			return 1;
+		}
 		/* the same formatter the archive's per-day byte counts use */
 		while ((need = astro_tlm_fmt_row(t, &val, v->row, v->rowcap)) > v->rowcap) {
 			char *q = realloc(v->row, need + 64);
@@ -423,8 +594,15 @@ static int producer_next(struct view *v)
 
 		if ((rc = astro_tlm_archive_siter_next(v->sit, &st)) != 1)
 			return rc;
-		render_stat(v, &st, &b);
 		v->last_key = st.index;
+		if (v->rec) {
+			if ((rc = row_room(v, v->rec)))
+				return rc;
+			render_stat_npy(v, &st, v->row);
+			v->rowlen = v->rec;
+			return 1;
+		}
+		render_stat(v, &st, &b);
 	}
 	v->row = b.p;
 	v->rowcap = b.cap;
@@ -496,6 +674,7 @@ static void view_free(struct view *v)
 	free(v->head);
 	free(v->marks);
 	free(v->cols);
+	free(v->fields);
 	free(v->row);
 	pthread_mutex_destroy(&v->mu);
 	free(v);
@@ -647,7 +826,7 @@ static int count_span(struct view *v, int64_t from, int64_t to)
 	while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1) {
 		if (rows++ % MARK_EVERY == 0 && (rc = add_mark(v, v->size, t)))
 			break;
-		v->size += astro_tlm_fmt_row(t, &val, NULL, 0);
+		v->size += v->rec ? v->rec : astro_tlm_fmt_row(t, &val, NULL, 0);
 	}
 	astro_tlm_archive_iter_close(it);
 	return rc < 0 ? rc : 0;
@@ -664,13 +843,12 @@ static int add_day(void *arg, int64_t day, uint64_t bytes, uint64_t rows)
 	struct daywalk *w = arg;
 	int64_t t;
 
-	(void)rows;
 	if (day == w->skip_first || day == w->skip_last)
 		return 0;
 	if ((w->rc = astro_tlm_time_day_start(day, &t)) ||
 	    (w->rc = add_mark(w->v, w->v->size, t)))
 		return 1;
-	w->v->size += bytes;
+	w->v->size += w->v->rec ? rows * w->v->rec : bytes;
 	return 0;
 }
 
@@ -778,7 +956,10 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 	if (nd->fk == F_SAMPLES) {
 		v->k0 = nd->whole ? INT64_MIN : nd->t0;
 		v->k1 = nd->whole ? INT64_MAX : nd->t1;
-		astro_buf_str(&h, "date,secs,value\n");
+		if (nd->npy && (rc = npy_setup(v)))
+			goto out;
+		if (!nd->npy)
+			astro_buf_str(&h, "date,secs,value\n");
 		if (hint && hint->marks) {
 			/* Same content version as a counted view: reuse its count and marks. */
 			v->marks = malloc(hint->nmarks * sizeof(*v->marks));
@@ -788,7 +969,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 			}
 			memcpy(v->marks, hint->marks, hint->nmarks * sizeof(*v->marks));
 			v->nmarks = v->capmarks = hint->nmarks;
-			v->size = hint->size - h.len;
+			v->size = hint->body;
 			goto done;
 		}
 	} else {
@@ -811,8 +992,18 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 			/* column texts point into the snapshot's map, which lives with r */
 			astro_buf_str(&h, "date,secs,index,samples,midval");
 			for (size_t c = 0; c < v->ncols; c++) {
-				astro_buf_str(&h, ",n_");
-				sb_csv(&h, v->cols[c].text, v->cols[c].tlen);
+				/* the whole field is quoted when the state text needs it (RFC 4180) */
+				struct astro_buf nm = {0};
+
+				astro_buf_str(&nm, "n_");
+				astro_buf_put(&nm, v->cols[c].text, v->cols[c].tlen);
+				if (nm.err) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				sb_chr(&h, ',');
+				sb_csv(&h, nm.p, nm.len);
+				free(nm.p);
 			}
 			sb_chr(&h, '\n');
 		} else {
@@ -820,6 +1011,11 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 			if (nd->daily)
 				astro_buf_str(&h, ",std,p01,p05,p16,p50,p84,p95,p99");
 			sb_chr(&h, '\n');
+		}
+		if (nd->npy) {
+			h.len = 0;	/* the CSV header above was for the column pass only */
+			if ((rc = npy_setup(v)))
+				goto out;
 		}
 	}
 	if (nd->fk == F_SAMPLES) {
@@ -849,6 +1045,8 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		v->size = off;
 	}
 done:
+	if (rc == 0 && v->rec)
+		rc = astro_tlm_npy_header(&h, v->fields, v->nfields, v->size / v->rec);
 	if (h.err || rc < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
@@ -955,6 +1153,8 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 		return -EINVAL;
 	}
 	pthread_mutex_init(&p->mu, NULL);
+	p->invalidate = ctx->invalidate;
+	p->invalidate_arg = ctx->invalidate_arg;
 	/* Read-write: the staging watcher ingests through this handle. */
 	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
 	if (rc) {
@@ -1077,6 +1277,7 @@ static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
 	astro_strlcpy(e->path, path, sizeof(e->path));
 	memcpy(e->ver, ver, sizeof(e->ver));
 	e->size = v->size;
+	e->body = v->size - v->hlen;
 	e->mtime = v->mtime;
 	e->marks = marks;
 	e->nmarks = marks ? v->nmarks : 0;
@@ -1148,13 +1349,14 @@ struct fillctx {
 static int list_msid(void *arg, const struct astro_tlm_meta *m)
 {
 	struct fillctx *fc = arg;
-	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", "", ".svg"};
+	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", ".npy", ".5min.npy",
+				    ".daily.npy", "", ".svg"};
 	char name[ASTRO_TLM_MSID_MAX + 16];
 
 	if (m->samples == 0)
 		return 0;
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sfx); i++) {
-		if (i == 4 && m->type == ASTRO_TLM_STATE)
+		if (i == 7 && m->type == ASTRO_TLM_STATE)
 			break;	/* no plot of state text */
 		snprintf(name, sizeof(name), "%s%s", m->name, sfx[i]);
 		if (fc->fill(fc->buf, name, NULL)) {
@@ -1222,6 +1424,9 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 			if (astro_tlm_time_to_utc(t, &u) || u.year != nd.year)
 				break;
 			snprintf(name, sizeof(name), "%03d.csv", u.doy);
+			if (fill(buf, name, NULL))
+				break;
+			snprintf(name, sizeof(name), "%03d.npy", u.doy);
 			if (fill(buf, name, NULL))
 				break;
 			if (day_span(u.year, u.doy, &d0, &d1))
@@ -1310,6 +1515,14 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 	if (!hit)
 		cache_put(p, path, ver, v);
 	f->keep_cache = same_as_last_open(p, path, ver);
+	/*
+	 * Another version than the last open: the kernel may still hold the
+	 * size of an older one for attr_keep_ms and would cut reads (and
+	 * mmap) of this open at it, so a .npy's data would not match its
+	 * header and a CSV would end mid-row.  Drop it before the open returns.
+	 */
+	if (!f->keep_cache && p->invalidate)
+		p->invalidate(p->invalidate_arg, path);
 	f->handle = v;
 	return 0;
 }
@@ -1317,11 +1530,17 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		   size_t size, off_t off)
 {
+	int n;
+
 	(void)priv;
 	(void)path;
 	if (!f || !f->handle)
 		return -EBADF;
-	return view_read(f->handle, buf, size, off);
+	n = view_read(f->handle, buf, size, off);
+	/* bytes rendered for the kernel: a re-read from the page cache adds none */
+	if (n > 0)
+		astro_stats_add("telemetry.bytes_read", n);
+	return n;
 }
 
 static int tp_release(void *priv, const char *path, struct astro_file *f)

@@ -11,6 +11,9 @@
  *   <MSID>.svg                plot of the good samples (min/max per pixel
  *                             column, so spikes survive); numeric MSIDs only
  *   <MSID>@<start>..<stop>[.5min|.daily].csv|.svg   looked up, not listed
+ *   … .npy                    every CSV above as NumPy .npy (tlm_npy.h): the
+ *                             CSV's columns less date, fixed-size records,
+ *                             so size = header + rows × record
  *
  * State MSIDs: stats columns are date,secs,index,samples,midval and one
  * n_<STATE> per state seen in the file's range.  Stats rows of a range file
@@ -24,7 +27,9 @@
  * snapshot and caches the size per path and archive generation; open()
  * renders its own count on its own snapshot and keeps a sparse index (every
  * 512 rows) so a read at any offset costs one seek plus at most 512 rows.
- * st_mtime of MSID files is the last commit that touched that MSID.
+ * st_mtime of MSID files is the last commit that touched that MSID.  An
+ * open at another version than the path's previous open invalidates what
+ * the kernel holds of it, so reads are never cut at an older size.
  *
  * Errors: unknown MSID or path ENOENT; an unparsable or reversed range
  * EINVAL; an empty range gives the header only; every file is read-only

@@ -22,7 +22,29 @@ struct astro_tlm_archive {
 	MDB_env *env;
 	MDB_dbi meta, samples, ledger, s5, sd, info, days;
 	unsigned flags;
+	astro_tlm_progress_fn progress;
+	void *progress_arg;
 };
+
+/* Shares of an ingest's time (measured on a year at 1 Hz): parse, store, stats. */
+#define W_PARSE 0.30
+#define W_STORE 0.45
+#define W_STATS 0.25
+
+void astro_tlm_archive_set_progress(struct astro_tlm_archive *a, astro_tlm_progress_fn fn,
+				    void *arg)
+{
+	a->progress = fn;
+	a->progress_arg = arg;
+}
+
+/* Phase `base` .. base + w of the whole, `done` of `total` through it. */
+static void progress(struct astro_tlm_archive *a, double base, double w, size_t done,
+		     size_t total, uint64_t samples)
+{
+	if (a->progress && total)
+		a->progress(a->progress_arg, base + w * (double)done / (double)total, samples);
+}
 
 struct astro_tlm_reader {
 	struct astro_tlm_archive *a;
@@ -768,6 +790,13 @@ struct ingest {
 	struct ledger_rec *lr;
 };
 
+static void parse_progress(void *arg, size_t done, size_t total)
+{
+	struct ingest *in = arg;
+
+	progress(in->a, 0, W_PARSE, done, total, in->b.n);
+}
+
 static void ingest_cleanup(struct ingest *in)
 {
 	if (in->txn)
@@ -794,6 +823,8 @@ static int ingest_parse(struct ingest *in, char *err, size_t errlen)
 	if (in->nlen == 0 || in->nlen >= 256 || memchr(in->name, '/', in->nlen))
 		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", in->name);
 	sha256_hex(in->buf, in->len, in->sha, in->res->sha256);
+	in->b.progress = parse_progress;
+	in->b.progress_arg = in;
 	if ((rc = astro_tlm_parse_any(in->buf, in->len, &in->b, err, errlen)))
 		goto out;
 	in->ord = malloc(in->b.n * sizeof(*in->ord));
@@ -965,6 +996,8 @@ static int ingest_samples(struct ingest *in, char *err, size_t errlen)
 		MDB_val kv = {12, key}, vv;
 		size_t need;
 
+		if ((i & 0xffff) == 0)
+			progress(in->a, W_PARSE, W_STORE, i, in->b.n, in->b.n);
 		if (i + 1 < in->b.n && o[1].msid == o->msid && o[1].t == o->t)
 			continue;
 		if (ingest_value(in, s, &need))
@@ -1021,6 +1054,9 @@ static int ingest_stats(struct ingest *in, char *err, size_t errlen)
 			const struct order *o = &in->ord[i];
 			int64_t idx = astro_tlm_stats_index(o->t, dt);
 
+			if ((i & 0xffff) == 0)
+				progress(in->a, W_PARSE + W_STORE + W_STATS * 0.45 * daily, W_STATS * 0.45,
+					 i, in->b.n, in->b.n);
 			if (o->msid == prev_msid && idx == prev)
 				continue;
 			prev_msid = o->msid;
@@ -1037,6 +1073,9 @@ static int ingest_stats(struct ingest *in, char *err, size_t errlen)
 	for (size_t i = 0; i < in->b.n; i++) {
 		const struct order *o = &in->ord[i];
 
+		if ((i & 0xffff) == 0)
+			progress(in->a, W_PARSE + W_STORE + W_STATS * 0.9, W_STATS * 0.1, i, in->b.n,
+				 in->b.n);
 		if (astro_tlm_time_utc_day(o->t, &d))
 			continue;
 		if (o->msid == prev_msid && d == prev)

@@ -84,6 +84,16 @@ int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
 				  struct astro_tlm_ingest_result *res, char *err,
 				  size_t errlen);
 
+/*
+ * Progress of the ingests on this handle: fn gets the fraction done (0..1,
+ * the phases — parse, store, statistics — weighted by their typical cost)
+ * and the samples parsed so far, at most every 64 Ki samples.  NULL stops.
+ * For one thread's handle (astrofs-ingest); not for a shared one.
+ */
+typedef void (*astro_tlm_progress_fn)(void *arg, double frac, uint64_t samples);
+void astro_tlm_archive_set_progress(struct astro_tlm_archive *a, astro_tlm_progress_fn fn,
+				    void *arg);
+
 /* Replace the BAD_TIMES table (cheta text) and recompute affected bins. */
 int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 				   const char *buf, size_t len, char *err,

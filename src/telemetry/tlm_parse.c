@@ -346,6 +346,8 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 		int ty;
 
 		line++;
+		if (b->progress && (line & 0xffff) == 0)
+			b->progress(b->progress_arg, (size_t)(p - buf), len);
 		if (le > p && le[-1] == '\r')
 			le--;
 		if (memchr(p, '\0', (size_t)(le - p)))

@@ -103,3 +103,21 @@ kill_after() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "astrofs-ingest $(cat "$ROOT/VERSION")" ]
 }
+
+@test "ingest: a progress bar on a terminal, one summary line otherwise" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	script -qec "'$INGEST' --archive '$T/arc' '$T/big.csv'" "$T/pty.out" >/dev/null
+	# redraws in place: percent, bar, rate and ETA, rising to the end
+	tr '\r' '\n' <"$T/pty.out" | grep -E '^\[1/1\] .*big\.csv +[0-9]+% \[[#-]+\] +[0-9.]+ MB/s +[0-9.]+ M samples +ETA [-0-9]:[-0-9]{2}' >"$T/bars"
+	[ "$(wc -l <"$T/bars")" -ge 3 ]
+	pcts=$(sed -E 's/.*big\.csv +([0-9]+)%.*/\1/' "$T/bars")
+	[ "$(printf '%s\n' "$pcts" | sort -n | tr '\n' ' ')" = "$(printf '%s\n' "$pcts" | tr '\n' ' ')" ]
+	[ "$(printf '%s\n' "$pcts" | tail -1)" -ge 80 ]
+	grep -q 'big.csv: 3000000 samples in' "$T/pty.out"
+	# not a terminal: no bar, no carriage returns, one line (log warnings aside)
+	cp "$T/big.csv" "$T/big2.csv"
+	"$INGEST" --archive "$T/arc" "$T/big2.csv" 2>&1 </dev/null | grep -v 'astrofs\[warning\]' >"$T/plain"
+	[ "$(wc -l <"$T/plain")" -eq 1 ]
+	! grep -q $'\r' "$T/plain"
+	grep -q "^$T/big2.csv: 3000000 samples in [0-9.]* s$" "$T/plain"
+}

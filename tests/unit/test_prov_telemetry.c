@@ -214,8 +214,8 @@ static void every_listed_file_has_its_exact_size(void **state)
 				     "MODE,2021:026:00:01:00,NMAN\nMODE,2021:026:00:02:00,NPNT\n"
 				     "MODE,2021:027:00:00:00,\"A,B\"\n"), 0);
 	assert_int_equal(P.readdir(f->priv, "", collect, &root), 0);
-	/* INDEX, BAD_TIMES; per MSID .csv .5min.csv .daily.csv dir, + .svg unless a state */
-	assert_int_equal(root.n, 3 + 3 * 4 + 2);
+	/* INDEX, BAD_TIMES; per MSID .csv .5min.csv .daily.csv, the three .npy, dir, + .svg unless a state */
+	assert_int_equal(root.n, 3 + 3 * 7 + 2);
 	assert_string_equal(root.v[0], "INDEX.csv");
 	for (int i = 0; i < root.n; i++) {
 		struct astro_attr a;
@@ -265,7 +265,7 @@ static void every_listed_file_has_its_exact_size(void **state)
 	 * vals[1] = NPNT); 2021:027 = 728092869.184 s falls in 2219795.
 	 * Middles: index·328 + 164.
 	 */
-	assert_string_equal(mode, "date,secs,index,samples,midval,n_\"A,B\",n_NMAN,n_NPNT\n"
+	assert_string_equal(mode, "date,secs,index,samples,midval,\"n_A,B\",n_NMAN,n_NPNT\n"
 			    "2021:025:23:57:42.816,728006332,2219531,1,NPNT,0,0,1\n"
 			    "2021:026:00:03:10.816,728006660,2219532,2,NPNT,0,1,1\n"
 			    "2021:027:00:00:54.816,728092924,2219795,1,\"A,B\",1,0,0\n");
