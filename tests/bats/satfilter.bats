@@ -245,3 +245,14 @@ PY
 	# closed: the memory is given back
 	[ "$(daemon_rss)" -lt $((base + 32768)) ]
 }
+
+@test "satfilter: the HTTP listener survives slowloris: 189 detectors served beside 64 trickling connections, which are cut" {
+	port=$(free_port)
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$port"
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$VISIT" "http://127.0.0.1:$port/visit_cache"
+	[ "$output" = 200 ]
+	run timeout 90 python3 "$ROOT/tests/satfilter/slowloris.py" "$port" "$VISIT" "$SOURCES"
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[[ "$output" == *"served 189 of 189"* ]]
+	[[ "$output" == *"slow_closed 64 of 64"* ]]
+}
