@@ -147,6 +147,16 @@ void astro_config_free(struct astro_config *cfg);
 int astro_config_set(struct astro_config *cfg, const char *name,
 		     const char *value, char *err, size_t errlen);
 
+/*
+ * Mask, in place, the secrets in one `-o` argument ("a=1,fits_http=...")
+ * once it has been parsed, so /proc/PID/cmdline (readable by every local
+ * user) does not show them: passwords in URL userinfo and signature or
+ * token query values (a SAS `sig=`) of the URL options become "********".
+ * The argument keeps its length (NUL-padded); if masking fails it is wiped
+ * whole.
+ */
+void astro_config_scrub_arg(char *arg);
+
 /* True for fstab-only options that are accepted and ignored. */
 bool astro_config_is_ignored(const char *name);
 
