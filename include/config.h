@@ -79,7 +79,8 @@ struct astro_config {
 	char *spacetrack_url;
 	char *spacetrack_credentials;	/* path of the credentials file */
 	char *spacetrack_user;		/* loaded from the file or environment */
-	char *spacetrack_password;	/* secret: never logged, masked in dumps */
+	char *spacetrack_password;	/* secret: never logged, masked in dumps;
+					 * astro_secure_strdup memory (so is the user) */
 	struct astro_rate spacetrack_rate;
 	unsigned tle_ttl;		/* seconds */
 	unsigned tle_final_after;	/* seconds */
@@ -191,7 +192,8 @@ int astro_parse_rate(const char *s, struct astro_rate *out);
 
 /*
  * Read a `key = value` credentials file (space-track style) after checking
- * its mode; returns malloc'd values for the two keys asked for.
+ * its mode; returns the values for the two keys asked for in secret memory
+ * (astro_secure_strdup: free them with astro_secure_strfree).
  */
 int astro_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);

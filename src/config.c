@@ -1067,13 +1067,11 @@ out:
 	return rc;
 }
 
+/* Credentials live in astro_secure memory: out of core dumps, wiped. */
 static void free_secret(char **s)
 {
-	if (*s) {
-		explicit_bzero(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
+	astro_secure_strfree(*s);
+	*s = NULL;
 }
 
 void astro_config_free(struct astro_config *cfg)
@@ -1283,7 +1281,7 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	val = trim(eq + 1);
 	if (*val == '\0')
 		return fail(err, errlen, -EINVAL, "%s:%u: empty value for %s", path, lineno, key);
-	if (!(copy = strdup(val)))
+	if (!(copy = astro_secure_strdup(val)))
 		return -ENOMEM;
 	free_secret(slot);
 	*slot = copy;
@@ -1425,8 +1423,8 @@ static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t e
 			    "%s is set but %s is not (set both, or use spacetrack_credentials)",
 			    u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
 			    u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
-	if (u && (!(cfg->spacetrack_user = strdup(u)) ||
-		  !(cfg->spacetrack_password = strdup(p))))
+	if (u && (!(cfg->spacetrack_user = astro_secure_strdup(u)) ||
+		  !(cfg->spacetrack_password = astro_secure_strdup(p))))
 		return -ENOMEM;
 	/* No credentials at all is fine: offline, or a catalog file. */
 	return 0;

@@ -62,3 +62,43 @@ cmdlines() {
 	chmod 600 "$T/aws"
 	mount_astrofs "s3_credentials=$T/aws,fits_buckets=b,s3_endpoint=http://127.0.0.1:9"
 }
+
+# gcore_pid PID OUT: a core of a running process, as the kernel would write
+# it (gcore honours MADV_DONTDUMP and coredump_filter); prints its path
+gcore_pid() {
+	command -v gcore >/dev/null || skip "gcore (gdb) is not installed"
+	timeout 120 gcore -o "$2" "$1" >"$T/gcore.log" 2>&1
+	ls "$2.$1"
+}
+
+@test "secrets: a core of a daemon that loaded the space-track catalogue holds neither catalogue nor password" {
+	# the stand-in's clock at 2024-03-05: its GP answer is the synthetic
+	# 2024-03-01 day, 500 objects, whose lines are the needles
+	st_post clock "{\"offset_s\": $(( $(date -u -d 2024-03-05 +%s) - $(date +%s) ))}"
+	python3 "$ROOT/tests/standin/spacetrack.py" --user u --password p \
+		--synthetic-day 2024-03-01:500 --write-synthetic "$T/synthetic.3le"
+	tr -d '\r' <"$T/synthetic.3le" | grep -E '^[12] ' | cut -c1-60 >"$T/lines"
+	[ "$(wc -l <"$T/lines")" -ge 1000 ]
+	mount_astrofs "archive_dir=$T/archive"
+	v='{"visit_id": 7, "exposure_start_mjd": 60370.3, "exposure_end_mjd": 60370.30035, "boresight_ra": 53.0, "boresight_dec": -27.9}'
+	exec 5<>"$T/mnt/satfilter"
+	printf '%s\n' "$v" >&5
+	read -r a <&5
+	exec 5>&-
+	[ "$(jq -r .status <<<"$a")" = cached ]
+	[ "$(st_count queries)" -eq 1 ]
+	core=$(gcore_pid "$(cat "$T/astrofs.pid")" "$T/core")
+	# the password, plain or URL-escaped as in the login form
+	esc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="-_.~"))' "$ST_PASS")
+	pw=$(grep -c -a -F -e "$ST_PASS" -e "$esc" "$core" || true)
+	cat=$(grep -c -a -F -f "$T/lines" "$core" || true)
+	echo "password hits: $pw, catalogue hits: $cat in $core ($(stat -c %s "$core") bytes)"
+	[ "$pw" = 0 ]
+	[ "$cat" = 0 ]
+	rm -f "$core"
+	# the scan can fail: it finds both in a core of the stand-in
+	core=$(gcore_pid "$(cat "$T/standin.pid")" "$T/core")
+	grep -q -a -F -e "$ST_PASS" "$core"
+	grep -q -a -F -f "$T/lines" "$core"
+	rm -f "$core"
+}

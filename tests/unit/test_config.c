@@ -865,7 +865,7 @@ static void credentials_file(void **state)
 		assert_int_equal(astro_read_secret_file(path, "identity", &u, NULL, NULL,
 							err, sizeof(err)), 0);
 		assert_string_equal(u, "alice@example.org");
-		free(u);
+		astro_secure_strfree(u);
 	}
 
 	/* Owned by another non-root user: only testable when we can chown. */
@@ -925,8 +925,8 @@ static void credentials_file_errors(void **state)
 						err, sizeof(err)), 0);
 	assert_string_equal(u, "b");
 	assert_string_equal(p, "=p=");
-	free(u);
-	free(p);
+	astro_secure_strfree(u);
+	astro_secure_strfree(p);
 	free(path);
 }
 
