@@ -203,6 +203,21 @@ static void scrub_argv(int argc, char **argv)
 	}
 }
 
+/*
+ * SPACETRACK_PASSWORD, once copied into secure memory by build_config: its
+ * environment string sits at the top of the stack, which every core dump
+ * holds (and /proc/PID/environ shows), so wipe it there and drop it.
+ */
+static void scrub_env(void)
+{
+	char *p = getenv("SPACETRACK_PASSWORD");
+
+	if (p) {
+		explicit_bzero(p, strlen(p));
+		unsetenv("SPACETRACK_PASSWORD");
+	}
+}
+
 static void build_config(struct args *a, struct astro_config *cfg)
 {
 	char err[512];
@@ -544,6 +559,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &a);
 	build_config(&a, &cfg);
 	scrub_argv(argc, argv);
+	scrub_env();
 	if (!realpath(a.mountpoint, real))
 		die("mount point %s: %s", a.mountpoint, strerror(errno));
 	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))

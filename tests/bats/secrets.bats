@@ -102,3 +102,14 @@ gcore_pid() {
 	grep -q -a -F -f "$T/lines" "$core"
 	rm -f "$core"
 }
+
+@test "secrets: SPACETRACK_PASSWORD is wiped from the daemon's environment once read, and still logs in" {
+	SPACETRACK_USER=$ST_USER SPACETRACK_PASSWORD=$ST_PASS \
+		astrofs_start "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs,spacetrack_url=$ST_URL,timeout=10"
+	run tr '\0' '\n' <"/proc/$(cat "$T/astrofs.pid")/environ"
+	[[ "$output" == *SPACETRACK_USER=* ]]
+	[[ "$output" != *"$ST_PASS"* ]]
+	# the copy it keeps still works
+	[ "$(wc -l <"$T/mnt/tle/2019/12/18.tle")" -gt 0 ]
+	[ "$(st_count logins)" -eq 1 ]
+}
