@@ -128,5 +128,9 @@ int astro_random(void *buf, size_t len);
  */
 void *astro_secure_alloc(size_t len);
 void astro_secure_free(void *p, size_t len);
+/* A string copy in such memory (a password); NULL on failure.  Free it with
+ * astro_secure_strfree (NULL is a no-op), never with free(). */
+char *astro_secure_strdup(const char *s);
+void astro_secure_strfree(char *s);
 
 #endif

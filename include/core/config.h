@@ -86,7 +86,8 @@ struct astro_config {
 	char *spacetrack_url;
 	char *spacetrack_credentials;	/* path of the credentials file */
 	char *spacetrack_user;		/* loaded from the file or environment */
-	char *spacetrack_password;	/* secret: never logged, masked in dumps */
+	char *spacetrack_password;	/* secret: never logged, masked in dumps;
+					 * astro_secure_strdup memory (so is the user) */
 	struct astro_rate spacetrack_rate;
 	unsigned tle_ttl;		/* seconds */
 	unsigned tle_final_after;	/* seconds */
@@ -154,6 +155,16 @@ void astro_config_free(struct astro_config *cfg);
 int astro_config_set(struct astro_config *cfg, const char *name,
 		     const char *value, char *err, size_t errlen);
 
+/*
+ * Mask, in place, the secrets in one `-o` argument ("a=1,fits_http=...")
+ * once it has been parsed, so /proc/PID/cmdline (readable by every local
+ * user) does not show them: passwords in URL userinfo and signature or
+ * token query values (a SAS `sig=`) of the URL options become "********".
+ * The argument keeps its length (NUL-padded); if masking fails it is wiped
+ * whole.
+ */
+void astro_config_scrub_arg(char *arg);
+
 /* True for fstab-only options that are accepted and ignored. */
 bool astro_config_is_ignored(const char *name);
 
@@ -188,7 +199,8 @@ int astro_parse_rate(const char *s, struct astro_rate *out);
 
 /*
  * Read a `key = value` credentials file (space-track style) after checking
- * its mode; returns malloc'd values for the two keys asked for.
+ * its mode; returns the values for the two keys asked for in secret memory
+ * (astro_secure_strdup: free them with astro_secure_strfree).
  */
 int astro_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);

@@ -37,6 +37,9 @@ struct astro_http_req {
 	 * whenever it is grown or freed.  Free it with astro_http_resp_free,
 	 * or, once taken, astro_secure_free(body, body_cap). */
 	int secret_body;
+	/* The request body is a secret (a login form): like secret_body, the
+	 * transfer runs on its own handle and connection, wiped after. */
+	int secret_request;
 };
 
 struct astro_http_resp {
@@ -81,5 +84,8 @@ void astro_http_set_inject(astro_http_inject_fn fn, void *arg);
 
 /* Percent-encode src (RFC 3986 unreserved kept) into a malloc'd string. */
 char *astro_http_escape(const char *src, size_t len);
+/* The same into out (room for len * 3 + 1 bytes, e.g. secure memory);
+ * returns the length written, without the NUL. */
+size_t astro_http_escape_to(char *out, const char *src, size_t len);
 
 #endif

@@ -186,6 +186,40 @@ static void parse_args(int argc, char **argv, struct args *a)
 			a->config = a->opts[i] + 7;
 }
 
+/*
+ * Every local user can read /proc/PID/cmdline: once the options are parsed,
+ * mask the secrets in the -o arguments in place.  This runs before the
+ * fork, so the waiting parent and the daemon both show the masked text.
+ */
+static void scrub_argv(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-N") == 0) {
+			i++;
+		} else if (strncmp(argv[i], "-o", 2) == 0) {
+			if (argv[i][2])
+				astro_config_scrub_arg(argv[i] + 2);
+			else if (i + 1 < argc)
+				astro_config_scrub_arg(argv[++i]);
+		}
+	}
+}
+
+/*
+ * SPACETRACK_PASSWORD, once copied into secure memory by build_config: its
+ * environment string sits at the top of the stack, which every core dump
+ * holds (and /proc/PID/environ shows), so wipe it there and drop it.
+ */
+static void scrub_env(void)
+{
+	char *p = getenv("SPACETRACK_PASSWORD");
+
+	if (p) {
+		explicit_bzero(p, strlen(p));
+		unsetenv("SPACETRACK_PASSWORD");
+	}
+}
+
 static void build_config(struct args *a, struct astro_config *cfg)
 {
 	char err[512];
@@ -529,6 +563,8 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &a);
 	build_config(&a, &cfg);
+	scrub_argv(argc, argv);
+	scrub_env();
 	if (!realpath(a.mountpoint, real))
 		die("mount point %s: %s", a.mountpoint, strerror(errno));
 	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))

@@ -580,6 +580,78 @@ static char *masked_urls(const char *s)
 	return out;
 }
 
+void astro_config_scrub_arg(char *arg)
+{
+	size_t len = strlen(arg), olen = 0;
+	char *out = NULL, *val = NULL, *m = NULL;
+	const char *p = arg;
+	bool changed = false, failed = false;
+	FILE *f = open_memstream(&out, &olen);
+
+	if (!f) {
+		explicit_bzero(arg, len);	/* fail closed */
+		return;
+	}
+	for (;;) {
+		/* one option, up to an unescaped comma (as astrofs splits -o) */
+		const char *s = p, *eq;
+		const struct opt *o = NULL;
+		char name[64];
+		size_t n;
+
+		while (*p && *p != ',')
+			p += (*p == '\\' && p[1]) ? 2 : 1;
+		n = (size_t)(p - s);
+		eq = memchr(s, '=', n);
+		if (eq && (size_t)(eq - s) < sizeof(name)) {
+			memcpy(name, s, (size_t)(eq - s));
+			name[eq - s] = '\0';
+			o = find_opt(name);
+		}
+		if (o && (o->type == T_URL || o->type == T_FITS_HTTP)) {
+			val = strndup(eq + 1, n - (size_t)(eq + 1 - s));
+			m = val ? masked_urls(val) : NULL;
+			if (!m) {
+				failed = true;
+				break;
+			}
+			fwrite(s, 1, (size_t)(eq + 1 - s), f);
+			fputs(m, f);
+			changed |= strcmp(m, val) != 0;
+			explicit_bzero(val, strlen(val));
+			free(val);
+			free(m);
+			val = m = NULL;
+		} else {
+			fwrite(s, 1, n, f);
+		}
+		if (!*p)
+			break;
+		fputc(*p++, f);
+	}
+	if (fclose(f) != 0)
+		failed = true;
+	if (failed) {
+		explicit_bzero(arg, len);
+	} else if (changed) {
+		/* the kernel shows argv's original area: NUL-pad what is left;
+		 * a mask longer than its secret may cut the tail, never expose */
+		size_t c = olen < len ? olen : len;
+
+		memcpy(arg, out, c);
+		memset(arg + c, 0, len - c);
+	}
+	if (val) {
+		explicit_bzero(val, strlen(val));
+		free(val);
+	}
+	free(m);
+	if (out) {
+		explicit_bzero(out, olen);
+		free(out);
+	}
+}
+
 /* host:port, host may be a bracketed IPv6 literal. */
 static int check_listen(const char *s)
 {
@@ -998,13 +1070,11 @@ out:
 	return rc;
 }
 
+/* Credentials live in astro_secure memory: out of core dumps, wiped. */
 static void free_secret(char **s)
 {
-	if (*s) {
-		explicit_bzero(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
+	astro_secure_strfree(*s);
+	*s = NULL;
 }
 
 void astro_config_free(struct astro_config *cfg)
@@ -1214,7 +1284,7 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	val = trim(eq + 1);
 	if (*val == '\0')
 		return fail(err, errlen, -EINVAL, "%s:%u: empty value for %s", path, lineno, key);
-	if (!(copy = strdup(val)))
+	if (!(copy = astro_secure_strdup(val)))
 		return -ENOMEM;
 	free_secret(slot);
 	*slot = copy;
@@ -1313,6 +1383,25 @@ static int check_readable(const char *opt, const char *path, char *err, size_t e
 	return 0;
 }
 
+/*
+ * A credentials file other users may read leaks its keys however careful
+ * the daemon is: refuse it at mount time, as astro_read_secret_file does.
+ */
+static int check_private(const char *opt, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc = check_readable(opt, path, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+	if (st.st_mode & 077)
+		return fail(err, errlen, -EACCES, "%s %s: mode %04o is too open; chmod 600 it",
+			    opt, path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
 static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t errlen)
 {
 	const char *u = getenv("SPACETRACK_USER"), *p = getenv("SPACETRACK_PASSWORD");
@@ -1337,8 +1426,8 @@ static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t e
 			    "%s is set but %s is not (set both, or use spacetrack_credentials)",
 			    u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
 			    u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
-	if (u && (!(cfg->spacetrack_user = strdup(u)) ||
-		  !(cfg->spacetrack_password = strdup(p))))
+	if (u && (!(cfg->spacetrack_user = astro_secure_strdup(u)) ||
+		  !(cfg->spacetrack_password = astro_secure_strdup(p))))
 		return -ENOMEM;
 	/* No credentials at all is fine: offline, or a catalog file. */
 	return 0;
@@ -1373,7 +1462,7 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return fail(err, errlen, -EINVAL,
 			    "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
 	if (cfg->s3_credentials &&
-	    (rc = check_readable("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
+	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
 		return rc;
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)
@@ -1386,8 +1475,8 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return fail(err, errlen, -EINVAL, "obs_backend: expected local or aws, not '%.*s'",
 			    ECHO_MAX, cfg->obs_backend);
 	if (cfg->obs_aws_credentials &&
-	    (rc = check_readable("obs_aws_credentials", cfg->obs_aws_credentials, err,
-				 errlen)) < 0)
+	    (rc = check_private("obs_aws_credentials", cfg->obs_aws_credentials, err,
+				errlen)) < 0)
 		return rc;
 	if (cfg->s3_path_style < 0)
 		cfg->s3_path_style = cfg->s3_endpoint ? 1 : 0;

@@ -193,6 +193,22 @@ void astro_secure_free(void *p, size_t len)
 	munmap(p, len);
 }
 
+char *astro_secure_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = astro_secure_alloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+void astro_secure_strfree(char *s)
+{
+	if (s)
+		astro_secure_free(s, strlen(s) + 1);
+}
+
 char *astro_buf_grow(struct astro_buf *b, size_t n)
 {
 	size_t cap = b->cap ? b->cap : 256;

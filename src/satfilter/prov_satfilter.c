@@ -6,7 +6,11 @@
  * writes), read the answers, one JSON line each, in order, on the same
  * handle.  Each open has its own request buffer and answer queue; writes
  * append whatever their offset, reads ignore the offset and consume from
- * a cursor (direct_io + nonseekable).  A request is answered when its
+ * a cursor (direct_io + nonseekable).  A handle holds at most
+ * ASTRO_SATFILTER_MAX_UNREAD bytes of unread answers (plus the one answer
+ * that crossed the line): a write that would start a request beyond that
+ * answers with what it consumed so far (a short write), or, having consumed
+ * nothing, fails with ENOBUFS until the answers are read.  A request is answered when its
  * newline arrives, or at the next read if it has none.  Reading a handle
  * that never wrote gives a usage line, then EOF.
  *
@@ -19,6 +23,7 @@
  * previous catalogue.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +66,13 @@ struct sf_handle {
 	int overflow;			/* the current line exceeded the limit: skip it */
 	char *out;			/* answers not read yet, from out_pos */
 	size_t out_len, out_pos, out_cap;
+	size_t peak;			/* largest buffer this handle held */
 	int wrote;
 };
+
+/* A buffer above this is given back once it is empty, so an idle handle
+ * does not keep the memory of its largest burst. */
+#define KEEP_CAP (64u << 10)
 
 static int is_file_catalogue(const struct astro_config *cfg)
 {
@@ -260,15 +270,34 @@ static int reserve(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Give back an emptied buffer that grew past KEEP_CAP. */
+static void shrink(char **buf, size_t *cap)
+{
+	if (*cap > KEEP_CAP) {
+		free(*buf);
+		*buf = NULL;
+		*cap = 0;
+	}
+}
+
 /* Queue one answer line. */
 static int emit(struct sf_handle *h, const char *s)
 {
 	size_t n = strlen(s);
 
-	if (h->out_pos == h->out_len)
+	if (h->out_pos == h->out_len) {
 		h->out_pos = h->out_len = 0;
+	} else if (h->out_pos > h->out_len / 2) {
+		/* a reader is draining while a writer adds: reuse the read part
+		 * rather than grow past what is unread */
+		memmove(h->out, h->out + h->out_pos, h->out_len - h->out_pos);
+		h->out_len -= h->out_pos;
+		h->out_pos = 0;
+	}
 	if (reserve(&h->out, &h->out_cap, h->out_len + n + 1))
 		return -ENOMEM;
+	if (h->out_cap > h->peak)
+		h->peak = h->out_cap;
 	memcpy(h->out + h->out_len, s, n);
 	h->out[h->out_len + n] = '\n';
 	h->out_len += n + 1;
@@ -308,15 +337,21 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 {
 	struct sf_priv *p = priv;
 	struct sf_handle *h = f->handle;
-	int rc = 0;
+	size_t i;
+	int rc = 0, full = 0;
 
 	(void)path; (void)off;
 	pthread_mutex_lock(&h->lock);
 	h->wrote = 1;
-	for (size_t i = 0; i < size && rc == 0;) {
+	for (i = 0; i < size && rc == 0;) {
 		const char *nl = memchr(buf + i, '\n', size - i);
 		size_t n = nl ? (size_t)(nl - (buf + i)) : size - i;
 
+		if (h->out_len - h->out_pos >= ASTRO_SATFILTER_MAX_UNREAD) {
+			/* the reader is behind: take no more until it reads */
+			full = 1;
+			break;
+		}
 		if (!h->overflow && h->in_len + n > ASTRO_SATFILTER_MAX_REQUEST) {
 			h->overflow = 1;
 			h->in_len = 0;
@@ -325,6 +360,8 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 			rc = reserve(&h->in, &h->in_cap, h->in_len + n);
 			if (rc)
 				break;
+			if (h->in_cap > h->peak)
+				h->peak = h->in_cap;
 			memcpy(h->in + h->in_len, buf + i, n);
 			h->in_len += n;
 		}
@@ -339,9 +376,14 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 			rc = run_line(p, h, h->in, h->in_len);
 		}
 		h->in_len = 0;
+		shrink(&h->in, &h->in_cap);
 	}
 	pthread_mutex_unlock(&h->lock);
-	return rc ? rc : (int)size;
+	if (rc)
+		return rc;
+	if (full && i == 0)
+		return -ENOBUFS;
+	return (int)i;
 }
 
 static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf,
@@ -367,6 +409,7 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 				 : run_line(p, h, h->in, h->in_len);
 		h->in_len = 0;
 		h->overflow = 0;
+		shrink(&h->in, &h->in_cap);
 	}
 	if (rc) {
 		pthread_mutex_unlock(&h->lock);
@@ -377,6 +420,10 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 		n = size;
 	memcpy(buf, h->out + h->out_pos, n);
 	h->out_pos += n;
+	if (h->out_pos == h->out_len) {
+		h->out_pos = h->out_len = 0;
+		shrink(&h->out, &h->out_cap);
+	}
 	pthread_mutex_unlock(&h->lock);
 	return (int)n;
 }
@@ -393,6 +440,7 @@ static int sf_truncate(void *priv, const char *path, struct astro_file *f, off_t
 static int sf_release(void *priv, const char *path, struct astro_file *f)
 {
 	struct sf_handle *h = f->handle;
+	int big;
 
 	(void)priv; (void)path;
 	if (!h)
@@ -400,8 +448,13 @@ static int sf_release(void *priv, const char *path, struct astro_file *f)
 	pthread_mutex_destroy(&h->lock);
 	free(h->in);
 	free(h->out);
+	big = h->peak > KEEP_CAP;
 	free(h);
 	f->handle = NULL;
+	/* glibc keeps freed heap (and raises its mmap threshold after a large
+	 * free), so a burst would stay in the RSS for good: hand it back. */
+	if (big)
+		malloc_trim(0);
 	return 0;
 }
 

@@ -70,6 +70,9 @@
 /* Largest request (one JSON line) and number of DIASources in it. */
 #define ASTRO_SATFILTER_MAX_REQUEST (16u << 20)
 #define ASTRO_SATFILTER_MAX_SOURCES 100000u
+/* Unread answers one /satfilter handle may hold before its writes fail
+ * with ENOBUFS (until they are read). */
+#define ASTRO_SATFILTER_MAX_UNREAD (4u << 20)
 /* Longest exposure a visit may span. */
 #define ASTRO_SATFILTER_MAX_EXPOSURE_S 600.0
 /* A visit must lie within this many days of the newest catalogue epoch. */

@@ -1,18 +1,50 @@
-/* satfilter_http.c — see satfilter_http.h. */
+/*
+ * satfilter_http.c — see satfilter_http.h.
+ *
+ * libmicrohttpd's own timeout is an idle timeout: a client that sends one
+ * byte every few seconds keeps its connection (and its slot) for ever.  So
+ * every connection is also tracked here (MHD_OPTION_NOTIFY_CONNECTION) with
+ * the time its current phase began, and a reaper thread shuts down the
+ * socket of one whose headers or body are late; libmicrohttpd then sees the
+ * end of the stream and closes it as it would any other.  The entry leaves
+ * the list (under the lock) before libmicrohttpd closes the descriptor, so
+ * the reaper never touches a descriptor number that was reused.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include "core/astro.h"
 #include "satfilter_http.h"
+
+/* Threads answering requests: a DIASource batch costs CPU, and one slow
+ * answer must not hold up the other detectors of the visit. */
+#define POOL_THREADS 4u
+
+enum phase { HEADERS, BODY, ANSWER };
+
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	enum phase phase;
+	int64_t since_ms;	/* when the phase began (monotonic) */
+	int reaped;
+};
 
 struct astro_satfilter_http {
 	struct MHD_Daemon *d;
 	struct astro_satfilter *sf;
 	unsigned port;
+	pthread_mutex_t lock;	/* guards conns and stop */
+	pthread_cond_t cv;
+	struct conn conns;	/* list head */
+	pthread_t reaper;
+	int have_reaper, stop;
 };
 
 struct body {
@@ -45,6 +77,92 @@ static enum MHD_Result reply_const(struct MHD_Connection *c, unsigned status, co
 	return s ? reply(c, status, s) : MHD_NO;
 }
 
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+static void set_phase(struct astro_satfilter_http *h, struct MHD_Connection *c, enum phase ph)
+{
+	struct conn *k = conn_of(c);
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->lock);
+	k->phase = ph;
+	k->since_ms = astro_mono_ms();
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct astro_satfilter_http *h = cls;
+	struct conn *k = *ctx;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		k = calloc(1, sizeof(*k));
+		if (!k || !i) {
+			/* untracked, it still has libmicrohttpd's idle timeout */
+			free(k);
+			return;
+		}
+		k->fd = i->connect_fd;
+		k->phase = HEADERS;
+		k->since_ms = astro_mono_ms();
+		pthread_mutex_lock(&h->lock);
+		k->next = h->conns.next;
+		k->prev = &h->conns;
+		k->next->prev = k;
+		h->conns.next = k;
+		pthread_mutex_unlock(&h->lock);
+		*ctx = k;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && k) {
+		pthread_mutex_lock(&h->lock);
+		k->prev->next = k->next;
+		k->next->prev = k->prev;
+		pthread_mutex_unlock(&h->lock);
+		free(k);
+		*ctx = NULL;
+	}
+}
+
+static void *reaper(void *arg)
+{
+	struct astro_satfilter_http *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		struct timespec ts;
+		int64_t now = astro_mono_ms();
+
+		for (struct conn *k = h->conns.next; k != &h->conns; k = k->next) {
+			int64_t limit = k->phase == HEADERS ? ASTRO_SATFILTER_HTTP_HEADER_S * 1000
+				      : k->phase == BODY ? ASTRO_SATFILTER_HTTP_BODY_S * 1000 : -1;
+
+			if (!k->reaped && limit >= 0 && now - k->since_ms > limit) {
+				k->reaped = 1;
+				(void)shutdown(k->fd, SHUT_RDWR);
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->cv, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *data, size_t *data_size, void **state)
@@ -61,6 +179,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!b)
 			return MHD_NO;
 		*state = b;
+		set_phase(h, c, BODY);
 		return MHD_YES;
 	}
 	if (*data_size) {
@@ -89,6 +208,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;
 		return MHD_YES;
 	}
+	set_phase(h, c, ANSWER);
 	if (strcmp(url, "/visit_cache") != 0 && strcmp(url, "/diasource_allow_list") != 0)
 		return reply_const(c, MHD_HTTP_NOT_FOUND,
 				   "{\"error\": \"not found\", \"allow_list\": []}");
@@ -108,7 +228,9 @@ static void on_done(void *cls, struct MHD_Connection *c, void **state,
 {
 	struct body *b = *state;
 
-	(void)cls; (void)c; (void)toe;
+	(void)toe;
+	/* a kept-alive connection waits for its next request's headers */
+	set_phase(cls, c, HEADERS);
 	if (b) {
 		free(b->buf);
 		free(b);
@@ -175,7 +297,7 @@ int astro_satfilter_http_start(struct astro_satfilter_http **out,
 	socklen_t sl;
 	struct astro_satfilter_http *h;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	int rc = parse_listen(listen, &ss, &sl);
 
 	if (rc)
@@ -186,14 +308,25 @@ int astro_satfilter_http_start(struct astro_satfilter_http **out,
 	if (!h)
 		return -ENOMEM;
 	h->sf = sf;
+	h->conns.next = h->conns.prev = &h->conns;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	rc = -pthread_create(&h->reaper, NULL, reaper, h);
+	if (rc) {
+		astro_satfilter_http_stop(h);
+		return rc;
+	}
+	h->have_reaper = 1;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-				MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+				MHD_OPTION_THREAD_POOL_SIZE, POOL_THREADS,
+				MHD_OPTION_CONNECTION_LIMIT, ASTRO_SATFILTER_HTTP_MAX_CONN,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ASTRO_SATFILTER_HTTP_IDLE_S,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
 				MHD_OPTION_END);
 	if (!h->d) {
-		free(h);
+		astro_satfilter_http_stop(h);
 		return -EADDRNOTAVAIL;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -211,6 +344,16 @@ void astro_satfilter_http_stop(struct astro_satfilter_http *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->d);
+	if (h->have_reaper) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = 1;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->reaper, NULL);
+	}
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -11,12 +11,24 @@
  * `listen` is "host:port" with a numeric IPv4 or bracketed IPv6 address
  * ("127.0.0.1:8080", "[::1]:8080"); nothing is bound elsewhere.  Bodies
  * larger than ASTRO_SATFILTER_MAX_REQUEST are refused (413).  libmicrohttpd
- * runs its own thread; at most 64 connections, 30 s idle timeout.
+ * runs a small pool of threads.  A connection must send its request's
+ * headers within ASTRO_SATFILTER_HTTP_HEADER_S (from when it connected or
+ * its previous answer was done) and its body within
+ * ASTRO_SATFILTER_HTTP_BODY_S after them, and may stay idle at most
+ * ASTRO_SATFILTER_HTTP_IDLE_S; past any of these it is closed, however
+ * steadily it trickles bytes (slowloris).  At most
+ * ASTRO_SATFILTER_HTTP_MAX_CONN connections at once: far above the pipeline's
+ * burst (one request per detector, 189, per visit).
  */
 #ifndef ASTRO_SATFILTER_HTTP_H
 #define ASTRO_SATFILTER_HTTP_H
 
 #include "satfilter.h"
+
+#define ASTRO_SATFILTER_HTTP_HEADER_S 10
+#define ASTRO_SATFILTER_HTTP_BODY_S 60
+#define ASTRO_SATFILTER_HTTP_IDLE_S 10
+#define ASTRO_SATFILTER_HTTP_MAX_CONN 512u
 
 struct astro_satfilter_http;
 

@@ -6,17 +6,31 @@
  * sessions and connections.  Deadlines are computed once per request and
  * every attempt and back-off sleep fits inside them, so a dead upstream
  * costs the caller `timeout_ms` and not attempts x timeout.
+ *
+ * Secrets (a login form, a catalogue) pass through libcurl's and OpenSSL's
+ * own buffers: the request as sent, the receive buffer, decrypted TLS
+ * records.  Both libraries allocate through wiping functions here, so
+ * freed memory holds none of it; a secret transfer also runs on an easy
+ * handle and connection of its own, with a small receive buffer, that are
+ * freed (so wiped) when it ends, where a thread's cached handle would keep
+ * the tail of the body for as long as the thread lives.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include "core/astro.h"
 #include "services/http.h"
 #include "core/log.h"
 #include "core/stats.h"
+
+/* libcurl's receive buffer for a secret transfer: its minimum, so little
+ * of a secret body is ever anywhere but the caller's secure buffer */
+#define SECRET_BUFFER 1024
 
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -48,9 +62,75 @@ static void make_key(void)
 	pthread_key_create(&easy_key, easy_free);
 }
 
+/* ---- allocators that wipe what they free ------------------------------ */
+
+static void wipe_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+/* realloc that never leaves the old contents behind in freed memory */
+static void *wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	if (n == 0) {
+		wipe_free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	if (n <= old)
+		return p;
+	q = malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old);
+	wipe_free(p);
+	return q;
+}
+
+static char *wipe_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+	(void)file; (void)line;
+	return malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file; (void)line;
+	return wipe_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+	(void)file; (void)line;
+	wipe_free(p);
+}
+
 int astro_http_global_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* Refused once OpenSSL has allocated (a library set it up first):
+	 * then its buffers are freed unwiped, so say so. */
+	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
+		astro_info("http: OpenSSL allocates already; its freed buffers are not wiped");
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc,
+				 wipe_strdup, calloc) != CURLE_OK)
 		return -EIO;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&share_locks[i], NULL);
@@ -217,7 +297,8 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 {
 	struct curl_slist *hdrs = NULL;
 	struct xfer x = { .resp = resp, .max_body = req->max_body ? req->max_body : (256u << 20) };
-	CURL *e = thread_easy();
+	int secret = req->secret_body || req->secret_request;
+	CURL *e = secret ? curl_easy_init() : thread_easy();
 	CURLcode cc;
 	int rc = 0;
 
@@ -231,8 +312,15 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 		}
 		hdrs = n;
 	}
-	if (share)
+	if (secret) {
+		/* its own connection, closed with it: nothing of it outlives
+		 * the transfer unwiped (see the top of this file) */
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)SECRET_BUFFER);
+	} else if (share) {
 		curl_easy_setopt(e, CURLOPT_SHARE, share);
+	}
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -295,6 +383,8 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 	stat_add(req->service, "bytes", (int64_t)resp->body_len);
 out:
 	curl_slist_free_all(hdrs);
+	if (secret)
+		curl_easy_cleanup(e);
 	return rc;
 }
 
@@ -417,11 +507,18 @@ int astro_http_header(const struct astro_http_resp *resp, const char *name,
 
 char *astro_http_escape(const char *src, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = malloc(len * 3 + 1), *o = out;
+	char *out = malloc(len * 3 + 1);
 
-	if (!out)
-		return NULL;
+	if (out)
+		astro_http_escape_to(out, src, len);
+	return out;
+}
+
+size_t astro_http_escape_to(char *out, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *o = out;
+
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 
@@ -435,5 +532,5 @@ char *astro_http_escape(const char *src, size_t len)
 		}
 	}
 	*o = '\0';
-	return out;
+	return (size_t)(o - out);
 }

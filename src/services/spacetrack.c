@@ -69,6 +69,7 @@ static int st_request(struct astro_spacetrack *st, const char *method,
 		.body = form, .body_len = form ? strlen(form) : 0,
 		.timeout_ms = left, .idempotent = 0, .max_attempts = 1,
 		.max_body = 512u << 20, .service = "spacetrack", .secret_body = secret,
+		.secret_request = form != NULL,	/* only the login sends a form */
 	};
 	rc = astro_http_request(&req, resp);
 	/* Upstream got the request (if ever) before its answer came back. */
@@ -108,20 +109,29 @@ static int login_locked(struct astro_spacetrack *st, int64_t deadline)
 {
 	const struct astro_config *cfg = st->cfg;
 	struct astro_http_resp r;
-	char *u = NULL, *p = NULL, *form = NULL;
+	static const char k1[] = "identity=", k2[] = "&password=";
+	size_t ul, pl, cap;
+	char *form, *o;
 	int rc;
 
 	if (!cfg->spacetrack_user || !cfg->spacetrack_password) {
 		astro_err("spacetrack: no credentials configured (spacetrack_credentials or SPACETRACK_USER/SPACETRACK_PASSWORD)");
 		return -EACCES;
 	}
-	u = astro_http_escape(cfg->spacetrack_user, strlen(cfg->spacetrack_user));
-	p = astro_http_escape(cfg->spacetrack_password, strlen(cfg->spacetrack_password));
-	if (!u || !p || asprintf(&form, "identity=%s&password=%s", u, p) < 0) {
-		form = NULL;
-		rc = -ENOMEM;
-		goto out;
-	}
+	/* The escaped password is as secret as the password: the form is
+	 * built in secure memory, never in the heap. */
+	ul = strlen(cfg->spacetrack_user);
+	pl = strlen(cfg->spacetrack_password);
+	cap = sizeof(k1) + sizeof(k2) + 3 * (ul + pl);
+	form = astro_secure_alloc(cap);
+	if (!form)
+		return -ENOMEM;
+	memcpy(form, k1, sizeof(k1) - 1);
+	o = form + sizeof(k1) - 1;
+	o += astro_http_escape_to(o, cfg->spacetrack_user, ul);
+	memcpy(o, k2, sizeof(k2) - 1);
+	o += sizeof(k2) - 1;
+	astro_http_escape_to(o, cfg->spacetrack_password, pl);
 	astro_stats_inc("spacetrack.logins");
 	rc = st_request(st, "POST", "/ajaxauth/login", NULL, form, 0, deadline, &r);
 	if (rc)
@@ -146,17 +156,7 @@ static int login_locked(struct astro_spacetrack *st, int64_t deadline)
 	}
 out_resp:
 	astro_http_resp_free(&r);
-out:
-	if (p) {
-		/* The escaped password is as secret as the password. */
-		explicit_bzero(p, strlen(p));
-		free(p);
-	}
-	if (form) {
-		explicit_bzero(form, strlen(form));
-		free(form);
-	}
-	free(u);
+	astro_secure_free(form, cap);
 	return rc;
 }
 

@@ -191,3 +191,68 @@ free_port() {
 	[ "$(jq -r .status "$T/body")" = cached ]
 	[ "$(st_count queries)" -eq 1 ]
 }
+
+# VmRSS of the daemon, in KiB
+daemon_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$(cat "$T/astrofs.pid")/status"; }
+
+@test "satfilter: unread answers are capped per handle (ENOBUFS), and freed when read or closed" {
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive"
+	base=$(daemon_rss)
+	# 10 MiB of junk lines, answers never read: the writes must stop with
+	# ENOBUFS long before; reading the answers makes writing work again
+	/usr/bin/python3 - "$T/mnt/satfilter" "/proc/$(cat "$T/astrofs.pid")/status" >"$T/out" <<'PY'
+import errno, os, sys
+def rss():
+    for l in open(sys.argv[2]):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+fd = os.open(sys.argv[1], os.O_RDWR)
+chunk = b"x\n" * 32768
+sent, err = 0, None
+while sent < 10 << 20:
+    try:
+        n = os.write(fd, chunk)
+    except OSError as e:
+        err = e.errno
+        break
+    sent += n
+print("err", errno.errorcode.get(err, err))
+print("sent", sent)
+print("rss_full", rss())
+got = b""
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b:
+        break
+    got += b
+print("answers", got.count(b"\n"), "errors", got.count(b'"error"'))
+try:
+    os.write(fd, b"x\n")
+    print("after_read", "ok", os.read(fd, 4096).count(b"allow_list"))
+except OSError as e:
+    print("after_read", errno.errorcode.get(e.errno, e.errno))
+os.close(fd)
+PY
+	cat "$T/out"
+	grep -qx 'err ENOBUFS' "$T/out"
+	sent=$(awk '$1=="sent" {print $2}' "$T/out")
+	[ "$sent" -lt $((1 << 20)) ]
+	# every byte taken was answered: one answer per junk line
+	[ "$(awk '$1=="answers" {print $2}' "$T/out")" -eq $((sent / 2)) ]
+	# the queue is bounded: a few MiB, not hundreds
+	[ "$(awk '$1=="rss_full" {print $2}' "$T/out")" -lt $((base + 65536)) ]
+	grep -qx 'after_read ok 1' "$T/out"
+	# closed: the memory is given back
+	[ "$(daemon_rss)" -lt $((base + 32768)) ]
+}
+
+@test "satfilter: the HTTP listener survives slowloris: 189 detectors served beside 64 trickling connections, which are cut" {
+	port=$(free_port)
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$port"
+	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$VISIT" "http://127.0.0.1:$port/visit_cache"
+	[ "$output" = 200 ]
+	run timeout 90 python3 "$ROOT/tests/satfilter/slowloris.py" "$port" "$VISIT" "$SOURCES"
+	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+	[[ "$output" == *"served 189 of 189"* ]]
+	[[ "$output" == *"slow_closed 64 of 64"* ]]
+}

@@ -877,7 +877,7 @@ static void credentials_file(void **state)
 		assert_int_equal(astro_read_secret_file(path, "identity", &u, NULL, NULL,
 							err, sizeof(err)), 0);
 		assert_string_equal(u, "alice@example.org");
-		free(u);
+		astro_secure_strfree(u);
 	}
 
 	/* Owned by another non-root user: only testable when we can chown. */
@@ -937,8 +937,8 @@ static void credentials_file_errors(void **state)
 						err, sizeof(err)), 0);
 	assert_string_equal(u, "b");
 	assert_string_equal(p, "=p=");
-	free(u);
-	free(p);
+	astro_secure_strfree(u);
+	astro_secure_strfree(p);
 	free(path);
 }
 
@@ -975,6 +975,38 @@ static void credentials_from_env(void **state)
 			    "(set both, or use spacetrack_credentials)");
 	astro_config_free(&c);
 	unsetenv("SPACETRACK_USER");
+}
+
+/* argv masking: secrets go, everything else stays, the length is kept. */
+static void scrub_arg(void **state)
+{
+	static const struct { const char *in, *out, *secret; } cases[] = {
+		{ "a=1,fits_http=w=http://h/p?sig=ABCDEFGHIJ&x=1,timeout=5",
+		  "a=1,fits_http=w=http://h/p?sig=********&x=1,timeout=5", "ABCDEFGHIJ" },
+		{ "s3_endpoint=http://k:Pw0rdPw0rd@h:9,offline",
+		  "s3_endpoint=http://********@h:9,offline", "Pw0rdPw0rd" },
+		/* an escaped comma stays inside its option */
+		{ "fits_buckets=a\\,b,obs_s3_endpoint=http://h/?token=T0k3nT0k3n",
+		  "fits_buckets=a\\,b,obs_s3_endpoint=http://h/?token=********", "T0k3nT0k3n" },
+		/* a mask longer than its secret cuts the tail, never shows it */
+		{ "fits_http=w=http://h/?sig=Q7,ro", "fits_http=w=http://h/?sig=*****", "Q7" },
+		{ "cache_dir=/x,timeout=5", "cache_dir=/x,timeout=5", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(cases); i++) {
+		size_t len = strlen(cases[i].in);
+		char *a = strdup(cases[i].in);
+
+		assert_non_null(a);
+		astro_config_scrub_arg(a);
+		assert_string_equal(a, cases[i].out);
+		for (size_t j = strlen(a); j < len; j++)
+			assert_int_equal(a[j], '\0');
+		if (cases[i].secret)
+			assert_null(memmem(a, len, cases[i].secret, strlen(cases[i].secret)));
+		free(a);
+	}
 }
 
 static void finish_consistency(void **state)
@@ -1070,6 +1102,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(credentials_file_errors, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(credentials_from_env, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(finish_consistency, tmp_setup, tmp_teardown),
+		cmocka_unit_test(scrub_arg),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
