@@ -16,7 +16,8 @@ struct astro_fs;
 struct fuse_operations;
 
 /* Initialise every compiled-in provider.  A tree that cannot start is
- * logged and answers EIO; the others serve.  0 or -ENOMEM. */
+ * logged, left out of the root listing, and answers EIO for every path in
+ * it; the others serve.  0 or -ENOMEM. */
 int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx);
 void astro_fs_destroy(struct astro_fs *fs);
 

@@ -12,6 +12,11 @@
  * a provider is a directory, except for a tree that is a single file
  * (/satfilter): its getattr("") says ASTRO_FILE and open/read/write get "".
  *
+ * priv: what init() stored.  init() returns 0 only with a non-NULL priv;
+ * a tree whose init() failed is never called again (fs.c answers EIO for
+ * every path in it and leaves it out of the root listing), so every other
+ * function gets the started tree's non-NULL priv, and asserts so.
+ *
  * Threads: every function may be called concurrently from FUSE worker
  * threads (up to `max_threads` at once).  Providers protect their own state.
  *

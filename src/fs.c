@@ -1,5 +1,6 @@
 /* fs.c — see fs.h. */
 #define FUSE_USE_VERSION 312
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse3/fuse.h>
@@ -61,6 +62,8 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 	 */
 	for (i = 0; i < NPROV; i++) {
 		rc = providers[i]->init(ctx, &fs->priv[i]);
+		/* provider.h: a started tree's priv is never NULL */
+		assert(rc || fs->priv[i]);
 		if (rc) {
 			fs->failed[i] = rc;
 			fs->priv[i] = NULL;
@@ -116,6 +119,7 @@ static int route(struct astro_fs *fs, const char *path, const struct astro_provi
 				return -EIO;
 			*p = providers[i];
 			*priv = fs->priv[i];
+			assert(*priv);
 			*rest = slash ? slash + 1 : "";
 			return 0;
 		}
@@ -215,6 +219,11 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		for (size_t i = 0; i < NPROV; i++) {
 			struct astro_attr a = { .kind = ASTRO_DIR };
 
+			/* A tree that failed to start is not listed (ls -l, find
+			 * and rsync of the mount stay clean); its paths answer
+			 * EIO (route) and the log says why. */
+			if (fs->failed[i])
+				continue;
 			/* a tree's root may be a file (/satfilter): readdirplus
 			 * must not announce it as a directory */
 			if (providers[i]->getattr(fs->priv[i], "", &a))

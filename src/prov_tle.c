@@ -13,6 +13,7 @@
  * final and never fetched again; a recent day is refreshed after tle_ttl,
  * and a failed refresh serves the older copy rather than an error.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -350,6 +351,7 @@ static void file_attr(struct tle_priv *p, const struct tle_path *tp, struct astr
 
 static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	int rc = parse_path(p, path, &tp);
@@ -367,6 +369,7 @@ static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_attr dir = { .kind = ASTRO_DIR };
@@ -422,6 +425,7 @@ static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 
 static int tle_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_cache_meta m;
