@@ -22,7 +22,10 @@
  *
  * Return values: 0 (or a byte count for read/write) on success, -errno on
  * failure.  Every call must return within the mount's `timeout` plus a
- * little: providers pass deadlines to anything that may wait.
+ * little: fs.c runs each call in an operation context (op.h) whose
+ * deadline and interrupt every HTTP request, limiter wait and
+ * astro_op_cond_wait/astro_op_lock honours; a provider that waits on
+ * anything else must wait through op.h too.
  *
  * Sizes: report an exact st_size whenever it is known; never a guess.  A file
  * whose size is unknown until read sets ASTRO_ATTR_UNKNOWN_SIZE (st_size 0);

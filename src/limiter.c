@@ -6,6 +6,7 @@
 #include "astro.h"
 #include "limiter.h"
 #include "log.h"
+#include "op.h"
 
 #define MAX_STAMPS 4096
 
@@ -144,6 +145,8 @@ static int run(struct astro_limiter *l, struct decide *d)
 
 int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms)
 {
+	/* The caller's FUSE operation may have less time left (op.h). */
+	deadline_ms = astro_op_deadline(deadline_ms);
 	for (;;) {
 		struct decide d = { .record = 1 };
 		int64_t left;
@@ -159,10 +162,10 @@ int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms)
 				   l->key + 11, (long long)d.wait);
 			return -ETIMEDOUT;
 		}
-		/* Wake at most every second: another process may have freed
-		 * nothing, but a shutdown or interrupt should not wait long. */
-		if (astro_sleep_ms(d.wait < 1000 ? d.wait : 1000) == -EINTR)
-			return -EINTR;
+		/* Sleep in short slices: an interrupt of the caller's operation
+		 * or a shutdown ends the wait at once (op.h). */
+		if ((rc = astro_op_sleep(d.wait < 1000 ? d.wait : 1000)))
+			return rc;
 	}
 }
 

@@ -45,6 +45,7 @@
 #include "astro.h"
 #include "fits_walk.h"
 #include "log.h"
+#include "op.h"
 #include "provider.h"
 #include "s3.h"
 #include "stats.h"
@@ -963,7 +964,12 @@ static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&o->lock);
+	/* Another reader may be walking this object upstream: wait for it
+	 * only as long as this operation may (op.h). */
+	if ((rc = astro_op_lock(&o->lock))) {
+		fobj_put(p, o);
+		return rc;
+	}
 	switch (fp->d) {
 	case D_HEADER:
 		rc = fobj_walk(p, o, fp->extname[0] ? W_FIND : W_TO, fp);
@@ -1227,7 +1233,8 @@ static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t si
 		return 0;
 	if (size > h->size - off)
 		size = (size_t)(h->size - off);
-	pthread_mutex_lock(&h->lock);
+	if ((rc = astro_op_lock(&h->lock)))
+		return rc;
 	if (!h->win || off < h->win_off || off + size > h->win_off + h->win_len) {
 		want = size > RAW_WINDOW ? size : RAW_WINDOW;
 		if (want > h->size - off)

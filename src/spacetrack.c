@@ -9,6 +9,7 @@
 #include "astro.h"
 #include "http.h"
 #include "log.h"
+#include "op.h"
 #include "spacetrack.h"
 #include "stats.h"
 #include "tle.h"
@@ -186,7 +187,10 @@ static int st_get(struct astro_spacetrack *st, const char *path, int64_t deadlin
 	if (st->cfg->offline)
 		return -ENETDOWN;
 again:
-	pthread_mutex_lock(&st->lock);
+	/* Another thread may be logging in upstream: wait as long as this
+	 * operation may (op.h). */
+	if ((rc = astro_op_lock(&st->lock)))
+		return rc;
 	if (!st->cookie) {
 		rc = login_locked(st, deadline);
 		if (rc) {

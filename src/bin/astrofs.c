@@ -14,9 +14,11 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 #include "http.h"
 #include "limiter.h"
 #include "log.h"
+#include "op.h"
 #include "services.h"
 #include "spacetrack.h"
 #include "stats.h"
@@ -345,6 +348,72 @@ static int wait_child(int fd, pid_t pid, const char *mnt)
 	return 1;
 }
 
+/* --- shutdown ------------------------------------------------------- */
+
+/*
+ * SIGTERM, SIGINT and SIGHUP end the session loop (as libfuse's own
+ * handlers would) and mark the process as shutting down (op.h), so every
+ * operation still waiting on upstream gives up at once instead of holding
+ * the loop's join until its timeout.  A handler can only post a semaphore;
+ * the stopper thread then keeps waking those operations' threads (a
+ * blocked poll returns to its check) until the loop is over.
+ */
+static struct fuse_session *stop_se;
+static sem_t stop_sem;
+static int stop_done;
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	struct fuse_session *se = __atomic_load_n(&stop_se, __ATOMIC_ACQUIRE);
+
+	(void)sig;
+	astro_op_shutdown();
+	if (se)
+		fuse_session_exit(se);
+	sem_post(&stop_sem);
+	errno = saved;
+}
+
+static void *stopper(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&stop_sem) != 0 && errno == EINTR)
+		;
+	while (!__atomic_load_n(&stop_done, __ATOMIC_ACQUIRE)) {
+		/* The interrupt signal's handler does nothing but cut the
+		 * wait short (astro_fs_intr_init). */
+		astro_op_kick_all(ASTRO_FS_INTR_SIGNAL);
+		astro_sleep_ms(ASTRO_OP_SLICE_MS);
+	}
+	return NULL;
+}
+
+static int set_stop_handlers(struct fuse_session *se)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa = { 0 };
+
+	stop_se = se;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the session loop's wait must return to see the exit. */
+	sa.sa_handler = on_stop_signal;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -errno;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL) != 0 ? -errno : 0;
+}
+
+static void stop_threads_end(pthread_t th)
+{
+	/* The session is about to go; a late signal only marks the shutdown. */
+	__atomic_store_n(&stop_se, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&stop_done, 1, __ATOMIC_RELEASE);
+	sem_post(&stop_sem);
+	pthread_join(th, NULL);
+}
+
 /* --- the daemon ----------------------------------------------------- */
 
 static void cache_section(json_t *obj, void *arg)
@@ -398,9 +467,9 @@ static int serve(struct astro_config *cfg)
 	struct fuse *fuse = NULL;
 	struct fuse_loop_config *lcfg = NULL;
 	struct ready_arg ra;
-	pthread_t rt;
+	pthread_t rt, st;
 	char *fsname = NULL;
-	int rc = 1, mounted = 0, ready_started = 0;
+	int rc = 1, mounted = 0, ready_started = 0, stopper_started = 0;
 
 	astro_log_init("astrofs", cfg->foreground ? ASTRO_LOG_STDERR : ASTRO_LOG_SYSLOG,
 		       cfg->log_level);
@@ -466,11 +535,14 @@ static int serve(struct astro_config *cfg)
 		goto out;
 	}
 	mounted = 1;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+	if (sem_init(&stop_sem, 0, 0) != 0 || set_stop_handlers(fuse_get_session(fuse)) != 0 ||
+	    astro_fs_intr_init() != 0 ||
+	    pthread_create(&st, NULL, stopper, NULL) != 0) {
 		report("cannot install signal handlers");
 		rc = 1;
 		goto out;
 	}
+	stopper_started = 1;
 	ra.fuse = fuse;
 	ra.timeout = cfg->timeout;
 	snprintf(ra.path, sizeof(ra.path), "%s/.astrofs/version", cfg->mountpoint);
@@ -490,9 +562,10 @@ static int serve(struct astro_config *cfg)
 		rc = fuse_loop_mt(fuse, lcfg);
 	}
 	astro_notice("shutting down");
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	rc = rc < 0 ? 1 : 0;
 out:
+	if (stopper_started)
+		stop_threads_end(st);
 	if (ready_started)
 		pthread_join(rt, NULL);
 	if (mounted)

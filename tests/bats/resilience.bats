@@ -43,6 +43,16 @@ mount_answers() {
 	timeout 5 cat "$T/mnt/.astrofs/version" >/dev/null
 }
 
+# fresh_day_reads_quickly DD: 2019-12-DD (not cached) reads right, in < 5 s.
+fresh_day_reads_quickly() {
+	local t0
+	expected_day "2019-12-$1" tle >"$T/want"
+	t0=$(now_ms)
+	timeout 10 cat "$T/mnt/tle/2019/12/$1.tle" >"$T/got"
+	cmp "$T/got" "$T/want"
+	[ $(($(now_ms) - t0)) -lt 5000 ]
+}
+
 # wait_queries N: until the stand-in has seen N queries (bounded, 5 s).
 wait_queries() {
 	for _ in $(seq 1 50); do
@@ -73,6 +83,84 @@ hang_reader() {
 	echo $((t1 - t0))
 }
 
+@test "resilience: SIGINT, SIGTERM and SIGKILL of a reader waiting on upstream end it at once; the daemon lives" {
+	ASTRO_TIMEOUT=30 mount_astrofs "max_threads=2"
+	st_post fault '{"kind":"hang","count":0,"match":"gp_history"}'
+	day=10
+	for sig in INT TERM KILL; do
+		ms=$(hang_reader "$sig" "$day")
+		echo "SIG$sig: reader ended after $ms ms"
+		[ "$ms" -lt 2000 ]
+		daemon_alive
+		mount_answers
+		day=$((day + 1))
+	done
+	# Three abandoned requests, two workers: none of them still holds one.
+	st_post clear_faults
+	fresh_day_reads_quickly 20
+	! grep -q 'User defined signal' "$T/astrofs.log"
+}
+
+@test "resilience: timeout(1) of waiting reads; abandoned requests free their workers" {
+	# Three workers: four abandoned requests would hold them all.  (An
+	# interrupt is read by a free worker, so the shared-query case below
+	# needs one beyond its two readers.)
+	ASTRO_TIMEOUT=30 mount_astrofs "max_threads=3"
+	st_post fault '{"kind":"hang","count":0,"match":"gp_history"}'
+	for day in 01 02 03 04; do
+		t0=$(now_ms)
+		run timeout 2 cat "$T/mnt/tle/2019/12/$day.tle"
+		ms=$(($(now_ms) - t0))
+		echo "day $day: status $status after $ms ms"
+		[ "$status" -eq 124 ]
+		[ "$ms" -lt 3500 ]
+		daemon_alive
+	done
+	# With the workers held by abandoned requests these would wait 30 s.
+	mount_answers
+	st_post clear_faults
+	fresh_day_reads_quickly 05
+	# Concurrent readers of one day share one query.  When the reader
+	# whose request it is gives up, a reader still waiting asks again.
+	st_post fault '{"kind":"hang","count":1,"match":"2019-12-06"}'
+	q=$(st_count queries)
+	timeout 2 cat "$T/mnt/tle/2019/12/06.3le" >/dev/null 2>&1 &
+	leader=$!
+	wait_queries $((q + 1))
+	timeout 20 cat "$T/mnt/tle/2019/12/06.tle" >"$T/patient" &
+	patient=$!
+	st=0
+	wait "$leader" || st=$?
+	[ "$st" -eq 124 ]
+	wait "$patient"
+	expected_day 2019-12-06 tle | cmp - "$T/patient"
+	[ "$(st_count queries)" -eq $((q + 2)) ]
+}
+
+@test "resilience: SIGTERM while a read waits on a hung upstream exits within 2 s, unmounted and logged out" {
+	ASTRO_TIMEOUT=30 mount_astrofs
+	cat "$T/mnt/tle/2019/11/26.tle" >/dev/null	# logs in
+	st_post fault '{"kind":"hang","count":0,"match":"gp_history"}'
+	q=$(st_count queries)
+	cat "$T/mnt/tle/2019/12/03.tle" >/dev/null 2>&1 &
+	reader=$!
+	wait_queries $((q + 1))
+	sleep 0.3
+	pid=$(cat "$T/astrofs.pid")
+	t0=$(now_ms)
+	kill -TERM "$pid"
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	ms=$(($(now_ms) - t0))
+	echo "daemon exited after $ms ms"
+	! kill -0 "$pid" 2>/dev/null
+	[ "$ms" -lt 2000 ]
+	! mountpoint -q "$T/mnt"
+	st=0
+	wait "$reader" || st=$?
+	[ "$st" -ne 0 ]
+	[ "$(st_count logouts)" -eq 1 ]
+}
+
 @test "resilience: a tree that cannot start is left out of the listing and answers EIO; the daemon lives" {
 	touch "$T/notadir"
 	mkdir -p "$T/mnt" "$T/cache"
@@ -93,4 +181,53 @@ hang_reader() {
 	[[ "$output" == *"Input/output error"* ]]
 	daemon_alive
 	mount_answers
+}
+
+# An 8-HDU FITS file whose headers are 1 MiB apart: each is its own ranged GET.
+make_eight() {
+	"$PY" - "$1" <<'EOF'
+import sys
+B = 2880
+def card(k, v=None):
+    if k == "END":
+        return "END".ljust(80)
+    v = ("T" if v else "F") if isinstance(v, bool) else ("'%-8s'" % v if isinstance(v, str) else v)
+    return ("%-8s= %20s" % (k, v)).ljust(80)
+n = 1 << 20
+with open(sys.argv[1], "wb") as f:
+    for i in range(8):
+        c = [card("SIMPLE", True)] if i == 0 else [card("XTENSION", "IMAGE   ")]
+        c += [card("BITPIX", 8), card("NAXIS", 1), card("NAXIS1", n)]
+        c += [card("EXTEND", True)] if i == 0 else [card("PCOUNT", 0), card("GCOUNT", 1)]
+        c += [card("HDUNUM", i)]
+        t = "".join(c) + card("END")
+        f.write((t + " " * (-len(t) % B)).encode())
+        f.seek(n + (-n % B), 1)
+    f.truncate(f.tell())
+EOF
+}
+
+@test "resilience: timeout bounds one operation however many requests it makes (8 HDUs, 4 s per answer)" {
+	mkdir -p "$T/web"
+	make_eight "$T/web/eight.fits"
+	"$PY" "$ROOT/tests/fits/rangesrv.py" "$T/web" --log "$T/web.log" --latency-ms 4000 \
+		>"$T/web.out" 2>"$T/web.err" &
+	echo $! >"$T/web.pid"
+	for _ in $(seq 1 50); do grep -q '^listening' "$T/web.out" && break; sleep 0.1; done
+	port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/web.out")
+	[ -n "$port" ]
+	ASTRO_TIMEOUT=5 mount_astrofs "fits_http=slow=http://127.0.0.1:$port/files"
+	# Reaching the object costs its first read (one answer, 4 s).
+	timeout 20 stat "$T/mnt/fits/slow/eight.fits" >/dev/null
+	t0=$(now_ms)
+	run timeout 60 cat "$T/mnt/fits/slow/eight.fits/headers/7"
+	ms=$(($(now_ms) - t0))
+	echo "headers/7: status $status after $ms ms: $output"
+	cat "$T/web.log"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 124 ]
+	[[ "$output" == *"timed out"* || "$output" == *"Input/output error"* ]]
+	# One operation, one deadline: 5 s plus a little, not 6 x 4 s.
+	[ "$ms" -lt 7500 ]
+	daemon_alive
 }
