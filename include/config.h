@@ -127,6 +127,7 @@ struct astro_config {
 	bool umask_set;
 	unsigned umask;
 	bool allow_other, default_permissions, ro, auto_unmount;
+	bool nonempty;			/* mount over an existing mount */
 };
 
 /* Fill in defaults (depends on the caller's uid and XDG variables). */

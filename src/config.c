@@ -127,6 +127,7 @@ static const struct opt opts[] = {
 	{ "default_permissions", T_BOOL, F(default_permissions), false, 0, 0, E_BOOL },
 	{ "ro", T_BOOL, F(ro), false, 0, 0, E_BOOL },
 	{ "auto_unmount", T_BOOL, F(auto_unmount), false, 0, 0, E_BOOL },
+	{ "nonempty", T_BOOL, F(nonempty), false, 0, 0, E_BOOL },
 	{ "loglevel", T_LOGLEVEL, F(log_level), false, 0, 0,
 	  "expected err, warning, notice, info or debug" },
 	{ "max_threads", T_UINT, F(max_threads), false, 1, 1024,

@@ -73,6 +73,7 @@ static const char usage[] =
 "     obs_backend=local|aws, obs_aws_region, obs_aws_credentials, obs_sqs_endpoint,\n"
 "     obs_dynamodb_endpoint, obs_s3_endpoint, obs_sqs_prefix, obs_table, obs_bucket\n"
 "     uid, gid, umask, allow_other, default_permissions, ro, auto_unmount,\n"
+"     nonempty (mount even on a mount point that is already a mount),\n"
 "     max_threads=N (FUSE workers, default 64), loglevel=LEVEL\n"
 "  fstab-only options (_netdev, nofail, noauto, x-systemd.*, ...) are ignored.\n"
 "\n"
@@ -258,6 +259,70 @@ static void check_dir(const char *what, const char *dir)
 	}
 	if (access(dir, W_OK | X_OK) != 0)
 		die("%s %s: %s", what, dir, strerror(errno));
+}
+
+/*
+ * Is dir (absolute, realpath()ed) itself a mount point?  /proc/self/mountinfo
+ * knows every mount, bind mounts of the same filesystem included (field 5
+ * is the mount point, octal-escaped, field 9 after " - " the type); without
+ * it, a device that differs from the parent's says so.  1 with the type of
+ * the topmost mount copied to type, else 0.
+ */
+static int is_mount_point(const char *dir, char *type, size_t tn)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+
+	if (!f) {
+		struct stat a, b;
+		char parent[PATH_MAX + 4];
+
+		snprintf(parent, sizeof(parent), "%s/..", dir);
+		snprintf(type, tn, "another filesystem");
+		return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char *field = line, *mp = NULL, *sep, *o;
+		int i;
+
+		for (i = 0; i < 4 && field; i++) {
+			field = strchr(field, ' ');
+			field = field ? field + 1 : NULL;
+		}
+		if (!field)
+			continue;
+		mp = field;
+		sep = strchr(mp, ' ');
+		if (!sep)
+			continue;
+		*sep = '\0';
+		/* Unescape \ooo (space, tab, newline, backslash) in place. */
+		for (o = mp, field = mp; *field; o++) {
+			if (field[0] == '\\' && field[1] >= '0' && field[1] <= '3' &&
+			    field[2] >= '0' && field[2] <= '7' && field[3] >= '0' && field[3] <= '7') {
+				*o = (char)((field[1] - '0') * 64 + (field[2] - '0') * 8 + (field[3] - '0'));
+				field += 4;
+			} else {
+				*o = *field++;
+			}
+		}
+		*o = '\0';
+		if (strcmp(mp, dir) != 0)
+			continue;
+		found = 1;	/* later lines are mounted on top: keep the last */
+		field = strstr(sep + 1, " - ");
+		if (field) {
+			field += 3;
+			snprintf(type, tn, "%.*s", (int)strcspn(field, " \n"), field);
+		} else {
+			snprintf(type, tn, "unknown");
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
 }
 
 /* --- readiness ------------------------------------------------------ */
@@ -601,6 +666,18 @@ int main(int argc, char **argv)
 		die("mount point %s: %s", a.mountpoint, strerror(errno));
 	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mount point %s: not a directory", a.mountpoint);
+	/* Stacking on a live mount (often this very filesystem, mounted
+	 * twice by a retrying script) hides it and is never what was meant. */
+	{
+		char type[64];
+
+		/* autofs is the trigger of an automount (x-systemd.automount):
+		 * mounting on it is exactly what is meant. */
+		if (!cfg.nonempty && is_mount_point(real, type, sizeof(type)) &&
+		    strcmp(type, "autofs") != 0)
+			die("mount point %s is already a mount (%s); unmount it first, "
+			    "or add -o nonempty to mount on top of it", a.mountpoint, type);
+	}
 	free(cfg.mountpoint);
 	cfg.mountpoint = strdup(real);
 	check_dir("cache_dir", cfg.cache_dir);

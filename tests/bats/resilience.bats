@@ -183,6 +183,28 @@ hang_reader() {
 	mount_answers
 }
 
+@test "resilience: mounting on a live mount is refused with one line unless nonempty" {
+	mount_astrofs
+	opts="cache_dir=$T/cache2,archive_dir=$T/archive2,obs_store=$T/obs2,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds"
+	mkdir -p "$T/cache2"
+	run "$ASTROFS" again "$T/mnt" -o "$opts"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"already a mount"*fuse.astrofs* ]]
+	[ "$(findmnt -n "$T/mnt" | wc -l)" -eq 1 ]
+	mount_answers
+	# nonempty asks for it.
+	"$ASTROFS" again "$T/mnt" -f -o "$opts,nonempty" 2>"$T/top.log" &
+	echo $! >"$T/top.pid"
+	for _ in $(seq 1 100); do
+		[ "$(findmnt -n "$T/mnt" | wc -l)" -eq 2 ] && break
+		sleep 0.1
+	done
+	[ "$(findmnt -n "$T/mnt" | wc -l)" -eq 2 ]
+	findmnt -n -o SOURCE "$T/mnt" | grep -qx again
+}
+
 # An 8-HDU FITS file whose headers are 1 MiB apart: each is its own ranged GET.
 make_eight() {
 	"$PY" - "$1" <<'EOF'

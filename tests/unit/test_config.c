@@ -316,6 +316,7 @@ static void defaults(void **state)
 	assert_dump(&c, "s3_path_style", "auto");
 	assert_dump(&c, "loglevel", "notice");
 	assert_dump(&c, "uid", "");
+	assert_dump(&c, "nonempty", "off");
 	astro_config_free(&c);
 
 	user_defaults_in_child("/home/tester", NULL, NULL, buf, sizeof(buf));
@@ -467,6 +468,7 @@ static const struct set_case set_cases[] = {
 	{ "max_threads", "8", 0, "8" },
 	{ "max_threads", "0", -EINVAL, "between 1 and 1024" },
 	{ "max_threads", "8x", -EINVAL, "max_threads" },
+	{ "nonempty", NULL, 0, "on" },
 	{ "foo", "1", -ENOENT, "unknown option: foo" },
 	{ "spacetrack_user", "alice", -ENOENT, "unknown option: spacetrack_user" },
 	{ "spacetrack_password", "hunter2", -ENOENT, "unknown option: spacetrack_password" },
@@ -519,6 +521,7 @@ static void spec_options_all_known(void **state)
 		/* additions */
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
 		"satfilter_buffer", "satfilter_dut1", "fits_ttl",
+		"nonempty",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
 		"obs_aws_credentials",
@@ -718,6 +721,7 @@ static void dump_round_trip(void **state)
 		{ "site_height", "2635.43" }, { "uid", "1000" }, { "umask", "027" },
 		{ "loglevel", "info" }, { "max_threads", "16" },
 		{ "satfilter_listen", "127.0.0.1:9999" }, { "ro", NULL },
+		{ "nonempty", NULL },
 	};
 	struct astro_config a, b;
 	char err[512], *d1, *d2;
