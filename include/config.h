@@ -30,7 +30,9 @@
  *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
  *    1..100000 requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
  *    distinct periods), site_lat ±90, site_lon ±180, site_height
- *    -1000..20000 m, max_threads 1..1024, umask ≤ 0777, uid/gid numeric.
+ *    -1000..20000 m, max_threads 1..1024, entry_timeout, attr_timeout and
+ *    negative_timeout 0..3600 s (fractions allowed), umask ≤ 0777, uid/gid
+ *    numeric.
  *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
  *    SPACETRACK_PASSWORD; having only one of the two variables is an
  *    error; having neither is fine (offline, or a catalog file).  They are
@@ -74,6 +76,8 @@ struct astro_config {
 	unsigned timeout;		/* seconds */
 	bool offline;
 	unsigned max_threads;		/* FUSE worker cap */
+	/* the kernel's caches of names, attributes and misses, in seconds */
+	double entry_timeout, attr_timeout, negative_timeout;
 
 	/* space-track */
 	char *spacetrack_url;

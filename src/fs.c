@@ -399,11 +399,12 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	struct astro_fs *fs = self();
 
 	(void)conn;
-	/* Short kernel caches (never 0: that forces a lookup per entry);
-	 * freshness beyond a second is the trees' business, in LMDB. */
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
-	cfg->negative_timeout = 2.0;
+	/* Short kernel caches by default (entry_timeout=1, attr_timeout=1,
+	 * negative_timeout=2; 0 forces a lookup per entry); freshness beyond
+	 * that is the trees' business, in LMDB. */
+	cfg->entry_timeout = fs->cfg->entry_timeout;
+	cfg->attr_timeout = fs->cfg->attr_timeout;
+	cfg->negative_timeout = fs->cfg->negative_timeout;
 	cfg->use_ino = 0;
 	/*
 	 * With intr, libfuse answers FUSE_INTERRUPT by sending intr_signal to

@@ -74,7 +74,9 @@ static const char usage[] =
 "     obs_dynamodb_endpoint, obs_s3_endpoint, obs_sqs_prefix, obs_table, obs_bucket\n"
 "     uid, gid, umask, allow_other, default_permissions, ro, auto_unmount,\n"
 "     nonempty (mount even on a mount point that is already a mount),\n"
-"     max_threads=N (FUSE workers, default 64), loglevel=LEVEL\n"
+"     max_threads=N (FUSE workers, default 64), loglevel=LEVEL,\n"
+"     entry_timeout=S, attr_timeout=S, negative_timeout=S (kernel caches of\n"
+"     names, attributes and missing names, seconds; 1, 1, 2)\n"
 "  fstab-only options (_netdev, nofail, noauto, x-systemd.*, ...) are ignored.\n"
 "\n"
 "See astrofs(8) for every tree, format and error.\n";
@@ -352,6 +354,7 @@ struct ready_arg {
 	struct fuse *fuse;
 	char path[PATH_MAX + 32];
 	unsigned timeout;
+	int failed;		/* the mount never answered: exit status 1 */
 };
 
 static void *readiness(void *arg)
@@ -380,6 +383,7 @@ static void *readiness(void *arg)
 		astro_sleep_ms(50);
 	}
 	report("the mount did not answer within %u s", r->timeout + 5);
+	r->failed = 1;
 	fuse_exit(r->fuse);
 	return NULL;
 }
@@ -610,6 +614,7 @@ static int serve(struct astro_config *cfg)
 	stopper_started = 1;
 	ra.fuse = fuse;
 	ra.timeout = cfg->timeout;
+	ra.failed = 0;
 	snprintf(ra.path, sizeof(ra.path), "%s/.astrofs/version", cfg->mountpoint);
 	if (pthread_create(&rt, NULL, readiness, &ra) == 0)
 		ready_started = 1;
@@ -631,8 +636,11 @@ static int serve(struct astro_config *cfg)
 out:
 	if (stopper_started)
 		stop_threads_end(st);
-	if (ready_started)
+	if (ready_started) {
 		pthread_join(rt, NULL);
+		if (ra.failed)
+			rc = 1;
+	}
 	if (mounted)
 		fuse_unmount(fuse);
 	if (fuse)

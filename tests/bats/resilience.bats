@@ -205,6 +205,36 @@ hang_reader() {
 	findmnt -n -o SOURCE "$T/mnt" | grep -qx again
 }
 
+@test "resilience: entry_timeout, attr_timeout and negative_timeout are options that take effect" {
+	mkdir -p "$T/mnt"
+	base="cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds"
+	write_creds
+	mkdir -p "$T/cache"
+	for bad in attr_timeout=-1 attr_timeout=soon entry_timeout=7200 negative_timeout=; do
+		run "$ASTROFS" src "$T/mnt" -o "$base,$bad"
+		echo "$bad: $output"
+		[ "$status" -ne 0 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == *"${bad%%=*}"* ]]
+		! mountpoint -q "$T/mnt"
+	done
+	mount_astrofs "attr_timeout=0,entry_timeout=0.5,negative_timeout=0"
+	grep -qx 'attr_timeout = 0' "$T/mnt/.astrofs/config"
+	grep -qx 'entry_timeout = 0.5' "$T/mnt/.astrofs/config"
+	grep -qx 'negative_timeout = 0' "$T/mnt/.astrofs/config"
+	# With no attribute cache the kernel sees a day's size as soon as it
+	# is fetched: stat before (unknown, 0), read, stat at once after.
+	[ "$(stat -c %s "$T/mnt/tle/2019/12/18.tle")" -eq 0 ]
+	cat "$T/mnt/tle/2019/12/18.tle" >"$T/got"
+	[ "$(stat -c %s "$T/mnt/tle/2019/12/18.tle")" -eq "$(stat -c %s "$T/got")" ]
+	[ -s "$T/got" ]
+	unmount_astrofs
+	# The defaults are shown too.
+	mount_astrofs
+	grep -qx 'attr_timeout = 1' "$T/mnt/.astrofs/config"
+	grep -qx 'negative_timeout = 2' "$T/mnt/.astrofs/config"
+}
+
 # An 8-HDU FITS file whose headers are 1 MiB apart: each is its own ranged GET.
 make_eight() {
 	"$PY" - "$1" <<'EOF'

@@ -316,6 +316,9 @@ static void defaults(void **state)
 	assert_dump(&c, "s3_path_style", "auto");
 	assert_dump(&c, "loglevel", "notice");
 	assert_dump(&c, "uid", "");
+	assert_dump(&c, "entry_timeout", "1");
+	assert_dump(&c, "attr_timeout", "1");
+	assert_dump(&c, "negative_timeout", "2");
 	assert_dump(&c, "nonempty", "off");
 	astro_config_free(&c);
 
@@ -468,6 +471,13 @@ static const struct set_case set_cases[] = {
 	{ "max_threads", "8", 0, "8" },
 	{ "max_threads", "0", -EINVAL, "between 1 and 1024" },
 	{ "max_threads", "8x", -EINVAL, "max_threads" },
+	{ "entry_timeout", "0.5", 0, "0.5" },
+	{ "entry_timeout", "soon", -EINVAL, "bad value for entry_timeout" },
+	{ "attr_timeout", "0", 0, "0" },
+	{ "attr_timeout", "-1", -EINVAL, "attr_timeout" },
+	{ "negative_timeout", "10", 0, "10" },
+	{ "negative_timeout", "7200", -EINVAL, "between 0 and 3600" },
+	{ "negative_timeout", NULL, -EINVAL, "negative_timeout" },
 	{ "nonempty", NULL, 0, "on" },
 	{ "foo", "1", -ENOENT, "unknown option: foo" },
 	{ "spacetrack_user", "alice", -ENOENT, "unknown option: spacetrack_user" },
@@ -521,7 +531,7 @@ static void spec_options_all_known(void **state)
 		/* additions */
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
 		"satfilter_buffer", "satfilter_dut1", "fits_ttl",
-		"nonempty",
+		"entry_timeout", "attr_timeout", "negative_timeout", "nonempty",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
 		"obs_aws_credentials",
@@ -721,7 +731,7 @@ static void dump_round_trip(void **state)
 		{ "site_height", "2635.43" }, { "uid", "1000" }, { "umask", "027" },
 		{ "loglevel", "info" }, { "max_threads", "16" },
 		{ "satfilter_listen", "127.0.0.1:9999" }, { "ro", NULL },
-		{ "nonempty", NULL },
+		{ "attr_timeout", "0.25" }, { "nonempty", NULL },
 	};
 	struct astro_config a, b;
 	char err[512], *d1, *d2;
