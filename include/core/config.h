@@ -30,8 +30,9 @@
  *    satfilter_refresh 1s..30d, tle_final_after 1s..3650d, rate windows
  *    1..ASTRO_RATE_LIMIT_MAX requests per 1s..30d (at most ASTRO_RATE_MAX_WINDOWS,
  *    distinct periods), site_lat ±90, site_lon ±180, site_height
- *    -1000..20000 m, max_threads 1..1024,
- *    obs_max_pending 1..100000, umask ≤ 0777, uid/gid numeric.
+ *    -1000..20000 m, max_threads 1..1024, entry_timeout, attr_timeout and
+ *    negative_timeout 0..3600 s (fractions allowed), obs_max_pending
+ *    1..100000, umask ≤ 0777, uid/gid numeric.
  *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
  *    SPACETRACK_PASSWORD; having only one of the two variables is an
  *    error; having neither is fine (offline, or a catalog file).  They are
@@ -81,6 +82,8 @@ struct astro_config {
 	unsigned timeout;		/* seconds */
 	bool offline;
 	unsigned max_threads;		/* FUSE worker cap */
+	/* the kernel's caches of names, attributes and misses, in seconds */
+	double entry_timeout, attr_timeout, negative_timeout;
 
 	/* space-track */
 	char *spacetrack_url;
@@ -138,6 +141,7 @@ struct astro_config {
 	bool umask_set;
 	unsigned umask;
 	bool allow_other, default_permissions, ro, auto_unmount;
+	bool nonempty;			/* mount over an existing mount */
 };
 
 /* Fill in defaults (depends on the caller's uid and XDG variables). */

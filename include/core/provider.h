@@ -12,12 +12,20 @@
  * a provider is a directory, except for a tree that is a single file
  * (/satfilter): its getattr("") says ASTRO_FILE and open/read/write get "".
  *
+ * priv: what init() stored.  init() returns 0 only with a non-NULL priv;
+ * a tree whose init() failed is never called again (fs.c answers EIO for
+ * every path in it and leaves it out of the root listing), so every other
+ * function gets the started tree's non-NULL priv, and asserts so.
+ *
  * Threads: every function may be called concurrently from FUSE worker
  * threads (up to `max_threads` at once).  Providers protect their own state.
  *
  * Return values: 0 (or a byte count for read/write) on success, -errno on
  * failure.  Every call must return within the mount's `timeout` plus a
- * little: providers pass deadlines to anything that may wait.
+ * little: fs.c runs each call in an operation context (op.h) whose
+ * deadline and interrupt every HTTP request, limiter wait and
+ * astro_op_cond_wait/astro_op_lock honours; a provider that waits on
+ * anything else must wait through op.h too.
  *
  * Sizes: report an exact st_size whenever it is known; never a guess.  A file
  * whose size is unknown until read sets ASTRO_ATTR_UNKNOWN_SIZE (st_size 0);

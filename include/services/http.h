@@ -5,8 +5,10 @@
  * low-speed abort and a total deadline all derived from `timeout_ms`);
  * connections, DNS and TLS sessions are reused across threads; only
  * requests marked idempotent are retried, with exponential backoff and
- * jitter, and never past the deadline; a FUSE interrupt (Ctrl-C) aborts the
- * transfer.  Bodies are capped by `max_body`.
+ * jitter, and never past the deadline.  The deadline is cut to what the
+ * calling FUSE operation has left (op.h), and an interrupt of that
+ * operation (Ctrl-C of the reader) or the process's shutdown abandons the
+ * transfer within a second.  Bodies are capped by `max_body`.
  *
  * Tests inject failures with astro_http_set_inject(): the hook runs before
  * each attempt and may return a negative errno to fail it without network.
@@ -54,7 +56,8 @@ struct astro_http_resp {
 
 /*
  * Perform a request.  Returns 0 when an HTTP response arrived (whatever its
- * status), -ETIMEDOUT when the deadline passed, -EINTR when interrupted,
+ * status), -ETIMEDOUT when the deadline (its own or its operation's)
+ * passed, -EINTR when interrupted or shutting down,
  * -EFBIG for an over-long body, -EIO for any other transport failure
  * (reset, truncated body, DNS, TLS).  resp must be freed with
  * astro_http_resp_free() in every case.
@@ -74,9 +77,6 @@ int astro_http_header(const struct astro_http_resp *resp, const char *name,
 /* Process-wide set-up and tear-down (before threads / at exit). */
 int astro_http_global_init(void);
 void astro_http_global_cleanup(void);
-
-/* Check called during transfers; non-zero aborts with -EINTR. */
-void astro_http_set_interrupt_check(int (*fn)(void));
 
 typedef int (*astro_http_inject_fn)(const struct astro_http_req *req,
 				    int attempt, void *arg);

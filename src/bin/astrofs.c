@@ -14,9 +14,11 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 #include "services/spacetrack.h"
 #include "core/stats.h"
 #include "services/timescale.h"
+#include "core/op.h"
 
 #define DEFAULT_CONFIG "/etc/astrofs/astrofs.conf"
 
@@ -72,7 +75,10 @@ static const char usage[] =
 "     obs_backend=local|aws, obs_aws_region, obs_aws_credentials, obs_sqs_endpoint,\n"
 "     obs_dynamodb_endpoint, obs_s3_endpoint, obs_sqs_prefix, obs_table, obs_bucket\n"
 "     uid, gid, umask, allow_other, default_permissions, ro, auto_unmount,\n"
-"     max_threads=N (FUSE workers, default 64), loglevel=LEVEL\n"
+"     nonempty (mount even on a mount point that is already a mount),\n"
+"     max_threads=N (FUSE workers, default 64), loglevel=LEVEL,\n"
+"     entry_timeout=S, attr_timeout=S, negative_timeout=S (kernel caches of\n"
+"     names, attributes and missing names, seconds; 1, 1, 2)\n"
 "  fstab-only options (_netdev, nofail, noauto, x-systemd.*, ...) are ignored.\n"
 "\n"
 "See astrofs(8) for every tree, format and error.\n";
@@ -293,6 +299,70 @@ static void check_dir(const char *what, const char *dir)
 		die("%s %s: %s", what, dir, strerror(errno));
 }
 
+/*
+ * Is dir (absolute, realpath()ed) itself a mount point?  /proc/self/mountinfo
+ * knows every mount, bind mounts of the same filesystem included (field 5
+ * is the mount point, octal-escaped, field 9 after " - " the type); without
+ * it, a device that differs from the parent's says so.  1 with the type of
+ * the topmost mount copied to type, else 0.
+ */
+static int is_mount_point(const char *dir, char *type, size_t tn)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+
+	if (!f) {
+		struct stat a, b;
+		char parent[PATH_MAX + 4];
+
+		snprintf(parent, sizeof(parent), "%s/..", dir);
+		snprintf(type, tn, "another filesystem");
+		return stat(dir, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char *field = line, *mp = NULL, *sep, *o;
+		int i;
+
+		for (i = 0; i < 4 && field; i++) {
+			field = strchr(field, ' ');
+			field = field ? field + 1 : NULL;
+		}
+		if (!field)
+			continue;
+		mp = field;
+		sep = strchr(mp, ' ');
+		if (!sep)
+			continue;
+		*sep = '\0';
+		/* Unescape \ooo (space, tab, newline, backslash) in place. */
+		for (o = mp, field = mp; *field; o++) {
+			if (field[0] == '\\' && field[1] >= '0' && field[1] <= '3' &&
+			    field[2] >= '0' && field[2] <= '7' && field[3] >= '0' && field[3] <= '7') {
+				*o = (char)((field[1] - '0') * 64 + (field[2] - '0') * 8 + (field[3] - '0'));
+				field += 4;
+			} else {
+				*o = *field++;
+			}
+		}
+		*o = '\0';
+		if (strcmp(mp, dir) != 0)
+			continue;
+		found = 1;	/* later lines are mounted on top: keep the last */
+		field = strstr(sep + 1, " - ");
+		if (field) {
+			field += 3;
+			snprintf(type, tn, "%.*s", (int)strcspn(field, " \n"), field);
+		} else {
+			snprintf(type, tn, "unknown");
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* --- readiness ------------------------------------------------------ */
 
 static int status_fd = -1;
@@ -320,6 +390,7 @@ struct ready_arg {
 	struct fuse *fuse;
 	char path[PATH_MAX + 32];
 	unsigned timeout;
+	int failed;		/* the mount never answered: exit status 1 */
 };
 
 static void *readiness(void *arg)
@@ -348,6 +419,7 @@ static void *readiness(void *arg)
 		astro_sleep_ms(50);
 	}
 	report("the mount did not answer within %u s", r->timeout + 5);
+	r->failed = 1;
 	fuse_exit(r->fuse);
 	return NULL;
 }
@@ -379,6 +451,72 @@ static int wait_child(int fd, pid_t pid, const char *mnt)
 	}
 	fprintf(stderr, "astrofs: %s\n", msg);
 	return 1;
+}
+
+/* --- shutdown ------------------------------------------------------- */
+
+/*
+ * SIGTERM, SIGINT and SIGHUP end the session loop (as libfuse's own
+ * handlers would) and mark the process as shutting down (op.h), so every
+ * operation still waiting on upstream gives up at once instead of holding
+ * the loop's join until its timeout.  A handler can only post a semaphore;
+ * the stopper thread then keeps waking those operations' threads (a
+ * blocked poll returns to its check) until the loop is over.
+ */
+static struct fuse_session *stop_se;
+static sem_t stop_sem;
+static int stop_done;
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	struct fuse_session *se = __atomic_load_n(&stop_se, __ATOMIC_ACQUIRE);
+
+	(void)sig;
+	astro_op_shutdown();
+	if (se)
+		fuse_session_exit(se);
+	sem_post(&stop_sem);
+	errno = saved;
+}
+
+static void *stopper(void *arg)
+{
+	(void)arg;
+	while (sem_wait(&stop_sem) != 0 && errno == EINTR)
+		;
+	while (!__atomic_load_n(&stop_done, __ATOMIC_ACQUIRE)) {
+		/* The interrupt signal's handler does nothing but cut the
+		 * wait short (astro_fs_intr_init). */
+		astro_op_kick_all(ASTRO_FS_INTR_SIGNAL);
+		astro_sleep_ms(ASTRO_OP_SLICE_MS);
+	}
+	return NULL;
+}
+
+static int set_stop_handlers(struct fuse_session *se)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa = { 0 };
+
+	stop_se = se;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the session loop's wait must return to see the exit. */
+	sa.sa_handler = on_stop_signal;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -errno;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL) != 0 ? -errno : 0;
+}
+
+static void stop_threads_end(pthread_t th)
+{
+	/* The session is about to go; a late signal only marks the shutdown. */
+	__atomic_store_n(&stop_se, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&stop_done, 1, __ATOMIC_RELEASE);
+	sem_post(&stop_sem);
+	pthread_join(th, NULL);
 }
 
 /* --- the daemon ----------------------------------------------------- */
@@ -434,9 +572,9 @@ static int serve(struct astro_config *cfg)
 	struct fuse *fuse = NULL;
 	struct fuse_loop_config *lcfg = NULL;
 	struct ready_arg ra;
-	pthread_t rt;
+	pthread_t rt, st;
 	char *fsname = NULL;
-	int rc = 1, mounted = 0, ready_started = 0;
+	int rc = 1, mounted = 0, ready_started = 0, stopper_started = 0;
 
 	astro_log_init("astrofs", cfg->foreground ? ASTRO_LOG_STDERR : ASTRO_LOG_SYSLOG,
 		       cfg->log_level);
@@ -504,13 +642,17 @@ static int serve(struct astro_config *cfg)
 		goto out;
 	}
 	mounted = 1;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+	if (sem_init(&stop_sem, 0, 0) != 0 || set_stop_handlers(fuse_get_session(fuse)) != 0 ||
+	    astro_fs_intr_init() != 0 ||
+	    pthread_create(&st, NULL, stopper, NULL) != 0) {
 		report("cannot install signal handlers");
 		rc = 1;
 		goto out;
 	}
+	stopper_started = 1;
 	ra.fuse = fuse;
 	ra.timeout = cfg->timeout;
+	ra.failed = 0;
 	snprintf(ra.path, sizeof(ra.path), "%s/.astrofs/version", cfg->mountpoint);
 	if (pthread_create(&rt, NULL, readiness, &ra) == 0)
 		ready_started = 1;
@@ -528,11 +670,15 @@ static int serve(struct astro_config *cfg)
 		rc = fuse_loop_mt(fuse, lcfg);
 	}
 	astro_notice("shutting down");
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	rc = rc < 0 ? 1 : 0;
 out:
-	if (ready_started)
+	if (stopper_started)
+		stop_threads_end(st);
+	if (ready_started) {
 		pthread_join(rt, NULL);
+		if (ra.failed)
+			rc = 1;
+	}
 	if (mounted)
 		fuse_unmount(fuse);
 	if (fuse)
@@ -569,6 +715,18 @@ int main(int argc, char **argv)
 		die("mount point %s: %s", a.mountpoint, strerror(errno));
 	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
 		die("mount point %s: not a directory", a.mountpoint);
+	/* Stacking on a live mount (often this very filesystem, mounted
+	 * twice by a retrying script) hides it and is never what was meant. */
+	{
+		char type[64];
+
+		/* autofs is the trigger of an automount (x-systemd.automount):
+		 * mounting on it is exactly what is meant. */
+		if (!cfg.nonempty && is_mount_point(real, type, sizeof(type)) &&
+		    strcmp(type, "autofs") != 0)
+			die("mount point %s is already a mount (%s); unmount it first, "
+			    "or add -o nonempty to mount on top of it", a.mountpoint, type);
+	}
 	free(cfg.mountpoint);
 	cfg.mountpoint = strdup(real);
 	check_dir("cache_dir", cfg.cache_dir);

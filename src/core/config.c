@@ -59,6 +59,7 @@ struct opt {
 #define E_DUR "expected a duration such as 90s, 10min, 6h or 30d"
 #define E_BOOL "expected a bare flag, on/off, yes/no, true/false or 1/0"
 #define E_PATH "expected a path"
+#define E_SECS "expected seconds, e.g. 1 or 0.5"
 
 /* Order here is the order of astro_config_dump(): SPEC section 1 order. */
 static const struct opt opts[] = {
@@ -129,10 +130,14 @@ static const struct opt opts[] = {
 	{ "default_permissions", T_BOOL, F(default_permissions), false, 0, 0, E_BOOL },
 	{ "ro", T_BOOL, F(ro), false, 0, 0, E_BOOL },
 	{ "auto_unmount", T_BOOL, F(auto_unmount), false, 0, 0, E_BOOL },
+	{ "nonempty", T_BOOL, F(nonempty), false, 0, 0, E_BOOL },
 	{ "loglevel", T_LOGLEVEL, F(log_level), false, 0, 0,
 	  "expected err, warning, notice, info or debug" },
 	{ "max_threads", T_UINT, F(max_threads), false, 1, 1024,
 	  "expected a number of threads" },
+	{ "entry_timeout", T_DOUBLE, F(entry_timeout), false, 0, 3600, E_SECS },
+	{ "attr_timeout", T_DOUBLE, F(attr_timeout), false, 0, 3600, E_SECS },
+	{ "negative_timeout", T_DOUBLE, F(negative_timeout), false, 0, 3600, E_SECS },
 };
 
 static const char *const level_names[] = {
@@ -1032,6 +1037,9 @@ int astro_config_init(struct astro_config *cfg)
 	cfg->timeout = 30;
 	cfg->max_threads = 64;
 	cfg->obs_max_pending = 1000;
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 2.0;
 	cfg->spacetrack_rate = (struct astro_rate){
 		.n = 2, .w = { { 20, 60 }, { 200, 3600 } },
 	};

@@ -1,8 +1,10 @@
 /* fs.c — see fs.h. */
 #define FUSE_USE_VERSION 312
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse3/fuse.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +12,8 @@
 #include <unistd.h>
 #include "core/astro.h"
 #include "core/fs.h"
-#include "services/http.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "core/stats.h"
 
 /* The trees, in listing order. */
@@ -25,10 +27,6 @@ static const struct astro_provider *const providers[] = {
 };
 #define NPROV ASTRO_ARRAY_SIZE(providers)
 
-/* How long the kernel keeps attributes and entries (seconds; never 0: that
- * forces a lookup per entry).  Freshness beyond this is the trees' business,
- * in LMDB. */
-#define KERNEL_ATTR_TIMEOUT 1.0
 
 struct astro_fs;
 
@@ -95,8 +93,10 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 		fs->ref[i] = (struct tree_ref){ fs, providers[i]->name };
 		tctx.invalidate = invalidate_hook;
 		tctx.invalidate_arg = &fs->ref[i];
-		tctx.attr_keep_ms = (int64_t)(KERNEL_ATTR_TIMEOUT * 1000);
+		tctx.attr_keep_ms = (int64_t)(ctx->cfg->attr_timeout * 1000);
 		rc = providers[i]->init(&tctx, &fs->priv[i]);
+		/* provider.h: a started tree's priv is never NULL */
+		assert(rc || fs->priv[i]);
 		if (rc) {
 			fs->failed[i] = rc;
 			fs->priv[i] = NULL;
@@ -152,6 +152,7 @@ static int route(struct astro_fs *fs, const char *path, const struct astro_provi
 				return -EIO;
 			*p = providers[i];
 			*priv = fs->priv[i];
+			assert(*priv);
 			*rest = slash ? slash + 1 : "";
 			return 0;
 		}
@@ -194,7 +195,7 @@ static void to_stat(struct astro_fs *fs, const struct astro_attr *a, struct stat
 	st->st_atim = st->st_mtim;
 }
 
-static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static int do_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct astro_fs *fs = self();
 	const struct astro_provider *p;
@@ -220,12 +221,19 @@ struct fill_ctx {
 	struct astro_fs *fs;
 	void *buf;
 	fuse_fill_dir_t filler;
+	unsigned n;
+	int rc;		/* why the listing stopped early, or 0 */
 };
 
 static int fill_one(void *arg, const char *name, const struct astro_attr *a)
 {
 	struct fill_ctx *c = arg;
 	struct stat st;
+
+	/* A huge directory (jobs/) is listed in one call: let Ctrl-C and the
+	 * operation's deadline end it, whichever tree it is. */
+	if (++c->n % 256 == 0 && (c->rc = astro_op_check()))
+		return 1;
 
 	if (a) {
 		to_stat(c->fs, a, &st);
@@ -234,11 +242,11 @@ static int fill_one(void *arg, const char *name, const struct astro_attr *a)
 	return c->filler(c->buf, name, NULL, 0, 0);
 }
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+static int do_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct astro_fs *fs = self();
-	struct fill_ctx c = { fs, buf, filler };
+	struct fill_ctx c = { .fs = fs, .buf = buf, .filler = filler };
 	const struct astro_provider *p;
 	void *priv;
 	const char *rest;
@@ -254,6 +262,11 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		for (size_t i = 0; i < NPROV; i++) {
 			struct astro_attr a = { .kind = ASTRO_DIR };
 
+			/* A tree that failed to start is not listed (ls -l, find
+			 * and rsync of the mount stay clean); its paths answer
+			 * EIO (route) and the log says why. */
+			if (fs->failed[i])
+				continue;
 			/* a tree's root may be a file (/satfilter): readdirplus
 			 * must not announce it as a directory */
 			if (providers[i]->getattr(fs->priv[i], "", &a))
@@ -261,9 +274,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			if (fill_one(&c, providers[i]->name, &a))
 				break;
 		}
-		return 0;
+		return c.rc;
 	}
-	return p->readdir(priv, rest, fill_one, &c);
+	rc = p->readdir(priv, rest, fill_one, &c);
+	return rc ? rc : c.rc;
 }
 
 /* Is the caller in group g (its own or a supplementary group)? */
@@ -311,7 +325,7 @@ static int may_open(struct astro_fs *fs, const struct astro_provider *p, void *p
 	return (bits & (unsigned)want) == (unsigned)want ? 0 : -EACCES;
 }
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
+static int do_open(const char *path, struct fuse_file_info *fi)
 {
 	struct astro_fs *fs = self();
 	const struct astro_provider *p;
@@ -356,7 +370,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off,
+static int do_read(const char *path, char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
@@ -365,7 +379,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off,
 	return of->prov->read(of->priv, of->path, &of->f, buf, size, off);
 }
 
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+static int do_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
@@ -376,7 +390,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 	return of->prov->write(of->priv, of->path, &of->f, buf, size, off);
 }
 
-static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+static int do_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct astro_fs *fs = self();
 	const struct astro_provider *p;
@@ -400,7 +414,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 }
 
 /* close(2): a transaction file may still act on (and refuse) its last line. */
-static int fs_flush(const char *path, struct fuse_file_info *fi)
+static int do_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
@@ -408,7 +422,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	return of->prov->flush ? of->prov->flush(of->priv, of->path, &of->f) : 0;
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
+static int do_release(const char *path, struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
@@ -420,7 +434,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int fs_readlink(const char *path, char *buf, size_t size)
+static int do_readlink(const char *path, char *buf, size_t size)
 {
 	struct astro_fs *fs = self();
 	const struct astro_provider *p;
@@ -445,27 +459,129 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
-static int interrupted(void)
+static void on_intr_signal(int sig)
 {
-	return fuse_interrupted();
+	(void)sig;	/* only there to interrupt a blocking call */
+}
+
+int astro_fs_intr_init(void)
+{
+	struct sigaction sa = { 0 };
+
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: poll, nanosleep and friends must return EINTR. */
+	sa.sa_handler = on_intr_signal;
+	return sigaction(ASTRO_FS_INTR_SIGNAL, &sa, NULL) != 0 ? -errno : 0;
+}
+
+static int intr_handler_installed(void)
+{
+	struct sigaction sa;
+
+	return sigaction(ASTRO_FS_INTR_SIGNAL, NULL, &sa) == 0 &&
+	       sa.sa_handler == on_intr_signal;
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	struct fuse_context *fc = fuse_get_context();
+	struct astro_fs *fs = self();
 
 	/* A known request size: transaction files join the pieces of one
 	 * write(2) by it (provider.h). */
 	conn->max_write = ASTRO_WRITE_PIECE;
-	cfg->entry_timeout = KERNEL_ATTR_TIMEOUT;
-	cfg->attr_timeout = KERNEL_ATTR_TIMEOUT;
-	cfg->negative_timeout = 2.0;
+	/* Short kernel caches by default (entry_timeout=1, attr_timeout=1,
+	 * negative_timeout=2; 0 forces a lookup per entry); freshness beyond
+	 * that is the trees' business, in LMDB. */
+	cfg->entry_timeout = fs->cfg->entry_timeout;
+	cfg->attr_timeout = fs->cfg->attr_timeout;
+	cfg->negative_timeout = fs->cfg->negative_timeout;
 	cfg->use_ino = 0;
-	cfg->intr = 1;
+	/*
+	 * With intr, libfuse answers FUSE_INTERRUPT by sending intr_signal to
+	 * the worker, cutting its poll or sleep short.  libfuse 3 has no
+	 * option left that installs a handler for it, and the signal's
+	 * default action ends the process: switch it on only when
+	 * astro_fs_intr_init() has installed ours.  fuse_interrupted() works
+	 * either way; the signal only makes the wake-up immediate.
+	 */
+	cfg->intr_signal = ASTRO_FS_INTR_SIGNAL;
+	cfg->intr = intr_handler_installed();
 	cfg->nullpath_ok = 0;
-	astro_http_set_interrupt_check(interrupted);
-	__atomic_store_n(&((struct astro_fs *)fc->private_data)->fuse, fc->fuse, __ATOMIC_RELEASE);
-	return fc->private_data;
+	__atomic_store_n(&fs->fuse, fuse_get_context()->fuse, __ATOMIC_RELEASE);
+	return fs;
+}
+
+/*
+ * Every operation runs in an op context (op.h): `timeout` bounds it as a
+ * whole, however many upstream requests it makes, and the caller's
+ * interrupt (Ctrl-C, kill, timeout(1): FUSE_INTERRUPT) ends its waits.
+ */
+static void op_start(void)
+{
+	astro_op_begin((int64_t)self()->cfg->timeout * 1000, fuse_interrupted);
+}
+
+static int op_done(int rc)
+{
+	astro_op_end();
+	return rc;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_getattr(path, st, fi));
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	op_start();
+	return op_done(do_readdir(path, buf, filler, off, fi, flags));
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_open(path, fi));
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_read(path, buf, size, off, fi));
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_write(path, buf, size, off, fi));
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_truncate(path, size, fi));
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_flush(path, fi));
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	op_start();
+	return op_done(do_release(path, fi));
+}
+
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	op_start();
+	return op_done(do_readlink(path, buf, size));
 }
 
 static const struct fuse_operations ops = {

@@ -8,6 +8,7 @@
  *
  * Each open takes one snapshot, so a multi-read `cat` is consistent.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ static void meta_destroy(void *priv)
 
 static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	char *s;
 
 	memset(a, 0, sizeof(*a));
@@ -97,6 +99,7 @@ static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	struct astro_attr a;
 
 	if (*path)
@@ -109,6 +112,7 @@ static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 
 static int meta_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct astro_membuf *h;
 
 	if (!*path)

@@ -33,6 +33,7 @@
  * has its own lock held across its walks (walks of one object are serial:
  * offsets chain), different objects proceed in parallel.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,6 +49,7 @@
 #include "core/services.h"
 #include "services/s3.h"
 #include "core/stats.h"
+#include "core/op.h"
 
 #define DB "fits"
 #define RAW_WINDOW (1u << 20)	/* read-ahead for raw: one GET per MiB at most */
@@ -1023,7 +1025,12 @@ static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&o->lock);
+	/* Another reader may be walking this object upstream: wait for it
+	 * only as long as this operation may (op.h). */
+	if ((rc = astro_op_lock(&o->lock))) {
+		fobj_put(p, o);
+		return rc;
+	}
 	switch (fp->d) {
 	case D_HEADER:
 		rc = fobj_walk(p, o, fp->extname[0] ? W_FIND : W_TO, fp);
@@ -1056,6 +1063,7 @@ static void obj_done(struct fits_priv *p, struct fobj *o)
 
 static int fits_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	struct fits_priv *p = priv;
 	struct fpath fp;
 	struct astro_s3_info info;
@@ -1137,6 +1145,7 @@ static int fill_listing(struct fits_priv *p, const struct fpath *fp, astro_fill_
 
 static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	struct fits_priv *p = priv;
 	struct astro_attr dir = { .kind = ASTRO_DIR };
 	struct fpath fp;
@@ -1215,6 +1224,7 @@ static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 
 static int fits_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct fits_priv *p = priv;
 	struct fpath fp;
 	struct fhandle *h;
@@ -1284,7 +1294,8 @@ static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t si
 		return 0;
 	if (size > h->size - off)
 		size = (size_t)(h->size - off);
-	pthread_mutex_lock(&h->lock);
+	if ((rc = astro_op_lock(&h->lock)))
+		return rc;
 	if (!h->win || off < h->win_off || off + size > h->win_off + h->win_len) {
 		want = size > RAW_WINDOW ? size : RAW_WINDOW;
 		if (want > h->size - off)

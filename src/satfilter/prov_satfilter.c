@@ -22,6 +22,7 @@
  * every satfilter_refresh.  A failed refresh keeps the
  * previous catalogue.
  */
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -220,6 +221,7 @@ out:
 
 static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	(void)priv;
 	if (*path)
 		return -ENOENT;
@@ -231,12 +233,14 @@ static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int sf_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	(void)priv; (void)fill; (void)buf;
 	return *path ? -ENOENT : -ENOTDIR;
 }
 
 static int sf_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct sf_handle *h;
 
 	(void)priv; (void)flags;

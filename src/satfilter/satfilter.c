@@ -15,6 +15,7 @@
 #include "core/astro.h"
 #include "astro_frames.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "satfilter.h"
 #include "satfilter_req.h"
 #include "sgp4.h"
@@ -800,14 +801,24 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 		if (v->state == 0) {
 			struct timespec ts;
 
-			/* another thread computes it: wait (bounded) */
+			/* another thread computes it: wait (bounded, and no
+			 * longer than the caller's operation may: op.h) */
+			if ((rc = astro_op_check()) != 0) {
+				pthread_mutex_unlock(&sf->lock);
+				*why = rc == -EINTR ? "interrupted" : "timed out waiting for the visit";
+				return rc;
+			}
 			if (sf->o.now_ms() >= deadline) {
 				pthread_mutex_unlock(&sf->lock);
 				*why = "timed out waiting for the visit";
 				return -ETIMEDOUT;
 			}
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			ts.tv_nsec += ASTRO_OP_SLICE_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			pthread_cond_timedwait(&sf->cv, &sf->lock, &ts);
 			continue;
 		}

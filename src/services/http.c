@@ -24,9 +24,10 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include "core/astro.h"
-#include "services/http.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "core/stats.h"
+#include "services/http.h"
 
 /* libcurl's receive buffer for a secret transfer: its minimum, so little
  * of a secret body is ever anywhere but the caller's secure buffer */
@@ -36,7 +37,6 @@ static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static pthread_key_t easy_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static int (*interrupt_check)(void);
 static astro_http_inject_fn inject_fn;
 static void *inject_arg;
 
@@ -161,11 +161,6 @@ void astro_http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
-void astro_http_set_interrupt_check(int (*fn)(void))
-{
-	interrupt_check = fn;
-}
-
 void astro_http_set_inject(astro_http_inject_fn fn, void *arg)
 {
 	inject_arg = arg;
@@ -175,7 +170,8 @@ void astro_http_set_inject(astro_http_inject_fn fn, void *arg)
 struct xfer {
 	struct astro_http_resp *resp;
 	size_t hcap, max_body;
-	int too_big, interrupted;
+	int too_big;
+	int stop;		/* why the progress check aborted: -EINTR, -ETIMEDOUT */
 };
 
 static int grow(char **buf, size_t *cap, size_t need)
@@ -260,11 +256,11 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
 	struct xfer *x = arg;
 
 	(void)a; (void)b; (void)c; (void)d;
-	if (interrupt_check && interrupt_check()) {
-		x->interrupted = 1;
-		return 1;
-	}
-	return 0;
+	/* libcurl calls this at least once a second and whenever a signal
+	 * (the interrupt's SIGUSR1) cuts its poll short: an interrupted or
+	 * expired operation, or a shutdown, abandons the transfer here. */
+	x->stop = astro_op_check();
+	return x->stop != 0;
 }
 
 static CURL *thread_easy(void)
@@ -365,7 +361,7 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 		rc = -ETIMEDOUT;
 		break;
 	case CURLE_ABORTED_BY_CALLBACK:
-		rc = x.interrupted ? -EINTR : -EIO;
+		rc = x.stop ? x.stop : -EIO;
 		break;
 	case CURLE_WRITE_ERROR:
 		rc = x.too_big ? -EFBIG : -EIO;
@@ -417,7 +413,9 @@ static void resp_clear(struct astro_http_resp *r)
 int astro_http_request(const struct astro_http_req *req, struct astro_http_resp *resp)
 {
 	int64_t timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
-	int64_t deadline = astro_mono_ms() + timeout;
+	/* The request's own deadline, cut to what its FUSE operation has left:
+	 * a provider making several requests is bounded as one. */
+	int64_t deadline = astro_op_deadline(astro_mono_ms() + timeout);
 	int max = req->max_attempts > 0 ? req->max_attempts : (req->idempotent ? 3 : 1);
 	int rc = -ETIMEDOUT;
 	astro_http_inject_fn inj;
@@ -426,7 +424,12 @@ int astro_http_request(const struct astro_http_req *req, struct astro_http_resp 
 	resp->body_secret = req->secret_body;
 	for (int i = 0; i < max; i++) {
 		int64_t left = deadline - astro_mono_ms();
+		int stop = astro_op_check();
 
+		if (stop) {
+			rc = stop;
+			break;
+		}
 		if (left <= 0) {
 			rc = -ETIMEDOUT;
 			break;
@@ -443,8 +446,10 @@ int astro_http_request(const struct astro_http_req *req, struct astro_http_resp 
 				break;
 			}
 			stat_add(req->service, "retries", 1);
-			if (astro_sleep_ms(wait) == -EINTR && interrupt_check && interrupt_check())
-				return -EINTR;
+			if ((stop = astro_op_sleep(wait))) {
+				rc = stop;
+				break;
+			}
 			left = deadline - astro_mono_ms();
 			resp_clear(resp);
 		}

@@ -6,6 +6,7 @@
 #include "core/astro.h"
 #include "services/limiter.h"
 #include "core/log.h"
+#include "core/op.h"
 
 #define MAX_STAMPS ASTRO_RATE_LIMIT_MAX	/* what config.c lets a window ask for */
 #define HOLD_SLACK_MS 1000	/* curl may overrun its timeout a little */
@@ -190,6 +191,8 @@ static int run(struct astro_limiter *l, struct decide *d)
 
 int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot)
 {
+	/* The caller's FUSE operation may have less time left (op.h). */
+	deadline_ms = astro_op_deadline(deadline_ms);
 	for (;;) {
 		struct decide d = { .op = RECORD };
 		int64_t left = deadline_ms - astro_mono_ms(), nap;
@@ -209,16 +212,17 @@ int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *s
 				   l->key + 11, (long long)d.wait);
 			return -ETIMEDOUT;
 		}
-		/* Wake at most every second (another process may free a slot,
-		 * and a shutdown or interrupt should not wait long); poll a
-		 * slot in flight more often, it may end at any moment. */
+		/* Wake at most every second (another process may free a
+		 * slot); poll a slot in flight more often, it may end at any
+		 * moment.  The sleep is sliced: an interrupt of the caller's
+		 * operation or a shutdown ends the wait at once (op.h). */
 		nap = d.wait < 1000 ? d.wait : 1000;
 		if (d.held && nap > HELD_POLL_MS)
 			nap = HELD_POLL_MS;
 		if (nap > left)
 			nap = left;
-		if (astro_sleep_ms(nap) == -EINTR)
-			return -EINTR;
+		if ((rc = astro_op_sleep(nap)))
+			return rc;
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "services/spacetrack.h"
 #include "core/stats.h"
 #include "services/tle.h"
+#include "core/op.h"
 
 struct astro_spacetrack {
 	const struct astro_config *cfg;
@@ -190,7 +191,10 @@ static int st_get(struct astro_spacetrack *st, const char *path, int64_t deadlin
 	if (st->cfg->offline)
 		return -ENETDOWN;
 again:
-	pthread_mutex_lock(&st->lock);
+	/* Another thread may be logging in upstream: wait as long as this
+	 * operation may (op.h). */
+	if ((rc = astro_op_lock(&st->lock)))
+		return rc;
 	if (!st->cookie) {
 		rc = login_locked(st, deadline);
 		if (rc) {

@@ -1,4 +1,5 @@
 /* prov_telemetry.c — the /telemetry tree over the archive (see prov_telemetry.h). */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1287,6 +1288,7 @@ static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
 
 static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r = NULL;
 	struct astro_tlm_meta m;
@@ -1369,6 +1371,7 @@ static int list_msid(void *arg, const struct astro_tlm_meta *m)
 
 static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r = NULL;
 	struct astro_tlm_meta m;
@@ -1484,6 +1487,7 @@ static int same_as_last_open(struct tprov *p, const char *path, const uint64_t v
 
 static int tp_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r;
 	struct szent hint;

@@ -13,6 +13,7 @@
  * final and never fetched again; a recent day is refreshed after tle_ttl,
  * and a failed refresh serves the older copy rather than an error.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "core/provider.h"
 #include "core/services.h"
 #include "services/spacetrack.h"
@@ -265,13 +267,10 @@ static void invalidate_day(struct tle_priv *p, int64_t day_unix)
 	}
 }
 
-/*
- * Fetch a day once however many threads ask.  The fetching thread stores
- * the day; the others wait for it (up to their deadline) and then read the
- * cache.  *body is set only for the thread that fetched.
- */
-static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
-			char **body, size_t *len)
+#define FLIGHT_ABANDONED 1	/* fetch_once: the leader gave up; not an errno */
+
+static int fetch_once(struct tle_priv *p, int64_t day_unix, int64_t deadline,
+		      char **body, size_t *len)
 {
 	struct inflight *f, **pp;
 	int rc, leader = 0;
@@ -288,11 +287,11 @@ static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
 			pthread_mutex_unlock(&p->lock);
 			return -ENOMEM;
 		}
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&f->cv, &ca);
-		pthread_condattr_destroy(&ca);
+		if ((rc = astro_op_cond_init(&f->cv))) {
+			pthread_mutex_unlock(&p->lock);
+			free(f);
+			return rc;
+		}
 		f->day = day_unix;
 		f->next = p->flights;
 		p->flights = f;
@@ -323,21 +322,39 @@ static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
 	} else {
 		astro_stats_inc("tle.shared_waits");
 		pthread_mutex_lock(&p->lock);
-		while (!f->done) {
-			struct timespec ts;
-
-			ts.tv_sec = deadline / 1000;
-			ts.tv_nsec = (deadline % 1000) * 1000000;
-			if (pthread_cond_timedwait(&f->cv, &p->lock, &ts) == ETIMEDOUT)
-				break;
+		rc = 0;
+		while (!f->done && !rc)
+			rc = astro_op_cond_wait(&f->cv, &p->lock, deadline);
+		if (f->done) {
+			rc = f->rc;
+			/* The leader's reader gave up, not this one: try again. */
+			if (rc == -EINTR && !astro_op_check())
+				rc = FLIGHT_ABANDONED;
 		}
-		rc = f->done ? f->rc : -ETIMEDOUT;
 	}
 	if (--f->refs == 0) {
 		pthread_cond_destroy(&f->cv);
 		free(f);
 	}
 	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+/*
+ * Fetch a day once however many threads ask.  The fetching thread stores
+ * the day; the others wait for it (up to their deadline, waking to notice
+ * their own interrupt) and then read the cache.  *body is set only for the
+ * thread that fetched.  A leader that was interrupted or shut down
+ * abandons its request; a waiter that was not starts the fetch again.
+ */
+static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
+			char **body, size_t *len)
+{
+	int rc;
+
+	do
+		rc = fetch_once(p, day_unix, deadline, body, len);
+	while (rc == FLIGHT_ABANDONED);
 	return rc;
 }
 
@@ -385,6 +402,7 @@ static void file_attr(struct tle_priv *p, const struct tle_path *tp, struct astr
 
 static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	int rc = parse_path(p, path, &tp);
@@ -402,6 +420,7 @@ static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_attr dir = { .kind = ASTRO_DIR };
@@ -457,6 +476,7 @@ static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 
 static int tle_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
+	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_cache_meta m;

@@ -325,6 +325,10 @@ static void defaults(void **state)
 	assert_dump(&c, "s3_path_style", "auto");
 	assert_dump(&c, "loglevel", "notice");
 	assert_dump(&c, "uid", "");
+	assert_dump(&c, "entry_timeout", "1");
+	assert_dump(&c, "attr_timeout", "1");
+	assert_dump(&c, "negative_timeout", "2");
+	assert_dump(&c, "nonempty", "off");
 	astro_config_free(&c);
 
 	user_defaults_in_child("/home/tester", NULL, NULL, buf, sizeof(buf));
@@ -479,6 +483,14 @@ static const struct set_case set_cases[] = {
 	{ "obs_max_pending", "50", 0, "50" },
 	{ "obs_max_pending", "0", -EINVAL, "between 1 and 100000" },
 	{ "obs_max_pending", "100001", -EINVAL, "obs_max_pending" },
+	{ "entry_timeout", "0.5", 0, "0.5" },
+	{ "entry_timeout", "soon", -EINVAL, "bad value for entry_timeout" },
+	{ "attr_timeout", "0", 0, "0" },
+	{ "attr_timeout", "-1", -EINVAL, "attr_timeout" },
+	{ "negative_timeout", "10", 0, "10" },
+	{ "negative_timeout", "7200", -EINVAL, "between 0 and 3600" },
+	{ "negative_timeout", NULL, -EINVAL, "negative_timeout" },
+	{ "nonempty", NULL, 0, "on" },
 	{ "foo", "1", -ENOENT, "unknown option: foo" },
 	{ "spacetrack_user", "alice", -ENOENT, "unknown option: spacetrack_user" },
 	{ "spacetrack_password", "hunter2", -ENOENT, "unknown option: spacetrack_password" },
@@ -531,6 +543,7 @@ static void spec_options_all_known(void **state)
 		/* additions */
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
 		"satfilter_buffer", "satfilter_dut1", "fits_ttl",
+		"entry_timeout", "attr_timeout", "negative_timeout", "nonempty",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
 		"obs_aws_credentials", "obs_max_pending",
@@ -730,6 +743,7 @@ static void dump_round_trip(void **state)
 		{ "site_height", "2635.43" }, { "uid", "1000" }, { "umask", "027" },
 		{ "loglevel", "info" }, { "max_threads", "16" },
 		{ "satfilter_listen", "127.0.0.1:9999" }, { "ro", NULL },
+		{ "attr_timeout", "0.25" }, { "nonempty", NULL },
 	};
 	struct astro_config a, b;
 	char err[512], *d1, *d2;
