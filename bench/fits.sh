@@ -1,16 +1,16 @@
 #!/bin/bash
 # /fits benchmark: every header of (a) a sparse 44 GB TESS-like cube, (b) the
 # 7-HDU HST raw file of the corpus (75 KB: nearly all header), (b') a sparse
-# 168 MB 7-HDU file laid out like an ACS/WFC _flt (tests/fits/mkstore.py
+# 168 MB 7-HDU file laid out like an ACS/WFC _flt (tests/data/mkstore.py
 # hstlike), (c) 100 small files under one prefix, read through an
 # astrofs mount from the verifying S3 front with 20 ms added per response
 # (front.js --latency-ms).  Columns: wall time, GET/HEAD/LIST requests and
 # bytes received, counted in the front's own log.  Cold = empty cache; warm
 # = same mount again (memory); remount = new mount on the same LMDB cache.
-# Peers, each reading every HDU's header with astropy (tests/fits/
+# Peers, each reading every HDU's header with astropy (bench/
 # peer_fsspec.py, Debian's python3-astropy 5.2 defaults):
 #   fsspec  fits.open(url, use_fsspec=True) over HTTP (python3-fsspec +
-#           python3-aiohttp) from tests/fits/rangesrv.py serving the same
+#           python3-aiohttp) from tests/standin/rangesrv.py serving the same
 #           objects with the same added latency; counted in its log;
 #   s3fs    fits.open(path) on an s3fs-fuse mount (Debian s3fs) of the same
 #           S3 front; counted in the front's log.
@@ -37,19 +37,19 @@ cleanup() {
 	for f in astrofs s3fs web; do
 		[ -f "$tmp/$f.pid" ] && kill "$(cat "$tmp/$f.pid")" 2>/dev/null || true
 	done
-	tests/s3/s3server.sh stop "$tmp/s3" >/dev/null 2>&1 || true
+	tests/standin/s3/s3server.sh stop "$tmp/s3" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-S3_LATENCY_MS=$LAT tests/s3/s3server.sh start "$tmp/s3" >/dev/null
+S3_LATENCY_MS=$LAT tests/standin/s3/s3server.sh start "$tmp/s3" >/dev/null
 set -a; . "$tmp/s3/env"; set +a
-$PY tests/fits/mkstore.py cube "$tmp/s3/data" astro tess/cube.fits >/dev/null
-$PY tests/fits/mkstore.py hstlike "$tmp/s3/data" astro hstlike/flt.fits >/dev/null
-$PY tests/fits/mkstore.py many "$tmp/s3/data" astro small 100
+$PY tests/data/mkstore.py cube "$tmp/s3/data" astro tess/cube.fits >/dev/null
+$PY tests/data/mkstore.py hstlike "$tmp/s3/data" astro hstlike/flt.fits >/dev/null
+$PY tests/data/mkstore.py many "$tmp/s3/data" astro small 100
 hst=$SHARED/data/fits/astropy/o4sp040b0_raw.fits
 if [ -r "$hst" ]; then
-	$PY tests/fits/s3put.py astro "hst/o4sp040b0_raw.fits=$hst"
+	$PY tests/standin/s3/s3put.py astro "hst/o4sp040b0_raw.fits=$hst"
 else
 	echo "# $hst not present: the HST rows are skipped"
 	hst=
@@ -105,7 +105,7 @@ peer() {
 	local label=$1 case=$2 log=$3 out
 	shift 3
 	: >"$log"
-	if ! out=$(timeout 300 $PY tests/fits/peer_fsspec.py "$@"); then
+	if ! out=$(timeout 300 $PY bench/peer_fsspec.py "$@"); then
 		echo "# $label $case: peer failed or passed 300 s; counts so far:"
 		out="ms=300000"
 	fi
@@ -181,7 +181,7 @@ if $PY -c 'import astropy, fsspec, aiohttp' 2>/dev/null; then
 		mkdir -p "$(dirname "$tmp/web/$k")"
 		ln -s "$tmp/s3/data/astro/$k._S3rver_object" "$tmp/web/$k"
 	done
-	$PY tests/fits/rangesrv.py "$tmp/web" --log "$tmp/web.log" --latency-ms "$LAT" \
+	$PY tests/standin/rangesrv.py "$tmp/web" --log "$tmp/web.log" --latency-ms "$LAT" \
 		>"$tmp/web.out" 2>"$tmp/web.err" &
 	echo $! >"$tmp/web.pid"
 	port=

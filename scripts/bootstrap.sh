@@ -32,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm test dependencies, pinned by their lockfiles.
-for lock in tests/*/package-lock.json tests/.*/package-lock.json; do
+for lock in tests/*/package-lock.json tests/*/*/package-lock.json; do
 	[ -f "$lock" ] || continue
 	dir=$(dirname "$lock")
 	stamp="$dir/node_modules/.astrofs-stamp"

@@ -13,7 +13,7 @@ stop() {
 	if mountpoint -q "$MNT" 2>/dev/null; then
 		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
-	[ -f "$D/s3/env" ] && tests/s3/s3server.sh stop "$D/s3" >/dev/null 2>&1
+	[ -f "$D/s3/env" ] && tests/standin/s3/s3server.sh stop "$D/s3" >/dev/null 2>&1
 	if [ -f "$D/pids" ]; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
@@ -78,18 +78,18 @@ YML
 	# FITS in S3: a verifying S3 stand-in with a few real files (when
 	# ../shared is here), a sparse 44 GB TESS-like cube and 100 small files.
 	local fits_conf=""
-	if command -v node >/dev/null && [ -d tests/s3/node_modules ]; then
+	if command -v node >/dev/null && [ -d tests/standin/s3/node_modules ]; then
 		rm -rf "$D/s3"
 		mkdir -p "$D/s3"
-		if S3_BUCKETS=astro S3_PUBLIC= tests/s3/s3server.sh start "$D/s3" >/dev/null 2>&1; then
+		if S3_BUCKETS=astro S3_PUBLIC= tests/standin/s3/s3server.sh start "$D/s3" >/dev/null 2>&1; then
 			set -a; . "$D/s3/env"; set +a
 			if [ -d "$SHARED/data/fits/astropy" ]; then
-				/usr/bin/python3 tests/fits/s3put.py astro \
+				/usr/bin/python3 tests/standin/s3/s3put.py astro \
 					"hst/o4sp040b0_raw.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits" \
 					"image/HorseHead.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" >/dev/null 2>&1
 			fi
-			/usr/bin/python3 tests/fits/mkstore.py cube "$D/s3/data" astro tess/cube.fits >/dev/null 2>&1
-			/usr/bin/python3 tests/fits/mkstore.py many "$D/s3/data" astro survey 100 >/dev/null 2>&1
+			/usr/bin/python3 tests/data/mkstore.py cube "$D/s3/data" astro tess/cube.fits >/dev/null 2>&1
+			/usr/bin/python3 tests/data/mkstore.py many "$D/s3/data" astro survey 100 >/dev/null 2>&1
 			printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$S3_AK" "$S3_SK" >"$D/s3.cred"
 			chmod 600 "$D/s3.cred"
 			fits_conf="fits_buckets = astro

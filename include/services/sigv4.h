@@ -24,7 +24,7 @@
  * secret key is never copied into any output except the derived signature.
  *
  * Ground truth: tests/unit/test_sigv4.c compares byte for byte with
- * botocore's S3SigV4Auth/S3SigV4QueryAuth (tests/s3/sigv4_oracle.py) and
+ * botocore's S3SigV4Auth/S3SigV4QueryAuth (tests/oracles/sigv4_oracle.py) and
  * with vectors of the AWS SigV4 test suite.
  */
 #ifndef ASTRO_SIGV4_H

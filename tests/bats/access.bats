@@ -48,7 +48,7 @@ as() {
 }
 
 mount_obs() {
-	mount_astrofs "allow_other,obs_config=$ROOT/tests/obs/sites_good.yml${1:+,$1}"
+	mount_astrofs "allow_other,obs_config=$ROOT/tests/data/obs/sites_good.yml${1:+,$1}"
 }
 
 # The checks every mount below must pass for a user who may not write.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
-# /fits through a real mount against the verifying S3 front (tests/s3) and a
-# Range-honouring static server (tests/fits/rangesrv.py).  Request and byte
+# /fits through a real mount against the verifying S3 front (tests/standin/s3) and a
+# Range-honouring static server (tests/standin/rangesrv.py).  Request and byte
 # counts come from the servers' own logs; expected bytes from the corpus
 # files and ../shared/data/fits/groundtruth.json, or from FITS 4.0 Eq. 2
-# computed by tests/fits/mkstore.py.
+# computed by tests/data/mkstore.py.
 
 load lib
 
@@ -22,22 +22,22 @@ setup_file() {
 	fi
 	export S3STATE="$BATS_FILE_TMPDIR/s3"
 	local rc=0
-	S3_LATENCY_MS=0 S3_PUBLIC=pub tests/s3/s3server.sh start "$S3STATE" || rc=$?
+	S3_LATENCY_MS=0 S3_PUBLIC=pub tests/standin/s3/s3server.sh start "$S3STATE" || rc=$?
 	if [ "$rc" -eq 77 ]; then
 		export FITS_SKIP="node or the s3rver npm dependencies are unavailable"
 		return 0
 	fi
 	[ "$rc" -eq 0 ]
 	set -a; . "$S3STATE/env"; set +a
-	"$PY" tests/fits/s3put.py astro --tree d "$SHARED/data/fits"
-	"$PY" tests/fits/s3put.py pub "hst/raw.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
-	"$PY" tests/fits/mkstore.py cube "$S3STATE/data" astro tess/cube.fits >"$BATS_FILE_TMPDIR/cube.json"
-	"$PY" tests/fits/mkstore.py many "$S3STATE/data" astro many 2500
+	"$PY" tests/standin/s3/s3put.py astro --tree d "$SHARED/data/fits"
+	"$PY" tests/standin/s3/s3put.py pub "hst/raw.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
+	"$PY" tests/data/mkstore.py cube "$S3STATE/data" astro tess/cube.fits >"$BATS_FILE_TMPDIR/cube.json"
+	"$PY" tests/data/mkstore.py many "$S3STATE/data" astro many 2500
 	# The plain HTTP server serves the corpus, and a requester-pays store.
 	mkdir -p "$BATS_FILE_TMPDIR/web/rp"
 	cp "$SHARED/data/fits/astropy/o4sp040b0_raw.fits" "$BATS_FILE_TMPDIR/web/rp/raw.fits"
 	ln -s "$SHARED/data/fits" "$BATS_FILE_TMPDIR/web/corpus"
-	"$PY" tests/fits/rangesrv.py "$BATS_FILE_TMPDIR/web" --log "$BATS_FILE_TMPDIR/web.log" \
+	"$PY" tests/standin/rangesrv.py "$BATS_FILE_TMPDIR/web" --log "$BATS_FILE_TMPDIR/web.log" \
 		>"$BATS_FILE_TMPDIR/web.out" 2>"$BATS_FILE_TMPDIR/web.err" &
 	echo $! >"$BATS_FILE_TMPDIR/web.pid"
 	for _ in $(seq 1 50); do
@@ -50,7 +50,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -n "${S3STATE:-}" ] && tests/s3/s3server.sh stop "$S3STATE" || true
+	[ -n "${S3STATE:-}" ] && tests/standin/s3/s3server.sh stop "$S3STATE" || true
 	if [ -f "$BATS_FILE_TMPDIR/web.pid" ]; then
 		kill "$(cat "$BATS_FILE_TMPDIR/web.pid")" 2>/dev/null || true
 	fi
@@ -100,7 +100,7 @@ s3bytes() { awk -F'\t' -v m="$1" -v p="$2" '$1 == m && $2 ~ p { s += $5 } END { 
 	s3log_reset
 	cat "$M/astro/d/astropy-data/HorseHead.fits/headers/"* >/dev/null
 	[ "$(s3bytes GET 'HorseHead')" -lt 200000 ]
-	run "$PY" tests/fits/check_corpus.py "$M/astro/d" "$SHARED/data/fits"
+	run "$PY" tests/oracles/check_corpus.py "$M/astro/d" "$SHARED/data/fits"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
@@ -174,7 +174,7 @@ EOF
 }
 
 @test "fits: a small object opened by name costs one LIST and one GET of the whole object" {
-	"$PY" tests/fits/s3put.py astro "byname/hst.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits" \
+	"$PY" tests/standin/s3/s3put.py astro "byname/hst.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits" \
 		"byname/other.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" \
 		"byname/zz.fits=$SHARED/data/fits/astropy-data/HorseHead.fits" \
 		"onlyjunk/readme.txt=$BATS_FILE_TMPDIR/cube.json"
@@ -267,9 +267,9 @@ EOF
 
 @test "fits: an object replaced upstream is detected and walked again" {
 	fits_mount fits_ttl=0
-	"$PY" tests/fits/s3put.py astro "swap/x.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
+	"$PY" tests/standin/s3/s3put.py astro "swap/x.fits=$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
 	cmp <(cut -d, -f1 "$M/astro/swap/x.fits/hdus.csv" | tail -1) <(echo 6)
-	"$PY" tests/fits/s3put.py astro "swap/x.fits=$SHARED/data/fits/astropy-data/HorseHead.fits"
+	"$PY" tests/standin/s3/s3put.py astro "swap/x.fits=$SHARED/data/fits/astropy-data/HorseHead.fits"
 	sleep 1.2	# the object TTL and the kernel's 1 s attribute cache
 	[ "$(tail -1 "$M/astro/swap/x.fits/hdus.csv" | cut -d, -f1,2)" = "1,TABLE" ]
 	cmp "$M/astro/swap/x.fits/raw" "$SHARED/data/fits/astropy-data/HorseHead.fits"
@@ -278,7 +278,7 @@ EOF
 
 @test "fits: HTTP sources by name; a server that ignores Range fails clearly without downloading" {
 	fits_mount "fits_http=web=$WEB/files/corpus;flat=$WEB/norange/corpus;huge=$WEB/norange-big"
-	run "$PY" tests/fits/check_corpus.py "$M/web" "$SHARED/data/fits"
+	run "$PY" tests/oracles/check_corpus.py "$M/web" "$SHARED/data/fits"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# Not listed: reachable by name only.

@@ -110,7 +110,7 @@ cleanup_all() {
 # expected_day YYYY-MM-DD tle|3le: the day computed independently (Python)
 # from the same data the stand-in serves.
 expected_day() {
-	python3 "$ROOT/tests/lib/expected_day.py" "$1" "$2" \
+	python3 "$ROOT/tests/oracles/expected_day.py" "$1" "$2" \
 		"$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" \
 		"$SHARED/data/tle/spacetrack_3le_2022-01-21_subset_crlf.3le"
 }

@@ -5,8 +5,8 @@
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
-CONF=$ROOT/tests/obs/sites_good.yml
-source "$ROOT/tests/obs/sim.bash"
+CONF=$ROOT/tests/data/obs/sites_good.yml
+source "$ROOT/tests/lib/obs_sim.bash"
 
 setup() {
 	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"

@@ -1,30 +1,30 @@
 #!/usr/bin/env bats
 # The aws /obs store backend against local stand-ins: dynalite (DynamoDB),
 # sqslite (SQS, query protocol) and s3rver behind the verifying SigV4 front
-# (tests/s3).  Driven through astrofs-obssim --backend aws; the image in the
+# (tests/standin/s3).  Driven through astrofs-obssim --backend aws; the image in the
 # bucket is checked independently with botocore.  Skips, saying why, when
 # node or the npm stand-ins are missing.  Every process started here is
 # stopped in teardown; loops are bounded.
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
-CONF=$ROOT/tests/obs/sites_good.yml
-source "$ROOT/tests/obs/sim.bash"
-source "$ROOT/tests/obs/mount.bash"
+CONF=$ROOT/tests/data/obs/sites_good.yml
+source "$ROOT/tests/lib/obs_sim.bash"
+source "$ROOT/tests/lib/obs_mount.bash"
 
 # The stand-ins start once per file (node start-up is the slow part); each
 # test gets its own table, queues and bucket, so tests stay independent.
 setup_file() {
 	local d=$BATS_FILE_TMPDIR rc=0
 	command -v node >/dev/null || { echo "node is not installed" >"$d/skip"; return 0; }
-	"$ROOT/tests/obsaws/standins.sh" start "$d/sa" 2>"$d/sa.err" || rc=$?
+	"$ROOT/tests/standin/aws/standins.sh" start "$d/sa" 2>"$d/sa.err" || rc=$?
 	if [ "$rc" -eq 77 ]; then
 		echo "stand-ins unavailable: $(cat "$d/sa.err")" >"$d/skip"
 		return 0
 	fi
 	[ "$rc" -eq 0 ] || { cat "$d/sa.err" >&2; return 1; }
 	S3_BUCKETS=obs-t1,obs-t2,obs-t3,obs-t4,obs-t5,obs-t6 \
-		"$ROOT/tests/s3/s3server.sh" start "$d/s3" 2>"$d/s3.err" || rc=$?
+		"$ROOT/tests/standin/s3/s3server.sh" start "$d/s3" 2>"$d/s3.err" || rc=$?
 	if [ "$rc" -eq 77 ]; then
 		echo "S3 stand-in unavailable: $(cat "$d/s3.err")" >"$d/skip"
 		return 0
@@ -33,8 +33,8 @@ setup_file() {
 }
 
 teardown_file() {
-	"$ROOT/tests/s3/s3server.sh" stop "$BATS_FILE_TMPDIR/s3" 2>/dev/null || true
-	"$ROOT/tests/obsaws/standins.sh" stop "$BATS_FILE_TMPDIR/sa" 2>/dev/null || true
+	"$ROOT/tests/standin/s3/s3server.sh" stop "$BATS_FILE_TMPDIR/s3" 2>/dev/null || true
+	"$ROOT/tests/standin/aws/standins.sh" stop "$BATS_FILE_TMPDIR/sa" 2>/dev/null || true
 }
 
 setup() {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
-# The verifying S3 test server (tests/s3/front.js) checked with requests
-# signed by botocore (tests/s3/front_check.py): good requests pass, every
+# The verifying S3 test server (tests/standin/s3/front.js) checked with requests
+# signed by botocore (tests/standin/s3/front_check.py): good requests pass, every
 # altered or mis-signed one is refused as S3 would, ranges follow RFC 7233.
 
-S3DIR_REL=tests/s3
+S3DIR_REL=tests/standin/s3
 
 setup_file() {
 	cd "$BATS_TEST_DIRNAME/../.."

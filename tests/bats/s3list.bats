@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# /fits listings against a misbehaving S3 endpoint (tests/fits/badlist.py):
+# /fits listings against a misbehaving S3 endpoint (tests/standin/badlist.py):
 # a listing is bounded by `timeout` as a whole, a repeated continuation token
 # or a page that makes no progress ends it, names are listed once, and a name
 # longer than 255 bytes is left out.
@@ -10,7 +10,7 @@ setup() {
 	require_fuse
 	[ -x "$ASTROFS" ] || skip "build/astrofs is not built"
 	astro_tmp
-	python3 "$ROOT/tests/fits/badlist.py" >"$T/bad.out" 2>"$T/bad.err" &
+	python3 "$ROOT/tests/standin/badlist.py" >"$T/bad.out" 2>"$T/bad.err" &
 	echo $! >"$T/bad.pid"
 	for _ in $(seq 1 50); do
 		grep -q '^listening' "$T/bad.out" && break

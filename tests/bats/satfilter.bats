@@ -251,7 +251,7 @@ PY
 	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$port"
 	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT --data "$VISIT" "http://127.0.0.1:$port/visit_cache"
 	[ "$output" = 200 ]
-	run timeout 90 python3 "$ROOT/tests/satfilter/slowloris.py" "$port" "$VISIT" "$SOURCES"
+	run timeout 90 python3 "$ROOT/tests/lib/slowloris.py" "$port" "$VISIT" "$SOURCES"
 	[ "$status" -eq 0 ] || { echo "$output" >&2; false; }
 	[[ "$output" == *"served 189 of 189"* ]]
 	[[ "$output" == *"slow_closed 64 of 64"* ]]

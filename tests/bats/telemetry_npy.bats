@@ -7,7 +7,7 @@
 load lib
 
 PY=/usr/bin/python3
-CHECK=$ROOT/tests/telemetry/npy_check.py
+CHECK=$ROOT/tests/oracles/npy_check.py
 
 setup() {
 	require_fuse

@@ -3,7 +3,7 @@
 # the providers directly, here through the kernel and ordinary tools.
 
 load lib
-source "$BATS_TEST_DIRNAME/../obs/mount.bash"
+source "$BATS_TEST_DIRNAME/../lib/obs_mount.bash"
 
 setup() {
 	require_fuse

@@ -10,13 +10,13 @@
 #include "services/tle.h"
 
 /*
- * The frame chain against skyfield, run live: tests/satfilter/skyfield_radec.py
+ * The frame chain against skyfield, run live: tests/oracles/skyfield_radec.py
  * computes each case with Debian's python3-skyfield (its own SGP4, time
  * scales, leap seconds, IAU 2000A nutation); this side uses sgp4.c and
  * astro_frames.c with skyfield's DUT1 passed in as the configured value.
  */
 
-#define SCRIPT "tests/satfilter/skyfield_radec.py"
+#define SCRIPT "tests/oracles/skyfield_radec.py"
 #define MAX_CASES 128
 #define TOL_ARCSEC 1.0
 
@@ -217,7 +217,7 @@ static void wcs_place_matches_astropy(void **state)
 					tt[i], ra, dec);
 	}
 	assert_true(len < sizeof(input));
-	out = run_reference("tests/satfilter/astropy_aberration.py", input, n);
+	out = run_reference("tests/oracles/astropy_aberration.py", input, n);
 	if (!out)
 		skip();
 	q = out;

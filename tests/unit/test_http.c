@@ -13,7 +13,7 @@ static int port;
 
 static int start_server(void **s)
 {
-	const char *const argv[] = { "python3", "tests/lib/faulthttp.py", "120", NULL };
+	const char *const argv[] = { "python3", "tests/standin/faulthttp.py", "120", NULL };
 
 	(void)s;
 	return unit_spawn_http(argv, &srv_pid, &port);

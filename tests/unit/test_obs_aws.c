@@ -223,7 +223,7 @@ static int run_oracle(json_t *requests)
 	assert_int_equal(json_dumpfd(doc, fd, 0), 0);
 	close(fd);
 	json_decref(doc);
-	snprintf(script, sizeof(script), "%.*s/../obsaws/aws_oracle.py",
+	snprintf(script, sizeof(script), "%.*s/../oracles/aws_oracle.py",
 		 slash ? (int)(slash - here) : 1, slash ? here : ".");
 	if (access(script, R_OK) != 0) {
 		fprintf(stderr, "# %s not found (run from the checkout)\n", script);

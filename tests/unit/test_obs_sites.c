@@ -8,7 +8,7 @@ static void load_fixture(const char *name, int want, struct astro_obs_sites *s,
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "tests/obs/%s", name);
+	snprintf(path, sizeof(path), "tests/data/obs/%s", name);
 	assert_int_equal(astro_obs_sites_load(path, s, err, errlen), want);
 }
 
@@ -106,7 +106,7 @@ static void missing_file(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(astro_obs_sites_load("tests/obs/nonexistent.yml", &s, err,
+	assert_int_equal(astro_obs_sites_load("tests/data/obs/nonexistent.yml", &s, err,
 					      sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "nonexistent.yml"));
 }

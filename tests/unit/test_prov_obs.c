@@ -26,7 +26,7 @@ static int setup(void **state)
 
 	f->dir = unit_tmpdir();
 	snprintf(store, sizeof(store), "%s/store", f->dir);
-	f->cfg.obs_config = (char *)"tests/obs/sites_good.yml";
+	f->cfg.obs_config = (char *)"tests/data/obs/sites_good.yml";
 	f->cfg.obs_store = strdup(store);
 	ctx.cfg = &f->cfg;
 	if (P->init(&ctx, &f->priv) < 0 || astro_obs_store_open_local(store, &f->sim) < 0)
@@ -378,7 +378,7 @@ static void no_sites_file(void **state)
 	assert_int_equal(P->readdir(priv, "", add_name, &n), 0);
 	assert_string_equal(n.all, "README,sites,");
 	P->destroy(priv);
-	cfg.obs_config = (char *)"tests/obs/sites_bad_lat.yml";
+	cfg.obs_config = (char *)"tests/data/obs/sites_bad_lat.yml";
 	assert_int_equal(P->init(&ctx, &priv), -EINVAL);
 }
 

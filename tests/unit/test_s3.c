@@ -1,6 +1,6 @@
 /*
  * s3 client: addressing, Content-Range, error mapping (one log line each),
- * and ranged reads against tests/fits/rangesrv.py (a Python Range server
+ * and ranged reads against tests/standin/rangesrv.py (a Python Range server
  * that can also ignore Range, lie in Content-Range or answer S3 errors).
  */
 #include "unit.h"
@@ -27,7 +27,7 @@ static void sink(int level, const char *msg, void *arg)
 
 static int start_server(void **s)
 {
-	const char *const argv[] = { "/usr/bin/python3", "tests/fits/rangesrv.py", "tests/fits", NULL };
+	const char *const argv[] = { "/usr/bin/python3", "tests/standin/rangesrv.py", "tests/standin", NULL };
 
 	(void)s;
 	astro_log_set_sink(sink, NULL);
@@ -204,11 +204,11 @@ static void ranged_reads(void **st)
 	struct astro_s3_info info;
 	char buf[4096], *file;
 	size_t got, flen;
-	const char *rel = "rangesrv.py";	/* a file the server has under tests/fits */
+	const char *rel = "rangesrv.py";	/* a file the server has under tests/standin */
 
 	(void)st;
 
-	file = unit_slurp("tests/fits/rangesrv.py", &flen);
+	file = unit_slurp("tests/standin/rangesrv.py", &flen);
 	assert_non_null(file);
 	assert_true(flen > 1000);
 	assert_int_equal(astro_s3_http_get_range(url("files", rel), 100, 200, NULL, 5000, buf, &got, &info), 0);

@@ -12,13 +12,13 @@
 #include "services/tle.h"
 
 /*
- * The filter against ground truth built live by tests/satfilter/crossings.py
+ * The filter against ground truth built live by tests/oracles/crossings.py
  * (Debian's skyfield and astropy: their own SGP4, frames and Earth
  * velocity) from the 2019 catalogue, plus its fail-safe answers.
  */
 
 #define CATALOG "data/tle/spacetrack_3le_catalog_2019-12-19.3le"
-#define SCRIPT "tests/satfilter/crossings.py"
+#define SCRIPT "tests/oracles/crossings.py"
 
 static int64_t fake_ms;
 static int64_t fake_clock(void)

@@ -246,7 +246,7 @@ static void catalogue_matches_python_sgp4(void **state)
 					 (int)sets[i].l1_len, body + sets[i].l1_off,
 					 (int)sets[i].l2_len, body + sets[i].l2_off);
 	assert_true(used < cap);
-	out = run_reference("tests/satfilter/python_sgp4.py", input, nsel * 2);
+	out = run_reference("tests/oracles/python_sgp4.py", input, nsel * 2);
 	free(input);
 	if (!out) {
 		free(sets);

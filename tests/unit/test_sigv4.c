@@ -8,7 +8,7 @@
 #include "services/sigv4.h"
 
 /*
- * 1. botocore as oracle: tests/s3/sigv4_oracle.py holds the table of
+ * 1. botocore as oracle: tests/oracles/sigv4_oracle.py holds the table of
  *    requests and prints, per request, the inputs and what botocore's
  *    S3SigV4Auth / S3SigV4QueryAuth computed at a frozen time.
  */
@@ -22,8 +22,8 @@ static char *run_oracle(int *skipped)
 	size_t i;
 
 	*skipped = 0;
-	/* tests/unit/test_sigv4.c -> tests/s3/sigv4_oracle.py */
-	snprintf(script, sizeof(script), "%.*s/../s3/sigv4_oracle.py",
+	/* tests/unit/test_sigv4.c -> tests/oracles/sigv4_oracle.py */
+	snprintf(script, sizeof(script), "%.*s/../oracles/sigv4_oracle.py",
 		 slash ? (int)(slash - src) : 1, slash ? src : ".");
 	if (access(script, R_OK) != 0) {
 		fprintf(stderr, "# skip: %s not found (run from the repository root)\n", script);
@@ -324,7 +324,7 @@ static void output_is_sendable(void **state)
 }
 
 /*
- * 4. Against a verifier: the test S3 server (tests/s3/front.js, s3rver
+ * 4. Against a verifier: the test S3 server (tests/standin/s3/front.js, s3rver
  *    behind full SigV4 verification, itself checked against botocore in
  *    tests/bats/s3front.bats) must accept what this signer signs, including
  *    odd keys, listings, request-payer, session tokens and presigned URLs,
@@ -383,7 +383,7 @@ static int live_start(struct live *lv)
 	assert_non_null(tmp);
 	astro_strlcpy(lv->dir, tmp, sizeof(lv->dir));
 	free(tmp);
-	snprintf(lv->script, sizeof(lv->script), "%.*s/../s3/s3server.sh",
+	snprintf(lv->script, sizeof(lv->script), "%.*s/../standin/s3/s3server.sh",
 		 slash ? (int)(slash - src) : 1, slash ? src : ".");
 	if (access(lv->script, X_OK) != 0) {
 		fprintf(stderr, "# skip: %s not found (run from the repository root)\n", lv->script);

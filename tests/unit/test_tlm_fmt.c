@@ -6,7 +6,7 @@
 #include "telemetry/tlm_stats.h"
 #include "telemetry/tlm_time.h"
 
-#define REPR_SCRIPT "tests/telemetry/repr_digits.py"
+#define REPR_SCRIPT "tests/oracles/repr_digits.py"
 
 static double random_double(int i)
 {

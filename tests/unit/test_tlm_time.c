@@ -3,7 +3,7 @@
 #include "core/astro.h"
 #include "telemetry/tlm_time.h"
 
-#define EXPECT_SCRIPT "tests/telemetry/time_expect.py"
+#define EXPECT_SCRIPT "tests/oracles/time_expect.py"
 
 static int64_t must_parse(const char *s)
 {

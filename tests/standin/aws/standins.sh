@@ -1,6 +1,6 @@
 #!/bin/bash
 # standins.sh start DIR | stop DIR — dynalite (DynamoDB) and sqslite (SQS)
-# from tests/obsaws/node_modules on free 127.0.0.1 ports, for the aws /obs
+# from tests/standin/aws/node_modules on free 127.0.0.1 ports, for the aws /obs
 # backend tests.
 #
 # start: waits (bounded) until both answer, writes DIR/env for `source`:
@@ -39,7 +39,7 @@ start)
 	command -v node >/dev/null || { echo "standins: node is not installed" >&2; exit 77; }
 	for p in dynalite sqslite; do
 		[ -x "$here/node_modules/.bin/$p" ] ||
-			{ echo "standins: $p missing; run npm ci --prefix tests/obsaws" >&2; exit 77; }
+			{ echo "standins: $p missing; run npm ci --prefix tests/standin/aws" >&2; exit 77; }
 	done
 	mkdir -p "$dir"
 	dport=$(free_port); sport=$(free_port)
