@@ -78,8 +78,8 @@ static void secret_file(const uint8_t *data, size_t size)
 	} else if (u || p || strchr(err, '\n')) {
 		abort();
 	}
-	free(u);
-	free(p);
+	astro_secure_strfree(u);
+	astro_secure_strfree(p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
