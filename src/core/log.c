@@ -1,4 +1,5 @@
 /* log.c — see log.h. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -94,6 +95,7 @@ void astro_log_set_ratelimit(unsigned burst, unsigned window_ms)
 /* Write one line to the destination; log_lock held. */
 static void emit(int level, const char *msg)
 {
+	ASTRO_ASSERT_LOCKED(&log_lock);
 	if (log_sink) {
 		log_sink(level, msg, log_sink_arg);
 	} else if (log_dest == ASTRO_LOG_SYSLOG) {
@@ -117,6 +119,7 @@ static void rl_summarise(struct rl_slot *sl)
 {
 	char line[400];
 
+	ASTRO_ASSERT_LOCKED(&log_lock);
 	if (sl->fmt && sl->suppressed) {
 		snprintf(line, sizeof(line), "last message repeated %lu times (suppressed): %s",
 			 sl->suppressed, sl->last);
@@ -144,6 +147,7 @@ static int rl_admit(int level, const char *fmt, const char *msg)
 	struct rl_slot *sl;
 	int64_t now;
 
+	ASTRO_ASSERT_LOCKED(&log_lock);
 	if (rl_burst == 0)
 		return 1;
 	now = astro_mono_ms();

@@ -8,6 +8,7 @@
  *
  * Each open takes one snapshot, so a multi-read `cat` is consistent.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 {
 	char *s;
 
+	assert(priv);
 	memset(a, 0, sizeof(*a));
 	if (!*path) {
 		a->kind = ASTRO_DIR;
@@ -99,6 +101,7 @@ static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 {
 	struct astro_attr a;
 
+	assert(priv);
 	if (*path)
 		return -ENOTDIR;
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(files); i++)
@@ -111,6 +114,7 @@ static int meta_open(void *priv, const char *path, int flags, struct astro_file 
 {
 	struct astro_membuf *h;
 
+	assert(priv);
 	if (!*path)
 		return -EISDIR;
 	if (!known(path))
@@ -135,13 +139,15 @@ static int meta_open(void *priv, const char *path, int flags, struct astro_file 
 static int meta_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		     size_t size, off_t off)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	return astro_membuf_read(f->handle, buf, size, off);
 }
 
 static int meta_release(void *priv, const char *path, struct astro_file *f)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	astro_membuf_free(f->handle);
 	f->handle = NULL;
 	return 0;

@@ -22,6 +22,7 @@
  * every satfilter_refresh.  A failed refresh keeps the
  * previous catalogue.
  */
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -220,7 +221,7 @@ out:
 
 static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	(void)priv;
+	assert(priv);
 	if (*path)
 		return -ENOENT;
 	memset(a, 0, sizeof(*a));
@@ -231,7 +232,8 @@ static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int sf_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	(void)priv; (void)fill; (void)buf;
+	assert(priv);
+	(void)fill; (void)buf;
 	return *path ? -ENOENT : -ENOTDIR;
 }
 
@@ -239,7 +241,8 @@ static int sf_open(void *priv, const char *path, int flags, struct astro_file *f
 {
 	struct sf_handle *h;
 
-	(void)priv; (void)flags;
+	assert(priv);
+	(void)flags;
 	if (*path)
 		return -ENOENT;
 	h = calloc(1, sizeof(*h));
@@ -285,6 +288,8 @@ static int emit(struct sf_handle *h, const char *s)
 {
 	size_t n = strlen(s);
 
+	ASTRO_ASSERT_LOCKED(&h->lock);
+	assert(h->out_pos <= h->out_len && h->out_len <= h->out_cap);
 	if (h->out_pos == h->out_len) {
 		h->out_pos = h->out_len = 0;
 	} else if (h->out_pos > h->out_len / 2) {
@@ -301,6 +306,7 @@ static int emit(struct sf_handle *h, const char *s)
 	memcpy(h->out + h->out_len, s, n);
 	h->out[h->out_len + n] = '\n';
 	h->out_len += n + 1;
+	assert(h->out_len <= h->out_cap);
 	return 0;
 }
 
@@ -340,6 +346,7 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 	size_t i;
 	int rc = 0, full = 0;
 
+	assert(priv);
 	(void)path; (void)off;
 	pthread_mutex_lock(&h->lock);
 	h->wrote = 1;
@@ -364,6 +371,7 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 				h->peak = h->in_cap;
 			memcpy(h->in + h->in_len, buf + i, n);
 			h->in_len += n;
+			assert(h->in_len <= ASTRO_SATFILTER_MAX_REQUEST);
 		}
 		i += n;
 		if (!nl)
@@ -394,6 +402,7 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 	size_t n;
 	int rc = 0;
 
+	assert(priv);
 	(void)path; (void)off;
 	pthread_mutex_lock(&h->lock);
 	if (!h->wrote) {
@@ -415,6 +424,7 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 		pthread_mutex_unlock(&h->lock);
 		return rc;
 	}
+	assert(h->out_pos <= h->out_len && h->out_len <= h->out_cap);
 	n = h->out_len - h->out_pos;
 	if (n > size)
 		n = size;
@@ -431,7 +441,8 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 /* O_TRUNC and truncate(2) to 0 are harmless: nothing is stored. */
 static int sf_truncate(void *priv, const char *path, struct astro_file *f, off_t size)
 {
-	(void)priv; (void)f;
+	assert(priv);
+	(void)f;
 	if (*path)
 		return -ENOENT;
 	return size == 0 ? 0 : -EINVAL;
@@ -442,7 +453,8 @@ static int sf_release(void *priv, const char *path, struct astro_file *f)
 	struct sf_handle *h = f->handle;
 	int big;
 
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	if (!h)
 		return 0;
 	pthread_mutex_destroy(&h->lock);

@@ -182,6 +182,7 @@ static int get_dbi(struct astro_cache *c, const char *name, MDB_dbi *dbi)
 	rc = mdb_txn_commit(txn);
 	if (rc)
 		goto out;
+	assert(c->ndbs < MAX_DBS);
 	astro_strlcpy(c->dbs[c->ndbs].name, name, sizeof(c->dbs[0].name));
 	c->dbs[c->ndbs++].dbi = *dbi;
 out:

@@ -1,4 +1,5 @@
 /* limiter.c — see limiter.h.  State: a sorted array of int64 ms stamps. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ int astro_limiter_open(struct astro_limiter **out, struct astro_cache *cache,
 	for (unsigned i = 0; i < rate->n; i++)
 		if (rate->w[i].seconds > l->max_window_s)
 			l->max_window_s = rate->w[i].seconds;
+	/* decide.used[] has a slot per window */
+	assert(l->rate.n <= ASTRO_RATE_MAX_WINDOWS);
 	pthread_mutex_init(&l->lock, NULL);
 	*out = l;
 	return 0;
@@ -161,6 +164,7 @@ write:
 	keep = n - first;
 	if (keep > MAX_STAMPS)
 		first = n - MAX_STAMPS, keep = MAX_STAMPS;
+	assert(keep <= MAX_STAMPS);
 	memmove(st, st + first, keep * sizeof(int64_t));
 	*out = st;
 	*outlen = keep * sizeof(int64_t);
@@ -176,6 +180,7 @@ static int run(struct astro_limiter *l, struct decide *d)
 	if (l->cache)
 		return astro_cache_update(l->cache, "_meta", l->key, strlen(l->key), decide_fn, d);
 	pthread_mutex_lock(&l->lock);
+	assert(l->nmem <= MAX_STAMPS);
 	void *out = NULL;
 	size_t outlen = 0;
 	rc = decide_fn(l->mem, l->nmem * sizeof(int64_t), &out, &outlen, d);
