@@ -33,6 +33,20 @@
  */
 #define ASTRO_ASSERT_LOCKED(m) assert(pthread_mutex_trylock(m) == EBUSY)
 
+/*
+ * Test hooks stay out of the product (curl's UNITTEST).  Fault injection,
+ * clock shifts and the like are declared and defined only under
+ * ASTRO_UNITTEST, which the unit, ASan and fuzz builds define (Makefile).
+ * A function a module uses itself that tests also call directly is marked
+ * ASTRO_TESTABLE: file-local in the product, exported (declared in its
+ * header under #ifdef ASTRO_UNITTEST) in test builds.
+ */
+#ifdef ASTRO_UNITTEST
+#define ASTRO_TESTABLE
+#else
+#define ASTRO_TESTABLE static
+#endif
+
 #if defined(__GNUC__)
 #define ASTRO_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define ASTRO_UNUSED __attribute__((unused))

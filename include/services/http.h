@@ -8,8 +8,9 @@
  * jitter, and never past the deadline; a FUSE interrupt (Ctrl-C) aborts the
  * transfer.  Bodies are capped by `max_body`.
  *
- * Tests inject failures with astro_http_set_inject(): the hook runs before
- * each attempt and may return a negative errno to fail it without network.
+ * Test builds (ASTRO_UNITTEST) inject failures with astro_http_set_inject():
+ * the hook runs before each attempt and may return a negative errno to fail
+ * it without network.  The product has no such hook.
  */
 #ifndef ASTRO_HTTP_H
 #define ASTRO_HTTP_H
@@ -78,9 +79,11 @@ void astro_http_global_cleanup(void);
 /* Check called during transfers; non-zero aborts with -EINTR. */
 void astro_http_set_interrupt_check(int (*fn)(void));
 
+#ifdef ASTRO_UNITTEST
 typedef int (*astro_http_inject_fn)(const struct astro_http_req *req,
 				    int attempt, void *arg);
 void astro_http_set_inject(astro_http_inject_fn fn, void *arg);
+#endif
 
 /* Percent-encode src (RFC 3986 unreserved kept) into a malloc'd string. */
 char *astro_http_escape(const char *src, size_t len);
