@@ -26,8 +26,8 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(astro_config_init(&f->cfg), 0);
-	f->cfg.spacetrack_user = strdup("someone@example.org");
-	f->cfg.spacetrack_password = strdup("hunter2-secret");
+	f->cfg.spacetrack_user = astro_secure_strdup("someone@example.org");
+	f->cfg.spacetrack_password = astro_secure_strdup("hunter2-secret");
 	f->svc.fuse_version = "3.14.0";
 	ctx.cfg = &f->cfg;
 	ctx.services = &f->svc;
