@@ -6,6 +6,13 @@
 # test-data program built by `make bench`; every tests/unit/test_*.c is a
 # cmocka suite; every tests/fuzz/fuzz_*.c a libFuzzer target.  Adding a
 # module never needs an edit here.
+#
+# Test hooks (fault injection, a shifted clock, internal functions a test
+# calls directly) exist only in test builds, as curl's UNITTEST: the unit
+# suites link build/libastro-unit.a, the same sources compiled with
+# -DASTRO_UNITTEST into build/obj-unit, and the fuzz and ASan builds define
+# it too; the programs link the product library, which has no hook
+# (tests/bats/hooks.bats checks the daemon).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -30,6 +37,7 @@ FUZZSRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 DEPFLAGS = -MMD -MP
 
 LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
+UNITOBJ := $(LIBSRC:src/%.c=$(B)/obj-unit/%.o)
 BINS    := $(BINSRC:src/bin/%.c=$(B)/%)
 BENCHSRC := $(sort $(wildcard bench/astrofs-*.c))
 BENCHBINS := $(BENCHSRC:bench/%.c=$(B)/%)
@@ -50,15 +58,24 @@ $(B)/libastro.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(B)/obj-unit/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DASTRO_UNITTEST $(DEPFLAGS) -c -o $@ $<
+
+$(B)/libastro-unit.a: $(UNITOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(B)/%: src/bin/%.c $(B)/libastro.a
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
 
 $(B)/%: bench/%.c $(B)/libastro.a
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libastro.a $(PKG_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libastro.a
+$(B)/tests/%: tests/unit/%.c $(B)/libastro-unit.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit -o $@ $< $(B)/libastro.a $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -DASTRO_UNITTEST $(DEPFLAGS) -Itests/unit -o $@ $< $(B)/libastro-unit.a \
+		$(PKG_LIBS) -lcmocka
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -77,7 +94,7 @@ asan-unit:
 	@scripts/run-unit.sh build-asan
 
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude -Isrc $(PKG_CFLAGS) \
-              -g -O1 -fsanitize=address,undefined -DASTRO_FUZZING
+              -g -O1 -fsanitize=address,undefined -DASTRO_FUZZING -DASTRO_UNITTEST
 # The library is compiled once with coverage instrumentation and linked
 # into every target; only the target itself pulls in libFuzzer's main.
 FUZZOBJ := $(LIBSRC:src/%.c=build-fuzz/obj/%.o)
@@ -160,4 +177,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 # The dependency files -MMD wrote (absent on a first build).
--include $(wildcard $(B)/obj/*/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/obj/*/*.d build-fuzz/*.d)
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj-unit/*/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/obj/*/*.d build-fuzz/*.d)

@@ -11,6 +11,9 @@
 #ifndef ASTRO_H
 #define ASTRO_H
 
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +23,29 @@
 #endif
 
 #define ASTRO_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Invariants are assert()s checked on entry, SQLite style; no build defines
+ * NDEBUG, so they stay on in the product and must stay cheap.  A helper
+ * documented as "lock held" says so with ASTRO_ASSERT_LOCKED(&lock): a
+ * default mutex cannot name its owner, so this checks that the mutex is
+ * held at all (one atomic), which catches the forgotten lock.
+ */
+#define ASTRO_ASSERT_LOCKED(m) assert(pthread_mutex_trylock(m) == EBUSY)
+
+/*
+ * Test hooks stay out of the product (curl's UNITTEST).  Fault injection,
+ * clock shifts and the like are declared and defined only under
+ * ASTRO_UNITTEST, which the unit, ASan and fuzz builds define (Makefile).
+ * A function a module uses itself that tests also call directly is marked
+ * ASTRO_TESTABLE: file-local in the product, exported (declared in its
+ * header under #ifdef ASTRO_UNITTEST) in test builds.
+ */
+#ifdef ASTRO_UNITTEST
+#define ASTRO_TESTABLE
+#else
+#define ASTRO_TESTABLE static
+#endif
 
 #if defined(__GNUC__)
 #define ASTRO_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -37,6 +37,7 @@ void astro_log(int level, const char *fmt, ...) ASTRO_PRINTF(2, 3);
 /* Write the summaries of every suppressed repeat now (at exit). */
 void astro_log_flush(void);
 
+#ifdef ASTRO_UNITTEST
 /* Tests: burst lines per window_ms per call site; burst 0 turns it off. */
 void astro_log_set_ratelimit(unsigned burst, unsigned window_ms);
 
@@ -46,6 +47,7 @@ void astro_log_set_ratelimit(unsigned burst, unsigned window_ms);
  */
 typedef void (*astro_log_sink_fn)(int level, const char *msg, void *arg);
 void astro_log_set_sink(astro_log_sink_fn fn, void *arg);
+#endif
 
 #define astro_err(...) astro_log(LOG_ERR, __VA_ARGS__)
 #define astro_warn(...) astro_log(LOG_WARNING, __VA_ARGS__)

@@ -12,10 +12,11 @@
  * a provider is a directory, except for a tree that is a single file
  * (/satfilter): its getattr("") says ASTRO_FILE and open/read/write get "".
  *
- * priv: what init() stored.  init() returns 0 only with a non-NULL priv;
- * a tree whose init() failed is never called again (fs.c answers EIO for
- * every path in it and leaves it out of the root listing), so every other
- * function gets the started tree's non-NULL priv, and asserts so.
+ * priv: what init stored.  A tree whose init failed is never called again
+ * (fs.c answers EIO for every path in it and leaves it out of the root
+ * listing), so every function below but init gets the non-NULL priv of a
+ * started tree; providers assert(priv) on entry rather than test it.
+ * destroy is called once per started tree, after the last call.
  *
  * Threads: every function may be called concurrently from FUSE worker
  * threads (up to `max_threads` at once).  Providers protect their own state.
@@ -111,6 +112,7 @@ struct astro_ctx {
 struct astro_provider {
 	const char *name;	/* first path component */
 
+	/* 0 with a non-NULL *priv, or -errno (then nothing else is called). */
 	int (*init)(const struct astro_ctx *ctx, void **priv);
 	void (*destroy)(void *priv);
 

@@ -97,7 +97,9 @@ void astro_cache_get_stats(struct astro_cache *c, struct astro_cache_stats *s);
  */
 int astro_cache_lmdb_errno(int rc);
 
+#ifdef ASTRO_UNITTEST
 /* Tests: make the next n puts fail with err (I/O-error injection). */
 void astro_cache_inject_put_failure(struct astro_cache *c, int n, int err);
+#endif
 
 #endif

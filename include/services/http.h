@@ -10,8 +10,9 @@
  * operation (Ctrl-C of the reader) or the process's shutdown abandons the
  * transfer within a second.  Bodies are capped by `max_body`.
  *
- * Tests inject failures with astro_http_set_inject(): the hook runs before
- * each attempt and may return a negative errno to fail it without network.
+ * Test builds (ASTRO_UNITTEST) inject failures with astro_http_set_inject():
+ * the hook runs before each attempt and may return a negative errno to fail
+ * it without network.  The product has no such hook.
  */
 #ifndef ASTRO_HTTP_H
 #define ASTRO_HTTP_H
@@ -78,9 +79,11 @@ int astro_http_header(const struct astro_http_resp *resp, const char *name,
 int astro_http_global_init(void);
 void astro_http_global_cleanup(void);
 
+#ifdef ASTRO_UNITTEST
 typedef int (*astro_http_inject_fn)(const struct astro_http_req *req,
 				    int attempt, void *arg);
 void astro_http_set_inject(astro_http_inject_fn fn, void *arg);
+#endif
 
 /* Percent-encode src (RFC 3986 unreserved kept) into a malloc'd string. */
 char *astro_http_escape(const char *src, size_t len);

@@ -46,17 +46,19 @@ void astro_limiter_end(struct astro_limiter *l, int64_t slot);
 /* begin + end at once: a slot for something that has no duration. */
 int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms);
 
-/*
- * Without waiting: 0 if a request could be made now, else the
- * milliseconds until one can — an upper bound when a slot in flight
- * blocks, as it may end sooner.  For stats and tests.
- */
-int64_t astro_limiter_wait_ms(struct astro_limiter *l);
-
 /* Current usage per window as JSON, for /.astrofs/stats. */
 void astro_limiter_json(struct astro_limiter *l, json_t *obj);
 
+#ifdef ASTRO_UNITTEST
+/*
+ * Tests: without waiting, 0 if a request could be made now, else the
+ * milliseconds until one can — an upper bound when a slot in flight
+ * blocks, as it may end sooner.
+ */
+int64_t astro_limiter_wait_ms(struct astro_limiter *l);
+
 /* Tests: shift this limiter's notion of now by offset_ms. */
 void astro_limiter_set_clock_offset(struct astro_limiter *l, int64_t offset_ms);
+#endif
 
 #endif

@@ -122,15 +122,17 @@ void astro_s3_free(struct astro_s3 *s);
 /* The real client only. */
 int astro_s3_is_anonymous(const struct astro_s3 *s);
 
+#ifdef ASTRO_UNITTEST
 /*
- * Where a request for (bucket, key) goes: *host is the Host header value
- * ("h" or "h:port"), *base "scheme://host", *path the raw (unencoded) path
- * to sign: any endpoint path, then "/bucket/key" or "/key".  key may be
- * "" (bucket-level requests).  malloc'd strings; 0, -EINVAL, -ENOMEM.
- * The real client only.  Exposed for tests.
+ * Tests: where a request for (bucket, key) goes: *host is the Host header
+ * value ("h" or "h:port"), *base "scheme://host", *path the raw (unencoded)
+ * path to sign: any endpoint path, then "/bucket/key" or "/key".  key may
+ * be "" (bucket-level requests).  malloc'd strings; 0, -EINVAL, -ENOMEM.
+ * The real client only.
  */
 int astro_s3_address(const struct astro_s3 *s, const char *bucket,
 		     const char *key, char **host, char **base, char **path);
+#endif
 
 /*
  * Ranged GET of [off, off+len) of s3://bucket/key.  if_match: ETag to
@@ -229,16 +231,19 @@ int astro_s3_http_get_range(const char *url, uint64_t off, size_t len,
 int astro_s3_http_head(const char *url, unsigned timeout_ms,
 		       struct astro_s3_info *info);
 
+#ifdef ASTRO_UNITTEST
 /*
- * Parse "bytes a-b/total" (or "bytes * /total" for 416) into *a, *b and
- * *total (UINT64_MAX for "*").  0 or -EINVAL.  Exposed for tests.
+ * Tests and the fuzz target: parse "bytes a-b/total" (or "bytes * /total"
+ * for 416) into *a, *b and *total (UINT64_MAX for "*").  0 or -EINVAL.
  */
 int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b,
 				 uint64_t *total);
+#endif
 
 /*
  * errno for an S3 answer with status and (possibly empty) XML body, with
- * one log line naming `what` and the likely cause.  Exposed for tests.
+ * one log line naming `what` and the likely cause (also the AWS request
+ * module's and the XML parser's).
  */
 int astro_s3_error(const char *what, long status, const char *body, size_t len);
 

@@ -101,6 +101,8 @@ int astro_fs_create(struct astro_fs **out, const struct astro_ctx *ctx)
 			fs->failed[i] = rc;
 			fs->priv[i] = NULL;
 			astro_err("/%s is unavailable: %s", providers[i]->name, strerror(-rc));
+		} else {
+			assert(fs->priv[i]);	/* provider.h: a started tree has a priv */
 		}
 	}
 	*out = fs;
@@ -268,8 +270,9 @@ static int do_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			if (fs->failed[i])
 				continue;
 			/* a tree's root may be a file (/satfilter): readdirplus
-			 * must not announce it as a directory */
-			if (providers[i]->getattr(fs->priv[i], "", &a))
+			 * must not announce it as a directory; a tree that did
+			 * not start is never called (provider.h) */
+			if (fs->failed[i] || providers[i]->getattr(fs->priv[i], "", &a))
 				a = (struct astro_attr){ .kind = ASTRO_DIR };
 			if (fill_one(&c, providers[i]->name, &a))
 				break;

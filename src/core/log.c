@@ -1,4 +1,5 @@
 /* log.c — see log.h. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,8 +13,10 @@
 static enum astro_log_dest log_dest = ASTRO_LOG_STDERR;
 static int log_level = LOG_NOTICE;
 static char log_ident[32] = "astrofs";
-static astro_log_sink_fn log_sink;
+#ifdef ASTRO_UNITTEST
+static astro_log_sink_fn log_sink;	/* astro_log_set_sink */
 static void *log_sink_arg;
+#endif
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
@@ -74,6 +77,7 @@ int astro_log_parse_level(const char *s)
 	return -EINVAL;
 }
 
+#ifdef ASTRO_UNITTEST
 void astro_log_set_sink(astro_log_sink_fn fn, void *arg)
 {
 	pthread_mutex_lock(&log_lock);
@@ -90,13 +94,19 @@ void astro_log_set_ratelimit(unsigned burst, unsigned window_ms)
 	memset(rl_table, 0, sizeof(rl_table));
 	pthread_mutex_unlock(&log_lock);
 }
+#endif
 
 /* Write one line to the destination; log_lock held. */
 static void emit(int level, const char *msg)
 {
+	ASTRO_ASSERT_LOCKED(&log_lock);
+#ifdef ASTRO_UNITTEST
 	if (log_sink) {
 		log_sink(level, msg, log_sink_arg);
-	} else if (log_dest == ASTRO_LOG_SYSLOG) {
+		return;
+	}
+#endif
+	if (log_dest == ASTRO_LOG_SYSLOG) {
 		syslog(level, "%s", msg);
 	} else {
 		struct timespec ts;
@@ -117,6 +127,7 @@ static void rl_summarise(struct rl_slot *sl)
 {
 	char line[400];
 
+	ASTRO_ASSERT_LOCKED(&log_lock);
 	if (sl->fmt && sl->suppressed) {
 		snprintf(line, sizeof(line), "last message repeated %lu times (suppressed): %s",
 			 sl->suppressed, sl->last);
@@ -144,6 +155,7 @@ static int rl_admit(int level, const char *fmt, const char *msg)
 	struct rl_slot *sl;
 	int64_t now;
 
+	ASTRO_ASSERT_LOCKED(&log_lock);
 	if (rl_burst == 0)
 		return 1;
 	now = astro_mono_ms();

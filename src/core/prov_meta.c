@@ -80,6 +80,7 @@ static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 	assert(priv);
 	char *s;
 
+	assert(priv);
 	memset(a, 0, sizeof(*a));
 	if (!*path) {
 		a->kind = ASTRO_DIR;
@@ -102,6 +103,7 @@ static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 	assert(priv);
 	struct astro_attr a;
 
+	assert(priv);
 	if (*path)
 		return -ENOTDIR;
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(files); i++)
@@ -115,6 +117,7 @@ static int meta_open(void *priv, const char *path, int flags, struct astro_file 
 	assert(priv);
 	struct astro_membuf *h;
 
+	assert(priv);
 	if (!*path)
 		return -EISDIR;
 	if (!known(path))
@@ -139,13 +142,15 @@ static int meta_open(void *priv, const char *path, int flags, struct astro_file 
 static int meta_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		     size_t size, off_t off)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	return astro_membuf_read(f->handle, buf, size, off);
 }
 
 static int meta_release(void *priv, const char *path, struct astro_file *f)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	astro_membuf_free(f->handle);
 	f->handle = NULL;
 	return 0;

@@ -676,6 +676,7 @@ static int fobj_refresh(struct fits_priv *p, struct fobj *o, int force)
 	int64_t now = astro_mono_ms();
 	int rc, fetched = 0;
 
+	ASTRO_ASSERT_LOCKED(&o->lock);
 	if (!force && o->checked_ms && now - o->checked_ms < p->ttl_ms)
 		return 0;
 	if (!force && !o->url && peek_parent(p, o->src, o->key, 1, &info) > 0 &&
@@ -831,6 +832,7 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 	char name[4400];
 	int rc;
 
+	ASTRO_ASSERT_LOCKED(&o->lock);
 	for (int attempt = 0;; attempt++) {
 		uint32_t before;
 		enum astro_fits_end end_before;
@@ -1068,8 +1070,10 @@ static int fits_getattr(void *priv, const char *path, struct astro_attr *a)
 	struct fpath fp;
 	struct astro_s3_info info;
 	struct fobj *o;
-	int rc = parse_path(p, path, &fp);
+	int rc;
 
+	assert(priv);
+	rc = parse_path(p, path, &fp);
 	if (rc)
 		return rc;
 	memset(a, 0, sizeof(*a));
@@ -1151,8 +1155,10 @@ static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 	struct fpath fp;
 	struct fobj *o;
 	char name[16];
-	int rc = parse_path(p, path, &fp);
+	int rc;
 
+	assert(priv);
+	rc = parse_path(p, path, &fp);
 	if (rc)
 		return rc;
 	switch (fp.d) {
@@ -1229,8 +1235,10 @@ static int fits_open(void *priv, const char *path, int flags, struct astro_file 
 	struct fpath fp;
 	struct fhandle *h;
 	struct fobj *o;
-	int rc = parse_path(p, path, &fp);
+	int rc;
 
+	assert(priv);
+	rc = parse_path(p, path, &fp);
 	if (rc)
 		return rc;
 	if (fp.d < D_HEADER)
@@ -1349,6 +1357,7 @@ static int fits_read(void *priv, const char *path, struct astro_file *f, char *b
 {
 	struct fhandle *h = f->handle;
 
+	assert(priv);
 	(void)path;
 	if (!h || off < 0)
 		return -EBADF;
@@ -1366,6 +1375,7 @@ static int fits_release(void *priv, const char *path, struct astro_file *f)
 {
 	struct fhandle *h = f->handle;
 
+	assert(priv);
 	(void)path;
 	if (!h)
 		return 0;

@@ -44,7 +44,7 @@ struct aws {
 
 /* ---- pure helpers ---- */
 
-char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n)
+ASTRO_TESTABLE char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n)
 {
 	char *buf = NULL;
 	size_t len = 0, i;
@@ -159,7 +159,7 @@ static void XMLCALL sqs_doctype(void *ud, const XML_Char *name, const XML_Char *
 	XML_StopParser(p->xp, XML_FALSE);
 }
 
-void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r)
+ASTRO_TESTABLE void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r)
 {
 	if (!r)
 		return;
@@ -171,7 +171,7 @@ void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
+ASTRO_TESTABLE int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
 			char *msg, size_t msglen)
 {
 	struct sqs_parse p = { .cur = F_NONE };
@@ -214,7 +214,7 @@ int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply 
 	return 0;
 }
 
-unsigned long long astro_obs_aws_image_seq(const char *name)
+ASTRO_TESTABLE unsigned long long astro_obs_aws_image_seq(const char *name)
 {
 	const char *p = strstr(name, "_no"), *q;
 	unsigned long long v = 0;

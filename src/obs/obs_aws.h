@@ -65,11 +65,6 @@ struct astro_obs_aws_opts {
 int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
 			     struct astro_obs_store **out, char *err, size_t errlen);
 
-/* ---- pure helpers, exposed for tests ---- */
-
-/* application/x-www-form-urlencoded body of params (malloc'd, or NULL). */
-char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
-
 /* The fields of an SQS Query-protocol reply this backend reads. */
 struct astro_obs_sqs_reply {
 	char *queue_url;	/* CreateQueue / GetQueueUrl */
@@ -78,6 +73,12 @@ struct astro_obs_sqs_reply {
 	char *error_code;	/* an <ErrorResponse> */
 	char *error_message;
 };
+
+#ifdef ASTRO_UNITTEST
+/* ---- pure helpers of obs_aws.c, for tests and the fuzz target ---- */
+
+/* application/x-www-form-urlencoded body of params (malloc'd, or NULL). */
+char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
 
 /*
  * Parse an SQS XML reply (any action, or ErrorResponse).  0 or -EBADMSG with
@@ -89,5 +90,6 @@ void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r);
 
 /* The seq in an image name "..._no<n>.<ext>", or 0. */
 unsigned long long astro_obs_aws_image_seq(const char *name);
+#endif
 
 #endif

@@ -1177,6 +1177,8 @@ static void batch_refuse(struct astro_obs_batch *b, int rc, const char *reason)
 
 static int batch_push(struct astro_obs_batch *b, const struct astro_obs_cmd *c)
 {
+	/* astro_obs_batch_add refuses a command past the cap before this */
+	assert(b->n < b->max && b->n <= b->cap);
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 8;
 		struct astro_obs_cmd *cmds = realloc(b->cmds, cap * sizeof(*cmds));

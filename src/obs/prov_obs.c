@@ -418,9 +418,11 @@ static int obs_getattr(void *priv, const char *path, struct astro_attr *a)
 	assert(priv);
 	struct obs *o = priv;
 	struct where w;
-	int rc = resolve(o, path, &w);
+	int rc;
 	char *txt;
 
+	assert(priv);
+	rc = resolve(o, path, &w);
 	if (rc < 0)
 		return rc;
 	memset(a, 0, sizeof(*a));
@@ -518,8 +520,10 @@ static int obs_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 	struct fill_ctx f = { fill, buf, false };
 	struct where w;
 	size_t i;
-	int rc = resolve(o, path, &w);
+	int rc;
 
+	assert(priv);
+	rc = resolve(o, path, &w);
 	if (rc < 0)
 		return rc;
 	switch (w.node) {
@@ -562,8 +566,10 @@ static int obs_readlink(void *priv, const char *path, char *buf, size_t size)
 	struct obs *o = priv;
 	struct astro_obs_image img;
 	struct where w;
-	int rc = resolve(o, path, &w);
+	int rc;
 
+	assert(priv);
+	rc = resolve(o, path, &w);
 	if (rc < 0)
 		return rc;
 	if (w.node != N_LATEST)
@@ -596,8 +602,10 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 	struct obs *o = priv;
 	struct handle *h;
 	struct where w;
-	int rc = resolve(o, path, &w);
+	int rc;
 
+	assert(priv);
+	rc = resolve(o, path, &w);
 	if (rc < 0)
 		return rc;
 	if (w.node == N_ROOT || w.node == N_SITE || w.node == N_JOBS || w.node == N_IMAGES)
@@ -752,6 +760,7 @@ static int obs_write(void *priv, const char *path, struct astro_file *f,
 	bool first, more;
 	int rc = 0;
 
+	assert(priv);
 	(void)path;
 	(void)off;	/* a transaction file appends */
 	if (!h || h->node != N_COMMAND)
@@ -827,6 +836,7 @@ static int obs_read(void *priv, const char *path, struct astro_file *f,
 	size_t n;
 	int rc = 0;
 
+	assert(priv);
 	(void)path;
 	if (!h)
 		return -EBADF;
@@ -885,8 +895,10 @@ static int obs_truncate(void *priv, const char *path, struct astro_file *f, off_
 {
 	struct obs *o = priv;
 	struct where w;
-	int rc = resolve(o, path, &w);
+	int rc;
 
+	assert(priv);
+	rc = resolve(o, path, &w);
 	(void)f;
 	if (rc < 0)
 		return rc;
@@ -905,6 +917,7 @@ static int obs_flush(void *priv, const char *path, struct astro_file *f)
 	struct handle *h = f->handle;
 	int rc = 0;
 
+	assert(priv);
 	(void)path;
 	if (!h || h->node != N_COMMAND)
 		return 0;
@@ -920,6 +933,7 @@ static int obs_release(void *priv, const char *path, struct astro_file *f)
 	struct obs *o = priv;
 	struct handle *h = f->handle;
 
+	assert(priv);
 	(void)path;
 	if (h && h->node == N_COMMAND && (h->in_write || h->plen)) {
 		/* Only without a flush (unit tests calling release directly):

@@ -26,7 +26,7 @@ static int b32_value(char c)
 	return p ? (int)(p - b32) : -1;
 }
 
-void astro_ulid_encode(uint64_t ms, const uint8_t rnd[10],
+ASTRO_TESTABLE void astro_ulid_encode(uint64_t ms, const uint8_t rnd[10],
 		       char out[ASTRO_ULID_LEN + 1])
 {
 	uint8_t bin[16];

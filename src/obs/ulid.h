@@ -23,9 +23,11 @@
 /* A new id, NUL-terminated in out.  0, -EIO (no randomness) or -EOVERFLOW. */
 int astro_ulid_new(char out[ASTRO_ULID_LEN + 1]);
 
-/* Encode a given time and random part (for tests and fixed ids). */
+#ifdef ASTRO_UNITTEST
+/* Tests: encode a given time and random part. */
 void astro_ulid_encode(uint64_t ms, const uint8_t rnd[10],
 		       char out[ASTRO_ULID_LEN + 1]);
+#endif
 
 /*
  * True if s[0..len) is a ULID: 26 base32 characters, first at most '7' (the

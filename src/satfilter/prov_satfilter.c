@@ -222,7 +222,6 @@ out:
 static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 {
 	assert(priv);
-	(void)priv;
 	if (*path)
 		return -ENOENT;
 	memset(a, 0, sizeof(*a));
@@ -234,16 +233,16 @@ static int sf_getattr(void *priv, const char *path, struct astro_attr *a)
 static int sf_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
 	assert(priv);
-	(void)priv; (void)fill; (void)buf;
+	(void)fill; (void)buf;
 	return *path ? -ENOENT : -ENOTDIR;
 }
 
 static int sf_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct sf_handle *h;
 
-	(void)priv; (void)flags;
+	assert(priv);
+	(void)flags;
 	if (*path)
 		return -ENOENT;
 	h = calloc(1, sizeof(*h));
@@ -289,6 +288,8 @@ static int emit(struct sf_handle *h, const char *s)
 {
 	size_t n = strlen(s);
 
+	ASTRO_ASSERT_LOCKED(&h->lock);
+	assert(h->out_pos <= h->out_len && h->out_len <= h->out_cap);
 	if (h->out_pos == h->out_len) {
 		h->out_pos = h->out_len = 0;
 	} else if (h->out_pos > h->out_len / 2) {
@@ -305,6 +306,7 @@ static int emit(struct sf_handle *h, const char *s)
 	memcpy(h->out + h->out_len, s, n);
 	h->out[h->out_len + n] = '\n';
 	h->out_len += n + 1;
+	assert(h->out_len <= h->out_cap);
 	return 0;
 }
 
@@ -344,6 +346,7 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 	size_t i;
 	int rc = 0, full = 0;
 
+	assert(priv);
 	(void)path; (void)off;
 	pthread_mutex_lock(&h->lock);
 	h->wrote = 1;
@@ -368,6 +371,7 @@ static int sf_write(void *priv, const char *path, struct astro_file *f,
 				h->peak = h->in_cap;
 			memcpy(h->in + h->in_len, buf + i, n);
 			h->in_len += n;
+			assert(h->in_len <= ASTRO_SATFILTER_MAX_REQUEST);
 		}
 		i += n;
 		if (!nl)
@@ -398,6 +402,7 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 	size_t n;
 	int rc = 0;
 
+	assert(priv);
 	(void)path; (void)off;
 	pthread_mutex_lock(&h->lock);
 	if (!h->wrote) {
@@ -419,6 +424,7 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 		pthread_mutex_unlock(&h->lock);
 		return rc;
 	}
+	assert(h->out_pos <= h->out_len && h->out_len <= h->out_cap);
 	n = h->out_len - h->out_pos;
 	if (n > size)
 		n = size;
@@ -435,7 +441,8 @@ static int sf_read(void *priv, const char *path, struct astro_file *f, char *buf
 /* O_TRUNC and truncate(2) to 0 are harmless: nothing is stored. */
 static int sf_truncate(void *priv, const char *path, struct astro_file *f, off_t size)
 {
-	(void)priv; (void)f;
+	assert(priv);
+	(void)f;
 	if (*path)
 		return -ENOENT;
 	return size == 0 ? 0 : -EINVAL;
@@ -446,7 +453,8 @@ static int sf_release(void *priv, const char *path, struct astro_file *f)
 	struct sf_handle *h = f->handle;
 	int big;
 
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	if (!h)
 		return 0;
 	pthread_mutex_destroy(&h->lock);

@@ -720,6 +720,7 @@ static void lru_unlink(struct astro_satfilter *sf, struct visit *v)
 {
 	if (!v->linked)
 		return;
+	assert(sf->nvisits > 0);
 	if (v->prev)
 		v->prev->next = v->next;
 	else
@@ -749,6 +750,7 @@ static void lru_push(struct astro_satfilter *sf, struct visit *v)
 /* Under the lock: drop a visit from the cache; freed at its last put. */
 static void drop_locked(struct astro_satfilter *sf, struct visit *v)
 {
+	ASTRO_ASSERT_LOCKED(&sf->lock);
 	lru_unlink(sf, v);
 	if (v->refs == 0)
 		visit_free(v);
@@ -757,6 +759,7 @@ static void drop_locked(struct astro_satfilter *sf, struct visit *v)
 static void visit_put(struct astro_satfilter *sf, struct visit *v)
 {
 	pthread_mutex_lock(&sf->lock);
+	assert(v->refs > 0);
 	if (--v->refs == 0 && !v->linked)
 		visit_free(v);
 	pthread_mutex_unlock(&sf->lock);
@@ -767,6 +770,7 @@ static struct visit *find_locked(struct astro_satfilter *sf, int64_t id)
 {
 	int64_t now = sf->o.now_ms();
 
+	ASTRO_ASSERT_LOCKED(&sf->lock);
 	for (struct visit *v = sf->head; v; v = v->next)
 		if (v->id == id) {
 			if (v->state != 0 && (v->state < 0 || now >= v->expires_ms)) {

@@ -26,7 +26,7 @@ const char *astro_sfreq_field_name(enum astro_sfreq_field f)
 
 /* ---------------------------------------------------------------- numbers */
 
-int astro_sfreq_number(const char *s, size_t len, double *out)
+ASTRO_TESTABLE int astro_sfreq_number(const char *s, size_t len, double *out)
 {
 	static const double p10[] = {
 		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,

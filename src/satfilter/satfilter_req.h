@@ -101,11 +101,13 @@ int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
 
 void astro_sfreq_free(struct astro_sfreq *r);
 
+#ifdef ASTRO_UNITTEST
 /*
- * A JSON number's text (already known to be valid JSON) as a double,
- * exactly as strtod rounds it.  Returns 0 or -ERANGE (beyond the double
- * range).  Exposed for the differential fuzz target.
+ * Tests and the differential fuzz target: a JSON number's text (already
+ * known to be valid JSON) as a double, exactly as strtod rounds it.
+ * Returns 0 or -ERANGE (beyond the double range).
  */
 int astro_sfreq_number(const char *s, size_t len, double *out);
+#endif
 
 #endif

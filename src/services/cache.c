@@ -33,7 +33,9 @@ struct astro_cache {
 	} dbs[MAX_DBS];
 	unsigned ndbs;
 	struct astro_cache_stats st;
-	int inject_n, inject_err;
+#ifdef ASTRO_UNITTEST
+	int inject_n, inject_err;	/* astro_cache_inject_put_failure */
+#endif
 	int store_failing;		/* a put failed for want of disk: said once */
 };
 
@@ -182,6 +184,7 @@ static int get_dbi(struct astro_cache *c, const char *name, MDB_dbi *dbi)
 	rc = mdb_txn_commit(txn);
 	if (rc)
 		goto out;
+	assert(c->ndbs < MAX_DBS);
 	astro_strlcpy(c->dbs[c->ndbs].name, name, sizeof(c->dbs[0].name));
 	c->dbs[c->ndbs++].dbi = *dbi;
 out:
@@ -359,6 +362,7 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 
 	if (klen == 0 || klen > 511)	/* LMDB's default key limit */
 		return -ENAMETOOLONG;
+#ifdef ASTRO_UNITTEST
 	pthread_mutex_lock(&c->lock);
 	if (c->inject_n > 0) {
 		c->inject_n--;
@@ -366,6 +370,7 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		return c->inject_err;
 	}
 	pthread_mutex_unlock(&c->lock);
+#endif
 	/* Only a full map is made room in.  A full disk (or any I/O error)
 	 * keeps every entry: evicting would not free a byte of the file, and
 	 * while offline the entries are all there is to serve. */
@@ -473,6 +478,7 @@ void astro_cache_get_stats(struct astro_cache *c, struct astro_cache_stats *s)
 	}
 }
 
+#ifdef ASTRO_UNITTEST
 void astro_cache_inject_put_failure(struct astro_cache *c, int n, int err)
 {
 	pthread_mutex_lock(&c->lock);
@@ -480,3 +486,4 @@ void astro_cache_inject_put_failure(struct astro_cache *c, int n, int err)
 	c->inject_err = err;
 	pthread_mutex_unlock(&c->lock);
 }
+#endif

@@ -1,4 +1,5 @@
 /* limiter.c — see limiter.h.  State: a sorted array of int64 ms stamps. */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +21,9 @@ struct astro_limiter {
 	pthread_mutex_t lock;
 	int64_t *mem;		/* state when there is no cache */
 	size_t nmem;
-	int64_t offset_ms;
+#ifdef ASTRO_UNITTEST
+	int64_t offset_ms;	/* astro_limiter_set_clock_offset */
+#endif
 };
 
 int astro_limiter_open(struct astro_limiter **out, struct astro_cache *cache,
@@ -42,6 +45,8 @@ int astro_limiter_open(struct astro_limiter **out, struct astro_cache *cache,
 	for (unsigned i = 0; i < rate->n; i++)
 		if (rate->w[i].seconds > l->max_window_s)
 			l->max_window_s = rate->w[i].seconds;
+	/* decide.used[] has a slot per window */
+	assert(l->rate.n <= ASTRO_RATE_MAX_WINDOWS);
 	pthread_mutex_init(&l->lock, NULL);
 	*out = l;
 	return 0;
@@ -162,6 +167,7 @@ write:
 	keep = n - first;
 	if (keep > MAX_STAMPS)
 		first = n - MAX_STAMPS, keep = MAX_STAMPS;
+	assert(keep <= MAX_STAMPS);
 	memmove(st, st + first, keep * sizeof(int64_t));
 	*out = st;
 	*outlen = keep * sizeof(int64_t);
@@ -173,10 +179,14 @@ static int run(struct astro_limiter *l, struct decide *d)
 	int rc;
 
 	d->l = l;
-	d->now = astro_now_ms() + l->offset_ms;
+	d->now = astro_now_ms();
+#ifdef ASTRO_UNITTEST
+	d->now += l->offset_ms;
+#endif
 	if (l->cache)
 		return astro_cache_update(l->cache, "_meta", l->key, strlen(l->key), decide_fn, d);
 	pthread_mutex_lock(&l->lock);
+	assert(l->nmem <= MAX_STAMPS);
 	void *out = NULL;
 	size_t outlen = 0;
 	rc = decide_fn(l->mem, l->nmem * sizeof(int64_t), &out, &outlen, d);
@@ -246,6 +256,7 @@ int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms)
 	return rc;
 }
 
+#ifdef ASTRO_UNITTEST
 int64_t astro_limiter_wait_ms(struct astro_limiter *l)
 {
 	struct decide d = { .op = PEEK };
@@ -254,6 +265,7 @@ int64_t astro_limiter_wait_ms(struct astro_limiter *l)
 		return -1;
 	return d.wait;
 }
+#endif
 
 void astro_limiter_json(struct astro_limiter *l, json_t *obj)
 {
@@ -273,7 +285,9 @@ void astro_limiter_json(struct astro_limiter *l, json_t *obj)
 	json_object_set_new(obj, "wait_ms", json_integer(d.wait));
 }
 
+#ifdef ASTRO_UNITTEST
 void astro_limiter_set_clock_offset(struct astro_limiter *l, int64_t offset_ms)
 {
 	l->offset_ms = offset_ms;
 }
+#endif

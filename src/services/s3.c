@@ -156,7 +156,7 @@ static int vhost_ok(const struct s3_real *s, const char *bucket)
 	return 1;
 }
 
-int astro_s3_address(const struct astro_s3 *s0, const char *bucket, const char *key,
+ASTRO_TESTABLE int astro_s3_address(const struct astro_s3 *s0, const char *bucket, const char *key,
 		     char **host, char **base, char **path)
 {
 	const struct s3_real *s = real_of(s0);
@@ -208,7 +208,7 @@ static const char *num_or_star(const char *v, uint64_t *x)
 	return errno || *x == UINT64_MAX ? NULL : end;
 }
 
-int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b, uint64_t *total)
+ASTRO_TESTABLE int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b, uint64_t *total)
 {
 	while (*v == ' ')
 		v++;

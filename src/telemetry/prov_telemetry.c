@@ -1298,6 +1298,7 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	uint64_t ver[2] = {0, 0};
 	int rc;
 
+	assert(priv);
 	memset(a, 0, sizeof(*a));
 	if ((rc = parse_path(path, &nd)))
 		return rc;
@@ -1379,6 +1380,7 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 	char name[32];
 	int rc;
 
+	assert(priv);
 	if ((rc = parse_path(path, &nd)))
 		return rc;
 	if (nd.kind == N_FILE)
@@ -1496,6 +1498,7 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 	uint64_t ver[2];
 	int rc, hit = 0;
 
+	assert(priv);
 	if ((flags & 3) != 0)	/* O_RDONLY only */
 		return -EROFS;
 	if ((rc = parse_path(path, &nd)))
@@ -1536,7 +1539,7 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 {
 	int n;
 
-	(void)priv;
+	assert(priv);
 	(void)path;
 	if (!f || !f->handle)
 		return -EBADF;
@@ -1549,7 +1552,7 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 
 static int tp_release(void *priv, const char *path, struct astro_file *f)
 {
-	(void)priv;
+	assert(priv);
 	(void)path;
 	if (f) {
 		view_free(f->handle);

@@ -405,8 +405,10 @@ static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
-	int rc = parse_path(p, path, &tp);
+	int rc;
 
+	assert(priv);
+	rc = parse_path(p, path, &tp);
 	if (rc)
 		return rc;
 	if (tp.depth == 3) {
@@ -427,8 +429,10 @@ static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 	char name[24];
 	int64_t ty;
 	unsigned tm, td;
-	int rc = parse_path(p, path, &tp);
+	int rc;
 
+	assert(priv);
+	rc = parse_path(p, path, &tp);
 	if (rc)
 		return rc;
 	astro_civil_from_days(p->now() / 86400, &ty, &tm, &td);
@@ -487,6 +491,7 @@ static int tle_open(void *priv, const char *path, int flags, struct astro_file *
 	int rc = parse_path(p, path, &tp), cached = 0, indexed;
 	struct idx ix;
 
+	assert(priv);
 	if (rc)
 		return rc;
 	if (tp.depth != 3)
@@ -571,13 +576,15 @@ serve:
 static int tle_read(void *priv, const char *path, struct astro_file *f, char *buf,
 		    size_t size, off_t off)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	return astro_membuf_read(f->handle, buf, size, off);
 }
 
 static int tle_release(void *priv, const char *path, struct astro_file *f)
 {
-	(void)priv; (void)path;
+	assert(priv);
+	(void)path;
 	astro_membuf_free(f->handle);
 	f->handle = NULL;
 	return 0;
