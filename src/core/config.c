@@ -247,21 +247,6 @@ static const void *cfield(const void *cfg, const struct opt *o)
 	return (const char *)cfg + o->off;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	ASTRO_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /*
  * A value as it may appear inside a one-line message: control characters
  * become '?' (a newline would forge a second log line) and long values are
@@ -883,8 +868,9 @@ static int out_of_range(const struct opt *o, const char *value, char *err, size_
 
 	fmt_bound(o, o->min, lo, sizeof(lo));
 	fmt_bound(o, o->max, hi, sizeof(hi));
-	return fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (must be between %s and %s)",
-		    o->name, echo(value, e, sizeof(e)), lo, hi);
+	return astro_err_set(err, errlen, -EINVAL,
+			     "bad value for %s: \"%s\" (must be between %s and %s)",
+			     o->name, echo(value, e, sizeof(e)), lo, hi);
 }
 
 /* ---- setting ---------------------------------------------------------- */
@@ -958,8 +944,8 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 		break;
 	}
 	if (!value)
-		return fail(err, errlen, -EINVAL, "option %s needs a value (%s=...)",
-			    o->name, o->name);
+		return astro_err_set(err, errlen, -EINVAL, "option %s needs a value (%s=...)",
+				     o->name, o->name);
 
 	switch (o->type) {
 	case T_STR: case T_PATH: case T_URL: case T_CATALOG:
@@ -967,8 +953,9 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 		sp = field(cfg, o);
 		if (value[0] == '\0') {
 			if (o->required)
-				return fail(err, errlen, -EINVAL, "bad value for %s: empty (%s)",
-					    o->name, o->expect);
+				return astro_err_set(err, errlen, -EINVAL,
+						     "bad value for %s: empty (%s)",
+						     o->name, o->expect);
 			free(*sp);
 			*sp = NULL;	/* `name =` unsets an optional setting */
 			return 0;
@@ -1055,13 +1042,13 @@ bad:
 	if (o->type == T_URL || o->type == T_FITS_HTTP) {
 		char *m = masked_urls(value);
 
-		rc = fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
-			  o->name, m ? echo(m, e, sizeof(e)) : "...", o->expect);
+		rc = astro_err_set(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
+				   o->name, m ? echo(m, e, sizeof(e)) : "...", o->expect);
 		free(m);
 		return rc;
 	}
-	return fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
-		    o->name, echo(value, e, sizeof(e)), o->expect);
+	return astro_err_set(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
+			     o->name, echo(value, e, sizeof(e)), o->expect);
 }
 
 int astro_config_set(struct astro_config *cfg, const char *name,
@@ -1092,7 +1079,7 @@ int astro_config_set(struct astro_config *cfg, const char *name,
 	}
 	if (astro_config_is_ignored(name))
 		return 0;
-	return fail(err, errlen, -ENOENT, "unknown option: %s", echo(name, e, sizeof(e)));
+	return astro_err_set(err, errlen, -ENOENT, "unknown option: %s", echo(name, e, sizeof(e)));
 }
 
 /*
@@ -1235,18 +1222,19 @@ static int slurp(const char *path, size_t max, struct stat *st, char **buf, size
 	*buf = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	/* fstat on the open descriptor: no window to swap the file. */
 	if (fstat(fd, st) < 0) {
-		rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		rc = astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		rc = astro_err_set(err, errlen, -EINVAL, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st->st_size > max) {
-		rc = fail(err, errlen, -EFBIG, "%s: too large (over %zu bytes)", path, max);
+		rc = astro_err_set(err, errlen, -EFBIG,
+				   "%s: too large (over %zu bytes)", path, max);
 		goto out;
 	}
 	if (!(b = malloc((size_t)st->st_size + 1))) {
@@ -1258,7 +1246,7 @@ static int slurp(const char *path, size_t max, struct stat *st, char **buf, size
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+			rc = astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		got += (size_t)n;
@@ -1308,7 +1296,8 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 			goto out;
 		}
 		if (nul) {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: NUL byte in line", name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: NUL byte in line", name, lineno);
 			goto out;
 		}
 		s = trim(line);
@@ -1333,20 +1322,22 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 		key = trim(s);
 		val = eq ? trim(eq + 1) : NULL;
 		if (*key == '\0') {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: missing option name before '='",
-				  name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: missing option name before '='",
+					   name, lineno);
 			goto out;
 		}
 		if (strcmp(key, "config") == 0) {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: config cannot be set inside a config file",
-				  name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: config cannot be set inside a config file",
+					   name, lineno);
 			goto out;
 		}
 		rc = astro_config_set(cfg, key, val, msg, sizeof(msg));
 		if (rc < 0) {
 			if (rc != -ENOMEM)
 				rc = -EINVAL;	/* -ENOENT is reserved for a missing file */
-			fail(err, errlen, rc, "%s:%u: %s", name, lineno, msg);
+			astro_err_set(err, errlen, rc, "%s:%u: %s", name, lineno, msg);
 			goto out;
 		}
 	}
@@ -1396,7 +1387,8 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	char *eq = strchr(line, '='), *key, *val, *copy, **slot;
 
 	if (!eq)
-		return fail(err, errlen, -EINVAL, "%s:%u: expected `key = value`", path, lineno);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s:%u: expected `key = value`", path, lineno);
 	*eq = '\0';
 	key = trim(line);
 	if (strcmp(key, k1) == 0)
@@ -1407,7 +1399,8 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 		return 0;	/* other keys may serve other tools */
 	val = trim(eq + 1);
 	if (*val == '\0')
-		return fail(err, errlen, -EINVAL, "%s:%u: empty value for %s", path, lineno, key);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s:%u: empty value for %s", path, lineno, key);
 	if (!(copy = astro_secure_strdup(val)))
 		return -ENOMEM;
 	free_secret(slot);
@@ -1430,17 +1423,18 @@ int astro_read_secret_file(const char *path, const char *k1, char **v1,
 	if (rc < 0)
 		goto out;
 	if (st.st_uid != me && st.st_uid != 0) {
-		rc = fail(err, errlen, -EACCES, "%s: owned by uid %u, not by you (uid %u) or root",
-			  path, (unsigned)st.st_uid, (unsigned)me);
+		rc = astro_err_set(err, errlen, -EACCES,
+				   "%s: owned by uid %u, not by you (uid %u) or root",
+				   path, (unsigned)st.st_uid, (unsigned)me);
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		rc = fail(err, errlen, -EACCES, "%s: mode %04o is too open; chmod 600 it",
-			  path, (unsigned)(st.st_mode & 07777));
+		rc = astro_err_set(err, errlen, -EACCES, "%s: mode %04o is too open; chmod 600 it",
+				   path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
-		rc = fail(err, errlen, -EINVAL, "%s: NUL byte in file", path);
+		rc = astro_err_set(err, errlen, -EINVAL, "%s: NUL byte in file", path);
 		goto out;
 	}
 	/*
@@ -1462,7 +1456,8 @@ int astro_read_secret_file(const char *path, const char *k1, char **v1,
 	}
 	rc = 0;
 	if (!a || (k2 && !b)) {
-		rc = fail(err, errlen, -EINVAL, "%s: no `%s = ...` line", path, a ? k2 : k1);
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "%s: no `%s = ...` line", path, a ? k2 : k1);
 		goto out;
 	}
 	free_secret(v1);
@@ -1503,7 +1498,7 @@ static int make_absolute(char **path)
 static int check_readable(const char *opt, const char *path, char *err, size_t errlen)
 {
 	if (access(path, R_OK) < 0)
-		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	return 0;
 }
 
@@ -1519,10 +1514,11 @@ static int check_private(const char *opt, const char *path, char *err, size_t er
 	if (rc < 0)
 		return rc;
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	if (st.st_mode & 077)
-		return fail(err, errlen, -EACCES, "%s %s: mode %04o is too open; chmod 600 it",
-			    opt, path, (unsigned)(st.st_mode & 07777));
+		return astro_err_set(err, errlen, -EACCES,
+				     "%s %s: mode %04o is too open; chmod 600 it",
+				     opt, path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -1540,16 +1536,16 @@ static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t e
 					    "password", &cfg->spacetrack_password,
 					    msg, sizeof(msg));
 		if (rc < 0)
-			return fail(err, errlen, rc, "spacetrack_credentials %s", msg);
+			return astro_err_set(err, errlen, rc, "spacetrack_credentials %s", msg);
 		return 0;
 	}
 	u = (u && *u) ? u : NULL;
 	p = (p && *p) ? p : NULL;
 	if (!u != !p)
-		return fail(err, errlen, -EINVAL,
-			    "%s is set but %s is not (set both, or use spacetrack_credentials)",
-			    u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
-			    u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s is set but %s is not (set both, or use spacetrack_credentials)",
+				     u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
+				     u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
 	if (u && (!(cfg->spacetrack_user = astro_secure_strdup(u)) ||
 		  !(cfg->spacetrack_password = astro_secure_strdup(p))))
 		return -ENOMEM;
@@ -1570,21 +1566,22 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		if (o->type == T_PATH ||
 		    (o->type == T_CATALOG && *sp && strcmp(*sp, "spacetrack") != 0)) {
 			if ((rc = make_absolute(sp)) < 0)
-				return fail(err, errlen, rc, "%s: cannot make it absolute: %s",
-					    o->name, strerror(-rc));
+				return astro_err_set(err, errlen, rc,
+						     "%s: cannot make it absolute: %s",
+						     o->name, strerror(-rc));
 		}
 		if (o->type <= T_FITS_HTTP && o->required && !*sp)
-			return fail(err, errlen, -EINVAL,
-				    "%s is not set and has no default (is HOME set?)", o->name);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "%s is not set and has no default (is HOME set?)", o->name);
 	}
 	if ((rc = load_spacetrack_secrets(cfg, err, errlen)) < 0)
 		return rc;
 	if (cfg->s3_anonymous && cfg->s3_credentials)
-		return fail(err, errlen, -EINVAL,
-			    "s3_anonymous and s3_credentials contradict each other; use one");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_anonymous and s3_credentials contradict each other; use one");
 	if (cfg->s3_anonymous && cfg->s3_request_payer)
-		return fail(err, errlen, -EINVAL,
-			    "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
 		return rc;
@@ -1596,8 +1593,9 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return rc;
 	if (cfg->obs_backend && strcmp(cfg->obs_backend, "local") != 0 &&
 	    strcmp(cfg->obs_backend, "aws") != 0)
-		return fail(err, errlen, -EINVAL, "obs_backend: expected local or aws, not '%.*s'",
-			    ECHO_MAX, cfg->obs_backend);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "obs_backend: expected local or aws, not '%.*s'",
+				     ECHO_MAX, cfg->obs_backend);
 	if (cfg->obs_aws_credentials &&
 	    (rc = check_private("obs_aws_credentials", cfg->obs_aws_credentials, err,
 				errlen)) < 0)
