@@ -94,7 +94,7 @@ asan-unit:
 	@scripts/run-unit.sh build-asan
 
 FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -DASTRO_VERSION='"$(VERSION)"' -Iinclude -Isrc $(PKG_CFLAGS) \
-              -g -O1 -fsanitize=address,undefined -DASTRO_FUZZING -DASTRO_UNITTEST
+              -g -O1 -fsanitize=address,undefined -DASTRO_UNITTEST
 # The library is compiled once with coverage instrumentation and linked
 # into every target; only the target itself pulls in libFuzzer's main.
 FUZZOBJ := $(LIBSRC:src/%.c=build-fuzz/obj/%.o)

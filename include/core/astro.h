@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -140,8 +141,21 @@ static inline void astro_buf_str(struct astro_buf *b, const char *s)
 /* Append formatted text (err -EINVAL for a format error). */
 void astro_buf_printf(struct astro_buf *b, const char *fmt, ...) ASTRO_PRINTF(2, 3);
 
-/* Format a one-line message into err (when given) and return -EINVAL. */
-int astro_fail(char *err, size_t errlen, const char *fmt, ...) ASTRO_PRINTF(3, 4);
+/*
+ * The one way to report an error in words: a function that can fail for a
+ * reason worth telling takes `char *err, size_t errlen` (a caller's buffer;
+ * NULL or 0 when it does not want the words) and, on failure, formats one
+ * line into it with this and returns the -errno:
+ *
+ *	return astro_err_set(err, errlen, -EINVAL, "%s: bad header", path);
+ *
+ * The message is cut to errlen and always terminated; returns rc.
+ */
+int astro_err_set(char *err, size_t errlen, int rc, const char *fmt, ...) ASTRO_PRINTF(4, 5);
+/* The same for a module's own varargs wrapper that adds context (a file
+ * and line, an HDU number) to every message it reports. */
+int astro_err_vset(char *err, size_t errlen, int rc, const char *fmt, va_list ap)
+	ASTRO_PRINTF(4, 0);
 
 /* Cryptographically random bytes (OpenSSL); 0 or -EIO. */
 int astro_random(void *buf, size_t len);

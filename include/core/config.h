@@ -48,7 +48,11 @@
 
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/* Read at start when it exists and no config= option names another. */
+#define ASTRO_CONFIG_FILE "/etc/astrofs/astrofs.conf"
 
 #define ASTRO_RATE_MAX_WINDOWS 4
 /*
@@ -144,7 +148,12 @@ struct astro_config {
 	bool nonempty;			/* mount over an existing mount */
 };
 
-/* Fill in defaults (depends on the caller's uid and XDG variables). */
+/*
+ * Fill in defaults (depends on the caller's uid and XDG variables).  Every
+ * option is one row of config.c's table: name, type, default, bounds,
+ * --help line; the defaults are applied through astro_config_set's own
+ * validation.
+ */
 int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
 
@@ -168,6 +177,10 @@ int astro_config_set(struct astro_config *cfg, const char *name,
  * whole.
  */
 void astro_config_scrub_arg(char *arg);
+
+/* One line per option (name=ARG, what it does, its default), in table
+ * order, for `astrofs --help`. */
+void astro_config_help(FILE *f);
 
 /* True for fstab-only options that are accepted and ignored. */
 bool astro_config_is_ignored(const char *name);

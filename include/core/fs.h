@@ -38,8 +38,4 @@ void astro_fs_destroy(struct astro_fs *fs);
 /* The operations table; private_data must be the astro_fs. */
 const struct fuse_operations *astro_fs_operations(void);
 
-/* Look up a provider by tree name (tests, daemon wiring). */
-const struct astro_provider *astro_fs_provider(struct astro_fs *fs,
-					       const char *name, void **priv);
-
 #endif

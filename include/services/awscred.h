@@ -44,22 +44,22 @@ struct astro_awscred {
  */
 int astro_awscred_parse(const char *text, size_t len, const char *profile,
 			const char *name, struct astro_awscred *out,
-			char *msg, size_t msglen);
+			char *err, size_t errlen);
 
 /* The file at `path` (mode checked first), then astro_awscred_parse(). */
 int astro_awscred_from_file(const char *path, const char *profile,
-			    struct astro_awscred *out, char *msg, size_t msglen);
+			    struct astro_awscred *out, char *err, size_t errlen);
 
 /* AWS_* variables.  0; -ENOENT if unset; -EINVAL if only half set. */
-int astro_awscred_from_env(struct astro_awscred *out, char *msg, size_t msglen);
+int astro_awscred_from_env(struct astro_awscred *out, char *err, size_t errlen);
 
 /*
  * The whole lookup above.  0 with credentials; -ENOENT when none were
- * found anywhere (anonymous access); other -errno (with msg) when a source
+ * found anywhere (anonymous access); other -errno (with err) when a source
  * exists but is unusable — that is an error, never a silent fallback.
  */
 int astro_awscred_resolve(const char *file, const char *profile,
-			  struct astro_awscred *out, char *msg, size_t msglen);
+			  struct astro_awscred *out, char *err, size_t errlen);
 
 void astro_awscred_free(struct astro_awscred *c);
 

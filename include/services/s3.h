@@ -119,8 +119,6 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out,
 		 char *msg, size_t msglen);
 /* Free any implementation (NULL is fine). */
 void astro_s3_free(struct astro_s3 *s);
-/* The real client only. */
-int astro_s3_is_anonymous(const struct astro_s3 *s);
 
 #ifdef ASTRO_UNITTEST
 /*

@@ -66,11 +66,11 @@ int astro_s3xml_finish(struct astro_s3xml *p, struct astro_s3_list *list,
 		       struct astro_s3_error *err);
 void astro_s3xml_free(struct astro_s3xml *p);
 
-/* One-shot helpers; msg (may be NULL) receives the message on failure. */
+/* One-shot helpers; err (may be NULL) receives the message on failure. */
 int astro_s3xml_parse_list(const char *xml, size_t len,
-			   struct astro_s3_list *out, char *msg, size_t msglen);
+			   struct astro_s3_list *out, char *err, size_t errlen);
 int astro_s3xml_parse_error(const char *xml, size_t len,
-			    struct astro_s3_error *out, char *msg, size_t msglen);
+			    struct astro_s3_error *out, char *err, size_t errlen);
 
 void astro_s3_list_free(struct astro_s3_list *l);
 void astro_s3_error_free(struct astro_s3_error *e);

@@ -39,9 +39,7 @@
 #include "services/timescale.h"
 #include "core/op.h"
 
-#define DEFAULT_CONFIG "/etc/astrofs/astrofs.conf"
-
-static const char usage[] =
+static const char usage_head[] =
 "usage: astrofs [SOURCE] MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
 "       astrofs --version | --help\n"
 "\n"
@@ -53,32 +51,10 @@ static const char usage[] =
 "  -f            stay in the foreground, log to stderr\n"
 "  -d            debug: foreground, debug log, FUSE request trace\n"
 "  -s            single-threaded\n"
-"  -o OPTIONS    comma-separated options (also `name = value` lines in the\n"
-"                config file; -o wins):\n"
-"     config=FILE              config file (default " DEFAULT_CONFIG " if present)\n"
-"     cache_dir=DIR            LMDB cache (default /var/cache/astrofs for root,\n"
-"                              else $XDG_CACHE_HOME/astrofs)\n"
-"     cache_max=SIZE           LMDB map size (default 8G)\n"
-"     timeout=SECONDS          bound on any operation waiting on the network (30)\n"
-"     offline                  never contact upstream; serve only the cache\n"
-"     spacetrack_url=URL       (default https://www.space-track.org)\n"
-"     spacetrack_credentials=FILE  `identity = ...` and `password = ...`, mode 0600\n"
-"     spacetrack_rate=RATE     client-side ceiling (default 20/min,200/h)\n"
-"     tle_ttl=DURATION         refresh a cached recent day after this (1h)\n"
-"     tle_final_after=DURATION days older than this never change (30d)\n"
-"     s3_endpoint, s3_region, s3_credentials, s3_profile, s3_anonymous,\n"
-"     s3_request_payer, s3_path_style, fits_buckets, fits_http, fits_ttl (10s),\n"
-"     archive_dir, staging_dir, satfilter_catalog, satfilter_refresh,\n"
-"     satfilter_listen, satfilter_buffer (degrees, 0.01), satfilter_dut1 (UT1-UTC s),\n"
-"     site_lat, site_lon, site_height, obs_config, obs_store,\n"
-"     obs_max_pending=N (commands waiting per site, default 1000),\n"
-"     obs_backend=local|aws, obs_aws_region, obs_aws_credentials, obs_sqs_endpoint,\n"
-"     obs_dynamodb_endpoint, obs_s3_endpoint, obs_sqs_prefix, obs_table, obs_bucket\n"
-"     uid, gid, umask, allow_other, default_permissions, ro, auto_unmount,\n"
-"     nonempty (mount even on a mount point that is already a mount),\n"
-"     max_threads=N (FUSE workers, default 64), loglevel=LEVEL,\n"
-"     entry_timeout=S, attr_timeout=S, negative_timeout=S (kernel caches of\n"
-"     names, attributes and missing names, seconds; 1, 1, 2)\n"
+"  -o OPTIONS    comma-separated options, `\\,` for a comma inside a value\n"
+"                (also `name = value` lines in the config file; -o wins):\n";
+
+static const char usage_tail[] =
 "  fstab-only options (_netdev, nofail, noauto, x-systemd.*, ...) are ignored.\n"
 "\n"
 "See astrofs(8) for every tree, format and error.\n";
@@ -89,6 +65,9 @@ struct args {
 	size_t nopts;
 	const char *config;
 	int foreground, debug, single;
+	int npos;
+	const char *pos[2];
+	int err;		/* -ENOMEM from the option callback */
 };
 
 static int add_opt(struct args *a, const char *o)
@@ -100,35 +79,6 @@ static int add_opt(struct args *a, const char *o)
 	a->opts = p;
 	a->opts[a->nopts] = strdup(o);
 	return a->opts[a->nopts++] ? 0 : -ENOMEM;
-}
-
-/* Split "a=1,b,c=x\,y" at unescaped commas. */
-static int split_opts(struct args *a, const char *s)
-{
-	char *buf = malloc(strlen(s) + 1);
-	size_t n = 0;
-	int rc = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	for (const char *p = s;; p++) {
-		if (*p == '\\' && p[1]) {
-			buf[n++] = *++p;
-			continue;
-		}
-		if (*p == ',' || *p == '\0') {
-			buf[n] = '\0';
-			if (n && (rc = add_opt(a, buf)))
-				break;
-			n = 0;
-			if (!*p)
-				break;
-			continue;
-		}
-		buf[n++] = *p;
-	}
-	free(buf);
-	return rc;
 }
 
 static void die(const char *fmt, ...) ASTRO_PRINTF(1, 2);
@@ -144,49 +94,84 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+enum { KEY_HELP, KEY_VERSION, KEY_FG, KEY_DEBUG, KEY_SINGLE, KEY_HELPER };
+
+/*
+ * The command line goes through libfuse's fuse_opt_parse, as in sshfs, so
+ * `-o` lists split, and `\,`, `\\` and `\NNN` (octal) unescape, exactly as
+ * there.  Every option element comes to opt_proc in order and is set
+ * later through the table-driven astro_config_set.
+ */
+static const struct fuse_opt cmdline_opts[] = {
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FG),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("-s", KEY_SINGLE),
+	/* mount(8) helpers pass these (no mtab, verbose, namespace). */
+	FUSE_OPT_KEY("-n", KEY_HELPER),
+	FUSE_OPT_KEY("-v", KEY_HELPER),
+	FUSE_OPT_KEY("-N ", KEY_HELPER),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct args *a = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		fputs(usage_head, stdout);
+		astro_config_help(stdout);
+		fputs(usage_tail, stdout);
+		exit(0);
+	case KEY_VERSION:
+		printf("astrofs %s\n", ASTRO_VERSION);
+		exit(0);
+	case KEY_DEBUG:
+		a->debug = 1;
+		/* fall through */
+	case KEY_FG:
+		a->foreground = 1;
+		return 0;
+	case KEY_SINGLE:
+		a->single = 1;
+		return 0;
+	case KEY_HELPER:
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (a->npos == 2)
+			die("too many arguments: %s (see astrofs --help)", arg);
+		a->pos[a->npos++] = arg;
+		return 0;
+	default:	/* FUSE_OPT_KEY_OPT: an -o element, or an unknown flag */
+		if (arg[0] == '-' && arg[1])
+			die("unknown flag %s (see astrofs --help)", arg);
+		if (arg[0] && !a->err)
+			a->err = add_opt(a, arg);
+		return 0;
+	}
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
-	const char *pos[2];
-	int npos = 0;
+	struct fuse_args fargs = FUSE_ARGS_INIT(argc, argv);
 
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-
-		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-			fputs(usage, stdout);
-			exit(0);
-		} else if (strcmp(s, "--version") == 0 || strcmp(s, "-V") == 0) {
-			printf("astrofs %s\n", ASTRO_VERSION);
-			exit(0);
-		} else if (strcmp(s, "-f") == 0) {
-			a->foreground = 1;
-		} else if (strcmp(s, "-d") == 0) {
-			a->debug = a->foreground = 1;
-		} else if (strcmp(s, "-s") == 0) {
-			a->single = 1;
-		} else if (strcmp(s, "-n") == 0 || strcmp(s, "-v") == 0) {
-			/* mount(8) helpers pass these (no mtab, verbose). */
-		} else if (strcmp(s, "-N") == 0) {
-			i++;	/* namespace argument of the helper protocol */
-		} else if (strncmp(s, "-o", 2) == 0) {
-			const char *o = s[2] ? s + 2 : (i + 1 < argc ? argv[++i] : NULL);
-
-			if (!o)
-				die("-o needs an argument");
-			if (split_opts(a, o))
-				die("out of memory");
-		} else if (s[0] == '-' && s[1]) {
-			die("unknown flag %s (see astrofs --help)", s);
-		} else {
-			if (npos == 2)
-				die("too many arguments: %s (see astrofs --help)", s);
-			pos[npos++] = s;
-		}
-	}
-	if (npos == 0)
+	if (argc > 1 && strcmp(argv[argc - 1], "-o") == 0)
+		die("-o needs an argument");
+	if (fuse_opt_parse(&fargs, a, cmdline_opts, opt_proc) != 0)
+		die("bad command line (see astrofs --help)");
+	/* Positional arguments point into argv itself, not into fargs. */
+	fuse_opt_free_args(&fargs);
+	if (a->err)
+		die("out of memory");
+	if (a->npos == 0)
 		die("no mount point given (see astrofs --help)");
-	a->mountpoint = pos[npos - 1];
-	a->source = npos == 2 ? pos[0] : "astrofs";
+	a->mountpoint = a->pos[a->npos - 1];
+	a->source = a->npos == 2 ? a->pos[0] : "astrofs";
 	for (size_t i = 0; i < a->nopts; i++)
 		if (strncmp(a->opts[i], "config=", 7) == 0)
 			a->config = a->opts[i] + 7;
@@ -239,8 +224,8 @@ static void build_config(struct args *a, struct astro_config *cfg)
 			die("config file %s: %s", a->config, strerror(ENOENT));
 		if (rc)
 			die("%s", err);
-	} else if (access(DEFAULT_CONFIG, F_OK) == 0) {
-		rc = astro_config_load_file(cfg, DEFAULT_CONFIG, err, sizeof(err));
+	} else if (access(ASTRO_CONFIG_FILE, F_OK) == 0) {
+		rc = astro_config_load_file(cfg, ASTRO_CONFIG_FILE, err, sizeof(err));
 		if (rc)
 			die("%s", err);
 	}

@@ -45,13 +45,34 @@ enum opt_type {
 	T_UMASK,
 };
 
+/* Where init() finds a default directory for a user other than root. */
+enum user_home {
+	H_NONE,
+	H_CACHE,	/* $XDG_CACHE_HOME, else ~/.cache */
+	H_DATA,		/* $XDG_DATA_HOME, else ~/.local/share */
+};
+
+/*
+ * One row per option: everything about it but its man page paragraph.
+ * init() applies `dflt` through the same setter as -o and the config file
+ * (so a default is a valid value by construction), --help is printed from
+ * `arg`, `help` and the default, and the dump walks the rows in order.
+ */
 struct opt {
 	const char *name;
 	enum opt_type type;
-	size_t off;
+	size_t off;		/* field in struct astro_config */
+	const char *dflt;	/* default as a value; NULL: unset */
+	enum user_home home;	/* for a user: $XDG_.../user_rel instead of dflt */
+	const char *user_rel;
+	/* The default as documented when another module resolves an unset
+	 * value (umask 022 in fs.c, the obs_aws names); NULL: dflt. */
+	const char *shown;
 	bool required;		/* strings: may not be empty */
 	double min, max;	/* numeric types: inclusive bounds */
-	const char *expect;	/* what a good value looks like */
+	const char *arg;	/* --help's placeholder; NULL for a flag */
+	const char *help;	/* --help's line */
+	const char *expect;	/* what a good value looks like (error messages) */
 };
 
 #define F(field) offsetof(struct astro_config, field)
@@ -59,85 +80,169 @@ struct opt {
 #define E_DUR "expected a duration such as 90s, 10min, 6h or 30d"
 #define E_BOOL "expected a bare flag, on/off, yes/no, true/false or 1/0"
 #define E_PATH "expected a path"
+#define E_URL "expected an http:// or https:// URL"
+#define E_REGION "expected a region such as us-east-1"
 #define E_SECS "expected seconds, e.g. 1 or 0.5"
 
-/* Order here is the order of astro_config_dump(): SPEC section 1 order. */
+/*
+ * Order here is the order of astro_config_dump() and --help: SPEC section
+ * 1 order.  Adding an option: a row here, its field in struct
+ * astro_config, its paragraph in doc/astrofs.8 and its line in
+ * mount-helpers/astrofs.conf (tests/bats/docs.bats checks the last three).
+ */
 static const struct opt opts[] = {
-	{ "config", T_PATH, F(config), false, 0, 0, E_PATH },
-	{ "cache_dir", T_PATH, F(cache_dir), true, 0, 0, E_PATH },
-	{ "cache_max", T_SIZE, F(cache_max), false, 1024.0 * 1024, 1125899906842624.0,
-	  "expected a size such as 512M or 8G" },
-	{ "timeout", T_DURATION, F(timeout), false, 1, 3600,
-	  "expected seconds, e.g. 30 or 2min" },
-	{ "offline", T_BOOL, F(offline), false, 0, 0, E_BOOL },
-	{ "spacetrack_url", T_URL, F(spacetrack_url), true, 0, 0,
-	  "expected an http:// or https:// URL" },
-	{ "spacetrack_credentials", T_PATH, F(spacetrack_credentials), false, 0, 0, E_PATH },
-	{ "spacetrack_rate", T_RATE, F(spacetrack_rate), false, 0, 0,
-	  "expected windows of 1..4096 requests per 1s..30d such as 20/min,200/h" },
-	{ "tle_ttl", T_DURATION, F(tle_ttl), false, 1, 30 * DAY, E_DUR },
-	{ "tle_final_after", T_DURATION, F(tle_final_after), false, 1, 3650 * DAY, E_DUR },
-	{ "s3_endpoint", T_URL, F(s3_endpoint), false, 0, 0,
-	  "expected an http:// or https:// URL" },
-	{ "s3_region", T_STR, F(s3_region), true, 0, 0, "expected a region such as us-east-1" },
-	{ "s3_credentials", T_PATH, F(s3_credentials), false, 0, 0, E_PATH },
-	{ "s3_profile", T_STR, F(s3_profile), true, 0, 0, "expected a profile name" },
-	{ "s3_anonymous", T_BOOL, F(s3_anonymous), false, 0, 0, E_BOOL },
-	{ "s3_request_payer", T_BOOL, F(s3_request_payer), false, 0, 0, E_BOOL },
-	{ "s3_path_style", T_TRISTATE, F(s3_path_style), false, 0, 0,
-	  "expected auto, on or off" },
-	{ "fits_buckets", T_BUCKETS, F(fits_buckets), false, 0, 0,
-	  "expected bucket names separated by commas" },
-	{ "fits_http", T_FITS_HTTP, F(fits_http), false, 0, 0,
-	  "expected NAME=URL pairs separated by ';'" },
-	{ "fits_ttl", T_DURATION, F(fits_ttl), false, 0, DAY, E_DUR },
-	{ "archive_dir", T_PATH, F(archive_dir), true, 0, 0, E_PATH },
-	{ "staging_dir", T_PATH, F(staging_dir), false, 0, 0, E_PATH },
-	{ "satfilter_catalog", T_CATALOG, F(satfilter_catalog), true, 0, 0,
-	  "expected spacetrack or the path of a TLE file" },
-	{ "satfilter_refresh", T_DURATION, F(satfilter_refresh), false, 1, 30 * DAY, E_DUR },
-	{ "satfilter_listen", T_LISTEN, F(satfilter_listen), false, 0, 0,
-	  "expected host:port, e.g. 127.0.0.1:8080" },
-	{ "satfilter_buffer", T_DOUBLE, F(satfilter_buffer), false, 0, 1,
-	  "expected degrees, e.g. 0.01" },
-	{ "satfilter_dut1", T_DOUBLE, F(satfilter_dut1), false, -0.9, 0.9,
-	  "expected UT1-UTC in seconds, between -0.9 and 0.9" },
-	{ "site_lat", T_DOUBLE, F(site_lat), false, -90, 90, "expected degrees north" },
-	{ "site_lon", T_DOUBLE, F(site_lon), false, -180, 180, "expected degrees east" },
-	{ "site_height", T_DOUBLE, F(site_height), false, -1000, 20000,
-	  "expected metres above the ellipsoid" },
-	{ "obs_config", T_PATH, F(obs_config), false, 0, 0, E_PATH },
-	{ "obs_store", T_PATH, F(obs_store), true, 0, 0, E_PATH },
-	{ "obs_max_pending", T_UINT, F(obs_max_pending), false, 1, 100000,
-	  "expected a number of commands" },
-	{ "obs_backend", T_STR, F(obs_backend), false, 0, 0, "expected local or aws" },
-	{ "obs_aws_region", T_STR, F(obs_aws_region), false, 0, 0,
-	  "expected a region such as us-east-1" },
-	{ "obs_sqs_endpoint", T_URL, F(obs_sqs_endpoint), false, 0, 0,
-	  "expected an http:// or https:// URL" },
-	{ "obs_dynamodb_endpoint", T_URL, F(obs_dynamodb_endpoint), false, 0, 0,
-	  "expected an http:// or https:// URL" },
-	{ "obs_s3_endpoint", T_URL, F(obs_s3_endpoint), false, 0, 0,
-	  "expected an http:// or https:// URL" },
-	{ "obs_sqs_prefix", T_STR, F(obs_sqs_prefix), false, 0, 0, "expected a queue name prefix" },
-	{ "obs_table", T_STR, F(obs_table), false, 0, 0, "expected a DynamoDB table name" },
-	{ "obs_bucket", T_STR, F(obs_bucket), false, 0, 0, "expected an S3 bucket name" },
-	{ "obs_aws_credentials", T_PATH, F(obs_aws_credentials), false, 0, 0, E_PATH },
-	{ "uid", T_UID, F(uid), false, 0, 0, "expected a numeric user id" },
-	{ "gid", T_GID, F(gid), false, 0, 0, "expected a numeric group id" },
-	{ "umask", T_UMASK, F(umask), false, 0, 0777, "expected octal, e.g. 022" },
-	{ "allow_other", T_BOOL, F(allow_other), false, 0, 0, E_BOOL },
-	{ "default_permissions", T_BOOL, F(default_permissions), false, 0, 0, E_BOOL },
-	{ "ro", T_BOOL, F(ro), false, 0, 0, E_BOOL },
-	{ "auto_unmount", T_BOOL, F(auto_unmount), false, 0, 0, E_BOOL },
-	{ "nonempty", T_BOOL, F(nonempty), false, 0, 0, E_BOOL },
-	{ "loglevel", T_LOGLEVEL, F(log_level), false, 0, 0,
-	  "expected err, warning, notice, info or debug" },
-	{ "max_threads", T_UINT, F(max_threads), false, 1, 1024,
-	  "expected a number of threads" },
-	{ "entry_timeout", T_DOUBLE, F(entry_timeout), false, 0, 3600, E_SECS },
-	{ "attr_timeout", T_DOUBLE, F(attr_timeout), false, 0, 3600, E_SECS },
-	{ "negative_timeout", T_DOUBLE, F(negative_timeout), false, 0, 3600, E_SECS },
+	{ .name = "config", .type = T_PATH, .off = F(config), .shown = ASTRO_CONFIG_FILE,
+	  .arg = "FILE", .help = "config file, read when it exists", .expect = E_PATH },
+	{ .name = "cache_dir", .type = T_PATH, .off = F(cache_dir), .required = true,
+	  .dflt = "/var/cache/astrofs", .home = H_CACHE, .user_rel = "astrofs",
+	  .arg = "DIR", .help = "LMDB cache of upstream data", .expect = E_PATH },
+	{ .name = "cache_max", .type = T_SIZE, .off = F(cache_max), .dflt = "8G",
+	  .min = 1024.0 * 1024, .max = 1125899906842624.0,
+	  .arg = "SIZE", .help = "LMDB map size, the bound on the cache",
+	  .expect = "expected a size such as 512M or 8G" },
+	{ .name = "timeout", .type = T_DURATION, .off = F(timeout), .dflt = "30",
+	  .min = 1, .max = 3600,
+	  .arg = "SECONDS", .help = "bound on any operation waiting on the network",
+	  .expect = "expected seconds, e.g. 30 or 2min" },
+	{ .name = "offline", .type = T_BOOL, .off = F(offline), .dflt = "off",
+	  .help = "never contact upstream; serve only the cache", .expect = E_BOOL },
+	{ .name = "spacetrack_url", .type = T_URL, .off = F(spacetrack_url), .required = true,
+	  .dflt = "https://www.space-track.org",
+	  .arg = "URL", .help = "space-track base URL", .expect = E_URL },
+	{ .name = "spacetrack_credentials", .type = T_PATH, .off = F(spacetrack_credentials),
+	  .arg = "FILE", .help = "`identity = ...` and `password = ...`, mode 0600",
+	  .expect = E_PATH },
+	{ .name = "spacetrack_rate", .type = T_RATE, .off = F(spacetrack_rate),
+	  .dflt = "20/min,200/h",
+	  .arg = "RATE", .help = "client-side ceiling on space-track requests",
+	  .expect = "expected windows of 1..4096 requests per 1s..30d such as 20/min,200/h" },
+	{ .name = "tle_ttl", .type = T_DURATION, .off = F(tle_ttl), .dflt = "1h",
+	  .min = 1, .max = 30 * DAY,
+	  .arg = "DURATION", .help = "refresh a cached recent day after this", .expect = E_DUR },
+	{ .name = "tle_final_after", .type = T_DURATION, .off = F(tle_final_after),
+	  .dflt = "30d", .min = 1, .max = 3650 * DAY,
+	  .arg = "DURATION", .help = "days older than this never change", .expect = E_DUR },
+	{ .name = "s3_endpoint", .type = T_URL, .off = F(s3_endpoint),
+	  .arg = "URL", .help = "S3-compatible endpoint (unset: AWS for s3_region)",
+	  .expect = E_URL },
+	{ .name = "s3_region", .type = T_STR, .off = F(s3_region), .required = true,
+	  .dflt = "us-east-1", .arg = "REGION", .help = "SigV4 region", .expect = E_REGION },
+	{ .name = "s3_credentials", .type = T_PATH, .off = F(s3_credentials),
+	  .arg = "FILE", .help = "AWS credentials file, mode 0600 (unset: environment, ~/.aws)",
+	  .expect = E_PATH },
+	{ .name = "s3_profile", .type = T_STR, .off = F(s3_profile), .required = true,
+	  .dflt = "default", .arg = "NAME", .help = "profile in the credentials file",
+	  .expect = "expected a profile name" },
+	{ .name = "s3_anonymous", .type = T_BOOL, .off = F(s3_anonymous), .dflt = "off",
+	  .help = "never sign S3 requests", .expect = E_BOOL },
+	{ .name = "s3_request_payer", .type = T_BOOL, .off = F(s3_request_payer), .dflt = "off",
+	  .help = "send x-amz-request-payer: requester", .expect = E_BOOL },
+	{ .name = "s3_path_style", .type = T_TRISTATE, .off = F(s3_path_style), .dflt = "auto",
+	  .arg = "auto|on|off", .help = "path-style addressing; auto: on when s3_endpoint is set",
+	  .expect = "expected auto, on or off" },
+	{ .name = "fits_buckets", .type = T_BUCKETS, .off = F(fits_buckets),
+	  .arg = "LIST", .help = "buckets listed under /fits (escape commas in -o as \\,)",
+	  .expect = "expected bucket names separated by commas" },
+	{ .name = "fits_http", .type = T_FITS_HTTP, .off = F(fits_http),
+	  .arg = "NAME=URL;...", .help = "HTTP(S) sources read by ranged GETs",
+	  .expect = "expected NAME=URL pairs separated by ';'" },
+	{ .name = "fits_ttl", .type = T_DURATION, .off = F(fits_ttl), .dflt = "10s",
+	  .min = 0, .max = DAY,
+	  .arg = "DURATION", .help = "trust listings and object versions this long",
+	  .expect = E_DUR },
+	{ .name = "archive_dir", .type = T_PATH, .off = F(archive_dir), .required = true,
+	  .dflt = "/var/lib/astrofs/archive", .home = H_DATA, .user_rel = "astrofs/archive",
+	  .arg = "DIR", .help = "telemetry archive", .expect = E_PATH },
+	{ .name = "staging_dir", .type = T_PATH, .off = F(staging_dir),
+	  .arg = "DIR", .help = "telemetry files dropped here are ingested", .expect = E_PATH },
+	{ .name = "satfilter_catalog", .type = T_CATALOG, .off = F(satfilter_catalog),
+	  .required = true, .dflt = "spacetrack",
+	  .arg = "SOURCE", .help = "spacetrack, or the path of a TLE file",
+	  .expect = "expected spacetrack or the path of a TLE file" },
+	{ .name = "satfilter_refresh", .type = T_DURATION, .off = F(satfilter_refresh),
+	  .dflt = "6h", .min = 1, .max = 30 * DAY,
+	  .arg = "DURATION", .help = "catalogue refresh period", .expect = E_DUR },
+	{ .name = "satfilter_listen", .type = T_LISTEN, .off = F(satfilter_listen),
+	  .arg = "HOST:PORT", .help = "also answer satellite-filter requests over HTTP",
+	  .expect = "expected host:port, e.g. 127.0.0.1:8080" },
+	{ .name = "satfilter_buffer", .type = T_DOUBLE, .off = F(satfilter_buffer),
+	  .dflt = "0.01", .min = 0, .max = 1,
+	  .arg = "DEG", .help = "angle around a box a track may not enter",
+	  .expect = "expected degrees, e.g. 0.01" },
+	{ .name = "satfilter_dut1", .type = T_DOUBLE, .off = F(satfilter_dut1),
+	  .dflt = "0", .min = -0.9, .max = 0.9,
+	  .arg = "SECONDS", .help = "UT1-UTC from IERS Bulletin A",
+	  .expect = "expected UT1-UTC in seconds, between -0.9 and 0.9" },
+	{ .name = "site_lat", .type = T_DOUBLE, .off = F(site_lat), .dflt = "-30.2446333",
+	  .min = -90, .max = 90, .arg = "DEG", .help = "observer latitude",
+	  .expect = "expected degrees north" },
+	{ .name = "site_lon", .type = T_DOUBLE, .off = F(site_lon), .dflt = "-70.7494167",
+	  .min = -180, .max = 180, .arg = "DEG", .help = "observer longitude, east-positive",
+	  .expect = "expected degrees east" },
+	{ .name = "site_height", .type = T_DOUBLE, .off = F(site_height), .dflt = "2662.75",
+	  .min = -1000, .max = 20000, .arg = "METRES", .help = "observer height",
+	  .expect = "expected metres above the ellipsoid" },
+	{ .name = "obs_config", .type = T_PATH, .off = F(obs_config),
+	  .arg = "FILE", .help = "observatory sites file", .expect = E_PATH },
+	{ .name = "obs_store", .type = T_PATH, .off = F(obs_store), .required = true,
+	  .dflt = "/var/lib/astrofs/obs", .home = H_DATA, .user_rel = "astrofs/obs",
+	  .arg = "DIR", .help = "local store shared with astrofs-obssim", .expect = E_PATH },
+	{ .name = "obs_max_pending", .type = T_UINT, .off = F(obs_max_pending),
+	  .dflt = "1000", .min = 1, .max = 100000,
+	  .arg = "N", .help = "commands waiting per site", .expect = "expected a number of commands" },
+	{ .name = "obs_backend", .type = T_STR, .off = F(obs_backend), .shown = "local",
+	  .arg = "local|aws", .help = "where commands, jobs, status and images live",
+	  .expect = "expected local or aws" },
+	{ .name = "obs_aws_region", .type = T_STR, .off = F(obs_aws_region), .shown = "us-east-1",
+	  .arg = "REGION", .help = "SigV4 region of obs_backend=aws", .expect = E_REGION },
+	{ .name = "obs_sqs_endpoint", .type = T_URL, .off = F(obs_sqs_endpoint),
+	  .arg = "URL", .help = "SQS endpoint override", .expect = E_URL },
+	{ .name = "obs_dynamodb_endpoint", .type = T_URL, .off = F(obs_dynamodb_endpoint),
+	  .arg = "URL", .help = "DynamoDB endpoint override", .expect = E_URL },
+	{ .name = "obs_s3_endpoint", .type = T_URL, .off = F(obs_s3_endpoint),
+	  .arg = "URL", .help = "S3 endpoint override for images", .expect = E_URL },
+	{ .name = "obs_sqs_prefix", .type = T_STR, .off = F(obs_sqs_prefix), .shown = "astrofs",
+	  .arg = "NAME", .help = "SQS queue name prefix", .expect = "expected a queue name prefix" },
+	{ .name = "obs_table", .type = T_STR, .off = F(obs_table), .shown = "astrofs_obs",
+	  .arg = "NAME", .help = "DynamoDB table", .expect = "expected a DynamoDB table name" },
+	{ .name = "obs_bucket", .type = T_STR, .off = F(obs_bucket), .shown = "astrofs-obs",
+	  .arg = "NAME", .help = "S3 bucket for images", .expect = "expected an S3 bucket name" },
+	{ .name = "obs_aws_credentials", .type = T_PATH, .off = F(obs_aws_credentials),
+	  .arg = "FILE", .help = "AWS credentials file, mode 0600", .expect = E_PATH },
+	{ .name = "uid", .type = T_UID, .off = F(uid),
+	  .arg = "N", .help = "owner shown for every file (unset: the mounting user)",
+	  .expect = "expected a numeric user id" },
+	{ .name = "gid", .type = T_GID, .off = F(gid),
+	  .arg = "N", .help = "group shown for every file (unset: the mounting user's)",
+	  .expect = "expected a numeric group id" },
+	{ .name = "umask", .type = T_UMASK, .off = F(umask), .shown = "022", .min = 0, .max = 0777,
+	  .arg = "OCTAL", .help = "mode bits removed from every file",
+	  .expect = "expected octal, e.g. 022" },
+	{ .name = "allow_other", .type = T_BOOL, .off = F(allow_other), .dflt = "off",
+	  .help = "let other users see the file system", .expect = E_BOOL },
+	{ .name = "default_permissions", .type = T_BOOL, .off = F(default_permissions),
+	  .dflt = "on", .help = "let the kernel check permissions", .expect = E_BOOL },
+	{ .name = "ro", .type = T_BOOL, .off = F(ro), .dflt = "off",
+	  .help = "read-only mount", .expect = E_BOOL },
+	{ .name = "auto_unmount", .type = T_BOOL, .off = F(auto_unmount), .dflt = "off",
+	  .help = "unmount when the daemon exits", .expect = E_BOOL },
+	{ .name = "loglevel", .type = T_LOGLEVEL, .off = F(log_level), .dflt = "notice",
+	  .arg = "LEVEL", .help = "err, warning, notice, info or debug",
+	  .expect = "expected err, warning, notice, info or debug" },
+	{ .name = "max_threads", .type = T_UINT, .off = F(max_threads), .dflt = "64",
+	  .min = 1, .max = 1024,
+	  .arg = "N", .help = "FUSE worker threads", .expect = "expected a number of threads" },
+	{ .name = "nonempty", .type = T_BOOL, .off = F(nonempty), .dflt = "off",
+	  .help = "mount even on a mount point that is already a mount", .expect = E_BOOL },
+	{ .name = "entry_timeout", .type = T_DOUBLE, .off = F(entry_timeout), .dflt = "1",
+	  .min = 0, .max = 3600,
+	  .arg = "S", .help = "seconds the kernel keeps names", .expect = E_SECS },
+	{ .name = "attr_timeout", .type = T_DOUBLE, .off = F(attr_timeout), .dflt = "1",
+	  .min = 0, .max = 3600,
+	  .arg = "S", .help = "seconds the kernel keeps attributes", .expect = E_SECS },
+	{ .name = "negative_timeout", .type = T_DOUBLE, .off = F(negative_timeout), .dflt = "2",
+	  .min = 0, .max = 3600,
+	  .arg = "S", .help = "seconds the kernel keeps missing names", .expect = E_SECS },
 };
 
 static const char *const level_names[] = {
@@ -152,21 +257,6 @@ static void *field(void *cfg, const struct opt *o)
 static const void *cfield(const void *cfg, const struct opt *o)
 {
 	return (const char *)cfg + o->off;
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	ASTRO_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 /*
@@ -585,51 +675,88 @@ static char *masked_urls(const char *s)
 	return out;
 }
 
+/*
+ * One `-o` element as libfuse's fuse_opt_parse unescapes it (its
+ * process_real_option_group): `\NNN` is an octal byte (first digit 0-3),
+ * `\c` is c.  [s, s + n) holds no unescaped comma.  dst has room for n+1.
+ */
+static void opt_unescape(const char *s, size_t n, char *dst)
+{
+	const char *lim = s + n;
+
+	while (s < lim) {
+		if (*s == '\\' && s + 1 < lim) {
+			s++;
+			if (s + 2 < lim && s[0] >= '0' && s[0] <= '3' && s[1] >= '0' &&
+			    s[1] <= '7' && s[2] >= '0' && s[2] <= '7') {
+				*dst++ = (char)((s[0] - '0') * 64 + (s[1] - '0') * 8 + (s[2] - '0'));
+				s += 3;
+				continue;
+			}
+		}
+		*dst++ = *s++;
+	}
+	*dst = '\0';
+}
+
+/* Text written back into an -o list: its commas and backslashes escaped. */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
 void astro_config_scrub_arg(char *arg)
 {
 	size_t len = strlen(arg), olen = 0;
-	char *out = NULL, *val = NULL, *m = NULL;
+	char *out = NULL, *el = NULL, *m = NULL;
 	const char *p = arg;
 	bool changed = false, failed = false;
 	FILE *f = open_memstream(&out, &olen);
 
-	if (!f) {
+	if (!f || !(el = malloc(len + 1))) {
+		if (f)
+			fclose(f);
+		free(out);
 		explicit_bzero(arg, len);	/* fail closed */
 		return;
 	}
 	for (;;) {
-		/* one option, up to an unescaped comma (as astrofs splits -o) */
-		const char *s = p, *eq;
+		/* one element, up to an unescaped comma, read as fuse_opt reads it */
+		const char *s = p;
 		const struct opt *o = NULL;
-		char name[64];
+		char *eq;
 		size_t n;
 
 		while (*p && *p != ',')
 			p += (*p == '\\' && p[1]) ? 2 : 1;
 		n = (size_t)(p - s);
-		eq = memchr(s, '=', n);
-		if (eq && (size_t)(eq - s) < sizeof(name)) {
-			memcpy(name, s, (size_t)(eq - s));
-			name[eq - s] = '\0';
-			o = find_opt(name);
+		opt_unescape(s, n, el);
+		if ((eq = strchr(el, '='))) {
+			*eq = '\0';
+			o = find_opt(el);
 		}
 		if (o && (o->type == T_URL || o->type == T_FITS_HTTP)) {
-			val = strndup(eq + 1, n - (size_t)(eq + 1 - s));
-			m = val ? masked_urls(val) : NULL;
-			if (!m) {
+			if (!(m = masked_urls(eq + 1))) {
 				failed = true;
 				break;
 			}
-			fwrite(s, 1, (size_t)(eq + 1 - s), f);
-			fputs(m, f);
-			changed |= strcmp(m, val) != 0;
-			explicit_bzero(val, strlen(val));
-			free(val);
+			if (strcmp(m, eq + 1) != 0) {
+				fprintf(f, "%s=", el);
+				put_escaped(f, m);
+				changed = true;
+			} else {
+				fwrite(s, 1, n, f);
+			}
 			free(m);
-			val = m = NULL;
+			m = NULL;
 		} else {
 			fwrite(s, 1, n, f);
 		}
+		explicit_bzero(el, n);
 		if (!*p)
 			break;
 		fputc(*p++, f);
@@ -646,10 +773,8 @@ void astro_config_scrub_arg(char *arg)
 		memcpy(arg, out, c);
 		memset(arg + c, 0, len - c);
 	}
-	if (val) {
-		explicit_bzero(val, strlen(val));
-		free(val);
-	}
+	explicit_bzero(el, len + 1);
+	free(el);
 	free(m);
 	if (out) {
 		explicit_bzero(out, olen);
@@ -755,8 +880,9 @@ static int out_of_range(const struct opt *o, const char *value, char *err, size_
 
 	fmt_bound(o, o->min, lo, sizeof(lo));
 	fmt_bound(o, o->max, hi, sizeof(hi));
-	return fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (must be between %s and %s)",
-		    o->name, echo(value, e, sizeof(e)), lo, hi);
+	return astro_err_set(err, errlen, -EINVAL,
+			     "bad value for %s: \"%s\" (must be between %s and %s)",
+			     o->name, echo(value, e, sizeof(e)), lo, hi);
 }
 
 /* ---- setting ---------------------------------------------------------- */
@@ -830,8 +956,8 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 		break;
 	}
 	if (!value)
-		return fail(err, errlen, -EINVAL, "option %s needs a value (%s=...)",
-			    o->name, o->name);
+		return astro_err_set(err, errlen, -EINVAL, "option %s needs a value (%s=...)",
+				     o->name, o->name);
 
 	switch (o->type) {
 	case T_STR: case T_PATH: case T_URL: case T_CATALOG:
@@ -839,8 +965,9 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 		sp = field(cfg, o);
 		if (value[0] == '\0') {
 			if (o->required)
-				return fail(err, errlen, -EINVAL, "bad value for %s: empty (%s)",
-					    o->name, o->expect);
+				return astro_err_set(err, errlen, -EINVAL,
+						     "bad value for %s: empty (%s)",
+						     o->name, o->expect);
 			free(*sp);
 			*sp = NULL;	/* `name =` unsets an optional setting */
 			return 0;
@@ -927,13 +1054,13 @@ bad:
 	if (o->type == T_URL || o->type == T_FITS_HTTP) {
 		char *m = masked_urls(value);
 
-		rc = fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
-			  o->name, m ? echo(m, e, sizeof(e)) : "...", o->expect);
+		rc = astro_err_set(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
+				   o->name, m ? echo(m, e, sizeof(e)) : "...", o->expect);
 		free(m);
 		return rc;
 	}
-	return fail(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
-		    o->name, echo(value, e, sizeof(e)), o->expect);
+	return astro_err_set(err, errlen, -EINVAL, "bad value for %s: \"%s\" (%s)",
+			     o->name, echo(value, e, sizeof(e)), o->expect);
 }
 
 int astro_config_set(struct astro_config *cfg, const char *name,
@@ -964,7 +1091,7 @@ int astro_config_set(struct astro_config *cfg, const char *name,
 	}
 	if (astro_config_is_ignored(name))
 		return 0;
-	return fail(err, errlen, -ENOENT, "unknown option: %s", echo(name, e, sizeof(e)));
+	return astro_err_set(err, errlen, -ENOENT, "unknown option: %s", echo(name, e, sizeof(e)));
 }
 
 /*
@@ -1025,54 +1152,42 @@ static int user_dir(const char *xdg_var, const char *fallback, const char *rel, 
 	return asprintf(out, "%s/%s/%s", home, fallback, rel) < 0 ? -ENOMEM : 0;
 }
 
+/*
+ * A row's default for this process: for a user other than root the rows
+ * with a `home` live under the XDG directories (NULL when there is no
+ * home at all: finish() then names the option).  Returns 0 or -ENOMEM;
+ * *alloc is what the caller frees.
+ */
+static int default_of(const struct opt *o, bool root, const char **value, char **alloc)
+{
+	*alloc = NULL;
+	*value = o->dflt;
+	if (root || o->home == H_NONE)
+		return 0;
+	if (user_dir(o->home == H_CACHE ? "XDG_CACHE_HOME" : "XDG_DATA_HOME",
+		     o->home == H_CACHE ? ".cache" : ".local/share", o->user_rel, alloc) < 0)
+		return -ENOMEM;
+	*value = *alloc;
+	return 0;
+}
+
 int astro_config_init(struct astro_config *cfg)
 {
 	bool root = geteuid() == 0;
-	int rc = -ENOMEM;
+	char err[256], *alloc;
+	const char *value;
+	size_t i;
+	int rc = 0;
 
 	assert(cfg);
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->log_level = LOG_NOTICE;
-	cfg->cache_max = UINT64_C(8) << 30;
-	cfg->timeout = 30;
-	cfg->max_threads = 64;
-	cfg->obs_max_pending = 1000;
-	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
-	cfg->negative_timeout = 2.0;
-	cfg->spacetrack_rate = (struct astro_rate){
-		.n = 2, .w = { { 20, 60 }, { 200, 3600 } },
-	};
-	cfg->tle_ttl = 3600;
-	cfg->tle_final_after = 30 * 86400;
-	cfg->s3_path_style = -1;
-	cfg->fits_ttl = 10;
-	cfg->satfilter_refresh = 6 * 3600;
-	cfg->site_lat = -30.2446333;
-	cfg->site_lon = -70.7494167;
-	cfg->site_height = 2662.75;
-	cfg->satfilter_buffer = 0.01;
-	cfg->satfilter_dut1 = 0;
-	cfg->default_permissions = true;
-
-	if (!(cfg->spacetrack_url = strdup("https://www.space-track.org")) ||
-	    !(cfg->s3_region = strdup("us-east-1")) ||
-	    !(cfg->s3_profile = strdup("default")) ||
-	    !(cfg->satfilter_catalog = strdup("spacetrack")))
-		goto out;
-	if (root) {
-		if (!(cfg->cache_dir = strdup("/var/cache/astrofs")) ||
-		    !(cfg->archive_dir = strdup("/var/lib/astrofs/archive")) ||
-		    !(cfg->obs_store = strdup("/var/lib/astrofs/obs")))
-			goto out;
-	} else if (user_dir("XDG_CACHE_HOME", ".cache", "astrofs", &cfg->cache_dir) < 0 ||
-		   user_dir("XDG_DATA_HOME", ".local/share", "astrofs/archive",
-			    &cfg->archive_dir) < 0 ||
-		   user_dir("XDG_DATA_HOME", ".local/share", "astrofs/obs", &cfg->obs_store) < 0) {
-		goto out;
+	for (i = 0; i < ASTRO_ARRAY_SIZE(opts) && rc == 0; i++) {
+		if ((rc = default_of(&opts[i], root, &value, &alloc)) == 0 && value)
+			rc = set_one(cfg, &opts[i], value, err, sizeof(err));
+		/* A default the row's own validator refuses is a bug in the table. */
+		assert(rc == 0 || rc == -ENOMEM);
+		free(alloc);
 	}
-	rc = 0;
-out:
 	if (rc < 0)
 		astro_config_free(cfg);
 	return rc;
@@ -1119,18 +1234,19 @@ static int slurp(const char *path, size_t max, struct stat *st, char **buf, size
 	*buf = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	/* fstat on the open descriptor: no window to swap the file. */
 	if (fstat(fd, st) < 0) {
-		rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		rc = astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		rc = fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		rc = astro_err_set(err, errlen, -EINVAL, "%s: not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st->st_size > max) {
-		rc = fail(err, errlen, -EFBIG, "%s: too large (over %zu bytes)", path, max);
+		rc = astro_err_set(err, errlen, -EFBIG,
+				   "%s: too large (over %zu bytes)", path, max);
 		goto out;
 	}
 	if (!(b = malloc((size_t)st->st_size + 1))) {
@@ -1142,7 +1258,7 @@ static int slurp(const char *path, size_t max, struct stat *st, char **buf, size
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+			rc = astro_err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		got += (size_t)n;
@@ -1192,7 +1308,8 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 			goto out;
 		}
 		if (nul) {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: NUL byte in line", name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: NUL byte in line", name, lineno);
 			goto out;
 		}
 		s = trim(line);
@@ -1217,20 +1334,22 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 		key = trim(s);
 		val = eq ? trim(eq + 1) : NULL;
 		if (*key == '\0') {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: missing option name before '='",
-				  name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: missing option name before '='",
+					   name, lineno);
 			goto out;
 		}
 		if (strcmp(key, "config") == 0) {
-			rc = fail(err, errlen, -EINVAL, "%s:%u: config cannot be set inside a config file",
-				  name, lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s:%u: config cannot be set inside a config file",
+					   name, lineno);
 			goto out;
 		}
 		rc = astro_config_set(cfg, key, val, msg, sizeof(msg));
 		if (rc < 0) {
 			if (rc != -ENOMEM)
 				rc = -EINVAL;	/* -ENOENT is reserved for a missing file */
-			fail(err, errlen, rc, "%s:%u: %s", name, lineno, msg);
+			astro_err_set(err, errlen, rc, "%s:%u: %s", name, lineno, msg);
 			goto out;
 		}
 	}
@@ -1280,7 +1399,8 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	char *eq = strchr(line, '='), *key, *val, *copy, **slot;
 
 	if (!eq)
-		return fail(err, errlen, -EINVAL, "%s:%u: expected `key = value`", path, lineno);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s:%u: expected `key = value`", path, lineno);
 	*eq = '\0';
 	key = trim(line);
 	if (strcmp(key, k1) == 0)
@@ -1291,7 +1411,8 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 		return 0;	/* other keys may serve other tools */
 	val = trim(eq + 1);
 	if (*val == '\0')
-		return fail(err, errlen, -EINVAL, "%s:%u: empty value for %s", path, lineno, key);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s:%u: empty value for %s", path, lineno, key);
 	if (!(copy = astro_secure_strdup(val)))
 		return -ENOMEM;
 	free_secret(slot);
@@ -1314,17 +1435,18 @@ int astro_read_secret_file(const char *path, const char *k1, char **v1,
 	if (rc < 0)
 		goto out;
 	if (st.st_uid != me && st.st_uid != 0) {
-		rc = fail(err, errlen, -EACCES, "%s: owned by uid %u, not by you (uid %u) or root",
-			  path, (unsigned)st.st_uid, (unsigned)me);
+		rc = astro_err_set(err, errlen, -EACCES,
+				   "%s: owned by uid %u, not by you (uid %u) or root",
+				   path, (unsigned)st.st_uid, (unsigned)me);
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		rc = fail(err, errlen, -EACCES, "%s: mode %04o is too open; chmod 600 it",
-			  path, (unsigned)(st.st_mode & 07777));
+		rc = astro_err_set(err, errlen, -EACCES, "%s: mode %04o is too open; chmod 600 it",
+				   path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
-		rc = fail(err, errlen, -EINVAL, "%s: NUL byte in file", path);
+		rc = astro_err_set(err, errlen, -EINVAL, "%s: NUL byte in file", path);
 		goto out;
 	}
 	/*
@@ -1346,7 +1468,8 @@ int astro_read_secret_file(const char *path, const char *k1, char **v1,
 	}
 	rc = 0;
 	if (!a || (k2 && !b)) {
-		rc = fail(err, errlen, -EINVAL, "%s: no `%s = ...` line", path, a ? k2 : k1);
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "%s: no `%s = ...` line", path, a ? k2 : k1);
 		goto out;
 	}
 	free_secret(v1);
@@ -1387,7 +1510,7 @@ static int make_absolute(char **path)
 static int check_readable(const char *opt, const char *path, char *err, size_t errlen)
 {
 	if (access(path, R_OK) < 0)
-		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	return 0;
 }
 
@@ -1403,10 +1526,11 @@ static int check_private(const char *opt, const char *path, char *err, size_t er
 	if (rc < 0)
 		return rc;
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
+		return astro_err_set(err, errlen, -errno, "%s %s: %s", opt, path, strerror(errno));
 	if (st.st_mode & 077)
-		return fail(err, errlen, -EACCES, "%s %s: mode %04o is too open; chmod 600 it",
-			    opt, path, (unsigned)(st.st_mode & 07777));
+		return astro_err_set(err, errlen, -EACCES,
+				     "%s %s: mode %04o is too open; chmod 600 it",
+				     opt, path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -1424,16 +1548,16 @@ static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t e
 					    "password", &cfg->spacetrack_password,
 					    msg, sizeof(msg));
 		if (rc < 0)
-			return fail(err, errlen, rc, "spacetrack_credentials %s", msg);
+			return astro_err_set(err, errlen, rc, "spacetrack_credentials %s", msg);
 		return 0;
 	}
 	u = (u && *u) ? u : NULL;
 	p = (p && *p) ? p : NULL;
 	if (!u != !p)
-		return fail(err, errlen, -EINVAL,
-			    "%s is set but %s is not (set both, or use spacetrack_credentials)",
-			    u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
-			    u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s is set but %s is not (set both, or use spacetrack_credentials)",
+				     u ? "SPACETRACK_USER" : "SPACETRACK_PASSWORD",
+				     u ? "SPACETRACK_PASSWORD" : "SPACETRACK_USER");
 	if (u && (!(cfg->spacetrack_user = astro_secure_strdup(u)) ||
 		  !(cfg->spacetrack_password = astro_secure_strdup(p))))
 		return -ENOMEM;
@@ -1454,21 +1578,22 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		if (o->type == T_PATH ||
 		    (o->type == T_CATALOG && *sp && strcmp(*sp, "spacetrack") != 0)) {
 			if ((rc = make_absolute(sp)) < 0)
-				return fail(err, errlen, rc, "%s: cannot make it absolute: %s",
-					    o->name, strerror(-rc));
+				return astro_err_set(err, errlen, rc,
+						     "%s: cannot make it absolute: %s",
+						     o->name, strerror(-rc));
 		}
 		if (o->type <= T_FITS_HTTP && o->required && !*sp)
-			return fail(err, errlen, -EINVAL,
-				    "%s is not set and has no default (is HOME set?)", o->name);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "%s is not set and has no default (is HOME set?)", o->name);
 	}
 	if ((rc = load_spacetrack_secrets(cfg, err, errlen)) < 0)
 		return rc;
 	if (cfg->s3_anonymous && cfg->s3_credentials)
-		return fail(err, errlen, -EINVAL,
-			    "s3_anonymous and s3_credentials contradict each other; use one");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_anonymous and s3_credentials contradict each other; use one");
 	if (cfg->s3_anonymous && cfg->s3_request_payer)
-		return fail(err, errlen, -EINVAL,
-			    "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
 		return rc;
@@ -1480,8 +1605,9 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return rc;
 	if (cfg->obs_backend && strcmp(cfg->obs_backend, "local") != 0 &&
 	    strcmp(cfg->obs_backend, "aws") != 0)
-		return fail(err, errlen, -EINVAL, "obs_backend: expected local or aws, not '%.*s'",
-			    ECHO_MAX, cfg->obs_backend);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "obs_backend: expected local or aws, not '%.*s'",
+				     ECHO_MAX, cfg->obs_backend);
 	if (cfg->obs_aws_credentials &&
 	    (rc = check_private("obs_aws_credentials", cfg->obs_aws_credentials, err,
 				errlen)) < 0)
@@ -1492,6 +1618,31 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		astro_warn("allow_other without default_permissions: the kernel may "
 			   "reuse one user's permission check for another");
 	return 0;
+}
+
+/* ---- --help ----------------------------------------------------------- */
+
+void astro_config_help(FILE *f)
+{
+	char lhs[64];
+	size_t i;
+
+	assert(f);
+	for (i = 0; i < ASTRO_ARRAY_SIZE(opts); i++) {
+		const struct opt *o = &opts[i];
+		const char *d = o->shown ? o->shown : o->dflt;
+
+		snprintf(lhs, sizeof(lhs), "%s%s%s", o->name, o->arg ? "=" : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "     %-28s %s", lhs, o->help);
+		if (d && o->home != H_NONE)
+			fprintf(f, " (default: %s for root, else $%s/%s)", d,
+				o->home == H_CACHE ? "XDG_CACHE_HOME" : "XDG_DATA_HOME",
+				o->user_rel);
+		else if (d)
+			fprintf(f, " (default: %s)", d);
+		fputc('\n', f);
+	}
 }
 
 /* ---- dump ------------------------------------------------------------- */

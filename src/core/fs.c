@@ -119,18 +119,6 @@ void astro_fs_destroy(struct astro_fs *fs)
 	free(fs);
 }
 
-const struct astro_provider *astro_fs_provider(struct astro_fs *fs, const char *name,
-					       void **priv)
-{
-	for (size_t i = 0; i < NPROV; i++)
-		if (strcmp(providers[i]->name, name) == 0) {
-			if (priv)
-				*priv = fs->priv[i];
-			return providers[i];
-		}
-	return NULL;
-}
-
 static struct astro_fs *self(void)
 {
 	return fuse_get_context()->private_data;

@@ -145,16 +145,21 @@ void astro_membuf_free(struct astro_membuf *m)
 	}
 }
 
-int astro_fail(char *err, size_t errlen, const char *fmt, ...)
+int astro_err_vset(char *err, size_t errlen, int rc, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
+	if (err && errlen)
 		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	return rc;
+}
+
+int astro_err_set(char *err, size_t errlen, int rc, const char *fmt, ...)
+		  {
+		  va_list ap;
+
+	va_start(ap, fmt);
+	rc = astro_err_vset(err, errlen, rc, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 void *astro_secure_alloc(size_t len)

@@ -278,7 +278,7 @@ static int bad(struct parse *ps, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ps->err, ps->errlen, fmt, ap);
+	astro_err_vset(ps->err, ps->errlen, -EIO, fmt, ap);
 	va_end(ap);
 	return -EIO;
 }
@@ -609,9 +609,9 @@ static int add_hdu(struct astro_fits_walk *w, uint64_t off, const unsigned char 
 	if (ps->irr & ~(unsigned)(IRR_PAD_NUL | IRR_PAD_JUNK))
 		h.flags |= ASTRO_FITS_HDU_IRREGULAR;
 	if (w->total_cards + ncards * ASTRO_FITS_CARD > MAX_TOTAL_CARDS) {
-		rc = -E2BIG;
-		snprintf(err, errlen, "more than %llu bytes of header cards in this object",
-			 (unsigned long long)MAX_TOTAL_CARDS);
+		rc = astro_err_set(err, errlen, -E2BIG,
+				   "more than %llu bytes of header cards in this object",
+				   (unsigned long long)MAX_TOTAL_CARDS);
 		goto out;
 	}
 	if (w->n == w->cap) {
@@ -1018,17 +1018,6 @@ static bool get_le(struct rbuf *r, unsigned width, uint64_t *v)
 	return true;
 }
 
-static int refuse(char *why, size_t whylen, const char *fmt, ...) ASTRO_PRINTF(3, 4);
-static int refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int load(struct astro_fits_walk *w, struct rbuf *r, char *why, size_t whylen)
 {
 	uint64_t ver, end, size, bound, msglen, nhdus, ncards, i, c;
@@ -1037,68 +1026,77 @@ static int load(struct astro_fits_walk *w, struct rbuf *r, char *why, size_t why
 	int rc;
 
 	if (r->len < 5 || memcmp(r->p, SER_MAGIC, 4) != 0)
-		return refuse(why, whylen, "bad magic");
+		return astro_err_set(why, whylen, -EINVAL, "bad magic");
 	r->pos = 4;
 	if (!get_le(r, 1, &ver) || ver != SER_VERSION)
-		return refuse(why, whylen, "unknown version");
+		return astro_err_set(why, whylen, -EINVAL, "unknown version");
 	if (!get_le(r, 1, &end) || !get_le(r, 8, &size) || !get_le(r, 8, &bound) ||
 	    !get_le(r, 2, &msglen) || msglen >= sizeof(w->msg) || r->len - r->pos < msglen)
-		return refuse(why, whylen, "short or bad preamble");
+		return astro_err_set(why, whylen, -EINVAL, "short or bad preamble");
 	if (end > ASTRO_FITS_END_LIMIT)
-		return refuse(why, whylen, "end reason %llu unknown", (unsigned long long)end);
+		return astro_err_set(why, whylen, -EINVAL,
+				     "end reason %llu unknown", (unsigned long long)end);
 	for (i = 0; i < msglen; i++)
 		if (r->p[r->pos + i] < 0x20 || r->p[r->pos + i] > 0x7e)
-			return refuse(why, whylen, "message is not text");
+			return astro_err_set(why, whylen, -EINVAL, "message is not text");
 	memcpy(w->msg, r->p + r->pos, msglen);
 	w->msg[msglen] = '\0';
 	r->pos += msglen;
 	if ((end == ASTRO_FITS_END_DAMAGED || end == ASTRO_FITS_END_LIMIT) != (msglen > 0))
-		return refuse(why, whylen, "message does not match end reason");
+		return astro_err_set(why, whylen, -EINVAL, "message does not match end reason");
 	if (size != ASTRO_FITS_SIZE_UNKNOWN && (size > INT64_MAX || bound < size))
-		return refuse(why, whylen, "size %llu inconsistent", (unsigned long long)size);
+		return astro_err_set(why, whylen, -EINVAL,
+				     "size %llu inconsistent", (unsigned long long)size);
 	w->size = size;
 	w->eof_bound = bound;
 	if (!get_le(r, 4, &nhdus) || nhdus > w->o.max_hdus)
-		return refuse(why, whylen, "bad HDU count");
+		return astro_err_set(why, whylen, -EINVAL, "bad HDU count");
 	for (i = 0; i < nhdus; i++) {
 		if (!get_le(r, 4, &ncards) || ncards == 0 ||
 		    ncards * ASTRO_FITS_CARD > w->o.max_header ||
 		    r->len - r->pos < ncards * ASTRO_FITS_CARD)
-			return refuse(why, whylen, "HDU %llu: bad card count", (unsigned long long)i);
+			return astro_err_set(why, whylen, -EINVAL,
+					     "HDU %llu: bad card count", (unsigned long long)i);
 		cards = r->p + r->pos;
 		r->pos += ncards * ASTRO_FITS_CARD;
 		/* exactly what a walk would have kept: first card, one END last */
 		if (memcmp(cards, i ? "XTENSION" : "SIMPLE  ", 8) != 0)
-			return refuse(why, whylen, "HDU %llu: bad first card", (unsigned long long)i);
+			return astro_err_set(why, whylen, -EINVAL,
+					     "HDU %llu: bad first card", (unsigned long long)i);
 		for (c = 0; c < ncards; c++)
 			if (is_end_card(cards + c * ASTRO_FITS_CARD) != (c == ncards - 1))
-				return refuse(why, whylen, "HDU %llu: END misplaced", (unsigned long long)i);
+				return astro_err_set(why, whylen, -EINVAL,
+						     "HDU %llu: END misplaced", (unsigned long long)i);
 		if (w->next_off >= object_limit(w))
-			return refuse(why, whylen, "HDU %llu starts past the object end", (unsigned long long)i);
+			return astro_err_set(why, whylen, -EINVAL,
+					     "HDU %llu starts past the object end", (unsigned long long)i);
 		rc = add_hdu(w, w->next_off, cards, (size_t)ncards, NULL, 0, err, sizeof(err));
 		if (rc == -ENOMEM)
 			return rc;
 		if (rc < 0)
-			return refuse(why, whylen, "HDU %llu: %s", (unsigned long long)i, err);
+			return astro_err_set(why, whylen, -EINVAL,
+					     "HDU %llu: %s", (unsigned long long)i, err);
 		if (w->hdus[i]->data_offset > object_limit(w))
-			return refuse(why, whylen, "HDU %llu header past the object end", (unsigned long long)i);
+			return astro_err_set(why, whylen, -EINVAL,
+					     "HDU %llu header past the object end", (unsigned long long)i);
 	}
 	if (r->pos != r->len)
-		return refuse(why, whylen, "%zu trailing bytes", r->len - r->pos);
+		return astro_err_set(why, whylen, -EINVAL, "%zu trailing bytes", r->len - r->pos);
 	if (nhdus == 0 && end != ASTRO_FITS_END_NONE && end != ASTRO_FITS_END_DAMAGED)
-		return refuse(why, whylen, "no HDU but end reason %llu", (unsigned long long)end);
+		return astro_err_set(why, whylen, -EINVAL,
+				     "no HDU but end reason %llu", (unsigned long long)end);
 	if (end == ASTRO_FITS_END_NONE && w->next_off >= object_limit(w))
-		return refuse(why, whylen, "walk open but at the object end");
+		return astro_err_set(why, whylen, -EINVAL, "walk open but at the object end");
 	/* the end reason must be what a walk of this size would have said */
 	if (size_known(w) &&
 	    ((end == ASTRO_FITS_END_EOF && w->next_off != w->size) ||
 	     (end == ASTRO_FITS_END_TRUNCATED && w->next_off <= w->size) ||
 	     ((end == ASTRO_FITS_END_SHORT_TAIL || end == ASTRO_FITS_END_NUL_PADDING ||
 	       end == ASTRO_FITS_END_JUNK) && w->next_off >= w->size)))
-		return refuse(why, whylen, "end reason %llu does not fit size %llu",
-			      (unsigned long long)end, (unsigned long long)w->size);
+		return astro_err_set(why, whylen, -EINVAL, "end reason %llu does not fit size %llu",
+				     (unsigned long long)end, (unsigned long long)w->size);
 	if (end == ASTRO_FITS_END_TRUNCATED && !size_known(w))
-		return refuse(why, whylen, "truncation without a known size");
+		return astro_err_set(why, whylen, -EINVAL, "truncation without a known size");
 	w->end = (enum astro_fits_end)end;
 	set_truncation_flags(w);
 	return 0;

@@ -126,41 +126,48 @@ static int parse_goto(const struct tok *t, size_t n, struct astro_obs_cmd *c,
 		struct tok k, v;
 
 		if (split_kv(&t[i], &k, &v) < 0)
-			return astro_fail(err, errlen, "goto: expected key=value, got '%.*s'",
-				    (int)t[i].len, t[i].s);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "goto: expected key=value, got '%.*s'",
+					     (int)t[i].len, t[i].s);
 		if (tok_is(&k, "ra")) {
 			if (have_ra)
-				return astro_fail(err, errlen, "goto: duplicate key ra");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: duplicate key ra");
 			have_ra = true;
 			if (parse_angle(v.s, v.len, &c->ra_h) < 0 || c->ra_h < 0 ||
 			    c->ra_h >= 24)
-				return astro_fail(err, errlen, "goto: ra '%.*s' not in hours [0,24)",
-					    (int)v.len, v.s);
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: ra '%.*s' not in hours [0,24)",
+						     (int)v.len, v.s);
 		} else if (tok_is(&k, "dec")) {
 			if (have_dec)
-				return astro_fail(err, errlen, "goto: duplicate key dec");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: duplicate key dec");
 			have_dec = true;
 			if (parse_angle(v.s, v.len, &c->dec_deg) < 0 ||
 			    c->dec_deg < -90 || c->dec_deg > 90)
-				return astro_fail(err, errlen, "goto: dec '%.*s' not in degrees [-90,90]",
-					    (int)v.len, v.s);
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: dec '%.*s' not in degrees [-90,90]",
+						     (int)v.len, v.s);
 		} else if (tok_is(&k, "rdsys")) {
 			if (have_sys)
-				return astro_fail(err, errlen, "goto: duplicate key rdsys");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: duplicate key rdsys");
 			have_sys = true;
 			if (tok_is(&v, "J2000"))
 				c->jnow = false;
 			else if (tok_is(&v, "JNOW"))
 				c->jnow = true;
 			else
-				return astro_fail(err, errlen, "goto: rdsys must be J2000 or JNOW");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "goto: rdsys must be J2000 or JNOW");
 		} else {
-			return astro_fail(err, errlen, "goto: unknown key '%.*s'",
-				    (int)k.len, k.s);
+			return astro_err_set(err, errlen, -EINVAL, "goto: unknown key '%.*s'",
+					     (int)k.len, k.s);
 		}
 	}
 	if (!have_ra || !have_dec)
-		return astro_fail(err, errlen, "goto: needs ra=<hours> and dec=<deg>");
+		return astro_err_set(err, errlen, -EINVAL, "goto: needs ra=<hours> and dec=<deg>");
 	return 1;
 }
 
@@ -168,8 +175,9 @@ static int parse_seconds(const struct tok *v, double *s, char *err, size_t errle
 {
 	if (parse_udec(v->s, v->len, s) < 0 || (*s = quantize(*s)) < ASTRO_OBS_EXPOSE_MIN ||
 	    *s > ASTRO_OBS_EXPOSE_MAX)
-		return astro_fail(err, errlen, "expose: time '%.*s' not in seconds [%g,%g]",
-			    (int)v->len, v->s, ASTRO_OBS_EXPOSE_MIN, ASTRO_OBS_EXPOSE_MAX);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "expose: time '%.*s' not in seconds [%g,%g]",
+				     (int)v->len, v->s, ASTRO_OBS_EXPOSE_MIN, ASTRO_OBS_EXPOSE_MAX);
 	return 0;
 }
 
@@ -190,30 +198,35 @@ static int parse_expose(const struct tok *t, size_t n, struct astro_obs_cmd *c,
 		double d;
 
 		if (split_kv(&t[i], &k, &v) < 0)
-			return astro_fail(err, errlen, "expose: expected <seconds> or key=value, got '%.*s'",
-				    (int)t[i].len, t[i].s);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "expose: expected <seconds> or key=value, got '%.*s'",
+					     (int)t[i].len, t[i].s);
 		if (tok_is(&k, "time")) {
 			if (have_time)
-				return astro_fail(err, errlen, "expose: duplicate key time");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "expose: duplicate key time");
 			have_time = true;
 			if (parse_seconds(&v, &c->seconds, err, errlen) < 0)
 				return -EINVAL;
 		} else if (tok_is(&k, "count")) {
 			if (have_count)
-				return astro_fail(err, errlen, "expose: duplicate key count");
+				return astro_err_set(err, errlen, -EINVAL,
+						     "expose: duplicate key count");
 			have_count = true;
 			if (parse_udec(v.s, v.len, &d) < 0 || d != floor(d) || d < 1 ||
 			    d > ASTRO_OBS_COUNT_MAX)
-				return astro_fail(err, errlen, "expose: count '%.*s' not an integer in [1,%d]",
-					    (int)v.len, v.s, ASTRO_OBS_COUNT_MAX);
+				return astro_err_set(err, errlen, -EINVAL,
+						     "expose: count '%.*s' not an integer in [1,%d]",
+						     (int)v.len, v.s, ASTRO_OBS_COUNT_MAX);
 			c->count = (unsigned)d;
 		} else {
-			return astro_fail(err, errlen, "expose: unknown key '%.*s'",
-				    (int)k.len, k.s);
+			return astro_err_set(err, errlen, -EINVAL, "expose: unknown key '%.*s'",
+					     (int)k.len, k.s);
 		}
 	}
 	if (!have_time)
-		return astro_fail(err, errlen, "expose: needs <seconds> or time=<seconds>");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "expose: needs <seconds> or time=<seconds>");
 	return 1;
 }
 
@@ -234,8 +247,9 @@ static int parse_tokens(const struct tok *t, size_t n, struct astro_obs_cmd *c,
 		if (!tok_is(&t[0], bare[i].name))
 			continue;
 		if (n > 1)
-			return astro_fail(err, errlen, "%s: takes no arguments, got '%.*s'",
-				    bare[i].name, (int)t[1].len, t[1].s);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "%s: takes no arguments, got '%.*s'",
+					     bare[i].name, (int)t[1].len, t[1].s);
 		c->verb = bare[i].verb;
 		return 1;
 	}
@@ -246,33 +260,35 @@ static int parse_tokens(const struct tok *t, size_t n, struct astro_obs_cmd *c,
 	if (tok_is(&t[0], "expose")) {
 		c->verb = ASTRO_OBS_EXPOSE;
 		if (n < 2)
-			return astro_fail(err, errlen, "expose: needs <seconds>");
+			return astro_err_set(err, errlen, -EINVAL, "expose: needs <seconds>");
 		return parse_expose(t, n, c, err, errlen);
 	}
 	if (tok_is(&t[0], "tracking")) {
 		c->verb = ASTRO_OBS_TRACKING;
 		if (n != 2)
-			return astro_fail(err, errlen, "tracking: needs exactly one of on|off");
+			return astro_err_set(err, errlen, -EINVAL,
+					     "tracking: needs exactly one of on|off");
 		if (tok_is(&t[1], "on") || tok_is(&t[1], "yes"))
 			c->tracking = true;
 		else if (tok_is(&t[1], "off") || tok_is(&t[1], "no"))
 			c->tracking = false;
 		else
-			return astro_fail(err, errlen, "tracking: '%.*s' is not on|off",
-				    (int)t[1].len, t[1].s);
+			return astro_err_set(err, errlen, -EINVAL, "tracking: '%.*s' is not on|off",
+					     (int)t[1].len, t[1].s);
 		return 1;
 	}
 	if (tok_is(&t[0], "cancel")) {
 		c->verb = ASTRO_OBS_CANCEL;
 		if (n != 2)
-			return astro_fail(err, errlen, "cancel: needs exactly one of <job-id>|all");
+			return astro_err_set(err, errlen, -EINVAL,
+					     "cancel: needs exactly one of <job-id>|all");
 		if (tok_is(&t[1], "all")) {
 			c->cancel_all = true;
 			return 1;
 		}
 		if (!astro_ulid_valid(t[1].s, t[1].len))
-			return astro_fail(err, errlen, "cancel: '%.*s' is not a job id",
-				    (int)t[1].len, t[1].s);
+			return astro_err_set(err, errlen, -EINVAL, "cancel: '%.*s' is not a job id",
+					     (int)t[1].len, t[1].s);
 		for (i = 0; i < ASTRO_OBS_ID_LEN; i++) {
 			char ch = t[1].s[i];
 
@@ -281,7 +297,7 @@ static int parse_tokens(const struct tok *t, size_t n, struct astro_obs_cmd *c,
 		c->cancel_id[ASTRO_OBS_ID_LEN] = '\0';
 		return 1;
 	}
-	return astro_fail(err, errlen, "unknown command '%.*s'", (int)t[0].len, t[0].s);
+	return astro_err_set(err, errlen, -EINVAL, "unknown command '%.*s'", (int)t[0].len, t[0].s);
 }
 
 int astro_obs_cmd_parse(const char *line, size_t len, struct astro_obs_cmd *out,
@@ -297,7 +313,8 @@ int astro_obs_cmd_parse(const char *line, size_t len, struct astro_obs_cmd *out,
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (len > ASTRO_OBS_LINE_MAX)
-		return astro_fail(err, errlen, "line longer than %d bytes", ASTRO_OBS_LINE_MAX);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line longer than %d bytes", ASTRO_OBS_LINE_MAX);
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)line[i];
 
@@ -306,10 +323,11 @@ int astro_obs_cmd_parse(const char *line, size_t len, struct astro_obs_cmd *out,
 		if (ch == ' ' || ch == '\t')
 			continue;
 		if (ch < 0x21 || ch > 0x7e)
-			return astro_fail(err, errlen, "control or non-ASCII byte 0x%02x at column %zu",
-				    ch, i + 1);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "control or non-ASCII byte 0x%02x at column %zu",
+					     ch, i + 1);
 		if (n == MAX_TOKENS)
-			return astro_fail(err, errlen, "too many words");
+			return astro_err_set(err, errlen, -EINVAL, "too many words");
 		t[n].s = line + i;
 		while (i < len && line[i] > 0x20 && line[i] < 0x7f && line[i] != '#')
 			i++;
@@ -320,8 +338,9 @@ int astro_obs_cmd_parse(const char *line, size_t len, struct astro_obs_cmd *out,
 	/* A control byte after a comment starts is still garbage. */
 	for (; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-			return astro_fail(err, errlen, "control byte 0x%02x at column %zu",
-				    (unsigned char)line[i], i + 1);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "control byte 0x%02x at column %zu",
+					     (unsigned char)line[i], i + 1);
 	if (n == 0)
 		return 0;
 	return parse_tokens(t, n, out, err, errlen);

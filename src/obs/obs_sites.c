@@ -23,14 +23,10 @@ static int fail(char *err, size_t errlen, const char *what, const yaml_node_t *a
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (err && errlen) {
-		if (at)
-			snprintf(err, errlen, "%s:%zu: %s", what,
-				 (size_t)at->start_mark.line + 1, msg);
-		else
-			snprintf(err, errlen, "%s: %s", what, msg);
-	}
-	return -EINVAL;
+	if (at)
+		return astro_err_set(err, errlen, -EINVAL, "%s:%zu: %s", what,
+				     (size_t)at->start_mark.line + 1, msg);
+	return astro_err_set(err, errlen, -EINVAL, "%s: %s", what, msg);
 }
 
 bool astro_obs_sites_key_valid(const char *key, size_t len)

@@ -39,7 +39,6 @@ struct conn {
 struct astro_satfilter_http {
 	struct MHD_Daemon *d;
 	struct astro_satfilter *sf;
-	unsigned port;
 	pthread_mutex_t lock;	/* guards conns and stop */
 	pthread_cond_t cv;
 	struct conn conns;	/* list head */
@@ -296,7 +295,6 @@ int astro_satfilter_http_start(struct astro_satfilter_http **out,
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct astro_satfilter_http *h;
-	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	int rc = parse_listen(listen, &ss, &sl);
 
@@ -329,15 +327,8 @@ int astro_satfilter_http_start(struct astro_satfilter_http **out,
 		astro_satfilter_http_stop(h);
 		return -EADDRNOTAVAIL;
 	}
-	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info ? info->port : 0;
 	*out = h;
 	return 0;
-}
-
-unsigned astro_satfilter_http_port(const struct astro_satfilter_http *h)
-{
-	return h->port;
 }
 
 void astro_satfilter_http_stop(struct astro_satfilter_http *h)

@@ -35,8 +35,6 @@ struct astro_satfilter_http;
 /* 0, -EINVAL (bad address), or -errno from bind. */
 int astro_satfilter_http_start(struct astro_satfilter_http **out,
 			       struct astro_satfilter *sf, const char *listen);
-/* The bound port (useful with port 0). */
-unsigned astro_satfilter_http_port(const struct astro_satfilter_http *h);
 /* NULL is a no-op. */
 void astro_satfilter_http_stop(struct astro_satfilter_http *h);
 

@@ -14,18 +14,6 @@
 
 #define MAX_FILE (1024 * 1024)
 
-static void setmsg(char *msg, size_t msglen, const char *fmt, ...) ASTRO_PRINTF(3, 4);
-static void setmsg(char *msg, size_t msglen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msglen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msglen, fmt, ap);
-	va_end(ap);
-}
-
 static void wipe_free(char *s)
 {
 	if (s) {
@@ -71,7 +59,7 @@ static int set_value(char **slot, const char *v, size_t n)
 
 int astro_awscred_parse(const char *text, size_t len, const char *profile,
 			const char *name, struct astro_awscred *out,
-			char *msg, size_t msglen)
+			char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len;
 	int lineno = 0, in_profile = 0, found = 0, have_section = 0;
@@ -85,8 +73,8 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 	if (!name)
 		name = "credentials";
 	if (memchr(text, '\0', len)) {
-		setmsg(msg, msglen, "%s: contains a NUL byte: not a credentials file", name);
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s: contains a NUL byte: not a credentials file", name);
 	}
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -102,17 +90,17 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 			if (prev_key_empty)
 				continue;	/* nested "s3 =\n  key = v" settings */
 			/* botocore would glue this line onto the previous value. */
-			setmsg(msg, msglen, "%s: line %d: indented line continues the previous "
-			       "value; remove the leading whitespace", name, lineno);
-			rc = -EINVAL;
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "%s: line %d: indented line continues the previous "
+					   "value; remove the leading whitespace", name, lineno);
 			goto out;
 		}
 		if (*ls == '[') {
 			const char *ns = ls + 1, *ne = le - 1;
 
 			if (le - ls < 2 || *ne != ']') {
-				setmsg(msg, msglen, "%s: line %d: section header without ']'", name, lineno);
-				rc = -EINVAL;
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "%s: line %d: section header without ']'", name, lineno);
 				goto out;
 			}
 			have_section = 1;
@@ -124,9 +112,9 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 				saw_prefixed = 1;
 			if (in_profile) {
 				if (found) {
-					setmsg(msg, msglen, "%s: line %d: section [%s] appears twice",
-					       name, lineno, profile);
-					rc = -EINVAL;
+					rc = astro_err_set(err, errlen, -EINVAL,
+							   "%s: line %d: section [%s] appears twice",
+							   name, lineno, profile);
 					goto out;
 				}
 				found = 1;
@@ -141,14 +129,14 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 			while (eq < le && *eq != '=' && *eq != ':')
 				eq++;
 			if (eq == le || eq == ls) {
-				setmsg(msg, msglen, "%s: line %d: expected '[profile]' or 'key = value'",
-				       name, lineno);
-				rc = -EINVAL;
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "%s: line %d: expected '[profile]' or 'key = value'",
+						   name, lineno);
 				goto out;
 			}
 			if (!have_section) {
-				setmsg(msg, msglen, "%s: line %d: key before any [section]", name, lineno);
-				rc = -EINVAL;
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "%s: line %d: key before any [section]", name, lineno);
 				goto out;
 			}
 			ke = eq;
@@ -169,9 +157,9 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 			if (!slot)
 				continue;
 			if (dup_keys[which]) {
-				setmsg(msg, msglen, "%s: line %d: key '%.*s' set twice in [%s]", name,
-				       lineno, (int)(ke - ks), ks, profile);
-				rc = -EINVAL;
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "%s: line %d: key '%.*s' set twice in [%s]", name,
+						   lineno, (int)(ke - ks), ks, profile);
 				goto out;
 			}
 			dup_keys[which] = 1;
@@ -180,19 +168,18 @@ int astro_awscred_parse(const char *text, size_t len, const char *profile,
 		}
 	}
 	if (!found) {
-		setmsg(msg, msglen, "%s: no [%s] profile%s", name, profile,
-		       saw_prefixed ? " (this file names profiles [NAME], not [profile NAME])" : "");
-		rc = -ENOENT;
+		rc = astro_err_set(err, errlen, -ENOENT, "%s: no [%s] profile%s", name, profile,
+				   saw_prefixed ? " (this file names profiles [NAME], not [profile NAME])" : "");
 		goto out;
 	}
 	if (!out->access_key || !*out->access_key) {
-		setmsg(msg, msglen, "%s: [%s] lacks aws_access_key_id", name, profile);
-		rc = -EINVAL;
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "%s: [%s] lacks aws_access_key_id", name, profile);
 		goto out;
 	}
 	if (!out->secret_key || !*out->secret_key) {
-		setmsg(msg, msglen, "%s: [%s] lacks aws_secret_access_key", name, profile);
-		rc = -EINVAL;
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "%s: [%s] lacks aws_secret_access_key", name, profile);
 		goto out;
 	}
 	if (out->session_token && !*out->session_token) {
@@ -207,7 +194,7 @@ out:
 }
 
 int astro_awscred_from_file(const char *path, const char *profile,
-			    struct astro_awscred *out, char *msg, size_t msglen)
+			    struct astro_awscred *out, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -218,29 +205,28 @@ int astro_awscred_from_file(const char *path, const char *profile,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
-		setmsg(msg, msglen, "%s: %s", path, strerror(-rc));
+		astro_err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	/* fstat on the open descriptor: no window for a swap after the check. */
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		setmsg(msg, msglen, "%s: %s", path, strerror(-rc));
+		astro_err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		setmsg(msg, msglen, "%s: not a regular file", path);
-		rc = -EINVAL;
+		rc = astro_err_set(err, errlen, -EINVAL, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_mode & 077) {
-		setmsg(msg, msglen, "%s: mode %04o lets group or others access the secret key; "
-		       "run chmod 600 on it", path, (unsigned)(st.st_mode & 07777));
-		rc = -EPERM;
+		rc = astro_err_set(err, errlen, -EPERM,
+				   "%s: mode %04o lets group or others access the secret key; "
+				   "run chmod 600 on it", path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > MAX_FILE) {
-		setmsg(msg, msglen, "%s: larger than %d bytes: not a credentials file", path, MAX_FILE);
-		rc = -EFBIG;
+		rc = astro_err_set(err, errlen, -EFBIG,
+				   "%s: larger than %d bytes: not a credentials file", path, MAX_FILE);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -255,14 +241,14 @@ int astro_awscred_from_file(const char *path, const char *profile,
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			setmsg(msg, msglen, "%s: %s", path, strerror(-rc));
+			astro_err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		got += (size_t)n;
 	}
-	rc = astro_awscred_parse(buf, got, profile, path, out, msg, msglen);
+	rc = astro_awscred_parse(buf, got, profile, path, out, err, errlen);
 out:
 	if (buf) {
 		explicit_bzero(buf, got);
@@ -272,7 +258,7 @@ out:
 	return rc;
 }
 
-int astro_awscred_from_env(struct astro_awscred *out, char *msg, size_t msglen)
+int astro_awscred_from_env(struct astro_awscred *out, char *err, size_t errlen)
 {
 	const char *ak = getenv("AWS_ACCESS_KEY_ID");
 	const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
@@ -282,10 +268,10 @@ int astro_awscred_from_env(struct astro_awscred *out, char *msg, size_t msglen)
 	if ((!ak || !*ak) && (!sk || !*sk))
 		return -ENOENT;
 	if (!ak || !*ak || !sk || !*sk) {
-		setmsg(msg, msglen, "environment: %s is set but %s is not",
-		       ak && *ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-		       ak && *ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL,
+				     "environment: %s is set but %s is not",
+				     ak && *ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+				     ak && *ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 	}
 	out->access_key = strdup(ak);
 	out->secret_key = strdup(sk);
@@ -299,7 +285,7 @@ int astro_awscred_from_env(struct astro_awscred *out, char *msg, size_t msglen)
 }
 
 int astro_awscred_resolve(const char *file, const char *profile,
-			  struct astro_awscred *out, char *msg, size_t msglen)
+			  struct astro_awscred *out, char *err, size_t errlen)
 {
 	const char *shared = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	char path[4096];
@@ -308,11 +294,11 @@ int astro_awscred_resolve(const char *file, const char *profile,
 	if (!profile || !*profile)
 		profile = getenv("AWS_PROFILE");
 	if (file && *file) {
-		rc = astro_awscred_from_file(file, profile, out, msg, msglen);
+		rc = astro_awscred_from_file(file, profile, out, err, errlen);
 		/* -ENOENT means "anonymous" to the caller; a named file must work. */
 		return rc == -ENOENT ? -EINVAL : rc;
 	}
-	rc = astro_awscred_from_env(out, msg, msglen);
+	rc = astro_awscred_from_env(out, err, errlen);
 	if (rc != -ENOENT)
 		return rc;
 	if (shared && *shared) {
@@ -332,7 +318,7 @@ int astro_awscred_resolve(const char *file, const char *profile,
 		memset(out, 0, sizeof(*out));
 		return -ENOENT;
 	}
-	rc = astro_awscred_from_file(path, profile, out, msg, msglen);
+	rc = astro_awscred_from_file(path, profile, out, err, errlen);
 	/*
 	 * A shared file without [default] just means "no credentials here"
 	 * (anonymous), but a profile the user named must exist.

@@ -132,11 +132,6 @@ void astro_s3_free(struct astro_s3 *s)
 		s->ops->free(s);
 }
 
-int astro_s3_is_anonymous(const struct astro_s3 *s)
-{
-	return real_of(s)->anonymous;
-}
-
 /* DNS-compatible per the S3 bucket naming rules; dots break TLS wildcards. */
 static int vhost_ok(const struct s3_real *s, const char *bucket)
 {

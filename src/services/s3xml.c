@@ -522,7 +522,7 @@ void astro_s3xml_free(struct astro_s3xml *p)
 
 static int parse_one(enum astro_s3xml_kind kind, const char *xml, size_t len,
 		     struct astro_s3_list *l, struct astro_s3_error *e,
-		     char *msg, size_t msglen)
+		     char *err, size_t errlen)
 {
 	struct astro_s3xml *p = astro_s3xml_new(kind);
 	int rc;
@@ -532,24 +532,24 @@ static int parse_one(enum astro_s3xml_kind kind, const char *xml, size_t len,
 	rc = astro_s3xml_feed(p, xml, len);
 	if (rc == 0)
 		rc = astro_s3xml_finish(p, l, e);
-	if (rc < 0 && msg && msglen)
-		snprintf(msg, msglen, "%s", p->msg);
+	if (rc < 0)
+		astro_err_set(err, errlen, rc, "%s", p->msg);
 	astro_s3xml_free(p);
 	return rc;
 }
 
 int astro_s3xml_parse_list(const char *xml, size_t len,
-			   struct astro_s3_list *out, char *msg, size_t msglen)
+			   struct astro_s3_list *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	return parse_one(ASTRO_S3XML_LIST, xml, len, out, NULL, msg, msglen);
+	return parse_one(ASTRO_S3XML_LIST, xml, len, out, NULL, err, errlen);
 }
 
 int astro_s3xml_parse_error(const char *xml, size_t len,
-			    struct astro_s3_error *out, char *msg, size_t msglen)
+			    struct astro_s3_error *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	return parse_one(ASTRO_S3XML_ERROR, xml, len, NULL, out, msg, msglen);
+	return parse_one(ASTRO_S3XML_ERROR, xml, len, NULL, out, err, errlen);
 }
 
 void astro_s3_list_free(struct astro_s3_list *l)

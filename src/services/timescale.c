@@ -175,35 +175,43 @@ static int data_line(struct cursor *c, size_t line, struct astro_timescale_list 
 	int y, m, d;
 
 	if (number(c, &ntp, &s1, &n1) < 0 || (skip_blank(c), number(c, &dat, &s2, &n2)) < 0)
-		return astro_fail(err, errlen, "line %zu: expected '<NTP seconds> <TAI-UTC>'", line);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: expected '<NTP seconds> <TAI-UTC>'", line);
 	skip_blank(c);
 	if (c->p < c->end && *c->p != '#')
-		return astro_fail(err, errlen, "line %zu: unexpected text after TAI-UTC", line);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: unexpected text after TAI-UTC", line);
 	if (ntp % 86400)
-		return astro_fail(err, errlen, "line %zu: %lld is not a UTC midnight", line,
-				  (long long)ntp);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: %lld is not a UTC midnight", line,
+				     (long long)ntp);
 	mjd = ntp / 86400 + NTP_MJD;
 	if (mjd >= MJD_10000)
-		return astro_fail(err, errlen, "line %zu: date after the year 9999", line);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: date after the year 9999", line);
 	ymd(mjd, &y, &m, &d);
 	if (d != 1)
-		return astro_fail(err, errlen, "line %zu: %04d-%02d-%02d is not the 1st of a month",
-				  line, y, m, d);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: %04d-%02d-%02d is not the 1st of a month",
+				     line, y, m, d);
 	if (out->n == 0 && (mjd != MJD_1972 || dat != 10))
-		return astro_fail(err, errlen, "line %zu: the first entry must be 1 Jan 1972, 10 s",
-				  line);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: the first entry must be 1 Jan 1972, 10 s",
+				     line);
 	if (out->n > 0) {
 		const struct astro_timescale_leap *prev = &out->rows[out->n - 1];
 
 		if (mjd <= prev->mjd)
-			return astro_fail(err, errlen, "line %zu: dates out of order", line);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %zu: dates out of order", line);
 		if (dat != prev->tai_utc + 1 && dat != prev->tai_utc - 1)
-			return astro_fail(err, errlen, "line %zu: TAI-UTC steps from %d to %lld s, not by one second",
-					  line, prev->tai_utc, (long long)dat);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %zu: TAI-UTC steps from %d to %lld s, not by one second",
+					     line, prev->tai_utc, (long long)dat);
 	}
 	if (out->n == ASTRO_TIMESCALE_MAX_ROWS)
-		return astro_fail(err, errlen, "line %zu: more than %d entries", line,
-				  ASTRO_TIMESCALE_MAX_ROWS);
+		return astro_err_set(err, errlen, -EINVAL, "line %zu: more than %d entries", line,
+				     ASTRO_TIMESCALE_MAX_ROWS);
 	out->rows[out->n].mjd = (int32_t)mjd;
 	out->rows[out->n].tai_utc = (int32_t)dat;
 	out->n++;
@@ -219,9 +227,11 @@ static int ntp_stamp(struct cursor *c, size_t line, const char *tag, const char 
 	int64_t v;
 
 	if (*seen)
-		return astro_fail(err, errlen, "line %zu: a second %s line (%s)", line, name, tag);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: a second %s line (%s)", line, name, tag);
 	if (special_number(c, &v, seen, n) < 0)
-		return astro_fail(err, errlen, "line %zu: expected '%s <NTP seconds>'", line, tag);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %zu: expected '%s <NTP seconds>'", line, tag);
 	*unix_s = v - (int64_t)(UNIX_MJD - NTP_MJD) * 86400;
 	return 0;
 }
@@ -245,9 +255,11 @@ static int special_line(struct cursor *c, size_t line, struct astro_timescale_li
 	case 'h':
 		c->p += 2;
 		if (*have_md)
-			return astro_fail(err, errlen, "line %zu: a second hash line (#h)", line);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %zu: a second hash line (#h)", line);
 		if (hash_words(c, md) < 0)
-			return astro_fail(err, errlen, "line %zu: expected '#h' and five hex words", line);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %zu: expected '#h' and five hex words", line);
 		*have_md = 1;
 		return 0;
 	default:
@@ -267,7 +279,7 @@ int astro_timescale_parse(const char *buf, size_t len,
 
 	memset(out, 0, sizeof(*out));
 	if (memchr(buf, '\0', len))
-		return astro_fail(err, errlen, "a NUL byte: not a text file");
+		return astro_err_set(err, errlen, -EINVAL, "a NUL byte: not a text file");
 	h.buf = malloc(len + 1);
 	if (!h.buf)
 		return -ENOMEM;
@@ -291,19 +303,20 @@ int astro_timescale_parse(const char *buf, size_t len,
 	if (rc)
 		goto out;
 	if (out->n == 0) {
-		rc = astro_fail(err, errlen, "no '<NTP seconds> <TAI-UTC>' lines");
+		rc = astro_err_set(err, errlen, -EINVAL, "no '<NTP seconds> <TAI-UTC>' lines");
 		goto out;
 	}
 	if (!h.exp) {
-		rc = astro_fail(err, errlen, "no expiry line ('#@ <NTP seconds>')");
+		rc = astro_err_set(err, errlen, -EINVAL, "no expiry line ('#@ <NTP seconds>')");
 		goto out;
 	}
 	if (out->expires <= mjd_unix(out->rows[out->n - 1].mjd)) {
-		rc = astro_fail(err, errlen, "the expiry (#@) is not after the last entry");
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "the expiry (#@) is not after the last entry");
 		goto out;
 	}
 	if (out->expires >= mjd_unix(MJD_10000)) {
-		rc = astro_fail(err, errlen, "the expiry (#@) is after the year 9999");
+		rc = astro_err_set(err, errlen, -EINVAL, "the expiry (#@) is after the year 9999");
 		goto out;
 	}
 	if (have_md) {
@@ -319,7 +332,8 @@ int astro_timescale_parse(const char *buf, size_t len,
 			goto out;
 		}
 		if (got_n != 20 || memcmp(got, md, 20)) {
-			rc = astro_fail(err, errlen, "the SHA-1 in the '#h' line does not match: the file was altered or truncated");
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "the SHA-1 in the '#h' line does not match: the file was altered or truncated");
 			goto out;
 		}
 	}
@@ -339,8 +353,7 @@ static int read_list(const char *path, char **buf, size_t *len, char *err, size_
 
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s", strerror(-rc));
-		return rc;
+		return astro_err_set(err, errlen, rc, "%s", strerror(-rc));
 	}
 	b = malloc(MAX_FILE + 1);
 	if (!b) {
@@ -354,15 +367,16 @@ static int read_list(const char *path, char **buf, size_t *len, char *err, size_
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			snprintf(err, errlen, "%s", strerror(-rc));
+			astro_err_set(err, errlen, rc, "%s", strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 		if (n > MAX_FILE) {
-			rc = astro_fail(err, errlen, "larger than %d KiB: not a leap-second list",
-					MAX_FILE / 1024);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "larger than %d KiB: not a leap-second list",
+					   MAX_FILE / 1024);
 			goto out;
 		}
 	}
@@ -388,8 +402,9 @@ static int merge(const struct astro_timescale_list *l, char *err, size_t errlen)
 	for (size_t i = 0; i < common; i++)
 		if (l->rows[i].mjd != rows[i].mjd || l->rows[i].tai_utc != rows[i].tai_utc) {
 			ymd(rows[i].mjd, &y, &m, &d);
-			return astro_fail(err, errlen, "entry %zu disagrees with ERFA's table (%04d-%02d-%02d, %d s)",
-					  i + 1, y, m, d, rows[i].tai_utc);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "entry %zu disagrees with ERFA's table (%04d-%02d-%02d, %d s)",
+					     i + 1, y, m, d, rows[i].tai_utc);
 		}
 	if (l->n < nrows || (l->n == nrows && l->expires <= expires))
 		return 0;
@@ -436,10 +451,8 @@ static int load(const char *path, int64_t now_unix, char *err, size_t errlen)
 	int rc;
 
 	use_builtin();
-	if (nrows == 0) {
-		snprintf(err, errlen, "ERFA has no leap-second table");
-		return -EIO;
-	}
+	if (nrows == 0)
+		return astro_err_set(err, errlen, -EIO, "ERFA has no leap-second table");
 	rc = read_list(path, &buf, &len, why, sizeof(why));
 	if (rc == 0) {
 		l = malloc(sizeof(*l));
@@ -452,8 +465,8 @@ static int load(const char *path, int64_t now_unix, char *err, size_t errlen)
 	if (rc < 0)
 		use_builtin();
 	report(path, rc, why, now_unix);
-	if (rc < 0 && err)
-		snprintf(err, errlen, "%s: %s", path, why);
+	if (rc < 0)
+		astro_err_set(err, errlen, rc, "%s: %s", path, why);
 	free(l);
 	free(buf);
 	return rc;

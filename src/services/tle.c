@@ -111,26 +111,33 @@ int astro_tle_check_line(const char *line, size_t len, int which,
 	long day, frac8;
 
 	if (len != 69 && !(len == 68 && (flags & ASTRO_TLE_ALLOW_68)))
-		return astro_fail(err, errlen, "line %d is %zu characters long, expected 69",
-			    which, len);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %d is %zu characters long, expected 69",
+				     which, len);
 	for (i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
-			return astro_fail(err, errlen, "line %d: column %zu: byte 0x%02x is not printable ASCII",
-				    which, i + 1, (unsigned char)line[i]);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %d: column %zu: byte 0x%02x is not printable ASCII",
+					     which, i + 1, (unsigned char)line[i]);
 	if (line[0] != '0' + which || line[1] != ' ')
-		return astro_fail(err, errlen, "line %d does not start with \"%d \"", which, which);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %d does not start with \"%d \"", which, which);
 	if (astro_tle_catnum(line + 2) < 0)
-		return astro_fail(err, errlen, "line %d: columns 3-7: bad catalogue number \"%.5s\"",
-			    which, line + 2);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line %d: columns 3-7: bad catalogue number \"%.5s\"",
+				     which, line + 2);
 	if (which == 1 && parse_epoch(line, &year, &day, &frac8) != 0)
-		return astro_fail(err, errlen, "line 1: columns 19-32: bad epoch \"%.14s\"", line + 18);
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 1: columns 19-32: bad epoch \"%.14s\"", line + 18);
 	if (len == 69 && !(flags & ASTRO_TLE_NO_CHECKSUM)) {
 		if (line[68] < '0' || line[68] > '9')
-			return astro_fail(err, errlen, "line %d: column 69: checksum '%c' is not a digit",
-				    which, line[68]);
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %d: column 69: checksum '%c' is not a digit",
+					     which, line[68]);
 		if (line[68] - '0' != astro_tle_checksum(line))
-			return astro_fail(err, errlen, "line %d: checksum is %c, columns 1-68 give %d",
-				    which, line[68], astro_tle_checksum(line));
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line %d: checksum is %c, columns 1-68 give %d",
+					     which, line[68], astro_tle_checksum(line));
 	}
 	return 0;
 }
@@ -144,8 +151,9 @@ int astro_tle_check_pair(const char *l1, size_t len1, const char *l2,
 	if (rc == 0)
 		rc = astro_tle_check_line(l2, len2, 2, flags, err, errlen);
 	if (rc == 0 && memcmp(l1 + 2, l2 + 2, 5) != 0)
-		rc = astro_fail(err, errlen, "catalogue numbers differ: \"%.5s\" on line 1, \"%.5s\" on line 2",
-			  l1 + 2, l2 + 2);
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "catalogue numbers differ: \"%.5s\" on line 1, \"%.5s\" on line 2",
+				   l1 + 2, l2 + 2);
 	return rc;
 }
 
@@ -233,33 +241,40 @@ int astro_tle_parse_elements(const char *l1, size_t len1, const char *l2,
 	el->jdsatepochF = (double)frac8 * 1e-8;
 
 	if (num(l1, len1, 34, 43, &el->ndot))
-		return astro_fail(err, errlen, "line 1: columns 34-43: bad first derivative of mean motion");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 1: columns 34-43: bad first derivative of mean motion");
 	if (implied(l1, len1, 45, &el->nddot))
-		return astro_fail(err, errlen, "line 1: columns 45-52: bad second derivative of mean motion");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 1: columns 45-52: bad second derivative of mean motion");
 	if (implied(l1, len1, 54, &el->bstar))
-		return astro_fail(err, errlen, "line 1: columns 54-61: bad BSTAR");
+		return astro_err_set(err, errlen, -EINVAL, "line 1: columns 54-61: bad BSTAR");
 	if (num(l1, len1, 65, 68, &v))
 		v = 0;	/* element number is informational; bundles leave it odd */
 	el->elnum = (long)v;
 
 	if (num(l2, len2, 9, 16, &el->inclo_deg))
-		return astro_fail(err, errlen, "line 2: columns 9-16: bad inclination");
+		return astro_err_set(err, errlen, -EINVAL, "line 2: columns 9-16: bad inclination");
 	if (num(l2, len2, 18, 25, &el->nodeo_deg))
-		return astro_fail(err, errlen, "line 2: columns 18-25: bad right ascension of node");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 2: columns 18-25: bad right ascension of node");
 	cols(l2, len2, 27, 33, buf);
 	for (int i = 0; buf[i]; i++) {
 		if (buf[i] == ' ')
 			buf[i] = '0';
 		else if (buf[i] < '0' || buf[i] > '9')
-			return astro_fail(err, errlen, "line 2: columns 27-33: bad eccentricity");
+			return astro_err_set(err, errlen, -EINVAL,
+					     "line 2: columns 27-33: bad eccentricity");
 	}
 	el->ecco = strtod(buf, NULL) * 1e-7;
 	if (num(l2, len2, 35, 42, &el->argpo_deg))
-		return astro_fail(err, errlen, "line 2: columns 35-42: bad argument of perigee");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 2: columns 35-42: bad argument of perigee");
 	if (num(l2, len2, 44, 51, &el->mo_deg))
-		return astro_fail(err, errlen, "line 2: columns 44-51: bad mean anomaly");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 2: columns 44-51: bad mean anomaly");
 	if (num(l2, len2, 53, 63, &el->no_revs_per_day))
-		return astro_fail(err, errlen, "line 2: columns 53-63: bad mean motion");
+		return astro_err_set(err, errlen, -EINVAL,
+				     "line 2: columns 53-63: bad mean motion");
 	if (num(l2, len2, 64, 68, &v))
 		v = 0;
 	el->revnum = (long)v;
@@ -301,7 +316,8 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 				bad = 1;
 			}
 			if (bad) {
-				rc = astro_fail(err, errlen, "line %ld: %s", lineno, msg);
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "line %ld: %s", lineno, msg);
 				goto out;
 			}
 			cur.l2_off = l - body;
@@ -325,7 +341,8 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 		}
 		if (l[0] == '1' && ll >= 2 && l[1] == ' ') {
 			if (astro_tle_check_line(l, ll, 1, flags, msg, sizeof(msg))) {
-				rc = astro_fail(err, errlen, "line %ld: %s", lineno, msg);
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "line %ld: %s", lineno, msg);
 				goto out;
 			}
 			cur.l1_off = l - body;
@@ -337,13 +354,15 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 		}
 		if (state == 0 && l[0] == '0' && (ll == 1 || l[1] == ' ')) {
 			if (ll > 80) {
-				rc = astro_fail(err, errlen, "line %ld: name line is %zu characters long", lineno, ll);
+				rc = astro_err_set(err, errlen, -EINVAL,
+						   "line %ld: name line is %zu characters long", lineno, ll);
 				goto out;
 			}
 			for (size_t i = 0; i < ll; i++)
 				if ((unsigned char)l[i] < 0x20 || (unsigned char)l[i] == 0x7f) {
-					rc = astro_fail(err, errlen, "line %ld: control byte 0x%02x in name line",
-						  lineno, (unsigned char)l[i]);
+					rc = astro_err_set(err, errlen, -EINVAL,
+							   "line %ld: control byte 0x%02x in name line",
+							   lineno, (unsigned char)l[i]);
 					goto out;
 				}
 			cur.name_off = l - body;
@@ -352,12 +371,15 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 			continue;
 		}
 		if (l[0] == '2' && ll >= 2 && l[1] == ' ')
-			rc = astro_fail(err, errlen, "line %ld: line 2 without a line 1 before it", lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "line %ld: line 2 without a line 1 before it", lineno);
 		else if (state == 1)
-			rc = astro_fail(err, errlen, "line %ld: expected line 1 after the name line", lineno);
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "line %ld: expected line 1 after the name line", lineno);
 		else
-			rc = astro_fail(err, errlen, "line %ld: not a TLE line: \"%.*s%s\"", lineno,
-				  (int)(ll < 20 ? ll : 20), l, ll > 20 ? "..." : "");
+			rc = astro_err_set(err, errlen, -EINVAL,
+					   "line %ld: not a TLE line: \"%.*s%s\"", lineno,
+					   (int)(ll < 20 ? ll : 20), l, ll > 20 ? "..." : "");
 		/* Never echo control bytes into a log line. */
 		for (char *p = err; err && *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
@@ -365,7 +387,8 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 		goto out;
 	}
 	if (state != 0) {
-		rc = astro_fail(err, errlen, "line %ld: body ends inside an element set", lineno);
+		rc = astro_err_set(err, errlen, -EINVAL,
+				   "line %ld: body ends inside an element set", lineno);
 		goto out;
 	}
 	*sets_out = sets;

@@ -92,7 +92,8 @@ static int mdb_errno(int rc)
 	return astro_cache_lmdb_errno(rc);
 }
 
-#define ERR(code, ...) do { if (err) snprintf(err, errlen, __VA_ARGS__); rc = (code); goto out; } while (0)
+/* The words through astro_err_set; the macro only adds the jump to out. */
+#define ERR(code, ...) do { rc = astro_err_set(err, errlen, (code), __VA_ARGS__); goto out; } while (0)
 
 /* ---- keys ---- */
 

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <strings.h>
 #include <jansson.h>
+#include "core/astro.h"
 #include "tlm_parse.h"
 #include "tlm_time.h"
 
-#define ERR(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); rc = -EINVAL; goto out; } while (0)
+/* The words through astro_err_set; the macro only adds the jump to out. */
+#define ERR(...) do { rc = astro_err_set(err, errlen, -EINVAL, __VA_ARGS__); goto out; } while (0)
 
 void astro_tlm_parse_batch_init(struct astro_tlm_batch *b)
 {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/astro.h"
 #include "services/timescale.h"
 #include "tlm_time.h"
 
@@ -257,7 +258,8 @@ double astro_tlm_time_to_secs(int64_t t)
 
 /* ---- parsing ---- */
 
-#define FAIL(...) do { if (err) snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+/* The words through astro_err_set; the macro only adds the return. */
+#define FAIL(...) return astro_err_set(err, errlen, -EINVAL, __VA_ARGS__)
 
 /* Exactly n digits at *p (advancing); -1 if not. */
 static int digits(const char **p, const char *end, int n)
@@ -305,11 +307,8 @@ static int finish(struct astro_tlm_utc *u, int64_t frac, int64_t *t,
 {
 	int rc = astro_tlm_time_from_utc(u, t);
 
-	if (rc == -ERANGE) {
-		if (err)
-			snprintf(err, errlen, "year outside 1972..9999");
-		return rc;
-	}
+	if (rc == -ERANGE)
+		return astro_err_set(err, errlen, rc, "year outside 1972..9999");
 	if (rc < 0)
 		FAIL("field out of range");
 	*t += frac;
@@ -406,8 +405,8 @@ static int from_ms_checked(int64_t ms, int64_t *t, char *err, size_t errlen)
 {
 	int rc = astro_tlm_time_from_unix_ms(ms, t);
 
-	if (rc < 0 && err)
-		snprintf(err, errlen, "unix time outside 1972..9999");
+	if (rc < 0)
+		astro_err_set(err, errlen, rc, "unix time outside 1972..9999");
 	return rc;
 }
 
@@ -452,8 +451,8 @@ int astro_tlm_time_parse_secs(const char *s, size_t len, int64_t *t,
 	v = strtod(buf, &e);
 	if (e != buf + len || errno)
 		FAIL("expected CXC seconds");
-	if ((rc = astro_tlm_time_from_secs(v, t)) < 0 && err)
-		snprintf(err, errlen, "CXC seconds out of range");
+	if ((rc = astro_tlm_time_from_secs(v, t)) < 0)
+		astro_err_set(err, errlen, rc, "CXC seconds out of range");
 	return rc;
 }
 

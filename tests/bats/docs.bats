@@ -144,6 +144,60 @@ teardown() {
 	cleanup_all
 }
 
+# The option table, as --help prints it: "name default" per row, the
+# default empty when there is none (the first word after "(default: ").
+help_rows() {
+	"$ASTROFS" --help | sed -nE 's/^     ([a-z][a-z0-9_]*)[= ].*/\1 &/p' |
+		while read -r name line; do
+			def=$(sed -nE 's/.*\(default: ([^ )]*).*/\1/p' <<<"$line")
+			echo "$name $def"
+		done
+}
+
+# The rendered tagged paragraph(s) of astrofs(8)'s OPTIONS whose tag names $1.
+man_paragraph() {
+	LC_ALL=C MANWIDTH=1000 man -l doc/astrofs.8 2>/dev/null |
+		sed -n '/^OPTIONS/,/^FILES IN THE MOUNT/p' |
+		awk -v o="$1" '
+			/^[^ ]/ || /^   [^ ]/ { on = 0; next }
+			/^       [^ ]/ { on = match($0, "(^|[^a-z_])" o "([^a-z_]|$)") > 0 }
+			on'
+}
+
+@test "docs: every row of the option table is in --help, the dump, astrofs(8) and astrofs.conf, with one default" {
+	[ -x "$ASTROFS" ] || skip "build/astrofs is not built"
+	command -v man >/dev/null || skip "man is not installed"
+	require_fuse
+	cd "$ROOT"
+	rows=$(help_rows)
+	echo "$rows"
+	[ "$(wc -l <<<"$rows")" -ge 50 ]
+	# --help prints the table; the dump walks it: the same names in the same order.
+	astro_tmp
+	mkdir -p "$T/mnt"
+	run "$ASTROFS" docs "$T/mnt" -o "offline,cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/obs"
+	[ "$status" -eq 0 ]
+	dumped=$(sed -E 's/ =.*//' "$T/mnt/.astrofs/config" | grep -vxE 'spacetrack_(user|password)')
+	fusermount3 -u "$T/mnt"
+	diff <(cut -d' ' -f1 <<<"$rows") <(echo "$dumped")
+	bad=
+	while read -r o def; do
+		para=$(man_paragraph "$o")
+		[ -n "$para" ] || { bad="$bad
+$o: no paragraph in astrofs.8"; continue; }
+		if [ -n "$def" ]; then
+			grep -qwF -- "$def" <<<"$para" || bad="$bad
+$o: astrofs.8 does not give the default $def"
+		fi
+		# `config` names the config file itself, so it cannot be in it.
+		[ "$o" = config ] && continue
+		grep -qxF "# $o =${def:+ $def}" mount-helpers/astrofs.conf || bad="$bad
+$o: astrofs.conf lacks \"# $o =${def:+ $def}\""
+	done <<<"$rows"
+	[ -z "$bad" ] || { echo "$bad"; false; }
+}
+
+
 @test "docs: astrofs-ingest(1) and astrofs-obssim(1) name every option their --help shows" {
 	cd "$ROOT"
 	n=0

@@ -117,6 +117,26 @@ link_astrofs() {
 	mountpoint -q "$T/mnt"
 }
 
+@test "mount: -o lists split and unescape as in sshfs (\\, and \\NNN), ';' also separates rate windows" {
+	# `\,` keeps a comma inside a value; libfuse's splitter also reads `\NNN`
+	# as an octal byte (\054 is a comma), which a hand-written one did not.
+	run "$ASTROFS" src "$T/mnt" -o "$OPTS" -o 'spacetrack_rate=20/min\,200/h,fits_buckets=a\054b\,c'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx 'spacetrack_rate = 20/min,200/h' "$T/mnt/.astrofs/config"
+	grep -qx 'fits_buckets = a,b,c' "$T/mnt/.astrofs/config"
+	fusermount3 -u "$T/mnt"
+	run "$ASTROFS" src "$T/mnt" -o "$OPTS,spacetrack_rate=30/min;300/h"
+	[ "$status" -eq 0 ]
+	grep -qx 'spacetrack_rate = 30/min,300/h' "$T/mnt/.astrofs/config"
+	fusermount3 -u "$T/mnt"
+	# an unescaped comma ends the value: "200/h" alone is then an unknown option
+	run "$ASTROFS" src "$T/mnt" -o "$OPTS,spacetrack_rate=20/min,200/h"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"unknown option: 200/h"* ]]
+	! mountpoint -q "$T/mnt"
+}
+
 @test "mount: the config file is read and -o wins" {
 	printf '# a comment\ncache_dir = %s\ntimeout = 7\nspacetrack_url = %s\nspacetrack_credentials = %s\n' \
 		"$T/cache" "$ST_URL" "$T/creds" >"$T/astrofs.conf"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/astro.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -78,6 +79,7 @@ static void secret_file(const uint8_t *data, size_t size)
 	} else if (u || p || strchr(err, '\n')) {
 		abort();
 	}
+	/* secrets live in astro_secure memory (config.h) */
 	astro_secure_strfree(u);
 	astro_secure_strfree(p);
 }

@@ -1005,6 +1005,12 @@ static void scrub_arg(void **state)
 		/* a mask longer than its secret cuts the tail, never shows it */
 		{ "fits_http=w=http://h/?sig=Q7,ro", "fits_http=w=http://h/?sig=*****", "Q7" },
 		{ "cache_dir=/x,timeout=5", "cache_dir=/x,timeout=5", NULL },
+		/* read as fuse_opt reads it: an escaped name is still the option */
+		{ "fits\\_http=w=http://h/?sig=SeCrEtSeCrEt", "fits_http=w=http://h/?sig=********",
+		  "SeCrEtSeCrEt" },
+		/* \NNN is an octal byte (\072 ':'): the password is still found */
+		{ "s3_endpoint=http://k\\072Pw0rdPw0rdPw@h,ro", "s3_endpoint=http://********@h,ro",
+		  "Pw0rdPw0rdPw" },
 	};
 
 	(void)state;
