@@ -23,7 +23,8 @@
 
 #define DEG (M_PI / 180.0)
 #define STEP_S 1.0
-#define MAX_GRID 602	/* MAX_EXPOSURE_S / STEP_S + 2 */
+#define MAX_GRID 3602	/* ASTRO_SATFILTER_MAX_EXPOSURE_S / STEP_S + 2 */
+_Static_assert(MAX_GRID >= ASTRO_SATFILTER_MAX_EXPOSURE_S / STEP_S + 2, "grid holds the longest exposure");
 /* Relative speed bound, km/s (see satfilter.h). */
 #define VMAX_KMS 12.5
 /* Below this range the rate bound is useless: keep the interval. */
@@ -954,7 +955,7 @@ static int get_int(const struct astro_sfreq *r, enum astro_sfreq_field f, int64_
 		snprintf(why, wl, "Missing column %s.", astro_sfreq_field_name(f));
 		return -EINVAL;
 	}
-	if (x->kind != ASTRO_SFREQ_INT) {
+	if (x->kind != ASTRO_SFREQ_INT && x->kind != ASTRO_SFREQ_INTSTR) {
 		snprintf(why, wl, "%s is not an integer", astro_sfreq_field_name(f));
 		return -EINVAL;
 	}
@@ -1009,7 +1010,7 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 	if (get_int(r, ASTRO_SFREQ_VISIT_ID, &id, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_START, 41317.0, 88069.0, &t0, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_END, 41317.0, 88069.0, &t1, why, sizeof(why)) ||
-	    get_num(r, ASTRO_SFREQ_BORESIGHT_RA, 0.0, 360.0, &ra, why, sizeof(why)) ||
+	    get_num(r, ASTRO_SFREQ_BORESIGHT_RA, -HUGE_VAL, HUGE_VAL, &ra, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_BORESIGHT_DEC, -90.0, 90.0, &dec, why, sizeof(why)) ||
 	    check_historical(r, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
@@ -1017,6 +1018,10 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 		return answer_error(answer, status, 400,
 				    "exposure must end after it starts and last at most %.0f s",
 				    ASTRO_SATFILTER_MAX_EXPOSURE_S);
+	/* RA is a direction: -0.5 and 359.5 are one visit */
+	ra = fmod(ra, 360.0);
+	if (ra < 0)
+		ra += 360.0;
 	rc = ensure_visit(sf, id, t0, t1, ra, dec, &fail);
 	if (rc)
 		return answer_error(answer, status, rc == -EAGAIN ? 503 : rc == -ERANGE ? 400 : 500,
@@ -1028,7 +1033,9 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 }
 
 /* The hull of a source's corners (shape and ranges already checked by the
- * reader); 0 or -ERANGE with a message when it is too wide. */
+ * reader); 0, or -ERANGE with a message when the corners span a hemisphere
+ * (no convex polygon: not a box).  A wide box is computed like any other:
+ * sattle serves them (its example client's boxes are 0.6 deg). */
 static int hull_of(const struct astro_sfreq_source *src, struct astro_sphgeom_poly *h,
 		   char *why, size_t wl, size_t index)
 {
@@ -1038,10 +1045,8 @@ static int hull_of(const struct astro_sfreq_source *src, struct astro_sphgeom_po
 	assert(src->ncorners >= 1 && src->ncorners <= ASTRO_SFREQ_MAX_CORNERS);
 	for (unsigned k = 0; k < src->ncorners; k++)
 		astro_sphgeom_vec(src->corner[k][0], src->corner[k][1], pts[k]);
-	if (astro_sphgeom_hull((const double (*)[3])pts, src->ncorners, h) != 0 ||
-	    h->radius > ASTRO_SATFILTER_MAX_BOX_DEG * DEG) {
-		snprintf(why, wl, "diasources[%zu].bbox is wider than %.1f deg", index,
-			 ASTRO_SATFILTER_MAX_BOX_DEG);
+	if (astro_sphgeom_hull((const double (*)[3])pts, src->ncorners, h) != 0) {
+		snprintf(why, wl, "diasources[%zu].bbox is not a convex polygon", index);
 		return -ERANGE;
 	}
 	return 0;
@@ -1085,7 +1090,6 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 {
 	char why[160];
 	int64_t id, det, *allow = NULL;
-	double cos_field = cos((sf->o.field_deg + 1.0) * DEG) + COS_MARGIN;
 	struct visit *v;
 	size_t nallow = 0;
 	int rc;
@@ -1121,12 +1125,6 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 
 		if (hull_of(&r->src[i], &h, why, sizeof(why), i)) {
 			rc = answer_error(answer, status, 400, "%s", why);
-			goto out;
-		}
-		if (astro_sphgeom_dot(h.centre, v->bore) < cos_field &&
-		    astro_sphgeom_angle(h.centre, v->bore) > (sf->o.field_deg + 1.0) * DEG) {
-			rc = answer_error(answer, status, 400,
-					  "diasources[%zu] lies outside the visit's field", i);
 			goto out;
 		}
 		if (!near_track(sf, v, &h))
