@@ -24,7 +24,7 @@
 #define DEG (M_PI / 180.0)
 #define STEP_S 1.0
 #define MAX_GRID 3602	/* ASTRO_SATFILTER_MAX_EXPOSURE_S / STEP_S + 2 */
-_Static_assert(MAX_GRID >= ASTRO_SATFILTER_MAX_EXPOSURE_S / STEP_S + 2, "grid holds the longest exposure");
+_Static_assert(MAX_GRID >= (long)ASTRO_SATFILTER_MAX_EXPOSURE_S + 2 /* STEP_S 1 s */, "grid holds the longest exposure");
 /* Relative speed bound, km/s (see satfilter.h). */
 #define VMAX_KMS 12.5
 /* Below this range the rate bound is useless: keep the interval. */
@@ -43,6 +43,7 @@ struct catalogue {
 	struct astro_sgp4 *rec;		/* secure memory */
 	size_t bytes;
 	double newest_jd;		/* UTC JD of the newest epoch */
+	int64_t loaded_ms;		/* when it was swapped in (now_ms) */
 };
 
 struct track {
@@ -278,6 +279,7 @@ long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 		goto out;
 	}
 	c->refs = 1;
+	c->loaded_ms = sf->o.now_ms();
 	pthread_mutex_lock(&sf->lock);
 	old = sf->cat;
 	sf->cat = c;
@@ -315,25 +317,10 @@ long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
 		rc = -EINVAL;
 		goto out;
 	}
-	cap = (size_t)st.st_size + 1;
-	buf = astro_secure_alloc(cap);
-	if (!buf) {
-		rc = -ENOMEM;
+	rc = astro_secure_read_fd(fd, (size_t)st.st_size, &buf, &len, &cap);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-rc));
 		goto out;
-	}
-	while (len + 1 < cap) {
-		ssize_t r = read(fd, buf + len, cap - 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
 	}
 	rc = astro_satfilter_load(sf, buf, len, err, errlen);
 out:
@@ -1098,6 +1085,8 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 	    get_int(r, ASTRO_SFREQ_DETECTOR_ID, &det, why, sizeof(why)) ||
 	    check_historical(r, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
+	if (r->f[ASTRO_SFREQ_DIASOURCES].kind == ASTRO_SFREQ_ABSENT)
+		return answer_error(answer, status, 400, "Missing column diasources.");
 	if (!r->sources_is_array)
 		return answer_error(answer, status, 400, "diasources is not an array");
 	if (r->nsources > ASTRO_SATFILTER_MAX_SOURCES)
@@ -1147,6 +1136,39 @@ out:
 int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 			   size_t len, char **answer, int *status)
 {
+	return astro_satfilter_handle_kind(sf, ASTRO_SATFILTER_ANY, req, len, answer, status);
+}
+
+int astro_satfilter_health(struct astro_satfilter *sf, char **answer, int *status)
+{
+	static const char *const decade[] = { "0-9", "10-99", "100-999", "1000-9999",
+					      "10000-99999", "100000-999999" };
+	int64_t age_s = 0;
+	size_t n = 0, d = 0;
+	int have;
+
+	pthread_mutex_lock(&sf->lock);
+	have = sf->cat != NULL;
+	if (have) {
+		n = sf->cat->n;
+		age_s = (sf->o.now_ms() - sf->cat->loaded_ms) / 1000;
+	}
+	pthread_mutex_unlock(&sf->lock);
+	if (!have) {
+		*status = 503;
+		return answer_json(json_pack("{s:s}", "status", "no catalogue"), answer);
+	}
+	for (size_t k = n; k >= 10 && d + 1 < ASTRO_ARRAY_SIZE(decade); k /= 10)
+		d++;
+	*status = 200;
+	return answer_json(json_pack("{s:s, s:I, s:s}", "status", "ok", "catalogue_age_s",
+				     (json_int_t)age_s, "catalogue_objects", decade[d]),
+			   answer);
+}
+
+int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter_kind kind,
+				const char *req, size_t len, char **answer, int *status)
+{
 	struct astro_sfreq r;
 	char err[200];
 	int rc;
@@ -1162,7 +1184,8 @@ int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 		return answer_error(answer, status, 400, "%s", err);
 	if (!r.is_object)
 		rc = answer_error(answer, status, 400, "request is not a JSON object");
-	else if (r.f[ASTRO_SFREQ_DIASOURCES].kind != ASTRO_SFREQ_ABSENT)
+	else if (kind == ASTRO_SATFILTER_SOURCES ||
+		 (kind == ASTRO_SATFILTER_ANY && r.f[ASTRO_SFREQ_DIASOURCES].kind != ASTRO_SFREQ_ABSENT))
 		rc = handle_sources(sf, &r, answer, status);
 	else
 		rc = handle_visit(sf, &r, answer, status);

@@ -126,6 +126,31 @@ int astro_satfilter_ready(struct astro_satfilter *sf);
 int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 			   size_t len, char **answer, int *status);
 
+/*
+ * The same for a request that must be of one kind, as sattle's two paths
+ * take: ASTRO_SATFILTER_VISIT reads the body as a visit whatever else it
+ * holds (a DIASource body lacks "exposure_start_mjd": 400 "Missing column
+ * exposure_start_mjd."), ASTRO_SATFILTER_SOURCES as a DIASource request
+ * (a visit body: "Missing column detector_id.").  ASTRO_SATFILTER_ANY lets
+ * the body decide (the /satfilter file), as astro_satfilter_handle does.
+ */
+enum astro_satfilter_kind {
+	ASTRO_SATFILTER_ANY,
+	ASTRO_SATFILTER_VISIT,
+	ASTRO_SATFILTER_SOURCES,
+};
+
+int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter_kind kind,
+				const char *req, size_t len, char **answer, int *status);
+
+/*
+ * A health answer: 200 {"status": "ok", "catalogue_age_s": N,
+ * "catalogue_objects": "10000-99999"} (the count only as its decade: the
+ * catalogue's exact size is not told), or 503 {"status": "no catalogue"}.
+ * 0 or -ENOMEM.
+ */
+int astro_satfilter_health(struct astro_satfilter *sf, char **answer, int *status);
+
 #define ASTRO_SATFILTER_OOM_ANSWER "{\"error\": \"out of memory\", \"allow_list\": []}"
 
 #endif
