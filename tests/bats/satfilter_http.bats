@@ -61,8 +61,9 @@ start_second() {
 
 stop_second() {
 	[ -n "${T:-}" ] || return 0
-	if mountpoint -q "$T/mnt2" 2>/dev/null; then
-		fusermount3 -u "$T/mnt2" 2>/dev/null || umount -l "$T/mnt2" 2>/dev/null || true
+	# a SIGKILLed replica leaves a dead mount that mountpoint(1) cannot stat
+	if grep -qF " $T/mnt2 " /proc/mounts; then
+		fusermount3 -u -z "$T/mnt2" 2>/dev/null || umount -l "$T/mnt2" 2>/dev/null || true
 	fi
 	if [ -f "$T/astrofs2.pid" ]; then
 		local pid; pid=$(cat "$T/astrofs2.pid")
@@ -170,4 +171,43 @@ make_cert() {
 	[ "$status" -ne 0 ]
 	[[ "$output" == *satfilter_token*"chmod 600"* ]]
 	! mountpoint -q "$T/mnt"
+}
+
+@test "satfilter_http: two replicas behind nginx round-robin, one killed mid-run: every detector gets the exact allow list" {
+	command -v nginx >/dev/null || skip "nginx is not installed"
+	pa=$(free_port)
+	pb=$(free_port)
+	pn=$(free_port)
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$pa"
+	# the reference: the pipeline's client against replica A alone
+	run timeout 300 "$PY" "$ROOT/tests/satfilter/pipeline_client.py" "http://127.0.0.1:$pa" "$T/visits.json" "$T/ref"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"sources_allowed 13608 of 13608"* ]]	# some sources are on tracks
+	start_second "satfilter_catalog=$CAT,satfilter_listen=127.0.0.1:$pb"
+	# restart A so neither replica knows any visit
+	unmount_astrofs
+	mount_astrofs "satfilter_catalog=$CAT,archive_dir=$T/archive,satfilter_listen=127.0.0.1:$pa"
+	wait_http "http://127.0.0.1:$pa/health"
+	wait_http "http://127.0.0.1:$pb/health"
+	# the documented example, with this test's addresses and its own prefix
+	mkdir -p "$T/nginx"
+	sed -e "s|10.0.0.11:8080|127.0.0.1:$pa|; s|10.0.0.12:8080|127.0.0.1:$pb|" \
+		-e "s|127.0.0.1:8443|127.0.0.1:$pn|" \
+		-e "s|/run/satfilter-nginx.pid|$T/nginx/nginx.pid|" \
+		-e "s|/var/log/nginx/satfilter-error.log|$T/nginx/error.log|" \
+		-e "s|/var/lib/nginx/|$T/nginx/|" \
+		-e "s|^worker_processes 2;|worker_processes 1;\nuser root;|" \
+		"$ROOT/mount-helpers/satfilter-nginx.conf" >"$T/nginx/nginx.conf"
+	# in the foreground of a background job, so it is this test's child and
+	# stopped by pid (teardown), not a daemon left to init
+	sed -i '1i daemon off;' "$T/nginx/nginx.conf"
+	nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" &
+	wait_http "http://127.0.0.1:$pn/health"
+	# through the balancer, replica B SIGKILLed after 100 of 378 detectors
+	run timeout 300 "$PY" "$ROOT/tests/satfilter/pipeline_client.py" "http://127.0.0.1:$pn" "$T/visits.json" "$T/ha" --kill-after 100 --kill-pid "$(cat "$T/astrofs2.pid")"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! kill -0 "$(cat "$T/astrofs2.pid")" 2>/dev/null	# B is really gone
+	cmp "$T/ref" "$T/ha"
 }
