@@ -168,6 +168,12 @@ int astro_random(void *buf, size_t len);
  */
 void *astro_secure_alloc(size_t len);
 void astro_secure_free(void *p, size_t len);
+/*
+ * Read the rest of `fd` (a regular file of st_size bytes) into such memory,
+ * NUL-terminated: 0 with *buf, *len and *cap (free with
+ * astro_secure_free(*buf, *cap)), or -ENOMEM / -errno from read.
+ */
+int astro_secure_read_fd(int fd, size_t st_size, char **buf, size_t *len, size_t *cap);
 /* A string copy in such memory (a password); NULL on failure.  Free it with
  * astro_secure_strfree (NULL is a no-op), never with free(). */
 char *astro_secure_strdup(const char *s);

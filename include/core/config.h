@@ -120,6 +120,10 @@ struct astro_config {
 	char *satfilter_catalog;	/* "spacetrack" or a path */
 	unsigned satfilter_refresh;	/* seconds */
 	char *satfilter_listen;		/* host:port for the HTTP listener, or NULL */
+	char *satfilter_tls_cert;	/* PEM files: the listener speaks HTTPS */
+	char *satfilter_tls_key;
+	char *satfilter_token;		/* file (0600) holding the bearer secret */
+	char *satfilter_allow;		/* CIDR list, ';'-separated; NULL: any source */
 	double site_lat, site_lon, site_height;
 	double satfilter_buffer;	/* degrees around a box that a track may not enter */
 	double satfilter_dut1;		/* UT1 - UTC, seconds (IERS Bulletin A) */

@@ -1,4 +1,5 @@
 /* config.c — mount options, config file and credentials (see config.h). */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ enum opt_type {
 	T_LISTEN,	/* host:port */
 	T_BUCKETS,	/* list of bucket names */
 	T_FITS_HTTP,	/* NAME=URL;NAME=URL */
+	T_CIDRS,	/* addresses or CIDR blocks, ';'-separated */
 	T_BOOL,
 	T_TRISTATE,	/* auto/on/off → -1/1/0 */
 	T_DURATION,	/* unsigned seconds */
@@ -165,6 +167,16 @@ static const struct opt opts[] = {
 	{ .name = "satfilter_listen", .type = T_LISTEN, .off = F(satfilter_listen),
 	  .arg = "HOST:PORT", .help = "also answer satellite-filter requests over HTTP",
 	  .expect = "expected host:port, e.g. 127.0.0.1:8080" },
+	{ .name = "satfilter_tls_cert", .type = T_PATH, .off = F(satfilter_tls_cert),
+	  .arg = "FILE", .help = "PEM certificate: the listener speaks HTTPS", .expect = E_PATH },
+	{ .name = "satfilter_tls_key", .type = T_PATH, .off = F(satfilter_tls_key),
+	  .arg = "FILE", .help = "PEM private key of satfilter_tls_cert", .expect = E_PATH },
+	{ .name = "satfilter_token", .type = T_PATH, .off = F(satfilter_token),
+	  .arg = "FILE", .help = "shared secret, mode 0600: requests need Authorization: Bearer",
+	  .expect = E_PATH },
+	{ .name = "satfilter_allow", .type = T_CIDRS, .off = F(satfilter_allow),
+	  .arg = "CIDR;...", .help = "addresses the listener answers (unset: any)",
+	  .expect = "expected addresses or CIDR blocks separated by ';', e.g. 10.0.0.0/8;::1" },
 	{ .name = "satfilter_buffer", .type = T_DOUBLE, .off = F(satfilter_buffer),
 	  .dflt = "0.01", .min = 0, .max = 1,
 	  .arg = "DEG", .help = "angle around a box a track may not enter",
@@ -528,6 +540,33 @@ static int bucket_ok(const char *e, const char *prev)
 {
 	(void)prev;
 	return name_chars_ok(e, strlen(e)) && strlen(e) <= 255 ? 0 : -EINVAL;
+}
+
+/* An IPv4 or IPv6 address with an optional /prefix length. */
+static int cidr_ok(const char *e, const char *prev)
+{
+	unsigned char a[16];
+	char host[64], *end;
+	const char *slash = strchr(e, '/');
+	size_t n = slash ? (size_t)(slash - e) : strlen(e);
+	long bits, max;
+
+	(void)prev;
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, e, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, a) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, host, a) == 1)
+		max = 128;
+	else
+		return -EINVAL;
+	if (!slash)
+		return 0;
+	errno = 0;
+	bits = strtol(slash + 1, &end, 10);
+	return errno || *end || end == slash + 1 || bits < 0 || bits > max ? -EINVAL : 0;
 }
 
 /* NAME=URL, NAME made of [A-Za-z0-9._-] and not already in prev. */
@@ -961,7 +1000,7 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 
 	switch (o->type) {
 	case T_STR: case T_PATH: case T_URL: case T_CATALOG:
-	case T_LISTEN: case T_BUCKETS: case T_FITS_HTTP:
+	case T_LISTEN: case T_BUCKETS: case T_FITS_HTTP: case T_CIDRS:
 		sp = field(cfg, o);
 		if (value[0] == '\0') {
 			if (o->required)
@@ -981,10 +1020,11 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 			goto bad;
 		if (o->type == T_LISTEN && check_listen(value) < 0)
 			goto bad;
-		if (o->type == T_BUCKETS || o->type == T_FITS_HTTP) {
+		if (o->type == T_BUCKETS || o->type == T_FITS_HTTP || o->type == T_CIDRS) {
 			char *list;
 
 			rc = o->type == T_BUCKETS ? parse_list(value, ",;", ',', bucket_ok, &list)
+			     : o->type == T_CIDRS ? parse_list(value, ";", ';', cidr_ok, &list)
 						  : parse_list(value, ";", ';', fits_http_ok, &list);
 			if (rc == -ENOMEM)
 				return rc;
@@ -1207,7 +1247,7 @@ void astro_config_free(struct astro_config *cfg)
 	if (!cfg)
 		return;
 	for (i = 0; i < ASTRO_ARRAY_SIZE(opts); i++)
-		if (opts[i].type <= T_FITS_HTTP) {
+		if (opts[i].type <= T_CIDRS) {
 			char **sp = field(cfg, &opts[i]);
 
 			free(*sp);
@@ -1582,7 +1622,7 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 						     "%s: cannot make it absolute: %s",
 						     o->name, strerror(-rc));
 		}
-		if (o->type <= T_FITS_HTTP && o->required && !*sp)
+		if (o->type <= T_CIDRS && o->required && !*sp)
 			return astro_err_set(err, errlen, -EINVAL,
 					     "%s is not set and has no default (is HOME set?)", o->name);
 	}
@@ -1599,6 +1639,16 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return rc;
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)
+		return rc;
+	if (!cfg->satfilter_tls_cert != !cfg->satfilter_tls_key)
+		return astro_err_set(err, errlen, -EINVAL,
+				     "satfilter_tls_cert and satfilter_tls_key go together; give both");
+	if (cfg->satfilter_tls_cert &&
+	    ((rc = check_readable("satfilter_tls_cert", cfg->satfilter_tls_cert, err, errlen)) < 0 ||
+	     (rc = check_readable("satfilter_tls_key", cfg->satfilter_tls_key, err, errlen)) < 0))
+		return rc;
+	if (cfg->satfilter_token &&
+	    (rc = check_private("satfilter_token", cfg->satfilter_token, err, errlen)) < 0)
 		return rc;
 	if (cfg->obs_config &&
 	    (rc = check_readable("obs_config", cfg->obs_config, err, errlen)) < 0)
@@ -1652,7 +1702,7 @@ static bool dump_empty(const struct astro_config *cfg, const struct opt *o)
 {
 	switch (o->type) {
 	case T_STR: case T_PATH: case T_URL: case T_CATALOG:
-	case T_LISTEN: case T_BUCKETS: case T_FITS_HTTP:
+	case T_LISTEN: case T_BUCKETS: case T_FITS_HTTP: case T_CIDRS:
 		return *(char *const *)cfield(cfg, o) == NULL;
 	case T_UID:
 		return !cfg->uid_set;
@@ -1676,7 +1726,7 @@ static void dump_value(FILE *f, const struct astro_config *cfg, const struct opt
 		s = *(char *const *)cfield(cfg, o);
 		put_masked_urls(f, s ? s : "");
 		break;
-	case T_STR: case T_PATH: case T_CATALOG: case T_LISTEN: case T_BUCKETS:
+	case T_STR: case T_PATH: case T_CATALOG: case T_LISTEN: case T_BUCKETS: case T_CIDRS:
 		s = *(char *const *)cfield(cfg, o);
 		fputs(s ? s : "", f);
 		break;

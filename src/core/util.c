@@ -1,5 +1,6 @@
 /* util.c — time, bounded strings, randomness (see astro.h). */
 #include <errno.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,6 +161,35 @@ int astro_err_set(char *err, size_t errlen, int rc, const char *fmt, ...)
 	rc = astro_err_vset(err, errlen, rc, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int astro_secure_read_fd(int fd, size_t st_size, char **out, size_t *outlen, size_t *outcap)
+{
+	size_t cap = st_size + 1, len = 0;
+	char *buf = astro_secure_alloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	while (len + 1 < cap) {
+		ssize_t r = read(fd, buf + len, cap - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int rc = -errno;
+
+			astro_secure_free(buf, cap);
+			return rc;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	*outcap = cap;
+	return 0;
 }
 
 void *astro_secure_alloc(size_t len)

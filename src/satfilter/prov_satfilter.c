@@ -203,10 +203,18 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 		p->have_thread = 1;
 	}
 	if (p->cfg->satfilter_listen) {
-		rc = astro_satfilter_http_start(&p->http, p->sf, p->cfg->satfilter_listen);
+		struct astro_satfilter_http_opts ho = {
+			.listen = p->cfg->satfilter_listen,
+			.tls_cert = p->cfg->satfilter_tls_cert,
+			.tls_key = p->cfg->satfilter_tls_key,
+			.token_file = p->cfg->satfilter_token,
+			.allow = p->cfg->satfilter_allow,
+		};
+		char err[300];
+
+		rc = astro_satfilter_http_start(&p->http, p->sf, &ho, err, sizeof(err));
 		if (rc) {
-			astro_err("satfilter: cannot listen on %s: %s", p->cfg->satfilter_listen,
-				  strerror(-rc));
+			astro_err("satfilter: listener on %s: %s", p->cfg->satfilter_listen, err);
 			goto out;
 		}
 	}

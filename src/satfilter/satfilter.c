@@ -24,7 +24,8 @@
 
 #define DEG (M_PI / 180.0)
 #define STEP_S 1.0
-#define MAX_GRID 602	/* MAX_EXPOSURE_S / STEP_S + 2 */
+#define MAX_GRID 3602	/* ASTRO_SATFILTER_MAX_EXPOSURE_S / STEP_S + 2 */
+_Static_assert(MAX_GRID >= (long)ASTRO_SATFILTER_MAX_EXPOSURE_S + 2 /* STEP_S 1 s */, "grid holds the longest exposure");
 /* Relative speed bound, km/s (see satfilter.h). */
 #define VMAX_KMS 12.5
 /* Below this range the rate bound is useless: keep the interval. */
@@ -43,6 +44,7 @@ struct catalogue {
 	struct astro_sgp4 *rec;		/* secure memory */
 	size_t bytes;
 	double newest_jd;		/* UTC JD of the newest epoch */
+	int64_t loaded_ms;		/* when it was swapped in (now_ms) */
 };
 
 struct track {
@@ -278,6 +280,7 @@ long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 		goto out;
 	}
 	c->refs = 1;
+	c->loaded_ms = sf->o.now_ms();
 	pthread_mutex_lock(&sf->lock);
 	old = sf->cat;
 	sf->cat = c;
@@ -315,25 +318,10 @@ long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
 		rc = -EINVAL;
 		goto out;
 	}
-	cap = (size_t)st.st_size + 1;
-	buf = astro_secure_alloc(cap);
-	if (!buf) {
-		rc = -ENOMEM;
+	rc = astro_secure_read_fd(fd, (size_t)st.st_size, &buf, &len, &cap);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-rc));
 		goto out;
-	}
-	while (len + 1 < cap) {
-		ssize_t r = read(fd, buf + len, cap - 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
 	}
 	rc = astro_satfilter_load(sf, buf, len, err, errlen);
 out:
@@ -969,7 +957,7 @@ static int get_int(const struct astro_sfreq *r, enum astro_sfreq_field f, int64_
 		snprintf(why, wl, "Missing column %s.", astro_sfreq_field_name(f));
 		return -EINVAL;
 	}
-	if (x->kind != ASTRO_SFREQ_INT) {
+	if (x->kind != ASTRO_SFREQ_INT && x->kind != ASTRO_SFREQ_INTSTR) {
 		snprintf(why, wl, "%s is not an integer", astro_sfreq_field_name(f));
 		return -EINVAL;
 	}
@@ -1024,7 +1012,7 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 	if (get_int(r, ASTRO_SFREQ_VISIT_ID, &id, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_START, 41317.0, 88069.0, &t0, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_END, 41317.0, 88069.0, &t1, why, sizeof(why)) ||
-	    get_num(r, ASTRO_SFREQ_BORESIGHT_RA, 0.0, 360.0, &ra, why, sizeof(why)) ||
+	    get_num(r, ASTRO_SFREQ_BORESIGHT_RA, -HUGE_VAL, HUGE_VAL, &ra, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_BORESIGHT_DEC, -90.0, 90.0, &dec, why, sizeof(why)) ||
 	    check_historical(r, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
@@ -1032,6 +1020,10 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 		return answer_error(answer, status, 400,
 				    "exposure must end after it starts and last at most %.0f s",
 				    ASTRO_SATFILTER_MAX_EXPOSURE_S);
+	/* RA is a direction: -0.5 and 359.5 are one visit */
+	ra = fmod(ra, 360.0);
+	if (ra < 0)
+		ra += 360.0;
 	rc = ensure_visit(sf, id, t0, t1, ra, dec, &fail);
 	if (rc)
 		return answer_error(answer, status, rc == -EAGAIN ? 503 : rc == -ERANGE ? 400 : 500,
@@ -1043,7 +1035,9 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 }
 
 /* The hull of a source's corners (shape and ranges already checked by the
- * reader); 0 or -ERANGE with a message when it is too wide. */
+ * reader); 0, or -ERANGE with a message when the corners span a hemisphere
+ * (no convex polygon: not a box).  A wide box is computed like any other:
+ * sattle serves them (its example client's boxes are 0.6 deg). */
 static int hull_of(const struct astro_sfreq_source *src, struct astro_sphgeom_poly *h,
 		   char *why, size_t wl, size_t index)
 {
@@ -1053,10 +1047,8 @@ static int hull_of(const struct astro_sfreq_source *src, struct astro_sphgeom_po
 	assert(src->ncorners >= 1 && src->ncorners <= ASTRO_SFREQ_MAX_CORNERS);
 	for (unsigned k = 0; k < src->ncorners; k++)
 		astro_sphgeom_vec(src->corner[k][0], src->corner[k][1], pts[k]);
-	if (astro_sphgeom_hull((const double (*)[3])pts, src->ncorners, h) != 0 ||
-	    h->radius > ASTRO_SATFILTER_MAX_BOX_DEG * DEG) {
-		snprintf(why, wl, "diasources[%zu].bbox is wider than %.1f deg", index,
-			 ASTRO_SATFILTER_MAX_BOX_DEG);
+	if (astro_sphgeom_hull((const double (*)[3])pts, src->ncorners, h) != 0) {
+		snprintf(why, wl, "diasources[%zu].bbox is not a convex polygon", index);
 		return -ERANGE;
 	}
 	return 0;
@@ -1100,7 +1092,6 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 {
 	char why[160];
 	int64_t id, det, *allow = NULL;
-	double cos_field = cos((sf->o.field_deg + 1.0) * DEG) + COS_MARGIN;
 	struct visit *v;
 	size_t nallow = 0;
 	int rc;
@@ -1109,6 +1100,8 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 	    get_int(r, ASTRO_SFREQ_DETECTOR_ID, &det, why, sizeof(why)) ||
 	    check_historical(r, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
+	if (r->f[ASTRO_SFREQ_DIASOURCES].kind == ASTRO_SFREQ_ABSENT)
+		return answer_error(answer, status, 400, "Missing column diasources.");
 	if (!r->sources_is_array)
 		return answer_error(answer, status, 400, "diasources is not an array");
 	if (r->nsources > ASTRO_SATFILTER_MAX_SOURCES)
@@ -1138,12 +1131,6 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 			rc = answer_error(answer, status, 400, "%s", why);
 			goto out;
 		}
-		if (astro_sphgeom_dot(h.centre, v->bore) < cos_field &&
-		    astro_sphgeom_angle(h.centre, v->bore) > (sf->o.field_deg + 1.0) * DEG) {
-			rc = answer_error(answer, status, 400,
-					  "diasources[%zu] lies outside the visit's field", i);
-			goto out;
-		}
 		if (!near_track(sf, v, &h))
 			allow[nallow++] = r->src[i].id;
 	}
@@ -1164,6 +1151,39 @@ out:
 int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 			   size_t len, char **answer, int *status)
 {
+	return astro_satfilter_handle_kind(sf, ASTRO_SATFILTER_ANY, req, len, answer, status);
+}
+
+int astro_satfilter_health(struct astro_satfilter *sf, char **answer, int *status)
+{
+	static const char *const decade[] = { "0-9", "10-99", "100-999", "1000-9999",
+					      "10000-99999", "100000-999999" };
+	int64_t age_s = 0;
+	size_t n = 0, d = 0;
+	int have;
+
+	pthread_mutex_lock(&sf->lock);
+	have = sf->cat != NULL;
+	if (have) {
+		n = sf->cat->n;
+		age_s = (sf->o.now_ms() - sf->cat->loaded_ms) / 1000;
+	}
+	pthread_mutex_unlock(&sf->lock);
+	if (!have) {
+		*status = 503;
+		return answer_json(json_pack("{s:s}", "status", "no catalogue"), answer);
+	}
+	for (size_t k = n; k >= 10 && d + 1 < ASTRO_ARRAY_SIZE(decade); k /= 10)
+		d++;
+	*status = 200;
+	return answer_json(json_pack("{s:s, s:I, s:s}", "status", "ok", "catalogue_age_s",
+				     (json_int_t)age_s, "catalogue_objects", decade[d]),
+			   answer);
+}
+
+int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter_kind kind,
+				const char *req, size_t len, char **answer, int *status)
+{
 	struct astro_sfreq r;
 	char err[200];
 	int rc;
@@ -1179,7 +1199,8 @@ int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 		return answer_error(answer, status, 400, "%s", err);
 	if (!r.is_object)
 		rc = answer_error(answer, status, 400, "request is not a JSON object");
-	else if (r.f[ASTRO_SFREQ_DIASOURCES].kind != ASTRO_SFREQ_ABSENT)
+	else if (kind == ASTRO_SATFILTER_SOURCES ||
+		 (kind == ASTRO_SATFILTER_ANY && r.f[ASTRO_SFREQ_DIASOURCES].kind != ASTRO_SFREQ_ABSENT))
 		rc = handle_sources(sf, &r, answer, status);
 	else
 		rc = handle_visit(sf, &r, answer, status);

@@ -34,7 +34,8 @@
  * (same parameters) costs a lookup; concurrent requests for one visit
  * share a single computation.
  *
- * DIASources: each bbox (1-8 corners, any order) becomes the spherical
+ * DIASources: each bbox (3-8 corners, any order, of any size and anywhere
+ * on the sky: a box far from the boresight is tested like any other) becomes the spherical
  * convex hull of its corners; a source is left out of the allow list when
  * any track's polyline passes within buffer_deg of the hull.  Each visit
  * keeps a grid index of its track segments (cut into pieces of <= 0.2 deg)
@@ -73,12 +74,11 @@
 /* Unread answers one /satfilter handle may hold before its writes fail
  * with ENOBUFS (until they are read). */
 #define ASTRO_SATFILTER_MAX_UNREAD (4u << 20)
-/* Longest exposure a visit may span. */
-#define ASTRO_SATFILTER_MAX_EXPOSURE_S 600.0
+/* Longest exposure a visit may span: an hour, six times Rubin's longest
+ * planned exposure; the cap only bounds one visit's work (1 s samples). */
+#define ASTRO_SATFILTER_MAX_EXPOSURE_S 3600.0
 /* A visit must lie within this many days of the newest catalogue epoch. */
 #define ASTRO_SATFILTER_MAX_AGE_DAYS 30.0
-/* A bbox wider than this (hull radius) is not a DIASource: refused. */
-#define ASTRO_SATFILTER_MAX_BOX_DEG 0.5
 
 struct astro_satfilter_opts {
 	double site_lat, site_lon, site_height;	/* WGS-84, deg, deg E, m */
@@ -125,6 +125,31 @@ int astro_satfilter_ready(struct astro_satfilter *sf);
  */
 int astro_satfilter_handle(struct astro_satfilter *sf, const char *req,
 			   size_t len, char **answer, int *status);
+
+/*
+ * The same for a request that must be of one kind, as sattle's two paths
+ * take: ASTRO_SATFILTER_VISIT reads the body as a visit whatever else it
+ * holds (a DIASource body lacks "exposure_start_mjd": 400 "Missing column
+ * exposure_start_mjd."), ASTRO_SATFILTER_SOURCES as a DIASource request
+ * (a visit body: "Missing column detector_id.").  ASTRO_SATFILTER_ANY lets
+ * the body decide (the /satfilter file), as astro_satfilter_handle does.
+ */
+enum astro_satfilter_kind {
+	ASTRO_SATFILTER_ANY,
+	ASTRO_SATFILTER_VISIT,
+	ASTRO_SATFILTER_SOURCES,
+};
+
+int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter_kind kind,
+				const char *req, size_t len, char **answer, int *status);
+
+/*
+ * A health answer: 200 {"status": "ok", "catalogue_age_s": N,
+ * "catalogue_objects": "10000-99999"} (the count only as its decade: the
+ * catalogue's exact size is not told), or 503 {"status": "no catalogue"}.
+ * 0 or -ENOMEM.
+ */
+int astro_satfilter_health(struct astro_satfilter *sf, char **answer, int *status);
 
 #define ASTRO_SATFILTER_OOM_ANSWER "{\"error\": \"out of memory\", \"allow_list\": []}"
 

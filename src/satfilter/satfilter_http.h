@@ -1,40 +1,41 @@
 /*
- * satfilter_http.h — the optional HTTP listener compatible with Rubin's
- * sattle service, so the pipeline's client can point at astrofs unchanged:
- *   PUT /visit_cache            visit request    → 200 {"visit_id", "status"}
- *   PUT /diasource_allow_list   DIASources       → 200 {"visit_id", "detector_id", "allow_list"}
- * with the same JSON bodies as /satfilter (satfilter.h); errors use its
- * status codes (400 malformed, 404 unknown visit, 413 too large, 500, 503
- * no catalogue) with {"error", "allow_list": []} bodies.  Any other method
- * or path is 404/405; there is deliberately no GET of cached visits.
+ * satfilter_http.h — the optional HTTP(S) listener compatible with Rubin's
+ * sattle service, so the pipeline's client can point at astrofs unchanged.
+ * Routes by path, as sattle does:
+ *   PUT /visit_cache            visits only        → 200 {"visit_id", "status"}
+ *   PUT /diasource_allow_list   DIASource requests → 200 {"visit_id", "detector_id", "allow_list"}
+ *   GET /health                 → 200 {"status", "catalogue_age_s", "catalogue_objects"}
+ *                                 (503 without a catalogue)
+ * with the same JSON bodies as /satfilter (satfilter.h).  Errors keep
+ * sattle's status codes where the pipeline branches on them — 400 malformed
+ * or the wrong kind of body for the path ("Missing column …"), 404 unknown
+ * visit (the client re-sends the visit), 413 too large — plus 500, 503 (no
+ * catalogue), 401 (token), 403 (source address), 405 (method), all with
+ * {"error", "allow_list": []} bodies.  There is deliberately no GET of
+ * cached visits.
  *
- * `listen` is "host:port" with a numeric IPv4 or bracketed IPv6 address
- * ("127.0.0.1:8080", "[::1]:8080"); nothing is bound elsewhere.  Bodies
- * larger than ASTRO_SATFILTER_MAX_REQUEST are refused (413).  libmicrohttpd
- * runs a small pool of threads.  A connection must send its request's
- * headers within ASTRO_SATFILTER_HTTP_HEADER_S (from when it connected or
- * its previous answer was done) and its body within
- * ASTRO_SATFILTER_HTTP_BODY_S after them, and may stay idle at most
- * ASTRO_SATFILTER_HTTP_IDLE_S; past any of these it is closed, however
- * steadily it trickles bytes (slowloris).  At most
- * ASTRO_SATFILTER_HTTP_MAX_CONN connections at once: far above the pipeline's
- * burst (one request per detector, 189, per visit).
+ * The listener itself (TLS, token, allow list, connection deadlines and
+ * limits) is services/httpd.h, shared with the telemetry listener.
  */
 #ifndef ASTRO_SATFILTER_HTTP_H
 #define ASTRO_SATFILTER_HTTP_H
 
+#include <stddef.h>
 #include "satfilter.h"
 
-#define ASTRO_SATFILTER_HTTP_HEADER_S 10
-#define ASTRO_SATFILTER_HTTP_BODY_S 60
-#define ASTRO_SATFILTER_HTTP_IDLE_S 10
-#define ASTRO_SATFILTER_HTTP_MAX_CONN 512u
+struct astro_satfilter_http_opts {
+	const char *listen;		/* "host:port" (see services/httpd.h) */
+	const char *tls_cert, *tls_key;	/* PEM files, or NULL: plain HTTP */
+	const char *token_file;		/* or NULL */
+	const char *allow;		/* CIDR list, or NULL: any source */
+};
 
 struct astro_satfilter_http;
 
-/* 0, -EINVAL (bad address), or -errno from bind. */
-int astro_satfilter_http_start(struct astro_satfilter_http **out,
-			       struct astro_satfilter *sf, const char *listen);
+/* 0, or -errno with err saying why (bad address, files, bind). */
+int astro_satfilter_http_start(struct astro_satfilter_http **out, struct astro_satfilter *sf,
+			       const struct astro_satfilter_http_opts *o, char *err,
+			       size_t errlen);
 /* NULL is a no-op. */
 void astro_satfilter_http_stop(struct astro_satfilter_http *h);
 

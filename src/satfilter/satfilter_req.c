@@ -219,13 +219,13 @@ static int end_source(struct reader *rd)
 
 	if (!(rd->src_seen & 1))
 		snprintf(r->bad_msg, sizeof(r->bad_msg), "Missing column diasource_id.");
-	else if (rd->id_kind != ASTRO_SFREQ_INT)
+	else if (rd->id_kind != ASTRO_SFREQ_INT && rd->id_kind != ASTRO_SFREQ_INTSTR)
 		snprintf(r->bad_msg, sizeof(r->bad_msg), "diasource_id is not an integer");
-	else if (!(rd->src_seen & 2) || rd->ncorners == 0 ||
+	else if (!(rd->src_seen & 2) || rd->ncorners < ASTRO_SFREQ_MIN_CORNERS ||
 		 rd->ncorners > ASTRO_SFREQ_MAX_CORNERS)
 		snprintf(r->bad_msg, sizeof(r->bad_msg),
-			 "diasources[%zu].bbox must be an array of 1 to %d [ra, dec] corners", idx,
-			 ASTRO_SFREQ_MAX_CORNERS);
+			 "diasources[%zu].bbox must be an array of %d to %d [ra, dec] corners", idx,
+			 ASTRO_SFREQ_MIN_CORNERS, ASTRO_SFREQ_MAX_CORNERS);
 	else if (rd->bbox_bad)
 		snprintf(r->bad_msg, sizeof(r->bad_msg), "%s", rd->bbox_msg);
 	else {
@@ -367,7 +367,9 @@ static int close_container(struct reader *rd)
 		} else if (rd->ncorners <= ASTRO_SFREQ_MAX_CORNERS) {
 			const double *c = rd->cur.corner[rd->ncorners - 1];
 
-			if (!(c[0] >= 0 && c[0] <= 360 && c[1] >= -90 && c[1] <= 90))
+			/* RA names a direction whatever its turn (sattle's
+			 * clients send -0.5 for 359.5); only Dec has a range */
+			if (!(isfinite(c[0]) && c[1] >= -90 && c[1] <= 90))
 				corner_error(rd, 1);
 		}
 		return 1;
@@ -423,8 +425,14 @@ static int on_bool(void *ctx, int b)
 
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
+	int64_t i;
+
 	if (!utf8_ok(s, len))
 		return fail(ctx, "invalid UTF-8 in a string");
+	/* "42": an id as Python clients may send it; the caller decides
+	 * where that is acceptable (ids), elsewhere it stays a string */
+	if (len > 0 && len <= 20 && int_literal((const char *)s, len, &i) == 0)
+		return value(ctx, ASTRO_SFREQ_INTSTR, i, (double)i, 0, 0);
 	return value(ctx, ASTRO_SFREQ_OTHER, 0, 0, 0, 0);
 }
 

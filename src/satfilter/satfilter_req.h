@@ -18,6 +18,10 @@
  *                  diasources (an array of objects with diasource_id and
  *                  bbox: an array of [ra, dec] corners).  Other members are
  *                  skipped whatever they hold.
+ * A string holding an integer literal is ASTRO_SFREQ_INTSTR (ids sent as
+ * "42", as sattle and its Python clients accept them).  Corner RA may be
+ * any finite number (it names a direction: -0.5 is 359.5); Dec must lie in
+ * [-90, 90].
  * A member of the wrong type is recorded as ASTRO_SFREQ_OTHER, not refused
  * here: the caller words the message ("visit_id is not an integer").
  * Refused here, as malformed JSON (a message naming the byte offset and
@@ -42,6 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A bbox is a polygon: at least 3 corners (sattle's ConvexPolygon). */
+#define ASTRO_SFREQ_MIN_CORNERS 3
 #define ASTRO_SFREQ_MAX_CORNERS 8
 
 enum astro_sfreq_kind {
@@ -50,7 +56,9 @@ enum astro_sfreq_kind {
 	ASTRO_SFREQ_REAL,		/* any other number */
 	ASTRO_SFREQ_TRUE,
 	ASTRO_SFREQ_FALSE,
-	ASTRO_SFREQ_OTHER		/* null, a string, an array, an object */
+	ASTRO_SFREQ_OTHER,		/* null, a string, an array, an object */
+	ASTRO_SFREQ_INTSTR		/* a string holding an integer literal ("42",
+					 * as Python clients send ids): i is set */
 };
 
 struct astro_sfreq_value {
@@ -61,8 +69,9 @@ struct astro_sfreq_value {
 
 struct astro_sfreq_source {
 	int64_t id;
-	unsigned ncorners;		/* 1 .. ASTRO_SFREQ_MAX_CORNERS */
-	double corner[ASTRO_SFREQ_MAX_CORNERS][2];	/* ra, dec as given */
+	unsigned ncorners;		/* ASTRO_SFREQ_MIN_CORNERS .. MAX_CORNERS */
+	double corner[ASTRO_SFREQ_MAX_CORNERS][2];	/* ra (any finite value:
+							 * a direction), dec */
 };
 
 enum astro_sfreq_field {

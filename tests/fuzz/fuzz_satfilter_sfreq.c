@@ -14,6 +14,7 @@
  * The first byte picks the source limit (0-7), so the limit path is
  * reached with small inputs.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,12 +30,36 @@ static void die(const char *what, const uint8_t *data, size_t size)
 	abort();
 }
 
+/* "-?[0-9]+" within int64, as strtoll reads it (the reader's own digits
+ * loop is not reused: this is the oracle). */
+static int int_string(const char *s, size_t n, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (n == 0 || n > 20 || strlen(s) != n || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) ||
+	    (s[0] == '-' && (n == 1 || s[1] < '0' || s[1] > '9')))
+		return 0;
+	for (size_t k = 1; k < n; k++)
+		if (s[k] < '0' || s[k] > '9')
+			return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return 0;
+	*out = v;
+	return 1;
+}
+
 static void value_of(json_t *x, struct astro_sfreq_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	if (!x)
 		v->kind = ASTRO_SFREQ_ABSENT;
-	else if (json_is_integer(x)) {
+	else if (json_is_string(x) && int_string(json_string_value(x), json_string_length(x), &v->i)) {
+		v->kind = ASTRO_SFREQ_INTSTR;
+		v->d = (double)v->i;
+	} else if (json_is_integer(x)) {
 		v->kind = ASTRO_SFREQ_INT;
 		v->i = json_integer_value(x);
 		v->d = (double)v->i;
@@ -55,20 +80,22 @@ static int ref_source(json_t *s, size_t i, struct astro_sfreq_source *out, char 
 {
 	json_t *id = json_object_get(s, "diasource_id"), *bb = json_object_get(s, "bbox");
 	size_t n = json_array_size(bb);
+	struct astro_sfreq_value idv;
 
 	if (!json_is_object(s))
 		return snprintf(msg, ml, "diasources[%zu] is not an object", i), 1;
 	if (!id)
 		return snprintf(msg, ml, "Missing column diasource_id."), 1;
-	if (!json_is_integer(id))
+	value_of(id, &idv);
+	if (idv.kind != ASTRO_SFREQ_INT && idv.kind != ASTRO_SFREQ_INTSTR)
 		return snprintf(msg, ml, "diasource_id is not an integer"), 1;
-	if (!json_is_array(bb) || n == 0 || n > ASTRO_SFREQ_MAX_CORNERS)
+	if (!json_is_array(bb) || n < ASTRO_SFREQ_MIN_CORNERS || n > ASTRO_SFREQ_MAX_CORNERS)
 		return snprintf(msg, ml,
-				"diasources[%zu].bbox must be an array of 1 to %d [ra, dec] corners",
-				i, ASTRO_SFREQ_MAX_CORNERS),
+				"diasources[%zu].bbox must be an array of %d to %d [ra, dec] corners",
+				i, ASTRO_SFREQ_MIN_CORNERS, ASTRO_SFREQ_MAX_CORNERS),
 		       1;
 	memset(out, 0, sizeof(*out));
-	out->id = json_integer_value(id);
+	out->id = idv.i;
 	out->ncorners = (unsigned)n;
 	for (size_t k = 0; k < n; k++) {
 		json_t *c = json_array_get(bb, k);
@@ -80,7 +107,7 @@ static int ref_source(json_t *s, size_t i, struct astro_sfreq_source *out, char 
 			return snprintf(msg, ml, "diasources[%zu].bbox[%zu] is not [ra, dec]", i, k), 1;
 		ra = json_number_value(a);
 		dec = json_number_value(d);
-		if (!(ra >= 0 && ra <= 360 && dec >= -90 && dec <= 90))
+		if (!(isfinite(ra) && dec >= -90 && dec <= 90))
 			return snprintf(msg, ml, "diasources[%zu].bbox[%zu]: coordinates out of range",
 					i, k),
 			       1;

@@ -160,13 +160,10 @@ static void fail_safe_on_bad_requests(void **state)
 	v = visit_req(2, 58836.3, 58836.30035, 53.0, -95.0);
 	expect_error(sf, v, 400);
 	free(v);
-	v = visit_req(2, 58836.3, 58836.30035, -1.0, -27.0);
-	expect_error(sf, v, 400);
-	free(v);
 	v = visit_req(2, 58836.3, 58836.2, 53.0, -27.0);	/* ends before it starts */
 	expect_error(sf, v, 400);
 	free(v);
-	v = visit_req(2, 58836.3, 58836.4, 53.0, -27.0);	/* 2.4 h */
+	v = visit_req(2, 58836.3, 58836.4, 53.0, -27.0);	/* 2.4 h: over the hour cap */
 	expect_error(sf, v, 400);
 	free(v);
 	v = visit_req(2, 60000.3, 60000.30035, 53.0, -27.0);	/* 3 years off the catalogue */
@@ -187,10 +184,19 @@ static void fail_safe_on_bad_requests(void **state)
 	expect_error(sf, req, 400);
 	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
 			 "1, \"bbox\": [[53,-91],[53,-28],[53.1,-28],[53.1,-28.1]]}]}", 400);
+	/* fewer than 3 corners, or corners around a hemisphere: not a box */
 	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
-			 "1, \"bbox\": [[53,-28],[54,-28],[53,-29],[54,-29]]}]}", 400);
+			 "1, \"bbox\": [[53,-28],[53.001,-28]]}]}", 400);
 	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
-			 "1, \"bbox\": [[153,-28],[153.001,-28],[153,-28.001],[153.001,-28.001]]}]}", 400);
+			 "1, \"bbox\": [[0,0],[120,0],[240,0]]}]}", 400);
+	/* non-finite numbers cannot be written in JSON: refused as malformed */
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[NaN,-28],[53,-28],[53,-28.1]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
+			 "1, \"bbox\": [[1e999,-28],[53,-28],[53,-28.1]]}]}", 400);
+	expect_error(sf, "{\"visit_id\": 2, \"exposure_start_mjd\": 58836.3, \"exposure_end_mjd\": "
+			 "58836.30035, \"boresight_ra\": Infinity, \"boresight_dec\": -28}", 400);
+	expect_error(sf, "{\"visit_id\": \"3x\", \"detector_id\": 8, \"diasources\": []}", 400);
 	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
 			 "1, \"bbox\": [[53,\"-28\"]]}]}", 400);
 	expect_error(sf, "{\"visit_id\": 3, \"detector_id\": 8, \"diasources\": [{\"diasource_id\": "
@@ -761,11 +767,116 @@ static void visits_expire(void **state)
 	astro_satfilter_destroy(sf);
 }
 
+/* A grid of small boxes over the field of visit `id`, with RA shifted by
+ * ra_turns * 360 and ids as strings when quoted. */
+static char *grid_req(long long id, double ra0, double dec0, double ra_turns, int quoted,
+		      size_t *nboxes)
+{
+	size_t cap = 1 << 22, len = 0, n = 0;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	len += (size_t)snprintf(s + len, cap - len, quoted ? "{\"visit_id\": \"%lld\", "
+			        "\"detector_id\": \"8\", \"diasources\": [" :
+			        "{\"visit_id\": %lld, \"detector_id\": 8, \"diasources\": [", id);
+	for (int iy = 0; iy < 116; iy++)
+		for (int ix = 0; ix < 116; ix++) {
+			double dd = -2.3 + 0.04 * iy, dr = -2.3 + 0.04 * ix;
+			double dec = dec0 + dd, ra = ra0 + dr / cos(dec * M_PI / 180) + ra_turns * 360;
+
+			len += (size_t)snprintf(s + len, cap - len,
+				"%s{\"diasource_id\": %s%zu%s, \"bbox\": [[%.6f,%.6f],[%.6f,%.6f],"
+				"[%.6f,%.6f],[%.6f,%.6f]]}", n ? "," : "", quoted ? "\"" : "", n,
+				quoted ? "\"" : "", ra, dec, ra + 0.005, dec, ra, dec + 0.005,
+				ra + 0.005, dec + 0.005);
+			n++;
+			assert_true(len + 256 < cap);
+		}
+	snprintf(s + len, cap - len, "]}");
+	*nboxes = n;
+	return s;
+}
+
+/* Issue 13 item 4: what sattle and the pipeline send is served, and gives
+ * the same answer as its canonical form: ids as numeric strings, RA outside
+ * [0, 360), wide and far boxes, exposures over 600 s. */
+static void accepts_what_sattle_accepts(void **state)
+{
+	struct astro_satfilter *sf = make(0);
+	/* 20 minutes: long enough that tracks cross the field */
+	char *v = visit_req(11, 58836.3, 58836.3 + 1200.0 / 86400, 53.0, -27.9), *q;
+	json_t *a, *b;
+	size_t n, rejected = 0, first_rej = 0;
+	int status;
+
+	(void)state;
+	if (!load_catalog(sf)) {
+		astro_satfilter_destroy(sf);
+		free(v);
+		skip();
+	}
+	ask_visit_ok(sf, v, 11);
+	free(v);
+	q = grid_req(11, 53.0, -27.9, 0, 0, &n);
+	a = allow_list(sf, q, 11);
+	free(q);
+	{
+		/* which ids were rejected: at least one, or the test proves nothing */
+		char *seen = calloc(n, 1);
+
+		for (size_t i = 0; i < json_array_size(a); i++)
+			seen[json_integer_value(json_array_get(a, i))] = 1;
+		for (size_t i = 0; i < n; i++)
+			if (!seen[i] && rejected++ == 0)
+				first_rej = i;
+		free(seen);
+	}
+	assert_true(rejected > 0 && rejected < n);
+	/* the same visit with RA one turn below, ids as strings: same answer */
+	v = visit_req(12, 58836.3, 58836.3 + 1200.0 / 86400, 53.0 - 360.0, -27.9);
+	ask_visit_ok(sf, v, 12);
+	free(v);
+	q = grid_req(12, 53.0, -27.9, -1, 1, &n);
+	b = allow_list(sf, q, 12);
+	free(q);
+	assert_true(json_equal(a, b));
+	json_decref(b);
+	/* RA one turn above on the corners only */
+	q = grid_req(11, 53.0, -27.9, 1, 0, &n);
+	b = allow_list(sf, q, 11);
+	free(q);
+	assert_true(json_equal(a, b));
+	json_decref(b);
+	json_decref(a);
+	/* a box of 1 deg around a rejected one is rejected too, not refused */
+	{
+		double dd = -2.3 + 0.04 * (double)(first_rej / 116), dr = -2.3 + 0.04 * (double)(first_rej % 116);
+		double dec = -27.9 + dd, ra = 53.0 + dr / cos(dec * M_PI / 180);
+		char req[512];
+
+		assert_int_equal((size_t)116 * 116, n);
+		snprintf(req, sizeof(req), "{\"visit_id\": 11, \"detector_id\": \"9\", \"diasources\": "
+			 "[{\"diasource_id\": \"5\", \"bbox\": [[%.6f,%.6f],[%.6f,%.6f],[%.6f,%.6f],"
+			 "[%.6f,%.6f]]}, {\"diasource_id\": 6, \"bbox\": [[63,-18],[63.001,-18],"
+			 "[63,-18.001]]}]}", ra - 0.5, dec - 0.5, ra + 0.5, dec - 0.5, ra + 0.5,
+			 dec + 0.5, ra - 0.5, dec + 0.5);
+		a = ask(sf, req, &status);
+		assert_int_equal(status, 200);
+		/* the far box (13 deg away) is computed: no track of this visit there */
+		assert_int_equal(json_array_size(json_object_get(a, "allow_list")), 1);
+		assert_int_equal(json_integer_value(json_array_get(json_object_get(a, "allow_list"), 0)), 6);
+		assert_int_equal(json_integer_value(json_object_get(a, "detector_id")), 9);
+		json_decref(a);
+	}
+	astro_satfilter_destroy(sf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fail_safe_without_catalogue),
 		cmocka_unit_test(fail_safe_on_bad_requests),
+		cmocka_unit_test(accepts_what_sattle_accepts),
 		cmocka_unit_test(catalogue_load_dedupes_and_hides_text),
 		cmocka_unit_test(visits_expire),
 		cmocka_unit_test(concurrent_requests_agree),

@@ -111,7 +111,9 @@ static void fields_and_kinds(void **state)
 	assert_true(r.f[ASTRO_SFREQ_EXPOSURE_START].d == 58836.3);
 	assert_int_equal(r.f[ASTRO_SFREQ_EXPOSURE_END].kind, ASTRO_SFREQ_INT);
 	assert_true(r.f[ASTRO_SFREQ_EXPOSURE_END].d == 58836.0);
-	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_RA].kind, ASTRO_SFREQ_OTHER);
+	/* a numeric string is recorded as such (ids may be sent so) */
+	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_RA].kind, ASTRO_SFREQ_INTSTR);
+	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_RA].i, 53);
 	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_DEC].kind, ASTRO_SFREQ_ABSENT);
 	assert_int_equal(r.f[ASTRO_SFREQ_HISTORICAL].kind, ASTRO_SFREQ_FALSE);
 	assert_int_equal(r.f[ASTRO_SFREQ_DIASOURCES].kind, ASTRO_SFREQ_ABSENT);
@@ -120,6 +122,12 @@ static void fields_and_kinds(void **state)
 	parse_ok("{\"visit\\u005fid\": -9223372036854775808, \"historical\": true}", 10, &r);
 	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].i, INT64_MIN);
 	assert_int_equal(r.f[ASTRO_SFREQ_HISTORICAL].kind, ASTRO_SFREQ_TRUE);
+	astro_sfreq_free(&r);
+	parse_ok("{\"visit_id\": \"-12\", \"detector_id\": \"1x\", \"boresight_ra\": \"\"}", 10, &r);
+	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].kind, ASTRO_SFREQ_INTSTR);
+	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].i, -12);
+	assert_int_equal(r.f[ASTRO_SFREQ_DETECTOR_ID].kind, ASTRO_SFREQ_OTHER);
+	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_RA].kind, ASTRO_SFREQ_OTHER);
 	astro_sfreq_free(&r);
 	parse_ok("[1, 2]", 10, &r);
 	assert_false(r.is_object);
@@ -137,7 +145,8 @@ static void sources_in_any_order(void **state)
 	(void)state;
 	parse_ok("{\"diasources\": [{\"diasource_id\": 7, \"bbox\": [[10.5, -20.25], [10.6, -20.25],"
 		 " [10.6, -20.1]]}, {\"extra\": {\"bbox\": 1, \"diasource_id\": \"x\"}, \"bbox\":"
-		 " [[0, 90]], \"diasource_id\": -3}], \"visit_id\": 1, \"detector_id\": 2}",
+		 " [[0, 90], [-0.5, 89], [400, 89.5]], \"diasource_id\": \"-3\"}], \"visit_id\": 1,"
+		 " \"detector_id\": 2}",
 		 10, &r);
 	assert_true(r.sources_is_array);
 	assert_int_equal(r.nsources, 2);
@@ -147,8 +156,9 @@ static void sources_in_any_order(void **state)
 	assert_int_equal(r.src[0].ncorners, 3);
 	assert_true(r.src[0].corner[2][0] == 10.6 && r.src[0].corner[2][1] == -20.1);
 	assert_int_equal(r.src[1].id, -3);
-	assert_int_equal(r.src[1].ncorners, 1);
+	assert_int_equal(r.src[1].ncorners, 3);
 	assert_true(r.src[1].corner[0][0] == 0 && r.src[1].corner[0][1] == 90);
+	assert_true(r.src[1].corner[1][0] == -0.5 && r.src[1].corner[2][0] == 400);
 	assert_int_equal(r.f[ASTRO_SFREQ_DETECTOR_ID].i, 2);
 	astro_sfreq_free(&r);
 	/* the most corners a bbox may have, every one kept */
@@ -171,27 +181,30 @@ static void first_bad_element_named(void **state)
 		size_t kept;
 		const char *msg;
 	} cases[] = {
-		{ "{\"diasource_id\": 1, \"bbox\": [[1,2]]}, 5", 1, "diasources[1] is not an object" },
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,2],[1,3],[2,2]]}, 5", 1, "diasources[1] is not an object" },
 		{ "{\"bbox\": [[1,2]]}", 0, "Missing column diasource_id." },
 		{ "{\"bbox\": [[1,2,3]], \"diasource_id\": 1.0}", 0, "diasource_id is not an integer" },
 		{ "{\"bbox\": [[1]]}", 0, "Missing column diasource_id." },
 		{ "{\"diasource_id\": 1}", 0,
-		  "diasources[0].bbox must be an array of 1 to 8 [ra, dec] corners" },
+		  "diasources[0].bbox must be an array of 3 to 8 [ra, dec] corners" },
 		{ "{\"diasource_id\": 1, \"bbox\": {}}", 0,
-		  "diasources[0].bbox must be an array of 1 to 8 [ra, dec] corners" },
+		  "diasources[0].bbox must be an array of 3 to 8 [ra, dec] corners" },
 		{ "{\"diasource_id\": 1, \"bbox\": []}", 0,
-		  "diasources[0].bbox must be an array of 1 to 8 [ra, dec] corners" },
+		  "diasources[0].bbox must be an array of 3 to 8 [ra, dec] corners" },
 		{ "{\"diasource_id\": 1, \"bbox\": [1,[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]}",
-		  0, "diasources[0].bbox must be an array of 1 to 8 [ra, dec] corners" },
-		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,\"2\"]]}", 0,
+		  0, "diasources[0].bbox must be an array of 3 to 8 [ra, dec] corners" },
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,\"2\"],[3,3]]}", 0,
 		  "diasources[0].bbox[1] is not [ra, dec]" },
-		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,2,2]]}", 0,
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,2,2],[3,3]]}", 0,
 		  "diasources[0].bbox[1] is not [ra, dec]" },
-		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,[2]]]}", 0,
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,[2]],[3,3]]}", 0,
 		  "diasources[0].bbox[1] is not [ra, dec]" },
-		{ "{\"diasource_id\": 1, \"bbox\": [[361,1],[2]]}", 0,
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,91],[2],[3,3]]}", 0,
 		  "diasources[0].bbox[0]: coordinates out of range" },
-		{ "{\"diasource_id\": 1, \"bbox\": [[1,1]]}, {\"diasource_id\": 2, \"bbox\": [[1,-90.5]]}",
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[2,2]]}", 0,
+		  "diasources[0].bbox must be an array of 3 to 8 [ra, dec] corners" },
+		{ "{\"diasource_id\": 1, \"bbox\": [[1,1],[361,1],[-5,2]]}, {\"diasource_id\": 2, "
+		  "\"bbox\": [[1,-90.5],[1,1],[2,2]]}",
 		  1, "diasources[1].bbox[0]: coordinates out of range" },
 	};
 
@@ -201,7 +214,7 @@ static void first_bad_element_named(void **state)
 		char req[512];
 
 		snprintf(req, sizeof(req), "{\"visit_id\": 1, \"diasources\": [%s, {\"diasource_id\": 9,"
-			 " \"bbox\": [[3,3]]}]}", cases[i].elems);
+			 " \"bbox\": [[3,3],[3,4],[4,4]]}]}", cases[i].elems);
 		parse_ok(req, 10, &r);
 		if (!r.bad || r.nkept != cases[i].kept || strcmp(r.bad_msg, cases[i].msg) != 0)
 			fail_msg("%s: bad %d kept %zu '%s'", req, r.bad, r.nkept, r.bad_msg);
@@ -238,8 +251,8 @@ static void source_limit_counts_all(void **state)
 	struct astro_sfreq r;
 
 	(void)state;
-	parse_ok("{\"diasources\": [{\"diasource_id\": 1, \"bbox\": [[1,1]]}, {\"diasource_id\": 2,"
-		 " \"bbox\": [[1,1]]}, {\"diasource_id\": 3, \"bbox\": [[1,1]]}, 4, 5, {}]}",
+	parse_ok("{\"diasources\": [{\"diasource_id\": 1, \"bbox\": [[1,1],[1,2],[2,2]]}, {\"diasource_id\": 2,"
+		 " \"bbox\": [[1,1],[1,2],[2,2]]}, {\"diasource_id\": 3, \"bbox\": [[1,1]]}, 4, 5, {}]}",
 		 1, &r);
 	assert_int_equal(r.nsources, 6);
 	assert_int_equal(r.nkept, 2);	/* the limit plus one: enough to refuse */

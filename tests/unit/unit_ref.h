@@ -1,7 +1,7 @@
 /*
  * unit_ref.h — run a Python reference script for a test (skyfield,
  * astropy, python3-sgp4: Debian's packages, independent of astrofs code).
- * Include after unit.h.  Scripts live under tests/satfilter/ and are run
+ * Include after unit.h.  Scripts live under tests/oracles/ and are run
  * by /usr/bin/python3 from the repo root (where make runs the suites).
  */
 #ifndef ASTRO_UNIT_REF_H
