@@ -59,6 +59,20 @@ int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 		       int64_t deadline_ms, char **body, size_t *len,
 		       size_t *nsets);
 
+/*
+ * A file of a fileshare folder (folder 59 holds the controlled, CUI,
+ * element sets), received as a secret (astro_st_get_secret): the newest
+ * upload when near_unix is 0, else the one uploaded nearest near_unix
+ * (Unix seconds).  Two requests: the folder listing, then the download.
+ * -ENOENT: the folder lists no file, as it does for an account without
+ * access to it; -EACCES: space-track refused the folder (401/403); an
+ * empty file is -EIO.  *uploaded_unix (may be NULL) gets its upload time.
+ * Release the body with astro_secure_free(*body, *cap).
+ */
+int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
+			       int64_t deadline_ms, char **body, size_t *len, size_t *cap,
+			       int64_t *uploaded_unix);
+
 /* Re-format a parsed body: 3le (with names) or tle (without). */
 int astro_st_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen);

@@ -25,6 +25,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,15 +38,19 @@
 #include "satfilter_http.h"
 #include "core/services.h"
 #include "services/spacetrack.h"
+#include "services/stday.h"
 
 #define GP_QUERY "/basicspacedata/query/class/gp/decay_date/null-val/epoch/%3Enow-30/" \
 		 "orderby/norad_cat_id/format/3le"
+/* space-track's fileshare folder of controlled (CUI) element sets */
+#define CUI_FOLDER 59
 #define USAGE "{\"usage\": \"write one JSON request per line (visit or diasources, as Rubin's " \
 	      "satellite filter service), then read one JSON answer per request\"}\n"
 
 struct sf_priv {
 	const struct astro_config *cfg;
 	struct astro_services *svc;
+	struct astro_cache *cache;	/* the mount's, shared with /tle's days */
 	struct astro_satfilter *sf;
 	struct astro_satfilter_http *http;
 	pthread_mutex_t lock;		/* guards the fields below */
@@ -54,6 +59,7 @@ struct sf_priv {
 	pthread_t thread;
 	int have_thread, stop, wanted;	/* wanted: a space-track catalogue was asked for */
 	int64_t failed_ms;		/* last failed on-demand load (mono), 0 none */
+	int cui_state;			/* 1 the CUI file came, -1 it did not, 0 not asked */
 };
 
 /* After a failed on-demand load, requests answer "no catalogue" for this
@@ -74,6 +80,32 @@ struct sf_handle {
 /* A buffer above this is given back once it is empty, so an idle handle
  * does not keep the memory of its largest burst. */
 #define KEEP_CAP (64u << 10)
+
+/*
+ * The CUI file of fileshare folder CUI_FOLDER (near_unix 0: the newest;
+ * else the one uploaded nearest it) into *out, in memory excluded from
+ * core dumps; nothing when the account cannot read the folder (logged
+ * once per change, then the public catalogue serves alone) or it fails.
+ */
+static void fetch_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
+		      struct astro_satfilter_src *out)
+{
+	int rc = astro_st_fetch_folder_file(p->svc->spacetrack, CUI_FOLDER, near_unix, deadline,
+					    &out->body, &out->len, &out->cap, NULL);
+	int state = rc == 0 ? 1 : -1;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->cui_state != state) {
+		p->cui_state = state;
+		if (rc == 0)
+			astro_notice("satfilter: the CUI file of fileshare folder %d is merged in", CUI_FOLDER);
+		else
+			astro_notice("satfilter: no CUI file from fileshare folder %d (%s); the public catalogue serves alone",
+				     CUI_FOLDER, rc == -ENOENT ? "the folder lists no file: no access"
+							       : strerror(-rc));
+	}
+	pthread_mutex_unlock(&p->lock);
+}
 
 static int is_file_catalogue(const struct astro_config *cfg)
 {
@@ -100,17 +132,22 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 		rc = -ENETDOWN;
 		snprintf(err, sizeof(err), "no space-track client");
 	} else {
-		char *body = NULL;
-		size_t len = 0, cap = 0;
+		struct astro_satfilter_src src[2] = { { 0 } };
+		int64_t deadline = astro_mono_ms() + (int64_t)p->cfg->timeout * 1000;
 
-		rc = astro_st_get_secret(p->svc->spacetrack, GP_QUERY,
-					 astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &body,
-					 &len, &cap);
-		if (rc == 0)
-			rc = astro_satfilter_load(p->sf, body, len, err, sizeof(err));
-		else
+		rc = astro_st_get_secret(p->svc->spacetrack, GP_QUERY, deadline, &src[0].body,
+					 &src[0].len, &src[0].cap);
+		if (rc == 0) {
+			fetch_cui(p, 0, deadline, &src[1]);
+			/* of an object in both, the set nearest now (sattle's merge) */
+			rc = astro_satfilter_load_merged(p->sf, src, 2,
+							 (double)time(NULL) / 86400.0 + 2440587.5,
+							 err, sizeof(err));
+		} else {
 			snprintf(err, sizeof(err), "space-track: %s", strerror((int)-rc));
-		astro_secure_free(body, cap);
+		}
+		for (size_t i = 0; i < 2; i++)
+			astro_secure_free(src[i].body, src[i].cap);
 	}
 	if (on_demand)
 		p->failed_ms = rc < 0 ? astro_mono_ms() : 0;
@@ -120,6 +157,62 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 		return (int)rc;
 	}
 	return 0;
+}
+
+/*
+ * The sets around a historical exposure: every UTC day within
+ * ASTRO_SATFILTER_HISTORY_DAYS of it from gp_history, through the cache
+ * /tle fills (a cached day costs no query), plus the CUI file uploaded
+ * nearest it (memory only).  Days that cannot be had are skipped: the
+ * objects they hold are then missing, which the log says.
+ */
+static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
+		   size_t *n)
+{
+	struct sf_priv *p = arg;
+	int64_t deadline = astro_mono_ms() + (int64_t)p->cfg->timeout * 1000;
+	int64_t first = (int64_t)floor((mid_unix - ASTRO_SATFILTER_HISTORY_DAYS * 86400) / 86400);
+	int64_t last = (int64_t)floor((mid_unix + ASTRO_SATFILTER_HISTORY_DAYS * 86400) / 86400);
+	size_t got = 0, missed = 0;
+	int rc = 0;
+
+	*n = 0;
+	if (!p->svc || !p->svc->spacetrack)
+		return -ENETDOWN;
+	for (int64_t d = first; d <= last && *n + 1 < max; d++) {
+		rc = astro_stday_get(p->svc->spacetrack, p->cache, p->cfg, d * 86400, deadline,
+				     &src[*n].body, &src[*n].len, NULL);
+		if (rc == -EINTR || rc == -ETIMEDOUT)
+			return rc;
+		if (rc) {
+			missed++;
+			continue;
+		}
+		src[*n].cap = 0;	/* public: plain heap */
+		(*n)++;
+		got++;
+	}
+	if (got == 0)
+		return rc ? rc : -EIO;
+	if (missed)
+		astro_warn("satfilter: historical visit: %zu of %zu days of element sets could not be had",
+			   missed, missed + got);
+	fetch_cui(p, (int64_t)mid_unix, deadline, &src[*n]);
+	if (src[*n].body)
+		(*n)++;
+	return 0;
+}
+
+static void history_release(void *arg, struct astro_satfilter_src *src, size_t n)
+{
+	(void)arg;
+	for (size_t i = 0; i < n; i++) {
+		if (src[i].cap)
+			astro_secure_free(src[i].body, src[i].cap);
+		else
+			free(src[i].body);
+		src[i].body = NULL;
+	}
 }
 
 static void *refresher(void *arg)
@@ -182,6 +275,7 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 		return -ENOMEM;
 	p->cfg = ctx->cfg;
 	p->svc = ctx->services;
+	p->cache = ctx->cache;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->load_lock, NULL);
 	pthread_cond_init(&p->cv, NULL);
@@ -191,6 +285,11 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 	o.site_height = p->cfg->site_height;
 	o.buffer_deg = p->cfg->satfilter_buffer;
 	o.dut1_s = p->cfg->satfilter_dut1;
+	if (!is_file_catalogue(p->cfg)) {
+		o.history = history;
+		o.history_release = history_release;
+		o.history_arg = p;
+	}
 	rc = astro_satfilter_create(&p->sf, &o);
 	if (rc)
 		goto out;

@@ -20,6 +20,7 @@
 #include "satfilter_req.h"
 #include "sgp4.h"
 #include "sphgeom.h"
+#include "services/timescale.h"
 #include "services/tle.h"
 
 #define DEG (M_PI / 180.0)
@@ -63,6 +64,7 @@ struct piece {
 
 struct visit {
 	int64_t id;
+	int hist;			/* a historical visit: its own cache key */
 	double t0, t1, ra, dec;		/* request */
 	int state;			/* 0 computing, 1 ready, <0 -errno */
 	int refs;
@@ -198,13 +200,21 @@ int astro_satfilter_ready(struct astro_satfilter *sf)
 	return r;
 }
 
+/* One parsed set and the body it is in. */
+struct src_set {
+	struct astro_tle_set s;
+	size_t b;
+};
+
 static int set_order(const void *a, const void *b)
 {
-	const struct astro_tle_set *x = a, *y = b;
+	const struct src_set *x = a, *y = b;
 
-	if (x->catnum != y->catnum)
-		return x->catnum < y->catnum ? -1 : 1;
-	return (x->epoch_us > y->epoch_us) - (x->epoch_us < y->epoch_us);
+	if (x->s.catnum != y->s.catnum)
+		return x->s.catnum < y->s.catnum ? -1 : 1;
+	if (x->s.epoch_us != y->s.epoch_us)
+		return (x->s.epoch_us > y->s.epoch_us) - (x->s.epoch_us < y->s.epoch_us);
+	return (x->b > y->b) - (x->b < y->b);
 }
 
 /* "line 12: ..." → "line 12" so no catalogue text reaches a message. */
@@ -218,50 +228,102 @@ static void line_only(const char *msg, char *err, size_t errlen)
 		snprintf(err, errlen, "catalogue: not a TLE/3LE body");
 }
 
-long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
-			  size_t len, char *err, size_t errlen)
+/* Unix microseconds of a UTC JD. */
+static int64_t jd_to_unix_us(double jd)
 {
-	struct astro_tle_set *sets = NULL;
-	struct catalogue *c = NULL, *old;
-	size_t nsets = 0, dups = 0, bad = 0;
-	char msg[256];
-	long rc;
+	return (int64_t)llround((jd - 2440587.5) * 86400e6);
+}
 
-	rc = astro_tle_parse_body(body, len, ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS,
-				  &sets, &nsets, msg, sizeof(msg));
-	if (rc) {
-		line_only(msg, err, errlen);
-		explicit_bzero(msg, sizeof(msg));
-		goto out;
+/*
+ * A catalogue from the element sets of several bodies, one set per object:
+ * the one whose epoch is nearest target_jd (UTC; +INFINITY: the newest),
+ * and only sets within window_days of it (0: no window).  An empty body
+ * is skipped (a body is a source, and one source may have no sets).
+ */
+static long cat_build(const struct astro_satfilter_src *src, size_t nsrc, double target_jd,
+		      double window_days, struct catalogue **out, char *err, size_t errlen)
+{
+	struct src_set *all = NULL;
+	struct catalogue *c = NULL;
+	size_t n = 0, dups = 0, bad = 0, far = 0;
+	int64_t target = isinf(target_jd) ? INT64_MAX : jd_to_unix_us(target_jd);
+	int64_t window = (int64_t)(window_days * 86400e6);
+	char msg[256];
+	long rc = 0;
+
+	*out = NULL;
+	for (size_t b = 0; b < nsrc; b++) {
+		struct astro_tle_set *sets = NULL;
+		size_t ns = 0;
+		struct src_set *grown;
+
+		if (src[b].len == 0)
+			continue;
+		rc = astro_tle_parse_body(src[b].body, src[b].len,
+					  ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, &sets, &ns, msg,
+					  sizeof(msg));
+		if (rc) {
+			line_only(msg, err, errlen);
+			explicit_bzero(msg, sizeof(msg));
+			goto out;
+		}
+		grown = ns ? realloc(all, (n + ns) * sizeof(*all)) : all;
+		if (!grown) {
+			explicit_bzero(sets, ns * sizeof(*sets));
+			free(sets);
+			rc = -ENOMEM;
+			goto out;
+		}
+		all = grown;
+		for (size_t i = 0; i < ns; i++) {
+			all[n].s = sets[i];
+			all[n++].b = b;
+		}
+		explicit_bzero(sets, ns * sizeof(*sets));
+		free(sets);
 	}
-	if (nsets == 0) {
+	if (n == 0) {
 		snprintf(err, errlen, "catalogue: no element sets");
 		rc = -EINVAL;
 		goto out;
 	}
-	qsort(sets, nsets, sizeof(*sets), set_order);
+	qsort(all, n, sizeof(*all), set_order);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	c->bytes = nsets * sizeof(*c->rec);
+	c->bytes = n * sizeof(*c->rec);
 	c->rec = astro_secure_alloc(c->bytes);
 	if (!c->rec) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nsets; i++) {
-		const struct astro_tle_set *s = &sets[i];
+	for (size_t i = 0, j; i < n; i = j) {
+		const struct src_set *best = &all[i];
 		struct astro_tle_elements el;
+		uint64_t bd = UINT64_MAX;
 		double jd;
 
-		if (i + 1 < nsets && sets[i + 1].catnum == s->catnum) {
-			dups++;	/* a newer set of this object follows */
+		/* the group of this object; its set nearest the target */
+		for (j = i; j < n && all[j].s.catnum == all[i].s.catnum; j++) {
+			int64_t e = all[j].s.epoch_us;
+			uint64_t d = target == INT64_MAX ? (uint64_t)(INT64_MAX - e)
+				   : e > target ? (uint64_t)(e - target) : (uint64_t)(target - e);
+
+			if (d <= bd) {
+				bd = d;
+				best = &all[j];
+			}
+		}
+		dups += j - i - 1;
+		if (window && bd > (uint64_t)window) {
+			far++;
 			continue;
 		}
-		if (astro_tle_parse_elements(body + s->l1_off, s->l1_len, body + s->l2_off,
-					     s->l2_len, &el, msg, sizeof(msg)) != 0 ||
+		if (astro_tle_parse_elements(src[best->b].body + best->s.l1_off, best->s.l1_len,
+					     src[best->b].body + best->s.l2_off, best->s.l2_len, &el,
+					     msg, sizeof(msg)) != 0 ||
 		    astro_sgp4_init(&c->rec[c->n], &el) != 0) {
 			bad++;
 			explicit_bzero(&c->rec[c->n], sizeof(c->rec[0]));
@@ -280,23 +342,47 @@ long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 		goto out;
 	}
 	c->refs = 1;
+	astro_info("satfilter: catalogue built: %zu objects (%zu other sets, %zu unusable, %zu without a set near the time)",
+		   c->n, dups, bad, far);
+	*out = c;
+	c = NULL;
+	rc = (long)(*out)->n;
+out:
+	if (all) {
+		explicit_bzero(all, n * sizeof(*all));
+		free(all);
+	}
+	cat_free(c);
+	return rc;
+}
+
+long astro_satfilter_load_merged(struct astro_satfilter *sf, const struct astro_satfilter_src *src,
+				 size_t n, double target_jd, char *err, size_t errlen)
+{
+	struct catalogue *c, *old;
+	long rc = cat_build(src, n, target_jd, 0, &c, err, errlen);
+
+	if (rc < 0)
+		return rc;
 	c->loaded_ms = sf->o.now_ms();
 	pthread_mutex_lock(&sf->lock);
 	old = sf->cat;
 	sf->cat = c;
 	pthread_mutex_unlock(&sf->lock);
 	cat_put(sf, old);
-	astro_info("satfilter: catalogue loaded: %zu objects (%zu older duplicates, %zu unusable)",
-		   c->n, dups, bad);
-	rc = (long)c->n;
-	c = NULL;
-out:
-	if (sets) {
-		explicit_bzero(sets, nsets * sizeof(*sets));
-		free(sets);
-	}
-	cat_free(c);
 	return rc;
+}
+
+long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
+			  size_t len, char *err, size_t errlen)
+{
+	struct astro_satfilter_src one = { .body = (char *)body, .len = len };
+
+	if (len == 0) {
+		snprintf(err, errlen, "catalogue: no element sets");
+		return -EINVAL;
+	}
+	return astro_satfilter_load_merged(sf, &one, 1, INFINITY, err, errlen);
 }
 
 long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
@@ -754,13 +840,13 @@ static void visit_put(struct astro_satfilter *sf, struct visit *v)
 }
 
 /* Under the lock: the cached, unexpired visit `id`, or NULL. */
-static struct visit *find_locked(struct astro_satfilter *sf, int64_t id)
+static struct visit *find_locked(struct astro_satfilter *sf, int64_t id, int hist)
 {
 	int64_t now = sf->o.now_ms();
 
 	ASTRO_ASSERT_LOCKED(&sf->lock);
 	for (struct visit *v = sf->head; v; v = v->next)
-		if (v->id == id) {
+		if (v->id == id && v->hist == hist) {
 			if (v->state != 0 && (v->state < 0 || now >= v->expires_ms)) {
 				drop_locked(sf, v);
 				return NULL;
@@ -777,7 +863,34 @@ static int same_params(const struct visit *v, double t0, double t1, double ra,
 }
 
 /* Make sure visit `id` with these parameters is cached: 0 or -errno. */
-static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
+/* The catalogue of a historical visit, built from the history callback's
+ * bodies for the exposure's middle: 0 or -errno. */
+static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct catalogue **out)
+{
+	struct astro_satfilter_src src[ASTRO_SATFILTER_HISTORY_MAX_SRC];
+	double tai_utc = 37.0, mid_jd_utc;
+	size_t n = 0;
+	char err[256];
+	long rc;
+
+	/* a second off would not matter for "the nearest set"; the table
+	 * knows every year the catalogue can have */
+	(void)astro_timescale_tai_utc_at_tai((t0 + t1) / 2, &tai_utc);
+	mid_jd_utc = (t0 + t1) / 2 + 2400000.5 - tai_utc / 86400.0;
+	memset(src, 0, sizeof(src));
+	rc = sf->o.history(sf->o.history_arg, (mid_jd_utc - 2440587.5) * 86400.0, src,
+			   ASTRO_SATFILTER_HISTORY_MAX_SRC, &n);
+	if (rc == 0) {
+		rc = cat_build(src, n, mid_jd_utc, ASTRO_SATFILTER_HISTORY_DAYS, out, err, sizeof(err));
+		if (rc < 0)
+			astro_err("satfilter: historical catalogue not built: %s", err);
+	}
+	if (sf->o.history_release)
+		sf->o.history_release(sf->o.history_arg, src, n);
+	return rc < 0 ? (int)rc : 0;
+}
+
+static int ensure_visit(struct astro_satfilter *sf, int64_t id, int hist, double t0,
 			double t1, double ra, double dec, const char **why)
 {
 	struct visit *v;
@@ -787,7 +900,7 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 
 	pthread_mutex_lock(&sf->lock);
 	for (;;) {
-		v = find_locked(sf, id);
+		v = find_locked(sf, id, hist);
 		if (!v)
 			break;
 		if (v->state == 0) {
@@ -824,13 +937,18 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 		drop_locked(sf, v);	/* new parameters: recompute */
 		break;
 	}
-	c = sf->cat;
-	if (!c) {
+	c = hist ? NULL : sf->cat;
+	if (hist && !sf->o.history) {
+		pthread_mutex_unlock(&sf->lock);
+		*why = "historical visits need satfilter_catalog=spacetrack";
+		return -ENOTSUP;
+	}
+	if (!hist && !c) {
 		pthread_mutex_unlock(&sf->lock);
 		*why = "no satellite catalogue is loaded yet";
 		return -EAGAIN;
 	}
-	{
+	if (c) {
 		double mid = (t0 + t1) / 2 + 2400000.5;
 
 		if (fabs(mid - c->newest_jd) > ASTRO_SATFILTER_MAX_AGE_DAYS) {
@@ -838,16 +956,18 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 			*why = "exposure too far from the catalogue epoch";
 			return -ERANGE;
 		}
+		c->refs++;
 	}
-	c->refs++;
 	v = calloc(1, sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&sf->lock);
-		cat_put(sf, c);
+		if (c)
+			cat_put(sf, c);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
 	v->id = id;
+	v->hist = hist;
 	v->t0 = t0;
 	v->t1 = t1;
 	v->ra = ra;
@@ -865,8 +985,18 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 	lru_push(sf, v);
 	pthread_mutex_unlock(&sf->lock);
 
-	rc = compute_visit(sf, v, c);
-	cat_put(sf, c);
+	/* a historical visit's catalogue is its own: built (outside the lock:
+	 * it may fetch days) while other requests for the visit wait */
+	rc = hist ? history_cat(sf, t0, t1, &c) : 0;
+	if (rc == 0) {
+		rc = compute_visit(sf, v, c);
+		if (hist) {
+			cat_free(c);
+			c = NULL;
+		}
+	}
+	if (c)
+		cat_put(sf, c);
 
 	pthread_mutex_lock(&sf->lock);
 	v->state = rc ? rc : 1;
@@ -877,7 +1007,7 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, double t0,
 	pthread_mutex_unlock(&sf->lock);
 	visit_put(sf, v);
 	if (rc)
-		*why = "failed to compute the visit";
+		*why = hist ? "failed to compute the historical visit" : "failed to compute the visit";
 	return rc;
 }
 
@@ -987,16 +1117,15 @@ static int get_num(const struct astro_sfreq *r, enum astro_sfreq_field f, double
 	return 0;
 }
 
-/* `historical` is accepted only as false: sattle's history queries are not
- * implemented, and answering from the current catalogue would be wrong. */
-static int check_historical(const struct astro_sfreq *r, char *why, size_t wl)
+/* `historical`: absent or false 0, true 1 (sattle's flag), else a message. */
+static int get_historical(const struct astro_sfreq *r, int *hist, char *why, size_t wl)
 {
 	enum astro_sfreq_kind k = r->f[ASTRO_SFREQ_HISTORICAL].kind;
 
-	if (k == ASTRO_SFREQ_ABSENT || k == ASTRO_SFREQ_FALSE)
+	*hist = k == ASTRO_SFREQ_TRUE;
+	if (k == ASTRO_SFREQ_ABSENT || k == ASTRO_SFREQ_FALSE || k == ASTRO_SFREQ_TRUE)
 		return 0;
-	snprintf(why, wl, k == ASTRO_SFREQ_TRUE ? "historical visits are not supported"
-						: "historical is not a boolean");
+	snprintf(why, wl, "historical is not a boolean");
 	return -EINVAL;
 }
 
@@ -1007,14 +1136,14 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 	const char *fail = NULL;
 	int64_t id;
 	double t0, t1, ra, dec;
-	int rc;
+	int rc, hist;
 
 	if (get_int(r, ASTRO_SFREQ_VISIT_ID, &id, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_START, 41317.0, 88069.0, &t0, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_EXPOSURE_END, 41317.0, 88069.0, &t1, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_BORESIGHT_RA, -HUGE_VAL, HUGE_VAL, &ra, why, sizeof(why)) ||
 	    get_num(r, ASTRO_SFREQ_BORESIGHT_DEC, -90.0, 90.0, &dec, why, sizeof(why)) ||
-	    check_historical(r, why, sizeof(why)))
+	    get_historical(r, &hist, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
 	if (!(t1 >= t0) || (t1 - t0) * 86400.0 > ASTRO_SATFILTER_MAX_EXPOSURE_S)
 		return answer_error(answer, status, 400,
@@ -1024,9 +1153,10 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
 	ra = fmod(ra, 360.0);
 	if (ra < 0)
 		ra += 360.0;
-	rc = ensure_visit(sf, id, t0, t1, ra, dec, &fail);
+	rc = ensure_visit(sf, id, hist, t0, t1, ra, dec, &fail);
 	if (rc)
-		return answer_error(answer, status, rc == -EAGAIN ? 503 : rc == -ERANGE ? 400 : 500,
+		return answer_error(answer, status,
+				    rc == -EAGAIN ? 503 : rc == -ERANGE || rc == -ENOTSUP ? 400 : 500,
 				    "%s", fail ? fail : "failed to compute");
 	*status = 200;
 	return answer_json(json_pack("{s:I, s:s}", "visit_id", (json_int_t)id, "status",
@@ -1094,11 +1224,11 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 	int64_t id, det, *allow = NULL;
 	struct visit *v;
 	size_t nallow = 0;
-	int rc;
+	int rc, hist;
 
 	if (get_int(r, ASTRO_SFREQ_VISIT_ID, &id, why, sizeof(why)) ||
 	    get_int(r, ASTRO_SFREQ_DETECTOR_ID, &det, why, sizeof(why)) ||
-	    check_historical(r, why, sizeof(why)))
+	    get_historical(r, &hist, why, sizeof(why)))
 		return answer_error(answer, status, 400, "%s", why);
 	if (r->f[ASTRO_SFREQ_DIASOURCES].kind == ASTRO_SFREQ_ABSENT)
 		return answer_error(answer, status, 400, "Missing column diasources.");
@@ -1108,7 +1238,7 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 		return answer_error(answer, status, 413, "more than %u diasources in one request",
 				    ASTRO_SATFILTER_MAX_SOURCES);
 	pthread_mutex_lock(&sf->lock);
-	v = find_locked(sf, id);
+	v = find_locked(sf, id, hist);
 	if (v && v->state == 1)
 		v->refs++;
 	else
@@ -1116,7 +1246,8 @@ static int handle_sources(struct astro_satfilter *sf, const struct astro_sfreq *
 	pthread_mutex_unlock(&sf->lock);
 	if (!v)
 		return answer_error(answer, status, 404,
-				    "Provided visit %" PRId64 " not present in cache!.", id);
+				    "Provided visit %" PRId64 "%s not present in cache!.", id,
+				    hist ? "_historical" : "");
 	allow = malloc((r->nkept ? r->nkept : 1) * sizeof(*allow));
 	if (!allow) {
 		rc = answer_error(answer, status, 500, "out of memory");

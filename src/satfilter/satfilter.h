@@ -51,6 +51,13 @@
  * stay comparable.  TLE errors (km along track) are not what a buffer can
  * fix and are not covered.
  *
+ * Historical visits ("historical": true on a visit or DIASource request,
+ * as sattle): the visit is computed from a catalogue built for it from
+ * the history callback's bodies (per object the set nearest the exposure
+ * within ASTRO_SATFILTER_HISTORY_DAYS), freed once computed, and cached
+ * apart from the plain visit of the same id (sattle's key
+ * "<visit_id>_historical").
+ *
  * Answers are single-line JSON objects: a visit gives
  * {"visit_id": N, "status": "cached"}, DIASources give
  * {"visit_id": N, "detector_id": N, "allow_list": [...]}.  Every failure —
@@ -80,6 +87,18 @@
 /* A visit must lie within this many days of the newest catalogue epoch. */
 #define ASTRO_SATFILTER_MAX_AGE_DAYS 30.0
 
+/* A historical visit uses, per object, the set nearest its exposure
+ * within this many days. */
+#define ASTRO_SATFILTER_HISTORY_DAYS 3.0
+/* Bodies a history callback may hand back. */
+#define ASTRO_SATFILTER_HISTORY_MAX_SRC 16
+
+/* One body of element sets (TLE or 3LE text); cap is the caller's. */
+struct astro_satfilter_src {
+	char *body;
+	size_t len, cap;
+};
+
 struct astro_satfilter_opts {
 	double site_lat, site_lon, site_height;	/* WGS-84, deg, deg E, m */
 	double dut1_s;			/* UT1 - UTC */
@@ -88,6 +107,18 @@ struct astro_satfilter_opts {
 	unsigned max_visits;		/* default 512 */
 	unsigned visit_ttl_s;		/* default 1800 */
 	int64_t (*now_ms)(void);	/* monotonic clock; default astro_mono_ms */
+	/*
+	 * Element sets for a historical visit (NULL: historical visits are
+	 * refused with 400): fill src[0..max) with bodies holding the sets
+	 * around mid_unix (the exposure's middle, UTC Unix seconds), set *n;
+	 * 0 or -errno.  history_release gets them back once the catalogue
+	 * is built.  Of each object the set nearest mid_unix within
+	 * ASTRO_SATFILTER_HISTORY_DAYS is used.
+	 */
+	int (*history)(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
+		       size_t *n);
+	void (*history_release)(void *arg, struct astro_satfilter_src *src, size_t n);
+	void *history_arg;
 };
 
 struct astro_satfilter;
@@ -108,6 +139,15 @@ void astro_satfilter_destroy(struct astro_satfilter *sf);
  */
 long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 			  size_t len, char *err, size_t errlen);
+
+/*
+ * The same from several bodies (the public GP class and the CUI file),
+ * merged by catalogue number: of an object's sets the one whose epoch is
+ * nearest target_jd (UTC JD; INFINITY: the newest) is kept.  An empty
+ * body adds nothing.
+ */
+long astro_satfilter_load_merged(struct astro_satfilter *sf, const struct astro_satfilter_src *src,
+				 size_t n, double target_jd, char *err, size_t errlen);
 
 /* The same from a file, read into non-dumpable memory and wiped after. */
 long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <jansson.h>
 #include "core/astro.h"
 #include "services/http.h"
 #include "core/log.h"
@@ -371,6 +372,102 @@ int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 out:
 	free(sets);
 	free(body);
+	return rc;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" (space-track's date columns, UTC) to Unix seconds. */
+static int parse_st_date(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *e = s ? strptime(s, "%Y-%m-%d", &tm) : NULL;
+
+	if (!e)
+		return -EINVAL;
+	if ((*e == ' ' || *e == 'T') && !(e = strptime(e + 1, "%H:%M:%S", &tm)))
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/* A JSON member that space-track sends as a string (or, loosely, a number). */
+static const char *member_str(json_t *o, const char *name, char *buf, size_t n)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v) && buf) {
+		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
+			       int64_t deadline, char **body, size_t *len, size_t *cap,
+			       int64_t *uploaded_unix)
+{
+	char path[320], idbuf[32], id[32] = "";
+	char *list = NULL;
+	size_t llen = 0;
+	int64_t best_t = 0, best_d = INT64_MAX;
+	json_t *j = NULL;
+	int rc;
+
+	*body = NULL;
+	*len = *cap = 0;
+	snprintf(path, sizeof(path),
+		 "/fileshare/query/class/file/predicates/file_id,file_name,file_uploaded"
+		 "/folder_id/%d/orderby/file_uploaded%%20desc/format/json", folder);
+	rc = astro_st_get(st, path, deadline, &list, &llen);
+	if (rc)
+		return rc;
+	j = json_loadb(list, llen, 0, NULL);
+	if (!json_is_array(j)) {
+		astro_err("spacetrack: folder %d: the file list is not a JSON array", folder);
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(j); i++) {
+		json_t *f = json_array_get(j, i);
+		const char *fid = member_str(f, "FILE_ID", idbuf, sizeof(idbuf));
+		const char *up = member_str(f, "FILE_UPLOADED", NULL, 0);
+		int64_t t, d;
+
+		/* the column names come back as asked (lower case) or upper */
+		if (!fid)
+			fid = member_str(f, "file_id", idbuf, sizeof(idbuf));
+		if (!up)
+			up = member_str(f, "file_uploaded", NULL, 0);
+		if (!fid || !*fid || strspn(fid, "0123456789") != strlen(fid) || strlen(fid) >= sizeof(id))
+			continue;
+		if (parse_st_date(up, &t))
+			continue;
+		d = near_unix ? (t > near_unix ? t - near_unix : near_unix - t) : -t;
+		if (d < best_d) {
+			best_d = d;
+			best_t = t;
+			snprintf(id, sizeof(id), "%s", fid);
+		}
+	}
+	if (!*id) {
+		rc = -ENOENT;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/fileshare/query/class/download/file_id/%s", id);
+	rc = astro_st_get_secret(st, path, deadline, body, len, cap);
+	if (rc == 0 && *len == 0) {
+		astro_err("spacetrack: folder %d: file %s is empty", folder, id);
+		astro_secure_free(*body, *cap);
+		*body = NULL;
+		*cap = 0;
+		rc = -EIO;
+	}
+	if (rc == 0 && uploaded_unix)
+		*uploaded_unix = best_t;
+out:
+	json_decref(j);
+	free(list);
 	return rc;
 }
 

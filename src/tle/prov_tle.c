@@ -1,7 +1,8 @@
 /*
  * prov_tle.c — /tle/YYYY/MM/DD.{tle,3le}: every element set of a UTC day.
  *
- * Cache (database "tle"): "v1/day/YYYY-MM-DD" holds the day as a 3le body
+ * Cache (services/stday.h, shared with the satellite filter's historical
+ * visits): "v1/day/YYYY-MM-DD" holds the day as a 3le body
  * (LF, three lines per set, ordered by catalogue number then epoch);
  * "v1/idx/YYYY-MM-DD" holds "3le=N tle=N sets=N\n" so getattr can report
  * exact sizes without copying megabytes.  The body is written before the
@@ -27,9 +28,10 @@
 #include "core/provider.h"
 #include "core/services.h"
 #include "services/spacetrack.h"
+#include "services/stday.h"
 #include "core/stats.h"
 
-#define DB "tle"
+#define DB ASTRO_STDAY_DB
 #define FIRST_YEAR 1957
 /* A getattr answered just before a day was stored may reach the kernel a
  * little later, and its attributes live attr_keep_ms from then. */
@@ -121,14 +123,6 @@ static int parse_path(struct tle_priv *p, const char *path, struct tle_path *tp)
 	return 0;
 }
 
-static void day_key(char *buf, size_t n, const char *kind, int64_t day_unix)
-{
-	int64_t y;
-	unsigned m, d;
-
-	astro_civil_from_days(day_unix / 86400, &y, &m, &d);
-	snprintf(buf, n, "v1/%s/%04lld-%02u-%02u", kind, (long long)y, m, d);
-}
 
 struct idx {
 	uint64_t len3, lentle, nsets;
@@ -142,7 +136,7 @@ static int read_idx(struct tle_priv *p, int64_t day_unix, struct idx *ix)
 
 	if (!p->cache)
 		return -ENOENT;
-	day_key(key, sizeof(key), "idx", day_unix);
+	astro_stday_key(key, sizeof(key), "idx", day_unix);
 	rc = astro_cache_get(p->cache, DB, key, strlen(key), &ix->meta, (void **)&data);
 	if (rc)
 		return rc;
@@ -161,24 +155,6 @@ static int read_idx(struct tle_priv *p, int64_t day_unix, struct idx *ix)
 out:
 	free(data);
 	return rc;
-}
-
-/* Length of the tle rendering of a 3le body: drop every name line. */
-static size_t tle_len_of(const char *b, size_t len)
-{
-	size_t out = 0, pos = 0;
-	int line = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(b + pos, '\n', len - pos);
-		size_t ll = (nl ? (size_t)(nl - (b + pos)) + 1 : len - pos);
-
-		if (line % 3 != 0)
-			out += ll;
-		line++;
-		pos += ll;
-	}
-	return out;
 }
 
 static char *render_tle(const char *b, size_t len, size_t *outlen)
@@ -213,7 +189,7 @@ static char *render_tle(const char *b, size_t len, size_t *outlen)
 static int day_settled(const struct tle_priv *p, const struct tle_path *tp,
 		       const struct astro_cache_meta *m)
 {
-	return m->fetched_ms / 1000 - (tp->day_unix + 86400) > (int64_t)p->cfg->tle_final_after;
+	return astro_stday_settled(p->cfg, tp->day_unix, m);
 }
 
 static int day_fresh(const struct tle_priv *p, const struct tle_path *tp,
@@ -221,26 +197,6 @@ static int day_fresh(const struct tle_priv *p, const struct tle_path *tp,
 {
 	return day_settled(p, tp, m) ||
 	       astro_now_ms() < m->fetched_ms + (int64_t)p->cfg->tle_ttl * 1000;
-}
-
-static void store_day(struct tle_priv *p, int64_t day_unix, const char *body,
-		      size_t len, size_t nsets)
-{
-	struct astro_cache_meta m = { .fetched_ms = astro_now_ms() };
-	char key[32], idx[96];
-	int64_t age = p->now() - (day_unix + 86400);
-
-	if (!p->cache)
-		return;
-	m.ttl_s = p->cfg->tle_ttl;
-	if (age > (int64_t)p->cfg->tle_final_after)
-		m.flags |= ASTRO_CACHE_FINAL;
-	day_key(key, sizeof(key), "day", day_unix);
-	if (astro_cache_put(p->cache, DB, key, strlen(key), &m, body, len) != 0)
-		return;
-	snprintf(idx, sizeof(idx), "3le=%zu tle=%zu sets=%zu\n", len, tle_len_of(body, len), nsets);
-	day_key(key, sizeof(key), "idx", day_unix);
-	astro_cache_put(p->cache, DB, key, strlen(key), &m, idx, strlen(idx));
 }
 
 /*
@@ -306,7 +262,7 @@ static int fetch_once(struct tle_priv *p, int64_t day_unix, int64_t deadline,
 		else
 			rc = astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, &nsets);
 		if (rc == 0) {
-			store_day(p, day_unix, *body, *len, nsets);
+			astro_stday_store(p->cache, p->cfg, p->now(), day_unix, *body, *len, nsets);
 			invalidate_day(p, day_unix);
 		}
 		pthread_mutex_lock(&p->lock);
@@ -499,7 +455,7 @@ static int tle_open(void *priv, const char *path, int flags, struct astro_file *
 	if ((flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
 	indexed = read_idx(p, tp.day_unix, &ix) == 0;
-	day_key(key, sizeof(key), "day", tp.day_unix);
+	astro_stday_key(key, sizeof(key), "day", tp.day_unix);
 	if (p->cache && astro_cache_get(p->cache, DB, key, strlen(key), &m, (void **)&body) == 0) {
 		cached = 1;
 		len = m.len;

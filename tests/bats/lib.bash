@@ -21,16 +21,23 @@ require_fuse() {
 	command -v fusermount3 >/dev/null || skip "fusermount3 is not installed"
 }
 
-# start_standin NAME [args...]: run the stand-in; sets ST_PORT, ST_URL.
+# start_standin [args...]: run the stand-in (fixtures: $ST_DATA or the 2019 and
+# 2022 files); sets ST_PORT, ST_URL.
 start_standin() {
 	astro_tmp
-	local data=()
-	for f in "$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" \
-		 "$SHARED/data/tle/spacetrack_3le_2022-01-21_subset_crlf.3le"; do
+	local data=() files=("$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le"
+		"$SHARED/data/tle/spacetrack_3le_2022-01-21_subset_crlf.3le")
+	local synth=(--synthetic-day 2024-03-01:500)
+	# ST_DATA: these fixture files (space-separated) and no synthetic day
+	if [ -n "${ST_DATA:-}" ]; then
+		read -r -a files <<<"$ST_DATA"
+		synth=()
+	fi
+	for f in "${files[@]}"; do
 		[ -f "$f" ] && data+=(--data "$f")
 	done
 	python3 "$ROOT/tests/standin/spacetrack.py" --port 0 --user "$ST_USER" \
-		--password "$ST_PASS" "${data[@]}" --synthetic-day 2024-03-01:500 "$@" \
+		--password "$ST_PASS" "${data[@]}" "${synth[@]}" "$@" \
 		>"$T/standin.out" 2>"$T/standin.err" &
 	echo $! >"$T/standin.pid"
 	for _ in $(seq 1 100); do

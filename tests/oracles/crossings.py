@@ -6,7 +6,8 @@ download).
 
 usage: crossings.py CATALOG.3le OUTDIR [NVISITS]
 Writes OUTDIR/cat.tle (a subset of the catalogue: the crossing targets plus
-every 60th object as background) and OUTDIR/cases.txt:
+every 60th object as background), OUTDIR/targets.tle (the targets alone)
+and OUTDIR/cases.txt:
   D dut1_s                      skyfield's UT1-UTC at the visits (one value)
   V visit_id t0 t1 ra dec       a visit (MJD TAI, degrees)
   R visit_id ra dec ×4          a box the filter must reject (its nearest
@@ -207,6 +208,10 @@ def main():
             if sets[i][0]:
                 f.write(sets[i][0] + '\n')
             f.write(sets[i][1] + '\n' + sets[i][2] + '\n')
+    # the targets alone (tests that serve them from another source)
+    with open(os.path.join(sys.argv[2], 'targets.tle'), 'w') as f:
+        for i, _ in targets:
+            f.write((sets[i][0] or '0 TARGET') + '\n' + sets[i][1] + '\n' + sets[i][2] + '\n')
     out = [('D %.6f' % float(sky.ts.tai_jd(2400000.5 + epoch_mjd).dut1))]
     for vid, (i, t0) in enumerate(targets, start=1000):
         t1 = t0 + EXPOSURE_S / 86400

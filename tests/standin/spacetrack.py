@@ -80,6 +80,7 @@ import datetime as dt
 import http.cookies
 import http.server
 import json
+import os
 import secrets
 import signal
 import socket
@@ -371,6 +372,11 @@ def make_test(col, value, now):
             s = show(col, e)
             return s is not None and (needle in s.lower() if like else s.lower().startswith(needle))
         return text_match
+    if "," in value and all(t[:1] in "<>" and not t.startswith("<>") for t in value.split(",")):
+        # ">a,<b": every bound must hold (a range, as clients such as
+        # sattle write gp_history epoch windows), not a list of values
+        bounds = [make_test(col, t, now) for t in value.split(",")]
+        return lambda e: all(b(e) for b in bounds)
     for op, fn in (("<>", lambda a, b: a != b), (">", lambda a, b: a > b), ("<", lambda a, b: a < b)):
         if value.startswith(op):
             ref = convert(col, value[len(op):], now)
@@ -488,7 +494,8 @@ class State:
         self.user, self.password = args.user, args.password
         self.cfg = {"locked": False, "expired_500_html": False, "rate_mode": "500",
                     "rate_minute": args.rate_minute, "rate_hour": args.rate_hour,
-                    "lock_on_hour": False, "session_ttl": args.session_ttl}
+                    "lock_on_hour": False, "session_ttl": args.session_ttl,
+                    "cui_access": not args.no_cui_access}
         self.offset = 0.0
         self.sessions = {}
         self.hits = collections.deque()
@@ -506,11 +513,25 @@ class State:
                                      dt.datetime(2000, 12, 29, 18, 0, 0))
         self.next_late = 90100
         self.gp = None
+        # fileshare folder 59: controlled (CUI) element sets, served only
+        # as files there; their objects are absent from gp and gp_history
+        self.cui_files = []
+        for i, (uploaded, path) in enumerate(args.cui, start=1):
+            with open(path, "rb") as f:
+                self.cui_files.append({"id": 1000 + i, "name": os.path.basename(path),
+                                       "uploaded": uploaded, "body": f.read()})
+        hidden = set()
+        for cf in self.cui_files:
+            for line in cf["body"].decode("latin-1").splitlines():
+                if line.startswith("1 ") and len(line) >= 7:
+                    hidden.add(decode_catnum(line[2:7]))
+        self.rows = [e for e in self.rows if e.norad not in hidden]
 
     @staticmethod
     def zero_counters():
         return {"logins": 0, "logins_ok": 0, "logins_failed": 0, "logouts": 0, "queries": 0,
-                "requests": 0, "rate_limited": 0, "emails": 0, "by_path": {}}
+                "requests": 0, "rate_limited": 0, "emails": 0, "fileshare": 0,
+                "by_path": {}}
 
     def now(self):
         return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).replace(tzinfo=None)
@@ -698,6 +719,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 c["logouts"] += 1
             elif path.startswith("/basicspacedata/"):
                 c["queries"] += 1
+            elif path.startswith("/fileshare/"):
+                c["fileshare"] += 1
         breach = st.count_request(now)   # before anything can fail: every request counts
         body = self.read_body()
 
@@ -736,6 +759,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, '"Successfully logged out"', "application/json")
         if method == "GET" and path.startswith("/basicspacedata/"):
             return self.query(path)
+        if method == "GET" and path.startswith("/fileshare/"):
+            return self.fileshare(path)
         self.send(404, "not found\n", "text/plain")
 
     def login(self, body):
@@ -782,6 +807,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(500, "<html><body>Query result too large</body></html>\n", "text/html")
         ctype, body = render(result, opts, total)
         self.send(200, body, ctype)
+
+    def fileshare(self, path):
+        """Folder 59's file list and downloads.  An account without access
+        to the folder sees it empty ([]) and is refused a download (403)."""
+        st = self.st
+        if not st.session_ok(self.entry["cookie"], st.clock()):
+            return self.send(401, NOT_LOGGED_IN, "application/json")
+        parts = [urllib.parse.unquote(p) for p in path.split("/")[2:]]
+        if len(parts) < 3 or parts[0].lower() != "query" or parts[1].lower() != "class":
+            raise BadRequest("expected query/class/<class>/...")
+        cls, rest = parts[2].lower(), parts[3:]
+        if len(rest) % 2:
+            raise BadRequest("predicate %s has no value" % rest[-1])
+        pred = {k.lower(): v for k, v in zip(rest[::2], rest[1::2])}
+        with st.lock:
+            access = st.cfg["cui_access"]
+        if cls == "file":
+            if pred.get("folder_id") != "59" or not access:
+                return self.send(200, "[]", "application/json")
+            files = sorted(st.cui_files, key=lambda f: f["uploaded"],
+                           reverse="desc" in pred.get("orderby", "").lower())
+            cols = [c.strip().upper() for c in pred.get("predicates", "file_id,file_name,file_uploaded").split(",")]
+            val = {"FILE_ID": lambda f: str(f["id"]), "FILE_NAME": lambda f: f["name"],
+                   "FILE_UPLOADED": lambda f: f["uploaded"], "FOLDER_ID": lambda f: "59"}
+            if any(c not in val for c in cols):
+                raise BadRequest("unknown predicate in %s" % pred.get("predicates"))
+            return self.send(200, compact([{c: val[c](f) for c in cols} for f in files]), "application/json")
+        if cls == "download":
+            f = next((f for f in st.cui_files if str(f["id"]) == pred.get("file_id")), None)
+            if f is None:
+                return self.send(404, compact({"error": "no such file"}), "application/json")
+            if not access:
+                return self.send(403, compact({"error": "You do not have access to this folder"}),
+                                 "application/json")
+            return self.send(200, f["body"], "text/plain")
+        raise BadRequest("unknown fileshare class %s" % parts[2])
 
     # -- control
 
@@ -887,6 +948,16 @@ def day_count(text):
     return day, n
 
 
+def cui_file(text):
+    path, sep, when = text.partition("@")
+    when = when if sep else "2019-12-19 00:00:00"
+    try:
+        dt.datetime.strptime(when, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise argparse.ArgumentTypeError("upload time must be YYYY-MM-DD HH:MM:SS, got %r" % when)
+    return when, path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="space-track.org stand-in for tests")
     p.add_argument("--port", type=int, default=0)
@@ -899,6 +970,12 @@ def main(argv=None):
     p.add_argument("--rate-hour", type=int, default=300)
     p.add_argument("--session-ttl", type=float, default=7200)
     p.add_argument("--log")
+    p.add_argument("--cui", action="append", default=[], type=cui_file,
+                   metavar="FILE[@YYYY-MM-DD HH:MM:SS]",
+                   help="a file of fileshare folder 59 (CUI), uploaded then (default 2019-12-19 00:00:00); "
+                        "its objects leave gp and gp_history")
+    p.add_argument("--no-cui-access", action="store_true",
+                   help="the account cannot read folder 59 (switch: cui_access)")
     p.add_argument("--write-synthetic", metavar="FILE")
     args = p.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost"):

@@ -1,0 +1,47 @@
+/*
+ * stday.h — one UTC day of space-track element sets through the shared
+ * LMDB cache: the layout /tle serves and the satellite filter's historical
+ * visits read, so a day fetched by either costs the other no query.
+ *
+ * Cache (database "tle"): "v1/day/YYYY-MM-DD" holds the day as a 3le body
+ * (LF, three lines per set, ordered by catalogue number then epoch);
+ * "v1/idx/YYYY-MM-DD" holds "3le=N tle=N sets=N\n".  The body is written
+ * before the index, so an index always describes a complete body.  A day
+ * fetched more than tle_final_after after its end is settled (cached for
+ * good); any other copy is fresh for tle_ttl after its fetch.
+ */
+#ifndef ASTRO_STDAY_H
+#define ASTRO_STDAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/config.h"
+#include "services/cache.h"
+#include "services/spacetrack.h"
+
+#define ASTRO_STDAY_DB "tle"
+
+/* "v1/<kind>/YYYY-MM-DD" for the day starting at day_unix (00:00 UTC). */
+void astro_stday_key(char *buf, size_t n, const char *kind, int64_t day_unix);
+
+/* Settled: fetched more than cfg->tle_final_after after the day's end. */
+int astro_stday_settled(const struct astro_config *cfg, int64_t day_unix,
+			const struct astro_cache_meta *m);
+
+/* Store a fetched day (body, then index).  now_unix decides "final". */
+void astro_stday_store(struct astro_cache *cache, const struct astro_config *cfg,
+		       int64_t now_unix, int64_t day_unix, const char *body, size_t len,
+		       size_t nsets);
+
+/*
+ * The day's 3le body (malloc'd, NUL-terminated): from the cache when it is
+ * there and fresh (no request), else fetched with astro_st_fetch_day and
+ * stored.  A failed refresh of a stale copy returns the stale copy.
+ * *fetched (may be NULL) tells whether space-track was asked.  cache may
+ * be NULL (always fetched, nothing stored).
+ */
+int astro_stday_get(struct astro_spacetrack *st, struct astro_cache *cache,
+		    const struct astro_config *cfg, int64_t day_unix, int64_t deadline_ms,
+		    char **body, size_t *len, int *fetched);
+
+#endif
