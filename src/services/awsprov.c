@@ -871,7 +871,7 @@ int astro_awsprov_get(const char *file, const char *profile, const char *source,
 	p->next = reg;
 	reg = p;
 	pthread_mutex_unlock(&reg_lock);
-	astro_notice("aws credentials: %s", p->cur.source);
+	astro_info("aws credentials: %s", p->cur.source);
 	*out = p;
 	return 0;
 fail:
