@@ -104,6 +104,7 @@ struct astro_config {
 	char *s3_region;
 	char *s3_credentials;
 	char *s3_profile;
+	char *s3_credentials_source;	/* "auto" or one source of awsprov.h */
 	bool s3_anonymous;
 	bool s3_request_payer;
 	int s3_path_style;		/* -1 auto, 0 off, 1 on */

@@ -28,11 +28,19 @@
 #include "services/http.h"
 #include "services/sigv4.h"
 
-/* Who signs: region, credentials (NULL: anonymous), requester pays. */
+struct astro_awsprov;
+
+/*
+ * Who signs: region, credentials, requester pays.  With `prov` (awsprov.h)
+ * the credentials are taken from it at each signature (refreshed when due)
+ * and a request refused as ExpiredToken is re-signed with fresh ones and
+ * sent once more; else `cred` (NULL with no prov: anonymous).
+ */
 struct astro_aws_signer {
 	const char *region;
 	const struct astro_awscred *cred;
 	int request_payer;
+	struct astro_awsprov *prov;
 };
 
 struct astro_aws_req {

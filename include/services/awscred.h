@@ -21,7 +21,8 @@
  * Guarantees: a file readable or writable by group or others is refused
  * (-EPERM) before its content is read, as is anything but a regular file;
  * every rejection comes with a one-line message naming the file, line and
- * problem, never the secret.  Secrets are wiped from memory on free.
+ * problem, never the secret.  Keys are held in astro_secure memory (free
+ * them only with astro_awscred_free), wiped on free.
  * Thread-safety: reentrant; reads the environment (getenv), so do not
  * change the environment concurrently.
  */
@@ -53,8 +54,14 @@ int astro_awscred_from_file(const char *path, const char *profile,
 /* AWS_* variables.  0; -ENOENT if unset; -EINVAL if only half set. */
 int astro_awscred_from_env(struct astro_awscred *out, char *err, size_t errlen);
 
+/* The shared credentials file ($AWS_SHARED_CREDENTIALS_FILE or
+ * ~/.aws/credentials), profile `profile` (NULL: $AWS_PROFILE, else
+ * "default").  -ENOENT when there is no such file, or it lacks [default]. */
+int astro_awscred_from_shared(const char *profile, struct astro_awscred *out, char *err,
+			      size_t errlen);
+
 /*
- * The whole lookup above.  0 with credentials; -ENOENT when none were
+ * The whole lookup above (awsprov.h adds the rest of the SDK chain).  0 with credentials; -ENOENT when none were
  * found anywhere (anonymous access); other -errno (with err) when a source
  * exists but is unusable — that is an error, never a silent fallback.
  */

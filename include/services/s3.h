@@ -3,7 +3,7 @@
  *
  * What it does: builds S3 URLs (path- or virtual-host-style, AWS or any
  * custom endpoint), signs and sends them through aws.h (SigV4, credentials
- * from awscred.h) unless anonymous, and performs GetObject (ranged, with
+ * from awsprov.h, shared and refreshed) unless anonymous, and performs GetObject (ranged, with
  * If-Match, or whole), HeadObject, ListObjectsV2, PutObject (optionally
  * conditional: If-None-Match: * to create only, If-Match: ETag to replace
  * only that version) and DeleteObject.  The same ranged-read path serves
@@ -59,6 +59,7 @@ struct astro_s3_cfg {
 	const char *region;		/* NULL: us-east-1 */
 	const char *credentials;	/* s3_credentials file or NULL */
 	const char *profile;		/* NULL: $AWS_PROFILE / default */
+	const char *credentials_source;	/* NULL/"auto": the chain (awsprov.h) */
 	int anonymous;			/* never sign */
 	int request_payer;		/* send and sign x-amz-request-payer */
 	int path_style;			/* -1 auto (on for a custom endpoint) */

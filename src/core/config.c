@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "core/config.h"
 #include "core/log.h"
+#include "services/awsprov.h"
 
 #define MASK "********"
 /* A config or credentials file larger than this is certainly a mistake. */
@@ -135,6 +136,10 @@ static const struct opt opts[] = {
 	{ .name = "s3_profile", .type = T_STR, .off = F(s3_profile), .required = true,
 	  .dflt = "default", .arg = "NAME", .help = "profile in the credentials file",
 	  .expect = "expected a profile name" },
+	{ .name = "s3_credentials_source", .type = T_STR, .off = F(s3_credentials_source),
+	  .required = true, .dflt = "auto",
+	  .arg = "SOURCE", .help = "auto, env, web_identity, profile, container or imds",
+	  .expect = "expected auto, env, web_identity, profile, container or imds" },
 	{ .name = "s3_anonymous", .type = T_BOOL, .off = F(s3_anonymous), .dflt = "off",
 	  .help = "never sign S3 requests", .expect = E_BOOL },
 	{ .name = "s3_request_payer", .type = T_BOOL, .off = F(s3_request_payer), .dflt = "off",
@@ -1634,6 +1639,16 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 	if (cfg->s3_anonymous && cfg->s3_request_payer)
 		return astro_err_set(err, errlen, -EINVAL,
 				     "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
+	if (!astro_awsprov_source_ok(cfg->s3_credentials_source))
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_credentials_source: expected auto, env, web_identity, "
+				     "profile, container or imds, not '%.*s'",
+				     ECHO_MAX, cfg->s3_credentials_source);
+	if (cfg->s3_credentials && strcmp(cfg->s3_credentials_source, "auto") != 0 &&
+	    strcmp(cfg->s3_credentials_source, "profile") != 0)
+		return astro_err_set(err, errlen, -EINVAL,
+				     "s3_credentials names a file but s3_credentials_source is %s",
+				     cfg->s3_credentials_source);
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
 		return rc;

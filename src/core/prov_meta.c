@@ -3,7 +3,8 @@
  *
  *   stats    JSON counters (upstream requests, bytes, errors by service;
  *            cache hits and misses; limiter state)
- *   config   the effective configuration, secrets masked
+ *   config   the effective configuration, secrets masked, and where the
+ *            AWS credentials in use came from (key masked)
  *   version  "astrofs <version>" and the library versions it runs with
  *
  * Each open takes one snapshot, so a multi-read `cat` is consistent.
@@ -20,6 +21,7 @@
 #include "core/provider.h"
 #include "core/services.h"
 #include "core/stats.h"
+#include "services/awsprov.h"
 
 struct meta_priv {
 	const struct astro_config *cfg;
@@ -39,12 +41,24 @@ static char *make_version(const struct meta_priv *p)
 	return s;
 }
 
+/* The options, then the AWS credentials in use: source shown, key masked. */
+static char *config_text(const struct meta_priv *p)
+{
+	char *c = astro_config_dump(p->cfg), *a = astro_awsprov_describe(), *s = NULL;
+
+	if (c && a && asprintf(&s, "%s%s", c, a) < 0)
+		s = NULL;
+	free(c);
+	free(a);
+	return s;
+}
+
 static char *render(struct meta_priv *p, const char *path)
 {
 	if (strcmp(path, "stats") == 0)
 		return astro_stats_json();
 	if (strcmp(path, "config") == 0)
-		return astro_config_dump(p->cfg);
+		return config_text(p);
 	if (strcmp(path, "version") == 0)
 		return make_version(p);
 	return NULL;

@@ -968,6 +968,7 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 		struct astro_s3_cfg sc = {
 			.endpoint = cfg->s3_endpoint, .region = cfg->s3_region,
 			.credentials = cfg->s3_credentials, .profile = cfg->s3_profile,
+			.credentials_source = cfg->s3_credentials_source,
 			.anonymous = cfg->s3_anonymous, .request_payer = cfg->s3_request_payer,
 			.path_style = cfg->s3_path_style, .timeout_ms = cfg->timeout * 1000u,
 		};

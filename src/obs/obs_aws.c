@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include "core/astro.h"
 #include "services/aws.h"
-#include "services/awscred.h"
+#include "services/awsprov.h"
 #include "services/http.h"
 #include "core/log.h"
 #include "obs_aws.h"
@@ -34,7 +34,7 @@ struct queue_url {
 struct aws {
 	char region[64], prefix[100], table[256], bucket[64];
 	char sqs[URL_MAX], ddb[URL_MAX], s3[URL_MAX];
-	struct astro_awscred cred;
+	struct astro_awsprov *cred;	/* shared with /fits when the settings match */
 	struct astro_s3 *s3c;		/* the images bucket, path style */
 	unsigned visibility_s, timeout_ms, retention_s;
 	pthread_mutex_t lock;
@@ -242,7 +242,7 @@ static int aws_call(struct aws *a, const char *service, const char *endpoint,
 		    const char *const *headers, const char *body, int idempotent,
 		    struct astro_http_resp *resp)
 {
-	struct astro_aws_signer sg = { a->region, &a->cred, 0 };
+	struct astro_aws_signer sg = { .region = a->region, .prov = a->cred };
 	struct astro_aws_req q = {
 		.service = service, .method = "POST", .base = endpoint, .path = "/",
 		.headers = headers, .body = body, .body_len = strlen(body),
@@ -1198,7 +1198,7 @@ static void aws_close(void *impl)
 
 	if (!a)
 		return;
-	astro_awscred_free(&a->cred);
+	astro_awsprov_put(a->cred);
 	astro_s3_free(a->s3c);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -1277,17 +1277,18 @@ int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
 		rc = -EINVAL;
 		goto fail;
 	}
-	rc = astro_awscred_resolve(o->credentials, o->profile, &a->cred, msg, sizeof(msg));
+	rc = astro_awsprov_get(o->credentials, o->profile, o->credentials_source, &a->cred, msg,
+			       sizeof(msg));
 	if (rc < 0) {
 		/* Every AWS API here needs a signature. */
 		snprintf(err, errlen, "credentials: %s",
-			 rc == -ENOENT ? "none found (set AWS_ACCESS_KEY_ID/"
-					 "AWS_SECRET_ACCESS_KEY or a credentials file)" : msg);
+			 rc == -ENOENT ? "none found (environment, web identity, "
+					 "credentials file, container or instance role)" : msg);
 		goto fail;
 	}
 	struct astro_s3_cfg sc = {
 		.endpoint = a->s3, .region = a->region, .credentials = o->credentials,
-		.profile = o->profile, .path_style = 1, .timeout_ms = a->timeout_ms,
+		.profile = o->profile, .credentials_source = o->credentials_source, .path_style = 1, .timeout_ms = a->timeout_ms,
 	};
 	rc = astro_s3_new(&sc, &a->s3c, msg, sizeof(msg));
 	if (rc < 0) {

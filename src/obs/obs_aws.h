@@ -52,7 +52,8 @@ struct astro_obs_aws_opts {
 	const char *prefix;		/* queue name prefix; NULL: "astrofs" */
 	const char *table;		/* NULL: "astrofs_obs" */
 	const char *bucket;		/* NULL: "astrofs-obs" */
-	const char *credentials;	/* credentials file or NULL (awscred.h lookup) */
+	const char *credentials;	/* credentials file or NULL (awsprov.h chain) */
+	const char *credentials_source;	/* NULL/"auto" or one source (awsprov.h) */
 	const char *profile;
 	unsigned visibility_s;		/* 0: 60 */
 	unsigned timeout_ms;		/* per request; 0: 10000 */

@@ -1012,6 +1012,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			.s3_endpoint = cfg->obs_s3_endpoint, .prefix = cfg->obs_sqs_prefix,
 			.table = cfg->obs_table, .bucket = cfg->obs_bucket,
 			.credentials = cfg->obs_aws_credentials,
+			.credentials_source = cfg->s3_credentials_source,
 			.timeout_ms = cfg->timeout ? cfg->timeout * 1000u : 0,
 		};
 

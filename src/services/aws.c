@@ -7,13 +7,15 @@
 #include <string.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "core/log.h"
 #include "services/aws.h"
+#include "services/awsprov.h"
 #include "services/s3xml.h"
 
 #define MAX_CALLER_HEADERS 8
 
-int astro_aws_send(const struct astro_aws_signer *sg, const struct astro_aws_req *q,
-		   struct astro_http_resp *resp)
+static int send_once(const struct astro_aws_signer *sg, const struct astro_awscred *cred,
+		     const struct astro_aws_req *q, struct astro_http_resp *resp)
 {
 	/* Anonymous requests still go through the signer, with a throwaway
 	 * key, so path and query are encoded exactly as signed ones. */
@@ -34,15 +36,15 @@ int astro_aws_send(const struct astro_aws_signer *sg, const struct astro_aws_req
 		.query = q->query, .nquery = q->nquery, .headers = q->headers,
 		.payload = q->body, .payload_len = q->body_len,
 		.region = sg->region, .service = q->service,
-		.request_payer = sg->request_payer && sg->cred,
+		.request_payer = sg->request_payer && cred,
 		.now = astro_now_ms() / 1000,
 	};
 	struct astro_sigv4_creds cr = { 0 };
 
-	if (sg->cred)
-		cr = (struct astro_sigv4_creds){ sg->cred->access_key, sg->cred->secret_key,
-						 sg->cred->session_token };
-	rc = astro_sigv4_sign(&sr, sg->cred ? &cr : &dummy, &so);
+	if (cred)
+		cr = (struct astro_sigv4_creds){ cred->access_key, cred->secret_key,
+						 cred->session_token };
+	rc = astro_sigv4_sign(&sr, cred ? &cr : &dummy, &so);
 	if (rc)
 		goto out;
 	ul = strlen(q->base) + strlen(so.path) + strlen(so.query) + 2;
@@ -59,7 +61,7 @@ int astro_aws_send(const struct astro_aws_signer *sg, const struct astro_aws_req
 		}
 		hdrs[nh++] = *h;
 	}
-	for (char **h = so.headers; sg->cred && h && *h && nh < MAX_CALLER_HEADERS + 10; h++)
+	for (char **h = so.headers; cred && h && *h && nh < MAX_CALLER_HEADERS + 10; h++)
 		hdrs[nh++] = *h;
 	if (q->body)
 		hdrs[nh++] = "Expect:";	/* no 100-continue round trip */
@@ -74,6 +76,48 @@ int astro_aws_send(const struct astro_aws_signer *sg, const struct astro_aws_req
 out:
 	astro_sigv4_out_free(&so);
 	free(url);
+	return rc;
+}
+
+/*
+ * Did the server refuse these temporary credentials as expired?  S3 and
+ * STS say ExpiredToken, the JSON services ExpiredTokenException; a HEAD
+ * answer has no body, so its bare 400 counts too.
+ */
+static int token_expired(const struct astro_aws_req *q, const struct astro_http_resp *r)
+{
+	char code[64];
+
+	if (r->status != 400 && r->status != 403)
+		return 0;
+	if (r->body_len == 0)
+		return r->status == 400 && strcmp(q->method, "HEAD") == 0;
+	astro_aws_error(r->status, r->body, r->body_len, code, sizeof(code), NULL, 0, NULL);
+	return strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0;
+}
+
+int astro_aws_send(const struct astro_aws_signer *sg, const struct astro_aws_req *q,
+		   struct astro_http_resp *resp)
+{
+	struct astro_awscred c;
+	unsigned gen = 0;
+	int rc;
+
+	if (!sg->prov)
+		return send_once(sg, sg->cred, q, resp);
+	/* A copy for this request: a refresh never waits on a transfer. */
+	if ((rc = astro_awsprov_current(sg->prov, &c, &gen)) < 0)
+		return rc;
+	rc = send_once(sg, &c, q, resp);
+	astro_awscred_free(&c);
+	if (rc == 0 && token_expired(q, resp) && astro_awsprov_expired(sg->prov, gen)) {
+		astro_info("%s: credentials expired early; refreshed and sent again", q->service);
+		astro_http_resp_free(resp);
+		if ((rc = astro_awsprov_current(sg->prov, &c, &gen)) < 0)
+			return rc;
+		rc = send_once(sg, &c, q, resp);
+		astro_awscred_free(&c);
+	}
 	return rc;
 }
 

@@ -14,12 +14,21 @@
 
 #define MAX_FILE (1024 * 1024)
 
+/* Every key lives in astro_secure memory: out of core dumps, wiped. */
 static void wipe_free(char *s)
 {
+	astro_secure_strfree(s);
+}
+
+static char *secure_strndup(const char *v, size_t n)
+{
+	char *s = astro_secure_alloc(n + 1);
+
 	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
+		memcpy(s, v, n);
+		s[n] = '\0';
 	}
+	return s;
 }
 
 void astro_awscred_free(struct astro_awscred *c)
@@ -48,7 +57,7 @@ static void trim(const char **s, const char **e)
 
 static int set_value(char **slot, const char *v, size_t n)
 {
-	char *s = strndup(v, n);
+	char *s = secure_strndup(v, n);
 
 	if (!s)
 		return -ENOMEM;
@@ -273,9 +282,9 @@ int astro_awscred_from_env(struct astro_awscred *out, char *err, size_t errlen)
 				     ak && *ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				     ak && *ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 	}
-	out->access_key = strdup(ak);
-	out->secret_key = strdup(sk);
-	out->session_token = tok && *tok ? strdup(tok) : NULL;
+	out->access_key = astro_secure_strdup(ak);
+	out->secret_key = astro_secure_strdup(sk);
+	out->session_token = tok && *tok ? astro_secure_strdup(tok) : NULL;
 	if (!out->access_key || !out->secret_key || (tok && *tok && !out->session_token)) {
 		astro_awscred_free(out);
 		return -ENOMEM;
@@ -284,23 +293,16 @@ int astro_awscred_from_env(struct astro_awscred *out, char *err, size_t errlen)
 	return 0;
 }
 
-int astro_awscred_resolve(const char *file, const char *profile,
-			  struct astro_awscred *out, char *err, size_t errlen)
+int astro_awscred_from_shared(const char *profile, struct astro_awscred *out, char *err,
+			      size_t errlen)
 {
 	const char *shared = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	char path[4096];
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	if (!profile || !*profile)
 		profile = getenv("AWS_PROFILE");
-	if (file && *file) {
-		rc = astro_awscred_from_file(file, profile, out, err, errlen);
-		/* -ENOENT means "anonymous" to the caller; a named file must work. */
-		return rc == -ENOENT ? -EINVAL : rc;
-	}
-	rc = astro_awscred_from_env(out, err, errlen);
-	if (rc != -ENOENT)
-		return rc;
 	if (shared && *shared) {
 		if (astro_strlcpy(path, shared, sizeof(path)) < 0)
 			return -ENAMETOOLONG;
@@ -314,10 +316,8 @@ int astro_awscred_resolve(const char *file, const char *profile,
 		if (n < 0 || (size_t)n >= sizeof(path))
 			return -ENAMETOOLONG;
 	}
-	if (access(path, F_OK) != 0 && errno == ENOENT) {
-		memset(out, 0, sizeof(*out));
+	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return -ENOENT;
-	}
 	rc = astro_awscred_from_file(path, profile, out, err, errlen);
 	/*
 	 * A shared file without [default] just means "no credentials here"
@@ -326,4 +326,22 @@ int astro_awscred_resolve(const char *file, const char *profile,
 	if (rc == -ENOENT && profile && strcmp(profile, "default") != 0)
 		rc = -EINVAL;
 	return rc;
+}
+
+int astro_awscred_resolve(const char *file, const char *profile,
+			  struct astro_awscred *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!profile || !*profile)
+		profile = getenv("AWS_PROFILE");
+	if (file && *file) {
+		rc = astro_awscred_from_file(file, profile, out, err, errlen);
+		/* -ENOENT means "anonymous" to the caller; a named file must work. */
+		return rc == -ENOENT ? -EINVAL : rc;
+	}
+	rc = astro_awscred_from_env(out, err, errlen);
+	if (rc != -ENOENT)
+		return rc;
+	return astro_awscred_from_shared(profile, out, err, errlen);
 }

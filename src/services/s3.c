@@ -12,7 +12,7 @@
 #include <curl/curl.h>
 #include "core/astro.h"
 #include "services/aws.h"
-#include "services/awscred.h"
+#include "services/awsprov.h"
 #include "services/http.h"
 #include "core/log.h"
 #include "services/s3.h"
@@ -29,7 +29,7 @@ struct s3_real {
 	int anonymous;
 	int request_payer;
 	unsigned timeout_ms;
-	struct astro_awscred cred;
+	struct astro_awsprov *cred;	/* shared with every client of the same settings */
 };
 
 /* Split "scheme://authority/path"; curl omits a default port from Host, so
@@ -76,7 +76,7 @@ static void real_free(struct astro_s3 *s0)
 	free(s->authority);
 	free(s->prefix);
 	free(s->region);
-	astro_awscred_free(&s->cred);
+	astro_awsprov_put(s->cred);
 	free(s);
 }
 
@@ -107,9 +107,10 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	s->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
 	s->anonymous = cfg->anonymous;
 	if (!s->anonymous) {
-		rc = astro_awscred_resolve(cfg->credentials, cfg->profile, &s->cred, msg, msglen);
+		/* awsprov says once when there are none */
+		rc = astro_awsprov_get(cfg->credentials, cfg->profile, cfg->credentials_source,
+				       &s->cred, msg, msglen);
 		if (rc == -ENOENT) {
-			astro_notice("s3: no credentials found; requests are anonymous (unsigned)");
 			s->anonymous = 1;
 			rc = 0;
 		} else if (rc) {
@@ -367,7 +368,7 @@ static int s3_send(struct s3_real *s, const struct sreq *q, struct astro_http_re
 	if (rc)
 		goto out;
 	struct astro_aws_signer sg = {
-		.region = s->region, .cred = s->anonymous ? NULL : &s->cred,
+		.region = s->region, .prov = s->anonymous ? NULL : s->cred,
 		.request_payer = s->request_payer,
 	};
 	struct astro_aws_req ar = {

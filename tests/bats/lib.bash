@@ -9,6 +9,8 @@ ASTROFS=$ROOT/build/astrofs
 SHARED=${ASTRO_SHARED:-$ROOT/../shared}
 ST_USER=astro-tester
 ST_PASS='s3cr3t-Pa55word!'
+# No test sends anything to 169.254.169.254 (awscred.bats uses a loopback IMDS).
+export AWS_EC2_METADATA_DISABLED=true
 
 # A private scratch area per test file.
 astro_tmp() {

@@ -3,6 +3,9 @@
 # SIM_STORE (e.g. (--store DIR) or (--backend aws ...)), log in $T/sim.log.
 # Every wait is bounded; stop_sim always reaps what start_sim started.
 
+# No test reaches the real instance metadata service (169.254.169.254).
+export AWS_EC2_METADATA_DISABLED=true
+
 start_sim() {
 	"$SIM" "${SIM_STORE[@]}" --config "$CONF" --status-interval 0.5 "$@" \
 		>>"$T/sim.log" 2>&1 3>&- &

@@ -67,7 +67,8 @@ static void signed_and_anonymous_requests(void **state)
 {
 	struct astro_awscred cred = { .access_key = (char *)"AKIDTEST",
 				      .secret_key = (char *)"secret" };
-	struct astro_aws_signer sg = { "eu-west-1", &cred, 0 }, anon = { "eu-west-1", NULL, 1 };
+	struct astro_aws_signer sg = { .region = "eu-west-1", .cred = &cred },
+				anon = { .region = "eu-west-1", .request_payer = 1 };
 	static const char *const h[] = { "Content-Type: application/x-amz-json-1.0", NULL };
 	const struct astro_sigv4_param q[] = { { "prefix", "a b/" } };
 	struct astro_aws_req r = {

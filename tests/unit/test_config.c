@@ -394,6 +394,7 @@ static const struct set_case set_cases[] = {
 	{ "s3_region", "eu west", -EINVAL, "s3_region" },
 	{ "s3_credentials", "/root/.aws/credentials", 0, "/root/.aws/credentials" },
 	{ "s3_profile", "science", 0, "science" },
+	{ "s3_credentials_source", "imds", 0, "imds" },
 	{ "s3_anonymous", NULL, 0, "on" },
 	{ "s3_anonymous", "1", 0, "on" },
 	{ "s3_anonymous", "2", -EINVAL, "s3_anonymous" },
@@ -543,7 +544,7 @@ static void spec_options_all_known(void **state)
 		"config", "cache_dir", "cache_max", "timeout", "offline", "spacetrack_url",
 		"spacetrack_credentials", "spacetrack_rate", "tle_ttl", "tle_final_after",
 		"s3_endpoint", "s3_region", "s3_credentials", "s3_profile", "s3_anonymous",
-		"s3_request_payer", "s3_path_style", "fits_buckets", "fits_http", "archive_dir",
+		"s3_credentials_source", "s3_request_payer", "s3_path_style", "fits_buckets", "fits_http", "archive_dir",
 		"staging_dir", "satfilter_catalog", "satfilter_refresh", "site_lat", "site_lon",
 		"site_height", "obs_config", "obs_store", "uid", "gid", "umask", "allow_other",
 		"default_permissions", "ro", "satfilter_tls_cert",
@@ -1047,6 +1048,20 @@ static void finish_consistency(void **state)
 	astro_config_set(&c, "obs_backend", "redis", err, sizeof(err));
 	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "obs_backend: expected local or aws, not 'redis'"));
+	astro_config_free(&c);
+
+	assert_int_equal(astro_config_init(&c), 0);
+	astro_config_set(&c, "s3_credentials_source", "instance", err, sizeof(err));
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "s3_credentials_source: expected auto, env, web_identity, "
+				    "profile, container or imds, not 'instance'"));
+	astro_config_free(&c);
+
+	assert_int_equal(astro_config_init(&c), 0);
+	astro_config_set(&c, "s3_credentials_source", "imds", err, sizeof(err));
+	astro_config_set(&c, "s3_credentials", "/x/credentials", err, sizeof(err));
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "s3_credentials names a file but s3_credentials_source is imds"));
 	astro_config_free(&c);
 
 	assert_int_equal(astro_config_init(&c), 0);

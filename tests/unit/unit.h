@@ -18,6 +18,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+/* No suite may reach the real instance metadata service (169.254.169.254)
+ * through the credential chain of awsprov.h. */
+__attribute__((constructor)) static void unit_no_imds(void)
+{
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
 /* Path of a file under ../shared, or NULL (after a message) if absent. */
 static inline const char *unit_shared(const char *rel, char *buf, size_t n)
 {

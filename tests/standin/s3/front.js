@@ -18,8 +18,12 @@
  *  - a per-request log (S3_LOG): method, path, range, status, body bytes;
  *  - --latency-ms N (or S3_LATENCY_MS): added before each response.
  * Known limits: a hex x-amz-content-sha256 is not checked against PUT
- * bodies; STREAMING-* chunk signatures are not checked; no SigV2; any
- * signed x-amz-security-token is accepted (there is no STS).
+ * bodies; STREAMING-* chunk signatures are not checked; no SigV2.
+ * Temporary credentials: S3_TEMP_CREDS names a file of JSON lines
+ * {ak, sk, token, expires_ms} (written by ../awscreds.py as it issues them),
+ * re-read per request; such a key is accepted only with its session token,
+ * signed, in x-amz-security-token (else 403 InvalidToken) and only until it
+ * expires (then 400 ExpiredToken, as S3).  The S3_AK key ignores the token.
  *
  * Env: S3_DIR (state), S3_PORT=0, S3_AK, S3_SK, S3_BUCKETS=astro,cache,
  * S3_PUBLIC=pub, S3_REGION=us-east-1, S3_LOG=<file>.  Prints
@@ -43,6 +47,20 @@ const AK = env.S3_AK;
 const SK = env.S3_SK;
 const REGION = env.S3_REGION || 'us-east-1';
 const LOG = env.S3_LOG || '';
+const TEMP = env.S3_TEMP_CREDS || '';
+
+// The temporary key `ak` as issued by the credential stand-ins, or null.
+function tempCred(ak) {
+  if (!TEMP) return null;
+  let text = '';
+  try { text = fs.readFileSync(TEMP, 'utf8'); } catch (e) { return null; }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const c = JSON.parse(line);
+    if (c.ak === ak) return c;
+  }
+  return null;
+}
 const split = s => (s || '').split(',').map(x => x.trim()).filter(Boolean);
 const BUCKETS = split(env.S3_BUCKETS === undefined ? 'astro,cache' : env.S3_BUCKETS);
 const PUBLIC = split(env.S3_PUBLIC === undefined ? 'pub' : env.S3_PUBLIC);
@@ -187,7 +205,8 @@ function verify(req) {
   const t = parseAmzDate(amzDate);
   if (Number.isNaN(t))
     throw new S3Fail(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
-  if (ak !== AK)
+  const temp = ak === AK ? null : tempCred(ak);
+  if (ak !== AK && !temp)
     throw new S3Fail(403, 'InvalidAccessKeyId',
       'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: ak });
   if (region !== REGION)
@@ -217,10 +236,19 @@ function verify(req) {
     throw new S3Fail(403, 'AccessDenied', 'There were headers present in the request which were not signed',
       { HeadersNotSigned: unsigned.join(', ') });
 
+  if (temp) {
+    const tok = presigned ? q.get('X-Amz-Security-Token') : rawValues(req, 'x-amz-security-token')[0];
+    if (tok !== temp.token || (!presigned && !signed.includes('x-amz-security-token')))
+      throw new S3Fail(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
+    if (Date.now() >= temp.expires_ms)
+      throw new S3Fail(400, 'ExpiredToken', 'The provided token has expired.');
+    // s3rver looks the key up again behind us: let it know this one.
+    AWSAccount.DUMMY_ACCOUNT.createKeyPair(ak, temp.sk);
+  }
   const cparams = presigned ? params.filter(([k]) => k !== 'X-Amz-Signature') : params;
   const creq = canonicalRequest(req, rawPath, cparams, signed, payloadHash);
   const sts = ['AWS4-HMAC-SHA256', amzDate, `${date}/${region}/${service}/aws4_request`, sha256hex(creq)].join('\n');
-  let k = hmac('AWS4' + SK, date);
+  let k = hmac('AWS4' + (temp ? temp.sk : SK), date);
   k = hmac(k, region);
   k = hmac(k, service);
   k = hmac(k, 'aws4_request');
