@@ -51,7 +51,7 @@ cui_lines() { grep -E '^[12] ' "$X/targets.tle" | cut -c1-60 >"$T/cui_lines"; }
 	# the split is real: the GP class does not have the targets
 	mount_astrofs "satfilter_dut1=$DUT1"
 	run cases file "$T/mnt/satfilter"
-	echo "$output" >&3
+	echo "# $output" >&3	# TAP: a comment line
 	[ "$status" -eq 0 ]
 	read -r _ nr ra _ na aa _ nv <<<"${lines[-1]}"
 	[ "$nv" -eq 4 ]
@@ -100,7 +100,7 @@ gp_history_queries() {
 	# only the element sets nearest the exposure can answer
 	mount_astrofs "satfilter_dut1=$DUT1"
 	run cases file "$T/mnt/satfilter" --historical --visits 2
-	echo "$output" >&3
+	echo "# $output" >&3	# TAP: a comment line
 	[ "$status" -eq 0 ]
 	read -r _ nr ra _ na aa _ nv <<<"${lines[-1]}"
 	[ "$nv" -eq 2 ]
@@ -124,7 +124,7 @@ gp_history_queries() {
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	mount_astrofs "satfilter_dut1=$DUT1,satfilter_listen=127.0.0.1:$port"
 	run cases http "http://127.0.0.1:$port" --historical --visits 2
-	echo "$output" >&3
+	echo "# $output" >&3	# TAP: a comment line
 	[ "$status" -eq 0 ]
 	read -r _ nr ra _ na aa _ nv <<<"${lines[-1]}"
 	[ "$nv" -eq 2 ]
