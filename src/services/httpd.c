@@ -285,9 +285,11 @@ void astro_httpd_allow_free(struct astro_httpd_allow *a)
 
 int astro_httpd_error_body(const char *msg, const char *members, char **body)
 {
-	char *m = json_dumps(json_string(msg ? msg : "error"), JSON_ENCODE_ANY);
+	json_t *j = json_string(msg ? msg : "error");
+	char *m = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 	int n;
 
+	json_decref(j);
 	if (!m)
 		return -ENOMEM;
 	n = asprintf(body, "{\"error\": %s%s%s}", m, members && *members ? ", " : "",
