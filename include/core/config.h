@@ -144,6 +144,16 @@ int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
 
 /*
+ * The default obs_store (SPEC section 1), the one both the daemon and
+ * astrofs-obssim use: /var/lib/astrofs/obs for root, else
+ * $XDG_DATA_HOME/astrofs/obs when XDG_DATA_HOME is absolute, else
+ * $HOME/.local/share/astrofs/obs (a relative XDG_DATA_HOME is invalid per
+ * the XDG base directory spec and ignored).  *out is malloc'd, or NULL with
+ * 0 when no absolute home is known; -ENOMEM.
+ */
+int astro_config_obs_store_default(char **out);
+
+/*
  * Set one option by name.  `value` may be NULL for a bare flag; with a NULL
  * value, a name containing '=' is split there, so a raw `-o` element
  * ("timeout=30") can be passed as is.  fstab-only options are accepted and

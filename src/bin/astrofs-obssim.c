@@ -31,13 +31,14 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "obs/obs_cmd.h"
 #include "obs/obs_jpeg.h"
 #include "obs/obs_sites.h"
 #include "services/http.h"
 #include "obs/obs_aws.h"
-#include "obs/obs_store.h"
+#include "obs/obs_local.h"
 
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
 #define POLL_MS 200		/* idle queue poll */
@@ -585,13 +586,18 @@ static int open_store(struct obssim *m)
 		m->o.store = "aws";
 		return 0;
 	}
+	/* The daemon's own default (config.h), so both open one store. */
 	if (!m->o.store) {
-		m->store_dir = astro_obs_store_default_dir();
+		rc = astro_config_obs_store_default(&m->store_dir);
+		if (rc == 0 && !m->store_dir)
+			rc = -ENOENT;	/* no absolute HOME or XDG_DATA_HOME */
 		m->o.store = m->store_dir;
 	}
-	if (!m->o.store || (rc = astro_obs_store_open_local(m->o.store, &m->store)) < 0) {
-		fprintf(stderr, "astrofs-obssim: store %s: %s\n", m->o.store ? m->o.store : "?",
-			strerror(m->o.store ? -rc : ENOMEM));
+	if (rc == 0)
+		rc = astro_obs_store_open_local(m->o.store, &m->store);
+	if (rc < 0) {
+		fprintf(stderr, "astrofs-obssim: store %s: %s\n",
+			m->o.store ? m->o.store : "(default: no absolute $HOME)", strerror(-rc));
 		return 2;
 	}
 	return 0;

@@ -948,6 +948,15 @@ static int user_dir(const char *xdg_var, const char *fallback, const char *rel, 
 	return asprintf(out, "%s/%s/%s", home, fallback, rel) < 0 ? -ENOMEM : 0;
 }
 
+int astro_config_obs_store_default(char **out)
+{
+	if (geteuid() == 0) {
+		*out = strdup("/var/lib/astrofs/obs");
+		return *out ? 0 : -ENOMEM;
+	}
+	return user_dir("XDG_DATA_HOME", ".local/share", "astrofs/obs", out);
+}
+
 int astro_config_init(struct astro_config *cfg)
 {
 	bool root = geteuid() == 0;
@@ -982,15 +991,15 @@ int astro_config_init(struct astro_config *cfg)
 		goto out;
 	if (root) {
 		if (!(cfg->cache_dir = strdup("/var/cache/astrofs")) ||
-		    !(cfg->archive_dir = strdup("/var/lib/astrofs/archive")) ||
-		    !(cfg->obs_store = strdup("/var/lib/astrofs/obs")))
+		    !(cfg->archive_dir = strdup("/var/lib/astrofs/archive")))
 			goto out;
 	} else if (user_dir("XDG_CACHE_HOME", ".cache", "astrofs", &cfg->cache_dir) < 0 ||
 		   user_dir("XDG_DATA_HOME", ".local/share", "astrofs/archive",
-			    &cfg->archive_dir) < 0 ||
-		   user_dir("XDG_DATA_HOME", ".local/share", "astrofs/obs", &cfg->obs_store) < 0) {
+			    &cfg->archive_dir) < 0) {
 		goto out;
 	}
+	if (astro_config_obs_store_default(&cfg->obs_store) < 0)
+		goto out;
 	rc = 0;
 out:
 	if (rc < 0)

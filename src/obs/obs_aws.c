@@ -633,16 +633,6 @@ static int sqs_delete(struct aws *a, const char *url, const char *receipt)
 
 /* ---- the backend ---- */
 
-static bool site_ok(const char *site)
-{
-	return site && astro_obs_sites_key_valid(site, strlen(site));
-}
-
-static bool id_ok(const char *id)
-{
-	return id && astro_ulid_valid(id, strlen(id));
-}
-
 /* Mark the jobs written so far CANCELED: a half-enqueued write is none. */
 static void undo_enqueue(struct aws *a, const char *site, char (*ids)[ASTRO_OBS_ID_LEN + 1],
 			 size_t n, int why)
@@ -669,7 +659,7 @@ static int cancel_all_step(void *arg, json_t *item)
 	int s = st ? astro_obs_state_parse(st) : -EINVAL;
 	char msg[80];
 
-	if (!id_ok(id) || s < 0)
+	if (!astro_obs_job_id_valid(id) || s < 0)
 		return 0;
 	if (s == ASTRO_OBS_QUEUED || s == ASTRO_OBS_SENT) {
 		snprintf(msg, sizeof(msg), "canceled by %s", w->by);
@@ -730,7 +720,7 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 	size_t i, written = 0;
 	int rc = 0;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	/* Ids and checks first, so a refused cancel writes nothing. */
 	for (i = 0; i < n; i++) {
@@ -793,8 +783,7 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 			goto undo;
 		written++;
 		if (act) {
-			rc = sqs_send(a, site, c->verb == ASTRO_OBS_STOP ||
-				      c->verb == ASTRO_OBS_CANCEL, ids[i], line);
+			rc = sqs_send(a, site, astro_obs_job_urgent(c), ids[i], line);
 			if (rc < 0)
 				goto undo;
 		}
@@ -851,7 +840,7 @@ static int receive_one(struct aws *a, const char *site, bool urgent,
 	}
 	m = json_loads(rep.body, 0, NULL);
 	id = json_string_value(json_object_get(m, "id"));
-	if (!id_ok(id)) {
+	if (!astro_obs_job_id_valid(id)) {
 		/* Garbage never stops a site: say so and drop it. */
 		astro_warn("obs aws: %s: dropping a message that names no job: %.80s", site,
 			   rep.body);
@@ -908,7 +897,7 @@ static int aws_receive(void *impl, const char *site, bool urgent_only,
 	struct aws *a = impl;
 	int q, tries, rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	for (q = 0; q < (urgent_only ? 1 : 2); q++) {
 		bool empty = false;
@@ -927,7 +916,7 @@ static int aws_update(void *impl, const char *site, const char *id,
 		      enum astro_obs_state to, const char *message, double eta_s,
 		      const char *image)
 {
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -EINVAL;
 	return move_job(impl, site, id, to, message, eta_s, image, NULL);
 }
@@ -937,7 +926,7 @@ static int aws_job_json(void *impl, const char *site, const char *id, char **jso
 	json_t *item;
 	int rc;
 
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -ENOENT;
 	rc = ddb_get(impl, site, id, &item);
 	if (rc < 0)
@@ -960,7 +949,7 @@ static int jobs_step(void *arg, json_t *item)
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
 	int s = st ? astro_obs_state_parse(st) : -EINVAL;
 
-	if (!id_ok(id))
+	if (!astro_obs_job_id_valid(id))
 		return 0;	/* status, counters */
 	return w->fn(w->arg, id, s < 0 ? ASTRO_OBS_FAILED : (enum astro_obs_state)s);
 }
@@ -969,7 +958,7 @@ static int aws_jobs(void *impl, const char *site, astro_obs_job_fn fn, void *arg
 {
 	struct jobs_walk w = { fn, arg };
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	return ddb_query(impl, site, false, jobs_step, &w);
 }
@@ -978,7 +967,7 @@ static int aws_status_put(void *impl, const char *site, const char *json)
 {
 	struct aws *a = impl;
 
-	if (!site_ok(site) || !json)
+	if (!astro_obs_job_site_valid(site) || !json)
 		return -EINVAL;
 	return ddb(a, "PutItem",
 		   json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}", "TableName", a->table,
@@ -993,7 +982,7 @@ static int aws_status_get(void *impl, const char *site, char **json)
 	const char *s;
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -ENOENT;
 	rc = ddb_get(impl, site, STATUS_ID, &item);
 	if (rc < 0)
@@ -1015,7 +1004,7 @@ static int aws_counter_next(void *impl, const char *site, const char *counter,
 	char *end;
 	int rc;
 
-	if (!site_ok(site) || !counter || strlen(counter) > 64)
+	if (!astro_obs_job_site_valid(site) || !counter || strlen(counter) > 64)
 		return -EINVAL;
 	snprintf(id, sizeof(id), "counter#%s", counter);
 	req = json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:s,s:{s:{s:s}},s:s}", "TableName",
@@ -1050,7 +1039,7 @@ static int aws_image_put(void *impl, const char *site, const char *name,
 	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 
-	if (!site_ok(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	/* Names are never reused: look before writing. */
@@ -1070,7 +1059,7 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 	char prefix[200], what[300], *token = NULL;
 	int rc = 0, more;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "%s/", site);
 	snprintf(what, sizeof(what), "LIST s3://%s/%s", a->bucket, prefix);
@@ -1117,7 +1106,7 @@ static int aws_image_open(void *impl, const char *site, const char *name)
 	size_t len = 0;
 	int rc, fd = -1;
 
-	if (!site_ok(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
 		return -ENOENT;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	rc = astro_s3_get(a->s3c, a->bucket, key, 0, &body, &len, &info);
@@ -1162,7 +1151,7 @@ static int expire_step(void *arg, json_t *item)
 	json_t *job = job_of(item);
 	enum astro_obs_state st;
 
-	if (!id_ok(id) || !job) {
+	if (!astro_obs_job_id_valid(id) || !job) {
 		json_decref(job);
 		return 0;
 	}
@@ -1181,7 +1170,7 @@ static int aws_expire(void *impl, const char *site)
 	struct expire_walk w = { impl, site, astro_now_ms(), 0, 0 };
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	rc = ddb_query(impl, site, true, expire_step, &w);
 	return rc < 0 ? rc : w.n;

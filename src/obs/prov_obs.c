@@ -10,9 +10,10 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "obs_aws.h"
-#include "obs_store.h"
+#include "obs_local.h"
 #include "prov_obs.h"
 #include "ulid.h"
 
@@ -980,9 +981,12 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : astro_obs_store_default_dir();
+	if (cfg && cfg->obs_store)
+		o->store_dir = strdup(cfg->obs_store);
+	else if ((rc = astro_config_obs_store_default(&o->store_dir)) < 0)
+		goto fail;
 	if (!o->store_dir) {
-		rc = -ENOMEM;
+		rc = cfg && cfg->obs_store ? -ENOMEM : -ENOENT;
 		goto fail;
 	}
 	/* Without sites there is nothing to store; do not create a store

@@ -4,7 +4,7 @@
 #include <sys/wait.h>
 #include <jansson.h>
 #include "core/astro.h"
-#include "obs/obs_store.h"
+#include "obs/obs_local.h"
 
 struct fx {
 	char *dir;
