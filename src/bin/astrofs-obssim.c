@@ -11,9 +11,10 @@
  * RECEIVED (by the store), then re-validated with the same grammar (REJECTED
  * with a reason, never a crash), STARTED with an eta, then COMPLETE or
  * FAILED.  While a command runs, stop and cancel are polled for and preempt
- * it.  An exposure stores a real JPEG under the observatory simulator's name
- * pattern with a persistent sequence number, and only then names it as the
- * last image.  A status thread publishes every site's status item every few
+ * it.  An exposure stores a FITS frame (a synthetic star field with its WCS
+ * at the pointing) and its JPEG preview under the observatory simulator's
+ * name pattern with a persistent sequence number, and only then names the
+ * FITS as the last image.  A status thread publishes every site's status item every few
  * seconds.  The CLI modes talk to the same store, for tests and scripts.
  *
  * Test switches: --time-scale multiplies every simulated duration (0: no
@@ -34,7 +35,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "obs/obs_cmd.h"
-#include "obs/obs_jpeg.h"
+#include "obs/obs_frame.h"
 #include "obs/obs_sites.h"
 #include "services/http.h"
 #include "obs/obs_aws.h"
@@ -43,8 +44,6 @@
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
 #define POLL_MS 200		/* idle queue poll */
 #define PREEMPT_MS 50		/* stop/cancel poll while busy */
-#define IMG_W 64
-#define IMG_H 48
 
 struct opts {
 	const char *config, *store;
@@ -150,28 +149,58 @@ static enum wait_result busy_wait(struct site *s, double seconds, const char *cu
 	}
 }
 
-static int take_image(struct site *s, double seconds, char *name, size_t n)
+/*
+ * One exposure: NAME.fits (a synthetic star field at the pointing, with its
+ * WCS) and its preview NAME.jpg, NAME in the observatory simulator's
+ * pattern.  The FITS is stored first: it is the image (latest, the job's
+ * result); a preview that cannot be made is logged, not fatal.
+ */
+static int take_image(struct site *s, double seconds, int64_t start_ms, char *name, size_t n)
 {
-	uint8_t pix[IMG_W * IMG_H], *jpg = NULL;
-	size_t len = 0;
+	struct astro_obs_frame_spec sp = {
+		.exptime_s = seconds, .date_obs_ms = start_ms, .site_key = s->cfg->key,
+		.site_name = s->cfg->name, .has_lat = s->cfg->has_lat, .lat = s->cfg->lat,
+		.has_lng = s->cfg->has_lng, .lng = s->cfg->lng,
+		.has_elevation = s->cfg->has_elevation, .elevation = s->cfg->elevation,
+	};
+	char base[ASTRO_OBS_IMAGE_NAME_MAX - 4], jname[ASTRO_OBS_IMAGE_NAME_MAX + 1], err[200];
+	void *fits = NULL;
+	uint8_t *jpg = NULL;
+	size_t len = 0, jlen = 0;
 	uint64_t seq;
-	int rc, x, y;
+	int rc;
 
 	/* The counter is persistent and taken before writing, so a crash at
 	 * any point never leads to a name being used twice. */
 	rc = astro_obs_store_counter_next(s->store, s->cfg->key, "cam1", &seq);
 	if (rc < 0)
 		return rc;
-	snprintf(name, n, "%lld_%s_testimage_%gs_no%llu.jpg",
+	snprintf(base, sizeof(base), "%lld_%s_testimage_%gs_no%llu",
 		 (long long)(astro_now_ms() / 1000), s->cfg->key, seconds,
 		 (unsigned long long)seq);
-	for (y = 0; y < IMG_H; y++)
-		for (x = 0; x < IMG_W; x++)
-			pix[y * IMG_W + x] = (uint8_t)(x * 3 + y * 2 + seq * 37);
-	rc = astro_obs_jpeg_grey(pix, IMG_W, IMG_H, &jpg, &len);
+	snprintf(name, n, "%s.fits", base);
+	snprintf(jname, sizeof(jname), "%s.jpg", base);
+	pthread_mutex_lock(&s->lock);
+	sp.ra_deg = s->ra * 15.0;
+	sp.dec_deg = s->dec;
+	pthread_mutex_unlock(&s->lock);
+	sp.seq = seq;
+	rc = astro_obs_frame_synth(&sp, &fits, &len);
 	if (rc == 0)
-		rc = astro_obs_store_image_put(s->store, s->cfg->key, name, jpg, len, seq);
+		rc = astro_obs_store_image_put(s->store, s->cfg->key, name, fits, len, seq);
+	if (rc == 0) {
+		int prc = astro_obs_frame_preview(fits, len, &jpg, &jlen, err, sizeof(err));
+
+		if (prc == 0)
+			prc = astro_obs_store_image_put(s->store, s->cfg->key, jname, jpg, jlen,
+							seq);
+		else
+			astro_warn("%s: preview of %s: %s", s->cfg->key, name, err);
+		if (prc < 0)
+			astro_warn("%s: storing %s: %s", s->cfg->key, jname, strerror(-prc));
+	}
 	free(jpg);
+	free(fits);
 	return rc;
 }
 
@@ -245,13 +274,15 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 			pthread_mutex_lock(&s->lock);
 			s->exposing = true;
 			pthread_mutex_unlock(&s->lock);
+			int64_t start_ms = astro_now_ms();
+
 			w = busy_wait(s, c.seconds, id);
 			pthread_mutex_lock(&s->lock);
 			s->exposing = false;
 			pthread_mutex_unlock(&s->lock);
 			if (w != WAIT_DONE)
 				break;
-			rc = take_image(s, c.seconds, image, sizeof(image));
+			rc = take_image(s, c.seconds, start_ms, image, sizeof(image));
 			if (rc < 0) {
 				snprintf(msg, sizeof(msg), "storing the image failed: %s",
 					 strerror(-rc));

@@ -194,12 +194,24 @@ struct latest {
 	bool found;
 };
 
+static bool is_fits(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && strcmp(name + n - 5, ".fits") == 0;
+}
+
+/* Highest seq; at one seq the FITS (NAME.fits beside its preview
+ * NAME.jpg), then the greater name. */
 static int latest_step(void *arg, const struct astro_obs_image *img)
 {
 	struct latest *w = arg;
+	int c = !w->found ? 1
+		: img->seq != w->img->seq ? (img->seq > w->img->seq ? 1 : -1)
+		: is_fits(img->name) != is_fits(w->img->name) ? (is_fits(img->name) ? 1 : -1)
+		: strcmp(img->name, w->img->name);
 
-	if (!w->found || img->seq > w->img->seq ||
-	    (img->seq == w->img->seq && strcmp(img->name, w->img->name) > 0)) {
+	if (c > 0) {
 		*w->img = *img;
 		w->found = true;
 	}

@@ -236,7 +236,8 @@ static inline void astro_obs_store_set_retention(struct astro_obs_store *s, unsi
 	s->ops->set_retention(s->impl, seconds);
 }
 
-/* The newest image (highest seq) into *img; -ENOENT if none. */
+/* The newest image (highest seq; of one seq's FITS and preview, the FITS)
+ * into *img; -ENOENT if none. */
 int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 				 struct astro_obs_image *img);
 

@@ -83,7 +83,7 @@ with open(out, "wb") as f:
 PY
 }
 
-@test "obs aws: expose round trip -> COMPLETE, JPEG in the bucket, latest names it" {
+@test "obs aws: expose round trip -> COMPLETE, FITS and JPEG preview in the bucket, latest names the FITS" {
 	ids=$(enqueue site1 unpark 'expose 1')
 	[ "$(echo "$ids" | wc -l)" -eq 2 ]
 	exp=$(echo "$ids" | tail -1)
@@ -92,14 +92,17 @@ PY
 	wait_state site1 "$exp" COMPLETE
 	run "$SIM" "${SIM_STORE[@]}" --images site1
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
 	name=$(echo "${lines[0]}" | cut -f1)
-	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.jpg$ ]]
+	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.fits$ ]]
+	[ "$(echo "${lines[1]}" | cut -f1)" = "${name%.fits}.jpg" ]
 	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | grep -q "\"image\": \"$name\""
 	# The history went through every state, in order.
 	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | tr -d ' \n' |
 		grep -q '"state":"QUEUED".*"state":"SENT".*"state":"RECEIVED".*"state":"STARTED".*"state":"COMPLETE"'
-	s3_get "site1/$name" "$T/img.jpg"
+	s3_get "site1/$name" "$T/img.fits"
+	[ "$(head -c 9 "$T/img.fits")" = "SIMPLE  =" ]
+	s3_get "site1/${name%.fits}.jpg" "$T/img.jpg"
 	[ "$(head -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	[ "$(tail -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
 	# The published status names it only once it is stored.
@@ -145,9 +148,11 @@ PY
 	wait_state site1 "$id2" COMPLETE
 	[ "$(state_of site1 "$drop")" = CANCELED ]
 	run "$SIM" "${SIM_STORE[@]}" --images site1
+	[ "$status" -eq 0 ]
+	mapfile -t lines < <(printf '%s\n' "${lines[@]}" | grep '\.fits	')
 	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" == *_no1.jpg* ]]
-	[[ "${lines[1]}" == *_no2.jpg* ]]
+	[[ "${lines[0]}" == *_no1.fits* ]]
+	[[ "${lines[1]}" == *_no2.fits* ]]
 }
 
 @test "obs aws: through the mount (obs_backend=aws): command, job, images, latest" {

@@ -101,15 +101,17 @@ start_sim() {
 	echo $! >"$T/sim.pid"
 }
 
-@test "obs: expose through the mount completes, lists a real JPEG and moves latest" {
+@test "obs: expose through the mount completes, lists a FITS and its JPEG preview, moves latest" {
 	sites
 	mkdir -p "$T/obs"
 	mount_astrofs "obs_config=$T/sites.yml"
 	start_sim
 	grep -q '^site1' "$T/mnt/obs/sites"
 	img=$(expose_through_mount "$T/mnt" site1)
-	head -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d8'
-	tail -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d9'
+	[ "$(head -c 9 "$T/mnt/obs/site1/images/$img")" = "SIMPLE  =" ]
+	[ $(( $(stat -c %s "$T/mnt/obs/site1/images/$img") % 2880 )) -eq 0 ]
+	head -c 2 "$T/mnt/obs/site1/images/${img%.fits}.jpg" | od -An -tx1 | grep -q 'ff d8'
+	tail -c 2 "$T/mnt/obs/site1/images/${img%.fits}.jpg" | od -An -tx1 | grep -q 'ff d9'
 	jq -e '.freshness == "fresh"' "$T/mnt/obs/site1/status"
 }
 

@@ -297,6 +297,25 @@ static void images_index(void **state)
 	assert_int_equal(astro_obs_store_image_open(f->s, "s", "zzz.jpg"), -ENOENT);
 }
 
+/* An exposure is NAME.fits and its preview NAME.jpg at one seq: latest is
+ * the FITS, whichever was stored first ("j" sorts after "f"). */
+static void latest_is_the_fits(void **state)
+{
+	struct fx *f = *state;
+	struct astro_obs_image img;
+
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "1_s_no1.fits", "F", 1, 1), 0);
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "1_s_no1.jpg", "J", 1, 1), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "1_s_no1.fits");
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "2_s_no2.jpg", "J", 1, 2), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "2_s_no2.jpg");	/* its FITS is not stored yet */
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "2_s_no2.fits", "F", 1, 2), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "2_s_no2.fits");
+}
+
 /* A second process (as the simulator is) enqueues while this one receives:
  * every command arrives exactly once. */
 static void two_processes(void **state)
@@ -350,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(retention_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_and_counter_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(images_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(latest_is_the_fits, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_processes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
