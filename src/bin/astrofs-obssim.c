@@ -36,6 +36,7 @@
 #include "core/log.h"
 #include "obs/obs_cmd.h"
 #include "obs/obs_frame.h"
+#include "obs/obs_indisite.h"
 #include "obs/obs_sites.h"
 #include "services/http.h"
 #include "obs/obs_aws.h"
@@ -60,6 +61,7 @@ struct site {
 	double ra, dec, last_exposure;
 	bool tracking, parked, slewing, exposing;
 	char last_image[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+	struct astro_obs_indisite *indi;	/* an INDI site; NULL: simulated */
 };
 
 static volatile sig_atomic_t stopping;
@@ -204,6 +206,42 @@ static int take_image(struct site *s, double seconds, int64_t start_ms, char *na
 	return rc;
 }
 
+/* While an INDI command runs: a stop or cancel that ends it, or shutdown. */
+static bool indi_urgent(void *arg, const char *cur)
+{
+	struct site *s = arg;
+	struct astro_obs_job u;
+
+	while (astro_obs_store_receive(s->store, s->cfg->key, true, &u) == 0)
+		if (handle_urgent(s, &u, cur))
+			return true;
+	if (stopping) {
+		astro_obs_store_update(s->store, s->cfg->key, cur, ASTRO_OBS_FAILED,
+				       "simulator shut down", -1, NULL);
+		return true;
+	}
+	return false;
+}
+
+static void execute_indi(struct site *s, const struct astro_obs_job *job,
+			 const struct astro_obs_cmd *c)
+{
+	char image[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+
+	if (c->verb == ASTRO_OBS_STOP || c->verb == ASTRO_OBS_CANCEL) {
+		if (c->verb == ASTRO_OBS_STOP)
+			astro_obs_indisite_abort(s->indi);
+		handle_urgent(s, job, NULL);
+		return;
+	}
+	astro_obs_indisite_execute(s->indi, job, indi_urgent, s, image, sizeof(image));
+	if (image[0]) {
+		pthread_mutex_lock(&s->lock);
+		astro_strlcpy(s->last_image, image, sizeof(s->last_image));
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
 /* Run one received command to its end state. */
 static void execute(struct site *s, const struct astro_obs_job *job)
 {
@@ -219,6 +257,10 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 		astro_warn("%s: job %s: rejected '%s': %s", key, id, job->line, err);
 		astro_obs_store_update(s->store, key, id, ASTRO_OBS_REJECTED,
 				       err[0] ? err : "empty command", -1, NULL);
+		return;
+	}
+	if (s->indi) {
+		execute_indi(s, job, &c);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -323,7 +365,15 @@ static void *site_thread(void *arg)
 
 	while (!stopping) {
 		struct astro_obs_job job;
-		int rc = astro_obs_store_receive(s->store, s->cfg->key, false, &job);
+		int rc;
+
+		/* An INDI site takes no command while its server is away:
+		 * queued commands wait in the store. */
+		if (s->indi && !astro_obs_indisite_ready(s->indi)) {
+			astro_sleep_ms(POLL_MS);
+			continue;
+		}
+		rc = astro_obs_store_receive(s->store, s->cfg->key, false, &job);
 
 		if (rc == -EAGAIN) {
 			astro_sleep_ms(POLL_MS);
@@ -348,6 +398,18 @@ static int publish(struct site *s)
 	char *txt;
 	int rc;
 
+	if (s->indi) {
+		char last[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+
+		pthread_mutex_lock(&s->lock);
+		astro_strlcpy(last, s->last_image, sizeof(last));
+		pthread_mutex_unlock(&s->lock);
+		rc = astro_obs_indisite_status(s->indi, s->o->skew_s, last, &txt);
+		if (rc == 0)
+			rc = astro_obs_store_status_put(s->store, s->cfg->key, txt);
+		free(txt);
+		return rc;
+	}
 	snprintf(ts, sizeof(ts), "%lld",
 		 (long long)llround(astro_now_ms() / 1000.0 + s->o->skew_s));
 	pthread_mutex_lock(&s->lock);
@@ -417,6 +479,11 @@ static int run(const struct opts *o, struct astro_obs_sites *sites,
 		v[i].parked = true;	/* mounts start parked, like real ones */
 		v[i].dec = sites->v[i].has_lat && sites->v[i].lat < 0 ? -90 : 90;
 		pthread_mutex_init(&v[i].lock, NULL);
+		if (v[i].cfg->indi_host &&
+		    astro_obs_indisite_new(v[i].cfg, store, &v[i].indi) < 0) {
+			astro_err("%s: out of memory", v[i].cfg->key);
+			stopping = 1;
+		}
 		astro_obs_store_jobs(store, v[i].cfg->key, recover_step, &v[i]);
 		restore_camera(&v[i]);
 	}
@@ -438,8 +505,10 @@ static int run(const struct opts *o, struct astro_obs_sites *sites,
 	stopping = 1;
 	for (i = 0; i < started; i++)
 		pthread_join(v[i].thr, NULL);
-	for (i = 0; i < sites->n; i++)
+	for (i = 0; i < sites->n; i++) {
+		astro_obs_indisite_free(v[i].indi);
 		pthread_mutex_destroy(&v[i].lock);
+	}
 	free(v);
 	return started == sites->n ? 0 : 1;
 }
