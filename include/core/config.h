@@ -128,6 +128,9 @@ struct astro_config {
 	char *obs_aws_region;
 	char *obs_sqs_endpoint, *obs_dynamodb_endpoint, *obs_s3_endpoint;
 	char *obs_sqs_prefix, *obs_table, *obs_bucket;
+	/* NULL or "astrofs"; "pythonbits": the observatory simulator's
+	 * queue, table and bucket layout (obs_aws.h). */
+	char *obs_aws_layout;
 	char *obs_aws_credentials;
 
 	/* FUSE/sshfs-like */

@@ -546,13 +546,14 @@ static void usage(FILE *f)
 		"store: --store DIR (local, the default) or --backend aws [--aws-region R]\n"
 		"       [--sqs-endpoint URL] [--dynamodb-endpoint URL] [--s3-endpoint URL]\n"
 		"       [--sqs-prefix P] [--table T] [--bucket B] [--aws-credentials FILE]\n"
-		"       [--visibility S]   (credentials also from AWS_* variables)\n");
+		"       [--visibility S] [--aws-layout astrofs|pythonbits]\n"
+		"       (credentials also from AWS_* variables)\n");
 }
 
 /* getopt codes of the long options; O_ENQ..O_IMAGES are also the CLI modes. */
 enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
        O_STATUS, O_IMAGES, O_RETENTION, O_BACKEND, O_REGION, O_SQS, O_DDB, O_S3,
-       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS };
+       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS, O_LAYOUT };
 
 /* One run of the program: its options, and what setup opened for teardown. */
 struct obssim {
@@ -597,6 +598,7 @@ static int parse_args(struct obssim *m, int argc, char **argv)
 		{ "bucket", required_argument, NULL, O_BUCKET },
 		{ "aws-credentials", required_argument, NULL, O_CRED },
 		{ "visibility", required_argument, NULL, O_VIS },
+		{ "aws-layout", required_argument, NULL, O_LAYOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -652,6 +654,7 @@ static int parse_args(struct obssim *m, int argc, char **argv)
 		case O_PREFIX: m->aws.prefix = optarg; break;
 		case O_TABLE: m->aws.table = optarg; break;
 		case O_BUCKET: m->aws.bucket = optarg; break;
+		case O_LAYOUT: m->aws.layout = optarg; break;
 		case O_CRED: m->aws.credentials = optarg; break;
 		case O_VIS:
 			if (parse_double("visibility", optarg, 1, 43200, &vis) < 0)

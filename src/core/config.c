@@ -121,6 +121,8 @@ static const struct opt opts[] = {
 	{ "obs_sqs_prefix", T_STR, F(obs_sqs_prefix), false, 0, 0, "expected a queue name prefix" },
 	{ "obs_table", T_STR, F(obs_table), false, 0, 0, "expected a DynamoDB table name" },
 	{ "obs_bucket", T_STR, F(obs_bucket), false, 0, 0, "expected an S3 bucket name" },
+	{ "obs_aws_layout", T_STR, F(obs_aws_layout), false, 0, 0,
+	  "expected astrofs or pythonbits" },
 	{ "obs_aws_credentials", T_PATH, F(obs_aws_credentials), false, 0, 0, E_PATH },
 	{ "uid", T_UID, F(uid), false, 0, 0, "expected a numeric user id" },
 	{ "gid", T_GID, F(gid), false, 0, 0, "expected a numeric group id" },
@@ -1394,6 +1396,11 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 	    strcmp(cfg->obs_backend, "aws") != 0)
 		return fail(err, errlen, -EINVAL, "obs_backend: expected local or aws, not '%.*s'",
 			    ECHO_MAX, cfg->obs_backend);
+	if (cfg->obs_aws_layout && strcmp(cfg->obs_aws_layout, "astrofs") != 0 &&
+	    strcmp(cfg->obs_aws_layout, "pythonbits") != 0)
+		return fail(err, errlen, -EINVAL,
+			    "obs_aws_layout: expected astrofs or pythonbits, not '%.*s'", ECHO_MAX,
+			    cfg->obs_aws_layout);
 	if (cfg->obs_aws_credentials &&
 	    (rc = check_readable("obs_aws_credentials", cfg->obs_aws_credentials, err,
 				 errlen)) < 0)

@@ -998,6 +998,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			.dynamodb_endpoint = cfg->obs_dynamodb_endpoint,
 			.s3_endpoint = cfg->obs_s3_endpoint, .prefix = cfg->obs_sqs_prefix,
 			.table = cfg->obs_table, .bucket = cfg->obs_bucket,
+			.layout = cfg->obs_aws_layout,
 			.credentials = cfg->obs_aws_credentials,
 			.timeout_ms = cfg->timeout ? cfg->timeout * 1000u : 0,
 		};

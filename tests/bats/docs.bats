@@ -29,7 +29,7 @@ spec_options() {
 PLANNED_OPTIONS="shared_cache shared_cache_endpoint shared_cache_region shared_cache_credentials
 	satfilter_tls_cert satfilter_tls_key satfilter_token satfilter_allow
 	telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
-	archive_url archive_token obs_aws_layout"
+	archive_url archive_token"
 
 planned() {
 	echo "$PLANNED_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'
