@@ -65,4 +65,4 @@ build/astrofs-obssim --config "$B/sim.yml" --store "$B/obs" --time-scale 0 \
 SIM_PID=$!
 lat=$(python3 bench/obs_client.py latency "$B/mnt" bench2 "$L" | median)
 printf '  write -> COMPLETE     %s ms (median of %d, park/unpark, time scale 0)\n' "$lat" "$L"
-echo "  (the simulator polls an idle queue every 200 ms, POLL_MS, which bounds the latency from below)"
+echo "  (the simulator is woken by the store's change signal, not a 200 ms poll)"

@@ -43,7 +43,7 @@
 #include "obs/obs_local.h"
 
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
-#define POLL_MS 200		/* idle queue poll */
+#define POLL_MS 200		/* idle queue poll (a store without a watch) */
 #define PREEMPT_MS 50		/* stop/cancel poll while busy */
 
 struct opts {
@@ -362,6 +362,9 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 static void *site_thread(void *arg)
 {
 	struct site *s = arg;
+	/* Made before the first receive: a command queued after it wakes us
+	 * (the local store: within a millisecond, not a poll period). */
+	int watch = astro_obs_store_watch(s->store);
 
 	while (!stopping) {
 		struct astro_obs_job job;
@@ -376,7 +379,7 @@ static void *site_thread(void *arg)
 		rc = astro_obs_store_receive(s->store, s->cfg->key, false, &job);
 
 		if (rc == -EAGAIN) {
-			astro_sleep_ms(POLL_MS);
+			astro_obs_store_watch_wait(watch, POLL_MS);
 			continue;
 		}
 		if (rc < 0) {
@@ -388,6 +391,8 @@ static void *site_thread(void *arg)
 		astro_info("%s: job %s: %s", s->cfg->key, job.id, job.line);
 		execute(s, &job);
 	}
+	if (watch >= 0)
+		close(watch);
 	return NULL;
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
 #include "obs_store.h"
@@ -227,6 +229,25 @@ int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 	if (rc < 0)
 		return rc;
 	return w.found ? 0 : -ENOENT;
+}
+
+int astro_obs_store_watch(struct astro_obs_store *s)
+{
+	return s->ops->watch ? s->ops->watch(s->impl) : -ENOTSUP;
+}
+
+void astro_obs_store_watch_wait(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	if (fd < 0) {
+		astro_sleep_ms(timeout_ms);
+		return;
+	}
+	if (poll(&p, 1, timeout_ms) > 0)
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;	/* non-blocking: every event so far */
 }
 
 void astro_obs_store_set_max_pending(struct astro_obs_store *s, unsigned n)

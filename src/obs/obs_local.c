@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -825,6 +826,27 @@ static void local_set_max_pending(void *impl, unsigned n)
 	((struct local *)impl)->max_pending = n;
 }
 
+/* Every committed write transaction writes the data file (no
+ * MDB_WRITEMAP), so its IN_MODIFY is the store's change signal, across
+ * processes. */
+static int local_watch(void *impl)
+{
+	struct local *l = impl;
+	char path[4096];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/db/data.mdb", l->dir);
+	if (inotify_add_watch(fd, path, IN_MODIFY) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static void local_close(void *impl)
 {
 	struct local *l = impl;
@@ -854,6 +876,7 @@ static const struct astro_obs_backend local_backend = {
 	.expire = local_expire,
 	.set_retention = local_set_retention,
 	.set_max_pending = local_set_max_pending,
+	.watch = local_watch,
 };
 
 int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)

@@ -64,6 +64,10 @@ struct astro_obs_backend {
 	int (*image_open)(void *impl, const char *site, const char *name);
 	int (*expire)(void *impl, const char *site);
 	void (*set_retention)(void *impl, unsigned seconds);
+	/* Optional: a new fd (close it) that becomes readable when the store
+	 * may have changed, so a site waits on it instead of polling; drain
+	 * it with astro_obs_store_watch_drain().  Without it: -ENOTSUP. */
+	int (*watch)(void *impl);
 	/* Optional: refuse an enqueue that would leave more than n commands
 	 * of a site waiting (-EDQUOT), checked in the enqueue's own
 	 * transaction.  Without it only the per-write bound holds. */
@@ -235,6 +239,14 @@ static inline void astro_obs_store_set_retention(struct astro_obs_store *s, unsi
 {
 	s->ops->set_retention(s->impl, seconds);
 }
+
+/*
+ * Wait up to timeout_ms for the store to change: with a watch fd (from
+ * astro_obs_store_watch(), >= 0) until it is readable, then drained;
+ * without one (< 0), just the timeout.  Spurious wakes are possible.
+ */
+int astro_obs_store_watch(struct astro_obs_store *s);
+void astro_obs_store_watch_wait(int fd, int timeout_ms);
 
 /* The newest image (highest seq; of one seq's FITS and preview, the FITS)
  * into *img; -ENOENT if none. */

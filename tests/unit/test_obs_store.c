@@ -1,4 +1,5 @@
 #include "unit.h"
+#include <poll.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -297,6 +298,30 @@ static void images_index(void **state)
 	assert_int_equal(astro_obs_store_image_open(f->s, "s", "zzz.jpg"), -ENOENT);
 }
 
+/* A site waits on the store's watch instead of polling: a command queued
+ * through another handle (another process, as the mount is) wakes it. */
+static void watch_wakes_on_enqueue(void **state)
+{
+	struct fx *f = *state;
+	struct astro_obs_store *other = NULL;
+	struct pollfd p;
+	char *reply = NULL;
+	int fd;
+
+	assert_int_equal(astro_obs_store_open_local(f->dir, &other), 0);
+	fd = astro_obs_store_watch(f->s);
+	assert_true(fd >= 0);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);	/* nothing yet */
+	assert_true(astro_obs_store_submit(other, "s", "park\n", 5, &reply) == 1);
+	free(reply);
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	astro_obs_store_watch_wait(fd, 0);	/* drained */
+	assert_int_equal(poll(&p, 1, 0), 0);
+	close(fd);
+	astro_obs_store_close(other);
+}
+
 /* An exposure is NAME.fits and its preview NAME.jpg at one seq: latest is
  * the FITS, whichever was stored first ("j" sorts after "f"). */
 static void latest_is_the_fits(void **state)
@@ -370,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(status_and_counter_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(images_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(latest_is_the_fits, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_wakes_on_enqueue, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_processes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
