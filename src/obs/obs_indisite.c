@@ -533,7 +533,11 @@ void astro_obs_indisite_execute(struct astro_obs_indisite *x, const struct astro
 		w.prop = "TELESCOPE_TRACK_STATE";
 		w.quick_ok = switch_is;
 		w.quick_arg = c.tracking ? trk_on : trk_off;
-		ended = step_switch(x, &w, c.tracking ? "TRACK_ON" : "TRACK_OFF");
+		/* The driver says nothing when the state does not change. */
+		if (switch_is(x, w.quick_arg))
+			snprintf(msg, sizeof(msg), "tracking was already %s", c.tracking ? "on" : "off");
+		else
+			ended = step_switch(x, &w, c.tracking ? "TRACK_ON" : "TRACK_OFF");
 		break;
 	case ASTRO_OBS_GOTO:
 		ended = do_goto(x, &w, &c);

@@ -102,16 +102,21 @@ wait_job() {
 	return 1
 }
 
+# wait_status JQ: the site's status (through the mount) satisfies JQ
+# within about 5 s.
+wait_status() {
+	for _ in $(seq 1 50); do
+		jq -e "$1" "$T/mnt/obs/obs1/status" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	jq -e "$1" "$T/mnt/obs/obs1/status"
+}
+
 start_all() {
 	start_indi
 	mount_astrofs "obs_config=$T/sites.yml"
 	start_obssim
-	for _ in $(seq 1 100); do
-		jq -e '.record.indi_connected == "True"' "$T/mnt/obs/obs1/status" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$T/sim.log" "$T/indi.log" >&2
-	return 1
+	wait_status '.record.indi_connected == "True"' || { cat "$T/sim.log" "$T/indi.log" >&2; return 1; }
 }
 
 @test "indi: unpark, goto, expose -> COMPLETE with the camera's FITS at the pointing; park; goto while parked FAILS with the device's message" {
@@ -155,7 +160,7 @@ PY
 	jq -r .message "$T/mnt/obs/obs1/jobs/$g2" | grep -qi 'unpark'
 }
 
-@test "indi: an exposure the driver refuses FAILS with its message" {
+@test "indi: an exposure the driver refuses FAILS with its message; stop aborts an exposure; tracking off" {
 	start_all
 	e=$(cmd 'expose 0.001')
 	wait_job "$e" FAILED
@@ -163,6 +168,21 @@ PY
 	# The site goes on.
 	e2=$(cmd 'expose 0.01')
 	wait_job "$e2" COMPLETE
+	# stop preempts a running exposure and aborts it on the camera.
+	e3=$(cmd 'expose 60')
+	wait_job "$e3" STARTED
+	wait_status '.record.cam1_is_exposing == "True"'
+	st=$(cmd stop)
+	wait_job "$e3" CANCELED
+	wait_job "$st" COMPLETE
+	jq -r .message "$T/mnt/obs/obs1/jobs/$e3" | grep -q "stopped by $st"
+	wait_status '.record.cam1_is_exposing == "False"'
+	# tracking follows TELESCOPE_TRACK_STATE.
+	u=$(cmd unpark)
+	wait_job "$u" COMPLETE
+	t=$(cmd 'tracking off')
+	wait_job "$t" COMPLETE
+	wait_status '.record.mnt1_is_tracking == "False"'
 }
 
 @test "indi: the server killed mid-exposure fails the job, the status goes stale, the site recovers" {
@@ -181,9 +201,5 @@ PY
 	jq -e '.record.indi_connected == "False" and .age_s >= 2' "$T/mnt/obs/obs1/status"
 	start_indi
 	wait_job "$q" COMPLETE 60
-	for _ in $(seq 1 50); do
-		jq -e '.record.indi_connected == "True" and .age_s < 2' "$T/mnt/obs/obs1/status" >/dev/null && break
-		sleep 0.2
-	done
-	jq -e '.record.indi_connected == "True" and .age_s < 2' "$T/mnt/obs/obs1/status"
+	wait_status '.record.indi_connected == "True" and .age_s < 2'
 }
