@@ -18,26 +18,8 @@ command -v fusermount3 >/dev/null && [ -c /dev/fuse ] ||
 make -s build/astrofs build/astrofs-obssim
 
 B=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-obs-bench.XXXXXX")
-FS_PID= SIM_PID=
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -9 "$pid" 2>/dev/null || true
-}
-cleanup() {
-	stop_pid "$SIM_PID"
-	if mountpoint -q "$B/mnt" 2>/dev/null; then
-		fusermount3 -u "$B/mnt" 2>/dev/null || fusermount3 -uz "$B/mnt" 2>/dev/null || true
-	fi
-	stop_pid "$FS_PID"
-	rm -rf "$B"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+FS_PID= SIM_PID= INDI_PID=
+source bench/obs_lib.bash
 
 # Two sites: the simulator runs only bench2, so bench1's queue (the rate
 # round) is never drained and bench2's latency samples wait behind nothing.
