@@ -14,8 +14,12 @@
  * it.  An exposure stores a FITS frame (a synthetic star field with its WCS
  * at the pointing) and its JPEG preview under the observatory simulator's
  * name pattern with a persistent sequence number, and only then names the
- * FITS as the last image.  A status thread publishes every site's status item every few
- * seconds.  The CLI modes talk to the same store, for tests and scripts.
+ * FITS as the last image.  A site whose sites-file entry names an INDI
+ * server (`indi: HOST:PORT`) is run through that server's devices instead
+ * (obs_indisite.h).  An idle site waits on the store's change signal
+ * (astro_obs_store_watch) rather than polling.  A status thread publishes
+ * every site's status item every few seconds.  The CLI modes talk to the
+ * same store, for tests and scripts.
  *
  * Test switches: --time-scale multiplies every simulated duration (0: no
  * waiting), --clock-skew shifts the published site clock, --pause-status
