@@ -18,26 +18,8 @@ command -v fusermount3 >/dev/null && [ -c /dev/fuse ] ||
 make -s build/astrofs build/astrofs-obssim
 
 B=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-obs-bench.XXXXXX")
-FS_PID= SIM_PID=
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -9 "$pid" 2>/dev/null || true
-}
-cleanup() {
-	stop_pid "$SIM_PID"
-	if mountpoint -q "$B/mnt" 2>/dev/null; then
-		fusermount3 -u "$B/mnt" 2>/dev/null || fusermount3 -uz "$B/mnt" 2>/dev/null || true
-	fi
-	stop_pid "$FS_PID"
-	rm -rf "$B"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+FS_PID= SIM_PID= INDI_PID=
+source bench/obs_lib.bash
 
 # Two sites: the simulator runs only bench2, so bench1's queue (the rate
 # round) is never drained and bench2's latency samples wait behind nothing.
@@ -65,4 +47,4 @@ build/astrofs-obssim --config "$B/sim.yml" --store "$B/obs" --time-scale 0 \
 SIM_PID=$!
 lat=$(python3 bench/obs_client.py latency "$B/mnt" bench2 "$L" | median)
 printf '  write -> COMPLETE     %s ms (median of %d, park/unpark, time scale 0)\n' "$lat" "$L"
-echo "  (the simulator polls an idle queue every 200 ms, POLL_MS, which bounds the latency from below)"
+echo "  (the simulator is woken by the store's change signal, not a 200 ms poll)"

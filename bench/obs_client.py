@@ -4,8 +4,10 @@
   obs_client.py rate MNT SITE N      N 'tracking on' lines on one handle, one
                                      write + one reply read each; prints the
                                      commands per second of each of 5 rounds
-  obs_client.py latency MNT SITE N   N times: write 'park' or 'unpark', poll
-                                     jobs/<id> until COMPLETE; prints ms each
+  obs_client.py latency MNT SITE N [LINE]
+                                     N times: write LINE (default 'park' and
+                                     'unpark' in turn), poll jobs/<id> until
+                                     COMPLETE; prints ms each
 
 Only measures; the medians are taken by the caller.  Every wait is bounded.
 """
@@ -46,13 +48,13 @@ def rate(mnt, site, n):
         os.close(fd)
 
 
-def latency(mnt, site, n):
+def latency(mnt, site, n, line=None):
     fd = session(mnt, site)
     jobs = os.path.join(mnt, "obs", site, "jobs")
     try:
         for i in range(n):
             t0 = time.monotonic()
-            job = submit(fd, "unpark" if i % 2 == 0 else "park")
+            job = submit(fd, line or ("unpark" if i % 2 == 0 else "park"))
             deadline = t0 + 30
             while True:
                 try:
@@ -73,10 +75,13 @@ def latency(mnt, site, n):
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] not in ("rate", "latency"):
+    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("rate", "latency"):
         raise SystemExit(__doc__)
     mode, mnt, site, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    (rate if mode == "rate" else latency)(mnt, site, n)
+    if mode == "rate":
+        rate(mnt, site, n)
+    else:
+        latency(mnt, site, n, sys.argv[5] if len(sys.argv) == 6 else None)
 
 
 if __name__ == "__main__":

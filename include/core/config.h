@@ -141,6 +141,9 @@ struct astro_config {
 	char *obs_aws_region;
 	char *obs_sqs_endpoint, *obs_dynamodb_endpoint, *obs_s3_endpoint;
 	char *obs_sqs_prefix, *obs_table, *obs_bucket;
+	/* NULL or "astrofs"; "pythonbits": the observatory simulator's
+	 * queue, table and bucket layout (obs_aws.h). */
+	char *obs_aws_layout;
 	char *obs_aws_credentials;
 
 	/* FUSE/sshfs-like */
@@ -161,6 +164,16 @@ struct astro_config {
  */
 int astro_config_init(struct astro_config *cfg);
 void astro_config_free(struct astro_config *cfg);
+
+/*
+ * The default obs_store (SPEC section 1), the one both the daemon and
+ * astrofs-obssim use: /var/lib/astrofs/obs for root, else
+ * $XDG_DATA_HOME/astrofs/obs when XDG_DATA_HOME is absolute, else
+ * $HOME/.local/share/astrofs/obs (a relative XDG_DATA_HOME is invalid per
+ * the XDG base directory spec and ignored).  *out is malloc'd, or NULL with
+ * 0 when no absolute home is known; -ENOMEM.
+ */
+int astro_config_obs_store_default(char **out);
 
 /*
  * Set one option by name.  `value` may be NULL for a bare flag; with a NULL

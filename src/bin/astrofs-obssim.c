@@ -11,10 +11,15 @@
  * RECEIVED (by the store), then re-validated with the same grammar (REJECTED
  * with a reason, never a crash), STARTED with an eta, then COMPLETE or
  * FAILED.  While a command runs, stop and cancel are polled for and preempt
- * it.  An exposure stores a real JPEG under the observatory simulator's name
- * pattern with a persistent sequence number, and only then names it as the
- * last image.  A status thread publishes every site's status item every few
- * seconds.  The CLI modes talk to the same store, for tests and scripts.
+ * it.  An exposure stores a FITS frame (a synthetic star field with its WCS
+ * at the pointing) and its JPEG preview under the observatory simulator's
+ * name pattern with a persistent sequence number, and only then names the
+ * FITS as the last image.  A site whose sites-file entry names an INDI
+ * server (`indi: HOST:PORT`) is run through that server's devices instead
+ * (obs_indisite.h).  An idle site waits on the store's change signal
+ * (astro_obs_store_watch) rather than polling.  A status thread publishes
+ * every site's status item every few seconds.  The CLI modes talk to the
+ * same store, for tests and scripts.
  *
  * Test switches: --time-scale multiplies every simulated duration (0: no
  * waiting), --clock-skew shifts the published site clock, --pause-status
@@ -31,19 +36,19 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "obs/obs_cmd.h"
-#include "obs/obs_jpeg.h"
+#include "obs/obs_frame.h"
+#include "obs/obs_indisite.h"
 #include "obs/obs_sites.h"
 #include "services/http.h"
 #include "obs/obs_aws.h"
-#include "obs/obs_store.h"
+#include "obs/obs_local.h"
 
 #define SLEW_S 3.0		/* nominal slew, before --time-scale */
-#define POLL_MS 200		/* idle queue poll */
+#define POLL_MS 200		/* idle queue poll (a store without a watch) */
 #define PREEMPT_MS 50		/* stop/cancel poll while busy */
-#define IMG_W 64
-#define IMG_H 48
 
 struct opts {
 	const char *config, *store;
@@ -60,6 +65,7 @@ struct site {
 	double ra, dec, last_exposure;
 	bool tracking, parked, slewing, exposing;
 	char last_image[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+	struct astro_obs_indisite *indi;	/* an INDI site; NULL: simulated */
 };
 
 static volatile sig_atomic_t stopping;
@@ -149,29 +155,95 @@ static enum wait_result busy_wait(struct site *s, double seconds, const char *cu
 	}
 }
 
-static int take_image(struct site *s, double seconds, char *name, size_t n)
+/*
+ * One exposure: NAME.fits (a synthetic star field at the pointing, with its
+ * WCS) and its preview NAME.jpg, NAME in the observatory simulator's
+ * pattern.  The FITS is stored first: it is the image (latest, the job's
+ * result); a preview that cannot be made is logged, not fatal.
+ */
+static int take_image(struct site *s, double seconds, int64_t start_ms, char *name, size_t n)
 {
-	uint8_t pix[IMG_W * IMG_H], *jpg = NULL;
-	size_t len = 0;
+	struct astro_obs_frame_spec sp = {
+		.exptime_s = seconds, .date_obs_ms = start_ms, .site_key = s->cfg->key,
+		.site_name = s->cfg->name, .has_lat = s->cfg->has_lat, .lat = s->cfg->lat,
+		.has_lng = s->cfg->has_lng, .lng = s->cfg->lng,
+		.has_elevation = s->cfg->has_elevation, .elevation = s->cfg->elevation,
+	};
+	char base[ASTRO_OBS_IMAGE_NAME_MAX - 4], jname[ASTRO_OBS_IMAGE_NAME_MAX + 1], err[200];
+	void *fits = NULL;
+	uint8_t *jpg = NULL;
+	size_t len = 0, jlen = 0;
 	uint64_t seq;
-	int rc, x, y;
+	int rc;
 
 	/* The counter is persistent and taken before writing, so a crash at
 	 * any point never leads to a name being used twice. */
 	rc = astro_obs_store_counter_next(s->store, s->cfg->key, "cam1", &seq);
 	if (rc < 0)
 		return rc;
-	snprintf(name, n, "%lld_%s_testimage_%gs_no%llu.jpg",
+	snprintf(base, sizeof(base), "%lld_%s_testimage_%gs_no%llu",
 		 (long long)(astro_now_ms() / 1000), s->cfg->key, seconds,
 		 (unsigned long long)seq);
-	for (y = 0; y < IMG_H; y++)
-		for (x = 0; x < IMG_W; x++)
-			pix[y * IMG_W + x] = (uint8_t)(x * 3 + y * 2 + seq * 37);
-	rc = astro_obs_jpeg_grey(pix, IMG_W, IMG_H, &jpg, &len);
+	snprintf(name, n, "%s.fits", base);
+	snprintf(jname, sizeof(jname), "%s.jpg", base);
+	pthread_mutex_lock(&s->lock);
+	sp.ra_deg = s->ra * 15.0;
+	sp.dec_deg = s->dec;
+	pthread_mutex_unlock(&s->lock);
+	sp.seq = seq;
+	rc = astro_obs_frame_synth(&sp, &fits, &len);
 	if (rc == 0)
-		rc = astro_obs_store_image_put(s->store, s->cfg->key, name, jpg, len, seq);
+		rc = astro_obs_store_image_put(s->store, s->cfg->key, name, fits, len, seq);
+	if (rc == 0) {
+		int prc = astro_obs_frame_preview(fits, len, &jpg, &jlen, err, sizeof(err));
+
+		if (prc == 0)
+			prc = astro_obs_store_image_put(s->store, s->cfg->key, jname, jpg, jlen,
+							seq);
+		else
+			astro_warn("%s: preview of %s: %s", s->cfg->key, name, err);
+		if (prc < 0)
+			astro_warn("%s: storing %s: %s", s->cfg->key, jname, strerror(-prc));
+	}
 	free(jpg);
+	free(fits);
 	return rc;
+}
+
+/* While an INDI command runs: a stop or cancel that ends it, or shutdown. */
+static bool indi_urgent(void *arg, const char *cur)
+{
+	struct site *s = arg;
+	struct astro_obs_job u;
+
+	while (astro_obs_store_receive(s->store, s->cfg->key, true, &u) == 0)
+		if (handle_urgent(s, &u, cur))
+			return true;
+	if (stopping) {
+		astro_obs_store_update(s->store, s->cfg->key, cur, ASTRO_OBS_FAILED,
+				       "simulator shut down", -1, NULL);
+		return true;
+	}
+	return false;
+}
+
+static void execute_indi(struct site *s, const struct astro_obs_job *job,
+			 const struct astro_obs_cmd *c)
+{
+	char image[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+
+	if (c->verb == ASTRO_OBS_STOP || c->verb == ASTRO_OBS_CANCEL) {
+		if (c->verb == ASTRO_OBS_STOP)
+			astro_obs_indisite_abort(s->indi);
+		handle_urgent(s, job, NULL);
+		return;
+	}
+	astro_obs_indisite_execute(s->indi, job, indi_urgent, s, image, sizeof(image));
+	if (image[0]) {
+		pthread_mutex_lock(&s->lock);
+		astro_strlcpy(s->last_image, image, sizeof(s->last_image));
+		pthread_mutex_unlock(&s->lock);
+	}
 }
 
 /* Run one received command to its end state. */
@@ -189,6 +261,10 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 		astro_warn("%s: job %s: rejected '%s': %s", key, id, job->line, err);
 		astro_obs_store_update(s->store, key, id, ASTRO_OBS_REJECTED,
 				       err[0] ? err : "empty command", -1, NULL);
+		return;
+	}
+	if (s->indi) {
+		execute_indi(s, job, &c);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -244,13 +320,15 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 			pthread_mutex_lock(&s->lock);
 			s->exposing = true;
 			pthread_mutex_unlock(&s->lock);
+			int64_t start_ms = astro_now_ms();
+
 			w = busy_wait(s, c.seconds, id);
 			pthread_mutex_lock(&s->lock);
 			s->exposing = false;
 			pthread_mutex_unlock(&s->lock);
 			if (w != WAIT_DONE)
 				break;
-			rc = take_image(s, c.seconds, image, sizeof(image));
+			rc = take_image(s, c.seconds, start_ms, image, sizeof(image));
 			if (rc < 0) {
 				snprintf(msg, sizeof(msg), "storing the image failed: %s",
 					 strerror(-rc));
@@ -288,13 +366,24 @@ static void execute(struct site *s, const struct astro_obs_job *job)
 static void *site_thread(void *arg)
 {
 	struct site *s = arg;
+	/* Made before the first receive: a command queued after it wakes us
+	 * (the local store: within a millisecond, not a poll period). */
+	int watch = astro_obs_store_watch(s->store);
 
 	while (!stopping) {
 		struct astro_obs_job job;
-		int rc = astro_obs_store_receive(s->store, s->cfg->key, false, &job);
+		int rc;
+
+		/* An INDI site takes no command while its server is away:
+		 * queued commands wait in the store. */
+		if (s->indi && !astro_obs_indisite_ready(s->indi)) {
+			astro_sleep_ms(POLL_MS);
+			continue;
+		}
+		rc = astro_obs_store_receive(s->store, s->cfg->key, false, &job);
 
 		if (rc == -EAGAIN) {
-			astro_sleep_ms(POLL_MS);
+			astro_obs_store_watch_wait(watch, POLL_MS);
 			continue;
 		}
 		if (rc < 0) {
@@ -306,6 +395,8 @@ static void *site_thread(void *arg)
 		astro_info("%s: job %s: %s", s->cfg->key, job.id, job.line);
 		execute(s, &job);
 	}
+	if (watch >= 0)
+		close(watch);
 	return NULL;
 }
 
@@ -316,6 +407,18 @@ static int publish(struct site *s)
 	char *txt;
 	int rc;
 
+	if (s->indi) {
+		char last[ASTRO_OBS_IMAGE_NAME_MAX + 1];
+
+		pthread_mutex_lock(&s->lock);
+		astro_strlcpy(last, s->last_image, sizeof(last));
+		pthread_mutex_unlock(&s->lock);
+		rc = astro_obs_indisite_status(s->indi, s->o->skew_s, last, &txt);
+		if (rc == 0)
+			rc = astro_obs_store_status_put(s->store, s->cfg->key, txt);
+		free(txt);
+		return rc;
+	}
 	snprintf(ts, sizeof(ts), "%lld",
 		 (long long)llround(astro_now_ms() / 1000.0 + s->o->skew_s));
 	pthread_mutex_lock(&s->lock);
@@ -385,6 +488,11 @@ static int run(const struct opts *o, struct astro_obs_sites *sites,
 		v[i].parked = true;	/* mounts start parked, like real ones */
 		v[i].dec = sites->v[i].has_lat && sites->v[i].lat < 0 ? -90 : 90;
 		pthread_mutex_init(&v[i].lock, NULL);
+		if (v[i].cfg->indi_host &&
+		    astro_obs_indisite_new(v[i].cfg, store, &v[i].indi) < 0) {
+			astro_err("%s: out of memory", v[i].cfg->key);
+			stopping = 1;
+		}
 		astro_obs_store_jobs(store, v[i].cfg->key, recover_step, &v[i]);
 		restore_camera(&v[i]);
 	}
@@ -406,8 +514,10 @@ static int run(const struct opts *o, struct astro_obs_sites *sites,
 	stopping = 1;
 	for (i = 0; i < started; i++)
 		pthread_join(v[i].thr, NULL);
-	for (i = 0; i < sites->n; i++)
+	for (i = 0; i < sites->n; i++) {
+		astro_obs_indisite_free(v[i].indi);
 		pthread_mutex_destroy(&v[i].lock);
+	}
 	free(v);
 	return started == sites->n ? 0 : 1;
 }
@@ -445,13 +555,14 @@ static void usage(FILE *f)
 		"store: --store DIR (local, the default) or --backend aws [--aws-region R]\n"
 		"       [--sqs-endpoint URL] [--dynamodb-endpoint URL] [--s3-endpoint URL]\n"
 		"       [--sqs-prefix P] [--table T] [--bucket B] [--aws-credentials FILE]\n"
-		"       [--visibility S]   (credentials also from AWS_* variables)\n");
+		"       [--visibility S] [--aws-layout astrofs|pythonbits]\n"
+		"       (credentials also from AWS_* variables)\n");
 }
 
 /* getopt codes of the long options; O_ENQ..O_IMAGES are also the CLI modes. */
 enum { O_STORE = 256, O_TS, O_SKEW, O_PAUSE, O_FAIL, O_STATUS_S, O_ENQ, O_SHOW,
        O_STATUS, O_IMAGES, O_RETENTION, O_BACKEND, O_REGION, O_SQS, O_DDB, O_S3,
-       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS };
+       O_PREFIX, O_TABLE, O_BUCKET, O_CRED, O_VIS, O_LAYOUT };
 
 /* One run of the program: its options, and what setup opened for teardown. */
 struct obssim {
@@ -496,6 +607,7 @@ static int parse_args(struct obssim *m, int argc, char **argv)
 		{ "bucket", required_argument, NULL, O_BUCKET },
 		{ "aws-credentials", required_argument, NULL, O_CRED },
 		{ "visibility", required_argument, NULL, O_VIS },
+		{ "aws-layout", required_argument, NULL, O_LAYOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -551,6 +663,7 @@ static int parse_args(struct obssim *m, int argc, char **argv)
 		case O_PREFIX: m->aws.prefix = optarg; break;
 		case O_TABLE: m->aws.table = optarg; break;
 		case O_BUCKET: m->aws.bucket = optarg; break;
+		case O_LAYOUT: m->aws.layout = optarg; break;
 		case O_CRED: m->aws.credentials = optarg; break;
 		case O_VIS:
 			if (parse_double("visibility", optarg, 1, 43200, &vis) < 0)
@@ -585,13 +698,18 @@ static int open_store(struct obssim *m)
 		m->o.store = "aws";
 		return 0;
 	}
+	/* The daemon's own default (config.h), so both open one store. */
 	if (!m->o.store) {
-		m->store_dir = astro_obs_store_default_dir();
+		rc = astro_config_obs_store_default(&m->store_dir);
+		if (rc == 0 && !m->store_dir)
+			rc = -ENOENT;	/* no absolute HOME or XDG_DATA_HOME */
 		m->o.store = m->store_dir;
 	}
-	if (!m->o.store || (rc = astro_obs_store_open_local(m->o.store, &m->store)) < 0) {
-		fprintf(stderr, "astrofs-obssim: store %s: %s\n", m->o.store ? m->o.store : "?",
-			strerror(m->o.store ? -rc : ENOMEM));
+	if (rc == 0)
+		rc = astro_obs_store_open_local(m->o.store, &m->store);
+	if (rc < 0) {
+		fprintf(stderr, "astrofs-obssim: store %s: %s\n",
+			m->o.store ? m->o.store : "(default: no absolute $HOME)", strerror(-rc));
 		return 2;
 	}
 	return 0;

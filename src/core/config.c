@@ -224,6 +224,10 @@ static const struct opt opts[] = {
 	  .arg = "NAME", .help = "DynamoDB table", .expect = "expected a DynamoDB table name" },
 	{ .name = "obs_bucket", .type = T_STR, .off = F(obs_bucket), .shown = "astrofs-obs",
 	  .arg = "NAME", .help = "S3 bucket for images", .expect = "expected an S3 bucket name" },
+	{ .name = "obs_aws_layout", .type = T_STR, .off = F(obs_aws_layout), .shown = "astrofs",
+	  .arg = "astrofs|pythonbits",
+	  .help = "AWS names and shapes: pythonbits is the observatory simulator's",
+	  .expect = "expected astrofs or pythonbits" },
 	{ .name = "obs_aws_credentials", .type = T_PATH, .off = F(obs_aws_credentials),
 	  .arg = "FILE", .help = "AWS credentials file, mode 0600", .expect = E_PATH },
 	{ .name = "uid", .type = T_UID, .off = F(uid),
@@ -1216,6 +1220,29 @@ static int default_of(const struct opt *o, bool root, const char **value, char *
 	return 0;
 }
 
+int astro_config_obs_store_default(char **out)
+{
+	const char *value = NULL;
+	char *alloc = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	for (i = 0; i < ASTRO_ARRAY_SIZE(opts); i++)
+		if (strcmp(opts[i].name, "obs_store") == 0)
+			break;
+	assert(i < ASTRO_ARRAY_SIZE(opts));
+	/* the row's default, as astro_config_init gives the daemon */
+	rc = default_of(&opts[i], geteuid() == 0, &value, &alloc);
+	if (rc == 0 && value && !alloc && !(alloc = strdup(value)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		*out = alloc;
+	else
+		free(alloc);
+	return rc;
+}
+
 int astro_config_init(struct astro_config *cfg)
 {
 	bool root = geteuid() == 0;
@@ -1673,6 +1700,11 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return astro_err_set(err, errlen, -EINVAL,
 				     "obs_backend: expected local or aws, not '%.*s'",
 				     ECHO_MAX, cfg->obs_backend);
+	if (cfg->obs_aws_layout && strcmp(cfg->obs_aws_layout, "astrofs") != 0 &&
+	    strcmp(cfg->obs_aws_layout, "pythonbits") != 0)
+		return astro_err_set(err, errlen, -EINVAL,
+				     "obs_aws_layout: expected astrofs or pythonbits, not '%.*s'",
+				     ECHO_MAX, cfg->obs_aws_layout);
 	if (cfg->obs_aws_credentials &&
 	    (rc = check_private("obs_aws_credentials", cfg->obs_aws_credentials, err,
 				errlen)) < 0)

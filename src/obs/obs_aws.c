@@ -40,6 +40,9 @@ struct aws {
 	pthread_mutex_t lock;
 	struct queue_url queues[2 * MAX_SITES];
 	size_t nqueues;
+	bool pythonbits;		/* the observatory simulator's layout */
+	char state_tables[MAX_SITES][ASTRO_OBS_SITE_KEY_MAX + 1];	/* made sure of */
+	size_t nstate_tables;
 };
 
 /* ---- pure helpers ---- */
@@ -462,23 +465,32 @@ static int ddb_query(struct aws *a, const char *site, bool with_job, item_fn fn,
 	return rc;
 }
 
-static int ensure_table(struct aws *a, char *err, size_t errlen)
+/* The table `name` exists and is ACTIVE; created on first use with hash
+ * key `hash` (and range key `range` unless NULL), all strings. */
+static int ensure_table(struct aws *a, const char *name, const char *hash, const char *range,
+			char *err, size_t errlen)
 {
 	json_t *rep = NULL;
 	int rc, i;
 
 	for (i = 0; i < 100; i++) {
-		rc = ddb(a, "DescribeTable", json_pack("{s:s}", "TableName", a->table), &rep);
+		rc = ddb(a, "DescribeTable", json_pack("{s:s}", "TableName", name), &rep);
 		if (rc == -ENOENT && i == 0) {
-			rc = ddb(a, "CreateTable",
-				 json_pack("{s:s,s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s},{s:s,s:s}],s:s}",
-					   "TableName", a->table, "AttributeDefinitions",
-					   "AttributeName", "site", "AttributeType", "S",
-					   "AttributeName", "id", "AttributeType", "S",
-					   "KeySchema", "AttributeName", "site", "KeyType", "HASH",
-					   "AttributeName", "id", "KeyType", "RANGE",
-					   "BillingMode", "PAY_PER_REQUEST"),
-				 NULL);
+			json_t *req = json_pack("{s:s,s:[{s:s,s:s}],s:[{s:s,s:s}],s:s}",
+						"TableName", name, "AttributeDefinitions",
+						"AttributeName", hash, "AttributeType", "S",
+						"KeySchema", "AttributeName", hash, "KeyType", "HASH",
+						"BillingMode", "PAY_PER_REQUEST");
+
+			if (req && range) {
+				json_array_append_new(json_object_get(req, "AttributeDefinitions"),
+						      json_pack("{s:s,s:s}", "AttributeName", range,
+								"AttributeType", "S"));
+				json_array_append_new(json_object_get(req, "KeySchema"),
+						      json_pack("{s:s,s:s}", "AttributeName", range,
+								"KeyType", "RANGE"));
+			}
+			rc = ddb(a, "CreateTable", req, NULL);
 			if (rc == -EEXIST)	/* another process won the race */
 				rc = 0;
 			if (rc < 0)
@@ -498,9 +510,120 @@ static int ensure_table(struct aws *a, char *err, size_t errlen)
 		astro_sleep_ms(100);
 	}
 	json_decref(rep);
-	snprintf(err, errlen, "DynamoDB table %s at %s: %s", a->table, a->ddb,
+	snprintf(err, errlen, "DynamoDB table %s at %s: %s", name, a->ddb,
 		 rc < 0 ? strerror(-rc) : "not ACTIVE after 10 s");
 	return rc < 0 ? rc : -ETIMEDOUT;
+}
+
+/* ---- the observatory simulator's (pythonbits) wire format ---- */
+
+ASTRO_TESTABLE json_t *astro_obs_aws_pythonbits_message(const struct astro_obs_cmd *c, const char *id,
+					 unsigned retention_s)
+{
+	int64_t now = astro_now_ms() / 1000;
+	json_t *m = json_pack("{s:s,s:s,s:I,s:s,s:I}", "device",
+			      c->verb == ASTRO_OBS_EXPOSE ? "camera_1" : "mount_1", "command",
+			      c->verb == ASTRO_OBS_STOP ? "allstop" : astro_obs_cmd_verb_name(c->verb),
+			      "timestamp", (json_int_t)now, "id", id, "expires_at",
+			      (json_int_t)(now + retention_s));
+
+	if (!m)
+		return NULL;
+	switch (c->verb) {
+	case ASTRO_OBS_GOTO:
+		json_object_set_new(m, "ra", json_real(c->ra_h));
+		json_object_set_new(m, "dec", json_real(c->dec_deg));
+		if (c->jnow)
+			json_object_set_new(m, "rdsys", json_string("JNOW"));
+		break;
+	case ASTRO_OBS_EXPOSE:
+		json_object_set_new(m, "duration", json_real(c->seconds));
+		if (c->count > 1)
+			json_object_set_new(m, "count", json_integer(c->count));
+		break;
+	case ASTRO_OBS_TRACKING:
+		json_object_set_new(m, "tracking", json_string(c->tracking ? "on" : "off"));
+		break;
+	case ASTRO_OBS_CANCEL:
+		json_object_set_new(m, "target", json_string(c->cancel_all ? "all" : c->cancel_id));
+		break;
+	default:
+		break;
+	}
+	return m;
+}
+
+/* A number the old client may send as a string ("5.5") or a number. */
+static int pb_number(json_t *m, const char *key, char *out, size_t n, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(m, key);
+	const char *s = json_string_value(v);
+	char *end;
+
+	if (json_is_number(v)) {
+		snprintf(out, n, "%.12g", json_number_value(v));
+		return 0;
+	}
+	if (s && *s && strlen(s) < n && (strtod(s, &end), *end == '\0')) {
+		astro_strlcpy(out, s, n);
+		return 0;
+	}
+	return astro_err_set(err, errlen, -EINVAL, "'%s' is missing or not a number", key);
+}
+
+ASTRO_TESTABLE int astro_obs_aws_pythonbits_line(const char *body, char *line, size_t n, char *err,
+				  size_t errlen)
+{
+	json_t *m = json_loads(body, 0, NULL);
+	const char *cmd = json_string_value(json_object_get(m, "command"));
+	char a[64], b[64];
+	int rc = 0;
+
+	if (!json_is_object(m)) {
+		rc = astro_err_set(err, errlen, -EINVAL, "not a JSON object");
+	} else if (!cmd) {
+		rc = astro_err_set(err, errlen, -EINVAL, "no \"command\"");
+	} else if (strcmp(cmd, "goto") == 0) {
+		const char *sys = json_string_value(json_object_get(m, "rdsys"));
+
+		rc = pb_number(m, "ra", a, sizeof(a), err, errlen);
+		if (rc == 0)
+			rc = pb_number(m, "dec", b, sizeof(b), err, errlen);
+		if (rc == 0)
+			snprintf(line, n, "goto ra=%s dec=%s%s", a, b,
+				 sys && strcmp(sys, "JNOW") == 0 ? " rdsys=JNOW" : "");
+	} else if (strcmp(cmd, "expose") == 0) {
+		json_t *cnt = json_object_get(m, "count");
+
+		rc = pb_number(m, "duration", a, sizeof(a), err, errlen);
+		if (rc == 0 && json_is_integer(cnt))
+			snprintf(line, n, "expose time=%s count=%lld", a,
+				 (long long)json_integer_value(cnt));
+		else if (rc == 0)
+			snprintf(line, n, "expose %s", a);
+	} else if (strcmp(cmd, "tracking") == 0) {
+		const char *t = json_string_value(json_object_get(m, "tracking"));
+
+		if (!t)
+			rc = astro_err_set(err, errlen, -EINVAL, "tracking: no \"tracking\": on|off");
+		else
+			snprintf(line, n, "tracking %.8s", t);
+	} else if (strcmp(cmd, "cancel") == 0) {
+		const char *t = json_string_value(json_object_get(m, "target"));
+
+		if (!t)
+			rc = astro_err_set(err, errlen, -EINVAL, "cancel: no \"target\"");
+		else
+			snprintf(line, n, "cancel %.40s", t);
+	} else if (strcmp(cmd, "park") == 0 || strcmp(cmd, "unpark") == 0) {
+		snprintf(line, n, "%s", cmd);
+	} else if (strcmp(cmd, "allstop") == 0 || strcmp(cmd, "stop") == 0) {
+		snprintf(line, n, "stop");
+	} else {
+		rc = astro_err_set(err, errlen, -EINVAL, "unknown command '%.40s'", cmd);
+	}
+	json_decref(m);
+	return rc;
 }
 
 /* ---- SQS ---- */
@@ -553,7 +676,12 @@ static int queue_url(struct aws *a, const char *site, bool urgent, char *url, si
 	size_t i;
 	int rc;
 
-	snprintf(name, sizeof(name), "%s_%s%s", a->prefix, site, urgent ? "_urgent" : "");
+	/* pythonbits: the simulator's one FIFO queue per site; stop and
+	 * cancel share it (no preemption while a command runs). */
+	if (a->pythonbits)
+		snprintf(name, sizeof(name), "%s_from_aws_pythonbits.fifo", site);
+	else
+		snprintf(name, sizeof(name), "%s_%s%s", a->prefix, site, urgent ? "_urgent" : "");
 	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < a->nqueues; i++)
 		if (strcmp(a->queues[i].name, name) == 0) {
@@ -566,11 +694,16 @@ static int queue_url(struct aws *a, const char *site, bool urgent, char *url, si
 	 * queue (real SQS's is idempotent). */
 	struct astro_sigv4_param p[] = {
 		{ "Action", "GetQueueUrl" }, { "QueueName", name },
+		/* The observatory simulator's queue attributes. */
+		{ "Attribute.1.Name", "FifoQueue" }, { "Attribute.1.Value", "true" },
+		{ "Attribute.2.Name", "ContentBasedDeduplication" },
+		{ "Attribute.2.Value", "true" },
+		{ "Attribute.3.Name", "MessageRetentionPeriod" }, { "Attribute.3.Value", "180" },
 	};
 	rc = sqs(a, p, 2, &rep);
 	if (rc == -ENOENT) {
 		p[0].value = "CreateQueue";
-		rc = sqs(a, p, 2, &rep);
+		rc = sqs(a, p, a->pythonbits ? 8 : 2, &rep);
 	}
 	if (rc < 0)
 		return rc;
@@ -592,11 +725,12 @@ static int queue_url(struct aws *a, const char *site, bool urgent, char *url, si
 }
 
 static int sqs_send(struct aws *a, const char *site, bool urgent, const char *id,
-		    const char *line)
+		    const struct astro_obs_cmd *c, const char *line)
 {
 	char url[URL_MAX];
 	struct astro_obs_sqs_reply rep;
-	json_t *m = json_pack("{s:s,s:s,s:s}", "id", id, "site", site, "line", line);
+	json_t *m = a->pythonbits ? astro_obs_aws_pythonbits_message(c, id, a->retention_s)
+		  : json_pack("{s:s,s:s,s:s}", "id", id, "site", site, "line", line);
 	char *body = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	int rc;
 
@@ -605,10 +739,14 @@ static int sqs_send(struct aws *a, const char *site, bool urgent, const char *id
 		return -ENOMEM;
 	rc = queue_url(a, site, urgent, url, sizeof(url));
 	if (rc == 0) {
+		/* FIFO: one group per site; the job id deduplicates, so two
+		 * identical commands are two commands (content-based
+		 * deduplication would merge them). */
 		const struct astro_sigv4_param p[] = {
 			{ "Action", "SendMessage" }, { "QueueUrl", url }, { "MessageBody", body },
+			{ "MessageGroupId", site }, { "MessageDeduplicationId", id },
 		};
-		rc = sqs(a, p, 3, &rep);
+		rc = sqs(a, p, a->pythonbits ? 5 : 3, &rep);
 		astro_obs_sqs_reply_free(&rep);
 	}
 	free(body);
@@ -632,16 +770,6 @@ static int sqs_delete(struct aws *a, const char *url, const char *receipt)
 }
 
 /* ---- the backend ---- */
-
-static bool site_ok(const char *site)
-{
-	return site && astro_obs_sites_key_valid(site, strlen(site));
-}
-
-static bool id_ok(const char *id)
-{
-	return id && astro_ulid_valid(id, strlen(id));
-}
 
 /* Mark the jobs written so far CANCELED: a half-enqueued write is none. */
 static void undo_enqueue(struct aws *a, const char *site, char (*ids)[ASTRO_OBS_ID_LEN + 1],
@@ -669,7 +797,7 @@ static int cancel_all_step(void *arg, json_t *item)
 	int s = st ? astro_obs_state_parse(st) : -EINVAL;
 	char msg[80];
 
-	if (!id_ok(id) || s < 0)
+	if (!astro_obs_job_id_valid(id) || s < 0)
 		return 0;
 	if (s == ASTRO_OBS_QUEUED || s == ASTRO_OBS_SENT) {
 		snprintf(msg, sizeof(msg), "canceled by %s", w->by);
@@ -730,7 +858,7 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 	size_t i, written = 0;
 	int rc = 0;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	/* Ids and checks first, so a refused cancel writes nothing. */
 	for (i = 0; i < n; i++) {
@@ -793,8 +921,7 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 			goto undo;
 		written++;
 		if (act) {
-			rc = sqs_send(a, site, c->verb == ASTRO_OBS_STOP ||
-				      c->verb == ASTRO_OBS_CANCEL, ids[i], line);
+			rc = sqs_send(a, site, astro_obs_job_urgent(c), ids[i], c, line);
 			if (rc < 0)
 				goto undo;
 		}
@@ -822,10 +949,42 @@ refused:
  * Take one message from a queue.  1 with *job filled, 0 if the queue is
  * empty or the message was spent (canceled/expired/garbage), -errno.
  */
+/*
+ * pythonbits: a message that names no job of ours (the old client sends
+ * none) becomes a job here, SENT, so it is received like ours.  -EINVAL
+ * (logged) for a message that is no command.
+ */
+static int adopt(struct aws *a, const char *site, const char *body, char *id)
+{
+	char line[ASTRO_OBS_LINE_MAX + 1], err[200];
+	struct astro_obs_cmd c;
+	json_t *job;
+	int rc;
+
+	if (astro_obs_aws_pythonbits_line(body, line, sizeof(line), err, sizeof(err)) < 0 ||
+	    astro_obs_cmd_parse(line, strlen(line), &c, err, sizeof(err)) != 1) {
+		astro_warn("obs aws: %s: dropping a message that is no command (%s): %.80s", site,
+			   err, body);
+		return -EINVAL;
+	}
+	rc = astro_ulid_new(id);
+	if (rc < 0)
+		return rc;
+	job = astro_obs_job_new(site, id, &c, line, a->retention_s);
+	if (!job)
+		return -ENOMEM;
+	rc = astro_obs_job_set_state(job, ASTRO_OBS_SENT, "from the observatory simulator's client",
+				     -1, NULL);
+	if (rc == 0)
+		rc = put_job(a, site, job, true, ASTRO_OBS_QUEUED);
+	json_decref(job);
+	return rc;
+}
+
 static int receive_one(struct aws *a, const char *site, bool urgent,
 		       struct astro_obs_job *out, bool *empty)
 {
-	char url[URL_MAX], vis[16];
+	char url[URL_MAX], vis[16], adopted[ASTRO_OBS_ID_LEN + 1];
 	struct astro_obs_sqs_reply rep;
 	json_t *m = NULL, *after = NULL;
 	const char *id;
@@ -851,7 +1010,22 @@ static int receive_one(struct aws *a, const char *site, bool urgent,
 	}
 	m = json_loads(rep.body, 0, NULL);
 	id = json_string_value(json_object_get(m, "id"));
-	if (!id_ok(id)) {
+	if (a->pythonbits) {
+		json_t *known = NULL;
+
+		if (!astro_obs_job_id_valid(id) || get_job(a, site, id, &known) == -ENOENT) {
+			rc = adopt(a, site, rep.body, adopted);
+			if (rc == -EINVAL) {
+				rc = sqs_delete(a, url, rep.receipt);
+				goto out;
+			}
+			if (rc < 0)
+				goto out;
+			id = adopted;
+		}
+		json_decref(known);
+	}
+	if (!astro_obs_job_id_valid(id)) {
 		/* Garbage never stops a site: say so and drop it. */
 		astro_warn("obs aws: %s: dropping a message that names no job: %.80s", site,
 			   rep.body);
@@ -908,9 +1082,12 @@ static int aws_receive(void *impl, const char *site, bool urgent_only,
 	struct aws *a = impl;
 	int q, tries, rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
-	for (q = 0; q < (urgent_only ? 1 : 2); q++) {
+	/* pythonbits: one queue, taken whole only when idle. */
+	if (a->pythonbits && urgent_only)
+		return -EAGAIN;
+	for (q = a->pythonbits ? 1 : 0; q < (urgent_only ? 1 : 2); q++) {
 		bool empty = false;
 
 		/* Bounded: spent messages are skipped a few at a time. */
@@ -927,7 +1104,7 @@ static int aws_update(void *impl, const char *site, const char *id,
 		      enum astro_obs_state to, const char *message, double eta_s,
 		      const char *image)
 {
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -EINVAL;
 	return move_job(impl, site, id, to, message, eta_s, image, NULL);
 }
@@ -937,7 +1114,7 @@ static int aws_job_json(void *impl, const char *site, const char *id, char **jso
 	json_t *item;
 	int rc;
 
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -ENOENT;
 	rc = ddb_get(impl, site, id, &item);
 	if (rc < 0)
@@ -960,7 +1137,7 @@ static int jobs_step(void *arg, json_t *item)
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
 	int s = st ? astro_obs_state_parse(st) : -EINVAL;
 
-	if (!id_ok(id))
+	if (!astro_obs_job_id_valid(id))
 		return 0;	/* status, counters */
 	return w->fn(w->arg, id, s < 0 ? ASTRO_OBS_FAILED : (enum astro_obs_state)s);
 }
@@ -969,17 +1146,114 @@ static int aws_jobs(void *impl, const char *site, astro_obs_job_fn fn, void *arg
 {
 	struct jobs_walk w = { fn, arg };
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	return ddb_query(impl, site, false, jobs_step, &w);
+}
+
+/* pythonbits: the site's status table, made sure of once. */
+static int state_table(struct aws *a, const char *site, char *name, size_t n)
+{
+	char err[300];
+	size_t i;
+	int rc;
+
+	snprintf(name, n, "%s_state_pythonbits", site);
+	pthread_mutex_lock(&a->lock);
+	for (i = 0; i < a->nstate_tables; i++)
+		if (strcmp(a->state_tables[i], site) == 0) {
+			pthread_mutex_unlock(&a->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&a->lock);
+	rc = ensure_table(a, name, "State", NULL, err, sizeof(err));
+	if (rc < 0) {
+		astro_warn("obs aws: %s", err);
+		return rc;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (a->nstate_tables < MAX_SITES)
+		astro_strlcpy(a->state_tables[a->nstate_tables++], site, sizeof(a->state_tables[0]));
+	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+/* The simulator's item: State="State" and every field as a string. */
+static int pb_status_put(struct aws *a, const char *site, const char *json)
+{
+	json_t *st = json_loads(json, 0, NULL), *item, *v;
+	char table[ASTRO_OBS_SITE_KEY_MAX + 32];
+	const char *k;
+	int rc;
+
+	if (!json_is_object(st)) {
+		json_decref(st);
+		return -EINVAL;
+	}
+	rc = state_table(a, site, table, sizeof(table));
+	item = json_object();
+	json_object_foreach(st, k, v) {
+		char num[40];
+		const char *sv = json_string_value(v);
+
+		if (!sv && json_is_number(v))
+			snprintf(num, sizeof(num), "%.12g", json_number_value(v)), sv = num;
+		else if (!sv && json_is_boolean(v))
+			sv = json_is_true(v) ? "True" : "False";
+		if (sv)
+			json_object_set_new(item, k, json_pack("{s:s}", "S", sv));
+	}
+	json_object_set_new(item, "State", json_pack("{s:s}", "S", "State"));
+	json_decref(st);
+	if (rc < 0) {
+		json_decref(item);
+		return rc;
+	}
+	return ddb(a, "PutItem", json_pack("{s:s,s:o}", "TableName", table, "Item", item), NULL);
+}
+
+static int pb_status_get(struct aws *a, const char *site, char **json)
+{
+	char table[ASTRO_OBS_SITE_KEY_MAX + 32];
+	json_t *rep = NULL, *it, *v, *out;
+	const char *k;
+	int rc;
+
+	snprintf(table, sizeof(table), "%s_state_pythonbits", site);
+	rc = ddb(a, "GetItem",
+		 json_pack("{s:s,s:{s:{s:s}},s:b}", "TableName", table, "Key", "State", "S",
+			   "State", "ConsistentRead", 1),
+		 &rep);
+	if (rc < 0) {
+		json_decref(rep);
+		return rc;	/* no table yet: -ENOENT, never published */
+	}
+	it = json_object_get(rep, "Item");
+	if (!json_is_object(it)) {
+		json_decref(rep);
+		return -ENOENT;
+	}
+	out = json_object();
+	json_object_foreach(it, k, v) {
+		const char *sv = json_string_value(json_object_get(v, "S"));
+
+		if (sv)
+			json_object_set_new(out, k, json_string(sv));
+	}
+	*json = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(out);
+	json_decref(rep);
+	return *json ? 0 : -ENOMEM;
 }
 
 static int aws_status_put(void *impl, const char *site, const char *json)
 {
 	struct aws *a = impl;
 
-	if (!site_ok(site) || !json)
+	if (!astro_obs_job_site_valid(site) || !json)
 		return -EINVAL;
+	if (a->pythonbits)
+		return pb_status_put(a, site, json);
 	return ddb(a, "PutItem",
 		   json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}", "TableName", a->table,
 			     "Item", "site", "S", site, "id", "S", STATUS_ID, "status", "S",
@@ -993,8 +1267,10 @@ static int aws_status_get(void *impl, const char *site, char **json)
 	const char *s;
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -ENOENT;
+	if (((struct aws *)impl)->pythonbits)
+		return pb_status_get(impl, site, json);
 	rc = ddb_get(impl, site, STATUS_ID, &item);
 	if (rc < 0)
 		return rc;
@@ -1015,7 +1291,7 @@ static int aws_counter_next(void *impl, const char *site, const char *counter,
 	char *end;
 	int rc;
 
-	if (!site_ok(site) || !counter || strlen(counter) > 64)
+	if (!astro_obs_job_site_valid(site) || !counter || strlen(counter) > 64)
 		return -EINVAL;
 	snprintf(id, sizeof(id), "counter#%s", counter);
 	req = json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:s,s:{s:{s:s}},s:s}", "TableName",
@@ -1050,7 +1326,7 @@ static int aws_image_put(void *impl, const char *site, const char *name,
 	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 
-	if (!site_ok(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	/* Names are never reused: look before writing. */
@@ -1070,7 +1346,7 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 	char prefix[200], what[300], *token = NULL;
 	int rc = 0, more;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "%s/", site);
 	snprintf(what, sizeof(what), "LIST s3://%s/%s", a->bucket, prefix);
@@ -1117,7 +1393,7 @@ static int aws_image_open(void *impl, const char *site, const char *name)
 	size_t len = 0;
 	int rc, fd = -1;
 
-	if (!site_ok(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
 		return -ENOENT;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	rc = astro_s3_get(a->s3c, a->bucket, key, 0, &body, &len, &info);
@@ -1162,7 +1438,7 @@ static int expire_step(void *arg, json_t *item)
 	json_t *job = job_of(item);
 	enum astro_obs_state st;
 
-	if (!id_ok(id) || !job) {
+	if (!astro_obs_job_id_valid(id) || !job) {
 		json_decref(job);
 		return 0;
 	}
@@ -1181,7 +1457,7 @@ static int aws_expire(void *impl, const char *site)
 	struct expire_walk w = { impl, site, astro_now_ms(), 0, 0 };
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	rc = ddb_query(impl, site, true, expire_step, &w);
 	return rc < 0 ? rc : w.n;
@@ -1259,13 +1535,21 @@ int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	if (o->layout && *o->layout && strcmp(o->layout, "astrofs") != 0 &&
+	    strcmp(o->layout, "pythonbits") != 0) {
+		snprintf(err, errlen, "layout '%s': expected astrofs or pythonbits", o->layout);
+		rc = -EINVAL;
+		goto fail;
+	}
+	a->pythonbits = o->layout && strcmp(o->layout, "pythonbits") == 0;
 	astro_strlcpy(a->region, o->region && *o->region ? o->region : "us-east-1",
 		      sizeof(a->region));
 	astro_strlcpy(a->prefix, o->prefix && *o->prefix ? o->prefix : "astrofs",
 		      sizeof(a->prefix));
 	astro_strlcpy(a->table, o->table && *o->table ? o->table : "astrofs_obs",
 		      sizeof(a->table));
-	astro_strlcpy(a->bucket, o->bucket && *o->bucket ? o->bucket : "astrofs-obs",
+	astro_strlcpy(a->bucket, o->bucket && *o->bucket ? o->bucket
+				 : a->pythonbits ? "pythonbits" : "astrofs-obs",
 		      sizeof(a->bucket));
 	a->visibility_s = o->visibility_s ? o->visibility_s : 60;
 	a->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
@@ -1295,7 +1579,7 @@ int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
 		snprintf(err, errlen, "S3: %s", msg);
 		goto fail;
 	}
-	rc = ensure_table(a, err, errlen);
+	rc = ensure_table(a, a->table, "site", "id", err, errlen);
 	if (rc < 0)
 		goto fail;
 	s->ops = &aws_backend;

@@ -56,6 +56,7 @@ struct astro_obs_aws_opts {
 	const char *credentials_source;	/* NULL/"auto" or one source (awsprov.h) */
 	const char *profile;
 	unsigned visibility_s;		/* 0: 60 */
+	const char *layout;		/* NULL or "astrofs"; "pythonbits": see below */
 	unsigned timeout_ms;		/* per request; 0: 10000 */
 };
 
@@ -88,6 +89,28 @@ char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
 int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
 			char *msg, size_t msglen);
 void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r);
+
+/*
+ * The `pythonbits` layout: the observatory simulator's own resources, so a
+ * mount can command a site that runs its obs.py and its client.py can
+ * command an astrofs-obssim site.  Per site one FIFO queue
+ * "<site>_from_aws_pythonbits.fifo" (ContentBasedDeduplication, retention
+ * 180 s; sent with MessageGroupId <site> and MessageDeduplicationId = the
+ * job id), whose messages are its JSON ({"device","command","ra","dec",
+ * "duration","timestamp"} + our "id", "expires_at"); the status in table
+ * "<site>_state_pythonbits" (hash key State = "State", every field a
+ * string); images in bucket "pythonbits" (default) at <site>/<name>.  Job
+ * records stay in `table`; a message without a known id (the old client's)
+ * becomes a new job when received.  stop and cancel share the one queue,
+ * so they do not preempt a running command.
+ */
+struct json_t;
+struct json_t *astro_obs_aws_pythonbits_message(const struct astro_obs_cmd *c, const char *id,
+						unsigned retention_s);
+/* A message's command as a command line (n bytes), or -EINVAL with err
+ * saying what was wrong. */
+int astro_obs_aws_pythonbits_line(const char *body, char *line, size_t n, char *err,
+				  size_t errlen);
 
 /* The seq in an image name "..._no<n>.<ext>", or 0. */
 unsigned long long astro_obs_aws_image_seq(const char *name);

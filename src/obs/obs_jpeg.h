@@ -1,13 +1,11 @@
 /*
- * obs_jpeg.h — a minimal baseline JPEG encoder for the simulator's images.
+ * obs_jpeg.h — JPEG previews of /obs images, encoded with libjpeg-turbo.
  *
- * Writes a valid JFIF baseline (SOF0) greyscale JPEG without libjpeg: each
- * 8x8 block is coded by its mean only (DC coefficient, all AC zero), so the
- * picture is a block mosaic of the input — enough for a test image that real
- * decoders read back exactly at block level.  Huffman tables: the standard
- * luminance DC table (ITU T.81 Annex K.3) and a one-symbol AC table (EOB).
+ * A baseline JFIF greyscale JPEG (quality ASTRO_OBS_JPEG_QUALITY) of an
+ * 8-bit image, for browsers; the science data is the FITS beside it.
  *
- * Pure and thread-safe.
+ * Pure and thread-safe (each call has its own libjpeg state; libjpeg's
+ * fatal errors return -EIO through a longjmp local to the call).
  */
 #ifndef ASTRO_OBS_JPEG_H
 #define ASTRO_OBS_JPEG_H
@@ -15,11 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ASTRO_OBS_JPEG_MAX_SIDE 4096
+#define ASTRO_OBS_JPEG_MAX_SIDE 8192
+#define ASTRO_OBS_JPEG_QUALITY 90
 
 /*
- * Encode a w x h 8-bit grey image (row-major, w and h multiples of 8, at most
- * ASTRO_OBS_JPEG_MAX_SIDE).  *out is malloc'd.  0, -EINVAL or -ENOMEM.
+ * Encode a w x h 8-bit grey image (row-major; 1..ASTRO_OBS_JPEG_MAX_SIDE
+ * each way).  *out is malloc'd.  0, -EINVAL, -ENOMEM or -EIO.
  */
 int astro_obs_jpeg_grey(const uint8_t *pix, unsigned w, unsigned h,
 			uint8_t **out, size_t *len);

@@ -65,6 +65,31 @@ static int parse_number(const yaml_node_t *n, double *out)
 	return 0;
 }
 
+/* "HOST:PORT" (the host may be a bracketed IPv6 address). */
+static int parse_indi(const yaml_node_t *fv, const char *v, struct astro_obs_site *site,
+		      const char *k, const char *what, char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	const char *h = v, *he = colon;
+	unsigned long port;
+	char *end;
+
+	if (v[0] == '[') {
+		h = v + 1;
+		he = strchr(v, ']');
+		if (!he || he + 1 != colon)
+			he = NULL;
+	}
+	errno = 0;
+	port = colon ? strtoul(colon + 1, &end, 10) : 0;
+	if (!colon || !he || he == h || !colon[1] || *end || errno || port < 1 || port > 65535 ||
+	    memchr(h, ' ', (size_t)(he - h)))
+		return fail(err, errlen, what, fv, "site '%s': indi '%s' is not HOST:PORT", k, v);
+	site->indi_port = (unsigned)port;
+	site->indi_host = strndup(h, (size_t)(he - h));
+	return site->indi_host ? 0 : -ENOMEM;
+}
+
 static int parse_site(yaml_document_t *doc, const yaml_node_t *key,
 		      const yaml_node_t *val, const char *what,
 		      struct astro_obs_site *site, char *err, size_t errlen)
@@ -136,6 +161,15 @@ static int parse_site(yaml_document_t *doc, const yaml_node_t *key,
 		} else {
 			if (strcmp(f, "name") == 0 && !site->name &&
 			    !(site->name = strdup(v))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			if (strcmp(f, "indi") == 0 &&
+			    (rc = parse_indi(fv, v, site, k, what, err, errlen)) < 0)
+				goto out;
+			if ((strcmp(f, "indi_telescope") == 0 &&
+			     !(site->indi_telescope = strdup(v))) ||
+			    (strcmp(f, "indi_ccd") == 0 && !(site->indi_ccd = strdup(v)))) {
 				rc = -ENOMEM;
 				goto out;
 			}
@@ -317,6 +351,9 @@ void astro_obs_sites_free(struct astro_obs_sites *s)
 	for (i = 0; i < s->n; i++) {
 		free(s->v[i].name);
 		free(s->v[i].info_json);
+		free(s->v[i].indi_host);
+		free(s->v[i].indi_telescope);
+		free(s->v[i].indi_ccd);
 	}
 	free(s->v);
 	s->v = NULL;

@@ -5,7 +5,10 @@
  * key to a mapping of scalar fields (`name`, `country`, `tz`, `lat`, `lng`,
  * `elevation`, …).  The keys name the site directories and store entries, so
  * they must be 1-63 characters of [A-Za-z0-9_-]; lat must lie in [-90,90],
- * lng in [-180,360), elevation be a number, when present.  Other fields are
+ * lng in [-180,360), elevation be a number, when present.  `indi:
+ * HOST:PORT` makes the site an INDI site (astrofs-obssim drives that
+ * server's devices; `indi_telescope` and `indi_ccd` name them, else the
+ * first the server announces); the port must be 1-65535.  Other fields are
  * kept as strings.  Unlike the simulator (which swallows parse errors into
  * an empty network) every problem fails the load with a message naming the
  * file line and what was wrong.  Read with libyaml's document API.
@@ -27,6 +30,9 @@ struct astro_obs_site {
 	bool has_lat, has_lng, has_elevation;
 	double lat, lng, elevation;
 	char *info_json;	/* every field, numbers typed; ends in "\n" */
+	char *indi_host;	/* NULL: a simulated site */
+	unsigned indi_port;
+	char *indi_telescope, *indi_ccd;	/* NULL: the first announced */
 };
 
 struct astro_obs_sites {

@@ -3,38 +3,22 @@
  *
  * One interface (struct astro_obs_backend) for the command queue, the job
  * records, the status snapshot and the images, so the filesystem and
- * astrofs-obssim do not care where those are kept.  The `local` backend
- * (astro_obs_store_open_local) keeps everything under one directory, with no
- * network:
- *   <dir>/db/             an LMDB environment, named databases
- *                           queue    "<site>/<class>/<id>" -> ""  (class 0 = urgent: stop, cancel)
- *                           jobs     "<site>/<id>"         -> job record JSON
- *                           status   "<site>"              -> status JSON as published
- *                           images   "<site>/<name>"       -> {"size","mtime_ms","seq"}
- *                           counters "<site>/<name>"       -> uint64 little-endian
- *   <dir>/images/<site>/  the image files
- * The filesystem and the simulator open the same directory; LMDB's own
- * locking makes that safe between processes, and each operation below is one
- * transaction, so a killed process never leaves a half-queued command.
+ * astrofs-obssim do not care where those are kept.  The backends:
+ * `local` (obs_local.h, one directory, LMDB) and `aws` (obs_aws.h, SQS,
+ * DynamoDB, S3).  The job model they share is obs_job.h; what is built
+ * above the interface (batches of one write, submit, the newest image)
+ * lives in obs_job.c.
  *
  * Jobs: astro_obs_store_enqueue() takes every command of one write and either
- * queues all of them or none (one transaction).  `cancel` is resolved there:
+ * queues all of them or none.  `cancel` is resolved there:
  * queued targets become CANCELED at once; a target the site is already
  * working on is preempted by the site, which receives the cancel first.
  * Receiving pops the oldest urgent command, else the oldest other one, and
- * marks it RECEIVED in the same transaction (nothing is deleted before it
- * is recorded).  Each job carries expires_ms (enqueue time + the store's
- * retention, ASTRO_OBS_RETENTION_S unless set): a command still queued then
- * is marked EXPIRED instead of being delivered, by receive() or by
- * astro_obs_store_expire().
+ * marks it RECEIVED (nothing is deleted before it is recorded).  A command
+ * still queued at its expires_ms is marked EXPIRED instead of being
+ * delivered, by receive() or by astro_obs_store_expire().
  *
- * States: QUEUED -> SENT -> RECEIVED -> STARTED -> COMPLETE, with terminal
- * REJECTED, FAILED, EXPIRED, CANCELED; astro_obs_state_allowed() is the map
- * every update is checked against, and a terminal state is final.
- *
- * Images are written to a temporary file, fsynced and renamed before they
- * enter the index, so the index (and any listing built from it) only names
- * complete images.
+ * Images enter a listing only when complete.
  *
  * Thread-safety: a store may be used from any number of threads.
  * Return values: 0 or -errno; -ENOENT for a missing job/status/image,
@@ -48,51 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/astro.h"
-#include "obs_cmd.h"
-#include "obs_sites.h"
+#include "obs_job.h"
 
-#define ASTRO_OBS_RETENTION_S 900	/* a command not received by then expires */
 #define ASTRO_OBS_MAX_PENDING 1000	/* obs_max_pending default */
 #define ASTRO_OBS_ERR_SHOWN 10		/* "err line" replies per write; then a count */
-#define ASTRO_OBS_IMAGE_NAME_MAX 127
-/* Modes the local backend creates its directories and files with: the
- * store holds other users' commands and images (README, astrofs(8)). */
-#define ASTRO_OBS_STORE_DIR_MODE 0750
-#define ASTRO_OBS_STORE_FILE_MODE 0640
-
-enum astro_obs_state {
-	ASTRO_OBS_QUEUED = 0,
-	ASTRO_OBS_SENT,
-	ASTRO_OBS_RECEIVED,
-	ASTRO_OBS_STARTED,
-	ASTRO_OBS_COMPLETE,
-	ASTRO_OBS_REJECTED,
-	ASTRO_OBS_FAILED,
-	ASTRO_OBS_EXPIRED,
-	ASTRO_OBS_CANCELED,
-	ASTRO_OBS_NSTATES
-};
-
-const char *astro_obs_state_name(enum astro_obs_state s);
-/* The state named s (upper case), or -EINVAL. */
-int astro_obs_state_parse(const char *s);
-bool astro_obs_state_terminal(enum astro_obs_state s);
-bool astro_obs_state_allowed(enum astro_obs_state from, enum astro_obs_state to);
-
-/* A job as handed to the site by receive(). */
-struct astro_obs_job {
-	char id[ASTRO_OBS_ID_LEN + 1];
-	char line[ASTRO_OBS_LINE_MAX + 1];	/* canonical command text */
-	enum astro_obs_state state;
-	int64_t created_ms;
-};
-
-struct astro_obs_image {
-	char name[ASTRO_OBS_IMAGE_NAME_MAX + 1];
-	uint64_t size;
-	int64_t mtime_ms;
-	uint64_t seq;		/* the camera's counter when it was taken */
-};
 
 typedef int (*astro_obs_job_fn)(void *arg, const char *id, enum astro_obs_state st);
 typedef int (*astro_obs_image_fn)(void *arg, const struct astro_obs_image *img);
@@ -121,6 +64,10 @@ struct astro_obs_backend {
 	int (*image_open)(void *impl, const char *site, const char *name);
 	int (*expire)(void *impl, const char *site);
 	void (*set_retention)(void *impl, unsigned seconds);
+	/* Optional: a new fd (close it) that becomes readable when the store
+	 * may have changed, so a site waits on it instead of polling; drain
+	 * it with astro_obs_store_watch_drain().  Without it: -ENOTSUP. */
+	int (*watch)(void *impl);
 	/* Optional: refuse an enqueue that would leave more than n commands
 	 * of a site waiting (-EDQUOT), checked in the enqueue's own
 	 * transaction.  Without it only the per-write bound holds. */
@@ -133,34 +80,6 @@ struct astro_obs_store {
 	unsigned max_pending;	/* 0: ASTRO_OBS_MAX_PENDING */
 };
 
-/*
- * Job records as every backend keeps them (jansson objects), so the
- * backends agree on the JSON users read under jobs/.
- * astro_obs_job_new(): a QUEUED record expiring retention_s from now.
- * astro_obs_job_set_state(): checks the map, stamps updated_ms and history;
- * -EINVAL if refused.  astro_obs_job_state(): an unknown state reads as
- * FAILED (final) so nothing moves it.  astro_obs_job_pretty(): stored
- * compact text -> indented text ending in a newline (malloc'd).
- */
-struct json_t;
-struct json_t *astro_obs_job_new(const char *site, const char *id,
-				 const struct astro_obs_cmd *c, const char *line,
-				 unsigned retention_s);
-int astro_obs_job_set_state(struct json_t *job, enum astro_obs_state to,
-			    const char *message, double eta_s, const char *image);
-enum astro_obs_state astro_obs_job_state(const struct json_t *job);
-bool astro_obs_job_overdue(const struct json_t *job, int64_t now_ms);
-int astro_obs_job_pretty(const char *compact, char **json);
-/* An image name both backends accept: one printable path component, not
- * starting with a dot, at most ASTRO_OBS_IMAGE_NAME_MAX bytes. */
-bool astro_obs_image_name_valid(const char *name);
-
-/* The default obs_store (SPEC section 1): /var/lib/astrofs/obs for root,
- * else $XDG_DATA_HOME/astrofs/obs (~/.local/share/...).  malloc'd. */
-char *astro_obs_store_default_dir(void);
-
-/* Open (creating as needed) the local backend under dir. */
-int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out);
 void astro_obs_store_close(struct astro_obs_store *s);
 
 /*
@@ -321,7 +240,16 @@ static inline void astro_obs_store_set_retention(struct astro_obs_store *s, unsi
 	s->ops->set_retention(s->impl, seconds);
 }
 
-/* The newest image (highest seq) into *img; -ENOENT if none. */
+/*
+ * Wait up to timeout_ms for the store to change: with a watch fd (from
+ * astro_obs_store_watch(), >= 0) until it is readable, then drained;
+ * without one (< 0), just the timeout.  Spurious wakes are possible.
+ */
+int astro_obs_store_watch(struct astro_obs_store *s);
+void astro_obs_store_watch_wait(int fd, int timeout_ms);
+
+/* The newest image (highest seq; of one seq's FITS and preview, the FITS)
+ * into *img; -ENOENT if none. */
 int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
 				 struct astro_obs_image *img);
 

@@ -10,9 +10,10 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "core/astro.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "obs_aws.h"
-#include "obs_store.h"
+#include "obs_local.h"
 #include "prov_obs.h"
 #include "ulid.h"
 
@@ -29,7 +30,8 @@ static const char readme[] =
 	"<site>/jobs/<id>    the job record (JSON): state QUEUED SENT RECEIVED STARTED COMPLETE,\n"
 	"                    or REJECTED FAILED EXPIRED CANCELED with a message\n"
 	"<site>/status       JSON: the site's last status, its age_s and freshness\n"
-	"<site>/images/      complete images only; latest -> the newest\n"
+	"<site>/images/      complete images only: NAME.fits and its preview NAME.jpg;\n"
+	"                    latest -> the newest FITS\n"
 	"\n"
 	"Commands (case-insensitive, # starts a comment):\n"
 	"  goto ra=<hours> dec=<deg> [rdsys=J2000|JNOW]   ra in [0,24) or hh:mm:ss, dec in [-90,90] or ±dd:mm:ss\n"
@@ -998,9 +1000,12 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	o->store_dir = cfg && cfg->obs_store ? strdup(cfg->obs_store) : astro_obs_store_default_dir();
+	if (cfg && cfg->obs_store)
+		o->store_dir = strdup(cfg->obs_store);
+	else if ((rc = astro_config_obs_store_default(&o->store_dir)) < 0)
+		goto fail;
 	if (!o->store_dir) {
-		rc = -ENOMEM;
+		rc = cfg && cfg->obs_store ? -ENOMEM : -ENOENT;
 		goto fail;
 	}
 	/* Without sites there is nothing to store; do not create a store
@@ -1011,6 +1016,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			.dynamodb_endpoint = cfg->obs_dynamodb_endpoint,
 			.s3_endpoint = cfg->obs_s3_endpoint, .prefix = cfg->obs_sqs_prefix,
 			.table = cfg->obs_table, .bucket = cfg->obs_bucket,
+			.layout = cfg->obs_aws_layout,
 			.credentials = cfg->obs_aws_credentials,
 			.credentials_source = cfg->s3_credentials_source,
 			.timeout_ms = cfg->timeout ? cfg->timeout * 1000u : 0,

@@ -28,7 +28,7 @@ spec_options() {
 # on it.
 PLANNED_OPTIONS="shared_cache shared_cache_endpoint shared_cache_region shared_cache_credentials
 	telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
-	archive_url archive_token obs_aws_layout"
+	archive_url archive_token"
 
 planned() {
 	echo "$PLANNED_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'

@@ -21,19 +21,21 @@ teardown() {
 	rm -rf "$T"
 }
 
-@test "obssim: expose -> COMPLETE, the image is listed and is a real JPEG" {
+@test "obssim: expose -> COMPLETE, a FITS image and its JPEG preview are listed" {
 	start_sim --time-scale 0.05
 	id=$(enqueue site1 'expose 1')
 	[ -n "$id" ]
 	wait_state site1 "$id" COMPLETE
 	run "$SIM" --store "$STORE" --images site1
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
 	name=$(echo "${lines[0]}" | cut -f1)
-	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.jpg$ ]]
-	# The job names the image it made.
+	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.fits$ ]]
+	[ "$(echo "${lines[1]}" | cut -f1)" = "${name%.fits}.jpg" ]
+	# The job names the image it made: the FITS.
 	"$SIM" --store "$STORE" --show site1 "$id" | grep -q "\"image\": \"$name\""
-	f=$STORE/images/site1/$name
+	[ "$(head -c 9 "$STORE/images/site1/$name")" = "SIMPLE  =" ]
+	f=$STORE/images/site1/${name%.fits}.jpg
 	[ "$(head -c 2 "$f" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	[ "$(tail -c 2 "$f" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
 	if command -v file >/dev/null; then
@@ -45,6 +47,41 @@ teardown() {
 		sleep 0.1
 	done
 	"$SIM" --store "$STORE" --status site1 | grep -q "\"cam1_last_image_name\":\"$name\""
+}
+
+@test "obssim: the FITS opens in astropy with a WCS that maps the pointing to the centre" {
+	/usr/bin/python3 -c 'import astropy.wcs' 2>/dev/null || skip "python3-astropy is not installed"
+	start_sim --time-scale 0
+	ids=$(enqueue site1 unpark 'goto ra=5:35:17 dec=-5:23:28' 'expose 3')
+	id=$(echo "$ids" | tail -1)
+	wait_state site1 "$id" COMPLETE
+	name=$("$SIM" --store "$STORE" --images site1 | cut -f1 | grep '\.fits$')
+	/usr/bin/python3 - "$STORE/images/site1/$name" <<'PY'
+import sys, warnings
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from astropy.coordinates import SkyCoord
+import astropy.units as u
+warnings.simplefilter("ignore")
+with fits.open(sys.argv[1], checksum=True) as h:
+    hdr, data = h[0].header, h[0].data
+    w = WCS(hdr)
+    assert w.has_celestial and w.wcs.ctype[0] == "RA---TAN", w.wcs.ctype
+    want = SkyCoord("5h35m17s", "-5d23m28s", frame="icrs")
+    x, y = w.world_to_pixel(want)
+    ny, nx = data.shape
+    assert abs(x - (nx - 1) / 2) < 0.01 and abs(y - (ny - 1) / 2) < 0.01, (x, y, nx, ny)
+    # Every pointing keyword agrees with the goto.
+    assert SkyCoord(hdr["RA"] * u.deg, hdr["DEC"] * u.deg).separation(want).arcsec < 1
+    obj = SkyCoord(hdr["OBJCTRA"], hdr["OBJCTDEC"], unit=(u.hourangle, u.deg))
+    assert obj.separation(want).arcsec < 1, (hdr["OBJCTRA"], hdr["OBJCTDEC"])
+    assert hdr["EXPTIME"] == 3.0 and hdr["DATE-OBS"].startswith("20")
+    assert "SITELAT" in hdr and "SITELONG" in hdr
+    # A field of stars: bright pixels well above the sky.
+    med = np.median(data)
+    assert (data > med + 500).sum() > 50, (data > med + 500).sum()
+PY
 }
 
 @test "obssim: goto while parked is REJECTED with a reason; after unpark it completes" {
@@ -116,14 +153,18 @@ teardown() {
 	done
 	# The exposure it was killed in is reported, not silently lost.
 	[ "$(state_of site1 "$long")" = FAILED ]
+	# Each exposure is a FITS and its preview.
 	run "$SIM" --store "$STORE" --images site1
+	[ "$status" -eq 0 ]
+	mapfile -t lines < <(printf '%s\n' "${lines[@]}" | grep '\.fits	')
 	[ "${#lines[@]}" -eq 4 ]
 	names=$(printf '%s\n' "${lines[@]}" | cut -f1)
 	[ "$(echo "$names" | sort -u | wc -l)" -eq 4 ]
 	# The counter went on across the restarts: 1..4, no repeats.
 	[ "$(printf '%s\n' "${lines[@]}" | cut -f3 | sort -n | tr '\n' ' ')" = "1 2 3 4 " ]
 	for n in $names; do
-		[ "$(head -c 2 "$STORE/images/site1/$n" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
+		[ "$(head -c 9 "$STORE/images/site1/$n")" = "SIMPLE  =" ]
+		[ "$(head -c 2 "$STORE/images/site1/${n%.fits}.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	done
 }
 

@@ -68,6 +68,20 @@ teardown() {
 	rm -rf "$T"
 }
 
+# mount_aws EXTRA: mount at $T/mnt on this test's stand-in resources.
+mount_aws() {
+	mkdir -p "$T/mnt"
+	"$ROOT/build/astrofs" astrofs-test "$T/mnt" -f -o "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/unused,obs_config=$CONF,obs_backend=aws,obs_aws_region=us-east-1,obs_sqs_endpoint=$SQS_ENDPOINT,obs_dynamodb_endpoint=$DDB_ENDPOINT,obs_s3_endpoint=$S3_ENDPOINT,obs_bucket=$BUCKET,obs_table=$TABLE,timeout=10,$1" \
+		2>"$T/astrofs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 100); do
+		[ -f "$T/mnt/.astrofs/version" ] && break
+		kill -0 "$FS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -f "$T/mnt/.astrofs/version" ] || { cat "$T/astrofs.log" >&2; false; }
+}
+
 # s3_get KEY FILE: the object through botocore (an independent client).
 s3_get() {
 	python3 - "$S3_ENDPOINT" "$BUCKET" "$1" "$2" <<'PY'
@@ -83,7 +97,7 @@ with open(out, "wb") as f:
 PY
 }
 
-@test "obs aws: expose round trip -> COMPLETE, JPEG in the bucket, latest names it" {
+@test "obs aws: expose round trip -> COMPLETE, FITS and JPEG preview in the bucket, latest names the FITS" {
 	ids=$(enqueue site1 unpark 'expose 1')
 	[ "$(echo "$ids" | wc -l)" -eq 2 ]
 	exp=$(echo "$ids" | tail -1)
@@ -92,14 +106,17 @@ PY
 	wait_state site1 "$exp" COMPLETE
 	run "$SIM" "${SIM_STORE[@]}" --images site1
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
 	name=$(echo "${lines[0]}" | cut -f1)
-	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.jpg$ ]]
+	[[ "$name" =~ ^[0-9]+_site1_testimage_1s_no1\.fits$ ]]
+	[ "$(echo "${lines[1]}" | cut -f1)" = "${name%.fits}.jpg" ]
 	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | grep -q "\"image\": \"$name\""
 	# The history went through every state, in order.
 	"$SIM" "${SIM_STORE[@]}" --show site1 "$exp" | tr -d ' \n' |
 		grep -q '"state":"QUEUED".*"state":"SENT".*"state":"RECEIVED".*"state":"STARTED".*"state":"COMPLETE"'
-	s3_get "site1/$name" "$T/img.jpg"
+	s3_get "site1/$name" "$T/img.fits"
+	[ "$(head -c 9 "$T/img.fits")" = "SIMPLE  =" ]
+	s3_get "site1/${name%.fits}.jpg" "$T/img.jpg"
 	[ "$(head -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	[ "$(tail -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
 	# The published status names it only once it is stored.
@@ -145,27 +162,88 @@ PY
 	wait_state site1 "$id2" COMPLETE
 	[ "$(state_of site1 "$drop")" = CANCELED ]
 	run "$SIM" "${SIM_STORE[@]}" --images site1
+	[ "$status" -eq 0 ]
+	mapfile -t lines < <(printf '%s\n' "${lines[@]}" | grep '\.fits	')
 	[ "${#lines[@]}" -eq 2 ]
-	[[ "${lines[0]}" == *_no1.jpg* ]]
-	[[ "${lines[1]}" == *_no2.jpg* ]]
+	[[ "${lines[0]}" == *_no1.fits* ]]
+	[[ "${lines[1]}" == *_no2.fits* ]]
 }
 
 @test "obs aws: through the mount (obs_backend=aws): command, job, images, latest" {
 	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || skip "FUSE is not available"
-	mkdir -p "$T/mnt"
-	"$ROOT/build/astrofs" astrofs-test "$T/mnt" -f -o "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/unused,obs_config=$CONF,obs_backend=aws,obs_aws_region=us-east-1,obs_sqs_endpoint=$SQS_ENDPOINT,obs_dynamodb_endpoint=$DDB_ENDPOINT,obs_s3_endpoint=$S3_ENDPOINT,obs_bucket=$BUCKET,obs_table=$TABLE,obs_sqs_prefix=$PREFIX,timeout=10" \
-		2>"$T/astrofs.log" &
-	FS_PID=$!
-	for _ in $(seq 1 100); do
-		[ -f "$T/mnt/.astrofs/version" ] && break
-		kill -0 "$FS_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -f "$T/mnt/.astrofs/version" ] || { cat "$T/astrofs.log" >&2; false; }
+	mount_aws "obs_sqs_prefix=$PREFIX"
 	start_sim --time-scale 0
 	img=$(expose_through_mount "$T/mnt" site1)
 	s3_get "site1/$img" "$T/direct.jpg"
 	cmp "$T/mnt/obs/site1/images/$img" "$T/direct.jpg"
 	# The store is the aws one: nothing was written to the local one.
 	[ ! -e "$T/unused/db" ]
+}
+
+# The pythonbits layout: a site key of this test's own, so the FIFO queue
+# and the status table (named by site, not prefix) are this test's alone.
+pb_sites() {
+	PB=pb$BATS_TEST_NUMBER
+	printf 'Sites:\n  %s:\n    name: Pythonbits Hill\n    lat: 34.34\n    lng: -119.68\n' "$PB" >"$T/pb.yml"
+	CONF=$T/pb.yml
+	SIM_STORE+=(--aws-layout pythonbits)
+	export SQS_ENDPOINT DDB_ENDPOINT
+	# Debian's botocore still speaks SQS's Query protocol, as sqslite does
+	# (a newer botocore sends JSON, which sqslite refuses).
+	PBPY=/usr/bin/python3
+	"$PBPY" -c 'import botocore' 2>/dev/null || skip "Debian's python3-botocore is not installed"
+}
+
+@test "obs aws pythonbits: the simulator's own client commands an astrofs-obssim site, status and images included" {
+	pb_sites
+	start_sim --time-scale 0
+	"$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" client "$PB"
+	# The message (no job id) became a job; it ran and stored its images.
+	for _ in $(seq 1 100); do
+		n=$("$SIM" "${SIM_STORE[@]}" --images "$PB" 2>/dev/null | grep -c '\.fits	') || true
+		[ "$n" = 1 ] && break
+		sleep 0.2
+	done
+	[ "$n" = 1 ]
+	img=$("$SIM" "${SIM_STORE[@]}" --images "$PB" | cut -f1 | grep '\.fits$')
+	s3_get "$PB/$img" "$T/img.fits"
+	[ "$(head -c 9 "$T/img.fits")" = "SIMPLE  =" ]
+	# The status item is the simulator's, in its table: all strings, State key.
+	for _ in $(seq 1 50); do
+		"$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" status "$PB" >"$T/st.json" 2>/dev/null &&
+			jq -e --arg i "$img" '.cam1_last_image_name == $i' "$T/st.json" >/dev/null && break
+		sleep 0.2
+	done
+	jq -e --arg i "$img" --arg s "$PB" '.State == "State" and .site == $s and
+		.cam1_last_image_name == $i and (.timestamp | test("^[0-9]+$")) and
+		([.[] | type] | unique == ["string"])' "$T/st.json"
+}
+
+@test "obs aws pythonbits: a mount commands a site that runs the simulator's obs.py" {
+	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || skip "FUSE is not available"
+	pb_sites
+	mount_aws obs_aws_layout=pythonbits
+	exec 7<>"$T/mnt/obs/$PB/command"
+	printf 'goto ra=5.5 dec=-5.4\npark\npark\n' >&7
+	read -r r1 <&7; read -r r2 <&7; read -r r3 <&7
+	exec 7>&-
+	[[ "$r1" == ok* && "$r2" == ok* && "$r3" == ok* ]]
+	id1=$(echo "$r1" | awk '{print $2}')
+	# The old site takes them from its FIFO queue in order, in its format;
+	# two identical parks are two messages.
+	"$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" site "$PB" 3 >"$T/msgs"
+	[ "$(wc -l <"$T/msgs")" -eq 3 ]
+	jq -e --arg id "$id1" '.device == "mount_1" and .command == "goto" and .ra == 5.5 and
+		.dec == -5.4 and .id == $id and (.timestamp | type) == "number" and
+		.expires_at > .timestamp' <(sed -n 1p "$T/msgs")
+	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .command | sort -u)" = park ]
+	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .id | sort -u | wc -l)" -eq 2 ]
+	[ "$(jq -r .state "$T/mnt/obs/$PB/jobs/$id1")" = SENT ]
+	# Its status item, read through the mount.
+	for _ in $(seq 1 60); do
+		jq -e '.record.mnt1_ra == "5.5"' "$T/mnt/obs/$PB/status" >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+	jq -e '.record.mnt1_ra == "5.5" and .record.mnt1_is_tracking == "True" and .freshness == "fresh"' \
+		"$T/mnt/obs/$PB/status"
 }

@@ -14,6 +14,9 @@ setup() {
 
 teardown() {
 	[ -f "$T/sim.pid" ] && { kill "$(cat "$T/sim.pid")" 2>/dev/null; sleep 0.2; kill -9 "$(cat "$T/sim.pid")" 2>/dev/null; }
+	# A mount of another user (no allow_other) is not even stat-able by
+	# root, so lib's mountpoint check misses it.
+	[ -n "${T:-}" ] && grep -q " $T/mnt " /proc/mounts && umount -l "$T/mnt"
 	cleanup_all
 }
 
@@ -98,15 +101,17 @@ start_sim() {
 	echo $! >"$T/sim.pid"
 }
 
-@test "obs: expose through the mount completes, lists a real JPEG and moves latest" {
+@test "obs: expose through the mount completes, lists a FITS and its JPEG preview, moves latest" {
 	sites
 	mkdir -p "$T/obs"
 	mount_astrofs "obs_config=$T/sites.yml"
 	start_sim
 	grep -q '^site1' "$T/mnt/obs/sites"
 	img=$(expose_through_mount "$T/mnt" site1)
-	head -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d8'
-	tail -c 2 "$T/mnt/obs/site1/images/$img" | od -An -tx1 | grep -q 'ff d9'
+	[ "$(head -c 9 "$T/mnt/obs/site1/images/$img")" = "SIMPLE  =" ]
+	[ $(( $(stat -c %s "$T/mnt/obs/site1/images/$img") % 2880 )) -eq 0 ]
+	head -c 2 "$T/mnt/obs/site1/images/${img%.fits}.jpg" | od -An -tx1 | grep -q 'ff d8'
+	tail -c 2 "$T/mnt/obs/site1/images/${img%.fits}.jpg" | od -An -tx1 | grep -q 'ff d9'
 	jq -e '.freshness == "fresh"' "$T/mnt/obs/site1/status"
 }
 
@@ -248,4 +253,35 @@ except OSError as e:
 	cat "$T/tail.err"
 	! grep -q truncated "$T/tail.err"
 	grep -q '^site1	[0-9]*	fresh$' "$T/mnt/obs/sites"
+}
+
+@test "obs: with a relative XDG_DATA_HOME the daemon and the simulator pick the same default store" {
+	# The default store depends on the user (root: /var/lib/astrofs/obs,
+	# whatever XDG says), so as root run both as nobody.
+	local run_as=()
+	if [ "$(id -u)" -eq 0 ]; then
+		command -v setpriv >/dev/null || skip "setpriv is not installed"
+		run_as=(setpriv --reuid nobody --regid nogroup --clear-groups --)
+	fi
+	sites
+	write_creds
+	mkdir -p "$T/home" "$T/cwd" "$T/mnt" "$T/cache"
+	chmod 755 "$T"
+	[ "$(id -u)" -ne 0 ] || chown nobody:nogroup "$T/home" "$T/cwd" "$T/mnt" "$T/cache" "$T/creds"
+	# Relative XDG_DATA_HOME is invalid (XDG base directory spec): both
+	# ignore it and use $HOME/.local/share.
+	(cd "$T/cwd" && HOME=$T/home XDG_DATA_HOME=rel exec "${run_as[@]}" "$ASTROFS" astrofs-test "$T/mnt" -f \
+		-o "cache_dir=$T/cache,spacetrack_url=$ST_URL,spacetrack_credentials=$T/creds,timeout=10,obs_config=$T/sites.yml" \
+		2>>"$T/astrofs.log") &
+	echo $! >"$T/astrofs.pid"
+	for _ in $(seq 1 100); do grep -q " $T/mnt " /proc/mounts && break; sleep 0.1; done
+	(cd "$T/cwd" && HOME=$T/home XDG_DATA_HOME=rel exec "${run_as[@]}" "$ROOT/build/astrofs-obssim" \
+		--config "$T/sites.yml" --time-scale 0 --status-interval 0.2 2>"$T/sim.log") &
+	echo $! >"$T/sim.pid"
+	# The mount is the user's own (no allow_other): look through it as them.
+	"${run_as[@]}" bash -c "source '$BATS_TEST_DIRNAME/../lib/obs_mount.bash' && expose_through_mount '$T/mnt' site1" \
+		>/dev/null || { cat "$T/sim.log" "$T/astrofs.log" >&2; false; }
+	grep -q "store $T/home/.local/share/astrofs/obs" "$T/sim.log"
+	[ -d "$T/home/.local/share/astrofs/obs/db" ]
+	[ ! -e "$T/cwd/rel" ]
 }

@@ -2,7 +2,7 @@
 
 # expose_through_mount MNT SITE: unpark + expose 1 on one handle of the
 # command file, wait (bounded) for COMPLETE, check images/latest names the
-# new image; prints the image name.
+# new FITS image and its preview NAME.jpg is listed; prints the FITS name.
 expose_through_mount() {
 	local mnt=$1 site=$2 r1 r2 job state= img
 	exec 7<>"$mnt/obs/$site/command"
@@ -18,8 +18,10 @@ expose_through_mount() {
 		sleep 0.2
 	done
 	[ "$state" = COMPLETE ] || { echo "job $job is '$state'" >&2; return 1; }
-	img=$(ls "$mnt/obs/$site/images" | grep -v '^latest$' | head -1)
+	img=$(ls "$mnt/obs/$site/images" | grep '\.fits$' | head -1)
 	[ -n "$img" ] && [ "$(readlink "$mnt/obs/$site/images/latest")" = "$img" ] ||
 		{ echo "images: '$img', latest: '$(readlink "$mnt/obs/$site/images/latest")'" >&2; return 1; }
+	[ -f "$mnt/obs/$site/images/${img%.fits}.jpg" ] ||
+		{ echo "no preview ${img%.fits}.jpg: $(ls "$mnt/obs/$site/images")" >&2; return 1; }
 	echo "$img"
 }

@@ -457,6 +457,7 @@ static const struct set_case set_cases[] = {
 	{ "obs_config", "/etc/astrofs/sites.yaml", 0, "/etc/astrofs/sites.yaml" },
 	{ "obs_store", "/srv/obs", 0, "/srv/obs" },
 	{ "obs_backend", "aws", 0, "aws" },
+	{ "obs_aws_layout", "pythonbits", 0, "pythonbits" },
 	{ "obs_aws_region", "eu-west-1", 0, "eu-west-1" },
 	{ "obs_sqs_endpoint", "http://localhost:4567/", 0, "http://localhost:4567" },
 	{ "obs_sqs_endpoint", "localhost:4567", -EINVAL, "obs_sqs_endpoint" },
@@ -555,7 +556,7 @@ static void spec_options_all_known(void **state)
 		"entry_timeout", "attr_timeout", "negative_timeout", "nonempty",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
-		"obs_aws_credentials", "obs_max_pending",
+		"obs_aws_credentials", "obs_max_pending", "obs_aws_layout",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};
@@ -1062,6 +1063,12 @@ static void finish_consistency(void **state)
 	astro_config_set(&c, "s3_credentials", "/x/credentials", err, sizeof(err));
 	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "s3_credentials names a file but s3_credentials_source is imds"));
+	astro_config_free(&c);
+
+	assert_int_equal(astro_config_init(&c), 0);
+	astro_config_set(&c, "obs_aws_layout", "python", err, sizeof(err));
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "obs_aws_layout: expected astrofs or pythonbits, not 'python'"));
 	astro_config_free(&c);
 
 	assert_int_equal(astro_config_init(&c), 0);

@@ -158,6 +158,50 @@ static void dynamodb_errors_map_to_errno(void **state)
 	assert_int_equal(astro_aws_error(400, NULL, 0, NULL, 0, NULL, 0, NULL), -EIO);
 }
 
+/* The pythonbits wire format both ways, and what the old client sends. */
+static void pythonbits_messages(void **state)
+{
+	struct astro_obs_cmd c;
+	char err[200], line[200];
+	json_t *m;
+	char *txt;
+
+	(void)state;
+	assert_int_equal(astro_obs_cmd_parse("goto ra=5.5 dec=-5.4", 20, &c, err, sizeof(err)), 1);
+	m = astro_obs_aws_pythonbits_message(&c, "01HZX0000000000000000000AB", 900);
+	assert_string_equal(json_string_value(json_object_get(m, "device")), "mount_1");
+	assert_string_equal(json_string_value(json_object_get(m, "command")), "goto");
+	assert_true(json_real_value(json_object_get(m, "ra")) == 5.5);
+	assert_int_equal(json_integer_value(json_object_get(m, "expires_at")) -
+			 json_integer_value(json_object_get(m, "timestamp")), 900);
+	txt = json_dumps(m, JSON_COMPACT);
+	assert_int_equal(astro_obs_aws_pythonbits_line(txt, line, sizeof(line), err, sizeof(err)), 0);
+	assert_string_equal(line, "goto ra=5.5 dec=-5.4");
+	free(txt);
+	json_decref(m);
+	assert_int_equal(astro_obs_cmd_parse("stop", 4, &c, err, sizeof(err)), 1);
+	m = astro_obs_aws_pythonbits_message(&c, "01HZX0000000000000000000AB", 900);
+	assert_string_equal(json_string_value(json_object_get(m, "command")), "allstop");
+	json_decref(m);
+	/* The old client: strings for numbers, no id. */
+	assert_int_equal(astro_obs_aws_pythonbits_line(
+				 "{\"device\":\"camera_1\",\"command\":\"expose\",\"duration\":\"5\","
+				 "\"timestamp\":1555964000}", line, sizeof(line), err, sizeof(err)), 0);
+	assert_string_equal(line, "expose 5");
+	assert_int_equal(astro_obs_aws_pythonbits_line(
+				 "{\"command\":\"goto\",\"ra\":\"5.5\",\"dec\":\"-5.4\"}", line,
+				 sizeof(line), err, sizeof(err)), 0);
+	assert_string_equal(line, "goto ra=5.5 dec=-5.4");
+	assert_int_equal(astro_obs_aws_pythonbits_line("{\"command\":\"goto\",\"ra\":\"x\"}",
+						       line, sizeof(line), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'ra' is missing or not a number"));
+	assert_int_equal(astro_obs_aws_pythonbits_line("{\"command\":\"dance\"}", line,
+						       sizeof(line), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown command 'dance'"));
+	assert_int_equal(astro_obs_aws_pythonbits_line("[1]", line, sizeof(line), err, sizeof(err)),
+			 -EINVAL);
+}
+
 static void image_seq_from_the_simulator_name(void **state)
 {
 	(void)state;
@@ -376,6 +420,7 @@ static void failed_receive_loses_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pythonbits_messages),
 		cmocka_unit_test(sqs_receive_takes_the_first_message),
 		cmocka_unit_test(sqs_empty_receive_and_create_queue),
 		cmocka_unit_test(sqs_error_response),

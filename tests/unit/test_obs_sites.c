@@ -100,6 +100,37 @@ static void bad_buffers(void **state)
 	}
 }
 
+static void indi_sites(void **state)
+{
+	static const char good[] = "Sites:\n  obs1:\n    indi: localhost:7624\n"
+				   "    indi_ccd: CCD Simulator\n  obs2:\n    indi: '[::1]:7000'\n"
+				   "  sim:\n    name: plain\n";
+	static const char *const wrong[] = { "nohost", "host:", ":7624", "host:0", "host:65536",
+					    "host:12x", "[::1:7000", "a b:1" };
+	struct astro_obs_sites s;
+	char err[256], buf[256];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(astro_obs_sites_parse(good, strlen(good), "t", &s, err, sizeof(err)), 0);
+	assert_string_equal(s.v[0].indi_host, "localhost");
+	assert_int_equal(s.v[0].indi_port, 7624);
+	assert_null(s.v[0].indi_telescope);
+	assert_string_equal(s.v[0].indi_ccd, "CCD Simulator");
+	assert_string_equal(s.v[1].indi_host, "::1");
+	assert_int_equal(s.v[1].indi_port, 7000);
+	assert_null(s.v[2].indi_host);
+	astro_obs_sites_free(&s);
+	for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		snprintf(buf, sizeof(buf), "Sites:\n  obs1:\n    indi: '%s'\n", wrong[i]);
+		err[0] = '\0';
+		assert_int_equal(astro_obs_sites_parse(buf, strlen(buf), "t", &s, err, sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, "is not HOST:PORT") || !strstr(err, "t:3"))
+			fail_msg("'%s': %s", wrong[i], err);
+	}
+}
+
 static void missing_file(void **state)
 {
 	struct astro_obs_sites s;
@@ -117,6 +148,7 @@ int main(void)
 		cmocka_unit_test(good_file),
 		cmocka_unit_test(bad_files),
 		cmocka_unit_test(bad_buffers),
+		cmocka_unit_test(indi_sites),
 		cmocka_unit_test(missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,11 @@
 #include "unit.h"
+#include <poll.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <jansson.h>
 #include "core/astro.h"
-#include "obs/obs_store.h"
+#include "obs/obs_local.h"
 
 struct fx {
 	char *dir;
@@ -297,6 +298,49 @@ static void images_index(void **state)
 	assert_int_equal(astro_obs_store_image_open(f->s, "s", "zzz.jpg"), -ENOENT);
 }
 
+/* A site waits on the store's watch instead of polling: a command queued
+ * through another handle (another process, as the mount is) wakes it. */
+static void watch_wakes_on_enqueue(void **state)
+{
+	struct fx *f = *state;
+	struct astro_obs_store *other = NULL;
+	struct pollfd p;
+	char *reply = NULL;
+	int fd;
+
+	assert_int_equal(astro_obs_store_open_local(f->dir, &other), 0);
+	fd = astro_obs_store_watch(f->s);
+	assert_true(fd >= 0);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);	/* nothing yet */
+	assert_true(astro_obs_store_submit(other, "s", "park\n", 5, &reply) == 1);
+	free(reply);
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	astro_obs_store_watch_wait(fd, 0);	/* drained */
+	assert_int_equal(poll(&p, 1, 0), 0);
+	close(fd);
+	astro_obs_store_close(other);
+}
+
+/* An exposure is NAME.fits and its preview NAME.jpg at one seq: latest is
+ * the FITS, whichever was stored first ("j" sorts after "f"). */
+static void latest_is_the_fits(void **state)
+{
+	struct fx *f = *state;
+	struct astro_obs_image img;
+
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "1_s_no1.fits", "F", 1, 1), 0);
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "1_s_no1.jpg", "J", 1, 1), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "1_s_no1.fits");
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "2_s_no2.jpg", "J", 1, 2), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "2_s_no2.jpg");	/* its FITS is not stored yet */
+	assert_int_equal(astro_obs_store_image_put(f->s, "s", "2_s_no2.fits", "F", 1, 2), 0);
+	assert_int_equal(astro_obs_store_latest_image(f->s, "s", &img), 0);
+	assert_string_equal(img.name, "2_s_no2.fits");
+}
+
 /* A second process (as the simulator is) enqueues while this one receives:
  * every command arrives exactly once. */
 static void two_processes(void **state)
@@ -350,6 +394,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(retention_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_and_counter_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(images_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(latest_is_the_fits, setup, teardown),
+		cmocka_unit_test_setup_teardown(watch_wakes_on_enqueue, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_processes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

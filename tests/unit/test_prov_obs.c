@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include "core/astro.h"
 #include "core/config.h"
-#include "obs/obs_store.h"
+#include "obs/obs_local.h"
 #include "obs/prov_obs.h"
 
 /* The tree is driven through its provider functions, as fs.c would, with a

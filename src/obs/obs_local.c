@@ -1,10 +1,11 @@
-/* obs_store.c — the /obs store and its local LMDB backend (see obs_store.h). */
+/* obs_local.c — the `local` /obs store backend over LMDB (see obs_local.h). */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -12,56 +13,11 @@
 #include "core/astro.h"
 #include "core/log.h"
 #include "services/cache.h"
-#include "obs_store.h"
+#include "obs_local.h"
 #include "ulid.h"
 
 #define MAP_SIZE (256ull << 20)
 #define KEY_MAX 256
-
-static const char *const state_names[ASTRO_OBS_NSTATES] = {
-	"QUEUED", "SENT", "RECEIVED", "STARTED", "COMPLETE",
-	"REJECTED", "FAILED", "EXPIRED", "CANCELED",
-};
-
-const char *astro_obs_state_name(enum astro_obs_state s)
-{
-	return (unsigned)s < ASTRO_OBS_NSTATES ? state_names[s] : "?";
-}
-
-int astro_obs_state_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < ASTRO_OBS_NSTATES; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return -EINVAL;
-}
-
-bool astro_obs_state_terminal(enum astro_obs_state s)
-{
-	return s >= ASTRO_OBS_COMPLETE;
-}
-
-bool astro_obs_state_allowed(enum astro_obs_state from, enum astro_obs_state to)
-{
-#define B(s) (1u << ASTRO_OBS_##s)
-	/* Forward only; every live state may end canceled; only a site that
-	 * has the command may reject, fail or complete it. */
-	static const unsigned next[ASTRO_OBS_NSTATES] = {
-		[ASTRO_OBS_QUEUED] = B(SENT) | B(RECEIVED) | B(EXPIRED) | B(CANCELED) |
-				     B(COMPLETE),
-		[ASTRO_OBS_SENT] = B(RECEIVED) | B(EXPIRED) | B(CANCELED),
-		[ASTRO_OBS_RECEIVED] = B(STARTED) | B(REJECTED) | B(FAILED) | B(CANCELED),
-		[ASTRO_OBS_STARTED] = B(COMPLETE) | B(FAILED) | B(CANCELED),
-	};
-#undef B
-	if ((unsigned)from >= ASTRO_OBS_NSTATES || (unsigned)to >= ASTRO_OBS_NSTATES)
-		return false;
-	return (next[from] >> to) & 1u;
-}
-
-/* ---- local backend ---- */
 
 struct local {
 	MDB_env *env;
@@ -75,30 +31,6 @@ struct local {
 static int mdb_errno(int rc)
 {
 	return astro_cache_lmdb_errno(rc);
-}
-
-static bool site_ok(const char *site)
-{
-	return site && astro_obs_sites_key_valid(site, strlen(site));
-}
-
-static bool id_ok(const char *id)
-{
-	return id && astro_ulid_valid(id, strlen(id));
-}
-
-/* Image names end up as file names: one path component, no dot files. */
-bool astro_obs_image_name_valid(const char *name)
-{
-	size_t n = name ? strlen(name) : 0, i;
-
-	if (n == 0 || n > ASTRO_OBS_IMAGE_NAME_MAX || name[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (name[i] == '/' || (unsigned char)name[i] < 0x21 ||
-		    (unsigned char)name[i] > 0x7e)
-			return false;
-	return true;
 }
 
 static MDB_val key_of(char *buf, const char *a, const char *b)
@@ -139,76 +71,6 @@ static json_t *get_json(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int *rc)
 		return NULL;
 	}
 	return j;
-}
-
-enum astro_obs_state astro_obs_job_state(const json_t *job)
-{
-	const char *s = json_string_value(json_object_get(job, "state"));
-	int st = s ? astro_obs_state_parse(s) : -EINVAL;
-
-	/* An unknown state is treated as final so nothing moves it. */
-	return st < 0 ? ASTRO_OBS_FAILED : (enum astro_obs_state)st;
-}
-
-int astro_obs_job_set_state(json_t *job, enum astro_obs_state to, const char *message,
-		     double eta_s, const char *image)
-{
-	int64_t now = astro_now_ms();
-	json_t *hist = json_object_get(job, "history"), *h;
-
-	if (!astro_obs_state_allowed(astro_obs_job_state(job), to))
-		return -EINVAL;
-	json_object_set_new(job, "state", json_string(astro_obs_state_name(to)));
-	json_object_set_new(job, "updated_ms", json_integer(now));
-	if (message)
-		json_object_set_new(job, "message", json_string(message));
-	if (eta_s >= 0)
-		json_object_set_new(job, "eta_s", json_real(eta_s));
-	if (image)
-		json_object_set_new(json_object_get(job, "result"), "image",
-				    json_string(image));
-	h = json_pack("{s:s,s:I}", "state", astro_obs_state_name(to), "at_ms",
-		      (json_int_t)now);
-	if (!h || !json_is_array(hist) || json_array_append_new(hist, h) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static json_t *params_of(const struct astro_obs_cmd *c)
-{
-	switch (c->verb) {
-	case ASTRO_OBS_GOTO:
-		return json_pack("{s:f,s:f,s:s}", "ra", c->ra_h, "dec", c->dec_deg,
-				 "rdsys", c->jnow ? "JNOW" : "J2000");
-	case ASTRO_OBS_TRACKING:
-		return json_pack("{s:b}", "tracking", c->tracking);
-	case ASTRO_OBS_EXPOSE:
-		return json_pack("{s:f,s:i}", "seconds", c->seconds, "count", (int)c->count);
-	case ASTRO_OBS_CANCEL:
-		return json_pack("{s:s}", "target", c->cancel_all ? "all" : c->cancel_id);
-	default:
-		return json_object();
-	}
-}
-
-static bool urgent(const struct astro_obs_cmd *c)
-{
-	return c->verb == ASTRO_OBS_STOP || c->verb == ASTRO_OBS_CANCEL;
-}
-
-json_t *astro_obs_job_new(const char *site, const char *id, const struct astro_obs_cmd *c,
-		       const char *line, unsigned retention_s)
-{
-	int64_t now = astro_now_ms();
-
-	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:n,s:s,s:{s:n},s:[{s:s,s:I}]}",
-			 "id", id, "site", site, "line", line, "command",
-			 astro_obs_cmd_verb_name(c->verb), "params", params_of(c),
-			 "state", "QUEUED", "created_ms", (json_int_t)now,
-			 "updated_ms", (json_int_t)now, "expires_ms",
-			 (json_int_t)(now + retention_s * 1000LL), "eta_s",
-			 "message", "", "result", "image", "history", "state", "QUEUED",
-			 "at_ms", (json_int_t)now);
 }
 
 /* Cancel one queued job inside txn: mark it, drop it from the queue. */
@@ -386,7 +248,7 @@ static int local_enqueue(void *impl, const char *site, const struct astro_obs_cm
 	size_t i;
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
 	if (rc < 0)
@@ -430,7 +292,7 @@ static int local_enqueue(void *impl, const char *site, const struct astro_obs_cm
 			rc = put_json(txn, l->jobs, &k, job);
 		json_decref(job);
 		if (rc == 0 && act) {
-			snprintf(cls, sizeof(cls), "%d/%s", urgent(c) ? 0 : 1, ids[i]);
+			snprintf(cls, sizeof(cls), "%d/%s", astro_obs_job_urgent(c) ? 0 : 1, ids[i]);
 			k = key_of(kb, site, cls);
 			rc = mdb_errno(mdb_put(txn, l->queue, &k, &empty, 0));
 		}
@@ -463,16 +325,6 @@ out:
 	return rc;
 }
 
-bool astro_obs_job_overdue(const json_t *job, int64_t now_ms)
-{
-	json_t *e = json_object_get(job, "expires_ms");
-	int64_t at = json_is_integer(e) ? json_integer_value(e)
-		   : json_integer_value(json_object_get(job, "created_ms")) +
-		     ASTRO_OBS_RETENTION_S * 1000LL;
-
-	return now_ms > at;
-}
-
 static int local_receive(void *impl, const char *site, bool urgent_only,
 			 struct astro_obs_job *out)
 {
@@ -484,7 +336,7 @@ static int local_receive(void *impl, const char *site, bool urgent_only,
 	size_t plen, base;
 	int rc;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	plen = (size_t)snprintf(pb, sizeof(pb), "%s/%s", site, urgent_only ? "0/" : "");
 	base = strlen(site) + 3;	/* key "<site>/<class>/<id>" */
@@ -574,7 +426,7 @@ static int local_update(void *impl, const char *site, const char *id,
 	json_t *job = NULL;
 	int rc;
 
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -EINVAL;
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
 	if (rc < 0)
@@ -631,7 +483,7 @@ static int local_job_json(void *impl, const char *site, const char *id, char **j
 	MDB_val k;
 	int rc;
 
-	if (!site_ok(site) || !id_ok(id))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_id_valid(id))
 		return -ENOENT;
 	k = key_of(kb, site, id);
 	rc = get_copy(l, l->jobs, &k, &raw, NULL);
@@ -640,28 +492,6 @@ static int local_job_json(void *impl, const char *site, const char *id, char **j
 	rc = astro_obs_job_pretty(raw, json);
 	free(raw);
 	return rc;
-}
-
-int astro_obs_job_pretty(const char *compact, char **json)
-{
-	json_t *j = json_loads(compact, 0, NULL);
-	char *raw;
-
-	/* Stored compact; shown indented for people. */
-	if (!j)
-		return -EIO;
-	raw = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(j);
-	if (!raw)
-		return -ENOMEM;
-	size_t n = strlen(raw);
-	*json = realloc(raw, n + 2);
-	if (!*json) {
-		free(raw);
-		return -ENOMEM;
-	}
-	memcpy(*json + n, "\n", 2);
-	return 0;
 }
 
 /* Walk the keys "<site>/<rest>" of dbi in order, calling fn(arg, rest, value). */
@@ -676,7 +506,7 @@ static int walk(struct local *l, MDB_dbi dbi, const char *site,
 	size_t plen;
 	int rc, r;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", site);
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn));
@@ -740,7 +570,7 @@ static int local_status_put(void *impl, const char *site, const char *json)
 	MDB_val v = { json ? strlen(json) : 0, (void *)json };
 	int rc;
 
-	if (!site_ok(site) || !json)
+	if (!astro_obs_job_site_valid(site) || !json)
 		return -EINVAL;
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
 	if (rc < 0)
@@ -757,7 +587,7 @@ static int local_status_get(void *impl, const char *site, char **json)
 	struct local *l = impl;
 	MDB_val k = { site ? strlen(site) : 0, (void *)site };
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -ENOENT;
 	return get_copy(l, l->status, &k, json, NULL);
 }
@@ -773,7 +603,7 @@ static int local_counter_next(void *impl, const char *site, const char *counter,
 	uint64_t n = 0;
 	int rc, i;
 
-	if (!site_ok(site) || !counter || strlen(counter) > 64)
+	if (!astro_obs_job_site_valid(site) || !counter || strlen(counter) > 64)
 		return -EINVAL;
 	k = key_of(kb, site, counter);
 	rc = mdb_errno(mdb_txn_begin(l->env, NULL, 0, &txn));
@@ -828,7 +658,7 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	json_t *meta = NULL;
 	int fd = -1, rc;
 
-	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_image_name_valid(name))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/images/%s", l->dir, site);
 	rc = astro_mkdir_p(dir, ASTRO_OBS_STORE_DIR_MODE);
@@ -919,7 +749,7 @@ static int local_image_open(void *impl, const char *site, const char *name)
 	MDB_val k;
 	int rc, fd;
 
-	if (!site_ok(site) || !name || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_image_name_valid(name))
 		return -ENOENT;
 	/* Only indexed (complete) images are served. */
 	k = key_of(kb, site, name);
@@ -941,7 +771,7 @@ static int local_expire(void *impl, const char *site)
 	int64_t now = astro_now_ms();
 	int rc, n = 0;
 
-	if (!site_ok(site))
+	if (!astro_obs_job_site_valid(site))
 		return -EINVAL;
 	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", site);
 	base = plen + 2;	/* "<site>/<class>/" */
@@ -996,6 +826,27 @@ static void local_set_max_pending(void *impl, unsigned n)
 	((struct local *)impl)->max_pending = n;
 }
 
+/* Every committed write transaction writes the data file (no
+ * MDB_WRITEMAP), so its IN_MODIFY is the store's change signal, across
+ * processes. */
+static int local_watch(void *impl)
+{
+	struct local *l = impl;
+	char path[4096];
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/db/data.mdb", l->dir);
+	if (inotify_add_watch(fd, path, IN_MODIFY) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static void local_close(void *impl)
 {
 	struct local *l = impl;
@@ -1025,6 +876,7 @@ static const struct astro_obs_backend local_backend = {
 	.expire = local_expire,
 	.set_retention = local_set_retention,
 	.set_max_pending = local_set_max_pending,
+	.watch = local_watch,
 };
 
 int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
@@ -1088,238 +940,4 @@ out:
 	local_close(l);
 	free(s);
 	return rc;
-}
-
-void astro_obs_store_close(struct astro_obs_store *s)
-{
-	if (!s)
-		return;
-	s->ops->close(s->impl);
-	free(s);
-}
-
-struct latest {
-	struct astro_obs_image *img;
-	bool found;
-};
-
-static int latest_step(void *arg, const struct astro_obs_image *img)
-{
-	struct latest *w = arg;
-
-	if (!w->found || img->seq > w->img->seq ||
-	    (img->seq == w->img->seq && strcmp(img->name, w->img->name) > 0)) {
-		*w->img = *img;
-		w->found = true;
-	}
-	return 0;
-}
-
-int astro_obs_store_latest_image(struct astro_obs_store *s, const char *site,
-				 struct astro_obs_image *img)
-{
-	struct latest w = { img, false };
-	int rc = astro_obs_store_images(s, site, latest_step, &w);
-
-	if (rc < 0)
-		return rc;
-	return w.found ? 0 : -ENOENT;
-}
-
-void astro_obs_store_set_max_pending(struct astro_obs_store *s, unsigned n)
-{
-	if (!n)
-		n = ASTRO_OBS_MAX_PENDING;
-	s->max_pending = n;
-	if (s->ops->set_max_pending)
-		s->ops->set_max_pending(s->impl, n);
-}
-
-unsigned astro_obs_store_max_pending(const struct astro_obs_store *s)
-{
-	return s->max_pending ? s->max_pending : ASTRO_OBS_MAX_PENDING;
-}
-
-void astro_obs_batch_init(struct astro_obs_batch *b, unsigned max)
-{
-	memset(b, 0, sizeof(*b));
-	b->max = max ? max : ASTRO_OBS_MAX_PENDING;
-}
-
-void astro_obs_batch_reset(struct astro_obs_batch *b)
-{
-	b->n = 0;
-	b->lines = 0;
-	b->nerr = 0;
-	b->rc = 0;
-	b->errs.len = 0;
-	b->errs.err = 0;
-	if (b->errs.p)
-		b->errs.p[0] = '\0';
-}
-
-void astro_obs_batch_free(struct astro_obs_batch *b)
-{
-	free(b->cmds);
-	free(b->lineno);
-	free(b->errs.p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* One refused line: its reason while few, then only counted. */
-static void batch_refuse(struct astro_obs_batch *b, int rc, const char *reason)
-{
-	if (!b->rc)
-		b->rc = rc;
-	if (b->nerr++ < ASTRO_OBS_ERR_SHOWN)
-		astro_buf_printf(&b->errs, "err line %zu: %s\n", b->lines, reason);
-}
-
-static int batch_push(struct astro_obs_batch *b, const struct astro_obs_cmd *c)
-{
-	/* astro_obs_batch_add refuses a command past the cap before this */
-	assert(b->n < b->max && b->n <= b->cap);
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct astro_obs_cmd *cmds = realloc(b->cmds, cap * sizeof(*cmds));
-
-		if (!cmds)
-			return -ENOMEM;
-		b->cmds = cmds;
-		size_t *lineno = realloc(b->lineno, cap * sizeof(*lineno));
-
-		if (!lineno)
-			return -ENOMEM;
-		b->lineno = lineno;
-		b->cap = cap;
-	}
-	b->cmds[b->n] = *c;
-	b->lineno[b->n++] = b->lines;
-	return 0;
-}
-
-int astro_obs_batch_add(struct astro_obs_batch *b, const char *text, size_t len)
-{
-	size_t pos = 0;
-	char err[200];
-
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - text) : len;
-		struct astro_obs_cmd c;
-		int r;
-
-		b->lines++;
-		r = astro_obs_cmd_parse(text + pos, end - pos, &c, err, sizeof(err));
-		pos = end + 1;
-		if (r < 0) {
-			batch_refuse(b, -EINVAL, err);
-			continue;
-		}
-		if (r == 0 || b->rc)
-			continue;	/* a refused write keeps only its reasons */
-		if (b->n >= b->max) {
-			snprintf(err, sizeof(err), "more than %u commands in one write (obs_max_pending)",
-				 b->max);
-			batch_refuse(b, -EDQUOT, err);
-			/* Past the cap nothing more is worth reading. */
-			return b->rc;
-		}
-		r = batch_push(b, &c);
-		if (r < 0)
-			return r;
-	}
-	return b->rc;
-}
-
-int astro_obs_batch_commit(struct astro_obs_store *s, const char *site,
-			   struct astro_obs_batch *b, struct astro_buf *reply)
-{
-	char (*ids)[ASTRO_OBS_ID_LEN + 1] = NULL;
-	char err[200];
-	int rc = b->rc;
-
-	if (rc < 0) {
-		astro_buf_put(reply, b->errs.p ? b->errs.p : "", b->errs.len);
-		if (b->nerr > ASTRO_OBS_ERR_SHOWN)
-			astro_buf_printf(reply, "err %u more invalid lines\n",
-					 b->nerr - ASTRO_OBS_ERR_SHOWN);
-		goto out;
-	}
-	if (!b->n)
-		goto out;
-	ids = calloc(b->n, sizeof(*ids));
-	if (!ids) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	err[0] = '\0';
-	rc = astro_obs_store_enqueue(s, site, b->cmds, b->n, ids, err, sizeof(err));
-	if (rc < 0) {
-		/* The store names the command by index; users want lines. */
-		const char *msg = err;
-		char *end;
-		unsigned long idx = 0;
-
-		if (strncmp(err, "command ", 8) == 0) {
-			idx = strtoul(err + 8, &end, 10);
-			if (idx >= 1 && idx <= b->n && end[0] == ':')
-				msg = end + 2;
-			else
-				idx = 0;
-		}
-		if (idx)
-			astro_buf_printf(reply, "err line %zu: %s\n", b->lineno[idx - 1], msg);
-		else
-			astro_buf_printf(reply, "err %s\n", err[0] ? err : strerror(-rc));
-		goto out;
-	}
-	for (size_t i = 0; i < b->n; i++)
-		astro_buf_printf(reply, "ok %s %s\n", ids[i],
-				 astro_obs_cmd_verb_name(b->cmds[i].verb));
-	rc = (int)b->n;
-out:
-	free(ids);
-	astro_obs_batch_reset(b);
-	return rc;
-}
-
-int astro_obs_store_submit(struct astro_obs_store *s, const char *site,
-			   const char *text, size_t len, char **reply)
-{
-	struct astro_obs_batch b;
-	struct astro_buf out = { 0 };
-	int rc;
-
-	*reply = NULL;
-	astro_obs_batch_init(&b, astro_obs_store_max_pending(s));
-	rc = astro_obs_batch_add(&b, text, len);
-	if (rc != -ENOMEM)
-		rc = astro_obs_batch_commit(s, site, &b, &out);
-	astro_obs_batch_free(&b);
-	if (out.err) {
-		free(out.p);
-		out.p = NULL;
-		if (rc >= 0)
-			rc = out.err;
-	}
-	if (!out.p && rc != -ENOMEM)
-		out.p = strdup("");
-	*reply = out.p;
-	return rc;
-}
-
-char *astro_obs_store_default_dir(void)
-{
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	char *s = NULL;
-	int n;
-
-	if (geteuid() == 0)
-		return strdup("/var/lib/astrofs/obs");
-	if (xdg && *xdg)
-		n = asprintf(&s, "%s/astrofs/obs", xdg);
-	else
-		n = asprintf(&s, "%s/.local/share/astrofs/obs", home ? home : ".");
-	return n < 0 ? NULL : s;
 }
