@@ -34,11 +34,26 @@ void astro_stday_store(struct astro_cache *cache, const struct astro_config *cfg
 		       size_t nsets);
 
 /*
+ * Fetch the day (astro_st_fetch_day) and store it, once however many
+ * threads ask for it from one client at the same time, whether for /tle or
+ * for historical visits: the first asks space-track; the others wait for
+ * its answer (up to their deadline, waking to notice their own interrupt,
+ * as astro_op_cond_wait) and get a copy.  A leader that was interrupted or
+ * shut down abandons its request; a waiter that was not starts the fetch
+ * again.  The cache is not read.  *body is malloc'd and NUL-terminated;
+ * *shared (may be NULL) tells a caller that waited on another's fetch.
+ * -ENETDOWN when st is NULL.
+ */
+int astro_stday_fetch(struct astro_spacetrack *st, struct astro_cache *cache,
+		      const struct astro_config *cfg, int64_t day_unix, int64_t deadline_ms,
+		      char **body, size_t *len, int *shared);
+
+/*
  * The day's 3le body (malloc'd, NUL-terminated): from the cache when it is
- * there and fresh (no request), else fetched with astro_st_fetch_day and
- * stored.  A failed refresh of a stale copy returns the stale copy.
- * *fetched (may be NULL) tells whether space-track was asked.  cache may
- * be NULL (always fetched, nothing stored).
+ * there and fresh (no request), else through astro_stday_fetch.  A failed
+ * refresh of a stale copy returns the stale copy.  *fetched (may be NULL)
+ * tells whether the body came from space-track (this caller's query or
+ * one it shared).  cache may be NULL (always fetched, nothing stored).
  */
 int astro_stday_get(struct astro_spacetrack *st, struct astro_cache *cache,
 		    const struct astro_config *cfg, int64_t day_unix, int64_t deadline_ms,

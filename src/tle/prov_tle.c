@@ -9,22 +9,21 @@
  * index: an index always describes a complete body.
  *
  * Only open() may reach space-track; getattr and readdir read LMDB only.
- * Concurrent opens of one missing day share a single query (in-flight
- * table below); a day whose end is older than tle_final_after is cached as
- * final and never fetched again; a recent day is refreshed after tle_ttl,
- * and a failed refresh serves the older copy rather than an error.
+ * Concurrent opens of one missing day share a single query, also with the
+ * satellite filter's historical visits (astro_stday_fetch); a day whose
+ * end is older than tle_final_after is cached as final and never fetched
+ * again; a recent day is refreshed after tle_ttl, and a failed refresh
+ * serves the older copy rather than an error.
  */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "core/astro.h"
 #include "core/log.h"
-#include "core/op.h"
 #include "core/provider.h"
 #include "core/services.h"
 #include "services/spacetrack.h"
@@ -37,19 +36,10 @@
  * little later, and its attributes live attr_keep_ms from then. */
 #define KERNEL_REPLY_SLACK_MS 1000
 
-struct inflight {
-	int64_t day;
-	int done, rc, refs;
-	pthread_cond_t cv;
-	struct inflight *next;
-};
-
 struct tle_priv {
 	const struct astro_config *cfg;
 	struct astro_cache *cache;
 	struct astro_services *svc;
-	pthread_mutex_t lock;
-	struct inflight *flights;
 	int64_t (*now)(void);	/* Unix seconds; replaceable in tests */
 	void (*invalidate)(void *arg, const char *path);
 	void *invalidate_arg;
@@ -223,97 +213,6 @@ static void invalidate_day(struct tle_priv *p, int64_t day_unix)
 	}
 }
 
-#define FLIGHT_ABANDONED 1	/* fetch_once: the leader gave up; not an errno */
-
-static int fetch_once(struct tle_priv *p, int64_t day_unix, int64_t deadline,
-		      char **body, size_t *len)
-{
-	struct inflight *f, **pp;
-	int rc, leader = 0;
-	size_t nsets = 0;
-
-	*body = NULL;
-	pthread_mutex_lock(&p->lock);
-	for (f = p->flights; f; f = f->next)
-		if (f->day == day_unix)
-			break;
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f) {
-			pthread_mutex_unlock(&p->lock);
-			return -ENOMEM;
-		}
-		if ((rc = astro_op_cond_init(&f->cv))) {
-			pthread_mutex_unlock(&p->lock);
-			free(f);
-			return rc;
-		}
-		f->day = day_unix;
-		f->next = p->flights;
-		p->flights = f;
-		leader = 1;
-	}
-	f->refs++;
-	pthread_mutex_unlock(&p->lock);
-
-	if (leader) {
-		if (!p->svc || !p->svc->spacetrack)
-			rc = -EIO;
-		else
-			rc = astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, &nsets);
-		if (rc == 0) {
-			astro_stday_store(p->cache, p->cfg, p->now(), day_unix, *body, *len, nsets);
-			invalidate_day(p, day_unix);
-		}
-		pthread_mutex_lock(&p->lock);
-		f->done = 1;
-		f->rc = rc;
-		/* Later opens start a new flight; this one only serves its waiters. */
-		for (pp = &p->flights; *pp; pp = &(*pp)->next)
-			if (*pp == f) {
-				*pp = f->next;
-				break;
-			}
-		pthread_cond_broadcast(&f->cv);
-	} else {
-		astro_stats_inc("tle.shared_waits");
-		pthread_mutex_lock(&p->lock);
-		rc = 0;
-		while (!f->done && !rc)
-			rc = astro_op_cond_wait(&f->cv, &p->lock, deadline);
-		if (f->done) {
-			rc = f->rc;
-			/* The leader's reader gave up, not this one: try again. */
-			if (rc == -EINTR && !astro_op_check())
-				rc = FLIGHT_ABANDONED;
-		}
-	}
-	if (--f->refs == 0) {
-		pthread_cond_destroy(&f->cv);
-		free(f);
-	}
-	pthread_mutex_unlock(&p->lock);
-	return rc;
-}
-
-/*
- * Fetch a day once however many threads ask.  The fetching thread stores
- * the day; the others wait for it (up to their deadline, waking to notice
- * their own interrupt) and then read the cache.  *body is set only for the
- * thread that fetched.  A leader that was interrupted or shut down
- * abandons its request; a waiter that was not starts the fetch again.
- */
-static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
-			char **body, size_t *len)
-{
-	int rc;
-
-	do
-		rc = fetch_once(p, day_unix, deadline, body, len);
-	while (rc == FLIGHT_ABANDONED);
-	return rc;
-}
-
 static int tle_init(const struct astro_ctx *ctx, void **priv)
 {
 	struct tle_priv *p = calloc(1, sizeof(*p));
@@ -327,17 +226,13 @@ static int tle_init(const struct astro_ctx *ctx, void **priv)
 	p->invalidate = ctx->invalidate;
 	p->invalidate_arg = ctx->invalidate_arg;
 	p->attr_keep_ms = ctx->attr_keep_ms;
-	pthread_mutex_init(&p->lock, NULL);
 	*priv = p;
 	return 0;
 }
 
 static void tle_destroy(void *priv)
 {
-	struct tle_priv *p = priv;
-
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+	free(priv);
 }
 
 static void file_attr(struct tle_priv *p, const struct tle_path *tp, struct astro_attr *a)
@@ -473,17 +368,14 @@ static int tle_open(void *priv, const char *path, int flags, struct astro_file *
 		char *fresh = NULL;
 		size_t flen = 0;
 
-		rc = fetch_shared(p, tp.day_unix, deadline, &fresh, &flen);
-		if (rc == 0 && !fresh && p->cache) {
-			/* Another thread fetched it; read what it stored. */
-			free(fresh);
-			fresh = NULL;
-			if (astro_cache_get(p->cache, DB, key, strlen(key), &m, (void **)&fresh) == 0)
-				flen = m.len;
-			else
-				rc = -EIO;
-		}
+		rc = astro_stday_fetch(p->svc ? p->svc->spacetrack : NULL, p->cache, p->cfg,
+				       tp.day_unix, deadline, &fresh, &flen, NULL);
+		if (rc == -ENETDOWN)
+			rc = -EIO;
 		if (rc == 0) {
+			/* This open's fetch or one it shared (perhaps a
+			 * historical visit's): the kernel may hold old sizes. */
+			invalidate_day(p, tp.day_unix);
 			free(body);
 			body = fresh;
 			len = flen;

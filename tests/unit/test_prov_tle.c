@@ -7,7 +7,6 @@
 #include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include "core/astro.h"
 #include "core/config.h"
@@ -23,30 +22,14 @@
 static struct unit_st srv;
 
 struct fx {
-	char dir[64];
-	struct astro_config cfg;
-	struct astro_cache *cache;
+	struct unit_st_client c;
 	struct astro_services svc;
 	pthread_mutex_t lock;
 	char invalidated[1024];	/* "path|" per invalidate call */
 	void *priv;
 };
 
-static int start_server(void **s)
-{
-	const char *const extra[] = { "--synthetic-day", "2001-01-05:20",
-				      "--synthetic-day", "2001-01-06:7", NULL };
-
-	(void)s;
-	return unit_st_start(&srv, extra);
-}
-
-static int stop_server(void **s)
-{
-	(void)s;
-	unit_st_stop(&srv);
-	return 0;
-}
+UNIT_ST_GROUP_FIXTURES(srv, "--synthetic-day", "2001-01-05:20", "--synthetic-day", "2001-01-06:7")
 
 static void record_invalidate(void *arg, const char *path)
 {
@@ -61,26 +44,17 @@ static void record_invalidate(void *arg, const char *path)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct astro_rate rate = { .n = 1, .w = { { 100, 60 } } };
 	struct astro_ctx ctx = { 0 };
-	char err[256];
 
 	assert_non_null(f);
 	if (unit_st_post(&srv, "clear_faults", NULL) || unit_st_post(&srv, "reset_log", NULL))
 		return -1;
-	strcpy(f->dir, "/tmp/astrofs-unit-tle-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
 	pthread_mutex_init(&f->lock, NULL);
-	assert_int_equal(astro_config_init(&f->cfg), 0);
-	assert_int_equal(astro_config_set(&f->cfg, "spacetrack_url", srv.url, err, sizeof(err)), 0);
-	f->cfg.spacetrack_user = astro_secure_strdup(UNIT_ST_USER);
-	f->cfg.spacetrack_password = astro_secure_strdup(UNIT_ST_PASS);
-	f->cfg.timeout = 10;
-	assert_int_equal(astro_cache_open(&f->cache, f->dir, 64u << 20), 0);
-	assert_int_equal(astro_limiter_open(&f->svc.spacetrack_limiter, NULL, "st", &rate), 0);
-	assert_int_equal(astro_st_open(&f->svc.spacetrack, &f->cfg, f->svc.spacetrack_limiter), 0);
-	ctx.cfg = &f->cfg;
-	ctx.cache = f->cache;
+	assert_int_equal(unit_st_client_open(&f->c, &srv), 0);
+	f->svc.spacetrack = f->c.st;
+	f->svc.spacetrack_limiter = f->c.lim;
+	ctx.cfg = &f->c.cfg;
+	ctx.cache = f->c.cache;
 	ctx.services = &f->svc;
 	ctx.invalidate = record_invalidate;
 	ctx.invalidate_arg = f;
@@ -90,24 +64,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	P.destroy(f->priv);
-	astro_st_close(f->svc.spacetrack);
-	astro_limiter_close(f->svc.spacetrack_limiter);
-	astro_cache_close(f->cache);
-	astro_config_free(&f->cfg);
-	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_st_client_close(&f->c);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 	return 0;
@@ -340,12 +302,12 @@ static void offline_serves_only_the_cache(void **state)
 
 	/* Copies are never settled and stale at once, so only offline keeps
 	 * the next open from asking upstream. */
-	f->cfg.tle_final_after = UINT32_MAX;
-	f->cfg.tle_ttl = 0;
+	f->c.cfg.tle_final_after = UINT32_MAX;
+	f->c.cfg.tle_ttl = 0;
 	n = read_all(f, "2001/01/05.3le", online, sizeof(online), NULL);
 	assert_true(n > 0);
 	assert_int_equal(unit_st_count(&srv, "requests"), 2);	/* login, query */
-	f->cfg.offline = true;
+	f->c.cfg.offline = true;
 	assert_int_equal(read_all(f, "2001/01/05.3le", buf, sizeof(buf), NULL), n);
 	assert_string_equal(buf, online);
 	assert_true(read_all(f, "2001/01/05.tle", buf, sizeof(buf), NULL) > 0);
@@ -373,8 +335,8 @@ static void failed_fetch_is_not_cached(void **state)
 	assert_int_equal(read_all(f, "2001/01/06.tle", buf, sizeof(buf), NULL), -EIO);
 	assert_int_equal(unit_st_count(&srv, "queries"), 3);
 	/* Nothing stored, nothing invalidated, the size still unknown. */
-	assert_int_equal(astro_cache_get(f->cache, "tle", "v1/day/2001-01-06", 17, &m, NULL), -ENOENT);
-	assert_int_equal(astro_cache_get(f->cache, "tle", "v1/idx/2001-01-06", 17, &m, NULL), -ENOENT);
+	assert_int_equal(astro_cache_get(f->c.cache, "tle", "v1/day/2001-01-06", 17, &m, NULL), -ENOENT);
+	assert_int_equal(astro_cache_get(f->c.cache, "tle", "v1/idx/2001-01-06", 17, &m, NULL), -ENOENT);
 	assert_string_equal(f->invalidated, "");
 	assert_int_equal(P.getattr(f->priv, "2001/01/06.3le", &a), 0);
 	assert_true(a.flags & ASTRO_ATTR_UNKNOWN_SIZE);
@@ -382,7 +344,7 @@ static void failed_fetch_is_not_cached(void **state)
 	assert_true(read_all(f, "2001/01/06.3le", buf, sizeof(buf), NULL) > 0);
 	assert_int_equal(count_lines(buf), 21);
 	assert_int_equal(unit_st_count(&srv, "queries"), 4);
-	assert_int_equal(astro_cache_get(f->cache, "tle", "v1/day/2001-01-06", 17, &m, NULL), 0);
+	assert_int_equal(astro_cache_get(f->c.cache, "tle", "v1/day/2001-01-06", 17, &m, NULL), 0);
 }
 
 static void files_are_read_only(void **state)

@@ -21,20 +21,7 @@ struct fx {
 	struct astro_spacetrack *st;
 };
 
-static int start_server(void **s)
-{
-	const char *const extra[] = { "--synthetic-day", "2001-01-05:20", NULL };
-
-	(void)s;
-	return unit_st_start(&srv, extra);
-}
-
-static int stop_server(void **s)
-{
-	(void)s;
-	unit_st_stop(&srv);
-	return 0;
-}
+UNIT_ST_GROUP_FIXTURES(srv, "--synthetic-day", "2001-01-05:20")
 
 /* A client with its own limiter of `limit` requests a minute. */
 static struct fx *client(const char *password, unsigned limit)

@@ -6,9 +6,15 @@
 #ifndef ASTRO_UNIT_STANDIN_H
 #define ASTRO_UNIT_STANDIN_H
 
+#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
+#include "core/config.h"
+#include "services/cache.h"
+#include "services/limiter.h"
+#include "services/spacetrack.h"
 #include "unit_spawn.h"
 
 #define UNIT_ST_USER "unit-user"
@@ -46,6 +52,22 @@ static inline void unit_st_stop(struct unit_st *s)
 	}
 	astro_http_global_cleanup();
 }
+
+/* A suite's group fixtures, start_server and stop_server, for one
+ * stand-in kept in `srv`, started with the given extra arguments. */
+#define UNIT_ST_GROUP_FIXTURES(srv, ...)					\
+	static int start_server(void **s)					\
+	{									\
+		const char *const extra[] = { __VA_ARGS__, NULL };		\
+		(void)s;							\
+		return unit_st_start(&(srv), extra);				\
+	}									\
+	static int stop_server(void **s)					\
+	{									\
+		(void)s;							\
+		unit_st_stop(&(srv));						\
+		return 0;							\
+	}
 
 /* One control call (/_test/<what>); POST when json is non-NULL.  The
  * parsed answer (json_decref it), or NULL. */
@@ -87,6 +109,62 @@ static inline long unit_st_count(const struct unit_st *s, const char *name)
 		n = (long)json_integer_value(v);
 	json_decref(j);
 	return n;
+}
+
+/* A client of the stand-in as a mount has one: the config (timeout 10 s),
+ * an LMDB cache in a temporary directory, a limiter of 100 requests a
+ * minute and the space-track client. */
+struct unit_st_client {
+	char dir[64];
+	struct astro_config cfg;
+	struct astro_cache *cache;
+	struct astro_limiter *lim;
+	struct astro_spacetrack *st;
+};
+
+/* 0, or -1 with whatever was made closed. */
+static inline int unit_st_client_open(struct unit_st_client *c, const struct unit_st *s)
+{
+	struct astro_rate rate = { .n = 1, .w = { { 100, 60 } } };
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	strcpy(c->dir, "/tmp/astrofs-unit-st-XXXXXX");
+	if (!mkdtemp(c->dir) || astro_config_init(&c->cfg) ||
+	    astro_config_set(&c->cfg, "spacetrack_url", s->url, err, sizeof(err)))
+		return -1;
+	c->cfg.spacetrack_user = astro_secure_strdup(UNIT_ST_USER);
+	c->cfg.spacetrack_password = astro_secure_strdup(UNIT_ST_PASS);
+	c->cfg.timeout = 10;
+	if (astro_cache_open(&c->cache, c->dir, 64u << 20) ||
+	    astro_limiter_open(&c->lim, NULL, "st", &rate) ||
+	    astro_st_open(&c->st, &c->cfg, c->lim))
+		return -1;
+	return 0;
+}
+
+static inline int unit_st_rm_one(const char *path, const struct stat *sb, int flag,
+				 struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Close what open made and remove the cache directory. */
+static inline void unit_st_client_close(struct unit_st_client *c)
+{
+	if (c->st)
+		astro_st_close(c->st);
+	if (c->lim)
+		astro_limiter_close(c->lim);
+	if (c->cache)
+		astro_cache_close(c->cache);
+	astro_config_free(&c->cfg);
+	if (c->dir[0])
+		nftw(c->dir, unit_st_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	memset(c, 0, sizeof(*c));
 }
 
 #endif
