@@ -1323,11 +1323,21 @@ static void release_map(struct astro_tlm_archive *a)
 		if (!f)
 			return;
 		while (fgets(line, sizeof(line), f)) {
-			unsigned long lo, hi, ino;
-			unsigned maj, min;
+			/* "lo-hi perms offset maj:min inode path" */
+			char *e, *q;
+			unsigned long lo = strtoul(line, &e, 16), hi, maj, min, ino;
 
-			if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &min, &ino) == 5 &&
-			    ino == (unsigned long)st.st_ino && makedev(maj, min) == st.st_dev) {
+			if (*e != '-')
+				continue;
+			hi = strtoul(e + 1, &e, 16);
+			if (!(q = strchr(e + 1, ' ')) || !(q = strchr(q + 1, ' ')))
+				continue;
+			maj = strtoul(q + 1, &e, 16);
+			if (*e != ':')
+				continue;
+			min = strtoul(e + 1, &e, 16);
+			ino = strtoul(e, &e, 10);
+			if (ino == (unsigned long)st.st_ino && makedev(maj, min) == st.st_dev) {
 				a->map_base = (void *)lo;
 				a->map_len = hi - lo;
 				break;
@@ -1499,6 +1509,9 @@ static int ingest_commit(struct ingest *in, char *err, size_t errlen)
 	if ((rc = mdb_errno(mdb_put(in->txn, in->a->ledger, &k, &v, 0))) ||
 	    (rc = info_put_u64(in->a, in->txn, "generation", in->when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
+	/* A write transaction's cursors die with it: close ours first. */
+	mdb_cursor_close(in->cur);
+	in->cur = NULL;
 	rc = mdb_txn_commit(in->txn);
 	in->txn = NULL;
 	if (rc)
