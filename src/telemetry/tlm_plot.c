@@ -1,5 +1,6 @@
 /* tlm_plot.c — SVG and PNG plots of one MSID from one cairo drawing path (see tlm_plot.h). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,20 +183,20 @@ static void y_ticks(struct yaxis *a, double lo, double hi)
 	char buf[64];
 	int longest = 0;
 
-	if (!(hi > lo)) {
-		double d = fabs(lo) > 0 ? fabs(lo) * 0.05 : 1;	/* a constant: the line in the middle */
+	/* Half-sums keep every figure finite up to ±DBL_MAX. */
+	double mid = lo / 2 + hi / 2, half = hi / 2 - lo / 2;
 
-		lo -= d;
-		hi += d;
-	} else {
-		double pad = (hi - lo) * 0.05;
-
-		lo -= pad;
-		hi += pad;
-	}
-	a->step = nice_step((hi - lo) / 6);
+	if (!(half >= fabs(mid) * 1e-15 && half >= 1e-290))
+		half = fabs(mid) >= 1e-290 ? fabs(mid) * 0.05 : 1;	/* a constant: the line in the middle */
+	else
+		half *= 1.05;
+	half = fmin(half, DBL_MAX / 2.2);
+	mid = fmax(fmin(mid, DBL_MAX / 2.2), -DBL_MAX / 2.2);
+	lo = mid - half;
+	hi = mid + half;
+	a->step = nice_step(2 * half / 6);
 	a->first = ceil(lo / a->step) * a->step;
-	a->nticks = (int)floor((hi - a->first) / a->step + 1e-9) + 1;
+	a->nticks = (int)fmin(fmax(floor(hi / a->step - a->first / a->step + 1e-9) + 1, 0), 40);
 	a->lo = lo;
 	a->hi = hi;
 	a->offset = 0;
@@ -290,7 +291,7 @@ static double fx(const struct frame *f, int64_t t)
 
 static double fy(const struct frame *f, double v)
 {
-	return f->y0 + f->h - (v - f->ya.lo) / (f->ya.hi - f->ya.lo) * f->h;
+	return f->y0 + f->h - (v / 2 - f->ya.lo / 2) / (f->ya.hi / 2 - f->ya.lo / 2) * f->h;
 }
 
 static double text_w(cairo_t *cr, const char *s)

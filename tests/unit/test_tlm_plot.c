@@ -68,11 +68,43 @@ static void states_and_empty(void **state)
 	astro_tlm_plot_free(p);
 }
 
+/* Values at the ends of the double range still give a picture (finite coordinates). */
+static void extreme_values(void **state)
+{
+	static const double pairs[][2] = {
+		{-1.7976931348623157e308, 1.7976931348623157e308}, {1e-300, 2e-300},
+		{-1e300, 1e300}, {0, 5e-324}, {1e15, 1e15 + 1}, {-0.0, 0.0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		for (int png = 0; png < 2; png++) {
+			struct astro_tlm_plot *p = astro_tlm_plot_new("X", "", ASTRO_TLM_FLOAT, 0,
+								      1000 * ASTRO_TLM_US, NULL);
+			struct astro_buf b = {0};
+
+			for (int k = 0; k < 2000; k++) {
+				struct astro_tlm_val v = {.type = ASTRO_TLM_FLOAT, .f = pairs[i][k % 2]};
+
+				assert_int_equal(astro_tlm_plot_add(p, k * (ASTRO_TLM_US / 2), &v), 0);
+			}
+			assert_int_equal(astro_tlm_plot_write(p, png, &b), 0);
+			if (!png) {
+				assert_null(strstr(b.p, "nan"));
+				assert_null(strstr(b.p, "inf"));
+			}
+			free(b.p);
+			astro_tlm_plot_free(p);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(same_plot_same_bytes),
 		cmocka_unit_test(states_and_empty),
+		cmocka_unit_test(extreme_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
