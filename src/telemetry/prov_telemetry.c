@@ -742,11 +742,34 @@ static int render_plot(struct view *v, struct astro_buf *b)
 	astro_tlm_parse_badtimes_free(&bt);
 	if (!pl)
 		return -ENOMEM;
-	if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
-		goto out;
-	while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1)
-		if ((rc = astro_tlm_plot_add(pl, t, &val)))
+	if (v->m.type != ASTRO_TLM_STATE && v->m.samples > 4 * ASTRO_TLM_PLOT_COLS &&
+	    (t1 - t0) / ASTRO_TLM_PLOT_COLS >= 4 * ASTRO_TLM_DT_5MIN) {
+		/* A column spans several 5-minute bins: their min/max/mean, not every sample. */
+		struct astro_tlm_siter *sit;
+		struct astro_tlm_stat st;
+
+		if ((rc = astro_tlm_archive_siter_open(v->r, &v->m, 0,
+						       astro_tlm_stats_index(t0, ASTRO_TLM_DT_5MIN),
+						       astro_tlm_stats_index(t1, ASTRO_TLM_DT_5MIN) + 1,
+						       &sit)))
 			goto out;
+		while ((rc = astro_tlm_archive_siter_next(sit, &st)) == 1) {
+			double lo = st.min.type == ASTRO_TLM_INT ? (double)st.min.i : st.min.f;
+			double hi = st.max.type == ASTRO_TLM_INT ? (double)st.max.i : st.max.f;
+
+			if ((rc = astro_tlm_plot_add_bin(pl, st.index * ASTRO_TLM_DT_5MIN + ASTRO_TLM_DT_5MIN / 2,
+							 lo, hi, st.mean, st.n)))
+				break;
+		}
+		astro_tlm_archive_siter_close(sit);
+	} else {
+		if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0,
+						      &it)))
+			goto out;
+		while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1)
+			if ((rc = astro_tlm_plot_add(pl, t, &val)))
+				goto out;
+	}
 	if (rc < 0)
 		goto out;
 	rc = astro_tlm_plot_write(pl, v->n.png, b);

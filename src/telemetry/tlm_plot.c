@@ -149,6 +149,31 @@ int astro_tlm_plot_add(struct astro_tlm_plot *p, int64_t t, const struct astro_t
 	return 0;
 }
 
+int astro_tlm_plot_add_bin(struct astro_tlm_plot *p, int64_t t, double lo, double hi,
+			   double mean, uint32_t n)
+{
+	int c = (int)((double)(t - p->t0) / (double)(p->t1 - p->t0) * NCOL);
+	struct col *k;
+
+	if (!n)
+		return 0;
+	c = c < 0 ? 0 : c >= NCOL ? NCOL - 1 : c;
+	k = &p->col[c];
+	if (!k->n || lo < k->lo)
+		k->lo = lo;
+	if (!k->n || hi > k->hi)
+		k->hi = hi;
+	k->sum += mean * n;
+	k->n += n;
+	if (!p->n || lo < p->lo)
+		p->lo = lo;
+	if (!p->n || hi > p->hi)
+		p->hi = hi;
+	/* more than a column's worth: drawn as columns, never as points */
+	p->n += n > NCOL + 1 ? n : NCOL + 1;
+	return 0;
+}
+
 /* ---- axes ---- */
 
 /* 1, 2 or 5 × 10^k nearest above x. */
@@ -259,15 +284,20 @@ static int next_tick(int64_t t, int64_t s, int64_t *out)
 	if (astro_tlm_time_utc_day(t, &day) || astro_tlm_time_day_start(day, &d0))
 		return -1;
 	if (s >= 86400) {
+		/* days 001, 001 + n, … of each year (a year's start when n is a year or more);
+		 * a tick too close to the next 001 is left out */
 		int64_t n = s / 86400;
 
 		for (int64_t d = day;; d++) {
-			if (((d % n) + n) % n == 0) {
-				if (astro_tlm_time_day_start(d, out))
-					return -1;
-				if (*out >= t)
-					return 0;
-			}
+			struct astro_tlm_utc u;
+
+			if (astro_tlm_time_day_start(d, out) || astro_tlm_time_to_utc(*out, &u))
+				return -1;
+			if (*out < t)
+				continue;
+			if (n >= 365 ? u.doy == 1 && u.year % (n / 365) == 0 :
+			    (u.doy - 1) % n == 0 && (u.doy == 1 || u.doy - 1 + n / 2 < 365))
+				return 0;
 		}
 	}
 	int64_t k = (t - d0 + s * ASTRO_TLM_US - 1) / (s * ASTRO_TLM_US);

@@ -2,7 +2,8 @@
  * tlm_plot.h — plots of one MSID over a time range, as SVG and PNG drawn by
  * the same cairo code (so both show the same thing, with real text metrics).
  *
- * A plot is fed its samples once, in time order (astro_tlm_plot_add), and
+ * A plot is fed its samples once, in time order (astro_tlm_plot_add, or
+ * astro_tlm_plot_add_bin with statistics bins for long spans), and
  * keeps a fixed amount: per time column the min, max, mean and (states) the
  * first and last state, plus the first ASTRO_TLM_PLOT_COLS samples
  * themselves.  Drawn:
@@ -43,6 +44,12 @@ struct astro_tlm_plot *astro_tlm_plot_new(const char *msid, const char *unit, ui
 					  const struct astro_tlm_badtimes *bt);
 /* One good sample; t in [t0, t1], ascending.  0 or -ENOMEM. */
 int astro_tlm_plot_add(struct astro_tlm_plot *p, int64_t t, const struct astro_tlm_val *v);
+/*
+ * A summary of n good samples around t (a statistics bin): their min, max
+ * and mean, for plots of long spans, where a column holds many bins.
+ */
+int astro_tlm_plot_add_bin(struct astro_tlm_plot *p, int64_t t, double lo, double hi,
+			   double mean, uint32_t n);
 /* Draw as SVG (png = 0) or PNG into out.  0, -ENOMEM or -EIO (cairo). */
 int astro_tlm_plot_write(struct astro_tlm_plot *p, int png, struct astro_buf *out);
 void astro_tlm_plot_free(struct astro_tlm_plot *p);

@@ -8,7 +8,7 @@
 load lib
 
 PY=/usr/bin/python3
-MSIDS="TCONST TSPARSE TDENSE TNEG TSTATE TBAD"
+MSIDS="TCONST TSPARSE TDENSE TNEG TSTATE TBAD TLONG"
 
 setup() {
 	require_fuse

@@ -3,7 +3,8 @@
 
 TCONST constant, TSPARSE 3 samples in a day, TDENSE a day at 1 Hz, TNEG values
 around -0.209546387 that differ in the 7th digit (JWST's SA_ZATTEST1), TSTATE
-a state MSID, TBAD numbers under a BAD_TIMES interval (written to argv[2]).
+a state MSID, TBAD numbers under a BAD_TIMES interval (written to argv[2]),
+TLONG 20 days every minute (plotted from 5-minute statistics, not samples).
 """
 import math
 import random
@@ -32,5 +33,7 @@ with open(sys.argv[1], 'w') as f:
         f.write('TSTATE,%s,%s,0,\n' % (t(172.8 * i), states[(i // 60) % 3]))
     for i in range(1500):
         f.write('TBAD,%s,%.2f,0,A\n' % (t(57.6 * i), 1.5 + (i % 100) / 100))
+    for i in range(20 * 1440):
+        f.write('TLONG,%s,%.2f,0,K\n' % (t(60 * i), 270 + 10 * math.sin(i / 1440 * 2 * math.pi) + i / 2000))
 with open(sys.argv[2], 'w') as f:
     f.write('TBAD 2024:001:06:00:00 2024:001:09:00:00\n')
