@@ -429,12 +429,18 @@ int astro_tlm_parse_csv_chunk(struct astro_tlm_csv *st, const char *buf, size_t 
 			ERR("line %zu: %d fields, the header has %d", line, nf, st->ncol);
 		for (int i = 0; i < nf; i++)
 			trim(&f[i]);
-		if (astro_tlm_parse_msid_canon(f[0].p, f[0].len, name))
-			ERR("line %zu: msid: not 1..63 letters, digits, '_' or '-'", line);
 		if (!(s = new_sample(b)))
 			ERR("line %zu: out of memory", line);
-		if (msid_index(b, name, &s->msid, &st->last))
-			ERR("line %zu: out of memory", line);
+		if (st->last < b->nmsid && f[0].len < ASTRO_TLM_MSID_MAX &&
+		    !memcmp(b->msid[st->last].name, f[0].p, f[0].len) &&
+		    b->msid[st->last].name[f[0].len] == '\0' && f[0].len) {
+			s->msid = st->last;	/* the previous row's MSID, as written: already valid */
+		} else {
+			if (astro_tlm_parse_msid_canon(f[0].p, f[0].len, name))
+				ERR("line %zu: msid: not 1..63 letters, digits, '_' or '-'", line);
+			if (msid_index(b, name, &s->msid, &st->last))
+				ERR("line %zu: out of memory", line);
+		}
 		if (astro_tlm_time_parse(f[1].p, f[1].len, &s->t, terr, sizeof(terr)))
 			ERR("line %zu: time: %s", line, terr);
 		if (f[2].len == 0)
