@@ -74,7 +74,7 @@ struct astro_tlm_batch {
 	size_t nmsid, msid_cap;
 	char *text;		/* state texts (owned) */
 	size_t text_len, text_cap;
-	/* optional: called every 64 Ki CSV lines with bytes parsed and the total */
+	/* optional: called every 64 Ki CSV lines of astro_tlm_parse_csv with bytes parsed and the total */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *progress_arg;
 };

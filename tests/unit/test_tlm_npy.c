@@ -41,7 +41,7 @@ static void header_v2_and_errors(void **state)
 {
 	struct astro_buf b = {0};
 	static struct astro_tlm_npy_field f[4000];
-	char names[4000][8];
+	char names[4000][16];
 
 	(void)state;
 	for (int i = 0; i < 4000; i++) {
