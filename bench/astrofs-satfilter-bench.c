@@ -169,7 +169,7 @@ static char *on_day(const char *cat, size_t nobj, double day_mjd)
 
 static int days_store(struct days *ds, const char *cat, size_t nobj, double newest)
 {
-	strcpy(ds->dir, "/tmp/astrofs-satbench-XXXXXX");
+	snprintf(ds->dir, sizeof(ds->dir), "%s", "/tmp/astrofs-satbench-XXXXXX");
 	if (!mkdtemp(ds->dir) || astro_config_init(&ds->cfg) ||
 	    astro_cache_open(&ds->cache, ds->dir, 512u << 20))
 		return -1;

@@ -18,24 +18,10 @@ YEAR=$((366 * 86400))	# 2024 is a leap year
 N=${TLM_BENCH_SAMPLES:-$YEAR}
 MSID=BENCH1HZ
 
-B=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-tlmbench.XXXXXX") || exit 1
-DPID=
-cleanup() {
-	if mountpoint -q "$B/mnt" 2>/dev/null; then
-		fusermount3 -u "$B/mnt" 2>/dev/null || fusermount3 -uz "$B/mnt" 2>/dev/null
-	fi
-	if [ -n "$DPID" ]; then
-		for _ in $(seq 1 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DPID" 2>/dev/null
-	fi
-	rm -rf "$B"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. bench/tlm_common.bash
+tlm_bench_begin telemetry
 
-die() { echo "  telemetry bench: $*" >&2; exit 1; }
 now() { date +%s.%N; }
-calc() { echo "$*" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # time_runs N CMD...: median wall seconds of N runs (output discarded)
 time_runs() {
@@ -47,7 +33,6 @@ time_runs() {
 	done | median
 }
 # goal TEXT MET(1/0)
-goal() { if [ "$2" = 1 ]; then echo "goal met ($1)"; else echo "GOAL NOT MET ($1)"; fi; }
 
 command -v fusermount3 >/dev/null && [ -c /dev/fuse ] || { echo "  skipped: FUSE is not available"; exit 0; }
 make -s build/astrofs build/astrofs-ingest build/astrofs-tlm-gen || die "build failed"
@@ -88,15 +73,7 @@ printf '  ingest              %.1f s = %.2f M samples/s (%.2fx the 1 M/s goal), 
 	"$(goal '>= 1 M/s' "$(calc "$ing_rate >= 1000000")")"
 
 # ---- mount ----
-mkdir -p "$B/mnt" "$B/cache"
-build/astrofs tlmbench "$B/mnt" -f -o "archive_dir=$B/arc,cache_dir=$B/cache" 2>"$B/astrofs.log" &
-DPID=$!
-for _ in $(seq 1 100); do
-	[ -f "$B/mnt/telemetry/INDEX.csv" ] && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -f "$B/mnt/telemetry/INDEX.csv" ] || { cat "$B/astrofs.log" >&2; die "mount failed"; }
+tlm_bench_mount tlmbench
 F=$B/mnt/telemetry/$MSID.csv
 got=$(awk -F, -v m="$MSID" '$1 == m {print $4}' "$B/mnt/telemetry/INDEX.csv")
 [ "$got" = "$N" ] || die "INDEX.csv says $got samples, want $N"

@@ -21,24 +21,9 @@ N=${TLM_BENCH_SAMPLES:-$((366 * 86400))}
 MSID=NPY1HZ
 PY=/usr/bin/python3
 
-B=$(mktemp -d "${TMPDIR:-/tmp}/astrofs-npybench.XXXXXX") || exit 1
-DPID=
-cleanup() {
-	if mountpoint -q "$B/mnt" 2>/dev/null; then
-		fusermount3 -u "$B/mnt" 2>/dev/null || fusermount3 -uz "$B/mnt" 2>/dev/null
-	fi
-	if [ -n "$DPID" ]; then
-		for _ in $(seq 1 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$DPID" 2>/dev/null
-	fi
-	rm -rf "$B"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. bench/tlm_common.bash
+tlm_bench_begin telemetry_npy
 
-die() { echo "  telemetry_npy bench: $*" >&2; exit 1; }
-calc() { echo "$*" | bc -l; }
-goal() { if [ "$2" = 1 ]; then echo "goal met ($1)"; else echo "GOAL NOT MET ($1)"; fi; }
 
 command -v fusermount3 >/dev/null && [ -c /dev/fuse ] || { echo "  skipped: FUSE is not available"; exit 0; }
 $PY -c 'import numpy, pandas, h5py' 2>/dev/null ||
@@ -64,15 +49,7 @@ printf '  ingest              %d samples, %.0f MB CSV: %.1f s = %.2f M samples/s
 	"$(goal '< 300 MB' "$([ "$rss" -lt 300 ] && echo 1 || echo 0)")"
 rm -f "$B/in.csv"
 
-mkdir -p "$B/mnt" "$B/cache"
-build/astrofs npybench "$B/mnt" -f -o "archive_dir=$B/arc,cache_dir=$B/cache" 2>"$B/astrofs.log" &
-DPID=$!
-for _ in $(seq 1 100); do
-	[ -f "$B/mnt/telemetry/INDEX.csv" ] && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -f "$B/mnt/telemetry/INDEX.csv" ] || { cat "$B/astrofs.log" >&2; die "mount failed"; }
+tlm_bench_mount npybench
 
 $PY - "$B/mnt/telemetry/$MSID" "$B/local.h5" "$RUNS" <<'PY' || die "python side failed"
 import statistics, sys, time

@@ -4,6 +4,7 @@
 set -uo pipefail
 secs=${1:-20}
 RESULTS=${RESULTS:-build/results.txt}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")/.." && pwd)/tests/lsan.supp}
 fail=0
 for f in build-fuzz/fuzz_*; do
 	[ -x "$f" ] || continue

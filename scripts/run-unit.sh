@@ -6,6 +6,7 @@ B=${1:-build}
 RESULTS=${RESULTS:-$B/results.txt}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")/.." && pwd)/tests/lsan.supp}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 # ../shared beside the checkout (CI), else the one beside the main tree.
 ASTRO_SHARED=${ASTRO_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}

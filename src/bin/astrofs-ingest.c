@@ -7,7 +7,7 @@
  * A missing archive is refused unless --create: a mistyped DIR would
  * otherwise become a new, empty archive and the samples would land where
  * no mount serves them.
- * Each FILE (CSV msid,time,value[,quality] or MAST JWST EDB JSON) is one
+ * Each FILE (CSV msid,time,value[,quality][,unit] or MAST JWST EDB JSON) is one
  * transaction: stored whole or not at all.  Exit status: 0 every file stored
  * or already present, 1 some file rejected, 2 usage, 3 the archive failed.
  */

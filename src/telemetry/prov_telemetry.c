@@ -12,6 +12,7 @@
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
 #include "tlm_npy.h"
+#include "tlm_plot.h"
 #include "tlm_staging.h"
 #include "tlm_time.h"
 
@@ -67,6 +68,7 @@ struct node {
 	int year;
 	int daily;
 	int npy;		/* NumPy .npy instead of CSV */
+	int png;		/* F_SVG: the PNG of the plot */
 	int whole;		/* no range: everything */
 	int64_t t0, t1;		/* [t0, t1) TT µs when !whole */
 };
@@ -159,8 +161,9 @@ static int ends_with(const char *s, size_t n, const char *suf)
  */
 static int split_suffix(const char *s, size_t n, struct node *nd, size_t *stem)
 {
-	if (ends_with(s, n, ".svg")) {
+	if (ends_with(s, n, ".svg") || ends_with(s, n, ".png")) {
 		nd->fk = F_SVG;
+		nd->png = ends_with(s, n, ".png");
 		*stem = n - 4;
 		return 0;
 	}
@@ -709,107 +712,71 @@ static int add_mark(struct view *v, uint64_t off, int64_t key)
 
 /* ---- plots ---- */
 
-#define SVG_W 800
-#define SVG_H 300
-
-struct column {
-	double lo, hi;
-	int any;
-};
-
-static void sb_fixed1(struct astro_buf *b, double x)
-{
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%.1f", x);
-
-	astro_buf_put(b, num, (size_t)n);
-}
-
 /*
- * <MSID>.svg: the good samples over the range as a min/max envelope, one
- * column per pixel (so spikes survive, unlike index decimation), axes
- * labelled with the first/last dates and the value range.
+ * <MSID>.svg and <MSID>.png (tlm_plot.h): the good samples over the range,
+ * with the MSID's BAD_TIMES intervals shaded.
  */
-static int render_svg(struct view *v, struct astro_buf *b)
+static int render_plot(struct view *v, struct astro_buf *b)
 {
-	struct column *col = calloc(SVG_W, sizeof(*col));
 	struct astro_tlm_iter *it = NULL;
+	struct astro_tlm_plot *pl = NULL;
+	struct astro_tlm_badtimes bt = {0};
 	struct astro_tlm_val val;
-	double vmin = 0, vmax = 0;
-	int64_t t, t0 = v->m.first, t1 = v->m.last, span;
-	int bad, rc, have = 0;
-	char d0[ASTRO_TLM_TIME_BUF], d1[ASTRO_TLM_TIME_BUF], num[ASTRO_TLM_NUM_BUF];
+	int64_t t, t0 = v->m.first, t1 = v->m.last;
+	int bad, rc;
+	size_t n;
+	const char *txt = astro_tlm_archive_reader_badtimes(v->r, &n, NULL);
 
-	if (!col)
-		return -ENOMEM;
 	if (!v->n.whole) {
 		t0 = v->n.t0;
 		t1 = v->n.t1;
-	}
-	span = t1 > t0 ? t1 - t0 : 1;
-	if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0, &it)))
-		goto out;
-	while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1) {
-		double x = val.type == ASTRO_TLM_INT ? (double)val.i : val.f;
-		int c = (int)((double)(t - t0) / (double)span * (SVG_W - 1));
+	} else {
+		int64_t pad = (t1 - t0) / 50;	/* the first and last samples clear of the frame */
 
-		c = c < 0 ? 0 : c >= SVG_W ? SVG_W - 1 : c;
-		if (!col[c].any || x < col[c].lo)
-			col[c].lo = x;
-		if (!col[c].any || x > col[c].hi)
-			col[c].hi = x;
-		col[c].any = 1;
-		if (!have || x < vmin)
-			vmin = x;
-		if (!have || x > vmax)
-			vmax = x;
-		have = 1;
+		t0 -= pad;
+		t1 += pad;
+	}
+	/* the stored table parsed when it was set; a failure here only loses the shading */
+	if (n && astro_tlm_parse_badtimes(txt, n, &bt, NULL, 0))
+		memset(&bt, 0, sizeof(bt));
+	pl = astro_tlm_plot_new(v->m.name, v->m.unit, v->m.type, t0, t1, &bt);
+	astro_tlm_parse_badtimes_free(&bt);
+	if (!pl)
+		return -ENOMEM;
+	if (v->m.type != ASTRO_TLM_STATE && v->m.samples > 4 * ASTRO_TLM_PLOT_COLS &&
+	    (t1 - t0) / ASTRO_TLM_PLOT_COLS >= 4 * ASTRO_TLM_DT_5MIN) {
+		/* A column spans several 5-minute bins: their min/max/mean, not every sample. */
+		struct astro_tlm_siter *sit;
+		struct astro_tlm_stat st;
+
+		if ((rc = astro_tlm_archive_siter_open(v->r, &v->m, 0,
+						       astro_tlm_stats_index(t0, ASTRO_TLM_DT_5MIN),
+						       astro_tlm_stats_index(t1, ASTRO_TLM_DT_5MIN) + 1,
+						       &sit)))
+			goto out;
+		while ((rc = astro_tlm_archive_siter_next(sit, &st)) == 1) {
+			double lo = st.min.type == ASTRO_TLM_INT ? (double)st.min.i : st.min.f;
+			double hi = st.max.type == ASTRO_TLM_INT ? (double)st.max.i : st.max.f;
+
+			if ((rc = astro_tlm_plot_add_bin(pl, st.index * ASTRO_TLM_DT_5MIN + ASTRO_TLM_DT_5MIN / 2,
+							 lo, hi, st.mean, st.n)))
+				break;
+		}
+		astro_tlm_archive_siter_close(sit);
+	} else {
+		if ((rc = astro_tlm_archive_iter_open(v->r, &v->m, t0, v->n.whole ? INT64_MAX : t1, 0,
+						      &it)))
+			goto out;
+		while ((rc = astro_tlm_archive_iter_next(it, &t, &val, &bad)) == 1)
+			if ((rc = astro_tlm_plot_add(pl, t, &val)))
+				goto out;
 	}
 	if (rc < 0)
 		goto out;
-	rc = 0;
-	astro_tlm_time_fmt_date(t0, d0);
-	astro_tlm_time_fmt_date(t1, d1);
-	astro_buf_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"920\" height=\"400\" viewBox=\"0 0 920 400\">\n"
-		  "<rect width=\"920\" height=\"400\" fill=\"white\"/>\n<text x=\"460\" y=\"24\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"16\">");
-	astro_buf_str(b, v->m.name);
-	astro_buf_str(b, "</text>\n<g transform=\"translate(" "60,40)\" font-family=\"sans-serif\" font-size=\"11\">\n"
-		  "<rect width=\"800\" height=\"300\" fill=\"none\" stroke=\"#888\"/>\n<text x=\"0\" y=\"316\">");
-	astro_buf_str(b, d0);
-	astro_buf_str(b, "</text>\n<text x=\"800\" y=\"316\" text-anchor=\"end\">");
-	astro_buf_str(b, d1);
-	astro_buf_str(b, "</text>\n<text x=\"-4\" y=\"8\" text-anchor=\"end\">");
-	astro_buf_put(b, num, astro_tlm_fmt_double(vmax, num));
-	astro_buf_str(b, "</text>\n<text x=\"-4\" y=\"300\" text-anchor=\"end\">");
-	astro_buf_put(b, num, astro_tlm_fmt_double(vmin, num));
-	astro_buf_str(b, "</text>\n<path fill=\"none\" stroke=\"#1f5fa8\" stroke-width=\"1\" d=\"");
-	{
-		double range = vmax > vmin ? vmax - vmin : 1;
-		int prev = -2;
-
-		for (int c = 0; c < SVG_W; c++) {
-			double ylo, yhi;
-
-			if (!col[c].any)
-				continue;
-			ylo = SVG_H - (col[c].lo - vmin) / range * SVG_H;
-			yhi = SVG_H - (col[c].hi - vmin) / range * SVG_H;
-			/* join neighbouring columns; a gap starts a new stroke */
-			sb_chr(b, prev == c - 1 ? 'L' : 'M');
-			sb_fixed1(b, c);
-			sb_chr(b, ',');
-			sb_fixed1(b, ylo);
-			astro_buf_str(b, "V");
-			sb_fixed1(b, yhi);
-			sb_chr(b, ' ');
-			prev = c;
-		}
-	}
-	astro_buf_str(b, "\"/>\n</g>\n</svg>\n");
+	rc = astro_tlm_plot_write(pl, v->n.png, b);
 out:
 	astro_tlm_archive_iter_close(it);
-	free(col);
+	astro_tlm_plot_free(pl);
 	return rc;
 }
 
@@ -947,11 +914,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 	v->mtime = v->m.mtime;
 	if (nd->fk == F_SVG) {
 		/* plots are small: rendered whole, like INDEX.csv */
-		if (v->m.type == ASTRO_TLM_STATE) {
-			rc = -ENOENT;
-			goto out;
-		}
-		rc = render_svg(v, &h);
+		rc = render_plot(v, &h);
 		goto done;
 	}
 	if (nd->fk == F_SAMPLES) {
@@ -1353,14 +1316,12 @@ static int list_msid(void *arg, const struct astro_tlm_meta *m)
 {
 	struct fillctx *fc = arg;
 	static const char *sfx[] = {".csv", ".5min.csv", ".daily.csv", ".npy", ".5min.npy",
-				    ".daily.npy", "", ".svg"};
+				    ".daily.npy", "", ".svg", ".png"};
 	char name[ASTRO_TLM_MSID_MAX + 16];
 
 	if (m->samples == 0)
 		return 0;
 	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(sfx); i++) {
-		if (i == 7 && m->type == ASTRO_TLM_STATE)
-			break;	/* no plot of state text */
 		snprintf(name, sizeof(name), "%s%s", m->name, sfx[i]);
 		if (fc->fill(fc->buf, name, NULL)) {
 			fc->full = 1;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <time.h>
 #include <lmdb.h>
@@ -24,6 +25,8 @@ struct astro_tlm_archive {
 	unsigned flags;
 	astro_tlm_progress_fn progress;
 	void *progress_arg;
+	void *map_base;		/* LMDB's map of data.mdb, once found (release_map) */
+	size_t map_len;
 };
 
 /* Shares of an ingest's time (measured on a year at 1 Hz): parse, store, stats. */
@@ -666,18 +669,21 @@ static int meta_by_id(struct astro_tlm_archive *a, MDB_txn *txn, uint32_t id,
 
 /* ---- ingest ---- */
 
+/* Input is read and parsed this many bytes at a time; a line may be longer,
+ * up to LINE_LIMIT. */
+#define CHUNK (8u << 20)
+#define LINE_LIMIT (64u << 20)
+
+/* One sample of a chunk in (MSID, time, row) order. */
 struct order {
-	uint32_t msid;
-	size_t pos;
+	uint32_t msid, pos;
 	int64_t t;
 };
 
-static int cmp_order(const void *x, const void *y)
+static int cmp_order_t(const void *x, const void *y)
 {
 	const struct order *a = x, *b = y;
 
-	if (a->msid != b->msid)
-		return a->msid < b->msid ? -1 : 1;
 	if (a->t != b->t)
 		return a->t < b->t ? -1 : 1;
 	return (a->pos > b->pos) - (a->pos < b->pos);
@@ -767,79 +773,232 @@ static int refresh_span(struct astro_tlm_archive *a, MDB_txn *txn, struct astro_
 }
 
 /*
+ * The input of an ingest, read a chunk at a time: a file descriptor (read
+ * into buf, so no more of the file than one chunk is ever resident) or a
+ * buffer the caller holds.  The view p[0..have) starts at input offset pos.
+ */
+struct source {
+	int fd;			/* -1: mem */
+	const char *mem;
+	uint64_t size;		/* total bytes */
+	char *buf;
+	size_t cap;
+	const char *p;
+	size_t have;
+	uint64_t pos, hashed;	/* hashed: bytes fed to sha so far */
+	int eof;		/* the view reaches the end of the input */
+	EVP_MD_CTX *sha;	/* while hashing as we read; NULL otherwise */
+};
+
+static int src_rewind(struct source *s)
+{
+	s->p = s->fd < 0 ? s->mem : s->buf;
+	s->have = 0;
+	s->pos = s->hashed = 0;
+	s->eof = 0;
+	if (s->fd >= 0 && lseek(s->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Drop the first `used` bytes of the view, then fill it to `want` bytes or the end. */
+static int src_fill(struct source *s, size_t used, size_t want)
+{
+	s->pos += used;
+	s->p += used;
+	s->have -= used;
+	if (s->fd < 0) {
+		uint64_t rest = s->size - s->pos;
+
+		s->p = s->mem + s->pos;
+		s->have = rest < want ? (size_t)rest : want;
+		s->eof = s->have == rest;
+	} else {
+		if (want > s->cap) {
+			char *nb = malloc(want);
+
+			if (!nb)
+				return -ENOMEM;
+			memcpy(nb, s->p, s->have);
+			free(s->buf);
+			s->buf = nb;
+			s->cap = want;
+		} else if (s->have) {
+			memmove(s->buf, s->p, s->have);
+		}
+		s->p = s->buf;
+		while (s->have < want && !s->eof) {
+			ssize_t r = read(s->fd, s->buf + s->have, want - s->have);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return -errno;
+			if (r == 0)
+				s->eof = 1;
+			s->have += (size_t)r;
+		}
+	}
+	if (s->sha && s->pos + s->have > s->hashed) {
+		size_t off = (size_t)(s->hashed - s->pos);
+
+		EVP_DigestUpdate(s->sha, s->p + off, s->have - off);
+		s->hashed = s->pos + s->have;
+	}
+	return 0;
+}
+
+/* All of the input, hashed; the source is left rewound. */
+static int src_hash_all(struct source *s, unsigned char raw[32], char hex[65])
+{
+	unsigned int n = 32;
+	int rc;
+
+	if (s->fd < 0) {
+		sha256_hex(s->mem, (size_t)s->size, raw, hex);
+		return 0;
+	}
+	if (!(s->sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = src_rewind(s)))
+		goto out;
+	do {
+		if ((rc = src_fill(s, s->have, CHUNK)))
+			goto out;
+	} while (!s->eof);
+	EVP_DigestFinal_ex(s->sha, raw, &n);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	rc = src_rewind(s);
+out:
+	EVP_MD_CTX_free(s->sha);
+	s->sha = NULL;
+	return rc;
+}
+
+/* A (MSID of the file, bin or day index) whose statistics the ingest changes. */
+struct binref {
+	uint32_t msid;
+	int64_t idx;
+};
+
+struct binrefs {
+	struct binref *v;
+	size_t n, cap;
+};
+
+static int cmp_binref(const void *x, const void *y)
+{
+	const struct binref *a = x, *b = y;
+
+	if (a->msid != b->msid)
+		return a->msid < b->msid ? -1 : 1;
+	return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* Sorted and unique; done whenever the list doubles, so it stays as small as the set. */
+static void binrefs_unique(struct binrefs *r)
+{
+	size_t k = 0;
+
+	if (r->n < 2)
+		return;
+	qsort(r->v, r->n, sizeof(*r->v), cmp_binref);
+	for (size_t i = 1; i < r->n; i++)
+		if (cmp_binref(&r->v[k], &r->v[i]))
+			r->v[++k] = r->v[i];
+	r->n = k + 1;
+}
+
+static int binrefs_add(struct binrefs *r, uint32_t msid, int64_t idx)
+{
+	if (r->n && r->v[r->n - 1].msid == msid && r->v[r->n - 1].idx == idx)
+		return 0;
+	if (r->n == r->cap) {
+		binrefs_unique(r);
+		if (r->n >= r->cap / 2) {
+			size_t nc = r->cap ? r->cap * 2 : 1024;
+			void *q = realloc(r->v, nc * sizeof(*r->v));
+
+			if (!q)
+				return -ENOMEM;
+			r->v = q;
+			r->cap = nc;
+		}
+	}
+	r->v[r->n].msid = msid;
+	r->v[r->n++].idx = idx;
+	return 0;
+}
+
+/*
  * All state of one ingest: each phase below reads and fills it, and
  * ingest_cleanup frees whatever the phases got to, so every phase may stop
  * at any point.
  */
 struct ingest {
 	struct astro_tlm_archive *a;
-	const char *name, *buf;
-	size_t nlen, len;
+	const char *name;
+	size_t nlen;
 	unsigned flags;
 	struct astro_tlm_ingest_result *res;
+	struct source src;
 	unsigned char sha[32];
-	struct astro_tlm_batch b;	/* the parsed file */
-	struct order *ord;		/* b's samples in (MSID, time, row) order */
+	int sha_known;			/* sha computed before the samples pass */
+	int json;
+	struct astro_tlm_batch b;	/* the current chunk; its MSID table is the file's */
+	struct astro_tlm_csv csv;
+	struct order *ord;		/* the chunk's samples in (MSID, time, row) order */
+	size_t ord_cap;
+	uint32_t *cnt;			/* counting sort by MSID */
 	struct astro_tlm_meta *metas;	/* one per MSID of b, as it will be stored */
+	uint8_t *ftype;			/* each MSID's type in the file when prepared */
+	size_t nready, metas_cap;	/* MSIDs [0, nready) have their meta */
 	MDB_txn *txn;			/* the one write transaction; NULL once ended */
+	MDB_cursor *cur;		/* on samples, within txn */
 	struct astro_tlm_badtimes bt;	/* the stored table, for the stats */
 	struct stamp when;
 	uint64_t ingest_id;
 	unsigned char *vbuf;		/* one sample's stored value */
 	size_t vcap;
 	struct binbuf bb;		/* one stats bin's samples */
+	struct binrefs touched[3];	/* 5-minute bins, daily bins, UTC days */
 	struct ledger_rec *lr;
 };
 
-static void parse_progress(void *arg, size_t done, size_t total)
+/* Everything of the write pass, so it can begin again (after a type change). */
+static void ingest_reset(struct ingest *in)
 {
-	struct ingest *in = arg;
-
-	progress(in->a, 0, W_PARSE, done, total, in->b.n);
+	if (in->cur)
+		mdb_cursor_close(in->cur);
+	in->cur = NULL;
+	if (in->txn)
+		mdb_txn_abort(in->txn);
+	in->txn = NULL;
+	astro_tlm_parse_badtimes_free(&in->bt);
+	in->nready = 0;
+	for (int i = 0; i < 3; i++)
+		in->touched[i].n = 0;
 }
 
 static void ingest_cleanup(struct ingest *in)
 {
-	if (in->txn)
-		mdb_txn_abort(in->txn);
+	ingest_reset(in);
 	astro_tlm_parse_batch_free(&in->b);
-	astro_tlm_parse_badtimes_free(&in->bt);
+	EVP_MD_CTX_free(in->src.sha);
+	free(in->src.buf);
 	free(in->ord);
+	free(in->cnt);
 	free(in->metas);
+	free(in->ftype);
 	free(in->lr);
 	free(in->vbuf);
 	free(in->bb.t);
 	free(in->bb.v);
-}
-
-/*
- * Check the name, hash and parse the file, and sort its samples.  All of it
- * before taking the single writer lock: readers and writers never wait on
- * parsing.
- */
-static int ingest_parse(struct ingest *in, char *err, size_t errlen)
-{
-	int rc;
-
-	if (in->nlen == 0 || in->nlen >= 256 || memchr(in->name, '/', in->nlen))
-		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", in->name);
-	sha256_hex(in->buf, in->len, in->sha, in->res->sha256);
-	in->b.progress = parse_progress;
-	in->b.progress_arg = in;
-	if ((rc = astro_tlm_parse_any(in->buf, in->len, &in->b, err, errlen)))
-		goto out;
-	in->ord = malloc(in->b.n * sizeof(*in->ord));
-	in->metas = calloc(in->b.nmsid, sizeof(*in->metas));
-	if (!in->ord || !in->metas)
-		ERR(-ENOMEM, "out of memory");
-	for (size_t i = 0; i < in->b.n; i++) {
-		in->ord[i].msid = in->b.s[i].msid;
-		in->ord[i].pos = i;
-		in->ord[i].t = in->b.s[i].t;
-	}
-	qsort(in->ord, in->b.n, sizeof(*in->ord), cmp_order);
-out:
-	return rc;
+	for (int i = 0; i < 3; i++)
+		free(in->touched[i].v);
 }
 
 /* The write transaction, the stored BAD_TIMES and the generation it makes. */
@@ -861,7 +1020,8 @@ out:
 /*
  * An earlier file of the same name: same content sets res->skipped (the
  * caller then stops and nothing changes); other content is -EEXIST, or with
- * REPLACE its samples are removed first.
+ * REPLACE its samples are removed first.  Only then is the whole input
+ * hashed before its samples; otherwise the hash is taken as it is read.
  */
 static int ingest_ledger(struct ingest *in, char *err, size_t errlen)
 {
@@ -875,6 +1035,11 @@ static int ingest_ledger(struct ingest *in, char *err, size_t errlen)
 	if (v.mv_size < sizeof(old))
 		ERR(-EIO, "archive: damaged ledger row for %s", in->name);
 	memcpy(&old, v.mv_data, sizeof(old));
+	if (!in->sha_known) {
+		if ((rc = src_hash_all(&in->src, in->sha, in->res->sha256)))
+			ERR(rc, "cannot read: %s", strerror(-rc));
+		in->sha_known = 1;
+	}
 	if (!memcmp(old.sha, in->sha, 32)) {
 		in->res->skipped = 1;
 		in->res->rows = old.rows;
@@ -906,50 +1071,136 @@ out:
 	return rc;
 }
 
-/* A new ingest id; each MSID found or created; a state/number mix refused. */
-static int ingest_msids(struct ingest *in, char *err, size_t errlen)
+/* A new ingest id and the samples cursor. */
+static int ingest_open(struct ingest *in, char *err, size_t errlen)
 {
 	int rc;
 
 	in->ingest_id = info_u64(in->a, in->txn, "next_ingest") + 1;
 	if ((rc = info_put_u64(in->a, in->txn, "next_ingest", in->ingest_id)))
 		ERR(rc, "archive: %s", strerror(-rc));
-	for (size_t j = 0; j < in->b.nmsid; j++) {
-		struct astro_tlm_meta *m = &in->metas[j];
-		uint8_t bt_type = in->b.msid[j].type;
-
-		rc = get_meta(in->a, in->txn, in->b.msid[j].name, m);
-		if (rc == -ENOENT) {
-			uint64_t id = info_u64(in->a, in->txn, "next_msid") + 1;
-
-			if (id > UINT32_MAX - 1)
-				ERR(-ENOSPC, "archive: too many MSIDs");
-			if ((rc = info_put_u64(in->a, in->txn, "next_msid", id)))
-				ERR(rc, "archive: %s", strerror(-rc));
-			memset(m, 0, sizeof(*m));
-			astro_strlcpy(m->name, in->b.msid[j].name, sizeof(m->name));
-			m->id = (uint32_t)id;
-			m->type = bt_type;
-			m->first = INT64_MAX;
-			m->last = INT64_MIN;
-		} else if (rc) {
-			ERR(rc, "archive: %s", strerror(-rc));
-		} else if ((m->type == ASTRO_TLM_STATE) != (bt_type == ASTRO_TLM_STATE)) {
-			ERR(-EINVAL, "%s: MSID %s is %s in the archive but this file gives %s", in->name,
-			    m->name, m->type == ASTRO_TLM_STATE ? "a state" : "numeric",
-			    bt_type == ASTRO_TLM_STATE ? "text" : "numbers");
-		} else if (bt_type > m->type) {
-			m->type = bt_type;	/* INT → FLOAT; stored ints stay exact */
-		}
-		if (m->samples == 0) {
-			m->first = INT64_MAX;
-			m->last = INT64_MIN;
-		}
-		m->mtime = in->when.now;
-		m->gen = in->when.gen;
+	if ((rc = mdb_errno(mdb_cursor_open(in->txn, in->a->samples, &in->cur)))) {
+		in->cur = NULL;
+		ERR(rc, "archive: %s", strerror(-rc));
 	}
+	in->res->first = INT64_MAX;
+	in->res->last = INT64_MIN;
 out:
 	return rc;
+}
+
+/* The meta of MSID j of the file, found or created; a state/number mix refused. */
+static int ingest_msid(struct ingest *in, size_t j, char *err, size_t errlen)
+{
+	struct astro_tlm_meta *m = &in->metas[j];
+	uint8_t bt_type = in->b.msid[j].type;
+	int rc;
+
+	rc = get_meta(in->a, in->txn, in->b.msid[j].name, m);
+	if (rc == -ENOENT) {
+		uint64_t id = info_u64(in->a, in->txn, "next_msid") + 1;
+
+		if (id > UINT32_MAX - 1)
+			ERR(-ENOSPC, "archive: too many MSIDs");
+		if ((rc = info_put_u64(in->a, in->txn, "next_msid", id)))
+			ERR(rc, "archive: %s", strerror(-rc));
+		memset(m, 0, sizeof(*m));
+		astro_strlcpy(m->name, in->b.msid[j].name, sizeof(m->name));
+		m->id = (uint32_t)id;
+		m->type = bt_type;
+	} else if (rc) {
+		ERR(rc, "archive: %s", strerror(-rc));
+	} else if ((m->type == ASTRO_TLM_STATE) != (bt_type == ASTRO_TLM_STATE)) {
+		ERR(-EINVAL, "%s: MSID %s is %s in the archive but this file gives %s", in->name,
+		    m->name, m->type == ASTRO_TLM_STATE ? "a state" : "numeric",
+		    bt_type == ASTRO_TLM_STATE ? "text" : "numbers");
+	} else if (bt_type > m->type) {
+		m->type = bt_type;	/* INT → FLOAT; stored ints stay exact */
+	}
+	if (m->samples == 0) {
+		m->first = INT64_MAX;
+		m->last = INT64_MIN;
+	}
+	m->mtime = in->when.now;
+	m->gen = in->when.gen;
+	in->ftype[j] = bt_type;
+out:
+	return rc;
+}
+
+/*
+ * Metas for the MSIDs this chunk brought.  Returns 1 when an MSID seen in
+ * an earlier chunk changed type in this one: its stored samples no longer
+ * match the file's type, and the pass must begin again knowing the types.
+ */
+static int ingest_chunk_msids(struct ingest *in, char *err, size_t errlen)
+{
+	size_t n = in->b.nmsid;
+	int rc;
+
+	for (size_t j = 0; j < in->nready; j++)
+		if (in->b.msid[j].type != in->ftype[j])
+			return 1;
+	if (n > in->metas_cap) {
+		size_t nc = n * 2;
+		void *q = realloc(in->metas, nc * sizeof(*in->metas));
+
+		if (!q)
+			ERR(-ENOMEM, "out of memory");
+		in->metas = q;
+		if (!(q = realloc(in->ftype, nc)))
+			ERR(-ENOMEM, "out of memory");
+		in->ftype = q;
+		in->metas_cap = nc;
+	}
+	for (; in->nready < n; in->nready++)
+		if ((rc = ingest_msid(in, in->nready, err, errlen)))
+			goto out;
+	rc = 0;
+out:
+	return rc;
+}
+
+/* The chunk's samples in (MSID, time, row) order: by MSID (counting), then by time where needed. */
+static int ingest_sort(struct ingest *in)
+{
+	size_t n = in->b.n, nm = in->b.nmsid;
+
+	if (n > in->ord_cap) {
+		void *q = realloc(in->ord, n * sizeof(*in->ord));
+
+		if (!q)
+			return -ENOMEM;
+		in->ord = q;
+		in->ord_cap = n;
+	}
+	free(in->cnt);
+	if (!(in->cnt = calloc(nm + 1, sizeof(*in->cnt))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		in->cnt[in->b.s[i].msid + 1]++;
+	for (size_t j = 1; j <= nm; j++)
+		in->cnt[j] += in->cnt[j - 1];
+	for (size_t i = 0; i < n; i++) {
+		struct order *o = &in->ord[in->cnt[in->b.s[i].msid]++];
+
+		o->msid = in->b.s[i].msid;
+		o->pos = (uint32_t)i;
+		o->t = in->b.s[i].t;
+	}
+	/* Files are usually time-ordered per MSID: sort only a run that is not. */
+	for (size_t i = 0; i < n;) {
+		size_t e = i + 1;
+		int sorted = 1;
+
+		for (; e < n && in->ord[e].msid == in->ord[i].msid; e++)
+			if (in->ord[e].t < in->ord[e - 1].t)
+				sorted = 0;
+		if (!sorted)
+			qsort(in->ord + i, e - i, sizeof(*in->ord), cmp_order_t);
+		i = e;
+	}
+	return 0;
 }
 
 /* One sample's stored value (flags, ingest id, payload) in in->vbuf. */
@@ -975,30 +1226,39 @@ static int ingest_value(struct ingest *in, const struct astro_tlm_sample *s, siz
 	return 0;
 }
 
+/* The bins and the day a stored sample falls in, for the statistics at the end. */
+static int ingest_touch(struct ingest *in, uint32_t msid, int64_t t)
+{
+	int64_t d;
+	int rc;
+
+	if ((rc = binrefs_add(&in->touched[0], msid, astro_tlm_stats_index(t, ASTRO_TLM_DT_5MIN))) ||
+	    (rc = binrefs_add(&in->touched[1], msid, astro_tlm_stats_index(t, ASTRO_TLM_DT_DAILY))))
+		return rc;
+	if (astro_tlm_time_utc_day(t, &d))
+		return 0;
+	return binrefs_add(&in->touched[2], msid, d);
+}
+
 /*
- * The samples in (MSID, time) order, a repeated time inside the file: the
- * later row wins; then each MSID's metadata with its new counts and span.
+ * The chunk's samples in (MSID, time) order.  A repeated time inside the
+ * file: the later row wins and counts once (within the chunk by the order,
+ * across chunks by the stored sample's ingest id).
  */
-static int ingest_samples(struct ingest *in, char *err, size_t errlen)
+static int ingest_store(struct ingest *in, char *err, size_t errlen)
 {
 	struct astro_tlm_ingest_result *res = in->res;
-	MDB_cursor *c = NULL;
 	unsigned char key[12];
 	int rc;
 
-	if ((rc = mdb_errno(mdb_cursor_open(in->txn, in->a->samples, &c)))) {
-		c = NULL;
-		ERR(rc, "archive: %s", strerror(-rc));
-	}
 	for (size_t i = 0; i < in->b.n; i++) {
 		const struct order *o = &in->ord[i];
 		const struct astro_tlm_sample *s = &in->b.s[o->pos];
 		struct astro_tlm_meta *m = &in->metas[s->msid];
 		MDB_val kv = {12, key}, vv;
 		size_t need;
+		int again = 0;
 
-		if ((i & 0xffff) == 0)
-			progress(in->a, W_PARSE, W_STORE, i, in->b.n, in->b.n);
 		if (i + 1 < in->b.n && o[1].msid == o->msid && o[1].t == o->t)
 			continue;
 		if (ingest_value(in, s, &need))
@@ -1006,13 +1266,14 @@ static int ingest_samples(struct ingest *in, char *err, size_t errlen)
 		vv.mv_size = need;
 		vv.mv_data = in->vbuf;
 		mkkey(key, m->id, s->t);
-		rc = mdb_cursor_put(c, &kv, &vv, MDB_NOOVERWRITE);
+		rc = mdb_cursor_put(in->cur, &kv, &vv, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST) {
+			again = vv.mv_size >= SAMPLE_HDR && sample_ingest(&vv) == (uint32_t)in->ingest_id;
 			kv.mv_size = 12;
 			kv.mv_data = key;
 			vv.mv_size = need;
 			vv.mv_data = in->vbuf;
-			rc = mdb_cursor_put(c, &kv, &vv, 0);
+			rc = mdb_cursor_put(in->cur, &kv, &vv, 0);
 		} else if (rc == 0) {
 			m->samples++;
 		}
@@ -1022,19 +1283,165 @@ static int ingest_samples(struct ingest *in, char *err, size_t errlen)
 			m->first = s->t;
 		if (s->t > m->last)
 			m->last = s->t;
-		res->rows++;
+		if (s->t < res->first)
+			res->first = s->t;
+		if (s->t > res->last)
+			res->last = s->t;
+		if (!again)
+			res->rows++;
+		if ((rc = ingest_touch(in, o->msid, s->t)))
+			ERR(rc, "out of memory");
 	}
-	mdb_cursor_close(c);
-	c = NULL;
-	res->first = INT64_MAX;
-	res->last = INT64_MIN;
-	for (size_t j = 0; j < in->b.nmsid; j++) {
+	rc = 0;
+out:
+	return rc;
+}
+
+/*
+ * Drop our mapping's hold on the archive's pages.  Pages LMDB spilled to the
+ * file mid-transaction (it keeps at most 512 MB dirty in memory) are read
+ * back through its read-only shared map, and every page read that way
+ * would otherwise stay resident in this process for the rest of the
+ * ingest: a year of samples would cost its whole size in RSS.  For a
+ * shared file mapping MADV_DONTNEED only unmaps; the next access faults the
+ * same bytes back in from the page cache.
+ */
+static void release_map(struct astro_tlm_archive *a)
+{
+	struct stat st;
+	int fd;
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t len;
+
+	if (mdb_env_get_fd(a->env, &fd) || fstat(fd, &st) || pg <= 0)
+		return;
+	if (!a->map_base) {
+		/* LMDB does not say where its map is (me_mapaddr is only set for
+		 * MDB_FIXEDMAP): find the mapping of the data file's inode. */
+		FILE *f = fopen("/proc/self/maps", "re");
+		char line[4096];
+
+		if (!f)
+			return;
+		while (fgets(line, sizeof(line), f)) {
+			/* "lo-hi perms offset maj:min inode path" */
+			char *e, *q;
+			unsigned long lo = strtoul(line, &e, 16), hi, maj, min, ino;
+
+			if (*e != '-')
+				continue;
+			hi = strtoul(e + 1, &e, 16);
+			if (!(q = strchr(e + 1, ' ')) || !(q = strchr(q + 1, ' ')))
+				continue;
+			maj = strtoul(q + 1, &e, 16);
+			if (*e != ':')
+				continue;
+			min = strtoul(e + 1, &e, 16);
+			ino = strtoul(e, &e, 10);
+			if (ino == (unsigned long)st.st_ino && makedev(maj, min) == st.st_dev) {
+				a->map_base = (void *)lo;
+				a->map_len = hi - lo;
+				break;
+			}
+		}
+		fclose(f);
+		if (!a->map_base)
+			return;
+	}
+	len = (size_t)st.st_size < a->map_len ? (size_t)st.st_size : a->map_len;
+	len = (len + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	if (len)
+		madvise(a->map_base, len, MADV_DONTNEED);
+}
+
+/* Progress through the samples pass: the bytes read of the input. */
+static void pass_progress(struct ingest *in)
+{
+	progress(in->a, 0, W_PARSE + W_STORE, (size_t)in->src.pos, (size_t)in->src.size,
+		 in->csv.samples);
+}
+
+/*
+ * Parse (and, when store, store) the input chunk by chunk.  Returns 1 when
+ * an MSID changed type between chunks (see ingest_chunk_msids).  Without
+ * store it only learns the MSIDs' types, for the pass that follows.
+ */
+static int ingest_pass(struct ingest *in, int store, char *err, size_t errlen)
+{
+	size_t used = 0, want = CHUNK;
+	int rc;
+
+	astro_tlm_csv_init(&in->csv);
+	if ((rc = src_rewind(&in->src)))
+		ERR(rc, "cannot read: %s", strerror(-rc));
+	for (;;) {
+		if ((rc = src_fill(&in->src, used, want)))
+			ERR(rc, "cannot read: %s", strerror(-rc));
+		rc = astro_tlm_parse_csv_chunk(&in->csv, in->src.p, in->src.have, in->src.eof,
+					       &in->b, &used, err, errlen);
+		if (rc)
+			goto out;
+		if (!in->src.eof && used == 0) {
+			if (want >= LINE_LIMIT)
+				ERR(-EINVAL, "line %zu: longer than %u MiB", in->csv.line + 1,
+				    LINE_LIMIT >> 20);
+			want *= 2;
+			continue;
+		}
+		want = CHUNK;
+		if (astro_tlm_parse_resolve(&in->b, in->src.p))
+			ERR(-ENOMEM, "out of memory");
+		if (store) {
+			if ((rc = ingest_chunk_msids(in, err, errlen)))
+				goto out;
+			if ((rc = ingest_sort(in)))
+				ERR(rc, "out of memory");
+			if ((rc = ingest_store(in, err, errlen)))
+				goto out;
+		}
+		astro_tlm_parse_batch_clear(&in->b, &in->csv);
+		if (store)
+			release_map(in->a);
+		pass_progress(in);
+		if (in->src.eof && used == in->src.have)
+			break;
+	}
+	rc = astro_tlm_parse_csv_end(&in->csv, err, errlen);
+out:
+	return rc;
+}
+
+/* A JSON dump: parsed whole (jansson needs it all), stored as one chunk. */
+static int ingest_json(struct ingest *in, char *err, size_t errlen)
+{
+	int rc;
+
+	if (in->src.size > SIZE_MAX / 2)
+		ERR(-EFBIG, "too large for a JSON dump");
+	if ((rc = src_rewind(&in->src)) || (rc = src_fill(&in->src, 0, (size_t)in->src.size)))
+		ERR(rc, "cannot read: %s", strerror(-rc));
+	if ((rc = astro_tlm_parse_jwst_json(in->src.p, in->src.have, &in->b, err, errlen)))
+		goto out;
+	in->csv.samples = in->b.n;
+	if ((rc = ingest_chunk_msids(in, err, errlen)) < 0 || (rc = ingest_sort(in)))
+		goto out;
+	rc = ingest_store(in, err, errlen);
+out:
+	return rc;
+}
+
+/* Each MSID's meta with its new counts, span and unit (the file's, if it gave one). */
+static int ingest_metas(struct ingest *in, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (size_t j = 0; j < in->nready; j++) {
+		if (in->b.msid[j].unit[0])
+			astro_strlcpy(in->metas[j].unit, in->b.msid[j].unit, sizeof(in->metas[j].unit));
 		if ((rc = put_meta(in->a, in->txn, &in->metas[j])))
 			ERR(rc, "archive: %s", strerror(-rc));
 	}
 out:
-	if (c)
-		mdb_cursor_close(c);
 	return rc;
 }
 
@@ -1044,47 +1451,33 @@ out:
  */
 static int ingest_stats(struct ingest *in, char *err, size_t errlen)
 {
+	size_t total = 0, done = 0, work = 4096;
 	int rc = 0;
 
-	for (int daily = 0; daily <= 1; daily++) {
-		int64_t dt = daily ? ASTRO_TLM_DT_DAILY : ASTRO_TLM_DT_5MIN;
-		int64_t prev = 0;
-		uint32_t prev_msid = UINT32_MAX;
+	for (int k = 0; k < 3; k++) {
+		binrefs_unique(&in->touched[k]);
+		total += in->touched[k].n;
+	}
+	for (int k = 0; k < 3; k++) {
+		const struct binrefs *r = &in->touched[k];
 
-		for (size_t i = 0; i < in->b.n; i++) {
-			const struct order *o = &in->ord[i];
-			int64_t idx = astro_tlm_stats_index(o->t, dt);
+		for (size_t i = 0; i < r->n; i++, done++) {
+			struct astro_tlm_meta *m = &in->metas[r->v[i].msid];
 
-			if ((i & 0xffff) == 0)
-				progress(in->a, W_PARSE + W_STORE + W_STATS * 0.45 * daily, W_STATS * 0.45,
-					 i, in->b.n, in->b.n);
-			if (o->msid == prev_msid && idx == prev)
-				continue;
-			prev_msid = o->msid;
-			prev = idx;
-			rc = recompute_bin(in->a, in->txn, &in->metas[o->msid], &in->bt, daily,
-					   idx, &in->bb);
+			/* A daily bin or a day reads as much as 288 5-minute bins. */
+			work += k ? 288 : 1;
+			if (work >= 4096) {
+				work = 0;
+				progress(in->a, W_PARSE + W_STORE, W_STATS, done, total, in->csv.samples);
+				release_map(in->a);
+			}
+			if (k < 2)
+				rc = recompute_bin(in->a, in->txn, m, &in->bt, k, r->v[i].idx, &in->bb);
+			else
+				rc = recompute_day(in->a, in->txn, m, &in->bt, r->v[i].idx);
 			if (rc)
 				ERR(rc, "archive: statistics: %s", strerror(-rc));
 		}
-	}
-	int64_t prev = 0, d;
-	uint32_t prev_msid = UINT32_MAX;
-
-	for (size_t i = 0; i < in->b.n; i++) {
-		const struct order *o = &in->ord[i];
-
-		if ((i & 0xffff) == 0)
-			progress(in->a, W_PARSE + W_STORE + W_STATS * 0.9, W_STATS * 0.1, i, in->b.n,
-				 in->b.n);
-		if (astro_tlm_time_utc_day(o->t, &d))
-			continue;
-		if (o->msid == prev_msid && d == prev)
-			continue;
-		prev_msid = o->msid;
-		prev = d;
-		if ((rc = recompute_day(in->a, in->txn, &in->metas[o->msid], &in->bt, d)))
-			ERR(rc, "archive: day sizes: %s", strerror(-rc));
 	}
 out:
 	return rc;
@@ -1094,16 +1487,10 @@ out:
 static int ingest_commit(struct ingest *in, char *err, size_t errlen)
 {
 	struct astro_tlm_ingest_result *res = in->res;
-	size_t vlen = sizeof(*in->lr) + in->b.nmsid * sizeof(uint32_t);
+	size_t vlen = sizeof(*in->lr) + in->nready * sizeof(uint32_t);
 	MDB_val k = {in->nlen, (void *)in->name}, v;
 	int rc;
 
-	for (size_t i = 0; i < in->b.n; i++) {
-		if (in->b.s[i].t < res->first)
-			res->first = in->b.s[i].t;
-		if (in->b.s[i].t > res->last)
-			res->last = in->b.s[i].t;
-	}
 	if (!(in->lr = calloc(1, vlen)))
 		ERR(-ENOMEM, "out of memory");
 	memcpy(in->lr->sha, in->sha, 32);
@@ -1112,8 +1499,8 @@ static int ingest_commit(struct ingest *in, char *err, size_t errlen)
 	in->lr->first = res->first;
 	in->lr->last = res->last;
 	in->lr->committed_at = in->when.now;
-	in->lr->nmsid = (uint32_t)in->b.nmsid;
-	for (size_t j = 0; j < in->b.nmsid; j++) {
+	in->lr->nmsid = (uint32_t)in->nready;
+	for (size_t j = 0; j < in->nready; j++) {
 		uint32_t id = in->metas[j].id;
 
 		memcpy((unsigned char *)(in->lr + 1) + j * sizeof(uint32_t), &id, sizeof(id));
@@ -1123,10 +1510,78 @@ static int ingest_commit(struct ingest *in, char *err, size_t errlen)
 	if ((rc = mdb_errno(mdb_put(in->txn, in->a->ledger, &k, &v, 0))) ||
 	    (rc = info_put_u64(in->a, in->txn, "generation", in->when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
+	/* A write transaction's cursors die with it: close ours first. */
+	mdb_cursor_close(in->cur);
+	in->cur = NULL;
 	rc = mdb_txn_commit(in->txn);
 	in->txn = NULL;
 	if (rc)
 		ERR(mdb_errno(rc), "archive: commit failed: %s", mdb_strerror(rc));
+out:
+	return rc;
+}
+
+/*
+ * One file, in one write transaction: the samples pass parses and stores a
+ * chunk at a time, so memory is bounded by the chunk, not the file.  An MSID
+ * whose type rises after earlier chunks were stored (integers, then a
+ * fraction or text) sends the ingest back: the transaction is dropped, a
+ * parse-only pass learns every MSID's final type, and the samples pass runs
+ * again knowing them.
+ */
+static int ingest_source(struct ingest *in, char *err, size_t errlen)
+{
+	struct astro_tlm_ingest_result *res = in->res;
+	int rc;
+
+	if (in->nlen == 0 || in->nlen >= 256 || memchr(in->name, '/', in->nlen))
+		ERR(-EINVAL, "%s: file names are 1..255 bytes without '/'", in->name);
+	if ((rc = src_fill(&in->src, 0, 4096)))
+		ERR(rc, "cannot read: %s", strerror(-rc));
+	for (size_t i = 0; i < in->src.have; i++)
+		if (!strchr(" \t\r\n", in->src.p[i])) {
+			in->json = in->src.p[i] == '{' || in->src.p[i] == '[';
+			break;
+		}
+	for (int attempt = 0;; attempt++) {
+		if ((rc = ingest_begin(in, err, errlen)) ||
+		    (rc = ingest_ledger(in, err, errlen)))
+			goto out;
+		if (res->skipped)
+			goto out;	/* aborts the txn: nothing changes */
+		if ((rc = ingest_open(in, err, errlen)))
+			goto out;
+		if (!in->sha_known && (!(in->src.sha = EVP_MD_CTX_new()) ||
+				       !EVP_DigestInit_ex(in->src.sha, EVP_sha256(), NULL)))
+			ERR(-ENOMEM, "out of memory");
+		rc = in->json ? ingest_json(in, err, errlen) : ingest_pass(in, 1, err, errlen);
+		if (rc < 0)
+			goto out;
+		if (in->src.sha) {
+			unsigned int n = 32;
+
+			EVP_DigestFinal_ex(in->src.sha, in->sha, &n);
+			EVP_MD_CTX_free(in->src.sha);
+			in->src.sha = NULL;
+			for (int i = 0; i < 32; i++)
+				snprintf(res->sha256 + 2 * i, 3, "%02x", in->sha[i]);
+			in->sha_known = rc == 0;
+		}
+		if (rc == 0)
+			break;
+		if (attempt)
+			ERR(-EIO, "internal: MSID types changed after they were learnt");
+		ingest_reset(in);
+		res->rows = 0;
+		res->replaced = 0;
+		astro_tlm_parse_batch_clear(&in->b, NULL);
+		if ((rc = ingest_pass(in, 0, err, errlen)))
+			goto out;
+	}
+	if ((rc = ingest_metas(in, err, errlen)) ||
+	    (rc = ingest_stats(in, err, errlen)))
+		goto out;
+	rc = ingest_commit(in, err, errlen);
 out:
 	return rc;
 }
@@ -1137,25 +1592,15 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 			     size_t errlen)
 {
 	struct ingest in = {
-		.a = a, .name = name, .buf = buf, .nlen = strlen(name), .len = len,
-		.flags = flags, .res = res, .when = {astro_now_ms() / 1000, 0},
+		.a = a, .name = name, .nlen = strlen(name), .flags = flags, .res = res,
+		.when = {astro_now_ms() / 1000, 0},
+		.src = {.fd = -1, .mem = buf, .size = len, .p = buf},
 	};
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	astro_tlm_parse_batch_init(&in.b);
-	if ((rc = ingest_parse(&in, err, errlen)) ||
-	    (rc = ingest_begin(&in, err, errlen)) ||
-	    (rc = ingest_ledger(&in, err, errlen)))
-		goto out;
-	if (res->skipped)
-		goto out;	/* aborts the txn: nothing changes */
-	if ((rc = ingest_msids(&in, err, errlen)) ||
-	    (rc = ingest_samples(&in, err, errlen)) ||
-	    (rc = ingest_stats(&in, err, errlen)))
-		goto out;
-	rc = ingest_commit(&in, err, errlen);
-out:
+	rc = ingest_source(&in, err, errlen);
 	ingest_cleanup(&in);
 	return rc;
 }
@@ -1626,19 +2071,33 @@ int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
 				  struct astro_tlm_ingest_result *res, char *err,
 				  size_t errlen)
 {
-	struct mapped m;
 	const char *base = strrchr(path, '/');
-	int rc = map_file(path, &m);
+	struct ingest in = {
+		.a = a, .name = base ? base + 1 : path, .flags = flags, .res = res,
+		.when = {astro_now_ms() / 1000, 0}, .src = {.fd = -1},
+	};
+	struct stat st;
+	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	in.nlen = strlen(in.name);
+	astro_tlm_parse_batch_init(&in.b);
+	if ((in.src.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in.src.fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EISDIR;
 	if (rc) {
 		if (err)
 			snprintf(err, errlen, "cannot read: %s", strerror(-rc));
-		return rc;
+		goto out;
 	}
-	rc = astro_tlm_archive_ingest(a, base ? base + 1 : path, m.p ? m.p : "", m.len,
-				      flags, res, err, errlen);
-	unmap_file(&m);
+	in.src.size = (uint64_t)st.st_size;
+	posix_fadvise(in.src.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	rc = ingest_source(&in, err, errlen);
+out:
+	if (in.src.fd >= 0)
+		close(in.src.fd);
+	ingest_cleanup(&in);
 	return rc;
 }
 

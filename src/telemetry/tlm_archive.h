@@ -15,7 +15,8 @@
  *   info     next ids, generation counter, the BAD_TIMES table text
  * Times are TT µs since 1998.0 (tlm_time.h).
  *
- * Ingest guarantees: one write transaction per file, holding its samples,
+ * Ingest guarantees: one write transaction per file (parsing happens inside
+ * it, a chunk at a time, so other writers wait for it), holding its samples,
  * metadata, ledger row and every stats bin it touches (recomputed from the
  * filtered samples: quality-bad and BAD_TIMES removed).  A file that fails
  * to parse, or conflicts with the archive (a state MSID given numbers or the
@@ -76,8 +77,10 @@ int astro_tlm_archive_ingest(struct astro_tlm_archive *a, const char *name,
 			     size_t errlen);
 
 /*
- * The same for a file on disk (mapped, not copied), ingested under its base
- * name.  Adds -ENOENT/-EACCES/-EISDIR for a file that cannot be read.
+ * The same for a file on disk, ingested under its base name.  The file is
+ * read, parsed and stored a chunk (8 MiB) at a time inside the one
+ * transaction, so memory does not grow with the file (LMDB's own dirty
+ * pages aside).  Adds -ENOENT/-EACCES/-EISDIR for a file that cannot be read.
  */
 int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
 				  unsigned flags,
@@ -86,7 +89,7 @@ int astro_tlm_archive_ingest_file(struct astro_tlm_archive *a, const char *path,
 
 /*
  * Progress of the ingests on this handle: fn gets the fraction done (0..1,
- * the phases — parse, store, statistics — weighted by their typical cost)
+ * the phases — parse and store, statistics — weighted by their typical cost)
  * and the samples parsed so far, at most every 64 Ki samples.  NULL stops.
  * For one thread's handle (astrofs-ingest); not for a shared one.
  */

@@ -155,8 +155,9 @@ static int classify(const char *s, size_t len, struct astro_tlm_sample *smp,
 /*
  * After parsing: settle each MSID's type.  Text anywhere makes the MSID a
  * state and its numbers text; a float makes it FLOAT with ints converted.
+ * An MSID's type only rises, so a type from an earlier chunk holds.
  */
-static int resolve_types(struct astro_tlm_batch *b, const char *src)
+int astro_tlm_parse_resolve(struct astro_tlm_batch *b, const char *src)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct astro_tlm_msid_info *m = &b->msid[b->s[i].msid];
@@ -314,31 +315,81 @@ static int quality(const struct field *f, uint8_t *bad)
 	return -1;
 }
 
-static int header_ok(struct field *f, int n)
+/*
+ * The header: msid,time,value, then quality and/or unit in either order.
+ * Fills the column numbers of the optional ones (-1 when absent).
+ */
+static int header_ok(struct field *f, int n, struct astro_tlm_csv *st)
 {
-	static const char *names[] = {"msid", "time", "value", "quality"};
+	static const char *names[] = {"msid", "time", "value"};
 
-	if (n != 3 && n != 4)
+	if (n < 3 || n > 5)
 		return 0;
+	st->col_quality = st->col_unit = -1;
 	for (int i = 0; i < n; i++) {
 		trim(&f[i]);
-		if (f[i].len != strlen(names[i]) || strncasecmp(f[i].p, names[i], f[i].len))
+		if (i < 3) {
+			if (f[i].len != strlen(names[i]) || strncasecmp(f[i].p, names[i], f[i].len))
+				return 0;
+		} else if (f[i].len == 7 && !strncasecmp(f[i].p, "quality", 7) && st->col_quality < 0) {
+			st->col_quality = i;
+		} else if (f[i].len == 4 && !strncasecmp(f[i].p, "unit", 4) && st->col_unit < 0) {
+			st->col_unit = i;
+		} else {
 			return 0;
+		}
 	}
 	return 1;
 }
 
-int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
-			char *err, size_t errlen)
+void astro_tlm_csv_init(struct astro_tlm_csv *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->col_quality = st->col_unit = -1;
+}
+
+/* A row's unit: the MSID's first non-empty one; another one later is an error. */
+static int set_unit(struct astro_tlm_msid_info *m, const struct field *f, const char **why)
+{
+	if (f->len == 0)
+		return 0;
+	if (f->len >= ASTRO_TLM_UNIT_MAX) {
+		*why = "longer than 31 bytes";
+		return -1;
+	}
+	for (size_t i = 0; i < f->len; i++)
+		if ((unsigned char)f->p[i] < 0x20 || f->p[i] == 0x7f) {
+			*why = "control character";
+			return -1;
+		}
+	if (!m->unit[0]) {
+		memcpy(m->unit, f->p, f->len);
+		m->unit[f->len] = '\0';
+		return 0;
+	}
+	if (strlen(m->unit) != f->len || memcmp(m->unit, f->p, f->len)) {
+		*why = "differs from the unit an earlier row gave this MSID";
+		return -1;
+	}
+	return 0;
+}
+
+int astro_tlm_parse_csv_chunk(struct astro_tlm_csv *st, const char *buf, size_t len, int final,
+			      struct astro_tlm_batch *b, size_t *used, char *err, size_t errlen)
 {
 	const char *p = buf, *end = buf + len;
-	size_t line = 0;
-	int ncol = 0, nf = 0, rc = 0;
-	uint32_t last = 0;
-	struct field f[5];
+	size_t line = st->line;
+	int nf = 0, rc = 0;
+	struct field f[6];
 	char terr[96], name[ASTRO_TLM_MSID_MAX];
 
-	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+	if (!final) {
+		/* Only whole lines: the rest waits for the next chunk. */
+		const char *nl = len ? memrchr(buf, '\n', len) : NULL;
+
+		end = nl ? nl + 1 : buf;
+	}
+	if (st->offset == 0 && end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
 		p += 3;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -349,7 +400,7 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 
 		line++;
 		if (b->progress && (line & 0xffff) == 0)
-			b->progress(b->progress_arg, (size_t)(p - buf), len);
+			b->progress(b->progress_arg, st->offset + (size_t)(p - buf), len);
 		if (le > p && le[-1] == '\r')
 			le--;
 		if (memchr(p, '\0', (size_t)(le - p)))
@@ -358,34 +409,40 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 			p = nl ? nl + 1 : end;
 			continue;
 		}
-		nf = split_csv(p, le, f, 4);
+		nf = split_csv(p, le, f, 5);
 		if (nf == -2) {
 			nf = 0;
-			ERR("line %zu: more than 4 fields", line);
+			ERR("line %zu: more than 5 fields", line);
 		}
 		if (nf < 0) {
 			nf = 0;
 			ERR("line %zu: unbalanced or misplaced quote", line);
 		}
-		if (!ncol) {
-			if (!header_ok(f, nf))
-				ERR("line %zu: header must be msid,time,value[,quality]", line);
-			ncol = nf;
+		if (!st->ncol) {
+			if (!header_ok(f, nf, st))
+				ERR("line %zu: header must be msid,time,value[,quality][,unit]", line);
+			st->ncol = nf;
 			free_fields(f, nf);
 			nf = 0;
 			p = nl ? nl + 1 : end;
 			continue;
 		}
-		if (nf != ncol && !(ncol == 4 && nf == 3))
-			ERR("line %zu: %d fields, the header has %d", line, nf, ncol);
+		if (nf > st->ncol || nf < 3)
+			ERR("line %zu: %d fields, the header has %d", line, nf, st->ncol);
 		for (int i = 0; i < nf; i++)
 			trim(&f[i]);
-		if (astro_tlm_parse_msid_canon(f[0].p, f[0].len, name))
-			ERR("line %zu: msid: not 1..63 letters, digits, '_' or '-'", line);
 		if (!(s = new_sample(b)))
 			ERR("line %zu: out of memory", line);
-		if (msid_index(b, name, &s->msid, &last))
-			ERR("line %zu: out of memory", line);
+		if (st->last < b->nmsid && f[0].len < ASTRO_TLM_MSID_MAX &&
+		    !memcmp(b->msid[st->last].name, f[0].p, f[0].len) &&
+		    b->msid[st->last].name[f[0].len] == '\0' && f[0].len) {
+			s->msid = st->last;	/* the previous row's MSID, as written: already valid */
+		} else {
+			if (astro_tlm_parse_msid_canon(f[0].p, f[0].len, name))
+				ERR("line %zu: msid: not 1..63 letters, digits, '_' or '-'", line);
+			if (msid_index(b, name, &s->msid, &st->last))
+				ERR("line %zu: out of memory", line);
+		}
 		if (astro_tlm_time_parse(f[1].p, f[1].len, &s->t, terr, sizeof(terr)))
 			ERR("line %zu: time: %s", line, terr);
 		if (f[2].len == 0)
@@ -402,20 +459,61 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 			s->toff = (uint32_t)(f[2].p - buf);
 			s->tlen = (uint32_t)f[2].len;
 		}
-		if (nf == 4 && quality(&f[3], &s->bad))
+		if (st->col_quality >= 0 && nf > st->col_quality &&
+		    quality(&f[st->col_quality], &s->bad))
 			ERR("line %zu: quality: want 0/1, true/false or good/bad", line);
+		if (st->col_unit >= 0 && nf > st->col_unit &&
+		    set_unit(&b->msid[s->msid], &f[st->col_unit], &why))
+			ERR("line %zu: unit: %s", line, why);
 		free_fields(f, nf);
 		nf = 0;
 		p = nl ? nl + 1 : end;
 	}
-	if (!ncol)
-		ERR("line 1: empty file (no msid,time,value header)");
-	if (b->n == 0)
-		ERR("line %zu: no samples after the header", line);
-	if (resolve_types(b, buf))
-		ERR("out of memory");
+	st->line = line;
+	st->offset += (size_t)(end - buf);
+	*used = (size_t)(end - buf);
+	st->samples += b->n - st->counted;
+	st->counted = b->n;
 out:
 	free_fields(f, nf);
+	return rc;
+}
+
+int astro_tlm_parse_csv_end(const struct astro_tlm_csv *st, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (!st->ncol)
+		ERR("line 1: empty file (no msid,time,value header)");
+	if (st->samples == 0)
+		ERR("line %zu: no samples after the header", st->line);
+out:
+	return rc;
+}
+
+void astro_tlm_parse_batch_clear(struct astro_tlm_batch *b, struct astro_tlm_csv *st)
+{
+	b->n = 0;
+	b->text_len = 0;
+	if (st)
+		st->counted = 0;
+}
+
+int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
+			char *err, size_t errlen)
+{
+	struct astro_tlm_csv st;
+	size_t used;
+	int rc;
+
+	astro_tlm_csv_init(&st);
+	if (!(rc = astro_tlm_parse_csv_chunk(&st, buf, len, 1, b, &used, err, errlen)) &&
+	    !(rc = astro_tlm_parse_csv_end(&st, err, errlen)) &&
+	    astro_tlm_parse_resolve(b, buf)) {
+		if (err)
+			snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
 	if (rc)
 		astro_tlm_parse_batch_free(b);	/* rejected whole: nothing half-parsed escapes */
 	return rc;
@@ -428,7 +526,7 @@ int astro_tlm_parse_jwst_json(const char *buf, size_t len,
 			      size_t errlen)
 {
 	json_error_t je;
-	json_t *root = NULL, *data, *mn, *cnt;
+	json_t *root = NULL, *data, *mn, *cnt, *unit;
 	char name[ASTRO_TLM_MSID_MAX], terr[96];
 	uint32_t idx = 0, last = 0;
 	size_t i;
@@ -449,11 +547,20 @@ int astro_tlm_parse_jwst_json(const char *buf, size_t len,
 		ERR("JSON: Data missing or not an array");
 	if (json_array_size(data) == 0)
 		ERR("JSON: Data is empty");
+	unit = json_object_get(root, "Unit");
+	if (!unit)
+		unit = json_object_get(root, "unit");
+	if (unit && !json_is_null(unit) &&
+	    (!json_is_string(unit) || json_string_length(unit) >= ASTRO_TLM_UNIT_MAX ||
+	     memchr(json_string_value(unit), '\0', json_string_length(unit))))
+		ERR("JSON: Unit not a string of at most 31 bytes");
 	cnt = json_object_get(root, "Count");
 	if (cnt && (!json_is_integer(cnt) || (size_t)json_integer_value(cnt) != json_array_size(data)))
 		ERR("JSON: Count does not match the %zu records of Data", json_array_size(data));
 	if (msid_index(b, name, &idx, &last))
 		ERR("out of memory");
+	if (json_is_string(unit))
+		memcpy(b->msid[idx].unit, json_string_value(unit), json_string_length(unit) + 1);
 	json_array_foreach(data, i, mn) {
 		json_t *ot = json_object_get(mn, "ObsTime"), *v = json_object_get(mn, "EUValue");
 		struct astro_tlm_sample *s;
@@ -491,7 +598,7 @@ int astro_tlm_parse_jwst_json(const char *buf, size_t len,
 			ERR("record %zu: EUValue missing or not a number or string", i + 1);
 		}
 	}
-	if (resolve_types(b, NULL))
+	if (astro_tlm_parse_resolve(b, NULL))
 		ERR("out of memory");
 out:
 	json_decref(root);

@@ -1,6 +1,7 @@
 /* tlm_stats.c — cheta 5-minute/daily statistics of one bin (see tlm_stats.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tlm_parse.h"
@@ -33,11 +34,63 @@ static double mquantile(const double *x, size_t n, double p)
 	return (1.0 - gamma) * x[k - 1] + gamma * x[k];
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Sort key of a double: unsigned order = numeric order; -0 and +0 share one. */
+static uint64_t dkey(double d)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	uint64_t u;
 
-	return (x > y) - (x < y);
+	if (d == 0)
+		d = 0.0;
+	memcpy(&u, &d, sizeof(u));
+	return (u >> 63) ? ~u : u | (1ULL << 63);
+}
+
+/*
+ * x ascending, as a stable comparison sort leaves it (equal values — only
+ * -0 and +0 are equal yet differ — keep their order), by an LSD radix sort:
+ * a day at 1 Hz sorted by qsort was a tenth of an ingest.  No NaN (the
+ * parsers refuse them).  0 or -ENOMEM.
+ */
+static int sort_doubles(double *x, size_t n)
+{
+	uint64_t *ka = malloc(2 * n * sizeof(*ka)), *kb = ka ? ka + n : NULL;
+	double *y = malloc(n * sizeof(*y)), *xa = x, *xb = y;
+
+	if (!ka || !y) {
+		free(ka);
+		free(y);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ka[i] = dkey(x[i]);
+	for (int shift = 0; shift < 64; shift += 8) {
+		size_t cnt[257] = {0};
+
+		for (size_t i = 0; i < n; i++)
+			cnt[((ka[i] >> shift) & 255) + 1]++;
+		if (cnt[((ka[0] >> shift) & 255) + 1] == n)
+			continue;	/* one byte value throughout: this pass changes nothing */
+		for (int b = 1; b <= 256; b++)
+			cnt[b] += cnt[b - 1];
+		for (size_t i = 0; i < n; i++) {
+			size_t d = cnt[(ka[i] >> shift) & 255]++;
+
+			kb[d] = ka[i];
+			xb[d] = xa[i];
+		}
+		uint64_t *tk = ka;
+		double *tx = xa;
+
+		ka = kb;
+		kb = tk;
+		xa = xb;
+		xb = tx;
+	}
+	if (xa != x)
+		memcpy(x, xa, n * sizeof(*x));
+	free(ka < kb ? ka : kb);
+	free(y);
+	return 0;
 }
 
 static int cmp_state(const void *a, const void *b)
@@ -140,7 +193,8 @@ int astro_tlm_stats_compute(const int64_t *t, const struct astro_tlm_val *v,
 		}
 		for (size_t i = 0; i < n; i++)
 			sorted[i] = num(&v[i]);
-		qsort(sorted, n, sizeof(*sorted), cmp_double);
+		if ((rc = sort_doubles(sorted, n)))
+			goto out;
 		for (int k = 0; k < ASTRO_TLM_NPCT; k++)
 			out->p[k] = mquantile(sorted, n, astro_tlm_stats_pct[k] / 100.0);
 	}

@@ -214,8 +214,8 @@ static void every_listed_file_has_its_exact_size(void **state)
 				     "MODE,2021:026:00:01:00,NMAN\nMODE,2021:026:00:02:00,NPNT\n"
 				     "MODE,2021:027:00:00:00,\"A,B\"\n"), 0);
 	assert_int_equal(P.readdir(f->priv, "", collect, &root), 0);
-	/* INDEX, BAD_TIMES; per MSID .csv .5min.csv .daily.csv, the three .npy, dir, + .svg unless a state */
-	assert_int_equal(root.n, 3 + 3 * 7 + 2);
+	/* INDEX, BAD_TIMES; per MSID .csv .5min.csv .daily.csv, the three .npy, dir, .svg, .png */
+	assert_int_equal(root.n, 3 + 3 * 9);
 	assert_string_equal(root.v[0], "INDEX.csv");
 	for (int i = 0; i < root.n; i++) {
 		struct astro_attr a;
@@ -250,12 +250,16 @@ static void every_listed_file_has_its_exact_size(void **state)
 	char *svg = read_all(f, "SA_ZFGDETID.svg", 50, &n);
 
 	assert_true(strncmp(svg, "<?xml", 5) == 0);
-	assert_non_null(strstr(svg, ">SA_ZFGDETID</text>"));
+	assert_non_null(strstr(svg, "viewBox=\"0 0 920 400\""));
 	assert_non_null(strstr(svg, "</svg>\n"));
 	free(svg);
-	struct astro_attr at;
-
-	assert_int_equal(P.getattr(f->priv, "MODE.svg", &at), -ENOENT);
+	/* states are plotted too (steps), and every plot has its PNG */
+	svg = read_all(f, "MODE.svg", 50, &n);
+	assert_non_null(strstr(svg, "</svg>\n"));
+	free(svg);
+	svg = read_all(f, "MODE.png", 50, &n);
+	assert_memory_equal(svg, "\x89PNG\r\n\x1a\n", 8);
+	free(svg);
 	char *mode = read_all(f, "MODE.5min.csv", 50, &n);
 
 	/*

@@ -286,6 +286,145 @@ static void stats_follow_late_data_quality_and_bad_times(void **state)
 	assert_non_null(strstr(err, "line 1"));
 }
 
+/*
+ * A file larger than one ingest chunk (8 MiB): its MSIDs change type after
+ * the first chunk was stored (A integers then a fraction, S numbers then
+ * text), a time repeats across the chunk boundary, and the result is what
+ * the whole file says: A all FLOAT, S all text as written, one row per time.
+ */
+#define BIG_SECS 200000
+
+static char *big_csv(const char *tail)
+{
+	size_t cap = (size_t)BIG_SECS * 64 + 256, n = 0;
+	char *s = malloc(cap);
+
+	assert_non_null(s);
+	n += (size_t)snprintf(s, cap, "msid,time,value\n");
+	for (int i = 0; i < BIG_SECS; i++) {
+		int d = i / 86400, r = i % 86400;
+
+		n += (size_t)snprintf(s + n, cap - n, "A,2020:%03d:%02d:%02d:%02d,%d\nS,2020:%03d:%02d:%02d:%02d,%s%d\n",
+				      d + 1, r / 3600, r / 60 % 60, r % 60, i,
+				      d + 1, r / 3600, r / 60 % 60, r % 60, i % 2 ? "+" : "0", i % 10);
+	}
+	snprintf(s + n, cap - n, "%s", tail);
+	assert_true(n > (9u << 20));
+	return s;
+}
+
+static void big_file_types_settle_across_chunks(void **state)
+{
+	struct fx *f = *state;
+	struct astro_tlm_ingest_result res;
+	struct astro_tlm_reader *r;
+	struct astro_tlm_meta m;
+	struct astro_tlm_iter *it;
+	struct astro_tlm_val v;
+	char err[256] = "";
+	int64_t t;
+	int bad;
+	size_t n = 0;
+	/* the first sample again, later: it wins; A gets a fraction, S a state */
+	char *csv = big_csv("A,2020:001:00:00:00,0.5\nS,2020:001:00:00:01,ON\n");
+
+	assert_int_equal(ingest(f, "big.csv", csv, 0, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.rows, 2 * BIG_SECS);
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "A", &m), 0);
+	assert_int_equal(m.type, ASTRO_TLM_FLOAT);
+	assert_int_equal(m.samples, BIG_SECS);
+	assert_int_equal(astro_tlm_archive_iter_open(r, &m, INT64_MIN, INT64_MAX, 0, &it), 0);
+	while (astro_tlm_archive_iter_next(it, &t, &v, &bad) == 1) {
+		assert_int_equal(v.type, ASTRO_TLM_FLOAT);
+		assert_true(v.f == (n ? (double)n : 0.5));
+		n++;
+	}
+	astro_tlm_archive_iter_close(it);
+	assert_int_equal(n, BIG_SECS);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "S", &m), 0);
+	assert_int_equal(m.type, ASTRO_TLM_STATE);
+	assert_int_equal(astro_tlm_archive_iter_open(r, &m, INT64_MIN, INT64_MAX, 0, &it), 0);
+	for (n = 0; astro_tlm_archive_iter_next(it, &t, &v, &bad) == 1; n++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%s%d", n % 2 ? "+" : "0", (int)(n % 10));
+		assert_int_equal(v.type, ASTRO_TLM_STATE);
+		if (n == 1)
+			snprintf(want, sizeof(want), "ON");
+		assert_int_equal(v.tlen, strlen(want));
+		assert_memory_equal(v.text, want, v.tlen);
+	}
+	astro_tlm_archive_iter_close(it);
+	assert_int_equal(n, BIG_SECS);
+	astro_tlm_archive_reader_close(r);
+	free(csv);
+}
+
+static int count_row(void *arg, const struct astro_tlm_ledger_row *l)
+{
+	(void)l;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Garbage on the last line of a multi-chunk file: nothing of the file is stored. */
+static void big_file_bad_last_line_stores_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct astro_tlm_ingest_result res;
+	struct astro_tlm_reader *r;
+	struct astro_tlm_meta m;
+	char err[256] = "", want[64];
+	char *csv = big_csv("A,2020:001:00:00:00,nan\n");
+	int rows = 0;
+
+	assert_int_equal(ingest(f, "bad.csv", csv, 0, &res, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "line %d: value: NaN", 2 * BIG_SECS + 2);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "A", &m), -ENOENT);
+	assert_int_equal(astro_tlm_archive_reader_each_ledger(r, count_row, &rows), 0);
+	assert_int_equal(rows, 0);
+	astro_tlm_archive_reader_close(r);
+	free(csv);
+}
+
+/* Units: a CSV unit column and a JSON Unit field reach the MSID's meta; a file without keeps it. */
+static void units_from_csv_and_json(void **state)
+{
+	struct fx *f = *state;
+	struct astro_tlm_ingest_result res;
+	struct astro_tlm_reader *r;
+	struct astro_tlm_meta m;
+	char err[256] = "";
+	const char *json = "{\"TlmMnemonic\": \"SA_X\", \"Unit\": \"rad\", \"Data\": "
+			   "[{\"ObsTime\": \"/Date(1611628142147+0000)/\", \"EUValue\": 1.5}]}";
+
+	assert_int_equal(ingest(f, "u.csv", "msid,time,unit,value,quality\n"
+				"TEPHIN,2020:001:00:00:00,,1\nTEPHIN,2020:001:00:00:01,DEGF,2,0\n"
+				"AOPCADMD,2020:001:00:00:00,,NPNT\n", 0, &res, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 1: header"));
+	assert_int_equal(ingest(f, "u.csv", "msid,time,value,quality,unit\n"
+				"TEPHIN,2020:001:00:00:00,1\nTEPHIN,2020:001:00:00:01,2,0,DEGF\n"
+				"AOPCADMD,2020:001:00:00:00,NPNT,0,\n", 0, &res, err, sizeof(err)), 0);
+	assert_int_equal(ingest(f, "v.csv", "msid,time,value\nTEPHIN,2020:001:00:00:02,3\n", 0, &res,
+				err, sizeof(err)), 0);
+	assert_int_equal(ingest(f, "x.json", json, 0, &res, err, sizeof(err)), 0);
+	assert_int_equal(ingest(f, "w.csv", "msid,time,value,unit\nTEPHIN,2020:001:00:00:03,3,DEGF\n"
+				"TEPHIN,2020:001:00:00:04,3,K\n", 0, &res, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 3: unit: differs"));
+	assert_int_equal(astro_tlm_archive_reader_open(f->a, &r), 0);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "TEPHIN", &m), 0);
+	assert_string_equal(m.unit, "DEGF");
+	assert_int_equal(m.samples, 3);
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "AOPCADMD", &m), 0);
+	assert_string_equal(m.unit, "");
+	assert_int_equal(astro_tlm_archive_reader_meta(r, "SA_X", &m), 0);
+	assert_string_equal(m.unit, "rad");
+	astro_tlm_archive_reader_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +433,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_file_leaves_no_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(reader_keeps_its_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(stats_follow_late_data_quality_and_bad_times, setup, teardown),
+		cmocka_unit_test_setup_teardown(big_file_types_settle_across_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(big_file_bad_last_line_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(units_from_csv_and_json, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,13 @@ static void csv_rejects_with_line(void **state)
 		{"msid,time,value\nX,2013:001,\"ON\n", "line 2: unbalanced"},
 		{"msid,time,value,quality\nX,2013:001,1,maybe\n", "line 2: quality"},
 		{"msid,time,value\n\nX,2013:001,1\nX,2013:001:25:00:00,1\n", "line 4: time"},
+		{"msid,time,value,unit,unit\nX,2013:001,1\n", "line 1: header"},
+		{"msid,time,value,quality,quality\nX,2013:001,1\n", "line 1: header"},
+		{"msid,time,value,units\nX,2013:001,1\n", "line 1: header"},
+		{"msid,time,value,unit\nX,2013:001,1,V\nX,2013:002,1,A\n", "line 3: unit: differs"},
+		{"msid,time,value,unit\nX,2013:001,1,abcdefghijklmnopqrstuvwxyz0123456\n", "line 2: unit: longer"},
+		{"msid,time,value,unit\nX,2013:001,1,\"a\tb\"\n", "line 2: unit: control"},
+		{"msid,time,value,quality,unit\nX,2013:001,1,0,V,x\n", "line 2: more than 5 fields"},
 	};
 	(void)state;
 	expect_rejects(cases, ASTRO_ARRAY_SIZE(cases), astro_tlm_parse_csv);
@@ -193,6 +200,7 @@ static void json_rejects_with_record(void **state)
 		{"{\"TlmMnemonic\":\"A\",\"Data\":[{\"ObsTime\":\"/Date(1611628138051+0000)/\",\"EUValue\":null}]}", "record 1: EUValue"},
 		{"{\"TlmMnemonic\":\"A\",\"Data\":[3]}", "record 1"},
 		{"{\"TlmMnemonic\":\"A\",\"TlmMnemonic\":\"B\",\"Data\":[]}", "duplicate"},
+		{"{\"TlmMnemonic\":\"A\",\"Unit\":3,\"Data\":[{\"ObsTime\":\"/Date(1611628138051+0000)/\",\"EUValue\":1}]}", "Unit"},
 	};
 	(void)state;
 	expect_rejects(cases, ASTRO_ARRAY_SIZE(cases), astro_tlm_parse_any);

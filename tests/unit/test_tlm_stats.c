@@ -126,6 +126,53 @@ static void tephin_midpoints(void **state)
 	assert_int_equal(astro_tlm_stats_index(-1, ASTRO_TLM_DT_5MIN), -1);
 }
 
+/*
+ * Percentiles of a day with duplicates, both zeros, negatives and extremes:
+ * each equals (bit for bit) the mquantile of the values put in order by a
+ * plain stable insertion sort, the order a stable comparison sort gives.
+ */
+static void quantiles_match_a_stable_sort(void **state)
+{
+	enum { N = 3000 };
+	static const double pool[] = {1.5, -1.5, 1e-310, -1e-310, 1e300, -1e300, 2.5, 2.5, 0.1,
+				      -7.0, 4.9e-324};
+	int64_t *t = malloc(N * sizeof(*t));
+	struct astro_tlm_val *v = malloc(N * sizeof(*v));
+	double *ref = malloc(N * sizeof(*ref));
+	uint64_t seed = 16;
+	struct astro_tlm_stat st;
+
+	(void)state;
+	assert_true(t && v && ref);
+	for (int i = 0; i < N; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		t[i] = S(i * 20);
+		/* mostly zeros of both signs, so the percentiles land among them */
+		v[i] = F(seed % 5 == 0 ? pool[(seed >> 33) % ASTRO_ARRAY_SIZE(pool)] :
+			 seed % 5 == 1 ? (double)(int64_t)(seed >> 40) / 7 : (seed >> 35) % 3 ? -0.0 : 0.0);
+		ref[i] = v[i].f;
+	}
+	for (int i = 1; i < N; i++)
+		for (int j = i; j > 0 && ref[j] < ref[j - 1]; j--) {
+			double x = ref[j];
+
+			ref[j] = ref[j - 1];
+			ref[j - 1] = x;
+		}
+	assert_int_equal(astro_tlm_stats_compute(t, v, N, ASTRO_TLM_FLOAT, 1, 0, &st), 0);
+	for (int k = 0; k < ASTRO_TLM_NPCT; k++) {
+		double p = astro_tlm_stats_pct[k] / 100.0, m = 0.4 + p * 0.2, aleph = N * p + m;
+		double kk = floor(fmin(fmax(aleph, 1.0), N - 1.0)), g = fmin(fmax(aleph - kk, 0.0), 1.0);
+		double want = (1.0 - g) * ref[(size_t)kk - 1] + g * ref[(size_t)kk];
+
+		assert_memory_equal(&st.p[k], &want, sizeof(want));
+	}
+	astro_tlm_stats_free(&st);
+	free(t);
+	free(v);
+	free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +180,7 @@ int main(void)
 		cmocka_unit_test(small_bins_and_clipping),
 		cmocka_unit_test(state_counts),
 		cmocka_unit_test(tephin_midpoints),
+		cmocka_unit_test(quantiles_match_a_stable_sort),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
