@@ -405,9 +405,9 @@ int main(int argc, char **argv)
 	{
 		struct astro_sfreq r;
 
-		if (astro_sfreq_parse(big, strlen(big), ASTRO_SATFILTER_MAX_SOURCES, &r, err,
+		if (astro_satfilter_req_parse(big, strlen(big), ASTRO_SATFILTER_MAX_SOURCES, &r, err,
 				      sizeof(err)) == 0)
-			astro_sfreq_free(&r);
+			astro_satfilter_req_free(&r);
 	}
 	parse = now_s() - t;
 	free(big);

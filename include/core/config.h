@@ -227,17 +227,17 @@ int astro_config_load_buffer(struct astro_config *cfg, const char *name,
 int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen);
 
 /* Parsers shared with other modules; all return 0 or -EINVAL. */
-int astro_parse_duration(const char *s, unsigned *seconds);
-int astro_parse_size(const char *s, uint64_t *bytes);
-int astro_parse_bool(const char *s, bool *out);
-int astro_parse_rate(const char *s, struct astro_rate *out);
+int astro_config_parse_duration(const char *s, unsigned *seconds);
+int astro_config_parse_size(const char *s, uint64_t *bytes);
+int astro_config_parse_bool(const char *s, bool *out);
+int astro_config_parse_rate(const char *s, struct astro_rate *out);
 
 /*
  * Read a `key = value` credentials file (space-track style) after checking
  * its mode; returns the values for the two keys asked for in secret memory
  * (astro_secure_strdup: free them with astro_secure_strfree).
  */
-int astro_read_secret_file(const char *path, const char *k1, char **v1,
+int astro_config_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);
 
 /*

@@ -173,7 +173,7 @@ int astro_s3_delete(struct astro_s3 *s, const char *bucket, const char *key);
 /*
  * One ListObjectsV2 page.  prefix, delimiter, token may be NULL;
  * max_keys 0 = server default (1000).  *out must be freed with
- * astro_s3_list_free().
+ * astro_s3xml_list_free().
  */
 int astro_s3_list(struct astro_s3 *s, const char *bucket, const char *prefix,
 		  const char *delimiter, const char *token, unsigned max_keys,

@@ -72,8 +72,8 @@ int astro_s3xml_parse_list(const char *xml, size_t len,
 int astro_s3xml_parse_error(const char *xml, size_t len,
 			    struct astro_s3_error *out, char *err, size_t errlen);
 
-void astro_s3_list_free(struct astro_s3_list *l);
-void astro_s3_error_free(struct astro_s3_error *e);
+void astro_s3xml_list_free(struct astro_s3_list *l);
+void astro_s3xml_error_free(struct astro_s3_error *e);
 
 /*
  * Negative errno for an S3 error code (may be NULL) and HTTP status:

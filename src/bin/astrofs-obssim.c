@@ -691,7 +691,7 @@ static int open_store(struct obssim *m)
 			return 2;
 		}
 		m->http_up = true;
-		if (astro_obs_store_open_aws(&m->aws, &m->store, m->err, sizeof(m->err)) < 0) {
+		if (astro_obs_aws_open(&m->aws, &m->store, m->err, sizeof(m->err)) < 0) {
 			fprintf(stderr, "astrofs-obssim: aws store: %s\n", m->err);
 			return 2;
 		}

@@ -364,7 +364,7 @@ static int duration_unit(const char *u, unsigned *mult)
 	return -EINVAL;
 }
 
-int astro_parse_duration(const char *s, unsigned *seconds)
+int astro_config_parse_duration(const char *s, unsigned *seconds)
 {
 	uint64_t v;
 	const char *end;
@@ -378,7 +378,7 @@ int astro_parse_duration(const char *s, unsigned *seconds)
 	return 0;
 }
 
-int astro_parse_size(const char *s, uint64_t *bytes)
+int astro_config_parse_size(const char *s, uint64_t *bytes)
 {
 	static const char units[] = "KMGT";
 	uint64_t v;
@@ -402,7 +402,7 @@ int astro_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-int astro_parse_bool(const char *s, bool *out)
+int astro_config_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "1", "yes", "on", "true" };
 	static const char *const no[] = { "0", "no", "off", "false" };
@@ -461,7 +461,7 @@ static int parse_window(char *tok, struct astro_rate_window *w)
 	if (snprintf(per, sizeof(per), "%s%s", isdigit((unsigned char)*unit) ? "" : "1",
 		     unit) >= (int)sizeof(per))
 		return -EINVAL;
-	if (astro_parse_duration(per, &secs) < 0)
+	if (astro_config_parse_duration(per, &secs) < 0)
 		return -EINVAL;
 	if (limit < 1 || limit > ASTRO_RATE_LIMIT_MAX || secs < 1 || secs > RATE_PERIOD_MAX)
 		return -EINVAL;
@@ -470,7 +470,7 @@ static int parse_window(char *tok, struct astro_rate_window *w)
 	return 0;
 }
 
-int astro_parse_rate(const char *s, struct astro_rate *out)
+int astro_config_parse_rate(const char *s, struct astro_rate *out)
 {
 	char buf[256], *tok, sep;
 	struct astro_rate r = { 0 };
@@ -954,7 +954,7 @@ static int parse_number(const struct opt *o, const char *value, uint64_t *u64, d
 
 	switch (o->type) {
 	case T_DURATION:
-		if (astro_parse_duration(value, &u) < 0)
+		if (astro_config_parse_duration(value, &u) < 0)
 			return -EINVAL;
 		*u64 = u;
 		break;
@@ -963,7 +963,7 @@ static int parse_number(const struct opt *o, const char *value, uint64_t *u64, d
 			return -EINVAL;
 		break;
 	case T_SIZE:
-		if (astro_parse_size(value, u64) < 0)
+		if (astro_config_parse_size(value, u64) < 0)
 			return -EINVAL;
 		break;
 	default:
@@ -988,14 +988,14 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 
 	switch (o->type) {
 	case T_BOOL:
-		if (astro_parse_bool(value, &b) < 0)
+		if (astro_config_parse_bool(value, &b) < 0)
 			goto bad;
 		*(bool *)field(cfg, o) = b;
 		return 0;
 	case T_TRISTATE:
 		if (value && strcasecmp(value, "auto") == 0)
 			*(int *)field(cfg, o) = -1;
-		else if (astro_parse_bool(value, &b) == 0)
+		else if (astro_config_parse_bool(value, &b) == 0)
 			*(int *)field(cfg, o) = b;
 		else
 			goto bad;
@@ -1057,7 +1057,7 @@ static int set_one(struct astro_config *cfg, const struct opt *o, const char *va
 			*(unsigned *)field(cfg, o) = (unsigned)u64;	/* bounds fit */
 		return 0;
 	case T_RATE:
-		if (astro_parse_rate(value, field(cfg, o)) < 0)
+		if (astro_config_parse_rate(value, field(cfg, o)) < 0)
 			goto bad;
 		return 0;
 	case T_LOGLEVEL:
@@ -1492,7 +1492,7 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	return 0;
 }
 
-int astro_read_secret_file(const char *path, const char *k1, char **v1,
+int astro_config_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen)
 {
 	struct stat st;
@@ -1588,7 +1588,7 @@ static int check_readable(const char *opt, const char *path, char *err, size_t e
 
 /*
  * A credentials file other users may read leaks its keys however careful
- * the daemon is: refuse it at mount time, as astro_read_secret_file does.
+ * the daemon is: refuse it at mount time, as astro_config_read_secret_file does.
  */
 static int check_private(const char *opt, const char *path, char *err, size_t errlen)
 {
@@ -1615,7 +1615,7 @@ static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t e
 	free_secret(&cfg->spacetrack_user);
 	free_secret(&cfg->spacetrack_password);
 	if (cfg->spacetrack_credentials) {
-		rc = astro_read_secret_file(cfg->spacetrack_credentials,
+		rc = astro_config_read_secret_file(cfg->spacetrack_credentials,
 					    "identity", &cfg->spacetrack_user,
 					    "password", &cfg->spacetrack_password,
 					    msg, sizeof(msg));

@@ -394,7 +394,7 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 		} else if (!more) {
 			l->probe = 0;	/* complete: as good as a full listing */
 		}
-		astro_s3_list_free(&r);
+		astro_s3xml_list_free(&r);
 	} while (!rc && token);
 	free(token);
 	astro_s3_pager_free(&pg);

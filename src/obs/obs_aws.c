@@ -162,7 +162,7 @@ static void XMLCALL sqs_doctype(void *ud, const XML_Char *name, const XML_Char *
 	XML_StopParser(p->xp, XML_FALSE);
 }
 
-ASTRO_TESTABLE void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r)
+ASTRO_TESTABLE void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r)
 {
 	if (!r)
 		return;
@@ -174,7 +174,7 @@ ASTRO_TESTABLE void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
-ASTRO_TESTABLE int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
+ASTRO_TESTABLE int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
 			char *msg, size_t msglen)
 {
 	struct sqs_parse p = { .cur = F_NONE };
@@ -651,7 +651,7 @@ static int sqs(struct aws *a, const struct astro_sigv4_param *p, size_t n,
 		      &r);
 	free(body);
 	if (rc == 0) {
-		rc = astro_obs_sqs_parse(r.body, r.body_len, out, msg, sizeof(msg));
+		rc = astro_obs_aws_sqs_parse(r.body, r.body_len, out, msg, sizeof(msg));
 		if (rc < 0)
 			astro_warn("obs aws: %s: %s", p[0].value, msg);
 		else if (r.status != 200) {
@@ -664,7 +664,7 @@ static int sqs(struct aws *a, const struct astro_sigv4_param *p, size_t n,
 	}
 	astro_http_resp_free(&r);
 	if (rc < 0)
-		astro_obs_sqs_reply_free(out);
+		astro_obs_aws_sqs_reply_free(out);
 	return rc;
 }
 
@@ -711,7 +711,7 @@ static int queue_url(struct aws *a, const char *site, bool urgent, char *url, si
 		astro_warn("obs aws: CreateQueue %s: no usable QueueUrl", name);
 		rc = -EIO;
 	}
-	astro_obs_sqs_reply_free(&rep);
+	astro_obs_aws_sqs_reply_free(&rep);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&a->lock);
@@ -747,7 +747,7 @@ static int sqs_send(struct aws *a, const char *site, bool urgent, const char *id
 			{ "MessageGroupId", site }, { "MessageDeduplicationId", id },
 		};
 		rc = sqs(a, p, a->pythonbits ? 5 : 3, &rep);
-		astro_obs_sqs_reply_free(&rep);
+		astro_obs_aws_sqs_reply_free(&rep);
 	}
 	free(body);
 	return rc;
@@ -765,7 +765,7 @@ static int sqs_delete(struct aws *a, const char *url, const char *receipt)
 	if (!receipt || !*receipt)
 		return -EINVAL;
 	rc = sqs(a, p, 3, &rep);
-	astro_obs_sqs_reply_free(&rep);
+	astro_obs_aws_sqs_reply_free(&rep);
 	return rc;
 }
 
@@ -1005,7 +1005,7 @@ static int receive_one(struct aws *a, const char *site, bool urgent,
 		return rc;
 	if (!rep.body || !rep.receipt || !*rep.receipt) {
 		*empty = true;
-		astro_obs_sqs_reply_free(&rep);
+		astro_obs_aws_sqs_reply_free(&rep);
 		return 0;
 	}
 	m = json_loads(rep.body, 0, NULL);
@@ -1072,7 +1072,7 @@ static int receive_one(struct aws *a, const char *site, bool urgent,
 out:
 	json_decref(after);
 	json_decref(m);
-	astro_obs_sqs_reply_free(&rep);
+	astro_obs_aws_sqs_reply_free(&rep);
 	return rc;
 }
 
@@ -1375,7 +1375,7 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 		more = rc ? 0 : astro_s3_pager_next(&pg, &l, what);
 		if (more == 1 && !(token = strdup(l.next_token)))
 			more = -ENOMEM;
-		astro_s3_list_free(&l);
+		astro_s3xml_list_free(&l);
 		if (more < 0)
 			rc = more;
 	} while (more == 1);
@@ -1519,7 +1519,7 @@ static int set_endpoint(char *dst, const char *given, const char *svc, const cha
 	return 0;
 }
 
-int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
+int astro_obs_aws_open(const struct astro_obs_aws_opts *o,
 			     struct astro_obs_store **out, char *err, size_t errlen)
 {
 	struct astro_obs_store *s = calloc(1, sizeof(*s));

@@ -64,7 +64,7 @@ struct astro_obs_aws_opts {
  * Open the backend: resolves credentials, makes sure the table exists and
  * is ACTIVE (bounded wait).  err gets a one-line reason on failure.
  */
-int astro_obs_store_open_aws(const struct astro_obs_aws_opts *o,
+int astro_obs_aws_open(const struct astro_obs_aws_opts *o,
 			     struct astro_obs_store **out, char *err, size_t errlen);
 
 /* The fields of an SQS Query-protocol reply this backend reads. */
@@ -86,9 +86,9 @@ char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
  * Parse an SQS XML reply (any action, or ErrorResponse).  0 or -EBADMSG with
  * msg naming the line and what was wrong; fields absent stay NULL.
  */
-int astro_obs_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
+int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
 			char *msg, size_t msglen);
-void astro_obs_sqs_reply_free(struct astro_obs_sqs_reply *r);
+void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r);
 
 /*
  * The `pythonbits` layout: the observatory simulator's own resources, so a

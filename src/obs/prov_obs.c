@@ -1022,7 +1022,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			.timeout_ms = cfg->timeout ? cfg->timeout * 1000u : 0,
 		};
 
-		rc = astro_obs_store_open_aws(&ao, &o->store, err, sizeof(err));
+		rc = astro_obs_aws_open(&ao, &o->store, err, sizeof(err));
 		if (rc < 0) {
 			astro_err("obs: aws store: %s", err);
 			goto fail;

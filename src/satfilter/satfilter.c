@@ -1078,28 +1078,28 @@ static int answer_error(char **answer, int *status, int code, const char *fmt, .
 }
 
 /* An integer member, or a message in *why. */
-static int get_int(const struct astro_sfreq *r, enum astro_sfreq_field f, int64_t *out,
+static int get_int(const struct astro_sfreq *r, enum astro_satfilter_req_field f, int64_t *out,
 		   char *why, size_t wl)
 {
-	const struct astro_sfreq_value *x = &r->f[f];
+	const struct astro_satfilter_req_value *x = &r->f[f];
 
 	if (x->kind == ASTRO_SFREQ_ABSENT) {
-		snprintf(why, wl, "Missing column %s.", astro_sfreq_field_name(f));
+		snprintf(why, wl, "Missing column %s.", astro_satfilter_req_field_name(f));
 		return -EINVAL;
 	}
 	if (x->kind != ASTRO_SFREQ_INT && x->kind != ASTRO_SFREQ_INTSTR) {
-		snprintf(why, wl, "%s is not an integer", astro_sfreq_field_name(f));
+		snprintf(why, wl, "%s is not an integer", astro_satfilter_req_field_name(f));
 		return -EINVAL;
 	}
 	*out = x->i;
 	return 0;
 }
 
-static int get_num(const struct astro_sfreq *r, enum astro_sfreq_field f, double lo,
+static int get_num(const struct astro_sfreq *r, enum astro_satfilter_req_field f, double lo,
 		   double hi, double *out, char *why, size_t wl)
 {
-	const struct astro_sfreq_value *x = &r->f[f];
-	const char *name = astro_sfreq_field_name(f);
+	const struct astro_satfilter_req_value *x = &r->f[f];
+	const char *name = astro_satfilter_req_field_name(f);
 
 	if (x->kind == ASTRO_SFREQ_ABSENT) {
 		snprintf(why, wl, "Missing column %s.", name);
@@ -1120,7 +1120,7 @@ static int get_num(const struct astro_sfreq *r, enum astro_sfreq_field f, double
 /* `historical`: absent or false 0, true 1 (sattle's flag), else a message. */
 static int get_historical(const struct astro_sfreq *r, int *hist, char *why, size_t wl)
 {
-	enum astro_sfreq_kind k = r->f[ASTRO_SFREQ_HISTORICAL].kind;
+	enum astro_satfilter_req_kind k = r->f[ASTRO_SFREQ_HISTORICAL].kind;
 
 	*hist = k == ASTRO_SFREQ_TRUE;
 	if (k == ASTRO_SFREQ_ABSENT || k == ASTRO_SFREQ_FALSE || k == ASTRO_SFREQ_TRUE)
@@ -1168,7 +1168,7 @@ static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
  * reader); 0, or -ERANGE with a message when the corners span a hemisphere
  * (no convex polygon: not a box).  A wide box is computed like any other:
  * sattle serves them (its example client's boxes are 0.6 deg). */
-static int hull_of(const struct astro_sfreq_source *src, struct astro_sphgeom_poly *h,
+static int hull_of(const struct astro_satfilter_req_source *src, struct astro_sphgeom_poly *h,
 		   char *why, size_t wl, size_t index)
 {
 	double pts[ASTRO_SPHGEOM_MAX_VERTS][3];
@@ -1323,7 +1323,7 @@ int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter
 	if (len > ASTRO_SATFILTER_MAX_REQUEST)
 		return answer_error(answer, status, 413, "request larger than %u bytes",
 				    ASTRO_SATFILTER_MAX_REQUEST);
-	rc = astro_sfreq_parse(req, len, ASTRO_SATFILTER_MAX_SOURCES, &r, err, sizeof(err));
+	rc = astro_satfilter_req_parse(req, len, ASTRO_SATFILTER_MAX_SOURCES, &r, err, sizeof(err));
 	if (rc == -ENOMEM)
 		return answer_error(answer, status, 500, "out of memory");
 	if (rc)
@@ -1335,6 +1335,6 @@ int astro_satfilter_handle_kind(struct astro_satfilter *sf, enum astro_satfilter
 		rc = handle_sources(sf, &r, answer, status);
 	else
 		rc = handle_visit(sf, &r, answer, status);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	return rc;
 }

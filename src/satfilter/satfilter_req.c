@@ -18,7 +18,7 @@ static const char *const field_names[ASTRO_SFREQ_NFIELDS] = {
 	"boresight_ra", "boresight_dec", "historical", "diasources",
 };
 
-const char *astro_sfreq_field_name(enum astro_sfreq_field f)
+const char *astro_satfilter_req_field_name(enum astro_satfilter_req_field f)
 {
 	assert(f < ASTRO_SFREQ_NFIELDS);
 	return field_names[f];
@@ -26,7 +26,7 @@ const char *astro_sfreq_field_name(enum astro_sfreq_field f)
 
 /* ---------------------------------------------------------------- numbers */
 
-ASTRO_TESTABLE int astro_sfreq_number(const char *s, size_t len, double *out)
+ASTRO_TESTABLE int astro_satfilter_req_number(const char *s, size_t len, double *out)
 {
 	static const double p10[] = {
 		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
@@ -141,7 +141,7 @@ struct reader {
 	size_t cap;		/* r->src capacity */
 	int keeping;		/* F_SOURCES: still keeping elements */
 	/* the element being read (F_SRC and deeper) */
-	struct astro_sfreq_source cur;
+	struct astro_satfilter_req_source cur;
 	int src_field;		/* 0 diasource_id, 1 bbox, -1 other */
 	unsigned src_seen;
 	int id_kind;		/* ASTRO_SFREQ_* of diasource_id */
@@ -158,7 +158,7 @@ struct reader {
 	int finishing;
 };
 
-/* Remember where the top-level value ended (see astro_sfreq_parse). */
+/* Remember where the top-level value ended (see astro_satfilter_req_parse). */
 static int mark_end(struct reader *rd, int rc)
 {
 	if (rd->depth == 0 && rd->skip == 0)
@@ -231,7 +231,7 @@ static int end_source(struct reader *rd)
 	else {
 		if (r->nkept == rd->cap) {
 			size_t ncap = rd->cap ? rd->cap * 2 : 256;
-			struct astro_sfreq_source *p;
+			struct astro_satfilter_req_source *p;
 
 			if (ncap > rd->max_kept)
 				ncap = rd->max_kept;
@@ -255,7 +255,7 @@ static int end_source(struct reader *rd)
 /* A scalar or the start of a container fills the current slot.  kind is
  * the value's kind; is_map/is_array say which container opens (then the
  * caller has not yet counted it). */
-static int value(struct reader *rd, enum astro_sfreq_kind kind, int64_t i, double d,
+static int value(struct reader *rd, enum astro_satfilter_req_kind kind, int64_t i, double d,
 		 int opens_map, int opens_array)
 {
 	struct astro_sfreq *r = rd->r;
@@ -286,7 +286,7 @@ static int value(struct reader *rd, enum astro_sfreq_kind kind, int64_t i, doubl
 			rd->keeping = rd->max_kept > 0;
 			rd->stack[rd->depth++] = F_SOURCES;
 		} else {
-			r->f[rd->field] = (struct astro_sfreq_value){ kind, i, d };
+			r->f[rd->field] = (struct astro_satfilter_req_value){ kind, i, d };
 			rd->skip += container;
 		}
 		rd->field = -1;
@@ -453,7 +453,7 @@ static int on_number(void *ctx, const char *s, size_t len)
 			return fail(rd, "integer out of the 64-bit range");
 		return value(rd, ASTRO_SFREQ_INT, i, (double)i, 0, 0);
 	}
-	rc = astro_sfreq_number(s, len, &d);
+	rc = astro_satfilter_req_number(s, len, &d);
 	if (rc == -ENOMEM)
 		return fail(rd, "out of memory");
 	if (rc)
@@ -513,13 +513,13 @@ static const yajl_callbacks callbacks = {
 	.yajl_end_array = on_end,
 };
 
-void astro_sfreq_free(struct astro_sfreq *r)
+void astro_satfilter_req_free(struct astro_sfreq *r)
 {
 	free(r->src);
 	r->src = NULL;
 }
 
-int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
+int astro_satfilter_req_parse(const char *buf, size_t len, size_t max_sources,
 		      struct astro_sfreq *r, char *err, size_t errlen)
 {
 	struct reader rd = { .r = r, .max_kept = max_sources + 1, .field = -1, .src_field = -1,
@@ -552,7 +552,7 @@ int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
 	}
 	h = yajl_alloc(&callbacks, NULL, &rd);
 	if (!h) {
-		astro_sfreq_free(r);
+		astro_satfilter_req_free(r);
 		return -ENOMEM;
 	}
 	/* utf8_ok checks every string and member name, strictly (yajl's own
@@ -574,7 +574,7 @@ int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
 			at++;
 		if (at < len) {
 			snprintf(err, errlen, "malformed JSON at byte %zu: trailing garbage", at);
-			astro_sfreq_free(r);
+			astro_satfilter_req_free(r);
 			yajl_free(h);
 			return -EINVAL;
 		}
@@ -594,7 +594,7 @@ int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
 				 m ? (const char *)m : "unreadable");
 			yajl_free_error(h, m);
 		}
-		astro_sfreq_free(r);
+		astro_satfilter_req_free(r);
 	} else {
 		assert(rd.depth == 0 && rd.skip == 0);
 	}

@@ -50,7 +50,7 @@
 #define ASTRO_SFREQ_MIN_CORNERS 3
 #define ASTRO_SFREQ_MAX_CORNERS 8
 
-enum astro_sfreq_kind {
+enum astro_satfilter_req_kind {
 	ASTRO_SFREQ_ABSENT = 0,
 	ASTRO_SFREQ_INT,		/* a number without fraction or exponent */
 	ASTRO_SFREQ_REAL,		/* any other number */
@@ -61,20 +61,20 @@ enum astro_sfreq_kind {
 					 * as Python clients send ids): i is set */
 };
 
-struct astro_sfreq_value {
-	enum astro_sfreq_kind kind;
+struct astro_satfilter_req_value {
+	enum astro_satfilter_req_kind kind;
 	int64_t i;			/* ASTRO_SFREQ_INT */
 	double d;			/* INT or REAL: the value as a double */
 };
 
-struct astro_sfreq_source {
+struct astro_satfilter_req_source {
 	int64_t id;
 	unsigned ncorners;		/* ASTRO_SFREQ_MIN_CORNERS .. MAX_CORNERS */
 	double corner[ASTRO_SFREQ_MAX_CORNERS][2];	/* ra (any finite value:
 							 * a direction), dec */
 };
 
-enum astro_sfreq_field {
+enum astro_satfilter_req_field {
 	ASTRO_SFREQ_VISIT_ID,
 	ASTRO_SFREQ_DETECTOR_ID,
 	ASTRO_SFREQ_EXPOSURE_START,
@@ -88,27 +88,27 @@ enum astro_sfreq_field {
 
 struct astro_sfreq {
 	int is_object;			/* the top-level value is an object */
-	struct astro_sfreq_value f[ASTRO_SFREQ_NFIELDS];
+	struct astro_satfilter_req_value f[ASTRO_SFREQ_NFIELDS];
 	int sources_is_array;		/* diasources present and an array */
 	size_t nsources;		/* elements in the array */
 	size_t nkept;			/* src[0 .. nkept) are well formed */
-	struct astro_sfreq_source *src;	/* malloc'd */
+	struct astro_satfilter_req_source *src;	/* malloc'd */
 	int bad;			/* 1: element nkept is malformed */
 	char bad_msg[160];
 };
 
 /* The name of a field as it appears in requests. */
-const char *astro_sfreq_field_name(enum astro_sfreq_field f);
+const char *astro_satfilter_req_field_name(enum astro_satfilter_req_field f);
 
 /*
- * Read one request.  Returns 0 (then free r with astro_sfreq_free), or
+ * Read one request.  Returns 0 (then free r with astro_satfilter_req_free), or
  * -EINVAL with a message in err for malformed JSON, or -ENOMEM.  On error
  * r holds nothing to free.
  */
-int astro_sfreq_parse(const char *buf, size_t len, size_t max_sources,
+int astro_satfilter_req_parse(const char *buf, size_t len, size_t max_sources,
 		      struct astro_sfreq *r, char *err, size_t errlen);
 
-void astro_sfreq_free(struct astro_sfreq *r);
+void astro_satfilter_req_free(struct astro_sfreq *r);
 
 #ifdef ASTRO_UNITTEST
 /*
@@ -116,7 +116,7 @@ void astro_sfreq_free(struct astro_sfreq *r);
  * known to be valid JSON) as a double, exactly as strtod rounds it.
  * Returns 0 or -ERANGE (beyond the double range).
  */
-int astro_sfreq_number(const char *s, size_t len, double *out);
+int astro_satfilter_req_number(const char *s, size_t len, double *out);
 #endif
 
 #endif

@@ -192,6 +192,6 @@ int astro_aws_error(long status, const char *body, size_t len, char *code,
 	if (msg && msglen)
 		astro_strlcpy(msg, m ? m : "", msglen);
 	json_decref(j);
-	astro_s3_error_free(&e);
+	astro_s3xml_error_free(&e);
 	return rc;
 }

@@ -514,8 +514,8 @@ void astro_s3xml_free(struct astro_s3xml *p)
 	if (!p)
 		return;
 	XML_ParserFree(p->xp);
-	astro_s3_list_free(&p->list);
-	astro_s3_error_free(&p->err);
+	astro_s3xml_list_free(&p->list);
+	astro_s3xml_error_free(&p->err);
 	free(p->text);
 	free(p);
 }
@@ -552,7 +552,7 @@ int astro_s3xml_parse_error(const char *xml, size_t len,
 	return parse_one(ASTRO_S3XML_ERROR, xml, len, NULL, out, err, errlen);
 }
 
-void astro_s3_list_free(struct astro_s3_list *l)
+void astro_s3xml_list_free(struct astro_s3_list *l)
 {
 	size_t i;
 
@@ -572,7 +572,7 @@ void astro_s3_list_free(struct astro_s3_list *l)
 	l->key_count = -1;
 }
 
-void astro_s3_error_free(struct astro_s3_error *e)
+void astro_s3xml_error_free(struct astro_s3_error *e)
 {
 	if (!e)
 		return;

@@ -1371,7 +1371,7 @@ static int ingest_pass(struct ingest *in, int store, char *err, size_t errlen)
 	size_t used = 0, want = CHUNK;
 	int rc;
 
-	astro_tlm_csv_init(&in->csv);
+	astro_tlm_parse_csv_init(&in->csv);
 	if ((rc = src_rewind(&in->src)))
 		ERR(rc, "cannot read: %s", strerror(-rc));
 	for (;;) {

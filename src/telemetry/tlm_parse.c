@@ -342,7 +342,7 @@ static int header_ok(struct field *f, int n, struct astro_tlm_csv *st)
 	return 1;
 }
 
-void astro_tlm_csv_init(struct astro_tlm_csv *st)
+void astro_tlm_parse_csv_init(struct astro_tlm_csv *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->col_quality = st->col_unit = -1;
@@ -506,7 +506,7 @@ int astro_tlm_parse_csv(const char *buf, size_t len, struct astro_tlm_batch *b,
 	size_t used;
 	int rc;
 
-	astro_tlm_csv_init(&st);
+	astro_tlm_parse_csv_init(&st);
 	if (!(rc = astro_tlm_parse_csv_chunk(&st, buf, len, 1, b, &used, err, errlen)) &&
 	    !(rc = astro_tlm_parse_csv_end(&st, err, errlen)) &&
 	    astro_tlm_parse_resolve(b, buf)) {

@@ -108,7 +108,7 @@ struct astro_tlm_csv {
 	int col_quality, col_unit;	/* -1 when absent */
 	uint32_t last;		/* last MSID index looked up */
 };
-void astro_tlm_csv_init(struct astro_tlm_csv *st);
+void astro_tlm_parse_csv_init(struct astro_tlm_csv *st);
 int astro_tlm_parse_csv_chunk(struct astro_tlm_csv *st, const char *buf, size_t len, int final,
 			      struct astro_tlm_batch *b, size_t *used, char *err, size_t errlen);
 int astro_tlm_parse_csv_end(const struct astro_tlm_csv *st, char *err, size_t errlen);

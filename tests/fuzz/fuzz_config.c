@@ -70,7 +70,7 @@ static void secret_file(const uint8_t *data, size_t size)
 	}
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
-	if (astro_read_secret_file(path, "identity", &u, "password", &p, err,
+	if (astro_config_read_secret_file(path, "identity", &u, "password", &p, err,
 				   sizeof(err)) == 0) {
 		/* Values are whole, trimmed, single-line and non-empty. */
 		if (!u || !p || !*u || !*p || strchr(u, '\n') || strchr(p, '\n') ||
@@ -109,10 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The same bytes as a lone value for each parser. */
 	if ((s = strndup((const char *)data, size))) {
-		astro_parse_duration(s, &secs);
-		astro_parse_size(s, &bytes);
-		astro_parse_bool(s, &b);
-		astro_parse_rate(s, &r);
+		astro_config_parse_duration(s, &secs);
+		astro_config_parse_size(s, &bytes);
+		astro_config_parse_bool(s, &b);
+		astro_config_parse_rate(s, &r);
 		astro_config_is_ignored(s);
 		free(s);
 	}

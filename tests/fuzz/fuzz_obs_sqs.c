@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	msg[0] = '\0';
-	rc = astro_obs_sqs_parse((const char *)data, size, &r, msg, sizeof(msg));
+	rc = astro_obs_aws_sqs_parse((const char *)data, size, &r, msg, sizeof(msg));
 	if (rc == -EBADMSG) {
 		if (!strstr(msg, "line "))
 			abort();
@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (r.queue_url && strlen(r.queue_url) > size) ||
 		    (r.error_message && !r.error_code))
 			abort();
-		astro_obs_sqs_reply_free(&r);
+		astro_obs_aws_sqs_reply_free(&r);
 	} else if (rc != -ENOMEM) {
 		abort();
 	}

@@ -52,10 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc1 == 0 && kind == ASTRO_S3XML_ERROR && strcmp(e1.code, e2.code) != 0)
 		abort();
-	astro_s3_list_free(&l1);
-	astro_s3_list_free(&l2);
-	astro_s3_error_free(&e1);
-	astro_s3_error_free(&e2);
+	astro_s3xml_list_free(&l1);
+	astro_s3xml_list_free(&l2);
+	astro_s3xml_error_free(&e1);
+	astro_s3xml_error_free(&e2);
 	if (rc1 == 0 && kind == ASTRO_S3XML_ERROR)
 		(void)astro_s3xml_errno(e1.code, 403, NULL);
 	return 0;

@@ -51,7 +51,7 @@ static int int_string(const char *s, size_t n, int64_t *out)
 	return 1;
 }
 
-static void value_of(json_t *x, struct astro_sfreq_value *v)
+static void value_of(json_t *x, struct astro_satfilter_req_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	if (!x)
@@ -75,12 +75,12 @@ static void value_of(json_t *x, struct astro_sfreq_value *v)
 }
 
 /* One element, as the jansson-era code checked it; 0 kept, 1 bad. */
-static int ref_source(json_t *s, size_t i, struct astro_sfreq_source *out, char *msg,
+static int ref_source(json_t *s, size_t i, struct astro_satfilter_req_source *out, char *msg,
 		      size_t ml)
 {
 	json_t *id = json_object_get(s, "diasource_id"), *bb = json_object_get(s, "bbox");
 	size_t n = json_array_size(bb);
-	struct astro_sfreq_value idv;
+	struct astro_satfilter_req_value idv;
 
 	if (!json_is_object(s))
 		return snprintf(msg, ml, "diasources[%zu] is not an object", i), 1;
@@ -117,7 +117,7 @@ static int ref_source(json_t *s, size_t i, struct astro_sfreq_source *out, char 
 	return 0;
 }
 
-static void same_value(const struct astro_sfreq_value *a, const struct astro_sfreq_value *b,
+static void same_value(const struct astro_satfilter_req_value *a, const struct astro_satfilter_req_value *b,
 		       const uint8_t *data, size_t size)
 {
 	if (a->kind != b->kind)
@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	max = data[0] & 7;
 	data++;
 	size--;
-	rc = astro_sfreq_parse((const char *)data, size, max, &r, err, sizeof(err));
+	rc = astro_satfilter_req_parse((const char *)data, size, max, &r, err, sizeof(err));
 	if (rc && (strncmp(err, "malformed JSON at byte ", 23) != 0))
 		die("error message shape", data, size);
 	j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
@@ -167,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("reader accepted what jansson refused", data, size);
 		}
 		if (!rc)
-			astro_sfreq_free(&r);
+			astro_satfilter_req_free(&r);
 		return 0;
 	}
 	if (rc && memchr(data, 0, size)) {
@@ -186,9 +186,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *src = json_object_get(j, "diasources");
 
 		for (int f = 0; f < ASTRO_SFREQ_NFIELDS; f++) {
-			struct astro_sfreq_value want;
+			struct astro_satfilter_req_value want;
 
-			value_of(json_object_get(j, astro_sfreq_field_name(f)), &want);
+			value_of(json_object_get(j, astro_satfilter_req_field_name(f)), &want);
 			same_value(&r.f[f], &want, data, size);
 		}
 		if (r.sources_is_array != json_is_array(src))
@@ -201,7 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.nsources != n)
 				die("nsources", data, size);
 			for (size_t i = 0; i < n && kept < max + 1 && !bad; i++) {
-				struct astro_sfreq_source s;
+				struct astro_satfilter_req_source s;
 
 				bad = ref_source(json_array_get(src, i), i, &s, msg, sizeof(msg));
 				if (!bad) {
@@ -221,6 +221,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	json_decref(j);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	return 0;
 }

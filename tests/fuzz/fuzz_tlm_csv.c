@@ -23,7 +23,7 @@ static int chunked(const char *in, size_t size, size_t step, size_t *n, uint8_t 
 
 	assert(buf);
 	astro_tlm_parse_batch_init(&b);
-	astro_tlm_csv_init(&st);
+	astro_tlm_parse_csv_init(&st);
 	*n = 0;
 	for (;;) {
 		size_t take = size - off < step ? size - off : step;

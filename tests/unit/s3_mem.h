@@ -264,7 +264,7 @@ out:
 	free(ent);
 	pthread_mutex_unlock(&m->lock);
 	if (rc)
-		astro_s3_list_free(out);
+		astro_s3xml_list_free(out);
 	return rc;
 }
 

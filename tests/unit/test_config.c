@@ -116,12 +116,12 @@ static void durations(void **state)
 	(void)state;
 	for (i = 0; i < ASTRO_ARRAY_SIZE(cases); i++) {
 		v = 12345;
-		if (astro_parse_duration(cases[i].s, &v) != cases[i].rc)
+		if (astro_config_parse_duration(cases[i].s, &v) != cases[i].rc)
 			fail_msg("duration \"%s\": wrong rc", cases[i].s);
 		if (cases[i].rc == 0 && v != cases[i].v)
 			fail_msg("duration \"%s\" = %u, want %u", cases[i].s, v, cases[i].v);
 	}
-	assert_int_equal(astro_parse_duration(NULL, &v), -EINVAL);
+	assert_int_equal(astro_config_parse_duration(NULL, &v), -EINVAL);
 }
 
 static void sizes(void **state)
@@ -143,7 +143,7 @@ static void sizes(void **state)
 	(void)state;
 	for (i = 0; i < ASTRO_ARRAY_SIZE(cases); i++) {
 		v = 12345;
-		if (astro_parse_size(cases[i].s, &v) != cases[i].rc)
+		if (astro_config_parse_size(cases[i].s, &v) != cases[i].rc)
 			fail_msg("size \"%s\": wrong rc", cases[i].s);
 		if (cases[i].rc == 0 && v != cases[i].v)
 			fail_msg("size \"%s\" = %llu", cases[i].s, (unsigned long long)v);
@@ -160,20 +160,20 @@ static void bools(void **state)
 
 	(void)state;
 	b = false;
-	assert_int_equal(astro_parse_bool(NULL, &b), 0);
+	assert_int_equal(astro_config_parse_bool(NULL, &b), 0);
 	assert_true(b);
 	for (i = 0; i < ASTRO_ARRAY_SIZE(yes); i++) {
 		b = false;
-		assert_int_equal(astro_parse_bool(yes[i], &b), 0);
+		assert_int_equal(astro_config_parse_bool(yes[i], &b), 0);
 		assert_true(b);
 	}
 	for (i = 0; i < ASTRO_ARRAY_SIZE(no); i++) {
 		b = true;
-		assert_int_equal(astro_parse_bool(no[i], &b), 0);
+		assert_int_equal(astro_config_parse_bool(no[i], &b), 0);
 		assert_false(b);
 	}
 	for (i = 0; i < ASTRO_ARRAY_SIZE(bad); i++)
-		assert_int_equal(astro_parse_bool(bad[i], &b), -EINVAL);
+		assert_int_equal(astro_config_parse_bool(bad[i], &b), -EINVAL);
 }
 
 static void rates(void **state)
@@ -188,14 +188,14 @@ static void rates(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(astro_parse_rate("20/min,200/h", &r), 0);
+	assert_int_equal(astro_config_parse_rate("20/min,200/h", &r), 0);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.w[0].limit, 20);
 	assert_int_equal(r.w[0].seconds, 60);
 	assert_int_equal(r.w[1].limit, 200);
 	assert_int_equal(r.w[1].seconds, 3600);
 
-	assert_int_equal(astro_parse_rate(" 1/s ; 10/d ", &r), 0);
+	assert_int_equal(astro_config_parse_rate(" 1/s ; 10/d ", &r), 0);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.w[0].limit, 1);
 	assert_int_equal(r.w[0].seconds, 1);
@@ -203,20 +203,20 @@ static void rates(void **state)
 	assert_int_equal(r.w[1].seconds, 86400);
 
 	/* The largest window the limiter can hold is accepted... */
-	assert_int_equal(astro_parse_rate("4096/min", &r), 0);
+	assert_int_equal(astro_config_parse_rate("4096/min", &r), 0);
 	assert_int_equal(r.w[0].limit, ASTRO_RATE_LIMIT_MAX);
 	/* ...and the limiter opens with it (5000/min once failed the mount). */
 	assert_int_equal(astro_limiter_open(&lim, NULL, "t", &r), 0);
 	astro_limiter_close(lim);
 
-	assert_int_equal(astro_parse_rate("5/10min,1/s,2/m,3/h", &r), 0);
+	assert_int_equal(astro_config_parse_rate("5/10min,1/s,2/m,3/h", &r), 0);
 	assert_int_equal(r.n, 4);
 	assert_int_equal(r.w[0].seconds, 600);
 	assert_int_equal(r.w[2].seconds, 60);
 
 	for (i = 0; i < ASTRO_ARRAY_SIZE(bad); i++) {
 		r.n = 99;
-		if (astro_parse_rate(bad[i], &r) != -EINVAL)
+		if (astro_config_parse_rate(bad[i], &r) != -EINVAL)
 			fail_msg("rate \"%s\" accepted", bad[i]);
 		assert_int_equal(r.n, 99);	/* untouched on error */
 	}
@@ -891,14 +891,14 @@ static void credentials_file(void **state)
 	assert_null(c.spacetrack_password);
 	astro_config_free(&c);
 	assert_int_equal(chmod(path, 0640), 0);
-	assert_int_equal(astro_read_secret_file(path, "identity", &(char *){ NULL }, NULL, NULL,
+	assert_int_equal(astro_config_read_secret_file(path, "identity", &(char *){ NULL }, NULL, NULL,
 						err, sizeof(err)), -EACCES);
 	assert_non_null(strstr(err, "mode 0640"));
 	assert_int_equal(chmod(path, 0400), 0);
 	{
 		char *u = NULL;
 
-		assert_int_equal(astro_read_secret_file(path, "identity", &u, NULL, NULL,
+		assert_int_equal(astro_config_read_secret_file(path, "identity", &u, NULL, NULL,
 							err, sizeof(err)), 0);
 		assert_string_equal(u, "alice@example.org");
 		astro_secure_strfree(u);
@@ -946,7 +946,7 @@ static void credentials_file_errors(void **state)
 		snprintf(name, sizeof(name), "c%zu.cred", i);
 		path = write_file(t, name, cases[i].text, 0600);
 		u = p = NULL;
-		assert_int_equal(astro_read_secret_file(path, "identity", &u, "password", &p,
+		assert_int_equal(astro_config_read_secret_file(path, "identity", &u, "password", &p,
 							err, sizeof(err)), -EINVAL);
 		if (!strstr(err, cases[i].msg))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].msg);
@@ -957,7 +957,7 @@ static void credentials_file_errors(void **state)
 	/* Other keys are skipped; the last of a repeated key wins. */
 	path = write_file(t, "ok.cred", "x = y\nidentity = a\nidentity = b\npassword = =p=\n", 0600);
 	u = p = NULL;
-	assert_int_equal(astro_read_secret_file(path, "identity", &u, "password", &p,
+	assert_int_equal(astro_config_read_secret_file(path, "identity", &u, "password", &p,
 						err, sizeof(err)), 0);
 	assert_string_equal(u, "b");
 	assert_string_equal(p, "=p=");

@@ -32,7 +32,7 @@ static void sqs_receive_takes_the_first_message(void **state)
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(astro_obs_sqs_parse(receive_xml, strlen(receive_xml), &r, msg,
+	assert_int_equal(astro_obs_aws_sqs_parse(receive_xml, strlen(receive_xml), &r, msg,
 					     sizeof(msg)), 0);
 	assert_non_null(r.body);
 	/* The entity is decoded: the body is the JSON that was sent. */
@@ -42,7 +42,7 @@ static void sqs_receive_takes_the_first_message(void **state)
 	assert_null(r.queue_url);
 	assert_null(r.error_code);
 	assert_null(r.error_message);
-	astro_obs_sqs_reply_free(&r);
+	astro_obs_aws_sqs_reply_free(&r);
 }
 
 static void sqs_empty_receive_and_create_queue(void **state)
@@ -56,13 +56,13 @@ static void sqs_empty_receive_and_create_queue(void **state)
 	struct astro_obs_sqs_reply r;
 
 	(void)state;
-	assert_int_equal(astro_obs_sqs_parse(empty, strlen(empty), &r, NULL, 0), 0);
+	assert_int_equal(astro_obs_aws_sqs_parse(empty, strlen(empty), &r, NULL, 0), 0);
 	assert_null(r.body);
 	assert_null(r.receipt);
-	astro_obs_sqs_reply_free(&r);
-	assert_int_equal(astro_obs_sqs_parse(created, strlen(created), &r, NULL, 0), 0);
+	astro_obs_aws_sqs_reply_free(&r);
+	assert_int_equal(astro_obs_aws_sqs_parse(created, strlen(created), &r, NULL, 0), 0);
 	assert_string_equal(r.queue_url, "http://localhost:4567/queues/astrofs_site1");
-	astro_obs_sqs_reply_free(&r);
+	astro_obs_aws_sqs_reply_free(&r);
 }
 
 static void sqs_error_response(void **state)
@@ -75,11 +75,11 @@ static void sqs_error_response(void **state)
 	struct astro_obs_sqs_reply r;
 
 	(void)state;
-	assert_int_equal(astro_obs_sqs_parse(err, strlen(err), &r, NULL, 0), 0);
+	assert_int_equal(astro_obs_aws_sqs_parse(err, strlen(err), &r, NULL, 0), 0);
 	assert_string_equal(r.error_code, "AWS.SimpleQueueService.NonExistentQueue");
 	assert_string_equal(r.error_message, "The specified queue does not exist.");
 	assert_null(r.body);
-	astro_obs_sqs_reply_free(&r);
+	astro_obs_aws_sqs_reply_free(&r);
 }
 
 static void sqs_garbage_is_refused_with_a_line(void **state)
@@ -98,7 +98,7 @@ static void sqs_garbage_is_refused_with_a_line(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		msg[0] = '\0';
-		assert_int_equal(astro_obs_sqs_parse(bad[i], strlen(bad[i]), &r, msg,
+		assert_int_equal(astro_obs_aws_sqs_parse(bad[i], strlen(bad[i]), &r, msg,
 						     sizeof(msg)), -EBADMSG);
 		assert_non_null(strstr(msg, "line "));
 		assert_null(r.body);
@@ -248,7 +248,7 @@ static struct astro_obs_store *open_fake(struct astro_obs_aws_opts o, struct fak
 	assert_int_equal(astro_http_global_init(), 0);
 	o.sqs_endpoint = o.dynamodb_endpoint = o.s3_endpoint = url;
 	o.timeout_ms = 5000;
-	if (astro_obs_store_open_aws(&o, &s, err, sizeof(err)) < 0)
+	if (astro_obs_aws_open(&o, &s, err, sizeof(err)) < 0)
 		fail_msg("open: %s", err);
 	return s;
 }

@@ -291,7 +291,7 @@ static int pages(struct astro_s3_pager *pg, const int (*spec)[2], const char *co
 	for (size_t i = 0; i < n && rc == 1; i++) {
 		page(&l, spec[i][0], spec[i][1], toks[i]);
 		rc = astro_s3_pager_next(pg, &l, "LIST s3://b/");
-		astro_s3_list_free(&l);
+		astro_s3xml_list_free(&l);
 	}
 	return rc;
 }

@@ -61,7 +61,7 @@ static void parses_list(void **state)
 	(void)state;
 	assert_int_equal(astro_s3xml_parse_list(list_doc, strlen(list_doc), &l, msg, sizeof(msg)), 0);
 	check_list(&l);
-	astro_s3_list_free(&l);
+	astro_s3xml_list_free(&l);
 }
 
 /* Streaming: the same result whatever the chunking, down to one byte. */
@@ -82,7 +82,7 @@ static void parses_list_byte_by_byte(void **state)
 							  len - i < steps[s] ? len - i : steps[s]), 0);
 		assert_int_equal(astro_s3xml_finish(p, &l, NULL), 0);
 		check_list(&l);
-		astro_s3_list_free(&l);
+		astro_s3xml_list_free(&l);
 		astro_s3xml_free(p);
 	}
 }
@@ -110,7 +110,7 @@ static void url_encoded_keys_are_decoded(void **state)
 	assert_null(l.next_token);
 	assert_int_equal(l.key_count, -1);
 	assert_int_equal(l.objects[0].mtime, -1);
-	astro_s3_list_free(&l);
+	astro_s3xml_list_free(&l);
 	assert_int_equal(astro_s3xml_parse_list(bad, strlen(bad), &l, msg, sizeof(msg)), -EBADMSG);
 	assert_non_null(strstr(msg, "escape"));
 }
@@ -140,7 +140,7 @@ static void parses_error(void **state)
 	assert_string_equal(e.request_id, "4442587FB7D0A2F9");
 	assert_null(e.region);
 	assert_int_equal(astro_s3xml_errno(e.code, 404, &hint), -ENOENT);
-	astro_s3_error_free(&e);
+	astro_s3xml_error_free(&e);
 }
 
 struct bad_case {
@@ -199,14 +199,14 @@ static void rejects_garbage(void **state)
 		if (rc != -EBADMSG || !strstr(msg, lists[i].needle))
 			fail_msg("list case %zu: rc %d, message '%s', wanted '%s'", i, rc, msg,
 				 lists[i].needle);
-		astro_s3_list_free(&l);
+		astro_s3xml_list_free(&l);
 	}
 	for (i = 0; i < ASTRO_ARRAY_SIZE(errs); i++) {
 		int rc = astro_s3xml_parse_error(errs[i].doc, strlen(errs[i].doc), &e, msg, sizeof(msg));
 
 		if (rc != -EBADMSG || !strstr(msg, errs[i].needle))
 			fail_msg("error case %zu: rc %d, message '%s'", i, rc, msg);
-		astro_s3_error_free(&e);
+		astro_s3xml_error_free(&e);
 	}
 }
 

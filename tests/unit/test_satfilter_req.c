@@ -16,7 +16,7 @@
 static void parse_ok(const char *req, size_t max, struct astro_sfreq *r)
 {
 	char err[256] = "";
-	int rc = astro_sfreq_parse(req, strlen(req), max, r, err, sizeof(err));
+	int rc = astro_satfilter_req_parse(req, strlen(req), max, r, err, sizeof(err));
 
 	if (rc)
 		fail_msg("refused %s: %s", req, err);
@@ -27,7 +27,7 @@ static void refused(const char *req, const char *why)
 	struct astro_sfreq r;
 	char err[256] = "";
 
-	if (astro_sfreq_parse(req, strlen(req), 10, &r, err, sizeof(err)) != -EINVAL)
+	if (astro_satfilter_req_parse(req, strlen(req), 10, &r, err, sizeof(err)) != -EINVAL)
 		fail_msg("accepted %s", req);
 	if (strncmp(err, "malformed JSON at byte ", 23) != 0 || !strstr(err, why))
 		fail_msg("for %s: message '%s' lacks '%s'", req, err, why);
@@ -46,7 +46,7 @@ static unsigned next(unsigned n)
 static void same_as_strtod(const char *s)
 {
 	double want = strtod(s, NULL), got = -1;
-	int rc = astro_sfreq_number(s, strlen(s), &got);
+	int rc = astro_satfilter_req_number(s, strlen(s), &got);
 
 	if (isinf(want)) {
 		assert_int_equal(rc, -ERANGE);
@@ -117,25 +117,25 @@ static void fields_and_kinds(void **state)
 	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_DEC].kind, ASTRO_SFREQ_ABSENT);
 	assert_int_equal(r.f[ASTRO_SFREQ_HISTORICAL].kind, ASTRO_SFREQ_FALSE);
 	assert_int_equal(r.f[ASTRO_SFREQ_DIASOURCES].kind, ASTRO_SFREQ_ABSENT);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	/* an escaped member name is the name */
 	parse_ok("{\"visit\\u005fid\": -9223372036854775808, \"historical\": true}", 10, &r);
 	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].i, INT64_MIN);
 	assert_int_equal(r.f[ASTRO_SFREQ_HISTORICAL].kind, ASTRO_SFREQ_TRUE);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	parse_ok("{\"visit_id\": \"-12\", \"detector_id\": \"1x\", \"boresight_ra\": \"\"}", 10, &r);
 	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].kind, ASTRO_SFREQ_INTSTR);
 	assert_int_equal(r.f[ASTRO_SFREQ_VISIT_ID].i, -12);
 	assert_int_equal(r.f[ASTRO_SFREQ_DETECTOR_ID].kind, ASTRO_SFREQ_OTHER);
 	assert_int_equal(r.f[ASTRO_SFREQ_BORESIGHT_RA].kind, ASTRO_SFREQ_OTHER);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	parse_ok("[1, 2]", 10, &r);
 	assert_false(r.is_object);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	parse_ok("{\"diasources\": {\"a\": [1]}}", 10, &r);
 	assert_int_equal(r.f[ASTRO_SFREQ_DIASOURCES].kind, ASTRO_SFREQ_OTHER);
 	assert_false(r.sources_is_array);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 }
 
 static void sources_in_any_order(void **state)
@@ -160,7 +160,7 @@ static void sources_in_any_order(void **state)
 	assert_true(r.src[1].corner[0][0] == 0 && r.src[1].corner[0][1] == 90);
 	assert_true(r.src[1].corner[1][0] == -0.5 && r.src[1].corner[2][0] == 400);
 	assert_int_equal(r.f[ASTRO_SFREQ_DETECTOR_ID].i, 2);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	/* the most corners a bbox may have, every one kept */
 	parse_ok("{\"diasources\": [{\"diasource_id\": 1, \"bbox\": [[1,-1],[2,-2],[3,-3],[4,-4],"
 		 "[5,-5],[6,-6],[7,-7],[8,-8]]}]}", 10, &r);
@@ -168,7 +168,7 @@ static void sources_in_any_order(void **state)
 	assert_int_equal(r.src[0].ncorners, 8);
 	for (int k = 0; k < 8; k++)
 		assert_true(r.src[0].corner[k][0] == k + 1 && r.src[0].corner[k][1] == -(k + 1));
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 }
 
 /* The first malformed element, named as a check of the whole element
@@ -218,7 +218,7 @@ static void first_bad_element_named(void **state)
 		parse_ok(req, 10, &r);
 		if (!r.bad || r.nkept != cases[i].kept || strcmp(r.bad_msg, cases[i].msg) != 0)
 			fail_msg("%s: bad %d kept %zu '%s'", req, r.bad, r.nkept, r.bad_msg);
-		astro_sfreq_free(&r);
+		astro_satfilter_req_free(&r);
 	}
 }
 
@@ -257,11 +257,11 @@ static void source_limit_counts_all(void **state)
 	assert_int_equal(r.nsources, 6);
 	assert_int_equal(r.nkept, 2);	/* the limit plus one: enough to refuse */
 	assert_false(r.bad);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 	parse_ok("{\"diasources\": []}", 0, &r);
 	assert_int_equal(r.nsources, 0);
 	assert_int_equal(r.nkept, 0);
-	astro_sfreq_free(&r);
+	astro_satfilter_req_free(&r);
 }
 
 int main(void)

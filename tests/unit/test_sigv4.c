@@ -486,7 +486,7 @@ static void expect_error(const char *xml, const char *code, int err)
 	if (strcmp(e.code, code) != 0)
 		fail_msg("wanted %s, got %s", code, e.code);
 	assert_int_equal(astro_s3xml_errno(e.code, 403, NULL), err);
-	astro_s3_error_free(&e);
+	astro_s3xml_error_free(&e);
 }
 
 /* Setup/teardown so a failed assertion never leaves the server running. */
@@ -543,11 +543,11 @@ static void interoperates_with_verifying_front(void **state)
 	assert_string_equal(l.objects[0].key, "t/a b+\xc3\xbc()~=.fits");
 	assert_int_equal(l.objects[0].size, 12);
 	assert_true(l.objects[0].mtime > 1700000000);
-	astro_s3_list_free(&l);
+	astro_s3xml_list_free(&l);
 	assert_int_equal(live_send(lvp, "GET", "/astro", mq, 2, NULL, NULL, NULL, NULL, NULL, 0, 0, &b), 200);
 	assert_int_equal(astro_s3xml_parse_list(b.buf, b.len, &l, msg, sizeof(msg)), 0);
 	assert_int_equal(l.nobjects, 1);
-	astro_s3_list_free(&l);
+	astro_s3xml_list_free(&l);
 
 	/* Refusals, parsed and mapped. */
 	assert_int_equal(live_send(lvp, "GET", key, NULL, 0, NULL, NULL, "wrong", NULL, NULL, 0, 0, &b), 403);
