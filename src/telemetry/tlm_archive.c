@@ -805,12 +805,13 @@ static int src_rewind(struct source *s)
 static int src_fill(struct source *s, size_t used, size_t want)
 {
 	s->pos += used;
-	s->p += used;
+	if (used)
+		s->p += used;
 	s->have -= used;
 	if (s->fd < 0) {
 		uint64_t rest = s->size - s->pos;
 
-		s->p = s->mem + s->pos;
+		s->p = s->mem ? s->mem + s->pos : NULL;
 		s->have = rest < want ? (size_t)rest : want;
 		s->eof = s->have == rest;
 	} else {
@@ -819,7 +820,8 @@ static int src_fill(struct source *s, size_t used, size_t want)
 
 			if (!nb)
 				return -ENOMEM;
-			memcpy(nb, s->p, s->have);
+			if (s->have)
+				memcpy(nb, s->p, s->have);
 			free(s->buf);
 			s->buf = nb;
 			s->cap = want;
