@@ -56,6 +56,14 @@ int64_t astro_limiter_wait_ms(struct astro_limiter *l);
 /* Current usage per window as JSON, for /.astrofs/stats. */
 void astro_limiter_json(struct astro_limiter *l, json_t *obj);
 
+/*
+ * Also hold a slot of the fleet's ceiling (services/shared.h) for every
+ * request: the same rate then holds for all machines on that shared tier
+ * together.  While the tier is unreachable only this machine's applies.
+ */
+struct astro_shared;
+void astro_limiter_set_fleet(struct astro_limiter *l, struct astro_shared *fleet);
+
 /* Tests: shift this limiter's notion of now by offset_ms. */
 void astro_limiter_set_clock_offset(struct astro_limiter *l, int64_t offset_ms);
 

@@ -32,6 +32,7 @@
 #include "services/limiter.h"
 #include "core/log.h"
 #include "core/services.h"
+#include "services/shared.h"
 #include "services/spacetrack.h"
 #include "core/stats.h"
 #include "services/timescale.h"
@@ -65,6 +66,10 @@ static const char usage[] =
 "     tle_final_after=DURATION days older than this never change (30d)\n"
 "     s3_endpoint, s3_region, s3_credentials, s3_profile, s3_anonymous,\n"
 "     s3_request_payer, s3_path_style, fits_buckets, fits_http, fits_ttl (10s),\n"
+"     shared_cache=s3://BUCKET/PREFIX  a cache tier shared by a fleet (off): one\n"
+"                              query per day and one spacetrack_rate for all\n"
+"     shared_cache_endpoint, shared_cache_region, shared_cache_credentials\n"
+"                              (default: the s3_* settings; credentials mode 0600)\n"
 "     archive_dir, staging_dir, satfilter_catalog, satfilter_refresh,\n"
 "     satfilter_listen, satfilter_buffer (degrees, 0.01), satfilter_dut1 (UT1-UTC s),\n"
 "     site_lat, site_lon, site_height, obs_config, obs_store,\n"
@@ -405,6 +410,11 @@ static void limiter_section(json_t *obj, void *arg)
 	json_object_set_new(obj, "limiter", l);
 }
 
+static void shared_section(json_t *obj, void *arg)
+{
+	astro_shared_json(arg, obj);
+}
+
 static char *fsname_opt(const char *source)
 {
 	size_t n = strlen(source);
@@ -460,6 +470,19 @@ static int serve(struct astro_config *cfg)
 	}
 	astro_stats_register("spacetrack", limiter_section, lim);
 	svc.spacetrack_limiter = lim;
+	{
+		char msg[256] = "";
+
+		if ((rc = astro_shared_open(&svc.shared, cfg, NULL, msg, sizeof(msg)))) {
+			report("shared_cache: %s", msg[0] ? msg : strerror(-rc));
+			rc = 1;
+			goto out;
+		}
+	}
+	if (svc.shared) {
+		astro_limiter_set_fleet(lim, svc.shared);
+		astro_stats_register("shared", shared_section, svc.shared);
+	}
 	svc.mount_time = astro_now_ms() / 1000;
 	svc.fuse_version = fuse_pkgversion();
 	ctx.cache = cache;
@@ -543,8 +566,10 @@ out:
 	astro_fs_destroy(fs);
 	astro_st_close(svc.spacetrack);	/* logs out */
 	astro_stats_unregister("spacetrack");
+	astro_stats_unregister("shared");
 	astro_stats_unregister("cache");
 	astro_limiter_close(lim);
+	astro_shared_close(svc.shared);
 	astro_cache_close(cache);
 	astro_http_global_cleanup();
 	astro_log_flush();	/* a flood cut short still gets its summary */

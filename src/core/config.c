@@ -85,6 +85,13 @@ static const struct opt opts[] = {
 	{ "s3_request_payer", T_BOOL, F(s3_request_payer), false, 0, 0, E_BOOL },
 	{ "s3_path_style", T_TRISTATE, F(s3_path_style), false, 0, 0,
 	  "expected auto, on or off" },
+	{ "shared_cache", T_STR, F(shared_cache), false, 0, 0,
+	  "expected s3://BUCKET/PREFIX" },
+	{ "shared_cache_endpoint", T_URL, F(shared_cache_endpoint), false, 0, 0,
+	  "expected an http:// or https:// URL" },
+	{ "shared_cache_region", T_STR, F(shared_cache_region), false, 0, 0,
+	  "expected a region such as us-east-1" },
+	{ "shared_cache_credentials", T_PATH, F(shared_cache_credentials), false, 0, 0, E_PATH },
 	{ "fits_buckets", T_BUCKETS, F(fits_buckets), false, 0, 0,
 	  "expected bucket names separated by commas" },
 	{ "fits_http", T_FITS_HTTP, F(fits_http), false, 0, 0,
@@ -1463,6 +1470,14 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 			    "s3_request_payer needs signed requests; it cannot be combined with s3_anonymous");
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
+		return rc;
+	if (cfg->shared_cache && (strncmp(cfg->shared_cache, "s3://", 5) != 0 ||
+				  cfg->shared_cache[5] == '\0' || cfg->shared_cache[5] == '/'))
+		return fail(err, errlen, -EINVAL, "shared_cache: expected s3://BUCKET/PREFIX, not '%.*s'",
+			    ECHO_MAX, cfg->shared_cache);
+	if (cfg->shared_cache_credentials &&
+	    (rc = check_private("shared_cache_credentials", cfg->shared_cache_credentials,
+				err, errlen)) < 0)
 		return rc;
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)

@@ -24,7 +24,9 @@
 #include "core/log.h"
 #include "core/provider.h"
 #include "core/services.h"
+#include "services/shared.h"
 #include "services/spacetrack.h"
+#include "services/tle.h"
 #include "core/stats.h"
 
 #define DB "tle"
@@ -221,12 +223,17 @@ static int day_fresh(const struct tle_priv *p, const struct tle_path *tp,
 	       astro_now_ms() < m->fetched_ms + (int64_t)p->cfg->tle_ttl * 1000;
 }
 
-static void store_day(struct tle_priv *p, int64_t day_unix, const char *body,
-		      size_t len, size_t nsets)
+static int day_is_final(const struct tle_priv *p, int64_t day_unix, int64_t fetched_ms)
 {
-	struct astro_cache_meta m = { .fetched_ms = astro_now_ms() };
+	return fetched_ms / 1000 - (day_unix + 86400) > (int64_t)p->cfg->tle_final_after;
+}
+
+static void store_day(struct tle_priv *p, int64_t day_unix, const char *body,
+		      size_t len, size_t nsets, int64_t fetched_ms)
+{
+	struct astro_cache_meta m = { .fetched_ms = fetched_ms };
 	char key[32], idx[96];
-	int64_t age = p->now() - (day_unix + 86400);
+	int64_t age = fetched_ms / 1000 - (day_unix + 86400);
 
 	if (!p->cache)
 		return;
@@ -263,6 +270,193 @@ static void invalidate_day(struct tle_priv *p, int64_t day_unix)
 			 k ? "3le" : "tle");
 		p->invalidate(p->invalidate_arg, path);
 	}
+}
+
+/* ---- the fleet tier (services/shared.h) ---- */
+
+#define SHARED_DAY_MAX (256u << 20)
+#define LEASE_POLL_MS 200
+#define LEASE_SLACK_MS 2000
+
+/*
+ * A day from the shared tier is trusted no more than one from space-track:
+ * every line and checksum (astro_tle_parse_body), three lines per set in
+ * LF, every epoch inside the day, ordered by catalogue number then epoch,
+ * and as many sets as the envelope says.
+ */
+static int check_day(const char *body, size_t len, int64_t day_unix, uint64_t want,
+		     char *err, size_t errlen)
+{
+	struct astro_tle_set *sets = NULL;
+	size_t n = 0;
+	int64_t lo = day_unix * 1000000, hi = (day_unix + 86400) * 1000000;
+	int rc;
+
+	if (memchr(body, '\r', len) || (len && body[len - 1] != '\n'))
+		return astro_fail(err, errlen, "not LF lines ending in a newline");
+	rc = astro_tle_parse_body(body, len, 0, &sets, &n, err, errlen);
+	if (rc)
+		return rc;
+	rc = -EINVAL;
+	if (n != want) {
+		astro_fail(err, errlen, "%zu sets, envelope says %llu", n, (unsigned long long)want);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sets[i].name_off < 0) {
+			astro_fail(err, errlen, "set %zu has no name line", i + 1);
+			goto out;
+		}
+		if (sets[i].epoch_us < lo || sets[i].epoch_us >= hi) {
+			astro_fail(err, errlen, "set %zu (%ld) has an epoch outside the day", i + 1,
+				   sets[i].catnum);
+			goto out;
+		}
+		if (i && (sets[i].catnum < sets[i - 1].catnum ||
+			  (sets[i].catnum == sets[i - 1].catnum &&
+			   sets[i].epoch_us < sets[i - 1].epoch_us))) {
+			astro_fail(err, errlen, "set %zu (%ld) is out of order", i + 1, sets[i].catnum);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(sets);
+	return rc;
+}
+
+static void shared_name(char *buf, size_t n, int64_t day_unix)
+{
+	int64_t y;
+	unsigned m, d;
+
+	astro_civil_from_days(day_unix / 86400, &y, &m, &d);
+	snprintf(buf, n, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+/*
+ * The day from the shared tier, validated and fresh for this mount: final,
+ * or fetched less than tle_ttl ago.  0 with *body (malloc'd); -ENOENT;
+ * -ENETDOWN.  A corrupt object is logged and treated as missing.
+ */
+static int shared_read(struct tle_priv *p, int64_t day_unix, char **body, size_t *len,
+		       size_t *nsets, int64_t *fetched_ms)
+{
+	static const char *const kinds[] = { "final", "recent" };
+	char name[16], key[64], err[200];
+
+	shared_name(name, sizeof(name), day_unix);
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(kinds); i++) {
+		struct astro_shared_env e;
+		const char *b;
+		char *obj = NULL;
+		size_t objlen = 0, blen;
+		int rc;
+
+		snprintf(key, sizeof(key), "tle/v1/%s/%s", kinds[i], name);
+		rc = astro_shared_get(p->svc->shared, key, SHARED_DAY_MAX, &obj, &objlen);
+		if (rc == -ENOENT || rc == -EFBIG)
+			continue;
+		if (rc)
+			return rc;
+		if (astro_shared_unwrap(obj, objlen, "tle-day", name, &e, &b, &blen, err, sizeof(err)) ||
+		    check_day(b, blen, day_unix, e.count, err, sizeof(err))) {
+			astro_warn("tle: shared cache object %s refused: %s", key, err);
+			astro_stats_inc("shared.corrupt");
+			/* Out of the way, so the re-fetch can store a good copy
+			 * under the create-only key. */
+			astro_shared_delete(p->svc->shared, key);
+			free(obj);
+			continue;
+		}
+		if (!e.final && !day_is_final(p, day_unix, e.fetched_ms) &&
+		    astro_now_ms() >= e.fetched_ms + (int64_t)p->cfg->tle_ttl * 1000) {
+			free(obj);
+			continue;	/* older than tle_ttl: refresh it */
+		}
+		*body = malloc(blen + 1);
+		if (!*body) {
+			free(obj);
+			return -ENOMEM;
+		}
+		memcpy(*body, b, blen);
+		(*body)[blen] = '\0';
+		*len = blen;
+		*nsets = (size_t)e.count;
+		*fetched_ms = e.fetched_ms;
+		free(obj);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Final days go to a key written once (create-only); recent days replace. */
+static void shared_write(struct tle_priv *p, int64_t day_unix, const char *body, size_t len,
+			 size_t nsets, int64_t fetched_ms)
+{
+	struct astro_shared_env e = { .kind = "tle-day", .fetched_ms = fetched_ms, .count = nsets };
+	char key[sizeof(e.name) + 16], *obj = NULL;
+	size_t objlen = 0;
+
+	shared_name(e.name, sizeof(e.name), day_unix);
+	e.final = day_is_final(p, day_unix, fetched_ms);
+	snprintf(key, sizeof(key), "tle/v1/%s/%s", e.final ? "final" : "recent", e.name);
+	if (astro_shared_wrap(&e, body, len, &obj, &objlen) == 0)
+		astro_shared_put(p->svc->shared, key, obj, objlen, e.final);
+	free(obj);
+}
+
+/*
+ * LMDB missed: the shared tier, else one machine of the fleet fetches (the
+ * lease holder) while the others poll for its object until their deadline,
+ * taking over if the holder's lease expires.  A tier that fails falls back
+ * to fetching directly.
+ */
+static int fetch_day(struct tle_priv *p, int64_t day_unix, int64_t deadline, char **body,
+		     size_t *len, size_t *nsets, int64_t *fetched_ms)
+{
+	struct astro_shared *sh = p->svc ? p->svc->shared : NULL;
+	char lease[32];
+	int rc, missed = 0;
+
+	*fetched_ms = astro_now_ms();
+	if (!p->svc || !p->svc->spacetrack)
+		return -EIO;
+	shared_name(lease, sizeof(lease), day_unix);
+	memmove(lease + 4, lease, strlen(lease) + 1);
+	memcpy(lease, "tle/", 4);
+	while (sh) {
+		int64_t expires, now;
+
+		rc = shared_read(p, day_unix, body, len, nsets, fetched_ms);
+		if (rc == 0) {
+			astro_stats_inc("shared.hits");
+			return 0;
+		}
+		if (rc != -ENOENT)
+			break;	/* tier down: fetch directly */
+		if (!missed++)
+			astro_stats_inc("shared.misses");
+		rc = astro_shared_lease(sh, lease, deadline - astro_mono_ms() + LEASE_SLACK_MS, &expires);
+		if (rc < 0)
+			break;
+		if (rc == 1) {
+			*fetched_ms = astro_now_ms();
+			rc = astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, nsets);
+			if (rc == 0)
+				shared_write(p, day_unix, *body, *len, *nsets, *fetched_ms);
+			astro_shared_lease_release(sh, lease);
+			return rc;
+		}
+		now = astro_now_ms();
+		if (astro_mono_ms() + LEASE_POLL_MS > deadline)
+			return -ETIMEDOUT;
+		if (astro_sleep_ms(expires - now < LEASE_POLL_MS ? (expires > now ? expires - now : 1)
+								  : LEASE_POLL_MS) == -EINTR)
+			return -EINTR;
+	}
+	*fetched_ms = astro_now_ms();
+	return astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, nsets);
 }
 
 /*
@@ -302,12 +496,11 @@ static int fetch_shared(struct tle_priv *p, int64_t day_unix, int64_t deadline,
 	pthread_mutex_unlock(&p->lock);
 
 	if (leader) {
-		if (!p->svc || !p->svc->spacetrack)
-			rc = -EIO;
-		else
-			rc = astro_st_fetch_day(p->svc->spacetrack, day_unix, deadline, body, len, &nsets);
+		int64_t fetched_ms;
+
+		rc = fetch_day(p, day_unix, deadline, body, len, &nsets, &fetched_ms);
 		if (rc == 0) {
-			store_day(p, day_unix, *body, *len, nsets);
+			store_day(p, day_unix, *body, *len, nsets, fetched_ms);
 			invalidate_day(p, day_unix);
 		}
 		pthread_mutex_lock(&p->lock);
