@@ -47,6 +47,8 @@
 #include "core/provider.h"
 #include "core/services.h"
 #include "services/s3.h"
+#include "services/shared.h"
+#include "services/sigv4.h"
 #include "core/stats.h"
 
 #define DB "fits"
@@ -107,6 +109,7 @@ struct fits_priv {
 	struct astro_cache *cache;
 	struct astro_s3 *s3;
 	int s3_borrowed;	/* from astro_services: not ours to free */
+	struct astro_shared *shared;	/* the fleet tier, or NULL */
 	pthread_mutex_t lock;
 	struct listing *lists;
 	struct fobj *objs;
@@ -643,7 +646,9 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 	free(rec);
 	if (!o->url && !p->s3)
 		return -EIO;
-	if (seen) {
+	/* Walked elsewhere in the fleet, perhaps: learn the version by HEAD
+	 * and look for its index before reading any byte of the object. */
+	if (seen || (p->shared && astro_shared_usable(p->shared))) {
 		astro_stats_inc("fits.heads");
 		return o->url ? astro_s3_http_head(o->url, timeout_ms(p), info) :
 				astro_s3_head(p->s3, o->src, o->key, info);
@@ -710,6 +715,58 @@ static void walk_key(const struct fobj *o, char *k, size_t n, size_t *kl)
 	*kl = len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
 }
 
+/* The fleet tier's key for a walk: fits/v1/<SHA-256 of the LMDB key>. */
+static int shared_walk_key(const char *k, size_t kl, char hex[65], char key[80])
+{
+	if (astro_sigv4_sha256_hex(k, kl, hex) < 0)
+		return -EIO;
+	memcpy(key, "fits/v1/", 8);
+	memcpy(key + 8, hex, 65);
+	return 0;
+}
+
+static void shared_walk_put(struct fits_priv *p, const char *k, size_t kl, const void *blob,
+			    size_t len)
+{
+	struct astro_shared_env e = { .kind = "fits-index", .fetched_ms = astro_now_ms(), .final = 1 };
+	char key[80], hex[65], *obj = NULL;
+	size_t objlen;
+
+	if (!p->shared || shared_walk_key(k, kl, hex, key) < 0)
+		return;
+	memcpy(e.name, hex, sizeof(hex));
+	/* Replaced as the walk grows; every version is complete as far as it goes. */
+	if (astro_shared_wrap(&e, blob, len, &obj, &objlen) == 0)
+		astro_shared_put(p->shared, key, obj, objlen, 0);
+	free(obj);
+}
+
+/* A walk of this version from the fleet tier: malloc'd blob or NULL. */
+static void *shared_walk_get(struct fits_priv *p, const char *k, size_t kl, size_t *len)
+{
+	struct astro_shared_env e;
+	char key[80], hex[65], *obj = NULL, err[200];
+	const char *b;
+	size_t objlen, blen;
+	void *out = NULL;
+
+	if (!p->shared || shared_walk_key(k, kl, hex, key) < 0)
+		return NULL;
+	if (astro_shared_get(p->shared, key, 256u << 20, &obj, &objlen) != 0) {
+		astro_stats_inc("shared.misses");
+		return NULL;
+	}
+	if (astro_shared_unwrap(obj, objlen, "fits-index", hex, &e, &b, &blen, err, sizeof(err))) {
+		astro_warn("fits: shared cache object %s refused: %s", key, err);
+		astro_stats_inc("shared.corrupt");
+	} else if ((out = malloc(blen ? blen : 1))) {
+		memcpy(out, b, blen);
+		*len = blen;
+	}
+	free(obj);
+	return out;
+}
+
 static void walk_store(struct fits_priv *p, struct fobj *o)
 {
 	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
@@ -722,6 +779,7 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 		return;
 	walk_key(o, k, sizeof(k), &kl);
 	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
+	shared_walk_put(p, k, kl, blob, len);
 	free(blob);
 	kl = seen_key(o, k, sizeof(k));
 	len = (size_t)snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
@@ -755,6 +813,21 @@ static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
 			return 0;
 		}
 		astro_cache_del(p->cache, DB, k, kl);
+	}
+	if ((blob = shared_walk_get(p, k, kl, &m.len))) {
+		rc = astro_fits_walk_deserialize(opts, blob, m.len, &o->w);
+		if (rc == 0) {
+			struct astro_cache_meta cm = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
+						       .flags = ASTRO_CACHE_FINAL };
+
+			if (p->cache)
+				astro_cache_put(p->cache, DB, k, kl, &cm, blob, m.len);
+			free(blob);
+			astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
+			astro_stats_inc("shared.hits");
+			return 0;
+		}
+		free(blob);
 	}
 	rc = astro_fits_walk_new(opts, o->info.size, &o->w);
 	if (rc == 0)
@@ -957,6 +1030,8 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	free(pairs);
 	if (!p->http)
 		rc = -ENOMEM;
+	if (ctx->services)
+		p->shared = ctx->services->shared;
 	if (rc == 0 && !cfg->offline && ctx->services && ctx->services->s3) {
 		p->s3 = ctx->services->s3;
 		p->s3_borrowed = 1;

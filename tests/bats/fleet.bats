@@ -205,3 +205,38 @@ sys.exit(worst > 4)'
 	done
 	jq -e '.shared.reachable == false and .shared.errors >= 1' "$T/m1/.astrofs/stats"
 }
+
+# small_fits FILE: a primary HDU and a 10x10 16-bit image extension.
+small_fits() {
+	/usr/bin/python3 - "$1" <<-'PY'
+	import sys
+	def hdr(cards):
+	    s = "".join(c.ljust(80) for c in cards + ["END"])
+	    return (s + " " * (-len(s) % 2880)).encode()
+	prim = hdr(["SIMPLE  =                    T", "BITPIX  =                    8",
+	            "NAXIS   =                    0", "EXTEND  =                    T"])
+	ext = hdr(["XTENSION= 'IMAGE   '", "BITPIX  =                   16", "NAXIS   =                    2",
+	           "NAXIS1  =                   10", "NAXIS2  =                   10", "PCOUNT  =                    0",
+	           "GCOUNT  =                    1", "EXTNAME = 'SCI     '"])
+	data = bytes(200) + bytes(2880 - 200)
+	open(sys.argv[1], "wb").write(prim + ext + data)
+	PY
+}
+
+@test "fleet: a FITS object walked on one mount costs no GET of it on another (only the index object)" {
+	s3 PUT /data >/dev/null
+	small_fits "$T/x.fits"
+	s3 PUT /data/survey/x.fits --data-binary @"$T/x.fits" >/dev/null
+	fits="s3_endpoint=$S3_URL,s3_credentials=$T/rgw/credentials,fits_buckets=data"
+	fleet_mount 1 "$fits"
+	fleet_mount 2 "$fits"
+	cat "$T/m1/fits/data/survey/x.fits/hdus.csv" >"$T/h1"
+	[ "$(wc -l <"$T/h1")" -eq 3 ]
+	jq -e '.fits.gets >= 1 and .shared.puts >= 1' "$T/m1/.astrofs/stats"
+	bucket_keys fits/v1/ | grep -q .
+	cat "$T/m2/fits/data/survey/x.fits/hdus.csv" >"$T/h2"
+	cat "$T/m2/fits/data/survey/x.fits/headers/1" >"$T/x1"
+	cmp "$T/h1" "$T/h2"
+	grep -q "^EXTNAME = 'SCI     '" "$T/x1"
+	jq -e '(.fits.gets // 0) == 0 and .shared.hits >= 1' "$T/m2/.astrofs/stats"
+}
