@@ -119,6 +119,13 @@ struct fits_priv {
 	struct hsrc *http;
 	size_t nhttp;
 	int64_t ttl_ms;
+	/* Read-ahead over siblings (see readahead_note), under lock. */
+	char ra_bucket[256], ra_prefix[4096];
+	size_t ra_last;		/* listing index of the last cold walk */
+	unsigned ra_run;	/* consecutive siblings walked cold */
+	size_t ra_upto;		/* siblings scheduled up to (exclusive) */
+	unsigned ra_active;	/* jobs running */
+	pthread_cond_t ra_idle;
 };
 
 enum fdepth { D_ROOT, D_SRC, D_PREFIX, D_OBJ, D_HEADERS, D_HEADER, D_CSV, D_RAW };
@@ -715,6 +722,10 @@ static void walk_key(const struct fobj *o, char *k, size_t n, size_t *kl)
 	*kl = len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
 }
 
+static void readahead_note(struct fits_priv *p, const struct fobj *o);
+static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out);
+static void obj_done(struct fits_priv *p, struct fobj *o);
+
 /* The fleet tier's key for a walk: fits/v1/<SHA-256 of the LMDB key>. */
 static int shared_walk_key(const char *k, size_t kl, char hex[65], char key[80])
 {
@@ -830,8 +841,11 @@ static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
 		free(blob);
 	}
 	rc = astro_fits_walk_new(opts, o->info.size, &o->w);
-	if (rc == 0)
+	if (rc == 0) {
 		astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
+		if (!o->url)
+			readahead_note(p, o);
+	}
 	return rc;
 }
 
@@ -937,6 +951,106 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 	}
 }
 
+/* ---- read-ahead over siblings ------------------------------------------- */
+
+/*
+ * fitsheader/ls-then-read over a prefix of many small objects walks them one
+ * after another, one round trip each.  Once two siblings in listing order
+ * have been walked cold in a row, the next RA_WINDOW objects of the (fresh,
+ * cached) listing are walked in the background, RA_CONC at a time, so they
+ * are in LMDB when the reader gets there.  Each object is still read once:
+ * a reader arriving meanwhile waits on the object's lock for the walk under
+ * way.  Read-ahead jobs never trigger read-ahead themselves.
+ */
+#define RA_WINDOW 16
+#define RA_CONC 8
+
+static __thread int in_readahead;
+
+struct ra_job {
+	struct fits_priv *p;
+	struct fpath fp;
+};
+
+static void *readahead_job(void *arg)
+{
+	struct ra_job *j = arg;
+	struct fits_priv *p = j->p;
+	struct fobj *o;
+
+	in_readahead = 1;
+	j->fp.d = D_CSV;
+	if (obj_ready(p, &j->fp, &o) == 0)
+		obj_done(p, o);
+	pthread_mutex_lock(&p->lock);
+	if (--p->ra_active == 0)
+		pthread_cond_broadcast(&p->ra_idle);
+	pthread_mutex_unlock(&p->lock);
+	free(j);
+	return NULL;
+}
+
+static void readahead_note(struct fits_priv *p, const struct fobj *o)
+{
+	char prefix[4096];
+	const char *name;
+	const struct listing *lst = NULL;
+	int64_t now = astro_mono_ms();
+	size_t i;
+
+	if (in_readahead)
+		return;
+	split_key(o->key, prefix, sizeof(prefix), &name);
+	pthread_mutex_lock(&p->lock);
+	for (struct listing *l = p->lists; l; l = l->next)
+		if (!l->probe && !l->partial && !l->rc && strcmp(l->bucket, o->src) == 0 &&
+		    strcmp(l->prefix, prefix) == 0 && now - l->fetched_ms < p->ttl_ms) {
+			lst = l;
+			break;
+		}
+	for (i = 0; lst && i < lst->n && strcmp(lst->e[i].name, name) != 0; i++)
+		;
+	if (!lst || i == lst->n)
+		goto out;
+	if (strcmp(p->ra_bucket, o->src) == 0 && strcmp(p->ra_prefix, prefix) == 0 &&
+	    i == p->ra_last + 1) {
+		p->ra_run++;
+	} else {
+		astro_strlcpy(p->ra_bucket, o->src, sizeof(p->ra_bucket));
+		astro_strlcpy(p->ra_prefix, prefix, sizeof(p->ra_prefix));
+		p->ra_run = 1;
+		p->ra_upto = i + 1;
+	}
+	p->ra_last = i;
+	if (p->ra_run < 2)
+		goto out;
+	if (p->ra_upto < i + 1)
+		p->ra_upto = i + 1;
+	while (p->ra_upto < lst->n && p->ra_upto <= i + RA_WINDOW && p->ra_active < RA_CONC) {
+		const struct entry *e = &lst->e[p->ra_upto++];
+		struct ra_job *j;
+		pthread_attr_t a;
+		pthread_t t;
+
+		if (!e->is_obj || !(j = calloc(1, sizeof(*j))))
+			continue;
+		j->p = p;
+		astro_strlcpy(j->fp.src, o->src, sizeof(j->fp.src));
+		snprintf(j->fp.key, sizeof(j->fp.key), "%s%s", prefix, e->name);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, readahead_job, j) == 0) {
+			p->ra_active++;
+			astro_stats_inc("fits.readahead");
+		} else {
+			free(j);
+		}
+		pthread_attr_destroy(&a);
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* ---- provider ---------------------------------------------------------- */
 
 static char **split_list(const char *s, const char *seps, size_t *n)
@@ -971,6 +1085,11 @@ static void fits_destroy(void *priv)
 
 	if (!p)
 		return;
+	/* Read-ahead jobs use p: let them finish (each is bounded by timeout). */
+	pthread_mutex_lock(&p->lock);
+	while (p->ra_active)
+		pthread_cond_wait(&p->ra_idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
 	while (p->lists) {
 		struct listing *l = p->lists;
 
@@ -1008,6 +1127,7 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ra_idle, NULL);
 	p->cfg = cfg;
 	p->cache = ctx->cache;
 	p->ttl_ms = (int64_t)cfg->fits_ttl * 1000;

@@ -240,3 +240,21 @@ small_fits() {
 	grep -q "^EXTNAME = 'SCI     '" "$T/x1"
 	jq -e '(.fits.gets // 0) == 0 and .shared.hits >= 1' "$T/m2/.astrofs/stats"
 }
+
+@test "fits: a cold read over many sibling objects reads ahead, bounded, never more GETs than objects" {
+	s3 PUT /data >/dev/null
+	small_fits "$T/x.fits"
+	for n in $(seq -w 1 40); do s3 PUT "/data/run/o$n.fits" --data-binary @"$T/x.fits" >/dev/null; done
+	# no shared tier here: read-ahead is the mount's own
+	mkdir -p "$T/m1" "$T/c1"
+	"$ASTROFS" fleet "$T/m1" -f -o "cache_dir=$T/c1,archive_dir=$T/ar1,obs_store=$T/ob1,offline=off,s3_endpoint=$S3_URL,s3_credentials=$T/rgw/credentials,fits_buckets=data,timeout=15" 2>>"$T/a1.log" &
+	echo $! >"$T/a1.pid"
+	for _ in $(seq 1 100); do [ -f "$T/m1/.astrofs/version" ] && break; sleep 0.1; done
+	[ "$(ls "$T/m1/fits/data/run" | wc -l)" -eq 40 ]
+	for n in $(seq -w 1 40); do
+		cat "$T/m1/fits/data/run/o$n.fits/headers/1" >"$T/h$n"
+		grep -q "^EXTNAME = 'SCI     '" "$T/h$n"
+	done
+	jq -e '.fits.readahead >= 10' "$T/m1/.astrofs/stats"
+	jq -e '.fits.gets <= 40' "$T/m1/.astrofs/stats"
+}
