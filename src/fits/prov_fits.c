@@ -841,11 +841,8 @@ static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
 		free(blob);
 	}
 	rc = astro_fits_walk_new(opts, o->info.size, &o->w);
-	if (rc == 0) {
+	if (rc == 0)
 		astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
-		if (!o->url)
-			readahead_note(p, o);
-	}
 	return rc;
 }
 
@@ -955,10 +952,11 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 
 /*
  * fitsheader/ls-then-read over a prefix of many small objects walks them one
- * after another, one round trip each.  Once two siblings in listing order
- * have been walked cold in a row, the next RA_WINDOW objects of the (fresh,
- * cached) listing are walked in the background, RA_CONC at a time, so they
- * are in LMDB when the reader gets there.  Each object is still read once:
+ * after another, one round trip each.  Once a reader has read the headers of
+ * two siblings in listing order in a row, the next RA_WINDOW objects of the
+ * (fresh, cached) listing are walked in the background, RA_CONC at a time,
+ * and the window moves on as the reader does, so they are in LMDB when the
+ * reader gets there (a job for an object already walked costs no request).  Each object is still read once:
  * a reader arriving meanwhile waits on the object's lock for the walk under
  * way.  Read-ahead jobs never trigger read-ahead themselves.
  */
@@ -1239,6 +1237,8 @@ static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 		fobj_put(p, o);
 		return rc;
 	}
+	if (!o->url && fp->d != D_RAW && fp->d != D_OBJ)
+		readahead_note(p, o);
 	*out = o;
 	return 0;
 }
