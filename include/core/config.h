@@ -110,6 +110,11 @@ struct astro_config {
 	int s3_path_style;		/* -1 auto, 0 off, 1 on */
 	char *fits_buckets;		/* comma list */
 	char *fits_http;		/* NAME=URL;NAME=URL */
+	/* The fleet tier (services/shared.h): NULL when off */
+	char *shared_cache;		/* s3://BUCKET/PREFIX */
+	char *shared_cache_endpoint;	/* NULL: s3_endpoint */
+	char *shared_cache_region;	/* NULL: s3_region */
+	char *shared_cache_credentials;	/* NULL: the s3_credentials chain */
 	unsigned fits_ttl;		/* seconds listings and object versions are
 					 * trusted without asking again */
 

@@ -10,6 +10,7 @@
 
 #include "services/limiter.h"
 #include "services/s3.h"
+#include "services/shared.h"
 #include "services/spacetrack.h"
 
 struct astro_services {
@@ -19,6 +20,9 @@ struct astro_services {
 	 * by the tree); NULL: /fits makes the real one from the config.  Unit
 	 * tests put an in-memory or fault-injecting store here. */
 	struct astro_s3 *s3;
+	/* The fleet tier (shared_cache), NULL when off: TLE days and FITS
+	 * header indexes shared by every machine naming it. */
+	struct astro_shared *shared;
 	int64_t mount_time;		/* Unix seconds */
 	const char *fuse_version;	/* libfuse's, for /.astrofs/version */
 };

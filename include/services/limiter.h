@@ -49,6 +49,14 @@ int astro_limiter_acquire(struct astro_limiter *l, int64_t deadline_ms);
 /* Current usage per window as JSON, for /.astrofs/stats. */
 void astro_limiter_json(struct astro_limiter *l, json_t *obj);
 
+/*
+ * Also hold a slot of the fleet's ceiling (services/shared.h) for every
+ * request: the same rate then holds for all machines on that shared tier
+ * together.  While the tier is unreachable only this machine's applies.
+ */
+struct astro_shared;
+void astro_limiter_set_fleet(struct astro_limiter *l, struct astro_shared *fleet);
+
 #ifdef ASTRO_UNITTEST
 /*
  * Tests: without waiting, 0 if a request could be made now, else the

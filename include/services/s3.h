@@ -144,7 +144,8 @@ int astro_s3_get_range(struct astro_s3 *s, const char *bucket, const char *key,
 
 /*
  * GetObject of the whole object into *body (malloc'd, NUL-terminated, *len
- * bytes); an object over `max` bytes (0 = 256 MiB) is -EFBIG.
+ * bytes); an object over `max` bytes (0 = 256 MiB) is -EFBIG.  A missing
+ * key (404 NoSuchKey) is -ENOENT without a log line, as for HEAD.
  */
 int astro_s3_get(struct astro_s3 *s, const char *bucket, const char *key, size_t max,
 		 char **body, size_t *len, struct astro_s3_info *info);

@@ -34,7 +34,16 @@ void astro_stday_store(struct astro_cache *cache, const struct astro_config *cfg
 		       size_t nsets);
 
 /*
- * Fetch the day (astro_st_fetch_day) and store it, once however many
+ * The fleet tier (services/shared.h) behind LMDB and in front of
+ * space-track for every day fetched through this service, or NULL.  Set
+ * once at start-up, before any fetch.
+ */
+struct astro_shared;
+void astro_stday_set_shared(struct astro_shared *sh);
+
+/*
+ * Fetch the day (the fleet tier first when one is set, else
+ * astro_st_fetch_day) and store it, once however many
  * threads ask for it from one client at the same time, whether for /tle or
  * for historical visits: the first asks space-track; the others wait for
  * its answer (up to their deadline, waking to notice their own interrupt,

@@ -34,6 +34,8 @@
 #include "services/limiter.h"
 #include "core/log.h"
 #include "core/services.h"
+#include "services/shared.h"
+#include "services/stday.h"
 #include "services/spacetrack.h"
 #include "core/stats.h"
 #include "services/timescale.h"
@@ -528,6 +530,11 @@ static void limiter_section(json_t *obj, void *arg)
 	json_object_set_new(obj, "limiter", l);
 }
 
+static void shared_section(json_t *obj, void *arg)
+{
+	astro_shared_json(arg, obj);
+}
+
 static char *fsname_opt(const char *source)
 {
 	size_t n = strlen(source);
@@ -583,6 +590,20 @@ static int serve(struct astro_config *cfg)
 	}
 	astro_stats_register("spacetrack", limiter_section, lim);
 	svc.spacetrack_limiter = lim;
+	{
+		char msg[256] = "";
+
+		if ((rc = astro_shared_open(&svc.shared, cfg, NULL, msg, sizeof(msg)))) {
+			report("shared_cache: %s", msg[0] ? msg : strerror(-rc));
+			rc = 1;
+			goto out;
+		}
+	}
+	if (svc.shared) {
+		astro_limiter_set_fleet(lim, svc.shared);
+		astro_stday_set_shared(svc.shared);
+		astro_stats_register("shared", shared_section, svc.shared);
+	}
 	svc.mount_time = astro_now_ms() / 1000;
 	svc.fuse_version = fuse_pkgversion();
 	ctx.cache = cache;
@@ -674,8 +695,10 @@ out:
 	astro_fs_destroy(fs);
 	astro_st_close(svc.spacetrack);	/* logs out */
 	astro_stats_unregister("spacetrack");
+	astro_stats_unregister("shared");
 	astro_stats_unregister("cache");
 	astro_limiter_close(lim);
+	astro_shared_close(svc.shared);
 	astro_cache_close(cache);
 	astro_http_global_cleanup();
 	astro_log_flush();	/* a flood cut short still gets its summary */

@@ -147,6 +147,19 @@ static const struct opt opts[] = {
 	{ .name = "s3_path_style", .type = T_TRISTATE, .off = F(s3_path_style), .dflt = "auto",
 	  .arg = "auto|on|off", .help = "path-style addressing; auto: on when s3_endpoint is set",
 	  .expect = "expected auto, on or off" },
+	{ .name = "shared_cache", .type = T_STR, .off = F(shared_cache),
+	  .arg = "s3://BUCKET/PREFIX",
+	  .help = "a cache tier every mount naming it shares (TLE days, FITS indexes)",
+	  .expect = "expected s3://BUCKET/PREFIX" },
+	{ .name = "shared_cache_endpoint", .type = T_URL, .off = F(shared_cache_endpoint),
+	  .arg = "URL", .help = "S3 endpoint of the shared tier (unset: the S3 settings)",
+	  .expect = E_URL },
+	{ .name = "shared_cache_region", .type = T_STR, .off = F(shared_cache_region),
+	  .arg = "REGION", .help = "SigV4 region of the shared tier (unset: s3_region)",
+	  .expect = E_REGION },
+	{ .name = "shared_cache_credentials", .type = T_PATH, .off = F(shared_cache_credentials),
+	  .arg = "FILE", .help = "AWS credentials file for the shared tier, mode 0600",
+	  .expect = E_PATH },
 	{ .name = "fits_buckets", .type = T_BUCKETS, .off = F(fits_buckets),
 	  .arg = "LIST", .help = "buckets listed under /fits (escape commas in -o as \\,)",
 	  .expect = "expected bucket names separated by commas" },
@@ -1678,6 +1691,15 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 				     cfg->s3_credentials_source);
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
+		return rc;
+	if (cfg->shared_cache && (strncmp(cfg->shared_cache, "s3://", 5) != 0 ||
+				  cfg->shared_cache[5] == '\0' || cfg->shared_cache[5] == '/'))
+		return astro_err_set(err, errlen, -EINVAL,
+				     "shared_cache: expected s3://BUCKET/PREFIX, not '%.*s'",
+				     ECHO_MAX, cfg->shared_cache);
+	if (cfg->shared_cache_credentials &&
+	    (rc = check_private("shared_cache_credentials", cfg->shared_cache_credentials,
+				err, errlen)) < 0)
 		return rc;
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)

@@ -48,6 +48,8 @@
 #include "core/provider.h"
 #include "core/services.h"
 #include "services/s3.h"
+#include "services/shared.h"
+#include "services/sigv4.h"
 #include "core/stats.h"
 #include "core/op.h"
 
@@ -109,6 +111,7 @@ struct fits_priv {
 	struct astro_cache *cache;
 	struct astro_s3 *s3;
 	int s3_borrowed;	/* from astro_services: not ours to free */
+	struct astro_shared *shared;	/* the fleet tier, or NULL */
 	pthread_mutex_t lock;
 	struct listing *lists;
 	struct fobj *objs;
@@ -118,6 +121,13 @@ struct fits_priv {
 	struct hsrc *http;
 	size_t nhttp;
 	int64_t ttl_ms;
+	/* Read-ahead over siblings (see readahead_note), under lock. */
+	char ra_bucket[256], ra_prefix[4096];
+	size_t ra_last;		/* listing index of the last cold walk */
+	unsigned ra_run;	/* consecutive siblings walked cold */
+	size_t ra_upto;		/* siblings scheduled up to (exclusive) */
+	unsigned ra_active;	/* jobs running */
+	pthread_cond_t ra_idle;
 };
 
 enum fdepth { D_ROOT, D_SRC, D_PREFIX, D_OBJ, D_HEADERS, D_HEADER, D_CSV, D_RAW };
@@ -645,7 +655,9 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 	free(rec);
 	if (!o->url && !p->s3)
 		return -EIO;
-	if (seen) {
+	/* Walked elsewhere in the fleet, perhaps: learn the version by HEAD
+	 * and look for its index before reading any byte of the object. */
+	if (seen || (p->shared && astro_shared_usable(p->shared))) {
 		astro_stats_inc("fits.heads");
 		return o->url ? astro_s3_http_head(o->url, timeout_ms(p), info) :
 				astro_s3_head(p->s3, o->src, o->key, info);
@@ -713,6 +725,62 @@ static void walk_key(const struct fobj *o, char *k, size_t n, size_t *kl)
 	*kl = len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
 }
 
+static void readahead_note(struct fits_priv *p, const struct fobj *o);
+static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out);
+static void obj_done(struct fits_priv *p, struct fobj *o);
+
+/* The fleet tier's key for a walk: fits/v1/<SHA-256 of the LMDB key>. */
+static int shared_walk_key(const char *k, size_t kl, char hex[65], char key[80])
+{
+	if (astro_sigv4_sha256_hex(k, kl, hex) < 0)
+		return -EIO;
+	memcpy(key, "fits/v1/", 8);
+	memcpy(key + 8, hex, 65);
+	return 0;
+}
+
+static void shared_walk_put(struct fits_priv *p, const char *k, size_t kl, const void *blob,
+			    size_t len)
+{
+	struct astro_shared_env e = { .kind = "fits-index", .fetched_ms = astro_now_ms(), .final = 1 };
+	char key[80], hex[65], *obj = NULL;
+	size_t objlen;
+
+	if (!p->shared || shared_walk_key(k, kl, hex, key) < 0)
+		return;
+	memcpy(e.name, hex, sizeof(hex));
+	/* Replaced as the walk grows; every version is complete as far as it goes. */
+	if (astro_shared_wrap(&e, blob, len, &obj, &objlen) == 0)
+		astro_shared_put(p->shared, key, obj, objlen, 0);
+	free(obj);
+}
+
+/* A walk of this version from the fleet tier: malloc'd blob or NULL. */
+static void *shared_walk_get(struct fits_priv *p, const char *k, size_t kl, size_t *len)
+{
+	struct astro_shared_env e;
+	char key[80], hex[65], *obj = NULL, err[200];
+	const char *b;
+	size_t objlen, blen;
+	void *out = NULL;
+
+	if (!p->shared || shared_walk_key(k, kl, hex, key) < 0)
+		return NULL;
+	if (astro_shared_get(p->shared, key, 256u << 20, &obj, &objlen) != 0) {
+		astro_stats_inc("shared.misses");
+		return NULL;
+	}
+	if (astro_shared_unwrap(obj, objlen, "fits-index", hex, &e, &b, &blen, err, sizeof(err))) {
+		astro_warn("fits: shared cache object %s refused: %s", key, err);
+		astro_stats_inc("shared.corrupt");
+	} else if ((out = malloc(blen ? blen : 1))) {
+		memcpy(out, b, blen);
+		*len = blen;
+	}
+	free(obj);
+	return out;
+}
+
 static void walk_store(struct fits_priv *p, struct fobj *o)
 {
 	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
@@ -725,6 +793,7 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 		return;
 	walk_key(o, k, sizeof(k), &kl);
 	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
+	shared_walk_put(p, k, kl, blob, len);
 	free(blob);
 	kl = seen_key(o, k, sizeof(k));
 	len = (size_t)snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
@@ -758,6 +827,21 @@ static int fobj_walk_state(struct fits_priv *p, struct fobj *o,
 			return 0;
 		}
 		astro_cache_del(p->cache, DB, k, kl);
+	}
+	if ((blob = shared_walk_get(p, k, kl, &m.len))) {
+		rc = astro_fits_walk_deserialize(opts, blob, m.len, &o->w);
+		if (rc == 0) {
+			struct astro_cache_meta cm = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
+						       .flags = ASTRO_CACHE_FINAL };
+
+			if (p->cache)
+				astro_cache_put(p->cache, DB, k, kl, &cm, blob, m.len);
+			free(blob);
+			astro_strlcpy(o->walked_for, validator(&o->info), sizeof(o->walked_for));
+			astro_stats_inc("shared.hits");
+			return 0;
+		}
+		free(blob);
 	}
 	rc = astro_fits_walk_new(opts, o->info.size, &o->w);
 	if (rc == 0)
@@ -868,6 +952,107 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 	}
 }
 
+/* ---- read-ahead over siblings ------------------------------------------- */
+
+/*
+ * fitsheader/ls-then-read over a prefix of many small objects walks them one
+ * after another, one round trip each.  Once a reader has read the headers of
+ * two siblings in listing order in a row, the next RA_WINDOW objects of the
+ * (fresh, cached) listing are walked in the background, RA_CONC at a time,
+ * and the window moves on as the reader does, so they are in LMDB when the
+ * reader gets there (a job for an object already walked costs no request).  Each object is still read once:
+ * a reader arriving meanwhile waits on the object's lock for the walk under
+ * way.  Read-ahead jobs never trigger read-ahead themselves.
+ */
+#define RA_WINDOW 16
+#define RA_CONC 8
+
+static __thread int in_readahead;
+
+struct ra_job {
+	struct fits_priv *p;
+	struct fpath fp;
+};
+
+static void *readahead_job(void *arg)
+{
+	struct ra_job *j = arg;
+	struct fits_priv *p = j->p;
+	struct fobj *o;
+
+	in_readahead = 1;
+	j->fp.d = D_CSV;
+	if (obj_ready(p, &j->fp, &o) == 0)
+		obj_done(p, o);
+	pthread_mutex_lock(&p->lock);
+	if (--p->ra_active == 0)
+		pthread_cond_broadcast(&p->ra_idle);
+	pthread_mutex_unlock(&p->lock);
+	free(j);
+	return NULL;
+}
+
+static void readahead_note(struct fits_priv *p, const struct fobj *o)
+{
+	char prefix[4096];
+	const char *name;
+	const struct listing *lst = NULL;
+	int64_t now = astro_mono_ms();
+	size_t i;
+
+	if (in_readahead)
+		return;
+	split_key(o->key, prefix, sizeof(prefix), &name);
+	pthread_mutex_lock(&p->lock);
+	for (struct listing *l = p->lists; l; l = l->next)
+		if (!l->probe && !l->partial && !l->rc && strcmp(l->bucket, o->src) == 0 &&
+		    strcmp(l->prefix, prefix) == 0 && now - l->fetched_ms < p->ttl_ms) {
+			lst = l;
+			break;
+		}
+	for (i = 0; lst && i < lst->n && strcmp(lst->e[i].name, name) != 0; i++)
+		;
+	if (!lst || i == lst->n)
+		goto out;
+	if (strcmp(p->ra_bucket, o->src) == 0 && strcmp(p->ra_prefix, prefix) == 0 &&
+	    i == p->ra_last + 1) {
+		p->ra_run++;
+	} else {
+		astro_strlcpy(p->ra_bucket, o->src, sizeof(p->ra_bucket));
+		astro_strlcpy(p->ra_prefix, prefix, sizeof(p->ra_prefix));
+		p->ra_run = 1;
+		p->ra_upto = i + 1;
+	}
+	p->ra_last = i;
+	if (p->ra_run < 2)
+		goto out;
+	if (p->ra_upto < i + 1)
+		p->ra_upto = i + 1;
+	while (p->ra_upto < lst->n && p->ra_upto <= i + RA_WINDOW && p->ra_active < RA_CONC) {
+		const struct entry *e = &lst->e[p->ra_upto++];
+		struct ra_job *j;
+		pthread_attr_t a;
+		pthread_t t;
+
+		if (!e->is_obj || !(j = calloc(1, sizeof(*j))))
+			continue;
+		j->p = p;
+		astro_strlcpy(j->fp.src, o->src, sizeof(j->fp.src));
+		snprintf(j->fp.key, sizeof(j->fp.key), "%s%s", prefix, e->name);
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, readahead_job, j) == 0) {
+			p->ra_active++;
+			astro_stats_inc("fits.readahead");
+		} else {
+			free(j);
+		}
+		pthread_attr_destroy(&a);
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* ---- provider ---------------------------------------------------------- */
 
 static char **split_list(const char *s, const char *seps, size_t *n)
@@ -902,6 +1087,11 @@ static void fits_destroy(void *priv)
 
 	if (!p)
 		return;
+	/* Read-ahead jobs use p: let them finish (each is bounded by timeout). */
+	pthread_mutex_lock(&p->lock);
+	while (p->ra_active)
+		pthread_cond_wait(&p->ra_idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
 	while (p->lists) {
 		struct listing *l = p->lists;
 
@@ -939,6 +1129,7 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ra_idle, NULL);
 	p->cfg = cfg;
 	p->cache = ctx->cache;
 	p->ttl_ms = (int64_t)cfg->fits_ttl * 1000;
@@ -961,6 +1152,8 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 	free(pairs);
 	if (!p->http)
 		rc = -ENOMEM;
+	if (ctx->services)
+		p->shared = ctx->services->shared;
 	if (rc == 0 && !cfg->offline && ctx->services && ctx->services->s3) {
 		p->s3 = ctx->services->s3;
 		p->s3_borrowed = 1;
@@ -1054,6 +1247,8 @@ static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 		fobj_put(p, o);
 		return rc;
 	}
+	if (!o->url && fp->d != D_RAW && fp->d != D_OBJ)
+		readahead_note(p, o);
 	*out = o;
 	return 0;
 }

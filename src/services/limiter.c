@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/astro.h"
 #include "services/limiter.h"
+#include "services/shared.h"
 #include "core/log.h"
 #include "core/op.h"
 
@@ -24,6 +25,10 @@ struct astro_limiter {
 #ifdef ASTRO_UNITTEST
 	int64_t offset_ms;	/* astro_limiter_set_clock_offset */
 #endif
+	/* The fleet's ceiling (shared_cache), on top of this machine's. */
+	struct astro_shared *fleet;
+	struct { int64_t local, fleet; } map[64];	/* slots held in both */
+	unsigned nmap;
 };
 
 int astro_limiter_open(struct astro_limiter **out, struct astro_cache *cache,
@@ -199,7 +204,7 @@ static int run(struct astro_limiter *l, struct decide *d)
 	return rc;
 }
 
-int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot)
+static int local_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot)
 {
 	/* The caller's FUSE operation may have less time left (op.h). */
 	deadline_ms = astro_op_deadline(deadline_ms);
@@ -236,10 +241,57 @@ int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *s
 	}
 }
 
+void astro_limiter_set_fleet(struct astro_limiter *l, struct astro_shared *fleet)
+{
+	l->fleet = fleet;
+}
+
+/*
+ * This machine's slot first (it also covers a fall-back while the tier is
+ * down), then the fleet's; a tier that fails now leaves this machine on its
+ * own ceiling (shared.c logs that once).
+ */
+int astro_limiter_begin(struct astro_limiter *l, int64_t deadline_ms, int64_t *slot)
+{
+	int64_t k;
+	int rc = local_begin(l, deadline_ms, slot);
+
+	if (rc || !l->fleet)
+		return rc;
+	rc = astro_shared_slot_begin(l->fleet, l->key + 11, &l->rate, deadline_ms, &k);
+	if (rc == -ENETDOWN)
+		return 0;
+	if (rc) {
+		astro_limiter_end(l, *slot);
+		return rc;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (l->nmap < ASTRO_ARRAY_SIZE(l->map)) {
+		l->map[l->nmap].local = *slot;
+		l->map[l->nmap].fleet = k;
+		l->nmap++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
 void astro_limiter_end(struct astro_limiter *l, int64_t slot)
 {
 	struct decide d = { .op = END, .stamp = slot };
-	int rc = run(l, &d);
+	int64_t k = -1;
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	for (unsigned i = 0; i < l->nmap; i++)
+		if (l->map[i].local == slot) {
+			k = l->map[i].fleet;
+			l->map[i] = l->map[--l->nmap];
+			break;
+		}
+	pthread_mutex_unlock(&l->lock);
+	if (k >= 0)
+		astro_shared_slot_end(l->fleet, l->key + 11, &l->rate, k);
+	rc = run(l, &d);
 
 	/* Not fatal: the slot then frees itself a window after its deadline. */
 	if (rc < 0)

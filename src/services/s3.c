@@ -519,6 +519,10 @@ static int real_get(struct astro_s3 *s, const char *bucket, const char *key, siz
 	rc = s3_send(real_of(s), &q, &r);
 	if (rc) {
 		astro_warn("s3: %s: %s", what, strerror(-rc));
+	} else if (r.status == 404 && strstr(r.body ? r.body : "", "<Code>NoSuchKey</Code>")) {
+		/* Not logged, as for HEAD: whether a key exists is an ordinary
+		 * question (the shared tier asks it on every miss). */
+		rc = -ENOENT;
 	} else if (r.status != 200) {
 		rc = astro_s3_error(what, r.status, r.body, r.body_len);
 	} else if (r.body_secret) {

@@ -26,8 +26,7 @@ spec_options() {
 # Each must be refused by the daemon as unknown (the test below checks), so
 # an option cannot be built and left off this list, or documented and kept
 # on it.
-PLANNED_OPTIONS="shared_cache shared_cache_endpoint shared_cache_region shared_cache_credentials
-	telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
+PLANNED_OPTIONS="telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
 	archive_url archive_token"
 
 planned() {

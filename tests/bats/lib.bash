@@ -98,14 +98,19 @@ astrofs_start() {
 
 unmount_astrofs() {
 	[ -n "${T:-}" ] || return 0
-	if mountpoint -q "$T/mnt" 2>/dev/null; then
-		fusermount3 -u "$T/mnt" 2>/dev/null || umount -l "$T/mnt" 2>/dev/null || true
+	unmount_at "$T/mnt" "$T/astrofs.pid"
+}
+
+# unmount_at MNT PIDFILE: unmount one daemon and wait (bounded) for it.
+unmount_at() {
+	if mountpoint -q "$1" 2>/dev/null; then
+		fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
 	fi
-	if [ -f "$T/astrofs.pid" ]; then
-		local pid; pid=$(cat "$T/astrofs.pid")
+	if [ -f "$2" ]; then
+		local pid; pid=$(cat "$2")
 		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null || true
-		rm -f "$T/astrofs.pid"
+		rm -f "$2"
 	fi
 }
 

@@ -49,6 +49,21 @@ struct mem_s3 {
 };
 
 /* Index of bucket/key or -1 (lock held). */
+/* ETags compare without their quotes, as AWS S3 does in If-Match (RGW
+ * 16.2 accepts only the unquoted form, so clients send that). */
+static int mem_etag_ne(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (*a == '"')
+		a++;
+	if (*b == '"')
+		b++;
+	la = strcspn(a, "\"");
+	lb = strcspn(b, "\"");
+	return la != lb || memcmp(a, b, la) != 0;
+}
+
 static long mem_find(struct mem_s3 *m, const char *bucket, const char *key)
 {
 	for (size_t i = 0; i < m->n; i++)
@@ -130,7 +145,7 @@ static int mem_get_range(struct astro_s3 *s, const char *bucket, const char *key
 	i = mem_find(m, bucket, key);
 	if (i < 0) {
 		rc = -ENOENT;
-	} else if (if_match && *if_match && strcmp(if_match, m->o[i].etag) != 0) {
+	} else if (if_match && *if_match && mem_etag_ne(if_match, m->o[i].etag)) {
 		rc = -ESTALE;
 	} else {
 		mem_info(&m->o[i], info);
@@ -282,7 +297,7 @@ static int mem_put(struct astro_s3 *s, const char *bucket, const char *key,
 	if (o && o->if_none_match && i >= 0)
 		rc = -EEXIST;
 	else if (o && o->if_match && *o->if_match &&
-		 (i < 0 || strcmp(o->if_match, m->o[i].etag) != 0))
+		 (i < 0 || mem_etag_ne(o->if_match, m->o[i].etag)))
 		rc = -ESTALE;
 	else
 		rc = mem_put_locked(m, bucket, key, body, len, info);

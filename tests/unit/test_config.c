@@ -467,6 +467,10 @@ static const struct set_case set_cases[] = {
 	{ "obs_table", "astrofs_obs", 0, "astrofs_obs" },
 	{ "obs_table", "two words", -EINVAL, "obs_table" },
 	{ "obs_bucket", "astrofs-obs", 0, "astrofs-obs" },
+	{ "shared_cache", "s3://fleet/astro", 0, "s3://fleet/astro" },
+	{ "shared_cache_endpoint", "http://127.0.0.1:7480/", 0, "http://127.0.0.1:7480" },
+	{ "shared_cache_region", "eu-west-1", 0, "eu-west-1" },
+	{ "shared_cache_credentials", "/etc/astrofs/fleet.cred", 0, "/etc/astrofs/fleet.cred" },
 	{ "obs_aws_credentials", "/etc/astrofs/aws", 0, "/etc/astrofs/aws" },
 	{ "uid", "1000", 0, "1000" },
 	{ "uid", "", 0, "" },
@@ -557,6 +561,8 @@ static void spec_options_all_known(void **state)
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
 		"obs_aws_credentials", "obs_max_pending", "obs_aws_layout",
+		"shared_cache", "shared_cache_endpoint", "shared_cache_region",
+		"shared_cache_credentials",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};
@@ -583,6 +589,39 @@ static void spec_options_all_known(void **state)
 	assert_int_equal(lines, ASTRO_ARRAY_SIZE(spec));
 	free(d);
 	astro_config_free(&c);
+}
+
+/* shared_cache names a bucket; its credentials file is a secret. */
+static void shared_cache_checked(void **state)
+{
+	static const char *const bad[] = { "fleet/astro", "s3://", "s3:///astro", "http://x/y" };
+	struct tmp *t = *state;
+	struct astro_config c;
+	char err[256], *cred;
+
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(bad); i++) {
+		assert_int_equal(astro_config_init(&c), 0);
+		assert_int_equal(astro_config_set(&c, "cache_dir", t->dir, err, sizeof(err)), 0);
+		assert_int_equal(astro_config_set(&c, "shared_cache", bad[i], err, sizeof(err)), 0);
+		assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "shared_cache: expected s3://BUCKET/PREFIX"));
+		astro_config_free(&c);
+	}
+	cred = write_file(t, "fleet.cred", "[default]\naws_access_key_id = A\n", 0644);
+	assert_int_equal(astro_config_init(&c), 0);
+	assert_int_equal(astro_config_set(&c, "shared_cache", "s3://fleet", err, sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "shared_cache_credentials", cred, err, sizeof(err)), 0);
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "shared_cache_credentials"));
+	astro_config_free(&c);
+	assert_int_equal(chmod(cred, 0600), 0);
+	assert_int_equal(astro_config_init(&c), 0);
+	assert_int_equal(astro_config_set(&c, "shared_cache", "s3://fleet", err, sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "shared_cache_credentials", cred, err, sizeof(err)), 0);
+	if (astro_config_finish(&c, err, sizeof(err)) != 0)
+		fail_msg("finish: %s", err);
+	astro_config_free(&c);
+	free(cred);
 }
 
 static void flags_and_last_wins(void **state)
@@ -1153,6 +1192,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(credentials_from_env, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(finish_consistency, tmp_setup, tmp_teardown),
 		cmocka_unit_test(scrub_arg),
+		cmocka_unit_test_setup_teardown(shared_cache_checked, tmp_setup, tmp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
