@@ -127,6 +127,7 @@ bench: bootstrap all $(BENCHBINS)
 lint:
 	@scripts/banned.sh
 	@scripts/layers.sh
+	@scripts/names.sh
 
 # Installation.  PREFIX for programs, man pages and examples; the mount
 # helper goes to /sbin where mount(8) looks for it (no /sbin/mount.fuse.astrofs:

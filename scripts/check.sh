@@ -20,6 +20,7 @@ stage() {
 stage build       make -s all $(ls tests/unit/test_*.c 2>/dev/null | sed 's#tests/unit/\(.*\)\.c#build/tests/\1#')
 stage banned      scripts/banned.sh
 stage layers      scripts/layers.sh
+stage names       scripts/names.sh
 stage unit        scripts/run-unit.sh build
 stage asan-unit   make -s asan-unit
 stage fuzz        make -s fuzz-check FUZZ_SECONDS=${FUZZ_SECONDS:-15}
