@@ -91,7 +91,6 @@ static void meta_destroy(void *priv)
 
 static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	assert(priv);
 	char *s;
 
 	assert(priv);
@@ -114,7 +113,6 @@ static int meta_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	assert(priv);
 	struct astro_attr a;
 
 	assert(priv);
@@ -128,7 +126,6 @@ static int meta_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 
 static int meta_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct astro_membuf *h;
 
 	assert(priv);

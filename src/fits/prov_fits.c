@@ -1261,7 +1261,6 @@ static void obj_done(struct fits_priv *p, struct fobj *o)
 
 static int fits_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	assert(priv);
 	struct fits_priv *p = priv;
 	struct fpath fp;
 	struct astro_s3_info info;
@@ -1345,7 +1344,6 @@ static int fill_listing(struct fits_priv *p, const struct fpath *fp, astro_fill_
 
 static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	assert(priv);
 	struct fits_priv *p = priv;
 	struct astro_attr dir = { .kind = ASTRO_DIR };
 	struct fpath fp;
@@ -1426,7 +1424,6 @@ static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 
 static int fits_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct fits_priv *p = priv;
 	struct fpath fp;
 	struct fhandle *h;

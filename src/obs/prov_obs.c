@@ -417,7 +417,6 @@ static int find_image_step(void *arg, const struct astro_obs_image *img)
 
 static int obs_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	assert(priv);
 	struct obs *o = priv;
 	struct where w;
 	int rc;
@@ -516,7 +515,6 @@ static int fill_image(void *arg, const struct astro_obs_image *img)
 
 static int obs_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	assert(priv);
 	static const char *const site_files[] = { "info", "command", "status", "jobs", "images" };
 	struct obs *o = priv;
 	struct fill_ctx f = { fill, buf, false };
@@ -564,7 +562,6 @@ static int obs_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 
 static int obs_readlink(void *priv, const char *path, char *buf, size_t size)
 {
-	assert(priv);
 	struct obs *o = priv;
 	struct astro_obs_image img;
 	struct where w;
@@ -600,7 +597,6 @@ static void handle_free(struct handle *h)
 
 static int obs_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct obs *o = priv;
 	struct handle *h;
 	struct where w;

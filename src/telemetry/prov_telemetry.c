@@ -1251,7 +1251,6 @@ static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
 
 static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r = NULL;
 	struct astro_tlm_meta m;
@@ -1333,7 +1332,6 @@ static int list_msid(void *arg, const struct astro_tlm_meta *m)
 
 static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r = NULL;
 	struct astro_tlm_meta m;
@@ -1450,7 +1448,6 @@ static int same_as_last_open(struct tprov *p, const char *path, const uint64_t v
 
 static int tp_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct tprov *p = priv;
 	struct astro_tlm_reader *r;
 	struct szent hint;

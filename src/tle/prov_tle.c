@@ -253,7 +253,6 @@ static void file_attr(struct tle_priv *p, const struct tle_path *tp, struct astr
 
 static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 {
-	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	int rc;
@@ -273,7 +272,6 @@ static int tle_getattr(void *priv, const char *path, struct astro_attr *a)
 
 static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *buf)
 {
-	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_attr dir = { .kind = ASTRO_DIR };
@@ -331,7 +329,6 @@ static int tle_readdir(void *priv, const char *path, astro_fill_fn fill, void *b
 
 static int tle_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
-	assert(priv);
 	struct tle_priv *p = priv;
 	struct tle_path tp;
 	struct astro_cache_meta m;
