@@ -371,7 +371,7 @@ static int put_job(struct aws *a, const char *site, json_t *job, bool create,
 		req = json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:s}",
 				"TableName", a->table, "Item", "site", "S", site, "id", "S",
 				id, "state", "S",
-				astro_obs_state_name(astro_obs_job_state(job)), "job", "S",
+				astro_obs_job_state_name(astro_obs_job_state(job)), "job", "S",
 				txt, "ConditionExpression", "attribute_not_exists(id)");
 	else
 		req = json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:s,s:s,s:{s:s},"
@@ -381,8 +381,8 @@ static int put_job(struct aws *a, const char *site, json_t *job, bool create,
 				"ConditionExpression", "#st = :from",
 				"ExpressionAttributeNames", "#st", "state",
 				"ExpressionAttributeValues", ":to", "S",
-				astro_obs_state_name(astro_obs_job_state(job)), ":from", "S",
-				astro_obs_state_name(from), ":job", "S", txt);
+				astro_obs_job_state_name(astro_obs_job_state(job)), ":from", "S",
+				astro_obs_job_state_name(from), ":job", "S", txt);
 	free(txt);
 	if (!req)
 		return -ENOMEM;
@@ -794,7 +794,7 @@ static int cancel_all_step(void *arg, json_t *item)
 {
 	struct cancel_all *w = arg;
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
-	int s = st ? astro_obs_state_parse(st) : -EINVAL;
+	int s = st ? astro_obs_job_state_parse(st) : -EINVAL;
 	char msg[80];
 
 	if (!astro_obs_job_id_valid(id) || s < 0)
@@ -808,7 +808,7 @@ static int cancel_all_step(void *arg, json_t *item)
 			w->with_site = 1;
 		else if (rc < 0)
 			return rc;
-	} else if (!astro_obs_state_terminal((enum astro_obs_state)s)) {
+	} else if (!astro_obs_job_state_terminal((enum astro_obs_state)s)) {
 		w->with_site = 1;
 	}
 	return 0;
@@ -838,9 +838,9 @@ static int resolve_cancel(struct aws *a, const char *site, const struct astro_ob
 	enum astro_obs_state st = astro_obs_job_state(job);
 
 	json_decref(job);
-	if (astro_obs_state_terminal(st)) {
+	if (astro_obs_job_state_terminal(st)) {
 		snprintf(err, errlen, "cancel: job %s already %s", c->cancel_id,
-			 astro_obs_state_name(st));
+			 astro_obs_job_state_name(st));
 		return -EINVAL;
 	}
 	if (st != ASTRO_OBS_QUEUED && st != ASTRO_OBS_SENT)
@@ -869,10 +869,10 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 			json_t *job;
 
 			rc = get_job(a, site, cmds[i].cancel_id, &job);
-			if (rc == 0 && astro_obs_state_terminal(astro_obs_job_state(job))) {
+			if (rc == 0 && astro_obs_job_state_terminal(astro_obs_job_state(job))) {
 				snprintf(sub, sizeof(sub), "cancel: job %s already %s",
 					 cmds[i].cancel_id,
-					 astro_obs_state_name(astro_obs_job_state(job)));
+					 astro_obs_job_state_name(astro_obs_job_state(job)));
 				rc = -EINVAL;
 			} else if (rc == -ENOENT) {
 				snprintf(sub, sizeof(sub), "cancel: no job %s", cmds[i].cancel_id);
@@ -1135,7 +1135,7 @@ static int jobs_step(void *arg, json_t *item)
 {
 	struct jobs_walk *w = arg;
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
-	int s = st ? astro_obs_state_parse(st) : -EINVAL;
+	int s = st ? astro_obs_job_state_parse(st) : -EINVAL;
 
 	if (!astro_obs_job_id_valid(id))
 		return 0;	/* status, counters */
@@ -1326,7 +1326,7 @@ static int aws_image_put(void *impl, const char *site, const char *name,
 	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 
-	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_image_name_valid(name))
 		return -EINVAL;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	/* Names are never reused: look before writing. */
@@ -1362,7 +1362,7 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 			const char *name = l.objects[i].key + strlen(prefix);
 
 			if (strncmp(l.objects[i].key, prefix, strlen(prefix)) != 0 ||
-			    !astro_obs_image_name_valid(name))
+			    !astro_obs_job_image_name_valid(name))
 				continue;
 			memset(&img, 0, sizeof(img));
 			astro_strlcpy(img.name, name, sizeof(img.name));
@@ -1393,7 +1393,7 @@ static int aws_image_open(void *impl, const char *site, const char *name)
 	size_t len = 0;
 	int rc, fd = -1;
 
-	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_image_name_valid(name))
 		return -ENOENT;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	rc = astro_s3_get(a->s3c, a->bucket, key, 0, &body, &len, &info);

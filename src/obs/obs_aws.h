@@ -16,7 +16,7 @@
  *             id "counter#<name>" (ADD, atomic).  Every state change is an
  *             UpdateItem conditioned on the state it was read in, so two
  *             writers never both move a job, and the map of
- *             astro_obs_state_allowed() is checked before.
+ *             astro_obs_job_state_allowed() is checked before.
  *   S3        images at "<bucket>/<site>/<name>" (path style); a name is
  *             taken only if HEAD says it is free.  The listing is
  *             ListObjectsV2 (bounded as s3.h's pager bounds it: one
