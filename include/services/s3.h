@@ -114,10 +114,10 @@ struct astro_s3 {
 /*
  * Resolve credentials (unless anonymous) and keep the endpoint.  With no
  * credentials anywhere the client goes anonymous (logged once); an
- * unusable credentials source is an error (-errno, message in msg).
+ * unusable credentials source is an error (-errno, message in err).
  */
 int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out,
-		 char *msg, size_t msglen);
+		 char *err, size_t errlen);
 /* Free any implementation (NULL is fine). */
 void astro_s3_free(struct astro_s3 *s);
 

@@ -175,7 +175,7 @@ ASTRO_TESTABLE void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r)
 }
 
 ASTRO_TESTABLE int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
-			char *msg, size_t msglen)
+			char *err, size_t errlen)
 {
 	struct sqs_parse p = { .cur = F_NONE };
 	int rc = 0, i;
@@ -191,11 +191,9 @@ ASTRO_TESTABLE int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct a
 	XML_SetCharacterDataHandler(p.xp, sqs_text);
 	XML_SetStartDoctypeDeclHandler(p.xp, sqs_doctype);
 	if (XML_Parse(p.xp, xml, (int)len, XML_TRUE) != XML_STATUS_OK) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "SQS reply: line %lu: %s",
-				 (unsigned long)XML_GetCurrentLineNumber(p.xp),
-				 p.err[0] ? p.err : XML_ErrorString(XML_GetErrorCode(p.xp)));
-		rc = -EBADMSG;
+		rc = astro_err_set(err, errlen, -EBADMSG, "SQS reply: line %lu: %s",
+				   (unsigned long)XML_GetCurrentLineNumber(p.xp),
+				   p.err[0] ? p.err : XML_ErrorString(XML_GetErrorCode(p.xp)));
 	}
 	XML_ParserFree(p.xp);
 	if (rc < 0) {
@@ -510,9 +508,8 @@ static int ensure_table(struct aws *a, const char *name, const char *hash, const
 		astro_sleep_ms(100);
 	}
 	json_decref(rep);
-	snprintf(err, errlen, "DynamoDB table %s at %s: %s", name, a->ddb,
-		 rc < 0 ? strerror(-rc) : "not ACTIVE after 10 s");
-	return rc < 0 ? rc : -ETIMEDOUT;
+	return astro_err_set(err, errlen, rc < 0 ? rc : -ETIMEDOUT, "DynamoDB table %s at %s: %s",
+			     name, a->ddb, rc < 0 ? strerror(-rc) : "not ACTIVE after 10 s");
 }
 
 /* ---- the observatory simulator's (pythonbits) wire format ---- */
@@ -830,8 +827,7 @@ static int resolve_cancel(struct aws *a, const char *site, const struct astro_ob
 	}
 	rc = get_job(a, site, c->cancel_id, &job);
 	if (rc == -ENOENT) {
-		snprintf(err, errlen, "cancel: no job %s", c->cancel_id);
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL, "cancel: no job %s", c->cancel_id);
 	}
 	if (rc < 0)
 		return rc;
@@ -839,9 +835,8 @@ static int resolve_cancel(struct aws *a, const char *site, const struct astro_ob
 
 	json_decref(job);
 	if (astro_obs_job_state_terminal(st)) {
-		snprintf(err, errlen, "cancel: job %s already %s", c->cancel_id,
-			 astro_obs_job_state_name(st));
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL, "cancel: job %s already %s", c->cancel_id,
+				     astro_obs_job_state_name(st));
 	}
 	if (st != ASTRO_OBS_QUEUED && st != ASTRO_OBS_SENT)
 		return 1;
@@ -936,13 +931,9 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 	return 0;
 undo:
 	undo_enqueue(a, site, ids, written, rc);
-	if (err && errlen)
-		snprintf(err, errlen, "command %zu: %s", i + 1, sub[0] ? sub : strerror(-rc));
-	return rc;
+	return astro_err_set(err, errlen, rc, "command %zu: %s", i + 1, sub[0] ? sub : strerror(-rc));
 refused:
-	if (err && errlen)
-		snprintf(err, errlen, "command %zu: %s", i + 1, sub);
-	return rc;
+	return astro_err_set(err, errlen, rc, "command %zu: %s", i + 1, sub);
 }
 
 /*
@@ -1531,8 +1522,7 @@ int astro_obs_aws_open(const struct astro_obs_aws_opts *o,
 	if (!s || !a) {
 		free(s);
 		free(a);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return astro_err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	if (o->layout && *o->layout && strcmp(o->layout, "astrofs") != 0 &&

@@ -84,10 +84,10 @@ char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
 
 /*
  * Parse an SQS XML reply (any action, or ErrorResponse).  0 or -EBADMSG with
- * msg naming the line and what was wrong; fields absent stay NULL.
+ * err naming the line and what was wrong; fields absent stay NULL.
  */
 int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
-			char *msg, size_t msglen);
+			char *err, size_t errlen);
 void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r);
 
 /*

@@ -80,8 +80,8 @@ static void real_free(struct astro_s3 *s0)
 	free(s);
 }
 
-int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *msg,
-		 size_t msglen)
+int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *err,
+		 size_t errlen)
 {
 	struct s3_real *s = calloc(1, sizeof(*s));
 	char aws[160];
@@ -99,7 +99,8 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	snprintf(aws, sizeof(aws), "https://s3.%s.amazonaws.com", s->region);
 	rc = parse_endpoint(s, cfg->endpoint && *cfg->endpoint ? cfg->endpoint : aws);
 	if (rc) {
-		snprintf(msg, msglen, "s3_endpoint '%s' is not an http(s):// URL", cfg->endpoint);
+		rc = astro_err_set(err, errlen, rc, "s3_endpoint '%s' is not an http(s):// URL",
+				   cfg->endpoint);
 		goto out;
 	}
 	s->path_style = cfg->path_style >= 0 ? cfg->path_style : (cfg->endpoint && *cfg->endpoint);
@@ -109,7 +110,7 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	if (!s->anonymous) {
 		/* awsprov says once when there are none */
 		rc = astro_awsprov_get(cfg->credentials, cfg->profile, cfg->credentials_source,
-				       &s->cred, msg, msglen);
+				       &s->cred, err, errlen);
 		if (rc == -ENOENT) {
 			s->anonymous = 1;
 			rc = 0;
