@@ -35,6 +35,11 @@ setup_file() {
 	$load container paged
 	$load tree priv d "$SHARED/data/fits"
 	$load put pub hst/raw.fits "$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
+	# Names that need percent-encoding in the signed path.
+	local n
+	for n in "odd/a b.fits" "odd/p+q.fits" "odd/ü()~=.fits" "odd/dir x/y%z.fits" "odd/s;c,m.fits"; do
+		$load put priv "$n" "$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
+	done
 	# A multi-extension file astropy writes: odd data sizes, so HDUs start
 	# at padded offsets; > 1 MiB, so raw reads span read-ahead windows.
 	"$PY" - "$BATS_FILE_TMPDIR/mef.fits" <<'EOF'
@@ -166,6 +171,20 @@ EOF
 	grep '^fits_azure = ' "$T/mnt/.astrofs/config" | grep -qF 'sig=********'
 	! grep -qF "$sig" "$T/mnt/.astrofs/config"
 	! grep -qF "$sig" "$T/astrofs.log"
+}
+
+@test "azure: names with spaces, '+', '%', UTF-8 and punctuation, under a key and a SAS" {
+	sas=$("$PY" tests/standin/azurite/azload.py "$AZSTATE/env" sas priv)
+	creds "key.key = $AZ_KEY" "sas.sas = $sas"
+	az_mount "key=$AZ_URL/priv;sas=$AZ_URL/priv" fits_ttl=0
+	for s in key sas; do
+		[ "$(ls "$M/$s/odd" | tr '\n' '|')" = "a b.fits|dir x|p+q.fits|s;c,m.fits|ü()~=.fits|" ]
+		[ "$(ls "$M/$s/odd/dir x")" = "y%z.fits" ]
+		for n in "a b.fits" "p+q.fits" "ü()~=.fits" "dir x/y%z.fits" "s;c,m.fits"; do
+			cmp "$M/$s/odd/$n/raw" "$SHARED/data/fits/astropy/o4sp040b0_raw.fits"
+			grep -q "^XTENSION= 'IMAGE   '" "$M/$s/odd/$n/headers/1"
+		done
+	done
 }
 
 @test "azure: anonymous reads a public container; a private one gives EACCES" {
