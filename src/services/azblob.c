@@ -447,10 +447,11 @@ static int az_send(struct az *a, const struct azreq *q, struct astro_http_resp *
 		h[nh++] = *p;
 	h[nh] = NULL;
 	if (a->auth == AZ_KEY) {
-		char res[8192];
+		char *res = NULL;
 
-		snprintf(res, sizeof(res), "%s%s", a->res, path);
-		sts = astro_azblob_string_to_sign(q->method, h, res, q->query, q->nq);
+		if (asprintf(&res, "%s%s", a->res, path) >= 0)
+			sts = astro_azblob_string_to_sign(q->method, h, res, q->query, q->nq);
+		free(res);
 		if (!sts || sign_raw(a->key, a->keylen, sts, sig, sizeof(sig)) < 0) {
 			rc = -ENOMEM;
 			goto out;
