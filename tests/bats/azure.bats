@@ -221,6 +221,32 @@ EOF
 	[ "$(ls "$M" | tr '\n' ' ')" = "bad gone priv " ]
 }
 
+# key_hits CORE: occurrences of the account key in CORE, as base64 text or
+# as the 64 decoded bytes the signer uses.
+key_hits() {
+	"$PY" - "$1" "$AZ_KEY" <<'EOF'
+import base64, sys
+data = open(sys.argv[1], "rb").read()
+print(data.count(sys.argv[2].encode()) + data.count(base64.b64decode(sys.argv[2])))
+EOF
+}
+
+@test "azure: a core of a daemon that signed with the account key holds no copy of the key" {
+	creds "priv.key = $AZ_KEY"
+	az_mount "priv=$AZ_URL/priv"
+	cat "$M/priv/d/astropy/o4sp040b0_raw.fits/headers/1" >/dev/null
+	core=$(gcore_pid "$(cat "$T/astrofs.pid")" "$T/core")
+	hits=$(key_hits "$core")
+	echo "key hits in the daemon's core: $hits ($(stat -c %s "$core") bytes)"
+	[ "$hits" -eq 0 ]
+	rm -f "$core"
+	# the scan can fail: Azurite, which knows the key, holds it
+	core=$(gcore_pid "$(sed -n 's/^AZ_PID=//p' "$AZSTATE/env")" "$T/core")
+	hits=$(key_hits "$core")
+	rm -f "$core"
+	[ "$hits" -gt 0 ]
+}
+
 @test "azure: a credentials file others can read, or a bad entry, stops the mount with one line" {
 	creds "priv.key = $AZ_KEY"
 	chmod 644 "$T/creds"
