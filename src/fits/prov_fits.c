@@ -1,11 +1,14 @@
 /*
  * prov_fits.c — /fits: FITS headers, an HDU index and the raw object from
- * S3 buckets and plain HTTP(S) sources, by ranged reads only.
+ * S3 buckets, Azure Blob containers and plain HTTP(S) sources, by ranged
+ * reads only.
  *
- *   /fits/                          the fits_buckets
- *   /fits/<src>/[<prefix>/...]      S3: common prefixes and FITS objects as
- *                                   directories; HTTP (fits_http NAME): by
- *                                   name only (any name is a directory)
+ *   /fits/                          the fits_buckets and fits_azure names
+ *   /fits/<src>/[<prefix>/...]      S3 or Azure (fits_azure NAME, its own
+ *                                   client: client_for()): common prefixes
+ *                                   and FITS objects as directories; HTTP
+ *                                   (fits_http NAME): by name only (any
+ *                                   name is a directory)
  *   /fits/<src>/<key>/headers/N     header N as cards, one per line
  *   /fits/<src>/<key>/hdus.csv      the HDU index
  *   /fits/<src>/<key>/raw           the object, exact size, read by ranges
