@@ -221,6 +221,28 @@ EOF
 	[ "$(ls "$M" | tr '\n' ' ')" = "bad gone priv " ]
 }
 
+@test "azure: a remount serves walked headers from the cache after one HEAD, no GET; a wrong key is still EACCES" {
+	creds "priv.key = $AZ_KEY"
+	az_mount "priv=$AZ_URL/priv"
+	O=d/astropy/o4sp040b0_raw.fits
+	cat "$M/priv/$O/headers/"* >"$T/h"
+	jq -e '.fits.gets >= 1' "$T/mnt/.astrofs/stats"
+	unmount_astrofs
+	az_mount "priv=$AZ_URL/priv"
+	cmp <(cat "$M/priv/$O/headers/"*) "$T/h"
+	# Walked here before: one HEAD confirms the version (Get Blob
+	# Properties), the walk comes from LMDB.
+	jq -e '(.fits.gets // 0) == 0 and .fits.heads == 1 and .fits.walk_cache_hits >= 1' \
+		"$T/mnt/.astrofs/stats" || { jq .fits "$T/mnt/.astrofs/stats"; false; }
+	unmount_astrofs
+	# The cache does not stand in for the authorisation: the listing
+	# that finds the object is refused.
+	creds "priv.key = $(head -c 64 /dev/urandom | base64 -w0)"
+	az_mount "priv=$AZ_URL/priv"
+	run cat "$M/priv/$O/headers/1"
+	[[ "$output" == *"Permission denied"* ]]
+}
+
 # key_hits CORE: occurrences of the account key in CORE, as base64 text or
 # as the 64 decoded bytes the signer uses.
 key_hits() {
