@@ -247,8 +247,9 @@ static int az_name_ok(const char *s, size_t n)
 }
 
 /*
- * Split the container URL.  *sas gets a query string, if any (a SAS
- * given in the URL), in plain memory the caller moves to secure memory.
+ * Split the container URL into the account's base URL, the signed
+ * resource prefix and *container; *query points at its query string, if
+ * any (a SAS given in the URL), which the caller copies to secure memory.
  */
 static int parse_url(struct az *a, const char *url, char **container, const char **query,
 		     char *msg, size_t msglen)
@@ -292,7 +293,8 @@ static int parse_url(struct az *a, const char *url, char **container, const char
 	if (!a->account || !a->url || !a->res)
 		return -ENOMEM;
 	cl = strcspn(seg2, "/?#");
-	/* Container names: 3-63 of [a-z0-9-]; $root and $web are reserved ones. */
+	/* Container names are [a-z0-9-] (the service checks the rest);
+	 * $root and $web are the reserved ones. */
 	if (!(az_name_ok(seg2, cl) || (cl > 1 && seg2[0] == '$' && az_name_ok(seg2 + 1, cl - 1))))
 		goto bad;
 	if (seg2[cl] == '/' && seg2[cl + 1] && seg2[cl + 1] != '?')
