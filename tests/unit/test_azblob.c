@@ -1,11 +1,15 @@
 #include "unit.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "core/astro.h"
 #include "core/log.h"
 #include "services/azblob.h"
+#include "services/http.h"
+#include "unit_spawn.h"
 
 /*
  * Shared Key vectors.  The account is Azurite's well-known development
@@ -208,6 +212,156 @@ static void parses_urls_and_credentials(void **state)
 	free(dir);
 }
 
+/* ---- against tests/standin/azfault.py ------------------------------------ */
+
+static pid_t srv_pid;
+static int srv_port;
+static int nlog;
+static char lastlog[1024];
+
+static void sink(int level, const char *msg, void *arg)
+{
+	(void)level; (void)arg;
+	nlog++;
+	astro_strlcpy(lastlog, msg, sizeof(lastlog));
+}
+
+static int start_server(void **s)
+{
+	const char *const argv[] = { "/usr/bin/python3", "tests/standin/azfault.py", NULL };
+
+	(void)s;
+	astro_log_set_sink(sink, NULL);
+	astro_log_set_ratelimit(0, 0);
+	return unit_spawn_http(argv, &srv_pid, &srv_port);
+}
+
+static int stop_server(void **s)
+{
+	(void)s;
+	if (srv_pid > 0) {
+		kill(srv_pid, SIGTERM);
+		waitpid(srv_pid, NULL, 0);
+	}
+	astro_log_set_sink(NULL, NULL);
+	astro_http_global_cleanup();
+	return 0;
+}
+
+/* A client for container "c" of account "acct" at the stand-in. */
+static struct astro_s3 *fault_client(const char *dir, const char *creds, const char *query)
+{
+	char url[256], *path = creds ? write_file(dir, creds, 0600) : NULL, *container = NULL;
+	char msg[256];
+	struct astro_azblob_cfg cfg = { .name = "src", .url = url, .credentials = path,
+					.timeout_ms = 5000 };
+	struct astro_s3 *s = NULL;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/acct/c%s", srv_port, query ? query : "");
+	if (astro_azblob_new(&cfg, &s, &container, msg, sizeof(msg)) != 0)
+		fail_msg("new: %s", msg);
+	assert_string_equal(container, "c");
+	free(container);
+	if (path) {
+		unlink(path);
+		free(path);
+	}
+	return s;
+}
+
+/* HEAD has no body: Azure's x-ms-error-code names the error; one log line. */
+static void head_errors_from_the_header(void **state)
+{
+	char *dir = unit_tmpdir();
+	struct astro_s3 *s = fault_client(dir, "src.key = " ACCOUNT_KEY "\n", NULL);
+	struct astro_s3_info info;
+
+	(void)state;
+	nlog = 0;
+	assert_int_equal(astro_s3_head(s, "c", "denied.fits", &info), -EACCES);
+	assert_int_equal(nlog, 1);
+	assert_non_null(strstr(lastlog, "HEAD az://c/denied.fits: HTTP 403 AuthenticationFailed"));
+	/* A missing blob is an answer, not a fault: not logged. */
+	nlog = 0;
+	assert_int_equal(astro_s3_head(s, "c", "gone.fits", &info), -ENOENT);
+	assert_int_equal(nlog, 0);
+	assert_int_equal(astro_s3_head(s, "c", "there.fits", &info), 0);
+	assert_string_equal(info.etag, "\"0x1\"");
+	astro_s3_free(s);
+	rmdir(dir);
+	free(dir);
+}
+
+/* Ranged reads have the S3 client's checks; error documents map. */
+static void ranged_reads_are_checked(void **state)
+{
+	char *dir = unit_tmpdir(), buf[100];
+	struct astro_s3 *s = fault_client(dir, NULL, NULL);
+	struct astro_s3_info info;
+	size_t got = 99;
+
+	(void)state;
+	nlog = 0;
+	assert_int_equal(astro_s3_get_range(s, "c", "norange.fits", 0, 100, NULL, buf, &got, &info),
+			 -EIO);
+	assert_int_equal(got, 0);
+	assert_non_null(strstr(lastlog, "ignored the Range header"));
+	assert_int_equal(astro_s3_get_range(s, "c", "short.fits", 0, 100, NULL, buf, &got, &info),
+			 -EIO);
+	assert_non_null(strstr(lastlog, "Content-Range"));
+	nlog = 0;
+	assert_int_equal(astro_s3_get_range(s, "c", "err.fits", 0, 100, NULL, buf, &got, &info),
+			 -EACCES);
+	assert_int_equal(nlog, 1);
+	assert_non_null(strstr(lastlog, "HTTP 403 AuthorizationFailure"));
+	/* Only the message's first line: the RequestId line stays out. */
+	assert_null(strstr(lastlog, "RequestId"));
+	astro_s3_free(s);
+	rmdir(dir);
+	free(dir);
+}
+
+/* What goes on the wire: the listing's parameters, then the auth. */
+static void listing_requests(void **state)
+{
+	char *dir = unit_tmpdir();
+	struct astro_s3 *key = fault_client(dir, "src.key = " ACCOUNT_KEY "\n", NULL);
+	struct astro_s3 *sas = fault_client(dir, "src.sas = ?sv=2021&sig=SAS%2Bsig\n", NULL);
+	struct astro_s3 *url = fault_client(dir, NULL, "?sv=2021&sig=URLSIG");
+	struct astro_s3 *anon = fault_client(dir, NULL, NULL);
+	struct astro_s3_list l;
+
+	(void)state;
+	assert_int_equal(astro_s3_list(key, "c", "d/e f", "/", "m!1", 0, &l), 0);
+	assert_int_equal(l.nobjects, 1);
+	assert_string_equal(l.objects[0].key, "restype=container&comp=list&prefix=d%2Fe%20f&"
+			    "delimiter=%2F&marker=m%211&maxresults=1000");
+	assert_int_equal(l.nprefixes, 1);
+	assert_int_equal(strncmp(l.prefixes[0], "SharedKey acct:", 15), 0);
+	assert_int_equal(strlen(l.prefixes[0]), 15 + 44);
+	astro_s3xml_list_free(&l);
+
+	assert_int_equal(astro_s3_list(sas, "c", NULL, NULL, NULL, 7, &l), 0);
+	assert_string_equal(l.objects[0].key, "restype=container&comp=list&maxresults=7&sv=2021&sig=SAS%2Bsig");
+	assert_string_equal(l.prefixes[0], "none");
+	astro_s3xml_list_free(&l);
+
+	assert_int_equal(astro_s3_list(url, "c", NULL, NULL, NULL, 0, &l), 0);
+	assert_string_equal(l.objects[0].key, "restype=container&comp=list&maxresults=1000&sv=2021&sig=URLSIG");
+	astro_s3xml_list_free(&l);
+
+	assert_int_equal(astro_s3_list(anon, "c", NULL, NULL, NULL, 0, &l), 0);
+	assert_string_equal(l.objects[0].key, "restype=container&comp=list&maxresults=1000");
+	assert_string_equal(l.prefixes[0], "none");
+	astro_s3xml_list_free(&l);
+	astro_s3_free(key);
+	astro_s3_free(sas);
+	astro_s3_free(url);
+	astro_s3_free(anon);
+	rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +372,13 @@ int main(void)
 		cmocka_unit_test(refuses_bad_keys),
 		cmocka_unit_test(parses_urls_and_credentials),
 	};
-	astro_log_init("test_azblob", ASTRO_LOG_STDERR, 3);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest wire[] = {
+		cmocka_unit_test(head_errors_from_the_header),
+		cmocka_unit_test(ranged_reads_are_checked),
+		cmocka_unit_test(listing_requests),
+	};
+	int rc;
+
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	return rc | cmocka_run_group_tests_name("wire", wire, start_server, stop_server);
 }
