@@ -157,7 +157,7 @@ EOF
 	grep -q "^OBJECT  = 'blob02499'" "$M/paged/k02499.fits/headers/0"
 }
 
-@test "azure: SAS from the credentials file or the URL; masked in /.astrofs/config, never logged" {
+@test "azure: SAS from the credentials file or the URL; masked in /.astrofs/config and the command line, never logged" {
 	sas=$("$PY" tests/standin/azurite/azload.py "$AZSTATE/env" sas priv)
 	sig=$(sed -n 's/.*sig=\([^&]*\).*/\1/p' <<<"$sas")
 	[ -n "$sig" ]
@@ -171,6 +171,9 @@ EOF
 	grep '^fits_azure = ' "$T/mnt/.astrofs/config" | grep -qF 'sig=********'
 	! grep -qF "$sig" "$T/mnt/.astrofs/config"
 	! grep -qF "$sig" "$T/astrofs.log"
+	# Nor does the command line other users can read keep it (-o masked).
+	! tr '\0' ' ' <"/proc/$(cat "$T/astrofs.pid")/cmdline" | grep -qF "$sig"
+	tr '\0' ' ' <"/proc/$(cat "$T/astrofs.pid")/cmdline" | grep -qF 'sig=********'
 }
 
 @test "azure: names with spaces, '+', '%', UTF-8 and punctuation, under a key and a SAS" {
