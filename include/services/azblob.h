@@ -49,10 +49,10 @@ struct astro_azblob_cfg {
  * A client for the account of cfg->url; *container (malloc'd) is the
  * container the URL names, the bucket to pass to every operation.  A bad
  * URL, an unreadable or contradictory credentials entry, or a key that is
- * not base64: -errno with the reason in msg.
+ * not base64: -errno with the reason in err.
  */
 int astro_azblob_new(const struct astro_azblob_cfg *cfg, struct astro_s3 **out,
-		     char **container, char *msg, size_t msglen);
+		     char **container, char *err, size_t errlen);
 
 /*
  * Shared Key pieces, for tests and the oracle comparison:

@@ -252,7 +252,7 @@ static int az_name_ok(const char *s, size_t n)
  * any (a SAS given in the URL), which the caller copies to secure memory.
  */
 static int parse_url(struct az *a, const char *url, char **container, const char **query,
-		     char *msg, size_t msglen)
+		     char *err, size_t errlen)
 {
 	const char *p = strstr(url, "://"), *host, *path, *seg2;
 	size_t hl, hn, al, cl;
@@ -260,7 +260,7 @@ static int parse_url(struct az *a, const char *url, char **container, const char
 	*query = NULL;
 	if (!p || !((p - url == 4 && strncmp(url, "http", 4) == 0) ||
 		    (p - url == 5 && strncmp(url, "https", 5) == 0)))
-		return astro_err_set(msg, msglen, -EINVAL, "'%.*s': not an http(s):// URL",
+		return astro_err_set(err, errlen, -EINVAL, "'%.*s': not an http(s):// URL",
 				     (int)strcspn(url, "?"), url);
 	host = p + 3;
 	hl = strcspn(host, "/?#");
@@ -298,7 +298,7 @@ static int parse_url(struct az *a, const char *url, char **container, const char
 	if (!(az_name_ok(seg2, cl) || (cl > 1 && seg2[0] == '$' && az_name_ok(seg2 + 1, cl - 1))))
 		goto bad;
 	if (seg2[cl] == '/' && seg2[cl + 1] && seg2[cl + 1] != '?')
-		return astro_err_set(msg, msglen, -EINVAL,
+		return astro_err_set(err, errlen, -EINVAL,
 				     "'%.*s': give the container URL, without a path inside it",
 				     (int)strcspn(url, "?"), url);
 	if (!(*container = strndup(seg2, cl)))
@@ -308,14 +308,14 @@ static int parse_url(struct az *a, const char *url, char **container, const char
 		*query = p + 1;
 	return 0;
 bad:
-	return astro_err_set(msg, msglen, -EINVAL,
+	return astro_err_set(err, errlen, -EINVAL,
 			     "'%.*s': expected https://ACCOUNT.blob.core.windows.net/CONTAINER "
 			     "or http://HOST:PORT/ACCOUNT/CONTAINER", (int)strcspn(url, "?"), url);
 }
 
 /* The source's entry in the credentials file: NAME.key or NAME.sas. */
 static int load_credentials(struct az *a, const struct astro_azblob_cfg *cfg,
-			    const char *url_sas, char *msg, size_t msglen)
+			    const char *url_sas, char *err, size_t errlen)
 {
 	char k1[300], k2[300], *key = NULL, *sas = NULL, why[400];
 	int rc = 0;
@@ -326,10 +326,10 @@ static int load_credentials(struct az *a, const struct astro_azblob_cfg *cfg,
 		rc = astro_config_read_secret_keys(cfg->credentials, k1, &key, k2, &sas,
 						   why, sizeof(why));
 		if (rc < 0)
-			return astro_err_set(msg, msglen, rc, "fits_azure_credentials %s", why);
+			return astro_err_set(err, errlen, rc, "fits_azure_credentials %s", why);
 	}
 	if ((key && sas) || ((key || sas) && url_sas)) {
-		rc = astro_err_set(msg, msglen, -EINVAL,
+		rc = astro_err_set(err, errlen, -EINVAL,
 				   "fits_azure %s: give one of an account key, a SAS in the "
 				   "credentials file, or a SAS in the URL", cfg->name);
 		goto out;
@@ -341,7 +341,7 @@ static int load_credentials(struct az *a, const struct astro_azblob_cfg *cfg,
 			goto out;
 		}
 		if (decode_key(key, a->key, &a->keylen) < 0 || a->keylen == 0) {
-			rc = astro_err_set(msg, msglen, -EINVAL,
+			rc = astro_err_set(err, errlen, -EINVAL,
 					   "fits_azure_credentials %s: %s is not a base64 account key",
 					   cfg->credentials, k1);
 			goto out;
@@ -364,7 +364,7 @@ out:
 }
 
 int astro_azblob_new(const struct astro_azblob_cfg *cfg, struct astro_s3 **out,
-		     char **container, char *msg, size_t msglen)
+		     char **container, char *err, size_t errlen)
 {
 	struct az *a = calloc(1, sizeof(*a));
 	const char *query;
@@ -376,9 +376,9 @@ int astro_azblob_new(const struct astro_azblob_cfg *cfg, struct astro_s3 **out,
 		return -ENOMEM;
 	a->base.ops = &az_ops;
 	a->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
-	rc = parse_url(a, cfg->url, container, &query, msg, msglen);
+	rc = parse_url(a, cfg->url, container, &query, err, errlen);
 	if (rc == 0)
-		rc = load_credentials(a, cfg, query, msg, msglen);
+		rc = load_credentials(a, cfg, query, err, errlen);
 	if (rc) {
 		free(*container);
 		*container = NULL;
