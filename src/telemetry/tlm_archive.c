@@ -286,6 +286,7 @@ struct bscan {
 	struct astro_tlm_block blk;
 	size_t pos;
 	int started, done;
+	int err;		/* once a block failed: every later call fails the same */
 	int64_t key;		/* first time of the loaded block */
 	uint32_t key_id;	/* and its MSID */
 	int cached;		/* blk still holds that block (none written since) */
@@ -373,7 +374,7 @@ static int bscan_open(struct bscan *s, MDB_txn *txn, MDB_dbi dbi, uint32_t id, i
 	s->id = id;
 	s->t0 = t0;
 	s->t1 = t1;
-	s->started = s->done = 0;
+	s->started = s->done = s->err = 0;
 	s->pos = s->blk.n;
 	return rc;
 }
@@ -394,6 +395,8 @@ static int bscan_next(struct bscan *s, size_t *i)
 	int rc;
 
 	for (;;) {
+		if (s->err)
+			return s->err;
 		if (s->done)
 			return 0;
 		if (s->started && s->pos < s->blk.n) {
@@ -415,9 +418,11 @@ static int bscan_next(struct bscan *s, size_t *i)
 			return 0;
 		}
 		if (rc)
-			return mdb_errno(rc);
-		if ((rc = bscan_load(s, &key, &val)) <= 0)
-			return rc;
+			return s->err = mdb_errno(rc);
+		if ((rc = bscan_load(s, &key, &val)) < 0)
+			return s->err = rc;
+		if (rc == 0)
+			return 0;
 	}
 }
 
