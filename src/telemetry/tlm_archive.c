@@ -1627,34 +1627,13 @@ static int store_merge(struct ingest *in, struct astro_tlm_meta *m, uint32_t msi
 	return rc;
 }
 
-/* The new samples of one MSID of the chunk, ord[i0..e), merged block by block. */
-static int store_run(struct ingest *in, size_t i0, size_t e)
+/* The new samples in in->nb (time-ascending), merged block by block. */
+static int store_slice(struct ingest *in, struct astro_tlm_meta *m, uint32_t msid)
 {
-	uint32_t msid = in->ord[i0].msid;
-	struct astro_tlm_meta *m = &in->metas[msid];
 	struct astro_tlm_block *nb = &in->nb;
 	struct bwrite *w = &in->w;
 	int rc = 0;
 
-	nb->n = 0;
-	for (size_t i = i0; i < e && !rc; i++) {
-		const struct order *o = &in->ord[i];
-		const struct astro_tlm_sample *s = &in->b.s[o->pos];
-		struct astro_tlm_val v = {.type = s->type};
-
-		if (i + 1 < e && o[1].t == o->t)
-			continue;	/* the later row of the file wins */
-		if (s->type == ASTRO_TLM_STATE) {
-			v.text = in->b.text + s->toff;
-			v.tlen = s->tlen;
-		} else if (s->type == ASTRO_TLM_INT) {
-			v.i = s->v.i;
-			v.f = (double)v.i;
-		} else {
-			v.f = s->v.f;
-		}
-		rc = astro_tlm_block_push(nb, s->t, &v, s->bad, (uint32_t)in->ingest_id);
-	}
 	for (size_t j = 0, k; j < nb->n && !rc; j = k) {
 		MDB_val key, val;
 		int64_t limit = INT64_MAX, bkey = 0;
@@ -1685,6 +1664,44 @@ static int store_run(struct ingest *in, size_t i0, size_t e)
 			return rc;
 		rc = bw_put(in->a, in->txn, w, m->id, &w->mrg, tail);
 		in->bb.scan.cached = 0;
+	}
+	return rc;
+}
+
+/*
+ * The new samples of one MSID of the chunk, ord[i0..e), a slice at a time,
+ * so the scratch stays a few blocks long however long the run.
+ */
+#define SLICE (4 * ASTRO_TLM_BLOCK_MAX)
+static int store_run(struct ingest *in, size_t i0, size_t e)
+{
+	uint32_t msid = in->ord[i0].msid;
+	struct astro_tlm_meta *m = &in->metas[msid];
+	struct astro_tlm_block *nb = &in->nb;
+	int rc = 0;
+
+	for (size_t i = i0; i < e && !rc;) {
+		nb->n = 0;
+		for (; i < e && nb->n < SLICE && !rc; i++) {
+			const struct order *o = &in->ord[i];
+			const struct astro_tlm_sample *s = &in->b.s[o->pos];
+			struct astro_tlm_val v = {.type = s->type};
+
+			if (i + 1 < e && o[1].t == o->t)
+				continue;	/* the later row of the file wins */
+			if (s->type == ASTRO_TLM_STATE) {
+				v.text = in->b.text + s->toff;
+				v.tlen = s->tlen;
+			} else if (s->type == ASTRO_TLM_INT) {
+				v.i = s->v.i;
+				v.f = (double)v.i;
+			} else {
+				v.f = s->v.f;
+			}
+			rc = astro_tlm_block_push(nb, s->t, &v, s->bad, (uint32_t)in->ingest_id);
+		}
+		if (!rc)
+			rc = store_slice(in, m, msid);
 	}
 	return rc;
 }
