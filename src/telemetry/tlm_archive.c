@@ -1089,6 +1089,14 @@ static int convert_v1(struct astro_tlm_archive *a, MDB_txn *txn, const char *dir
 		return (a->flags & ASTRO_TLM_RDONLY) ? 0 : info_put_u64(a, txn, "format", FORMAT);
 	if (mrc)
 		ERR(mdb_errno(mrc), "%s: %s", dir, mdb_strerror(mrc));
+	/* An older astrofs run on a converted archive makes an empty "samples";
+	 * had it stored samples there, they would overlap the blocks. */
+	MDB_stat ms;
+
+	if (info_u64(a, txn, "format") == FORMAT && !mdb_stat(txn, old, &ms) && ms.ms_entries)
+		ERR(-EPROTO, "%s: an older astrofs stored %zu samples in this archive after it was "
+		    "converted to blocks; they cannot be merged: restore the archive from before, or "
+		    "ingest into a fresh archive with this version", dir, ms.ms_entries);
 	if (a->flags & ASTRO_TLM_RDONLY)
 		ERR(-EPROTO, "%s: the archive is in the format of earlier astrofs versions (one record "
 		    "per sample); it is converted in place when opened for writing: run any "

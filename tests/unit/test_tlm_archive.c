@@ -737,6 +737,25 @@ static void to_format1(MDB_txn *txn, MDB_env *env)
 	astro_tlm_block_free(&b);
 }
 
+/* What an older astrofs does to a converted archive: opening it creates an empty "samples". */
+static void old_binary_opened(MDB_txn *txn, MDB_env *env)
+{
+	MDB_dbi samples;
+
+	assert_int_equal(mdb_dbi_open(txn, "samples", MDB_CREATE, &samples), 0);
+}
+
+/* ... and an ingest by it stores per-sample records there. */
+static void old_binary_ingested(MDB_txn *txn, MDB_env *env)
+{
+	MDB_dbi samples;
+	unsigned char key[12] = {0, 0, 0, 1, 0x80}, val[13] = {ASTRO_TLM_FLOAT, 1};
+	MDB_val k = {12, key}, v = {13, val};
+
+	assert_int_equal(mdb_dbi_open(txn, "samples", MDB_CREATE, &samples), 0);
+	assert_int_equal(mdb_put(txn, samples, &k, &v, 0), 0);
+}
+
 /* An archive of the per-sample format: refused read-only with what to do, converted read-write. */
 static void format1_archive_is_converted(void **state)
 {
@@ -751,6 +770,17 @@ static void format1_archive_is_converted(void **state)
 	assert_int_equal(astro_tlm_archive_open(f->dir, 0, &f->a, err, sizeof(err)), 0);
 	assert_model(f, md, INT64_MIN, INT64_MAX);
 	astro_tlm_archive_close(f->a);
+	assert_int_equal(astro_tlm_archive_open(f->dir, ASTRO_TLM_RDONLY, &f->a, err, sizeof(err)), 0);
+	assert_model(f, md, INT64_MIN, INT64_MAX);
+	astro_tlm_archive_close(f->a);
+	assert_int_equal(astro_tlm_archive_open(f->dir, 0, &f->a, err, sizeof(err)), 0);
+	/* an older astrofs that only opened it leaves nothing to convert */
+	edit_env(f, old_binary_opened, 1);
+	assert_model(f, md, INT64_MIN, INT64_MAX);
+	/* one that stored samples there: refused, never merged into overlapping blocks */
+	edit_env(f, old_binary_ingested, 0);
+	assert_int_equal(astro_tlm_archive_open(f->dir, 0, &f->a, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "older astrofs stored 1 samples"));
 	assert_int_equal(astro_tlm_archive_open(f->dir, ASTRO_TLM_RDONLY, &f->a, err, sizeof(err)), 0);
 	assert_model(f, md, INT64_MIN, INT64_MAX);
 	free(md);
