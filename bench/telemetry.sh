@@ -71,6 +71,9 @@ printf '  ingest              %.1f s = %.2f M samples/s (%.2fx the 1 M/s goal), 
 	"$ing_s" "$(calc "$ing_rate / 1000000")" "$(calc "$ing_rate / 1000000")" \
 	"$(($(cat "$B/ingest.rss") / 1024))" "$(du -sh "$B/arc" | cut -f1)" \
 	"$(goal '>= 1 M/s' "$(calc "$ing_rate >= 1000000")")"
+arc_b=$(stat -c %s "$B/arc/data.mdb")
+printf '  archive             %.1f bytes per sample (data.mdb %d MB)  %s\n' "$(calc "$arc_b / $N")" \
+	"$((arc_b / 1000000))" "$(goal '<= 10 B/sample' "$(calc "$arc_b <= 10 * $N")")"
 
 # ---- mount ----
 tlm_bench_mount tlmbench

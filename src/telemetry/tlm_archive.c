@@ -12,16 +12,27 @@
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include "core/astro.h"
+#include "core/log.h"
 #include "services/cache.h"
 #include "tlm_archive.h"
+#include "tlm_block.h"
 #include "tlm_fmt.h"
 #include "tlm_time.h"
 
 #define MAP_SIZE (1ULL << 38)	/* 256 GiB of address space; the file grows as used */
 
+/*
+ * Samples live in "blocks.v1": key (MSID id, time of the block's first
+ * sample), value a tlm_block (version byte first, CRC-checked).  Blocks of
+ * one MSID never overlap, so the block holding time t is the last one whose
+ * key is <= t.  A new block layout gets a new database name.
+ */
+#define BLOCKS_DB "blocks.v1"
+#define FORMAT 2	/* info "format": 1 = one record per sample (database "samples") */
+
 struct astro_tlm_archive {
 	MDB_env *env;
-	MDB_dbi meta, samples, ledger, s5, sd, info, days;
+	MDB_dbi meta, blocks, ledger, s5, sd, info, days;
 	unsigned flags;
 	astro_tlm_progress_fn progress;
 	void *progress_arg;
@@ -86,9 +97,6 @@ struct stat_num_rec {
 	double minf, maxf, midf, mean, std, p[ASTRO_TLM_NPCT];
 };
 
-#define SAMPLE_HDR 5	/* flags + ingest id */
-#define FLAG_BAD 0x4u
-
 /* LMDB codes as every astrofs environment maps them (cache.h). */
 static int mdb_errno(int rc)
 {
@@ -147,6 +155,9 @@ static uint32_t key_id(const MDB_val *k)
 
 /* ---- open/close ---- */
 
+static int convert_v1(struct astro_tlm_archive *a, MDB_txn *txn, const char *dir, char *err,
+		      size_t errlen);
+
 int astro_tlm_archive_open(const char *dir, unsigned flags,
 			   struct astro_tlm_archive **out, char *err,
 			   size_t errlen)
@@ -177,7 +188,6 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 	if ((rc = mdb_txn_begin(a->env, NULL, envf & MDB_RDONLY, &txn)))
 		ERR(mdb_errno(rc), "%s: %s", dir, mdb_strerror(rc));
 	if ((rc = mdb_dbi_open(txn, "meta", dbf, &a->meta)) ||
-	    (rc = mdb_dbi_open(txn, "samples", dbf, &a->samples)) ||
 	    (rc = mdb_dbi_open(txn, "ledger", dbf, &a->ledger)) ||
 	    (rc = mdb_dbi_open(txn, "s5", dbf, &a->s5)) ||
 	    (rc = mdb_dbi_open(txn, "sd", dbf, &a->sd)) ||
@@ -187,6 +197,19 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 
 		ERR(e, "%s: %s", dir, rc == MDB_NOTFOUND ? "not an archive (empty; run astrofs-ingest first)" : mdb_strerror(rc));
 	}
+	if ((rc = mdb_dbi_open(txn, BLOCKS_DB, dbf, &a->blocks)) == MDB_NOTFOUND) {
+		/* Read-only and no blocks: a format-1 archive (refused) or an empty one. */
+		if ((rc = convert_v1(a, txn, dir, err, errlen)))
+			goto out;
+		rc = MDB_NOTFOUND;
+	}
+	if (rc) {
+		int e = rc == MDB_NOTFOUND ? -ENOENT : mdb_errno(rc);
+
+		ERR(e, "%s: %s", dir, rc == MDB_NOTFOUND ? "not an archive (empty; run astrofs-ingest first)" : mdb_strerror(rc));
+	}
+	if (!(flags & ASTRO_TLM_RDONLY) && (rc = convert_v1(a, txn, dir, err, errlen)))
+		goto out;
 	if ((rc = mdb_txn_commit(txn))) {
 		txn = NULL;
 		ERR(mdb_errno(rc), "%s: %s", dir, mdb_strerror(rc));
@@ -252,32 +275,188 @@ static int load_badtimes(struct astro_tlm_archive *a, MDB_txn *txn,
 	return astro_tlm_parse_badtimes(text, len, bt, NULL, 0) ? -EIO : 0;
 }
 
-/* ---- sample values ---- */
+/* ---- sample blocks ---- */
 
-static void decode_sample(const MDB_val *v, struct astro_tlm_val *out, int *bad)
+
+/* The samples of one MSID in [t0, t1), a block at a time. */
+struct bscan {
+	MDB_cursor *c;
+	uint32_t id;
+	int64_t t0, t1;
+	struct astro_tlm_block blk;
+	size_t pos;
+	int started, done;
+	int err;		/* once a block failed: every later call fails the same */
+	int64_t key;		/* first time of the loaded block */
+	uint32_t key_id;	/* and its MSID */
+	int cached;		/* blk still holds that block (none written since) */
+};
+
+/* A damaged block: said once in the log with where it is, -EIO to the caller. */
+static int block_damaged(uint32_t id, int64_t key, const char *why)
+{
+	astro_err("telemetry archive: the block of MSID id %u at %lld is damaged and is not served: %s",
+		  id, (long long)key, why);
+	return -EIO;
+}
+
+static int block_decode(uint32_t id, int64_t key, const MDB_val *v, struct astro_tlm_block *b)
+{
+	char why[160];
+	int rc = astro_tlm_block_decode(v->mv_data, v->mv_size, b, why, sizeof(why));
+
+	if (rc == -EIO)
+		return block_damaged(id, key, why);
+	return rc;
+}
+
+/* Load the block under the cursor if it is id's and starts before t1: 1, 0 at the end. */
+static int bscan_load(struct bscan *s, const MDB_val *key, const MDB_val *val)
+{
+	int64_t k;
+	int rc;
+
+	if (key->mv_size != 12 || key_id(key) != s->id || (k = key_x(key)) >= s->t1) {
+		s->done = 1;
+		return 0;
+	}
+	if (!(s->cached && s->key == k && s->key_id == s->id && s->blk.n) &&
+	    (rc = block_decode(s->id, k, val, &s->blk))) {
+		s->cached = 0;
+		return rc;
+	}
+	s->key = k;
+	s->key_id = s->id;
+	s->cached = 1;
+	s->pos = 0;
+	while (s->pos < s->blk.n && s->blk.t[s->pos] < s->t0)
+		s->pos++;
+	return 1;
+}
+
+/*
+ * Position c on the block of id that holds time t: the last one starting at
+ * or before t, else the first after it.  MDB_NOTFOUND when id has none.
+ */
+static int seek_block(MDB_cursor *c, uint32_t id, int64_t t, MDB_val *key, MDB_val *val)
+{
+	unsigned char k[12];
+	int rc, prc;
+
+	mkkey(k, id, t);
+	key->mv_size = 12;
+	key->mv_data = k;
+	rc = mdb_cursor_get(c, key, val, MDB_SET_RANGE);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && key_id(key) == id && key_x(key) == t)
+		return 0;
+	prc = mdb_cursor_get(c, key, val, rc == 0 ? MDB_PREV : MDB_LAST);
+	if (prc == 0 && key->mv_size == 12 && key_id(key) == id)
+		return 0;
+	if (rc)
+		return MDB_NOTFOUND;
+	mkkey(k, id, t);
+	key->mv_size = 12;
+	key->mv_data = k;
+	if ((rc = mdb_cursor_get(c, key, val, MDB_SET_RANGE)))
+		return rc;
+	return key->mv_size == 12 && key_id(key) == id ? 0 : MDB_NOTFOUND;
+}
+
+static int bscan_open(struct bscan *s, MDB_txn *txn, MDB_dbi dbi, uint32_t id, int64_t t0,
+		      int64_t t1)
+{
+	int rc = 0;
+
+	if (!s->c && (rc = mdb_errno(mdb_cursor_open(txn, dbi, &s->c))))
+		s->c = NULL;
+	s->id = id;
+	s->t0 = t0;
+	s->t1 = t1;
+	s->started = s->done = s->err = 0;
+	s->pos = s->blk.n;
+	return rc;
+}
+
+static void bscan_close(struct bscan *s)
+{
+	if (s->c)
+		mdb_cursor_close(s->c);
+	s->c = NULL;
+	astro_tlm_block_free(&s->blk);
+	s->cached = 0;
+}
+
+/* 1 = sample i of s->blk (s->pos - 1 after the call), 0 = end, -errno. */
+static int bscan_next(struct bscan *s, size_t *i)
+{
+	MDB_val key, val;
+	int rc;
+
+	for (;;) {
+		if (s->err)
+			return s->err;
+		if (s->done)
+			return 0;
+		if (s->started && s->pos < s->blk.n) {
+			if (s->blk.t[s->pos] >= s->t1) {
+				s->done = 1;
+				return 0;
+			}
+			*i = s->pos++;
+			return 1;
+		}
+		if (!s->started) {
+			s->started = 1;
+			rc = seek_block(s->c, s->id, s->t0, &key, &val);
+		} else {
+			rc = mdb_cursor_get(s->c, &key, &val, MDB_NEXT);
+		}
+		if (rc == MDB_NOTFOUND) {
+			s->done = 1;
+			return 0;
+		}
+		if (rc)
+			return s->err = mdb_errno(rc);
+		if ((rc = bscan_load(s, &key, &val)) < 0)
+			return s->err = rc;
+		if (rc == 0)
+			return 0;
+	}
+}
+
+/* ---- the old format: one record per sample (read only, to convert) ---- */
+
+#define SAMPLE_HDR 5	/* flags + ingest id */
+#define FLAG_BAD 0x4u
+
+static int decode_v1_sample(const MDB_val *v, struct astro_tlm_val *out, int *bad, uint32_t *iid)
 {
 	const unsigned char *p = v->mv_data;
 
 	memset(out, 0, sizeof(*out));
+	if (v->mv_size < SAMPLE_HDR)
+		return -EIO;
 	out->type = p[0] & 3u;
 	*bad = !!(p[0] & FLAG_BAD);
+	memcpy(iid, p + 1, 4);
 	if (out->type == ASTRO_TLM_STATE) {
 		out->text = (const char *)p + SAMPLE_HDR;
 		out->tlen = (uint32_t)(v->mv_size - SAMPLE_HDR);
-	} else if (out->type == ASTRO_TLM_INT) {
-		memcpy(&out->i, p + SAMPLE_HDR, 8);
-		out->f = (double)out->i;
+	} else if (out->type == ASTRO_TLM_INT || out->type == ASTRO_TLM_FLOAT) {
+		if (v->mv_size != SAMPLE_HDR + 8)
+			return -EIO;
+		if (out->type == ASTRO_TLM_INT) {
+			memcpy(&out->i, p + SAMPLE_HDR, 8);
+			out->f = (double)out->i;
+		} else {
+			memcpy(&out->f, p + SAMPLE_HDR, 8);
+		}
 	} else {
-		memcpy(&out->f, p + SAMPLE_HDR, 8);
+		return -EIO;
 	}
-}
-
-static uint32_t sample_ingest(const MDB_val *v)
-{
-	uint32_t id;
-
-	memcpy(&id, (const unsigned char *)v->mv_data + 1, 4);
-	return id;
+	return 0;
 }
 
 /* ---- stats records ---- */
@@ -422,7 +601,15 @@ struct binbuf {
 	int64_t *t;
 	struct astro_tlm_val *v;
 	size_t n, cap;
+	struct bscan scan;	/* its last block stays decoded for the next bin */
 };
+
+static void binbuf_free(struct binbuf *b)
+{
+	free(b->t);
+	free(b->v);
+	bscan_close(&b->scan);
+}
 
 static int binbuf_add(struct binbuf *b, int64_t t, const struct astro_tlm_val *v)
 {
@@ -452,33 +639,21 @@ static int binbuf_add(struct binbuf *b, int64_t t, const struct astro_tlm_val *v
 static int scan_good(struct astro_tlm_archive *a, MDB_txn *txn,
 		     const struct astro_tlm_meta *m,
 		     const struct astro_tlm_badtimes *bt, int64_t t0, int64_t t1,
+		     struct bscan *s,
 		     int (*fn)(void *arg, int64_t t, struct astro_tlm_val *v), void *arg)
 {
-	unsigned char k[12];
-	MDB_val key = {12, k}, val;
-	MDB_cursor *c = NULL;
-	int rc = 0, mrc;
+	size_t i;
+	int rc;
 
-	if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
+	if ((rc = bscan_open(s, txn, a->blocks, m->id, t0, t1)))
 		return rc;
-	mkkey(k, m->id, t0);
-	for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
-	     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-		struct astro_tlm_val v;
-		int bad;
-		int64_t t;
-
-		if (key.mv_size != 12 || key_id(&key) != m->id || (t = key_x(&key)) >= t1)
-			break;
-		decode_sample(&val, &v, &bad);
-		if (bad || astro_tlm_parse_badtimes_match(bt, m->name, t))
+	while ((rc = bscan_next(s, &i)) == 1) {
+		if (s->blk.bad[i] || astro_tlm_parse_badtimes_match(bt, m->name, s->blk.t[i]))
 			continue;
-		rc = fn(arg, t, &v);
+		if ((rc = fn(arg, s->blk.t[i], &s->blk.v[i])))
+			break;
 	}
-	mdb_cursor_close(c);
-	if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
-		rc = mdb_errno(mrc);
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 struct bin_arg {
@@ -510,7 +685,7 @@ static int recompute_bin(struct astro_tlm_archive *a, MDB_txn *txn,
 	int rc, mrc;
 
 	bb->n = 0;
-	if ((rc = scan_good(a, txn, m, bt, index * dt, index * dt + dt, bin_add, &ba)))
+	if ((rc = scan_good(a, txn, m, bt, index * dt, index * dt + dt, &bb->scan, bin_add, &ba)))
 		return rc;
 	mkkey(k, m->id, index);
 	if (bb->n == 0) {
@@ -543,7 +718,7 @@ static int day_add(void *arg, int64_t t, struct astro_tlm_val *v)
  */
 static int recompute_day(struct astro_tlm_archive *a, MDB_txn *txn,
 			 const struct astro_tlm_meta *m,
-			 const struct astro_tlm_badtimes *bt, int64_t day)
+			 const struct astro_tlm_badtimes *bt, int64_t day, struct binbuf *bb)
 {
 	int64_t t0, t1;
 	unsigned char k[12];
@@ -555,7 +730,7 @@ static int recompute_day(struct astro_tlm_archive *a, MDB_txn *txn,
 		return 0;	/* outside 1972..9999: no day files there */
 	if (astro_tlm_time_day_start(day + 1, &t1))
 		t1 = INT64_MAX;
-	if ((rc = scan_good(a, txn, m, bt, t0, t1, day_add, &dr)))
+	if ((rc = scan_good(a, txn, m, bt, t0, t1, &bb->scan, day_add, &dr)))
 		return rc;
 	mkkey(k, m->id, day);
 	if (dr.rows == 0) {
@@ -586,7 +761,7 @@ static int recompute_span(struct astro_tlm_archive *a, MDB_txn *txn,
 
 	if (!rc && astro_tlm_time_utc_day(t0, &d0) == 0 && astro_tlm_time_utc_day(t1, &d1) == 0)
 		for (int64_t d = d0; d <= d1 && !rc; d++)
-			rc = recompute_day(a, txn, m, bt, d);
+			rc = recompute_day(a, txn, m, bt, d, bb);
 	return rc;
 }
 
@@ -698,44 +873,161 @@ static void sha256_hex(const char *buf, size_t len, unsigned char raw[32], char 
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* ---- rewriting blocks inside a write transaction ---- */
+
+struct bwrite {
+	MDB_cursor *c;			/* on blocks, within the write transaction */
+	struct astro_tlm_block old, mrg;
+	unsigned char *raw, *enc;	/* the old block's bytes copied out; an encoded block */
+	size_t rawcap, enccap;
+};
+
+static int bw_cursor(struct astro_tlm_archive *a, MDB_txn *txn, struct bwrite *w)
+{
+	int rc = 0;
+
+	if (!w->c && (rc = mdb_errno(mdb_cursor_open(txn, a->blocks, &w->c))))
+		w->c = NULL;
+	return rc;
+}
+
+/* Before the transaction ends: a write transaction's cursors die with it. */
+static void bw_end(struct bwrite *w)
+{
+	if (w->c)
+		mdb_cursor_close(w->c);
+	w->c = NULL;
+}
+
+static void bw_free(struct bwrite *w)
+{
+	bw_end(w);
+	astro_tlm_block_free(&w->old);
+	astro_tlm_block_free(&w->mrg);
+	free(w->raw);
+	free(w->enc);
+}
+
+/*
+ * Decode a stored block into w->old from a private copy: the page it sits
+ * on changes under the puts that follow, and state texts point into it.
+ */
+static int bw_load(struct bwrite *w, uint32_t id, int64_t key, const MDB_val *val)
+{
+	if (val->mv_size > w->rawcap) {
+		unsigned char *q = realloc(w->raw, val->mv_size);
+
+		if (!q)
+			return -ENOMEM;
+		w->raw = q;
+		w->rawcap = val->mv_size;
+	}
+	memcpy(w->raw, val->mv_data, val->mv_size);
+	MDB_val copy = {val->mv_size, w->raw};
+
+	return block_decode(id, key, &copy, &w->old);
+}
+
+/*
+ * Store b's samples as blocks of id: packed full from the front for the
+ * MSID's last block (appends fill it), evenly otherwise (room both sides).
+ */
+static int bw_put(struct astro_tlm_archive *a, MDB_txn *txn, struct bwrite *w, uint32_t id,
+		  const struct astro_tlm_block *b, int tail)
+{
+	size_t nb = (b->n + ASTRO_TLM_BLOCK_MAX - 1) / ASTRO_TLM_BLOCK_MAX, from = 0;
+	unsigned char k[12];
+
+	for (size_t j = 0; j < nb; j++) {
+		size_t cnt = tail ? (b->n - from < ASTRO_TLM_BLOCK_MAX ? b->n - from : ASTRO_TLM_BLOCK_MAX)
+				  : b->n / nb + (j < b->n % nb);
+		long len = astro_tlm_block_encode(b, from, cnt, &w->enc, &w->enccap);
+		MDB_val key = {12, k}, val;
+		int rc;
+
+		if (len < 0)
+			return (int)len;
+		val.mv_size = (size_t)len;
+		val.mv_data = w->enc;
+		mkkey(k, id, b->t[from]);
+		if ((rc = mdb_errno(mdb_put(txn, a->blocks, &key, &val, 0))))
+			return rc;
+		from += cnt;
+	}
+	return 0;
+}
+
+static int bw_del(struct astro_tlm_archive *a, MDB_txn *txn, uint32_t id, int64_t x)
+{
+	unsigned char k[12];
+	MDB_val key = {12, k};
+
+	mkkey(k, id, x);
+	return mdb_errno(mdb_del(txn, a->blocks, &key, NULL));
+}
+
 /* Remove the samples an earlier version of a file stored (REPLACE). */
 static int remove_old_file(struct astro_tlm_archive *a, MDB_txn *txn,
 			   const struct ledger_rec *old, const uint32_t *ids,
 			   const struct astro_tlm_badtimes *bt, const struct stamp *when,
-			   struct binbuf *bb)
+			   struct binbuf *bb, struct bwrite *w)
 {
-	int rc = 0;
+	int64_t *keys = NULL;
+	size_t nk = 0, kcap = 0;
+	int rc;
 
+	if ((rc = bw_cursor(a, txn, w)))
+		return rc;
 	for (uint32_t j = 0; j < old->nmsid && !rc; j++) {
 		struct astro_tlm_meta m;
-		MDB_cursor *c;
-		unsigned char k[12];
-		MDB_val key = {12, k}, val;
-		int mrc;
+		MDB_val key, val;
 		uint64_t removed = 0;
+		int mrc;
 
 		if (meta_by_id(a, txn, ids[j], &m))
 			continue;
-		if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
-			break;
-		mkkey(k, m.id, old->first);
-		/* After mdb_cursor_del the cursor already rests on the next item,
-		 * and LMDB's MDB_NEXT then returns that item without moving. */
-		for (mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE); mrc == 0;
-		     mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT)) {
-			if (key_id(&key) != m.id || key_x(&key) > old->last)
-				break;
-			if (sample_ingest(&val) != (uint32_t)old->ingest_id)
-				continue;
-			if ((mrc = mdb_cursor_del(c, 0)))
-				break;
-			removed++;
+		/* The blocks first, then each rewritten: a rewrite moves the cursor. */
+		nk = 0;
+		for (mrc = seek_block(w->c, m.id, old->first, &key, &val);
+		     mrc == 0 && key.mv_size == 12 && key_id(&key) == m.id && key_x(&key) <= old->last;
+		     mrc = mdb_cursor_get(w->c, &key, &val, MDB_NEXT)) {
+			if (nk == kcap) {
+				void *q = realloc(keys, (kcap = kcap ? kcap * 2 : 64) * sizeof(*keys));
+
+				if (!q) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				keys = q;
+			}
+			keys[nk++] = key_x(&key);
 		}
-		mdb_cursor_close(c);
 		if (mrc != 0 && mrc != MDB_NOTFOUND) {
 			rc = mdb_errno(mrc);
 			break;
 		}
+		for (size_t i = 0; i < nk && !rc; i++) {
+			unsigned char k[12];
+			MDB_val kv = {12, k};
+
+			mkkey(k, m.id, keys[i]);
+			if ((rc = mdb_errno(mdb_get(txn, a->blocks, &kv, &val))) ||
+			    (rc = bw_load(w, m.id, keys[i], &val)))
+				break;
+			w->mrg.n = 0;
+			for (size_t s = 0; s < w->old.n && !rc; s++)
+				if (w->old.iid[s] != (uint32_t)old->ingest_id)
+					rc = astro_tlm_block_push(&w->mrg, w->old.t[s], &w->old.v[s],
+								  w->old.bad[s], w->old.iid[s]);
+			if (rc || w->mrg.n == w->old.n)
+				continue;
+			removed += w->old.n - w->mrg.n;
+			if (!(rc = bw_del(a, txn, m.id, keys[i])) && w->mrg.n)
+				rc = bw_put(a, txn, w, m.id, &w->mrg, 1);
+			bb->scan.cached = 0;
+		}
+		if (rc)
+			break;
 		m.samples -= removed < m.samples ? removed : m.samples;
 		m.mtime = when->now;
 		m.gen = when->gen;
@@ -743,33 +1035,108 @@ static int remove_old_file(struct astro_tlm_archive *a, MDB_txn *txn,
 			break;
 		rc = recompute_span(a, txn, &m, bt, old->first, old->last, bb);
 	}
+out:
+	free(keys);
 	return rc;
 }
 
 /* First/last stored sample of an MSID (after removals). */
-static int refresh_span(struct astro_tlm_archive *a, MDB_txn *txn, struct astro_tlm_meta *m)
+static int refresh_span(struct astro_tlm_archive *a, MDB_txn *txn, struct astro_tlm_meta *m,
+			struct bwrite *w)
 {
-	MDB_cursor *c;
-	unsigned char k[12];
-	MDB_val key = {12, k}, val;
+	MDB_val key, val;
 	int rc;
 
-	if ((rc = mdb_errno(mdb_cursor_open(txn, a->samples, &c))))
-		return rc;
 	m->first = INT64_MAX;
 	m->last = INT64_MIN;
-	mkkey(k, m->id, INT64_MIN);
-	if (mdb_cursor_get(c, &key, &val, MDB_SET_RANGE) == 0 && key_id(&key) == m->id)
-		m->first = key_x(&key);
-	mkkey(k, m->id + 1, INT64_MIN);
-	key.mv_data = k;
-	key.mv_size = 12;
-	rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-	rc = rc == 0 ? mdb_cursor_get(c, &key, &val, MDB_PREV) : mdb_cursor_get(c, &key, &val, MDB_LAST);
-	if (rc == 0 && key_id(&key) == m->id)
-		m->last = key_x(&key);
-	mdb_cursor_close(c);
+	if ((rc = bw_cursor(a, txn, w)))
+		return rc;
+	rc = seek_block(w->c, m->id, INT64_MIN, &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return mdb_errno(rc);
+	m->first = key_x(&key);
+	if ((rc = seek_block(w->c, m->id, INT64_MAX, &key, &val)))
+		return mdb_errno(rc);
+	if ((rc = block_decode(m->id, key_x(&key), &val, &w->old)))
+		return rc;
+	m->last = w->old.t[w->old.n - 1];
 	return 0;
+}
+
+/* ---- converting a format-1 archive ---- */
+
+/*
+ * An archive written before blocks (one record per sample in "samples") is
+ * converted in place, in the transaction that opens it, so a crash leaves
+ * it as it was: users expect an upgrade to keep serving their archive, not
+ * a manual step.  A read-only open cannot write, so it refuses and says
+ * what converts it.
+ */
+static int convert_v1(struct astro_tlm_archive *a, MDB_txn *txn, const char *dir, char *err,
+		      size_t errlen)
+{
+	MDB_dbi old;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	struct bwrite w = {0};
+	uint32_t id = 0;
+	uint64_t n = 0;
+	int rc, mrc;
+
+	if ((mrc = mdb_dbi_open(txn, "samples", 0, &old)) == MDB_NOTFOUND)
+		return (a->flags & ASTRO_TLM_RDONLY) ? 0 : info_put_u64(a, txn, "format", FORMAT);
+	if (mrc)
+		ERR(mdb_errno(mrc), "%s: %s", dir, mdb_strerror(mrc));
+	/* An older astrofs run on a converted archive makes an empty "samples";
+	 * had it stored samples there, they would overlap the blocks. */
+	MDB_stat ms;
+
+	if (info_u64(a, txn, "format") == FORMAT && !mdb_stat(txn, old, &ms) && ms.ms_entries)
+		ERR(-EPROTO, "%s: an older astrofs stored %zu samples in this archive after it was "
+		    "converted to blocks; they cannot be merged: restore the archive from before, or "
+		    "ingest into a fresh archive with this version", dir, ms.ms_entries);
+	if (a->flags & ASTRO_TLM_RDONLY)
+		ERR(-EPROTO, "%s: the archive is in the format of earlier astrofs versions (one record "
+		    "per sample); it is converted in place when opened for writing: run any "
+		    "astrofs-ingest on it, or mount it with astrofs once", dir);
+	astro_notice("telemetry archive %s: converting to sample blocks (once)", dir);
+	if ((rc = mdb_errno(mdb_cursor_open(txn, old, &c))))
+		ERR(rc, "%s: %s", dir, strerror(-rc));
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+	     mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct astro_tlm_val val;
+		uint32_t iid;
+		int bad;
+
+		if (k.mv_size != 12 || decode_v1_sample(&v, &val, &bad, &iid))
+			ERR(-EIO, "%s: converting: damaged sample record", dir);
+		if (w.mrg.n && (key_id(&k) != id || w.mrg.n == ASTRO_TLM_BLOCK_MAX)) {
+			if ((rc = bw_put(a, txn, &w, id, &w.mrg, 1)))
+				ERR(rc, "%s: converting: %s", dir, strerror(-rc));
+			w.mrg.n = 0;
+		}
+		id = key_id(&k);
+		if ((rc = astro_tlm_block_push(&w.mrg, key_x(&k), &val, bad, iid)))
+			ERR(rc, "%s: converting: %s", dir, strerror(-rc));
+		n++;
+	}
+	if (mrc != MDB_NOTFOUND)
+		ERR(mdb_errno(mrc), "%s: converting: %s", dir, mdb_strerror(mrc));
+	if (w.mrg.n && (rc = bw_put(a, txn, &w, id, &w.mrg, 1)))
+		ERR(rc, "%s: converting: %s", dir, strerror(-rc));
+	mdb_cursor_close(c);
+	c = NULL;
+	if ((rc = mdb_errno(mdb_drop(txn, old, 1))) ||
+	    (rc = info_put_u64(a, txn, "format", FORMAT)))
+		ERR(rc, "%s: converting: %s", dir, strerror(-rc));
+	astro_notice("telemetry archive %s: %llu samples converted", dir, (unsigned long long)n);
+out:
+	if (c)
+		mdb_cursor_close(c);
+	bw_free(&w);
+	return rc;
 }
 
 /*
@@ -959,12 +1326,11 @@ struct ingest {
 	uint8_t *ftype;			/* each MSID's type in the file when prepared */
 	size_t nready, metas_cap;	/* MSIDs [0, nready) have their meta */
 	MDB_txn *txn;			/* the one write transaction; NULL once ended */
-	MDB_cursor *cur;		/* on samples, within txn */
 	struct astro_tlm_badtimes bt;	/* the stored table, for the stats */
 	struct stamp when;
 	uint64_t ingest_id;
-	unsigned char *vbuf;		/* one sample's stored value */
-	size_t vcap;
+	struct astro_tlm_block nb;	/* one MSID's new samples of the chunk */
+	struct bwrite w;		/* blocks being rewritten */
 	struct binbuf bb;		/* one stats bin's samples */
 	struct binrefs touched[3];	/* 5-minute bins, daily bins, UTC days */
 	struct ledger_rec *lr;
@@ -973,9 +1339,8 @@ struct ingest {
 /* Everything of the write pass, so it can begin again (after a type change). */
 static void ingest_reset(struct ingest *in)
 {
-	if (in->cur)
-		mdb_cursor_close(in->cur);
-	in->cur = NULL;
+	bw_end(&in->w);
+	bscan_close(&in->bb.scan);
 	if (in->txn)
 		mdb_txn_abort(in->txn);
 	in->txn = NULL;
@@ -996,9 +1361,9 @@ static void ingest_cleanup(struct ingest *in)
 	free(in->metas);
 	free(in->ftype);
 	free(in->lr);
-	free(in->vbuf);
-	free(in->bb.t);
-	free(in->bb.v);
+	astro_tlm_block_free(&in->nb);
+	bw_free(&in->w);
+	binbuf_free(&in->bb);
 	for (int i = 0; i < 3; i++)
 		free(in->touched[i].v);
 }
@@ -1057,12 +1422,12 @@ static int ingest_ledger(struct ingest *in, char *err, size_t errlen)
 	if (!(ids = malloc(old.nmsid * sizeof(uint32_t) + 1)))
 		ERR(-ENOMEM, "out of memory");
 	memcpy(ids, (const unsigned char *)v.mv_data + sizeof(old), old.nmsid * sizeof(uint32_t));
-	rc = remove_old_file(in->a, in->txn, &old, ids, &in->bt, &in->when, &in->bb);
+	rc = remove_old_file(in->a, in->txn, &old, ids, &in->bt, &in->when, &in->bb, &in->w);
 	for (uint32_t j = 0; j < old.nmsid && !rc; j++) {
 		struct astro_tlm_meta m;
 
 		if (meta_by_id(in->a, in->txn, ids[j], &m) == 0 &&
-		    (rc = refresh_span(in->a, in->txn, &m)) == 0)
+		    (rc = refresh_span(in->a, in->txn, &m, &in->w)) == 0)
 			rc = put_meta(in->a, in->txn, &m);
 	}
 	if (rc)
@@ -1081,10 +1446,6 @@ static int ingest_open(struct ingest *in, char *err, size_t errlen)
 	in->ingest_id = info_u64(in->a, in->txn, "next_ingest") + 1;
 	if ((rc = info_put_u64(in->a, in->txn, "next_ingest", in->ingest_id)))
 		ERR(rc, "archive: %s", strerror(-rc));
-	if ((rc = mdb_errno(mdb_cursor_open(in->txn, in->a->samples, &in->cur)))) {
-		in->cur = NULL;
-		ERR(rc, "archive: %s", strerror(-rc));
-	}
 	in->res->first = INT64_MAX;
 	in->res->last = INT64_MIN;
 out:
@@ -1205,29 +1566,6 @@ static int ingest_sort(struct ingest *in)
 	return 0;
 }
 
-/* One sample's stored value (flags, ingest id, payload) in in->vbuf. */
-static int ingest_value(struct ingest *in, const struct astro_tlm_sample *s, size_t *need)
-{
-	uint32_t iid = (uint32_t)in->ingest_id;
-
-	*need = SAMPLE_HDR + (s->type == ASTRO_TLM_STATE ? s->tlen : 8);
-	if (*need > in->vcap) {
-		unsigned char *nb = realloc(in->vbuf, *need);
-
-		if (!nb)
-			return -ENOMEM;
-		in->vbuf = nb;
-		in->vcap = *need;
-	}
-	in->vbuf[0] = (unsigned char)(s->type | (s->bad ? FLAG_BAD : 0));
-	memcpy(in->vbuf + 1, &iid, 4);
-	if (s->type == ASTRO_TLM_STATE)
-		memcpy(in->vbuf + SAMPLE_HDR, in->b.text + s->toff, s->tlen);
-	else
-		memcpy(in->vbuf + SAMPLE_HDR, &s->v, 8);
-	return 0;
-}
-
 /* The bins and the day a stored sample falls in, for the statistics at the end. */
 static int ingest_touch(struct ingest *in, uint32_t msid, int64_t t)
 {
@@ -1242,6 +1580,140 @@ static int ingest_touch(struct ingest *in, uint32_t msid, int64_t t)
 	return binrefs_add(&in->touched[2], msid, d);
 }
 
+/* What one new sample does to the counts: the old per-sample rules. */
+static int store_account(struct ingest *in, struct astro_tlm_meta *m, uint32_t msid, int64_t t,
+			 int existed, int again)
+{
+	struct astro_tlm_ingest_result *res = in->res;
+
+	if (!existed)
+		m->samples++;
+	if (t < m->first)
+		m->first = t;
+	if (t > m->last)
+		m->last = t;
+	if (t < res->first)
+		res->first = t;
+	if (t > res->last)
+		res->last = t;
+	if (!again)
+		res->rows++;
+	return ingest_touch(in, msid, t);
+}
+
+/*
+ * Merge the new samples nb[j..k) into the block of w->old (empty when the
+ * MSID has none yet) into w->mrg.  Equal times: the new sample wins; it
+ * counts as a row unless the old one came from this same ingest (a time
+ * repeated across chunks of the file).
+ */
+static int store_merge(struct ingest *in, struct astro_tlm_meta *m, uint32_t msid, size_t j,
+		       size_t k)
+{
+	struct bwrite *w = &in->w;
+	const struct astro_tlm_block *o = &w->old, *nb = &in->nb;
+	size_t a = 0, b = j;
+	int rc = 0;
+
+	w->mrg.n = 0;
+	if (astro_tlm_block_reserve(&w->mrg, o->n + (k - j)))
+		return -ENOMEM;
+	while (!rc && (a < o->n || b < k)) {
+		if (b == k || (a < o->n && o->t[a] < nb->t[b])) {
+			rc = astro_tlm_block_push(&w->mrg, o->t[a], &o->v[a], o->bad[a], o->iid[a]);
+			a++;
+			continue;
+		}
+		int existed = a < o->n && o->t[a] == nb->t[b];
+		int again = existed && o->iid[a] == (uint32_t)in->ingest_id;
+
+		a += existed;
+		if (!(rc = astro_tlm_block_push(&w->mrg, nb->t[b], &nb->v[b], nb->bad[b], nb->iid[b])))
+			rc = store_account(in, m, msid, nb->t[b], existed, again);
+		b++;
+	}
+	return rc;
+}
+
+/* The new samples in in->nb (time-ascending), merged block by block. */
+static int store_slice(struct ingest *in, struct astro_tlm_meta *m, uint32_t msid)
+{
+	struct astro_tlm_block *nb = &in->nb;
+	struct bwrite *w = &in->w;
+	int rc = 0;
+
+	for (size_t j = 0, k; j < nb->n && !rc; j = k) {
+		MDB_val key, val;
+		int64_t limit = INT64_MAX, bkey = 0;
+		int have, tail = 1, mrc;
+
+		/* The block the first new sample falls in covers [its key, the next block's key). */
+		mrc = seek_block(w->c, m->id, nb->t[j], &key, &val);
+		if (mrc && mrc != MDB_NOTFOUND)
+			return mdb_errno(mrc);
+		w->old.n = 0;
+		if ((have = mrc == 0)) {
+			bkey = key_x(&key);
+			if ((rc = bw_load(w, m->id, bkey, &val)))
+				return rc;
+			mrc = mdb_cursor_get(w->c, &key, &val, MDB_NEXT);
+			if (mrc == 0 && key.mv_size == 12 && key_id(&key) == m->id) {
+				limit = key_x(&key);
+				tail = 0;
+			} else if (mrc && mrc != MDB_NOTFOUND) {
+				return mdb_errno(mrc);
+			}
+		}
+		for (k = j; k < nb->n && nb->t[k] < limit; k++)
+			;
+		if ((rc = store_merge(in, m, msid, j, k)))
+			return rc;
+		if (have && (rc = bw_del(in->a, in->txn, m->id, bkey)))
+			return rc;
+		rc = bw_put(in->a, in->txn, w, m->id, &w->mrg, tail);
+		in->bb.scan.cached = 0;
+	}
+	return rc;
+}
+
+/*
+ * The new samples of one MSID of the chunk, ord[i0..e), a slice at a time,
+ * so the scratch stays a few blocks long however long the run.
+ */
+#define SLICE (4 * ASTRO_TLM_BLOCK_MAX)
+static int store_run(struct ingest *in, size_t i0, size_t e)
+{
+	uint32_t msid = in->ord[i0].msid;
+	struct astro_tlm_meta *m = &in->metas[msid];
+	struct astro_tlm_block *nb = &in->nb;
+	int rc = 0;
+
+	for (size_t i = i0; i < e && !rc;) {
+		nb->n = 0;
+		for (; i < e && nb->n < SLICE && !rc; i++) {
+			const struct order *o = &in->ord[i];
+			const struct astro_tlm_sample *s = &in->b.s[o->pos];
+			struct astro_tlm_val v = {.type = s->type};
+
+			if (i + 1 < e && o[1].t == o->t)
+				continue;	/* the later row of the file wins */
+			if (s->type == ASTRO_TLM_STATE) {
+				v.text = in->b.text + s->toff;
+				v.tlen = s->tlen;
+			} else if (s->type == ASTRO_TLM_INT) {
+				v.i = s->v.i;
+				v.f = (double)v.i;
+			} else {
+				v.f = s->v.f;
+			}
+			rc = astro_tlm_block_push(nb, s->t, &v, s->bad, (uint32_t)in->ingest_id);
+		}
+		if (!rc)
+			rc = store_slice(in, m, msid);
+	}
+	return rc;
+}
+
 /*
  * The chunk's samples in (MSID, time) order.  A repeated time inside the
  * file: the later row wins and counts once (within the chunk by the order,
@@ -1249,52 +1721,16 @@ static int ingest_touch(struct ingest *in, uint32_t msid, int64_t t)
  */
 static int ingest_store(struct ingest *in, char *err, size_t errlen)
 {
-	struct astro_tlm_ingest_result *res = in->res;
-	unsigned char key[12];
-	int rc;
+	int rc = 0;
 
-	for (size_t i = 0; i < in->b.n; i++) {
-		const struct order *o = &in->ord[i];
-		const struct astro_tlm_sample *s = &in->b.s[o->pos];
-		struct astro_tlm_meta *m = &in->metas[s->msid];
-		MDB_val kv = {12, key}, vv;
-		size_t need;
-		int again = 0;
-
-		if (i + 1 < in->b.n && o[1].msid == o->msid && o[1].t == o->t)
-			continue;
-		if (ingest_value(in, s, &need))
-			ERR(-ENOMEM, "out of memory");
-		vv.mv_size = need;
-		vv.mv_data = in->vbuf;
-		mkkey(key, m->id, s->t);
-		rc = mdb_cursor_put(in->cur, &kv, &vv, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST) {
-			again = vv.mv_size >= SAMPLE_HDR && sample_ingest(&vv) == (uint32_t)in->ingest_id;
-			kv.mv_size = 12;
-			kv.mv_data = key;
-			vv.mv_size = need;
-			vv.mv_data = in->vbuf;
-			rc = mdb_cursor_put(in->cur, &kv, &vv, 0);
-		} else if (rc == 0) {
-			m->samples++;
-		}
-		if (rc)
-			ERR(mdb_errno(rc), "archive: storing samples: %s", mdb_strerror(rc));
-		if (s->t < m->first)
-			m->first = s->t;
-		if (s->t > m->last)
-			m->last = s->t;
-		if (s->t < res->first)
-			res->first = s->t;
-		if (s->t > res->last)
-			res->last = s->t;
-		if (!again)
-			res->rows++;
-		if ((rc = ingest_touch(in, o->msid, s->t)))
-			ERR(rc, "out of memory");
+	if ((rc = bw_cursor(in->a, in->txn, &in->w)))
+		ERR(rc, "archive: %s", strerror(-rc));
+	for (size_t i = 0, e; i < in->b.n; i = e) {
+		for (e = i + 1; e < in->b.n && in->ord[e].msid == in->ord[i].msid; e++)
+			;
+		if ((rc = store_run(in, i, e)))
+			ERR(rc, "archive: storing samples: %s", strerror(-rc));
 	}
-	rc = 0;
 out:
 	return rc;
 }
@@ -1476,7 +1912,7 @@ static int ingest_stats(struct ingest *in, char *err, size_t errlen)
 			if (k < 2)
 				rc = recompute_bin(in->a, in->txn, m, &in->bt, k, r->v[i].idx, &in->bb);
 			else
-				rc = recompute_day(in->a, in->txn, m, &in->bt, r->v[i].idx);
+				rc = recompute_day(in->a, in->txn, m, &in->bt, r->v[i].idx, &in->bb);
 			if (rc)
 				ERR(rc, "archive: statistics: %s", strerror(-rc));
 		}
@@ -1513,8 +1949,8 @@ static int ingest_commit(struct ingest *in, char *err, size_t errlen)
 	    (rc = info_put_u64(in->a, in->txn, "generation", in->when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
 	/* A write transaction's cursors die with it: close ours first. */
-	mdb_cursor_close(in->cur);
-	in->cur = NULL;
+	bw_end(&in->w);
+	bscan_close(&in->bb.scan);
 	rc = mdb_txn_commit(in->txn);
 	in->txn = NULL;
 	if (rc)
@@ -1697,17 +2133,17 @@ int astro_tlm_archive_set_badtimes(struct astro_tlm_archive *a,
 	    (rc = info_put_u64(a, txn, "badtimes_gen", when.gen)) ||
 	    (rc = info_put_u64(a, txn, "generation", when.gen)))
 		ERR(rc, "archive: %s", strerror(-rc));
+	bscan_close(&bb.scan);
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc)
 		ERR(mdb_errno(rc), "archive: commit failed: %s", mdb_strerror(rc));
 out:
+	binbuf_free(&bb);
 	if (txn)
 		mdb_txn_abort(txn);
 	astro_tlm_parse_badtimes_free(&old);
 	astro_tlm_parse_badtimes_free(&neu);
-	free(bb.t);
-	free(bb.v);
 	return rc;
 }
 
@@ -1889,11 +2325,9 @@ int astro_tlm_archive_reader_each_day(struct astro_tlm_reader *r, const struct a
 
 struct astro_tlm_iter {
 	struct astro_tlm_reader *r;
-	MDB_cursor *c;
+	struct bscan s;
 	struct astro_tlm_meta m;
-	int64_t t0, t1;
 	unsigned flags;
-	int started, done;
 };
 
 int astro_tlm_archive_iter_open(struct astro_tlm_reader *r, const struct astro_tlm_meta *m,
@@ -1906,14 +2340,12 @@ int astro_tlm_archive_iter_open(struct astro_tlm_reader *r, const struct astro_t
 	*out = NULL;
 	if (!it)
 		return -ENOMEM;
-	if ((rc = mdb_errno(mdb_cursor_open(r->txn, r->a->samples, &it->c)))) {
+	if ((rc = bscan_open(&it->s, r->txn, r->a->blocks, m->id, t0, t1))) {
 		free(it);
 		return rc;
 	}
 	it->r = r;
 	it->m = *m;
-	it->t0 = t0;
-	it->t1 = t1;
 	it->flags = flags;
 	*out = it;
 	return 0;
@@ -1951,13 +2383,13 @@ static int range_step(MDB_cursor *c, uint32_t id, int64_t from, int64_t to,
 int astro_tlm_archive_iter_next(struct astro_tlm_iter *it, int64_t *t,
 				struct astro_tlm_val *v, int *bad)
 {
-	MDB_val key, val;
+	size_t i;
 	int rc;
 
-	while ((rc = range_step(it->c, it->m.id, it->t0, it->t1, &it->started,
-				&it->done, &key, &val)) == 1) {
-		*t = key_x(&key);
-		decode_sample(&val, v, bad);
+	while ((rc = bscan_next(&it->s, &i)) == 1) {
+		*t = it->s.blk.t[i];
+		*v = it->s.blk.v[i];
+		*bad = it->s.blk.bad[i];
 		if (!(it->flags & ASTRO_TLM_ALL) &&
 		    (*bad || astro_tlm_parse_badtimes_match(&it->r->bt, it->m.name, *t)))
 			continue;
@@ -1970,7 +2402,7 @@ void astro_tlm_archive_iter_close(struct astro_tlm_iter *it)
 {
 	if (!it)
 		return;
-	mdb_cursor_close(it->c);
+	bscan_close(&it->s);
 	free(it);
 }
 

@@ -5,14 +5,20 @@
  *
  * Content (named LMDB databases):
  *   meta     MSID name → id, type, unit, samples, first, last, mtime
- *   samples  (id u32 BE, t biased u64 BE) → flags u8 (type | bad<<2), ingest
- *            id u32 LE, payload (int64 LE | double LE | state text)
+ *   blocks.v1 (id u32 BE, t biased u64 BE of its first sample) → a block of
+ *            up to 4096 samples of that MSID (tlm_block.h: times, flags,
+ *            ingest ids, values; versioned and CRC-checked).  Blocks of an
+ *            MSID never overlap.  A damaged block is never served: reads
+ *            that reach it return -EIO and the log names it.
+ *            Format 1 kept one record per sample in "samples"; a writable
+ *            open converts it in place in its opening transaction, a
+ *            read-only open refuses it with -EPROTO and says how to convert.
  *   ledger   file name → sha256, rows, first, last, committed_at, ingest id,
  *            the MSID ids it touched
  *   s5, sd   (id, bin index) → 5-minute / daily statistics (tlm_stats.h)
  *   days     (id, UTC day number) → bytes and rows of that day's
  *            full-resolution CSV (tlm_fmt's row format, good samples only)
- *   info     next ids, generation counter, the BAD_TIMES table text
+ *   info     next ids, generation counter, the BAD_TIMES table text, format (2)
  * Times are TT µs since 1998.0 (tlm_time.h).
  *
  * Ingest guarantees: one write transaction per file (parsing happens inside

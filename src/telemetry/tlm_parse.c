@@ -64,10 +64,13 @@ int astro_tlm_parse_msid_canon(const char *s, size_t len, char out[ASTRO_TLM_MSI
 static int msid_index(struct astro_tlm_batch *b, const char *name, uint32_t *idx,
 		      uint32_t *last)
 {
-	if (*last < b->nmsid && !strcmp(b->msid[*last].name, name)) {
-		*idx = *last;
-		return 0;
-	}
+	/* The MSID of the row before, or the one after it: files of many MSIDs
+	 * mostly list them in the same order at every time step. */
+	for (uint32_t k = 0, j = *last; k < 2 && b->nmsid; k++, j = j + 1 < b->nmsid ? j + 1 : 0)
+		if (j < b->nmsid && !strcmp(b->msid[j].name, name)) {
+			*idx = *last = j;
+			return 0;
+		}
 	for (size_t i = 0; i < b->nmsid; i++)
 		if (!strcmp(b->msid[i].name, name)) {
 			*idx = *last = (uint32_t)i;
