@@ -19,7 +19,7 @@ DESTDIR ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CC      ?= gcc
-PKGS    := fuse3 libcurl lmdb openssl cfitsio jansson expat yaml-0.1 libmicrohttpd yajl erfa libjpeg cairo
+PKGS    := fuse3 libcurl lmdb openssl cfitsio jansson expat yaml-0.1 libmicrohttpd yajl erfa libjpeg cairo zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 

@@ -11,6 +11,7 @@
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
+#include "tlm_http.h"
 #include "tlm_npy.h"
 #include "tlm_plot.h"
 #include "tlm_staging.h"
@@ -49,6 +50,7 @@ struct opened {
 struct tprov {
 	struct astro_tlm_archive *a;
 	struct astro_tlm_watcher *watcher;
+	struct astro_tlm_http *http;
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
@@ -1103,6 +1105,8 @@ static int view_read(struct view *v, char *buf, size_t size, off_t off)
 
 /* ---- provider ---- */
 
+static void tp_destroy(void *priv);
+
 static int tp_init(const struct astro_ctx *ctx, void **priv)
 {
 	struct tprov *p = calloc(1, sizeof(*p));
@@ -1131,6 +1135,23 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
 					  STAGING_INTERVAL_MS, &p->watcher)))
 		astro_err("telemetry: cannot watch %s: %s", ctx->cfg->staging_dir, strerror(-rc));
+	if (ctx->cfg->telemetry_listen) {
+		struct astro_tlm_http_opts ho = {
+			.listen = ctx->cfg->telemetry_listen,
+			.tls_cert = ctx->cfg->telemetry_tls_cert,
+			.tls_key = ctx->cfg->telemetry_tls_key,
+			.token_file = ctx->cfg->telemetry_token,
+			.allow = ctx->cfg->telemetry_allow,
+			.prov = p,
+		};
+
+		rc = astro_tlm_http_start(&p->http, &ho, err, sizeof(err));
+		if (rc) {
+			astro_err("telemetry: listener on %s: %s", ctx->cfg->telemetry_listen, err);
+			tp_destroy(p);
+			return rc;
+		}
+	}
 	*priv = p;
 	return 0;
 }
@@ -1141,6 +1162,8 @@ static void tp_destroy(void *priv)
 
 	if (!p)
 		return;
+	/* requests in progress finish before the archive goes */
+	astro_tlm_http_stop(p->http);
 	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
 	for (int i = 0; i < SZCACHE; i++)
@@ -1516,6 +1539,44 @@ static int tp_release(void *priv, const char *path, struct astro_file *f)
 		view_free(f->handle);
 		f->handle = NULL;
 	}
+	return 0;
+}
+
+/* A range is closed once its stop is this far in the past (TT µs). */
+#define CLOSED_AFTER_US (86400LL * 1000000)
+
+int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
+				   struct astro_prov_telemetry_info *out)
+{
+	struct view *v;
+	uint64_t ver[2], h = 1469598103934665603ULL;	/* FNV-1a over what picks the rows */
+	int64_t now, span[3];
+	int rc;
+
+	assert(priv);
+	if (!f || !(v = f->handle))
+		return -EBADF;
+	pthread_mutex_lock(&v->mu);
+	rc = file_version(v->r, &v->n, ver);
+	pthread_mutex_unlock(&v->mu);
+	if (rc)
+		return rc;
+	span[0] = v->n.whole;
+	span[1] = v->n.t0;
+	span[2] = v->n.t1;
+	for (size_t i = 0; i < sizeof(span); i++) {
+		h ^= ((const unsigned char *)span)[i];
+		h *= 1099511628211ULL;
+	}
+	out->size = v->size;
+	out->mtime = v->mtime;
+	snprintf(out->etag, sizeof(out->etag), "\"%llx.%llx.%016llx.%llx\"",
+		 (unsigned long long)ver[0], (unsigned long long)ver[1], (unsigned long long)h,
+		 (unsigned long long)v->size);
+	out->closed = !v->n.whole && (v->n.fk == F_SAMPLES || v->n.fk == F_STATS ||
+				      v->n.fk == F_SVG) &&
+		      astro_tlm_time_from_unix_ms(astro_now_ms(), &now) == 0 &&
+		      v->n.t1 <= now - CLOSED_AFTER_US;
 	return 0;
 }
 
