@@ -109,6 +109,12 @@ struct astro_httpd_answer {
 	char disposition[160];		/* Content-Disposition; "" none */
 };
 
+/* Fill ans with {"error": msg} and status: 0 or -ENOMEM. */
+int astro_httpd_answer_error(struct astro_httpd_answer *ans, unsigned status, const char *msg);
+/* Fill ans's body with j's compact text (j is taken, may be NULL): 0 or -ENOMEM. */
+struct json_t;
+int astro_httpd_answer_json(struct astro_httpd_answer *ans, struct json_t *j);
+
 /* 0 with *ans filled, or -ENOMEM (500).  ans arrives zeroed. */
 typedef int (*astro_httpd_serve_fn)(void *arg, const struct astro_httpd_req *req,
 				    struct astro_httpd_answer *ans);

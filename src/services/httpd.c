@@ -532,6 +532,27 @@ const char *astro_httpd_arg(const struct astro_httpd_req *r, const char *name)
 		       : NULL;
 }
 
+int astro_httpd_answer_error(struct astro_httpd_answer *a, unsigned status, const char *msg)
+{
+	a->status = status;
+	if (astro_httpd_error_body(msg, NULL, &a->body))
+		return -ENOMEM;
+	a->len = strlen(a->body);
+	return 0;
+}
+
+int astro_httpd_answer_json(struct astro_httpd_answer *a, json_t *j)
+{
+	if (!j)
+		return -ENOMEM;
+	a->body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!a->body)
+		return -ENOMEM;
+	a->len = strlen(a->body);
+	return 0;
+}
+
 static void count(struct astro_httpd *h, const char *what, int64_t n)
 {
 	char name[96];

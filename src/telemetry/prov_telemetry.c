@@ -1143,6 +1143,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 			.token_file = ctx->cfg->telemetry_token,
 			.allow = ctx->cfg->telemetry_allow,
 			.prov = p,
+			.archive_dir = ctx->cfg->archive_dir,
 		};
 
 		rc = astro_tlm_http_start(&p->http, &ho, err, sizeof(err));

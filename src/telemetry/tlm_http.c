@@ -11,6 +11,7 @@
 #include "services/httpd.h"
 #include "tlm_archive.h"
 #include "tlm_http.h"
+#include "tlm_raven.h"
 
 #define THREADS 8u
 #define PREFIX "/telemetry"
@@ -22,6 +23,7 @@
 struct astro_tlm_http {
 	struct astro_httpd *d;
 	void *prov;
+	char *archive_dir;
 };
 
 /* One file being answered: the provider's open file, closed when done. */
@@ -33,14 +35,6 @@ struct served {
 
 static const struct astro_provider *P = &astro_prov_telemetry;
 
-static int error(struct astro_httpd_answer *a, unsigned status, const char *msg)
-{
-	a->status = status;
-	if (astro_httpd_error_body(msg, NULL, &a->body))
-		return -ENOMEM;
-	a->len = strlen(a->body);
-	return 0;
-}
 
 static int errno_answer(struct astro_httpd_answer *a, int rc, const char *path)
 {
@@ -50,29 +44,18 @@ static int errno_answer(struct astro_httpd_answer *a, int rc, const char *path)
 	case -ENOENT:
 	case -ENOTDIR:
 		snprintf(msg, sizeof(msg), "no such file: %s", path);
-		return error(a, 404, msg);
+		return astro_httpd_answer_error(a, 404, msg);
 	case -EINVAL:
 		snprintf(msg, sizeof(msg), "bad range or time in %s", path);
-		return error(a, 400, msg);
+		return astro_httpd_answer_error(a, 400, msg);
 	case -ENOMEM:
 		return -ENOMEM;
 	default:
 		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(-rc));
-		return error(a, rc == -EISDIR ? 400 : 500, msg);
+		return astro_httpd_answer_error(a, rc == -EISDIR ? 400 : 500, msg);
 	}
 }
 
-static int json_answer(struct astro_httpd_answer *a, json_t *j)
-{
-	if (!j)
-		return -ENOMEM;
-	a->body = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!a->body)
-		return -ENOMEM;
-	a->len = strlen(a->body);
-	return 0;
-}
 
 static long served_read(void *arg, uint64_t pos, char *buf, size_t max)
 {
@@ -134,7 +117,7 @@ static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_ht
 		return errno_answer(a, rc, path);
 	}
 	a->cache_control = OPEN_CC;
-	return json_answer(a, json_pack("{s:s, s:o}", "path", path, "entries", names));
+	return astro_httpd_answer_json(a, json_pack("{s:s, s:o}", "path", path, "entries", names));
 }
 
 static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
@@ -206,7 +189,7 @@ static int serve(void *arg, const struct astro_httpd_req *req, struct astro_http
 	int rc;
 
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
-		return error(a, 405, "method not allowed: the archive is read-only");
+		return astro_httpd_answer_error(a, 405, "method not allowed: the archive is read-only");
 	if (strcmp(req->path, "/.astrofs/stats") == 0) {
 		a->body = astro_stats_json();
 		a->cache_control = "no-store";
@@ -215,14 +198,25 @@ static int serve(void *arg, const struct astro_httpd_req *req, struct astro_http
 		a->len = strlen(a->body);
 		return 0;
 	}
+	if (strncmp(req->path, "/api/v1/", 8) == 0) {
+		rc = astro_tlm_raven_answer(astro_prov_telemetry_archive(h->prov), h->archive_dir,
+					    req, req->path + 8, a, path, sizeof(path));
+		if (rc != 1)
+			return rc;
+		/* a download: the tree's own file, under RAVEN's attachment name */
+		rc = P->getattr(h->prov, path, &at);
+		if (rc == 0 && at.kind != ASTRO_FILE)
+			rc = -ENOENT;
+		return rc ? errno_answer(a, rc, path) : serve_file(h, path, a);
+	}
 	rc = tree_path(req->path, &rest);
 	if (rc > 0)
-		return error(a, 404, "not found");
+		return astro_httpd_answer_error(a, 404, "not found");
 	if (rc < 0)
-		return error(a, 400, "no '.' or '..' or empty segments in paths");
+		return astro_httpd_answer_error(a, 400, "no '.' or '..' or empty segments in paths");
 	n = strlen(rest);
 	if (n >= sizeof(path))
-		return error(a, 404, "path too long");
+		return astro_httpd_answer_error(a, 404, "path too long");
 	memcpy(path, rest, n + 1);
 	while (n && path[n - 1] == '/')
 		path[--n] = '\0';
@@ -275,9 +269,14 @@ int astro_tlm_http_start(struct astro_tlm_http **out, const struct astro_tlm_htt
 	if (!h)
 		return -ENOMEM;
 	h->prov = o->prov;
+	if (o->archive_dir && !(h->archive_dir = strdup(o->archive_dir))) {
+		free(h);
+		return -ENOMEM;
+	}
 	ho.arg = h;
 	rc = astro_httpd_start(&h->d, &ho, err, errlen);
 	if (rc) {
+		free(h->archive_dir);
 		free(h);
 		return rc;
 	}
@@ -295,5 +294,6 @@ void astro_tlm_http_stop(struct astro_tlm_http *h)
 	if (!h)
 		return;
 	astro_httpd_stop(h->d);
+	free(h->archive_dir);
 	free(h);
 }

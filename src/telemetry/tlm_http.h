@@ -33,6 +33,7 @@ struct astro_tlm_http_opts {
 	const char *token_file;
 	const char *allow;
 	void *prov;			/* the started telemetry provider's priv */
+	const char *archive_dir;	/* named by /api/v1/info, as RAVEN does */
 };
 
 struct astro_tlm_http;

@@ -186,3 +186,15 @@ header() { grep -i "^$1:" "$T/head" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 	[ "$(code "$URL/telemetry/$f" -H "Authorization: Token alpha-key-1")" = 403 ]
 	[ "$(code "$URL/telemetry/$f")" = 403 ]
 }
+
+@test "telemetry_net: RAVEN's v1 API — shapes, true means, spikes kept, downloads of any length" {
+	$PY "$ROOT/tests/lib/raven_check.py" write "$T/raven.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/raven.csv"
+	printf 'k1\n' >"$T/tokens"
+	chmod 600 "$T/tokens"
+	listen "telemetry_token=$T/tokens"
+	[ "$(code "$URL/api/v1/info")" = 401 ]
+	TOKEN=k1 run $PY "$ROOT/tests/lib/raven_check.py" check "$URL" "$T/mnt/telemetry"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
