@@ -175,6 +175,15 @@ static const struct opt opts[] = {
 	  .arg = "DIR", .help = "telemetry archive", .expect = E_PATH },
 	{ .name = "staging_dir", .type = T_PATH, .off = F(staging_dir),
 	  .arg = "DIR", .help = "telemetry files dropped here are ingested", .expect = E_PATH },
+	{ .name = "archive_url", .type = T_URL, .off = F(archive_url),
+	  .arg = "URL", .help = "read /telemetry from this remote astrofs archive (telemetry_listen) instead of archive_dir",
+	  .expect = E_URL },
+	{ .name = "archive_token", .type = T_PATH, .off = F(archive_token),
+	  .arg = "FILE", .help = "token for archive_url (first line), mode 0600: sent as Authorization: Token",
+	  .expect = E_PATH },
+	{ .name = "archive_ca", .type = T_PATH, .off = F(archive_ca),
+	  .arg = "FILE", .help = "PEM CA certificates that archive_url's HTTPS certificate must chain to",
+	  .expect = E_PATH },
 	{ .name = "telemetry_listen", .type = T_LISTEN, .off = F(telemetry_listen),
 	  .arg = "HOST:PORT", .help = "also serve /telemetry and RAVEN's API over HTTP",
 	  .expect = "expected host:port, e.g. 127.0.0.1:8081" },
@@ -1741,6 +1750,11 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 		return rc;
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)
+		return rc;
+	if (cfg->archive_token &&
+	    (rc = check_private("archive_token", cfg->archive_token, err, errlen)) < 0)
+		return rc;
+	if (cfg->archive_ca && (rc = check_readable("archive_ca", cfg->archive_ca, err, errlen)) < 0)
 		return rc;
 	if ((rc = check_listener("satfilter", cfg->satfilter_tls_cert, cfg->satfilter_tls_key,
 				 cfg->satfilter_token, err, errlen)) < 0 ||

@@ -14,6 +14,7 @@
 #include "tlm_http.h"
 #include "tlm_npy.h"
 #include "tlm_plot.h"
+#include "tlm_remote.h"
 #include "tlm_staging.h"
 #include "tlm_time.h"
 
@@ -51,6 +52,7 @@ struct tprov {
 	struct astro_tlm_archive *a;
 	struct astro_tlm_watcher *watcher;
 	struct astro_tlm_http *http;
+	struct astro_tlm_remote *remote;	/* archive_url: a view of that archive */
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
@@ -1115,7 +1117,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 
 	if (!p)
 		return -ENOMEM;
-	if (!ctx->cfg->archive_dir) {
+	if (!ctx->cfg->archive_dir && !ctx->cfg->archive_url) {
 		astro_err("telemetry: no archive_dir configured");
 		free(p);
 		return -EINVAL;
@@ -1123,6 +1125,25 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 	pthread_mutex_init(&p->mu, NULL);
 	p->invalidate = ctx->invalidate;
 	p->invalidate_arg = ctx->invalidate_arg;
+	if (ctx->cfg->archive_url) {
+		/* ingest and serving stay on the archive host */
+		if (ctx->cfg->staging_dir || ctx->cfg->telemetry_listen) {
+			astro_err("telemetry: staging_dir and telemetry_listen need the archive "
+				  "itself, not archive_url");
+			pthread_mutex_destroy(&p->mu);
+			free(p);
+			return -EINVAL;
+		}
+		rc = astro_tlm_remote_open(&p->remote, ctx, err, sizeof(err));
+		if (rc) {
+			astro_err("telemetry: %s", err);
+			pthread_mutex_destroy(&p->mu);
+			free(p);
+			return rc;
+		}
+		*priv = p;
+		return 0;
+	}
 	/* Read-write: the staging watcher ingests through this handle. */
 	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
 	if (rc) {
@@ -1165,6 +1186,7 @@ static void tp_destroy(void *priv)
 		return;
 	/* requests in progress finish before the archive goes */
 	astro_tlm_http_stop(p->http);
+	astro_tlm_remote_close(p->remote);
 	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
 	for (int i = 0; i < SZCACHE; i++)
@@ -1285,6 +1307,8 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	int rc;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_getattr(p->remote, path, a);
 	memset(a, 0, sizeof(*a));
 	if ((rc = parse_path(path, &nd)))
 		return rc;
@@ -1364,6 +1388,8 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 	int rc;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_readdir(p->remote, path, fill, buf);
 	if ((rc = parse_path(path, &nd)))
 		return rc;
 	if (nd.kind == N_FILE)
@@ -1481,6 +1507,8 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 	int rc, hit = 0;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_openf(p->remote, path, flags, f);
 	if ((flags & 3) != 0)	/* O_RDONLY only */
 		return -EROFS;
 	if ((rc = parse_path(path, &nd)))
@@ -1522,7 +1550,8 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 	int n;
 
 	assert(priv);
-	(void)path;
+	if (((struct tprov *)priv)->remote)
+		return astro_tlm_remote_read(((struct tprov *)priv)->remote, path, f, buf, size, off);
 	if (!f || !f->handle)
 		return -EBADF;
 	n = view_read(f->handle, buf, size, off);
@@ -1535,7 +1564,8 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 static int tp_release(void *priv, const char *path, struct astro_file *f)
 {
 	assert(priv);
-	(void)path;
+	if (((struct tprov *)priv)->remote)
+		return astro_tlm_remote_release(((struct tprov *)priv)->remote, path, f);
 	if (f) {
 		view_free(f->handle);
 		f->handle = NULL;

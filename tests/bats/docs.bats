@@ -26,7 +26,7 @@ spec_options() {
 # Each must be refused by the daemon as unknown (the test below checks), so
 # an option cannot be built and left off this list, or documented and kept
 # on it.
-PLANNED_OPTIONS="archive_url archive_token"
+PLANNED_OPTIONS=""
 
 planned() {
 	echo "$PLANNED_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'

@@ -20,8 +20,26 @@ setup() {
 
 teardown() {
 	cd /
+	if [ -n "${T:-}" ] && [ -f "$T/nginx/nginx.pid" ]; then
+		kill "$(cat "$T/nginx/nginx.pid")" 2>/dev/null || true
+		for _ in $(seq 1 50); do [ -f "$T/nginx/nginx.pid" ] || break; sleep 0.1; done
+	fi
+	[ -n "${T:-}" ] && unmount_at "$T/mnt2" "$T/astrofs2.pid"
+	[ -n "${T:-}" ] && unmount_at "$T/mnt3" "$T/astrofs3.pid"
 	cleanup_all
 }
+
+# reader N OPTIONS: another astrofs at $T/mntN reading a remote archive
+# (archive_url in OPTIONS), its own cache, PID in $T/astrofsN.pid.
+reader() {
+	mkdir -p "$T/cache$1"
+	astrofs_start_at astrofs-reader$1 "$T/mnt$1" "$T/astrofs$1" \
+		"cache_dir=$T/cache$1,archive_dir=$T/archive$1,obs_store=$T/obs$1,$2"
+}
+
+# counter NAME: one of the archive host's telemetry.http counters (the
+# request that asks is counted too)
+counter() { curl -s --max-time 10 "$URL/.astrofs/stats" | jq -r ".telemetry[\"http.$1\"] // 0"; }
 
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -46,6 +64,12 @@ PY
 	printf 'TFLOAT 2024:002:00:00:00 2024:002:01:00:00\n' >"$T/bad_times"
 	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/in.csv"
 	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" --bad-times "$T/bad_times"
+}
+
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
 }
 
 # listen [more options]: mount with the listener on a free port; sets URL.
@@ -152,9 +176,7 @@ header() { grep -i "^$1:" "$T/head" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
 @test "telemetry_net: HTTPS, one token a line (Token or Bearer), 401 and 403" {
 	fixture
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-		-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+	make_cert
 	printf 'alpha-key-1\n\nbeta-key-2\n' >"$T/tokens"
 	chmod 600 "$T/tokens"
 	# a token file others may read is refused at mount
@@ -197,4 +219,141 @@ header() { grep -i "^$1:" "$T/head" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 	TOKEN=k1 run $PY "$ROOT/tests/lib/raven_check.py" check "$URL" "$T/mnt/telemetry"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "archive_url: a second mount reads the archive host's files; re-reads are free; ingest seen after the TTL; snapshots; host down; offline" {
+	command -v jq >/dev/null || skip "jq is not installed"
+	fixture
+	listen
+	reader 2 "archive_url=$URL,timeout=3"
+	A=$T/mnt/telemetry
+	B=$T/mnt2/telemetry
+	[ "$(ls "$B" | sort)" = "$(ls "$A" | sort)" ]
+	[ "$(ls "$B/TINT/2024" | sort)" = "$(ls "$A/TINT/2024" | sort)" ]
+	files=(INDEX.csv BAD_TIMES .ingest/ledger.csv TFLOAT.csv TFLOAT.5min.csv TINT.daily.csv
+		TSTATE/2024/002.csv TFLOAT.npy TINT.5min.npy TSTATE.npy "TFLOAT@2024:001:12:00..2024:003.csv"
+		"TINT@2024:002..2024:003.daily.npy" TFLOAT.svg TFLOAT.png)
+	for f in "${files[@]}"; do
+		[ "$(stat -c %s "$B/$f")" = "$(stat -c %s "$A/$f")" ] || { echo "size of $f"; false; }
+		cmp "$A/$f" "$B/$f"
+	done
+	# ranged reads inside a file, and NumPy on the remote .npy
+	dd if="$B/TFLOAT.csv" bs=1000 skip=7 count=3 status=none | cmp - <(dd if="$A/TFLOAT.csv" bs=1000 skip=7 count=3 status=none)
+	run $PY -c '
+import numpy as np, sys
+a = np.load(sys.argv[1], mmap_mode="r"); b = np.load(sys.argv[2], mmap_mode="r")
+assert a.dtype == b.dtype and len(a) > 500 and (a == b).all(), (a.dtype, b.dtype)
+print(len(b))' "$A/TINT.5min.npy" "$B/TINT.5min.npy"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# a re-read costs the archive host no request: only the counter's own
+	n1=$(counter requests)
+	for f in "${files[@]}"; do cat "$B/$f" >/dev/null; done
+	n2=$(counter requests)
+	echo "requests at the host: $n1 then $n2"
+	[ "$n2" -eq $((n1 + 1)) ]
+	# an open file keeps its snapshot; a new ingest is seen after the TTL
+	cp "$B/TFLOAT.csv" "$T/old.csv"
+	exec 7<"$B/TFLOAT.csv"
+	head -c 100 <&7 >/dev/null
+	printf 'msid,time,value\nTFLOAT,2024:005:00:00:00,2.25\n' >"$T/late.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/late.csv"
+	# past the listing TTL, the open file still reads its own version
+	sleep 11
+	{ head -c 100 "$T/old.csv"; cat <&7; } | cmp - "$T/old.csv"
+	exec 7<&-
+	new=$(stat -c %s "$A/TFLOAT.csv")
+	for _ in $(seq 1 30); do
+		[ "$(stat -c %s "$B/TFLOAT.csv")" = "$new" ] && break
+		sleep 1
+	done
+	[ "$(stat -c %s "$B/TFLOAT.csv")" = "$new" ]
+	cmp "$A/TFLOAT.csv" "$B/TFLOAT.csv"
+	tail -1 "$B/TFLOAT.csv" | grep -q ',2.25$'
+	# the archive host stops: what was never read is EIO within timeout,
+	# what is cached is still served
+	cp "$B/TINT.5min.csv" "$T/tint5.csv"
+	cp "$B/TSTATE/2024/002.csv" "$T/tstate2.csv"
+	unmount_astrofs
+	t0=$(date +%s%N)
+	run cat "$B/TINT@2024:001:03:00..2024:001:04:00.csv"
+	t1=$(date +%s%N)
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q "Input/output error" <<<"$output"
+	echo "EIO after $(( (t1 - t0) / 1000000 )) ms"
+	[ $(( (t1 - t0) / 1000000 )) -lt 6000 ]
+	cmp "$B/TINT.5min.csv" "$T/tint5.csv"
+	# restarted offline: the cache serves, nothing is asked
+	unmount_at "$T/mnt2" "$T/astrofs2.pid"
+	reader 2 "archive_url=$URL,timeout=3,offline"
+	cmp "$B/TINT.5min.csv" "$T/tint5.csv"
+	cmp "$B/TSTATE/2024/002.csv" "$T/tstate2.csv"
+	ls "$B" | grep -qx TINT.5min.csv
+	run cat "$B/TINT@2024:001:05:00..2024:001:06:00.csv"
+	[ "$status" -ne 0 ]
+	# read-only, as on the archive host
+	run sh -c "echo x >'$B/TFLOAT.csv'"
+	[ "$status" -ne 0 ]
+}
+
+@test "archive_url: HTTPS with archive_ca and archive_token; a wrong token is EACCES" {
+	fixture
+	make_cert
+	printf 'reader-key\n' >"$T/tokens"
+	printf 'reader-key\n' >"$T/good"
+	printf 'other-key\n' >"$T/bad"
+	chmod 600 "$T/tokens" "$T/good" "$T/bad"
+	listen "telemetry_tls_cert=$T/cert.pem,telemetry_tls_key=$T/key.pem,telemetry_token=$T/tokens"
+	reader 2 "archive_url=https://127.0.0.1:$PORT,archive_token=$T/good,archive_ca=$T/cert.pem,timeout=3"
+	cmp "$T/mnt/telemetry/TFLOAT.5min.csv" "$T/mnt2/telemetry/TFLOAT.5min.csv"
+	cmp "$T/mnt/telemetry/TSTATE.npy" "$T/mnt2/telemetry/TSTATE.npy"
+	reader 3 "archive_url=https://127.0.0.1:$PORT,archive_token=$T/bad,archive_ca=$T/cert.pem,timeout=3"
+	run cat "$T/mnt3/telemetry/TFLOAT.5min.csv"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	grep -q "Permission denied" <<<"$output"
+	# a token file others may read is refused at mount
+	chmod 644 "$T/bad"
+	run "$ASTROFS" x "$T/mnt3" -o "cache_dir=$T/cache3,archive_url=https://127.0.0.1:$PORT,archive_token=$T/bad"
+	[ "$status" -ne 0 ]
+	grep -q archive_token <<<"$output"
+}
+
+@test "archive_url through Debian's nginx as a shared cache: a closed range crosses the network once per site" {
+	command -v nginx >/dev/null || skip "nginx is not installed"
+	command -v jq >/dev/null || skip "jq is not installed"
+	fixture
+	listen
+	pn=$(free_port)
+	mkdir -p "$T/nginx"
+	sed -e "s|10.0.0.20:8081|127.0.0.1:$PORT|; s|127.0.0.1:8444|127.0.0.1:$pn|" \
+		-e "s|/run/telemetry-nginx.pid|$T/nginx/nginx.pid|" \
+		-e "s|/var/log/nginx/telemetry-error.log|$T/nginx/error.log|" \
+		-e "s|/var/lib/nginx/|$T/nginx/|" \
+		-e "s|^worker_processes 2;|worker_processes 1;\nuser root;|" \
+		"$ROOT/mount-helpers/telemetry-nginx.conf" >"$T/nginx/nginx.conf"
+	sed -i '1i daemon off;' "$T/nginx/nginx.conf"
+	nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" &
+	for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$pn/health" && break; sleep 0.1; done
+	R="TFLOAT@2024:001:06:00..2024:003.csv"
+	size=$(stat -c %s "$T/mnt/telemetry/$R")
+	[ "$size" -gt 50000 ]
+	b0=$(counter bytes)
+	reader 2 "archive_url=http://127.0.0.1:$pn,timeout=5"
+	cmp "$T/mnt/telemetry/$R" "$T/mnt2/telemetry/$R"
+	b1=$(counter bytes)
+	echo "first reader: $((b1 - b0)) bytes from the archive host"
+	[ $((b1 - b0)) -ge "$size" ]
+	# another machine of the site (own mount, own empty cache): from nginx
+	reader 3 "archive_url=http://127.0.0.1:$pn,timeout=5"
+	cmp "$T/mnt/telemetry/$R" "$T/mnt3/telemetry/$R"
+	b2=$(counter bytes)
+	echo "second reader: $((b2 - b1)) bytes from the archive host"
+	[ $((b2 - b1)) -lt $((size / 10)) ]
+	# the cache's key is the path as the mounts send it, percent-encoded
+	esc=$($PY -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$R")
+	curl -s -D "$T/h" -o /dev/null -H "Accept-Encoding: identity" "http://127.0.0.1:$pn/telemetry/$esc"
+	cat "$T/h"
+	grep -qi "^X-Cache: HIT" "$T/h"
 }
