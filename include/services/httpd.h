@@ -165,6 +165,19 @@ int astro_httpd_allow_parse(const char *list, struct astro_httpd_allow **out, ch
 int astro_httpd_allow_match(const struct astro_httpd_allow *a, const void *sockaddr);
 void astro_httpd_allow_free(struct astro_httpd_allow *a);
 
+/*
+ * Request-header parsers of file answers, exposed for tests and fuzzing.
+ * parse_range: one "bytes=A-B" / "A-" / "-N" range of a body of `size`: 1
+ * with [*from, *to] (inclusive, to < size), 0 when the header is to be
+ * ignored (not bytes, several ranges, garbage), -1 when unsatisfiable.
+ * etag_listed: 1 when an If-None-Match list names etag (weak comparison)
+ * or is "*".  wants_gzip: 1 when Accept-Encoding (may be NULL) asks for
+ * gzip or * with a q above 0.
+ */
+int astro_httpd_parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to);
+int astro_httpd_etag_listed(const char *list, const char *etag);
+int astro_httpd_wants_gzip(const char *ae);
+
 /* 1 when a and b are equal, in time independent of their contents and
  * lengths (digests compared).  Exposed for tests. */
 int astro_httpd_secret_equal(const void *a, size_t al, const void *b, size_t bl);

@@ -616,7 +616,7 @@ static uint64_t answer_size(const struct astro_httpd_answer *a)
 
 /* Does the comma-separated ETag list `list` name `etag` (or "*")?  Weak
  * comparison, as If-None-Match asks. */
-static int etag_listed(const char *list, const char *etag)
+int astro_httpd_etag_listed(const char *list, const char *etag)
 {
 	size_t el = strlen(etag);
 
@@ -639,7 +639,7 @@ static int etag_listed(const char *list, const char *etag)
 }
 
 /* Does Accept-Encoding ask for gzip (with a q above 0)? */
-static int wants_gzip(const char *ae)
+int astro_httpd_wants_gzip(const char *ae)
 {
 	for (const char *p = ae; p && *p;) {
 		size_t n;
@@ -722,7 +722,7 @@ static int gzip_body(struct astro_httpd_answer *a)
  * 1 with [*from, *to] set, 0 when the header is to be ignored (not bytes,
  * several ranges, garbage), -1 when unsatisfiable (416).
  */
-static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
+int astro_httpd_parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
 {
 	unsigned long long a, b;
 	char *end;
@@ -807,14 +807,14 @@ static enum MHD_Result send_answer(struct astro_httpd *h, struct MHD_Connection 
 
 	astro_strlcpy(etag, a->etag, sizeof(etag));
 	if (status == 200 && range && (!ifr || (*etag && strcmp(ifr, etag) == 0)))
-		rr = parse_range(range, size, &from, &to);
+		rr = astro_httpd_parse_range(range, size, &from, &to);
 	if (status == 200 && a->gzip && rr == 0 && size <= ASTRO_HTTPD_GZIP_MAX &&
-	    wants_gzip(astro_httpd_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+	    astro_httpd_wants_gzip(astro_httpd_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
 		gz = 1;
 		if (*etag && strlen(etag) + 3 < sizeof(etag))
 			memcpy(etag + strlen(etag) - 1, "-gz\"", 5);
 	}
-	if (status == 200 && *etag && inm && etag_listed(inm, etag)) {
+	if (status == 200 && *etag && inm && astro_httpd_etag_listed(inm, etag)) {
 		status = MHD_HTTP_NOT_MODIFIED;
 		count(h, "not_modified", 1);
 		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
