@@ -37,7 +37,7 @@
 #define FILE_MAX (1u << 20)	/* a PEM chain or a token file */
 #define MAX_RULES 256
 #define MAX_TOKENS 1024
-#define STREAM_BLOCK (64u << 10)
+#define STREAM_BLOCK (512u << 10)
 
 enum phase { HEADERS, BODY, ANSWER };
 
