@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "core/astro.h"
 #include "core/log.h"
 #include "core/stats.h"
@@ -53,6 +54,7 @@ struct tprov {
 	struct astro_tlm_watcher *watcher;
 	struct astro_tlm_http *http;
 	struct astro_tlm_remote *remote;	/* archive_url: a view of that archive */
+	uint64_t salt;		/* this archive's identity, for ETags (see file_info) */
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
@@ -1152,6 +1154,16 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 		free(p);
 		return rc;
 	}
+	/* Generations restart in a recreated archive: its data file's inode
+	 * keeps an old ETag from naming new bytes. */
+	{
+		char data[4200];
+		struct stat st;
+
+		snprintf(data, sizeof(data), "%s/data.mdb", ctx->cfg->archive_dir);
+		if (stat(data, &st) == 0)
+			p->salt = (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40);
+	}
 	if (ctx->cfg->staging_dir &&
 	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
 					  STAGING_INTERVAL_MS, &p->watcher)))
@@ -1581,7 +1593,7 @@ int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 {
 	struct view *v;
 	uint64_t ver[2], h = 1469598103934665603ULL;	/* FNV-1a over what picks the rows */
-	int64_t now, span[3];
+	int64_t now, span[4];
 	int rc;
 
 	assert(priv);
@@ -1595,6 +1607,7 @@ int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 	span[0] = v->n.whole;
 	span[1] = v->n.t0;
 	span[2] = v->n.t1;
+	span[3] = (int64_t)((struct tprov *)priv)->salt;
 	for (size_t i = 0; i < sizeof(span); i++) {
 		h ^= ((const unsigned char *)span)[i];
 		h *= 1099511628211ULL;
