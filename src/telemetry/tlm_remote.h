@@ -31,8 +31,8 @@
 
 #include "core/provider.h"
 
-#define ASTRO_TLM_REMOTE_BLOCK (1u << 20)
-#define ASTRO_TLM_REMOTE_PIN (4u << 20)
+#define ASTRO_TLM_REMOTE_BLOCK (4u << 20)
+#define ASTRO_TLM_REMOTE_PIN (8u << 20)
 
 struct astro_tlm_remote;
 
