@@ -93,14 +93,14 @@ $PY - "$URL" "$MSID" "$CLIENTS" "$REQUESTS" "$days" <<'PY' || die "burst failed"
 import http.client, random, statistics, sys, threading, time, urllib.parse
 url, msid, clients, per, days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 u = urllib.parse.urlparse(url)
-lat, errors, lock = [], [0], threading.Lock()
+lat, warm, errors, lock = [], [], [0], threading.Lock()
 start = threading.Barrier(clients + 1)
 
 def client(k):
     rnd = random.Random(k)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     start.wait()
-    for _ in range(per):
+    for i in range(per):
         d, h = rnd.randrange(days), rnd.randrange(24)
         path = '%s/%s@2024:%03d:%02d:00:00..2024:%03d:%02d:59:59.999.csv' % (u.path, msid, d + 1, h, d + 1, h)
         t0 = time.perf_counter()
@@ -114,6 +114,8 @@ def client(k):
         dt = time.perf_counter() - t0
         with lock:
             lat.append(dt)
+            if i:
+                warm.append(dt)
             errors[0] += not ok
 
 threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
@@ -122,8 +124,10 @@ start.wait(); t0 = time.perf_counter()
 for t in threads: t.join()
 wall = time.perf_counter() - t0
 lat.sort()
-p99 = lat[int(len(lat) * 0.99) - 1] * 1000
-print('  burst %d clients x %d one-hour ranges: %.0f requests/s, p50 %.1f ms, p99 %.1f ms, %d errors   %s' % (
-    clients, per, len(lat) / wall, statistics.median(lat) * 1000, p99, errors[0],
+warm.sort()
+pct = lambda a, q: a[max(0, int(len(a) * q) - 1)] * 1000
+p99 = pct(lat, 0.99)
+print('  burst %d clients x %d one-hour ranges: %.0f requests/s, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms (%.1f ms without each client\'s first request), %d errors   %s' % (
+    clients, per, len(lat) / wall, statistics.median(lat) * 1000, pct(lat, 0.9), p99, pct(warm, 0.99), errors[0],
     'goal met (p99 < 50 ms)' if p99 < 50 else 'GOAL NOT MET (p99 < 50 ms)'))
 PY
