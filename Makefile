@@ -44,7 +44,7 @@ BENCHBINS := $(BENCHSRC:bench/%.c=$(B)/%)
 UNITS   := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all bootstrap check unit asan-unit fuzz fuzz-check bats demo demo-stop \
-        bench install uninstall clean lint deb
+        bench bench-compare install uninstall clean lint deb
 all: $(BINS)
 
 # Each object, program and test records the headers it really includes
@@ -123,6 +123,10 @@ demo-stop:
 
 bench: bootstrap all $(BENCHBINS)
 	@scripts/bench.sh
+
+# The hot paths beside another revision's: make bench-compare REV=c96c320^
+bench-compare: bootstrap
+	@bench/compare.sh $(REV) $(ROUNDS)
 
 lint:
 	@scripts/banned.sh

@@ -56,6 +56,7 @@ fusermount3 -u "$B/mnt"
 # Benchmarks of the other trees, when present.
 for s in bench/*.sh; do
 	[ -x "$s" ] || continue
+	[ "$s" = bench/compare.sh ] && continue	# two revisions: make bench-compare
 	echo "== $s"
 	"$s" || echo "  ($s failed)"
 done

@@ -17,6 +17,7 @@ stop() {
 		fi
 	done
 	[ -f "$D/s3/env" ] && tests/standin/s3/s3server.sh stop "$D/s3" >/dev/null 2>&1
+	[ -f "$D/azurite/env" ] && tests/standin/azurite/azurite.sh stop "$D/azurite" >/dev/null 2>&1
 	if [ -f "$D/pids" ]; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
@@ -101,6 +102,24 @@ s3_region = $S3_REGION
 s3_credentials = $D/s3.cred"
 		fi
 	fi
+	# FITS in an Azure container: Azurite (Microsoft's emulator) loaded with
+	# Microsoft's SDK, read with the account key (Shared Key).
+	local az_conf=""
+	if command -v node >/dev/null && [ -d tests/standin/azurite/node_modules ] &&
+	   [ -d "$SHARED/data/fits/astropy" ] &&
+	   /usr/bin/python3 -c 'import azure.storage.blob' 2>/dev/null; then
+		rm -rf "$D/azurite"
+		if tests/standin/azurite/azurite.sh start "$D/azurite" >/dev/null 2>&1; then
+			local az="/usr/bin/python3 tests/standin/azurite/azload.py $D/azurite/env"
+			$az container survey >/dev/null 2>&1
+			$az put survey hst/o4sp040b0_raw.fits "$SHARED/data/fits/astropy/o4sp040b0_raw.fits" >/dev/null 2>&1
+			$az put survey image/HorseHead.fits "$SHARED/data/fits/astropy-data/HorseHead.fits" >/dev/null 2>&1
+			(. "$D/azurite/env"; printf 'azure.key = %s\n' "$AZ_KEY" >"$D/azure.cred")
+			chmod 600 "$D/azure.cred"
+			az_conf="fits_azure = azure=$(sed -n 's/^AZ_URL=//p' "$D/azurite/env")/survey
+fits_azure_credentials = $D/azure.cred"
+		fi
+	fi
 	local sat_conf=""
 	[ -f "$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" ] &&
 		sat_conf="satfilter_catalog = $SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le"
@@ -125,6 +144,7 @@ telemetry_token = $D/archive.tokens
 obs_config = $D/sites.yml
 obs_store = $D/obs
 $fits_conf
+$az_conf
 $sat_conf
 CONF
 
@@ -168,6 +188,8 @@ Try:
   cat mnt/fits/astro/hst/o4sp040b0_raw.fits/headers/1
   /usr/bin/python3 -c "from astropy.io import fits; print(fits.open('mnt/fits/astro/image/HorseHead.fits/raw').info())"
   grep -A6 '"s3"' mnt/.astrofs/stats       # GETs and bytes for all that
+  ls mnt/fits/azure/hst                    # an Azure container (Azurite), same tree
+  cat mnt/fits/azure/image/HorseHead.fits/hdus.csv
 
   exec 6<>mnt/satfilter                   # satellite filter (2019-12 catalogue)
   echo '{"visit_id": 7, "exposure_start_mjd": 58836.10, "exposure_end_mjd": 58836.1004, "boresight_ra": 53.0, "boresight_dec": -28.0}' >&6

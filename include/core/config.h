@@ -110,6 +110,8 @@ struct astro_config {
 	int s3_path_style;		/* -1 auto, 0 off, 1 on */
 	char *fits_buckets;		/* comma list */
 	char *fits_http;		/* NAME=URL;NAME=URL */
+	char *fits_azure;		/* NAME=URL;NAME=URL (Azure containers) */
+	char *fits_azure_credentials;	/* NAME.key / NAME.sas file, mode 0600 */
 	/* The fleet tier (services/shared.h): NULL when off */
 	char *shared_cache;		/* s3://BUCKET/PREFIX */
 	char *shared_cache_endpoint;	/* NULL: s3_endpoint */
@@ -252,12 +254,16 @@ int astro_config_parse_rate(const char *s, struct astro_rate *out);
  */
 int astro_config_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen);
+/* The same with both keys optional: a key absent from the file leaves its
+ * value NULL (k2 and v2 may be NULL). */
+int astro_config_read_secret_keys(const char *path, const char *k1, char **v1,
+				  const char *k2, char **v2, char *err, size_t errlen);
 
 /*
  * The effective configuration as `name = value` lines in a stable order,
  * one per option, unset ones as `name =`; loaded secrets are shown as
  * `********`, as are passwords in URLs and signature/token query values
- * (SAS, pre-signed) in spacetrack_url, s3_endpoint and fits_http.  Paths of
+ * (SAS, pre-signed) in spacetrack_url, s3_endpoint, fits_http and fits_azure.  Paths of
  * credentials files are shown, never their content.  Without the first
  * line (config) and the last two (the loaded secrets), it reads back with
  * astro_config_load_buffer to the same configuration.  malloc'd; NULL on

@@ -114,10 +114,10 @@ struct astro_s3 {
 /*
  * Resolve credentials (unless anonymous) and keep the endpoint.  With no
  * credentials anywhere the client goes anonymous (logged once); an
- * unusable credentials source is an error (-errno, message in msg).
+ * unusable credentials source is an error (-errno, message in err).
  */
 int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out,
-		 char *msg, size_t msglen);
+		 char *err, size_t errlen);
 /* Free any implementation (NULL is fine). */
 void astro_s3_free(struct astro_s3 *s);
 
@@ -239,6 +239,40 @@ int astro_s3_http_head(const char *url, unsigned timeout_ms,
 int astro_s3_parse_content_range(const char *v, uint64_t *a, uint64_t *b,
 				 uint64_t *total);
 #endif
+
+/*
+ * The ranged-read path every object client shares (S3, Azure Blob, plain
+ * HTTP), so each gets the same checks.
+ *
+ * astro_s3_range_prep: request headers of a ranged GET of [off, off+len):
+ * h[0] = "Range: ..." (in range), h[1] = "If-Match: ..." when if_match is
+ * set (in im), h[2] = NULL; resets *got and *info.  0 when there is
+ * nothing to ask (len 0), else 1.
+ * astro_s3_range_cap: the body cap for that GET (one byte over the range,
+ * so an ignored Range is caught without downloading the object, but room
+ * for an error document).
+ * astro_s3_range_result: check the answer (rc from astro_http_request) and
+ * copy its bytes, per the guarantees at the top; errmap turns an error
+ * status and body into -errno with one log line (NULL: plain HTTP, the
+ * status alone decides).
+ */
+struct astro_http_resp;
+int astro_s3_range_prep(uint64_t off, size_t len, const char *if_match, char range[80],
+			char im[160], const char *h[3], size_t *got, struct astro_s3_info *info);
+size_t astro_s3_range_cap(size_t len);
+int astro_s3_range_result(const char *what, int rc, const struct astro_http_resp *r,
+			  uint64_t off, size_t len, const char *validator,
+			  int (*errmap)(const char *what, long status, const char *body, size_t len),
+			  void *buf, size_t *got, struct astro_s3_info *info);
+/* info with size unknown (UINT64_MAX), the rest empty. */
+void astro_s3_info_init(struct astro_s3_info *info);
+/* ETag, Last-Modified and mtime from a response's headers. */
+void astro_s3_info_from_headers(const struct astro_http_resp *r, struct astro_s3_info *info);
+/* The same plus the size from Content-Length (a HEAD's answer). */
+void astro_s3_info_from_head(const struct astro_http_resp *r, struct astro_s3_info *info);
+/* A whole-object GET's answer: its body moves to *body (*len bytes). */
+void astro_s3_take_body(struct astro_http_resp *r, struct astro_s3_info *info, char **body,
+			size_t *len);
 
 /*
  * errno for an S3 answer with status and (possibly empty) XML body, with

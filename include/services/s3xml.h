@@ -1,9 +1,14 @@
 /*
- * s3xml.h — S3 response bodies: ListObjectsV2 results and <Error> documents.
+ * s3xml.h — S3 response bodies: ListObjectsV2 results and <Error> documents,
+ * and Azure Blob Storage's List Blobs results (EnumerationResults).
  *
- * What it does: parses, with expat, the two XML documents an S3 read-only
- * client meets, and maps S3 error codes (or, for bodiless HEAD replies, the
- * HTTP status) to an errno plus a one-line hint for the log.
+ * What it does: parses, with expat, the XML documents a read-only object
+ * client meets, and maps S3 and Azure error codes (or, for bodiless HEAD
+ * replies, the HTTP status) to an errno plus a one-line hint for the log.
+ * An Azure listing fills the same struct astro_s3_list: Blob/Name →
+ * key, Properties/Content-Length → size, Etag (quoted, as GET sends it),
+ * Last-Modified (RFC 1123) → mtime, BlobPrefix/Name → prefixes, a non-empty
+ * NextMarker → is_truncated and next_token.
  *
  * Guarantees: streaming-safe (a document may be fed in any number of chunks,
  * down to one byte; the result is the same as one call); bounded memory
@@ -49,7 +54,7 @@ struct astro_s3_error {
 	char *region;		/* Region (AuthorizationHeaderMalformed, redirects) */
 };
 
-enum astro_s3xml_kind { ASTRO_S3XML_LIST = 1, ASTRO_S3XML_ERROR = 2 };
+enum astro_s3xml_kind { ASTRO_S3XML_LIST = 1, ASTRO_S3XML_ERROR = 2, ASTRO_S3XML_AZLIST = 3 };
 
 struct astro_s3xml;	/* opaque streaming parser */
 
@@ -69,6 +74,8 @@ void astro_s3xml_free(struct astro_s3xml *p);
 /* One-shot helpers; err (may be NULL) receives the message on failure. */
 int astro_s3xml_parse_list(const char *xml, size_t len,
 			   struct astro_s3_list *out, char *err, size_t errlen);
+int astro_s3xml_parse_azlist(const char *xml, size_t len,
+			     struct astro_s3_list *out, char *err, size_t errlen);
 int astro_s3xml_parse_error(const char *xml, size_t len,
 			    struct astro_s3_error *out, char *err, size_t errlen);
 
@@ -81,7 +88,9 @@ void astro_s3xml_error_free(struct astro_s3_error *e);
  * RequestTimeTooSkewed, ExpiredToken, ... -> -EACCES; NoSuchBucket,
  * NoSuchKey -> -ENOENT; SlowDown, InternalError, ServiceUnavailable,
  * RequestTimeout -> -EAGAIN (retry); InvalidRange -> -ERANGE;
- * PreconditionFailed -> -ESTALE (object replaced).  An unknown or absent
+ * PreconditionFailed -> -ESTALE (object replaced).  Azure: AuthenticationFailed,
+ * AuthorizationFailure, ... -> -EACCES; ContainerNotFound, BlobNotFound,
+ * ResourceNotFound -> -ENOENT; ServerBusy -> -EAGAIN; ConditionNotMet -> -ESTALE.  An unknown or absent
  * code: the status decides (403 -> -EACCES, 404 -> -ENOENT, 412, 416,
  * 429/5xx -> -EAGAIN, else -EIO).
  * *hint

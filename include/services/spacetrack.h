@@ -26,10 +26,10 @@
 
 struct astro_spacetrack;
 
-int astro_st_open(struct astro_spacetrack **out, const struct astro_config *cfg,
+int astro_spacetrack_open(struct astro_spacetrack **out, const struct astro_config *cfg,
 		  struct astro_limiter *lim);
 /* Logs out if a session is open. */
-void astro_st_close(struct astro_spacetrack *st);
+void astro_spacetrack_close(struct astro_spacetrack *st);
 
 /*
  * GET `path` (below the base URL, already percent-encoded once) with the
@@ -37,7 +37,7 @@ void astro_st_close(struct astro_spacetrack *st);
  * (malloc'd, NUL-terminated) after checking it is not an error notice.
  * deadline_ms is on the astro_mono_ms() clock.
  */
-int astro_st_get(struct astro_spacetrack *st, const char *path,
+int astro_spacetrack_get(struct astro_spacetrack *st, const char *path,
 		 int64_t deadline_ms, char **body, size_t *len);
 
 /*
@@ -46,7 +46,7 @@ int astro_st_get(struct astro_spacetrack *st, const char *path,
  * core dumps and wiped as it grows; release it with
  * astro_secure_free(*body, *cap).
  */
-int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
+int astro_spacetrack_get_secret(struct astro_spacetrack *st, const char *path,
 			int64_t deadline_ms, char **body, size_t *len, size_t *cap);
 
 /*
@@ -55,13 +55,13 @@ int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
  * epoch.  `day_unix` is the day's 00:00 UTC in Unix seconds.  *nsets gets
  * the number of sets.
  */
-int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
+int astro_spacetrack_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 		       int64_t deadline_ms, char **body, size_t *len,
 		       size_t *nsets);
 
 /*
  * A file of a fileshare folder (folder 59 holds the controlled, CUI,
- * element sets), received as a secret (astro_st_get_secret): the newest
+ * element sets), received as a secret (astro_spacetrack_get_secret): the newest
  * upload when near_unix is 0, else the one uploaded nearest near_unix
  * (Unix seconds).  Two requests: the folder listing, then the download.
  * -ENOENT: the folder lists no file, as it does for an account without
@@ -69,12 +69,12 @@ int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
  * empty file is -EIO.  *uploaded_unix (may be NULL) gets its upload time.
  * Release the body with astro_secure_free(*body, *cap).
  */
-int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
+int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
 			       int64_t deadline_ms, char **body, size_t *len, size_t *cap,
 			       int64_t *uploaded_unix);
 
 /* Re-format a parsed body: 3le (with names) or tle (without). */
-int astro_st_render(const char *body, const struct astro_tle_set *sets,
+int astro_spacetrack_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen);
 
 #endif

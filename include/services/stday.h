@@ -43,7 +43,7 @@ void astro_stday_set_shared(struct astro_shared *sh);
 
 /*
  * Fetch the day (the fleet tier first when one is set, else
- * astro_st_fetch_day) and store it, once however many
+ * astro_spacetrack_fetch_day) and store it, once however many
  * threads ask for it from one client at the same time, whether for /tle or
  * for historical visits: the first asks space-track; the others wait for
  * its answer (up to their deadline, waking to notice their own interrupt,

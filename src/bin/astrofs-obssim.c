@@ -451,7 +451,7 @@ static int recover_step(void *arg, const char *id, enum astro_obs_state st)
 
 	if (st == ASTRO_OBS_RECEIVED || st == ASTRO_OBS_STARTED) {
 		astro_notice("%s: job %s was %s when the simulator stopped: FAILED", s->cfg->key,
-			     id, astro_obs_state_name(st));
+			     id, astro_obs_job_state_name(st));
 		astro_obs_store_update(s->store, s->cfg->key, id, ASTRO_OBS_FAILED,
 				       "simulator restarted while it ran", -1, NULL);
 	}
@@ -706,7 +706,7 @@ static int open_store(struct obssim *m)
 		m->o.store = m->store_dir;
 	}
 	if (rc == 0)
-		rc = astro_obs_store_open_local(m->o.store, &m->store);
+		rc = astro_obs_local_open(m->o.store, &m->store);
 	if (rc < 0) {
 		fprintf(stderr, "astrofs-obssim: store %s: %s\n",
 			m->o.store ? m->o.store : "(default: no absolute $HOME)", strerror(-rc));

@@ -583,7 +583,7 @@ static int serve(struct astro_config *cfg)
 	}
 	astro_stats_register("cache", cache_section, cache);
 	if ((rc = astro_limiter_open(&lim, cache, "spacetrack", &cfg->spacetrack_rate)) ||
-	    (rc = astro_st_open(&svc.spacetrack, cfg, lim))) {
+	    (rc = astro_spacetrack_open(&svc.spacetrack, cfg, lim))) {
 		report("cannot start the space-track client: %s", strerror(-rc));
 		rc = 1;
 		goto out;
@@ -693,7 +693,7 @@ out:
 	if (lcfg)
 		fuse_loop_cfg_destroy(lcfg);
 	astro_fs_destroy(fs);
-	astro_st_close(svc.spacetrack);	/* logs out */
+	astro_spacetrack_close(svc.spacetrack);	/* logs out */
 	astro_stats_unregister("spacetrack");
 	astro_stats_unregister("shared");
 	astro_stats_unregister("cache");

@@ -166,6 +166,12 @@ static const struct opt opts[] = {
 	{ .name = "fits_http", .type = T_FITS_HTTP, .off = F(fits_http),
 	  .arg = "NAME=URL;...", .help = "HTTP(S) sources read by ranged GETs",
 	  .expect = "expected NAME=URL pairs separated by ';'" },
+	{ .name = "fits_azure", .type = T_FITS_HTTP, .off = F(fits_azure),
+	  .arg = "NAME=URL;...", .help = "Azure Blob containers listed and read like buckets",
+	  .expect = "expected NAME=https://ACCOUNT.blob.core.windows.net/CONTAINER pairs separated by ';'" },
+	{ .name = "fits_azure_credentials", .type = T_PATH, .off = F(fits_azure_credentials),
+	  .arg = "FILE", .help = "`NAME.key = ...` or `NAME.sas = ...` lines, mode 0600",
+	  .expect = E_PATH },
 	{ .name = "fits_ttl", .type = T_DURATION, .off = F(fits_ttl), .dflt = "10s",
 	  .min = 0, .max = DAY,
 	  .arg = "DURATION", .help = "trust listings and object versions this long",
@@ -1528,8 +1534,23 @@ static int secret_line(char *line, const char *path, unsigned lineno,
 	return 0;
 }
 
+static int read_secrets(const char *path, const char *k1, char **v1, const char *k2,
+			char **v2, bool required, char *err, size_t errlen);
+
 int astro_config_read_secret_file(const char *path, const char *k1, char **v1,
 			   const char *k2, char **v2, char *err, size_t errlen)
+{
+	return read_secrets(path, k1, v1, k2, v2, true, err, errlen);
+}
+
+int astro_config_read_secret_keys(const char *path, const char *k1, char **v1,
+				  const char *k2, char **v2, char *err, size_t errlen)
+{
+	return read_secrets(path, k1, v1, k2, v2, false, err, errlen);
+}
+
+static int read_secrets(const char *path, const char *k1, char **v1, const char *k2,
+			char **v2, bool required, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL, *line, *save = NULL, *a = NULL, *b = NULL;
@@ -1575,7 +1596,7 @@ int astro_config_read_secret_file(const char *path, const char *k1, char **v1,
 			goto out;
 	}
 	rc = 0;
-	if (!a || (k2 && !b)) {
+	if (required && (!a || (k2 && !b))) {
 		rc = astro_err_set(err, errlen, -EINVAL,
 				   "%s: no `%s = ...` line", path, a ? k2 : k1);
 		goto out;
@@ -1666,6 +1687,23 @@ static int check_listener(const char *name, const char *cert, const char *key,
 	return 0;
 }
 
+/* A /fits name given by both fits_http and fits_azure would hide one of them. */
+static int check_source_names(const struct astro_config *cfg, char *err, size_t errlen)
+{
+	const char *a, *h;
+
+	for (a = cfg->fits_azure; a && *a; a += strcspn(a, ";"), a += *a == ';') {
+		size_t n = strcspn(a, "=");
+
+		for (h = cfg->fits_http; h && *h; h += strcspn(h, ";"), h += *h == ';')
+			if (strncmp(h, a, n + 1) == 0)
+				return astro_err_set(err, errlen, -EINVAL,
+						     "fits_azure and fits_http both name '%.*s'",
+						     (int)(n < ECHO_MAX ? n : ECHO_MAX), a);
+	}
+	return 0;
+}
+
 static int load_spacetrack_secrets(struct astro_config *cfg, char *err, size_t errlen)
 {
 	const char *u = getenv("SPACETRACK_USER"), *p = getenv("SPACETRACK_PASSWORD");
@@ -1738,6 +1776,12 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 				     cfg->s3_credentials_source);
 	if (cfg->s3_credentials &&
 	    (rc = check_private("s3_credentials", cfg->s3_credentials, err, errlen)) < 0)
+		return rc;
+	if (cfg->fits_azure_credentials &&
+	    (rc = check_private("fits_azure_credentials", cfg->fits_azure_credentials, err,
+				errlen)) < 0)
+		return rc;
+	if ((rc = check_source_names(cfg, err, errlen)) < 0)
 		return rc;
 	if (cfg->shared_cache && (strncmp(cfg->shared_cache, "s3://", 5) != 0 ||
 				  cfg->shared_cache[5] == '\0' || cfg->shared_cache[5] == '/'))

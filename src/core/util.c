@@ -154,8 +154,8 @@ int astro_err_vset(char *err, size_t errlen, int rc, const char *fmt, va_list ap
 }
 
 int astro_err_set(char *err, size_t errlen, int rc, const char *fmt, ...)
-		  {
-		  va_list ap;
+{
+	va_list ap;
 
 	va_start(ap, fmt);
 	rc = astro_err_vset(err, errlen, rc, fmt, ap);

@@ -1,11 +1,14 @@
 /*
  * prov_fits.c — /fits: FITS headers, an HDU index and the raw object from
- * S3 buckets and plain HTTP(S) sources, by ranged reads only.
+ * S3 buckets, Azure Blob containers and plain HTTP(S) sources, by ranged
+ * reads only.
  *
- *   /fits/                          the fits_buckets
- *   /fits/<src>/[<prefix>/...]      S3: common prefixes and FITS objects as
- *                                   directories; HTTP (fits_http NAME): by
- *                                   name only (any name is a directory)
+ *   /fits/                          the fits_buckets and fits_azure names
+ *   /fits/<src>/[<prefix>/...]      S3 or Azure (fits_azure NAME, its own
+ *                                   client: client_for()): common prefixes
+ *                                   and FITS objects as directories; HTTP
+ *                                   (fits_http NAME): by name only (any
+ *                                   name is a directory)
  *   /fits/<src>/<key>/headers/N     header N as cards, one per line
  *   /fits/<src>/<key>/hdus.csv      the HDU index
  *   /fits/<src>/<key>/raw           the object, exact size, read by ranges
@@ -47,6 +50,7 @@
 #include "core/log.h"
 #include "core/provider.h"
 #include "core/services.h"
+#include "services/azblob.h"
 #include "services/s3.h"
 #include "services/shared.h"
 #include "services/sigv4.h"
@@ -66,6 +70,14 @@
 struct hsrc {
 	char *name;
 	char *url;
+};
+
+/* An Azure container (fits_azure NAME): its own client, the container
+ * passed as the bucket. */
+struct azsrc {
+	char *name;
+	char *container;
+	struct astro_s3 *cli;
 };
 
 struct entry {
@@ -120,6 +132,8 @@ struct fits_priv {
 	size_t nbuckets;
 	struct hsrc *http;
 	size_t nhttp;
+	struct azsrc *az;
+	size_t naz;
 	int64_t ttl_ms;
 	/* Read-ahead over siblings (see readahead_note), under lock. */
 	char ra_bucket[256], ra_prefix[4096];
@@ -173,6 +187,24 @@ static const struct hsrc *find_http(const struct fits_priv *p, const char *name)
 		if (strcmp(p->http[i].name, name) == 0)
 			return &p->http[i];
 	return NULL;
+}
+
+/*
+ * The object client and bucket of a source: an Azure source's own client
+ * and container, else the S3 client and the source name itself.  NULL
+ * when there is none (offline).
+ */
+static struct astro_s3 *client_for(const struct fits_priv *p, const char *src,
+				   const char **bucket)
+{
+	for (size_t i = 0; i < p->naz; i++) {
+		if (strcmp(p->az[i].name, src) == 0) {
+			*bucket = p->az[i].container;
+			return p->az[i].cli;
+		}
+	}
+	*bucket = src;
+	return p->s3;
 }
 
 /*
@@ -362,9 +394,11 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 	char *token = NULL, what[300];
 	size_t pl = strlen(l->prefix), toolong = 0;
 	struct astro_s3_pager pg;
+	const char *bucket;
+	struct astro_s3 *cli = client_for(p, l->bucket, &bucket);
 	int rc = 0, more;
 
-	if (!p->s3)
+	if (!cli)
 		return -EIO;
 	snprintf(what, sizeof(what), "LIST s3://%s/%s", l->bucket, l->prefix);
 	/* One deadline for every page: `timeout` bounds the whole listing. */
@@ -372,7 +406,7 @@ static int list_fetch(struct fits_priv *p, struct listing *l)
 	do {
 		struct astro_s3_list r;
 
-		rc = astro_s3_list(p->s3, l->bucket, l->prefix, "/", token, 0, &r);
+		rc = astro_s3_list(cli, bucket, l->prefix, "/", token, 0, &r);
 		free(token);
 		token = NULL;
 		if (rc)
@@ -631,6 +665,8 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 	char k[4400], *pre = NULL, *rec = NULL;
 	size_t kl = seen_key(o, k, sizeof(k)), got = 0;
 	int seen = p->cache && astro_cache_get(p->cache, DB, k, kl, &m, (void **)&rec) == 0, rc;
+	const char *bucket;
+	struct astro_s3 *cli = client_for(p, o->src, &bucket);
 
 	if (p->cfg->offline) {
 		/* Serve the version last walked here ("SIZE VALIDATOR"), unconfirmed. */
@@ -653,14 +689,14 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 		return rc;
 	}
 	free(rec);
-	if (!o->url && !p->s3)
+	if (!o->url && !cli)
 		return -EIO;
 	/* Walked elsewhere in the fleet, perhaps: learn the version by HEAD
 	 * and look for its index before reading any byte of the object. */
 	if (seen || (p->shared && astro_shared_usable(p->shared))) {
 		astro_stats_inc("fits.heads");
 		return o->url ? astro_s3_http_head(o->url, timeout_ms(p), info) :
-				astro_s3_head(p->s3, o->src, o->key, info);
+				astro_s3_head(cli, bucket, o->key, info);
 	}
 	pre = malloc(FIRST_READ);
 	if (!pre)
@@ -669,7 +705,7 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 	if (o->url)
 		rc = astro_s3_http_get_range(o->url, 0, FIRST_READ, NULL, timeout_ms(p), pre, &got, info);
 	else
-		rc = astro_s3_get_range(p->s3, o->src, o->key, 0, FIRST_READ, NULL, pre, &got, info);
+		rc = astro_s3_get_range(cli, bucket, o->key, 0, FIRST_READ, NULL, pre, &got, info);
 	fobj_drop_pre(o);
 	if (rc == 0 && got > 0) {
 		o->pre = pre;
@@ -859,6 +895,8 @@ static int walk_get(struct rctx *c, uint64_t off, size_t len, void *buf, size_t 
 		    uint64_t *size)
 {
 	struct astro_s3_info info;
+	const char *bucket;
+	struct astro_s3 *cli = client_for(c->p, c->o->src, &bucket);
 	int rc;
 
 	if (c->p->cfg->offline) {
@@ -869,8 +907,8 @@ static int walk_get(struct rctx *c, uint64_t off, size_t len, void *buf, size_t 
 	if (c->o->url)
 		rc = astro_s3_http_get_range(c->o->url, off, len, c->o->walked_for,
 					     timeout_ms(c->p), buf, got, &info);
-	else if (c->p->s3)
-		rc = astro_s3_get_range(c->p->s3, c->o->src, c->o->key, off, len,
+	else if (cli)
+		rc = astro_s3_get_range(cli, bucket, c->o->key, off, len,
 					c->o->walked_for, buf, got, &info);
 	else
 		rc = -EIO;
@@ -1112,10 +1150,59 @@ static void fits_destroy(void *priv)
 		free(p->http[i].url);
 	}
 	free(p->http);
+	for (size_t i = 0; i < p->naz; i++) {
+		free(p->az[i].name);
+		free(p->az[i].container);
+		astro_s3_free(p->az[i].cli);
+	}
+	free(p->az);
 	if (!p->s3_borrowed)
 		astro_s3_free(p->s3);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* One client per fits_azure container (none offline: nothing is asked). */
+static int azure_init(struct fits_priv *p, const struct astro_config *cfg)
+{
+	char **pairs, msg[512] = "";
+	size_t np;
+	int rc = 0;
+
+	pairs = split_list(cfg->fits_azure, ";", &np);
+	p->az = calloc(np ? np : 1, sizeof(*p->az));
+	for (size_t i = 0; i < np; i++) {
+		char *eq = strchr(pairs[i], '=');
+		struct azsrc *a;
+
+		if (rc || !p->az || !eq) {
+			rc = rc ? rc : p->az ? -EINVAL : -ENOMEM;
+			free(pairs[i]);
+			continue;
+		}
+		a = &p->az[p->naz];
+		*eq = '\0';
+		if (!(a->name = strdup(pairs[i]))) {
+			rc = -ENOMEM;
+		} else if (!cfg->offline) {
+			struct astro_azblob_cfg ac = {
+				.name = pairs[i], .url = eq + 1,
+				.credentials = cfg->fits_azure_credentials,
+				.timeout_ms = cfg->timeout * 1000u,
+			};
+			rc = astro_azblob_new(&ac, &a->cli, &a->container, msg, sizeof(msg));
+			if (rc)
+				astro_err("fits: fits_azure %s: %s", a->name, msg);
+		}
+		if (!a->container && !rc && !(a->container = strdup("")))
+			rc = -ENOMEM;
+		p->naz++;
+		/* The URL may carry a SAS: wiped with the list. */
+		explicit_bzero(eq + 1, strlen(eq + 1));
+		free(pairs[i]);
+	}
+	free(pairs);
+	return p->az ? rc : -ENOMEM;
 }
 
 static int fits_init(const struct astro_ctx *ctx, void **priv)
@@ -1169,6 +1256,8 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 		if (rc)
 			astro_err("fits: %s", msg);
 	}
+	if (rc == 0)
+		rc = azure_init(p, cfg);
 	if (rc) {
 		fits_destroy(p);
 		return rc;
@@ -1181,6 +1270,9 @@ static int is_configured(const struct fits_priv *p, const char *b)
 {
 	for (size_t i = 0; i < p->nbuckets; i++)
 		if (strcmp(p->buckets[i], b) == 0)
+			return 1;
+	for (size_t i = 0; i < p->naz; i++)
+		if (strcmp(p->az[i].name, b) == 0)
 			return 1;
 	return 0;
 }
@@ -1360,6 +1452,9 @@ static int fits_readdir(void *priv, const char *path, astro_fill_fn fill, void *
 		for (size_t i = 0; i < p->nbuckets; i++)
 			if (fill(buf, p->buckets[i], &dir))
 				return 0;
+		for (size_t i = 0; i < p->naz; i++)
+			if (fill(buf, p->az[i].name, &dir))
+				return 0;
 		return 0;
 	case D_SRC:
 	case D_PREFIX:
@@ -1488,6 +1583,8 @@ static int fits_open(void *priv, const char *path, int flags, struct astro_file 
 static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t size, uint64_t off)
 {
 	struct astro_s3_info info;
+	struct astro_s3 *cli;
+	const char *bucket;
 	size_t want, got = 0;
 	int rc = 0;
 
@@ -1517,8 +1614,8 @@ static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t si
 		else if (h->o->url)
 			rc = astro_s3_http_get_range(h->o->url, off, want, h->validator,
 						     timeout_ms(p), h->win, &got, &info);
-		else if (p->s3)
-			rc = astro_s3_get_range(p->s3, h->o->src, h->o->key, off, want,
+		else if ((cli = client_for(p, h->o->src, &bucket)))
+			rc = astro_s3_get_range(cli, bucket, h->o->key, off, want,
 						h->validator, h->win, &got, &info);
 		else
 			rc = -EIO;

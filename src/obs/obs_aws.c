@@ -175,7 +175,7 @@ ASTRO_TESTABLE void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r)
 }
 
 ASTRO_TESTABLE int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
-			char *msg, size_t msglen)
+			char *err, size_t errlen)
 {
 	struct sqs_parse p = { .cur = F_NONE };
 	int rc = 0, i;
@@ -191,11 +191,9 @@ ASTRO_TESTABLE int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct a
 	XML_SetCharacterDataHandler(p.xp, sqs_text);
 	XML_SetStartDoctypeDeclHandler(p.xp, sqs_doctype);
 	if (XML_Parse(p.xp, xml, (int)len, XML_TRUE) != XML_STATUS_OK) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "SQS reply: line %lu: %s",
-				 (unsigned long)XML_GetCurrentLineNumber(p.xp),
-				 p.err[0] ? p.err : XML_ErrorString(XML_GetErrorCode(p.xp)));
-		rc = -EBADMSG;
+		rc = astro_err_set(err, errlen, -EBADMSG, "SQS reply: line %lu: %s",
+				   (unsigned long)XML_GetCurrentLineNumber(p.xp),
+				   p.err[0] ? p.err : XML_ErrorString(XML_GetErrorCode(p.xp)));
 	}
 	XML_ParserFree(p.xp);
 	if (rc < 0) {
@@ -371,7 +369,7 @@ static int put_job(struct aws *a, const char *site, json_t *job, bool create,
 		req = json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:s}",
 				"TableName", a->table, "Item", "site", "S", site, "id", "S",
 				id, "state", "S",
-				astro_obs_state_name(astro_obs_job_state(job)), "job", "S",
+				astro_obs_job_state_name(astro_obs_job_state(job)), "job", "S",
 				txt, "ConditionExpression", "attribute_not_exists(id)");
 	else
 		req = json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:s,s:s,s:{s:s},"
@@ -381,8 +379,8 @@ static int put_job(struct aws *a, const char *site, json_t *job, bool create,
 				"ConditionExpression", "#st = :from",
 				"ExpressionAttributeNames", "#st", "state",
 				"ExpressionAttributeValues", ":to", "S",
-				astro_obs_state_name(astro_obs_job_state(job)), ":from", "S",
-				astro_obs_state_name(from), ":job", "S", txt);
+				astro_obs_job_state_name(astro_obs_job_state(job)), ":from", "S",
+				astro_obs_job_state_name(from), ":job", "S", txt);
 	free(txt);
 	if (!req)
 		return -ENOMEM;
@@ -510,9 +508,8 @@ static int ensure_table(struct aws *a, const char *name, const char *hash, const
 		astro_sleep_ms(100);
 	}
 	json_decref(rep);
-	snprintf(err, errlen, "DynamoDB table %s at %s: %s", name, a->ddb,
-		 rc < 0 ? strerror(-rc) : "not ACTIVE after 10 s");
-	return rc < 0 ? rc : -ETIMEDOUT;
+	return astro_err_set(err, errlen, rc < 0 ? rc : -ETIMEDOUT, "DynamoDB table %s at %s: %s",
+			     name, a->ddb, rc < 0 ? strerror(-rc) : "not ACTIVE after 10 s");
 }
 
 /* ---- the observatory simulator's (pythonbits) wire format ---- */
@@ -794,7 +791,7 @@ static int cancel_all_step(void *arg, json_t *item)
 {
 	struct cancel_all *w = arg;
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
-	int s = st ? astro_obs_state_parse(st) : -EINVAL;
+	int s = st ? astro_obs_job_state_parse(st) : -EINVAL;
 	char msg[80];
 
 	if (!astro_obs_job_id_valid(id) || s < 0)
@@ -808,7 +805,7 @@ static int cancel_all_step(void *arg, json_t *item)
 			w->with_site = 1;
 		else if (rc < 0)
 			return rc;
-	} else if (!astro_obs_state_terminal((enum astro_obs_state)s)) {
+	} else if (!astro_obs_job_state_terminal((enum astro_obs_state)s)) {
 		w->with_site = 1;
 	}
 	return 0;
@@ -830,18 +827,16 @@ static int resolve_cancel(struct aws *a, const char *site, const struct astro_ob
 	}
 	rc = get_job(a, site, c->cancel_id, &job);
 	if (rc == -ENOENT) {
-		snprintf(err, errlen, "cancel: no job %s", c->cancel_id);
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL, "cancel: no job %s", c->cancel_id);
 	}
 	if (rc < 0)
 		return rc;
 	enum astro_obs_state st = astro_obs_job_state(job);
 
 	json_decref(job);
-	if (astro_obs_state_terminal(st)) {
-		snprintf(err, errlen, "cancel: job %s already %s", c->cancel_id,
-			 astro_obs_state_name(st));
-		return -EINVAL;
+	if (astro_obs_job_state_terminal(st)) {
+		return astro_err_set(err, errlen, -EINVAL, "cancel: job %s already %s", c->cancel_id,
+				     astro_obs_job_state_name(st));
 	}
 	if (st != ASTRO_OBS_QUEUED && st != ASTRO_OBS_SENT)
 		return 1;
@@ -869,10 +864,10 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 			json_t *job;
 
 			rc = get_job(a, site, cmds[i].cancel_id, &job);
-			if (rc == 0 && astro_obs_state_terminal(astro_obs_job_state(job))) {
+			if (rc == 0 && astro_obs_job_state_terminal(astro_obs_job_state(job))) {
 				snprintf(sub, sizeof(sub), "cancel: job %s already %s",
 					 cmds[i].cancel_id,
-					 astro_obs_state_name(astro_obs_job_state(job)));
+					 astro_obs_job_state_name(astro_obs_job_state(job)));
 				rc = -EINVAL;
 			} else if (rc == -ENOENT) {
 				snprintf(sub, sizeof(sub), "cancel: no job %s", cmds[i].cancel_id);
@@ -936,13 +931,9 @@ static int aws_enqueue(void *impl, const char *site, const struct astro_obs_cmd 
 	return 0;
 undo:
 	undo_enqueue(a, site, ids, written, rc);
-	if (err && errlen)
-		snprintf(err, errlen, "command %zu: %s", i + 1, sub[0] ? sub : strerror(-rc));
-	return rc;
+	return astro_err_set(err, errlen, rc, "command %zu: %s", i + 1, sub[0] ? sub : strerror(-rc));
 refused:
-	if (err && errlen)
-		snprintf(err, errlen, "command %zu: %s", i + 1, sub);
-	return rc;
+	return astro_err_set(err, errlen, rc, "command %zu: %s", i + 1, sub);
 }
 
 /*
@@ -1135,7 +1126,7 @@ static int jobs_step(void *arg, json_t *item)
 {
 	struct jobs_walk *w = arg;
 	const char *id = attr_s(item, "id"), *st = attr_s(item, "state");
-	int s = st ? astro_obs_state_parse(st) : -EINVAL;
+	int s = st ? astro_obs_job_state_parse(st) : -EINVAL;
 
 	if (!astro_obs_job_id_valid(id))
 		return 0;	/* status, counters */
@@ -1326,7 +1317,7 @@ static int aws_image_put(void *impl, const char *site, const char *name,
 	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 
-	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_image_name_valid(name))
 		return -EINVAL;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	/* Names are never reused: look before writing. */
@@ -1362,7 +1353,7 @@ static int aws_images(void *impl, const char *site, astro_obs_image_fn fn, void 
 			const char *name = l.objects[i].key + strlen(prefix);
 
 			if (strncmp(l.objects[i].key, prefix, strlen(prefix)) != 0 ||
-			    !astro_obs_image_name_valid(name))
+			    !astro_obs_job_image_name_valid(name))
 				continue;
 			memset(&img, 0, sizeof(img));
 			astro_strlcpy(img.name, name, sizeof(img.name));
@@ -1393,7 +1384,7 @@ static int aws_image_open(void *impl, const char *site, const char *name)
 	size_t len = 0;
 	int rc, fd = -1;
 
-	if (!astro_obs_job_site_valid(site) || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !astro_obs_job_image_name_valid(name))
 		return -ENOENT;
 	snprintf(key, sizeof(key), "%s/%s", site, name);
 	rc = astro_s3_get(a->s3c, a->bucket, key, 0, &body, &len, &info);
@@ -1531,8 +1522,7 @@ int astro_obs_aws_open(const struct astro_obs_aws_opts *o,
 	if (!s || !a) {
 		free(s);
 		free(a);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return astro_err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	if (o->layout && *o->layout && strcmp(o->layout, "astrofs") != 0 &&

@@ -16,7 +16,7 @@
  *             id "counter#<name>" (ADD, atomic).  Every state change is an
  *             UpdateItem conditioned on the state it was read in, so two
  *             writers never both move a job, and the map of
- *             astro_obs_state_allowed() is checked before.
+ *             astro_obs_job_state_allowed() is checked before.
  *   S3        images at "<bucket>/<site>/<name>" (path style); a name is
  *             taken only if HEAD says it is free.  The listing is
  *             ListObjectsV2 (bounded as s3.h's pager bounds it: one
@@ -84,10 +84,10 @@ char *astro_obs_aws_form(const struct astro_sigv4_param *p, size_t n);
 
 /*
  * Parse an SQS XML reply (any action, or ErrorResponse).  0 or -EBADMSG with
- * msg naming the line and what was wrong; fields absent stay NULL.
+ * err naming the line and what was wrong; fields absent stay NULL.
  */
 int astro_obs_aws_sqs_parse(const char *xml, size_t len, struct astro_obs_sqs_reply *out,
-			char *msg, size_t msglen);
+			char *err, size_t errlen);
 void astro_obs_aws_sqs_reply_free(struct astro_obs_sqs_reply *r);
 
 /*

@@ -225,8 +225,8 @@ static int fits_error(int st, const char *what, char *err, size_t errlen)
 	char msg[FLEN_STATUS];
 
 	fits_get_errstatus(st, msg);
-	snprintf(err, errlen, "%s: %s (cfitsio status %d)", what, msg, st);
-	return st == MEMORY_ALLOCATION ? -ENOMEM : -EINVAL;
+	return astro_err_set(err, errlen, st == MEMORY_ALLOCATION ? -ENOMEM : -EINVAL,
+			     "%s: %s (cfitsio status %d)", what, msg, st);
 }
 
 /* Bin the image by `bin` and stretch it to 8 bits. */
@@ -297,8 +297,7 @@ int astro_obs_frame_preview(const void *fits, size_t len, uint8_t **jpg, size_t 
 	*jpg = NULL;
 	*jlen = 0;
 	if (!fits || len < 2880 || memcmp(fits, "SIMPLE  =", 9) != 0) {
-		snprintf(err, errlen, "not a FITS file (%zu bytes, no SIMPLE card)", len);
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL, "not a FITS file (%zu bytes, no SIMPLE card)", len);
 	}
 	if (fits_open_memfile(&f, "image.fits", READONLY, &mem, &msize, 0, NULL, &st))
 		return fits_error(st, "opening the FITS", err, errlen);

@@ -4,7 +4,7 @@
  * image name is, and which commands are urgent.
  *
  * States: QUEUED -> SENT -> RECEIVED -> STARTED -> COMPLETE, with terminal
- * REJECTED, FAILED, EXPIRED, CANCELED; astro_obs_state_allowed() is the map
+ * REJECTED, FAILED, EXPIRED, CANCELED; astro_obs_job_state_allowed() is the map
  * every update is checked against, and a terminal state is final.
  *
  * Each job carries expires_ms (enqueue time + the store's retention,
@@ -38,11 +38,11 @@ enum astro_obs_state {
 	ASTRO_OBS_NSTATES
 };
 
-const char *astro_obs_state_name(enum astro_obs_state s);
+const char *astro_obs_job_state_name(enum astro_obs_state s);
 /* The state named s (upper case), or -EINVAL. */
-int astro_obs_state_parse(const char *s);
-bool astro_obs_state_terminal(enum astro_obs_state s);
-bool astro_obs_state_allowed(enum astro_obs_state from, enum astro_obs_state to);
+int astro_obs_job_state_parse(const char *s);
+bool astro_obs_job_state_terminal(enum astro_obs_state s);
+bool astro_obs_job_state_allowed(enum astro_obs_state from, enum astro_obs_state to);
 
 /* A job as handed to the site by receive(). */
 struct astro_obs_job {
@@ -84,6 +84,6 @@ bool astro_obs_job_id_valid(const char *id);
 bool astro_obs_job_urgent(const struct astro_obs_cmd *c);
 /* An image name both backends accept: one printable path component, not
  * starting with a dot, at most ASTRO_OBS_IMAGE_NAME_MAX bytes. */
-bool astro_obs_image_name_valid(const char *name);
+bool astro_obs_job_image_name_valid(const char *name);
 
 #endif

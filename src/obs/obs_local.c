@@ -197,9 +197,9 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 		}
 		enum astro_obs_state st = astro_obs_job_state(job);
 
-		if (astro_obs_state_terminal(st)) {
+		if (astro_obs_job_state_terminal(st)) {
 			snprintf(err, errlen, "cancel: job %s already %s", c->cancel_id,
-				 astro_obs_state_name(st));
+				 astro_obs_job_state_name(st));
 			rc = -EINVAL;
 		} else if (st == ASTRO_OBS_QUEUED || st == ASTRO_OBS_SENT) {
 			rc = cancel_queued(l, txn, site, c->cancel_id, job, cid);
@@ -228,7 +228,7 @@ static int resolve_cancel(struct local *l, MDB_txn *txn, const char *site,
 
 		if (st == ASTRO_OBS_QUEUED || st == ASTRO_OBS_SENT)
 			rc = cancel_queued(l, txn, site, id, job, cid);
-		else if (!astro_obs_state_terminal(st))
+		else if (!astro_obs_job_state_terminal(st))
 			with_site = 1;
 		json_decref(job);
 	}
@@ -658,7 +658,7 @@ static int local_image_put(void *impl, const char *site, const char *name,
 	json_t *meta = NULL;
 	int fd = -1, rc;
 
-	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_job_image_name_valid(name))
 		return -EINVAL;
 	snprintf(dir, sizeof(dir), "%s/images/%s", l->dir, site);
 	rc = astro_mkdir_p(dir, ASTRO_OBS_STORE_DIR_MODE);
@@ -749,7 +749,7 @@ static int local_image_open(void *impl, const char *site, const char *name)
 	MDB_val k;
 	int rc, fd;
 
-	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_image_name_valid(name))
+	if (!astro_obs_job_site_valid(site) || !name || !astro_obs_job_image_name_valid(name))
 		return -ENOENT;
 	/* Only indexed (complete) images are served. */
 	k = key_of(kb, site, name);
@@ -879,7 +879,7 @@ static const struct astro_obs_backend local_backend = {
 	.watch = local_watch,
 };
 
-int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out)
+int astro_obs_local_open(const char *dir, struct astro_obs_store **out)
 {
 	struct astro_obs_store *s = NULL;
 	struct local *l = NULL;

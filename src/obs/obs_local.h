@@ -29,6 +29,6 @@
 #define ASTRO_OBS_STORE_FILE_MODE 0640
 
 /* Open (creating as needed) the local backend under dir. */
-int astro_obs_store_open_local(const char *dir, struct astro_obs_store **out);
+int astro_obs_local_open(const char *dir, struct astro_obs_store **out);
 
 #endif

@@ -306,8 +306,7 @@ int astro_obs_sites_load(const char *path, struct astro_obs_sites *out,
 	memset(out, 0, sizeof(*out));
 	if (!f) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		return rc;
+		return astro_err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	for (;;) {
 		if (len == cap) {

@@ -191,16 +191,16 @@ unsigned astro_obs_store_max_pending(const struct astro_obs_store *s);
  * (blank and comment lines are only counted), replies by `max` "ok" lines
  * or ASTRO_OBS_ERR_SHOWN "err line" lines and one count of the rest.
  *
- * astro_obs_batch_add(): text is complete lines (the last one may lack its
+ * astro_obs_store_batch_add(): text is complete lines (the last one may lack its
  * newline); line numbers continue from the previous add.  Returns 0, or the
  * refusal (-EINVAL: an invalid line; -EDQUOT: more than max commands; the
- * first refusal sticks) with the reason kept for astro_obs_batch_replies().
- * astro_obs_batch_commit(): queue everything added (all or none), append
+ * first refusal sticks) with the reason kept for astro_obs_store_batch_commit().
+ * astro_obs_store_batch_commit(): queue everything added (all or none), append
  * "ok <id> <verb>" lines (or the "err" lines) to *reply, reset the batch;
  * returns the number queued or -errno.  A batch already refused is not
  * queued: its "err" lines are appended and its refusal returned.
  */
-struct astro_obs_batch {
+struct astro_obs_store_batch {
 	struct astro_obs_cmd *cmds;
 	size_t *lineno;
 	size_t n, cap, lines;
@@ -208,13 +208,13 @@ struct astro_obs_batch {
 	int rc;
 	struct astro_buf errs;
 };
-void astro_obs_batch_init(struct astro_obs_batch *b, unsigned max);
-int astro_obs_batch_add(struct astro_obs_batch *b, const char *text, size_t len);
-int astro_obs_batch_commit(struct astro_obs_store *s, const char *site,
-			   struct astro_obs_batch *b, struct astro_buf *reply);
+void astro_obs_store_batch_init(struct astro_obs_store_batch *b, unsigned max);
+int astro_obs_store_batch_add(struct astro_obs_store_batch *b, const char *text, size_t len);
+int astro_obs_store_batch_commit(struct astro_obs_store *s, const char *site,
+			   struct astro_obs_store_batch *b, struct astro_buf *reply);
 /* Forget what was added (keep the memory); free releases it. */
-void astro_obs_batch_reset(struct astro_obs_batch *b);
-void astro_obs_batch_free(struct astro_obs_batch *b);
+void astro_obs_store_batch_reset(struct astro_obs_store_batch *b);
+void astro_obs_store_batch_free(struct astro_obs_store_batch *b);
 
 /*
  * One batch of text (every line complete; a last line without a newline

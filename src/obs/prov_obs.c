@@ -85,7 +85,7 @@ struct handle {
 	char *pending;		/* a last line without its newline */
 	size_t plen;
 	bool asked;		/* a request was made on this handle */
-	struct astro_obs_batch batch;	/* the write(2) in progress */
+	struct astro_obs_store_batch batch;	/* the write(2) in progress */
 	bool in_write;		/* its last piece filled a request: more may follow */
 	int refused;		/* errno owed to the rest of a write refused midway */
 	const struct astro_obs_site *site;
@@ -588,7 +588,7 @@ static void handle_free(struct handle *h)
 		close(h->fd);
 	if (h->node == N_COMMAND) {
 		pthread_mutex_destroy(&h->lock);
-		astro_obs_batch_free(&h->batch);
+		astro_obs_store_batch_free(&h->batch);
 	}
 	free(h->buf);
 	free(h->pending);
@@ -619,7 +619,7 @@ static int obs_open(void *priv, const char *path, int flags, struct astro_file *
 	switch (w.node) {
 	case N_COMMAND:
 		pthread_mutex_init(&h->lock, NULL);
-		astro_obs_batch_init(&h->batch, astro_obs_store_max_pending(o->store));
+		astro_obs_store_batch_init(&h->batch, astro_obs_store_max_pending(o->store));
 		f->direct_io = 1;
 		f->nonseekable = 1;
 		break;
@@ -698,14 +698,14 @@ static int finish_write(struct obs *o, struct handle *h, bool with_pending)
 	int rc = 0;
 
 	if (with_pending && h->plen) {
-		rc = astro_obs_batch_add(&h->batch, h->pending, h->plen);
+		rc = astro_obs_store_batch_add(&h->batch, h->pending, h->plen);
 		h->plen = 0;
 	}
 	h->in_write = false;
 	if (rc == -ENOMEM)
-		astro_obs_batch_reset(&h->batch);
+		astro_obs_store_batch_reset(&h->batch);
 	else
-		rc = astro_obs_batch_commit(o->store, h->site->key, &h->batch, &r);
+		rc = astro_obs_store_batch_commit(o->store, h->site->key, &h->batch, &r);
 	if (r.len) {
 		h->asked = true;
 		if (add_reply(h, r.p) < 0 && rc >= 0)
@@ -732,7 +732,7 @@ static int keep_pending(struct handle *h, const char *p, size_t n)
 		memcpy(line, h->pending, have);
 		memcpy(line + have, p, sizeof(line) - have);
 		h->plen = 0;
-		return astro_obs_batch_add(&h->batch, line, sizeof(line));
+		return astro_obs_store_batch_add(&h->batch, line, sizeof(line));
 	}
 	np = realloc(h->pending, h->plen + n);
 	if (!np)
@@ -793,12 +793,12 @@ static int obs_write(void *priv, const char *path, struct astro_file *f,
 
 			rc = keep_pending(h, buf, (size_t)(nl - buf));
 			if (rc == 0 && h->plen)
-				rc = astro_obs_batch_add(&h->batch, h->pending, h->plen);
+				rc = astro_obs_store_batch_add(&h->batch, h->pending, h->plen);
 			h->plen = 0;
 			if (rc == 0)
-				rc = astro_obs_batch_add(&h->batch, nl + 1, head - (size_t)(nl + 1 - buf));
+				rc = astro_obs_store_batch_add(&h->batch, nl + 1, head - (size_t)(nl + 1 - buf));
 		} else {
-			rc = astro_obs_batch_add(&h->batch, buf, head);
+			rc = astro_obs_store_batch_add(&h->batch, buf, head);
 		}
 		if (rc == 0)
 			rc = keep_pending(h, buf + head, size - head);
@@ -812,7 +812,7 @@ static int obs_write(void *priv, const char *path, struct astro_file *f,
 		/* Refused: nothing of this write is queued; say why. */
 		h->plen = 0;
 		if (!h->batch.rc)
-			astro_obs_batch_reset(&h->batch);	/* ENOMEM: no reason to give */
+			astro_obs_store_batch_reset(&h->batch);	/* ENOMEM: no reason to give */
 		finish_write(o, h, false);
 	} else {
 		rc = finish_write(o, h, false);
@@ -1024,7 +1024,7 @@ static int obs_init(const struct astro_ctx *ctx, void **priv)
 			goto fail;
 		}
 	} else if (o->sites.n) {
-		rc = astro_obs_store_open_local(o->store_dir, &o->store);
+		rc = astro_obs_local_open(o->store_dir, &o->store);
 		if (rc < 0) {
 			astro_err("obs: store %s: %s", o->store_dir, strerror(-rc));
 			goto fail;

@@ -90,7 +90,7 @@ struct sf_handle {
 static void fetch_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
 		      struct astro_satfilter_src *out)
 {
-	int rc = astro_st_fetch_folder_file(p->svc->spacetrack, CUI_FOLDER, near_unix, deadline,
+	int rc = astro_spacetrack_fetch_folder_file(p->svc->spacetrack, CUI_FOLDER, near_unix, deadline,
 					    &out->body, &out->len, &out->cap, NULL);
 	int state = rc == 0 ? 1 : -1;
 
@@ -135,7 +135,7 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 		struct astro_satfilter_src src[2] = { { 0 } };
 		int64_t deadline = astro_mono_ms() + (int64_t)p->cfg->timeout * 1000;
 
-		rc = astro_st_get_secret(p->svc->spacetrack, GP_QUERY, deadline, &src[0].body,
+		rc = astro_spacetrack_get_secret(p->svc->spacetrack, GP_QUERY, deadline, &src[0].body,
 					 &src[0].len, &src[0].cap);
 		if (rc == 0) {
 			fetch_cui(p, 0, deadline, &src[1]);

@@ -218,14 +218,14 @@ static int set_order(const void *a, const void *b)
 }
 
 /* "line 12: ..." → "line 12" so no catalogue text reaches a message. */
-static void line_only(const char *msg, char *err, size_t errlen)
+static int line_only(int rc, const char *msg, char *err, size_t errlen)
 {
 	size_t k = strcspn(msg, ":");
 
 	if (strncmp(msg, "line ", 5) == 0 && k < 32)
-		snprintf(err, errlen, "catalogue: %.*s is not a valid element set line", (int)k, msg);
-	else
-		snprintf(err, errlen, "catalogue: not a TLE/3LE body");
+		return astro_err_set(err, errlen, rc, "catalogue: %.*s is not a valid element set line",
+				     (int)k, msg);
+	return astro_err_set(err, errlen, rc, "catalogue: not a TLE/3LE body");
 }
 
 /* Unix microseconds of a UTC JD. */
@@ -263,7 +263,7 @@ static long cat_build(const struct astro_satfilter_src *src, size_t nsrc, double
 					  ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, &sets, &ns, msg,
 					  sizeof(msg));
 		if (rc) {
-			line_only(msg, err, errlen);
+			rc = line_only(rc, msg, err, errlen);
 			explicit_bzero(msg, sizeof(msg));
 			goto out;
 		}
@@ -379,8 +379,7 @@ long astro_satfilter_load(struct astro_satfilter *sf, const char *body,
 	struct astro_satfilter_src one = { .body = (char *)body, .len = len };
 
 	if (len == 0) {
-		snprintf(err, errlen, "catalogue: no element sets");
-		return -EINVAL;
+		return astro_err_set(err, errlen, -EINVAL, "catalogue: no element sets");
 	}
 	return astro_satfilter_load_merged(sf, &one, 1, INFINITY, err, errlen);
 }
@@ -396,8 +395,7 @@ long astro_satfilter_load_file(struct astro_satfilter *sf, const char *path,
 
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
+		return astro_err_set(err, errlen, rc, "%s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1L << 30)) {
 		snprintf(err, errlen, "%s: not a regular file of at most 1 GiB", path);
@@ -1084,12 +1082,11 @@ static int get_int(const struct astro_sfreq *r, enum astro_satfilter_req_field f
 	const struct astro_satfilter_req_value *x = &r->f[f];
 
 	if (x->kind == ASTRO_SFREQ_ABSENT) {
-		snprintf(why, wl, "Missing column %s.", astro_satfilter_req_field_name(f));
-		return -EINVAL;
+		return astro_err_set(why, wl, -EINVAL, "Missing column %s.", astro_satfilter_req_field_name(f));
 	}
 	if (x->kind != ASTRO_SFREQ_INT && x->kind != ASTRO_SFREQ_INTSTR) {
-		snprintf(why, wl, "%s is not an integer", astro_satfilter_req_field_name(f));
-		return -EINVAL;
+		return astro_err_set(why, wl, -EINVAL, "%s is not an integer",
+				     astro_satfilter_req_field_name(f));
 	}
 	*out = x->i;
 	return 0;
@@ -1102,17 +1099,14 @@ static int get_num(const struct astro_sfreq *r, enum astro_satfilter_req_field f
 	const char *name = astro_satfilter_req_field_name(f);
 
 	if (x->kind == ASTRO_SFREQ_ABSENT) {
-		snprintf(why, wl, "Missing column %s.", name);
-		return -EINVAL;
+		return astro_err_set(why, wl, -EINVAL, "Missing column %s.", name);
 	}
 	if (x->kind != ASTRO_SFREQ_INT && x->kind != ASTRO_SFREQ_REAL) {
-		snprintf(why, wl, "%s is not a number", name);
-		return -EINVAL;
+		return astro_err_set(why, wl, -EINVAL, "%s is not a number", name);
 	}
 	*out = x->d;
 	if (!(*out >= lo && *out <= hi)) {
-		snprintf(why, wl, "%s is out of range [%g, %g]", name, lo, hi);
-		return -ERANGE;
+		return astro_err_set(why, wl, -ERANGE, "%s is out of range [%g, %g]", name, lo, hi);
 	}
 	return 0;
 }
@@ -1125,8 +1119,7 @@ static int get_historical(const struct astro_sfreq *r, int *hist, char *why, siz
 	*hist = k == ASTRO_SFREQ_TRUE;
 	if (k == ASTRO_SFREQ_ABSENT || k == ASTRO_SFREQ_FALSE || k == ASTRO_SFREQ_TRUE)
 		return 0;
-	snprintf(why, wl, "historical is not a boolean");
-	return -EINVAL;
+	return astro_err_set(why, wl, -EINVAL, "historical is not a boolean");
 }
 
 static int handle_visit(struct astro_satfilter *sf, const struct astro_sfreq *r,
@@ -1178,8 +1171,7 @@ static int hull_of(const struct astro_satfilter_req_source *src, struct astro_sp
 	for (unsigned k = 0; k < src->ncorners; k++)
 		astro_sphgeom_vec(src->corner[k][0], src->corner[k][1], pts[k]);
 	if (astro_sphgeom_hull((const double (*)[3])pts, src->ncorners, h) != 0) {
-		snprintf(why, wl, "diasources[%zu].bbox is not a convex polygon", index);
-		return -ERANGE;
+		return astro_err_set(why, wl, -ERANGE, "diasources[%zu].bbox is not a convex polygon", index);
 	}
 	return 0;
 }

@@ -536,9 +536,9 @@ int astro_satfilter_req_parse(const char *buf, size_t len, size_t max_sources,
 		const char *at = memchr(buf, *c, len);
 
 		if (at) {
-			snprintf(err, errlen, "malformed JSON at byte %zu: control character 0x%02x",
-				 (size_t)(at - buf), (unsigned)*c);
-			return -EINVAL;
+			return astro_err_set(err, errlen, -EINVAL,
+					     "malformed JSON at byte %zu: control character 0x%02x",
+					     (size_t)(at - buf), (unsigned)*c);
 		}
 	}
 	/* Room for as many sources as the request could hold (an element is

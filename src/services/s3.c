@@ -80,8 +80,8 @@ static void real_free(struct astro_s3 *s0)
 	free(s);
 }
 
-int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *msg,
-		 size_t msglen)
+int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *err,
+		 size_t errlen)
 {
 	struct s3_real *s = calloc(1, sizeof(*s));
 	char aws[160];
@@ -99,7 +99,8 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	snprintf(aws, sizeof(aws), "https://s3.%s.amazonaws.com", s->region);
 	rc = parse_endpoint(s, cfg->endpoint && *cfg->endpoint ? cfg->endpoint : aws);
 	if (rc) {
-		snprintf(msg, msglen, "s3_endpoint '%s' is not an http(s):// URL", cfg->endpoint);
+		rc = astro_err_set(err, errlen, rc, "s3_endpoint '%s' is not an http(s):// URL",
+				   cfg->endpoint);
 		goto out;
 	}
 	s->path_style = cfg->path_style >= 0 ? cfg->path_style : (cfg->endpoint && *cfg->endpoint);
@@ -109,7 +110,7 @@ int astro_s3_new(const struct astro_s3_cfg *cfg, struct astro_s3 **out, char *ms
 	if (!s->anonymous) {
 		/* awsprov says once when there are none */
 		rc = astro_awsprov_get(cfg->credentials, cfg->profile, cfg->credentials_source,
-				       &s->cred, msg, msglen);
+				       &s->cred, err, errlen);
 		if (rc == -ENOENT) {
 			s->anonymous = 1;
 			rc = 0;
@@ -244,7 +245,7 @@ int astro_s3_error(const char *what, long status, const char *body, size_t len)
 	return rc;
 }
 
-static void info_from_headers(const struct astro_http_resp *r, struct astro_s3_info *info)
+void astro_s3_info_from_headers(const struct astro_http_resp *r, struct astro_s3_info *info)
 {
 	char v[128];
 
@@ -259,7 +260,29 @@ static void info_from_headers(const struct astro_http_resp *r, struct astro_s3_i
 	}
 }
 
-static void info_init(struct astro_s3_info *info)
+void astro_s3_info_from_head(const struct astro_http_resp *r, struct astro_s3_info *info)
+{
+	char v[64], *end;
+
+	astro_s3_info_from_headers(r, info);
+	if (astro_http_header(r, "Content-Length", -1, v, sizeof(v)) > 0) {
+		info->size = strtoull(v, &end, 10);
+		if (end == v)
+			info->size = UINT64_MAX;
+	}
+}
+
+void astro_s3_take_body(struct astro_http_resp *r, struct astro_s3_info *info, char **body,
+			size_t *len)
+{
+	astro_s3_info_from_headers(r, info);
+	info->size = r->body_len;
+	*body = r->body;
+	*len = r->body_len;
+	r->body = NULL;
+}
+
+void astro_s3_info_init(struct astro_s3_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->size = UINT64_MAX;
@@ -271,13 +294,10 @@ static const char *validator_of(const struct astro_s3_info *info)
 	return info->etag[0] ? info->etag : info->last_modified;
 }
 
-/*
- * Check a ranged answer and copy its bytes.  `s3` selects S3 error-body
- * parsing; plain servers only have statuses.
- */
-static int range_result(const char *what, int rc, const struct astro_http_resp *r,
-			uint64_t off, size_t len, const char *validator, int s3,
-			void *buf, size_t *got, struct astro_s3_info *info)
+int astro_s3_range_result(const char *what, int rc, const struct astro_http_resp *r,
+			  uint64_t off, size_t len, const char *validator,
+			  int (*errmap)(const char *what, long status, const char *body, size_t len),
+			  void *buf, size_t *got, struct astro_s3_info *info)
 {
 	char cr[128];
 	uint64_t a, b, total;
@@ -301,11 +321,11 @@ static int range_result(const char *what, int rc, const struct astro_http_resp *
 		if (astro_http_header(r, "Content-Range", -1, cr, sizeof(cr)) > 0 &&
 		    astro_s3_parse_content_range(cr, &a, &b, &total) == 0)
 			info->size = total;
-		info_from_headers(r, info);
+		astro_s3_info_from_headers(r, info);
 		return 0;
 	default:
-		if (s3)
-			return astro_s3_error(what, r->status, r->body, r->body_len);
+		if (errmap)
+			return errmap(what, r->status, r->body, r->body_len);
 		rc = r->status == 404 || r->status == 410 ? -ENOENT :
 		     r->status == 401 || r->status == 403 ? -EACCES : -EIO;
 		astro_warn("s3: %s: HTTP %ld: %s", what, r->status,
@@ -324,7 +344,7 @@ static int range_result(const char *what, int rc, const struct astro_http_resp *
 			   what, off, len, cr, r->body_len);
 		return -EIO;
 	}
-	info_from_headers(r, info);
+	astro_s3_info_from_headers(r, info);
 	info->size = total;
 	if (validator && *validator) {
 		const char *now = validator_of(info);
@@ -385,24 +405,15 @@ out:
 	return rc;
 }
 
-/*
- * Body cap of a ranged GET: one byte over the range, so an over-long answer
- * (Range ignored) is detected without being downloaded, but never below
- * what an S3 <Error> document needs.
- */
-static size_t range_cap(size_t len)
+size_t astro_s3_range_cap(size_t len)
 {
 	return len + 1 < 65536 ? 65536 : len + 1;
 }
 
-/*
- * Request headers of a ranged GET: Range, plus If-Match when if_match is
- * set.  Returns 0 when there is nothing to ask (len 0).
- */
-static int range_prep(uint64_t off, size_t len, const char *if_match, char range[80],
+int astro_s3_range_prep(uint64_t off, size_t len, const char *if_match, char range[80],
 		      char im[160], const char *h[3], size_t *got, struct astro_s3_info *info)
 {
-	info_init(info);
+	astro_s3_info_init(info);
 	*got = 0;
 	h[0] = range;
 	h[1] = h[2] = NULL;
@@ -425,12 +436,12 @@ static int real_get_range(struct astro_s3 *s, const char *bucket, const char *ke
 	const char *h[3];
 	int rc;
 
-	if (!range_prep(off, len, if_match, range, im, h, got, info))
+	if (!astro_s3_range_prep(off, len, if_match, range, im, h, got, info))
 		return 0;
 	snprintf(what, sizeof(what), "GET s3://%s/%s bytes %" PRIu64 "+%zu", bucket, key, off, len);
-	struct sreq q = { "GET", bucket, key, NULL, 0, h, range_cap(len), NULL, 0, 0 };
+	struct sreq q = { "GET", bucket, key, NULL, 0, h, astro_s3_range_cap(len), NULL, 0, 0 };
 	rc = s3_send(real_of(s), &q, &r);
-	rc = range_result(what, rc, &r, off, len, if_match, 1, buf, got, info);
+	rc = astro_s3_range_result(what, rc, &r, off, len, if_match, astro_s3_error, buf, got, info);
 	astro_http_resp_free(&r);
 	return rc;
 }
@@ -439,24 +450,17 @@ static int real_head(struct astro_s3 *s, const char *bucket, const char *key,
 		     struct astro_s3_info *info)
 {
 	struct astro_http_resp r;
-	char v[64], what[256];
+	char what[256];
 	int rc;
 
-	info_init(info);
+	astro_s3_info_init(info);
 	snprintf(what, sizeof(what), "HEAD s3://%s/%s", bucket, key);
 	struct sreq q = { "HEAD", bucket, key, NULL, 0, NULL, 4096, NULL, 0, 0 };
 	rc = s3_send(real_of(s), &q, &r);
 	if (rc) {
 		astro_warn("s3: %s: %s", what, strerror(-rc));
 	} else if (r.status == 200) {
-		char *end;
-
-		info_from_headers(&r, info);
-		if (astro_http_header(&r, "Content-Length", -1, v, sizeof(v)) > 0) {
-			info->size = strtoull(v, &end, 10);
-			if (end == v)
-				info->size = UINT64_MAX;
-		}
+		astro_s3_info_from_head(&r, info);
 	} else if (r.status == 404) {
 		rc = -ENOENT;	/* an answer, not a fault: the caller reports it */
 		astro_debug("s3: %s: HTTP 404", what);
@@ -513,7 +517,7 @@ static int real_get(struct astro_s3 *s, const char *bucket, const char *key, siz
 
 	*body = NULL;
 	*len = 0;
-	info_init(info);
+	astro_s3_info_init(info);
 	snprintf(what, sizeof(what), "GET s3://%s/%s", bucket, key);
 	struct sreq q = { "GET", bucket, key, NULL, 0, NULL, max, NULL, 0, 0 };
 	rc = s3_send(real_of(s), &q, &r);
@@ -528,11 +532,7 @@ static int real_get(struct astro_s3 *s, const char *bucket, const char *key, siz
 	} else if (r.body_secret) {
 		rc = -EIO;	/* never asked for; keeps the free below right */
 	} else {
-		info_from_headers(&r, info);
-		info->size = r.body_len;
-		*body = r.body;
-		*len = r.body_len;
-		r.body = NULL;
+		astro_s3_take_body(&r, info, body, len);
 	}
 	astro_http_resp_free(&r);
 	return rc;
@@ -575,8 +575,8 @@ static int real_put(struct astro_s3 *s, const char *bucket, const char *key,
 	} else if (r.status != 200) {
 		rc = astro_s3_error(what, r.status, r.body, r.body_len);
 	} else if (info) {
-		info_init(info);
-		info_from_headers(&r, info);
+		astro_s3_info_init(info);
+		astro_s3_info_from_headers(&r, info);
 		info->size = len;
 	}
 	astro_http_resp_free(&r);
@@ -762,7 +762,7 @@ int astro_s3_http_get_range(const char *url, uint64_t off, size_t len, const cha
 
 	/* Only a strong ETag goes in If-Match (weak ones never match it, RFC
 	 * 9110 §13.1.1); a Last-Modified date is compared after the answer. */
-	if (!range_prep(off, len, validator && validator[0] == '"' ? validator : NULL,
+	if (!astro_s3_range_prep(off, len, validator && validator[0] == '"' ? validator : NULL,
 			range, im, h, got, info))
 		return 0;
 	/* The URL may carry a SAS or presigned signature: log only the path part. */
@@ -771,10 +771,10 @@ int astro_s3_http_get_range(const char *url, uint64_t off, size_t len, const cha
 	struct astro_http_req hr = {
 		.method = "GET", .url = url, .headers = h,
 		.timeout_ms = timeout_ms ? timeout_ms : 30000, .idempotent = 1,
-		.max_body = range_cap(len), .service = "http",
+		.max_body = astro_s3_range_cap(len), .service = "http",
 	};
 	rc = astro_http_request(&hr, &r);
-	rc = range_result(what, rc, &r, off, len, validator, 0, buf, got, info);
+	rc = astro_s3_range_result(what, rc, &r, off, len, validator, NULL, buf, got, info);
 	astro_http_resp_free(&r);
 	return rc;
 }
@@ -785,7 +785,7 @@ int astro_s3_http_head(const char *url, unsigned timeout_ms, struct astro_s3_inf
 	char v[64];
 	int rc;
 
-	info_init(info);
+	astro_s3_info_init(info);
 	struct astro_http_req hr = {
 		.method = "HEAD", .url = url, .timeout_ms = timeout_ms ? timeout_ms : 30000,
 		.idempotent = 1, .max_body = 4096, .service = "http",
@@ -795,7 +795,7 @@ int astro_s3_http_head(const char *url, unsigned timeout_ms, struct astro_s3_inf
 	    astro_http_header(&r, "Content-Length", -1, v, sizeof(v)) > 0) {
 		char *end;
 
-		info_from_headers(&r, info);
+		astro_s3_info_from_headers(&r, info);
 		info->size = strtoull(v, &end, 10);
 		if (end != v) {
 			astro_http_resp_free(&r);
@@ -816,7 +816,7 @@ int astro_s3_http_head(const char *url, unsigned timeout_ms, struct astro_s3_inf
 		size_t none;
 
 		snprintf(what, sizeof(what), "HEAD %.*s", (int)strcspn(url, "?"), url);
-		rc = range_result(what, rc, &r, 0, 0, NULL, 0, NULL, &none, info);
+		rc = astro_s3_range_result(what, rc, &r, 0, 0, NULL, NULL, NULL, &none, info);
 		if (rc == 0)
 			rc = -EIO;
 	}

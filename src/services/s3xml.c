@@ -1,4 +1,4 @@
-/* s3xml.c — ListObjectsV2 and <Error> bodies with expat (see s3xml.h). */
+/* s3xml.c — ListObjectsV2, Azure List Blobs and <Error> bodies with expat (see s3xml.h). */
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -164,12 +164,56 @@ static int make_room(struct astro_s3xml *p, void **arr, size_t *cap, size_t n,
 	return 0;
 }
 
+static void new_object(struct astro_s3xml *p)
+{
+	struct astro_s3_list *l = &p->list;
+
+	if (make_room(p, (void **)&l->objects, &p->cap_objects, l->nobjects,
+		      sizeof(*l->objects)) < 0)
+		return;
+	memset(&l->objects[l->nobjects], 0, sizeof(l->objects[0]));
+	l->objects[l->nobjects].size = -1;
+	l->objects[l->nobjects].mtime = -1;
+	l->nobjects++;
+	p->in_contents = 1;
+}
+
+static void new_prefix(struct astro_s3xml *p)
+{
+	struct astro_s3_list *l = &p->list;
+
+	if (make_room(p, (void **)&l->prefixes, &p->cap_prefixes, l->nprefixes,
+		      sizeof(*l->prefixes)) < 0)
+		return;
+	l->prefixes[l->nprefixes++] = NULL;
+	p->in_prefixes = 1;
+}
+
+/*
+ * Azure List Blobs: EnumerationResults/Blobs/{Blob,BlobPrefix}.  A name
+ * the service had to encode (Encoded="true": characters XML cannot carry)
+ * is refused rather than listed under a name nobody can open.
+ */
+static void start_azlist(struct astro_s3xml *p, const char *n, const XML_Char **attrs)
+{
+	if (p->depth == 3 && parent_is(p, "Blobs")) {
+		if (strcmp(n, "Blob") == 0)
+			new_object(p);
+		else if (strcmp(n, "BlobPrefix") == 0)
+			new_prefix(p);
+		return;
+	}
+	if (p->depth == 4 && strcmp(n, "Name") == 0)
+		for (size_t i = 0; attrs && attrs[i]; i += 2)
+			if (strcmp(attrs[i], "Encoded") == 0 && strcmp(attrs[i + 1], "true") == 0)
+				failf(p, "<Name Encoded=\"true\">: encoded blob names are not supported");
+}
+
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
 	struct astro_s3xml *p = ud;
 	const char *n = local_name(name);
 
-	(void)attrs;
 	if (p->failed)
 		return;
 	if (p->depth >= MAX_DEPTH) {
@@ -180,35 +224,24 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	p->depth++;
 	p->text_len = 0;
 	if (p->depth == 1) {
-		const char *want = p->kind == ASTRO_S3XML_LIST ? "ListBucketResult" : "Error";
+		const char *want = p->kind == ASTRO_S3XML_LIST ? "ListBucketResult" :
+				   p->kind == ASTRO_S3XML_AZLIST ? "EnumerationResults" : "Error";
 
 		if (strcmp(n, want) != 0)
 			failf(p, "root element <%.40s> is not <%s>", n, want);
 		p->root_seen = 1;
 		return;
 	}
+	if (p->kind == ASTRO_S3XML_AZLIST) {
+		start_azlist(p, n, attrs);
+		return;
+	}
 	if (p->kind != ASTRO_S3XML_LIST || p->depth != 2)
 		return;
-	if (strcmp(n, "Contents") == 0) {
-		struct astro_s3_list *l = &p->list;
-
-		if (make_room(p, (void **)&l->objects, &p->cap_objects, l->nobjects,
-			      sizeof(*l->objects)) < 0)
-			return;
-		memset(&l->objects[l->nobjects], 0, sizeof(l->objects[0]));
-		l->objects[l->nobjects].size = -1;
-		l->objects[l->nobjects].mtime = -1;
-		l->nobjects++;
-		p->in_contents = 1;
-	} else if (strcmp(n, "CommonPrefixes") == 0) {
-		struct astro_s3_list *l = &p->list;
-
-		if (make_room(p, (void **)&l->prefixes, &p->cap_prefixes, l->nprefixes,
-			      sizeof(*l->prefixes)) < 0)
-			return;
-		l->prefixes[l->nprefixes++] = NULL;
-		p->in_prefixes = 1;
-	}
+	if (strcmp(n, "Contents") == 0)
+		new_object(p);
+	else if (strcmp(n, "CommonPrefixes") == 0)
+		new_prefix(p);
 }
 
 static void end_list(struct astro_s3xml *p, const char *n)
@@ -286,6 +319,108 @@ static void end_list(struct astro_s3xml *p, const char *n)
 		set_once(p, &l->prefixes[l->nprefixes - 1], n);
 }
 
+/* RFC 1123 as Azure sends it: "Wed, 09 Sep 2009 09:20:02 GMT". */
+static int parse_http_time(const char *s, int64_t *out)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm tm = { 0 };
+	int d, y, h, mi, se;
+	const char *m;
+
+	if (strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || digits(s + 5, 2, &d) ||
+	    s[7] != ' ' || s[11] != ' ' || digits(s + 12, 4, &y) || s[16] != ' ' ||
+	    digits(s + 17, 2, &h) || s[19] != ':' || digits(s + 20, 2, &mi) || s[22] != ':' ||
+	    digits(s + 23, 2, &se) || strcmp(s + 25, " GMT") != 0)
+		return -1;
+	for (m = months; *m && strncmp(m, s + 8, 3) != 0; m += 3)
+		;
+	if (!*m || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = (int)(m - months) / 3;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+/*
+ * A blob's properties.  Listings give the ETag bare (0x8D...) where GET and
+ * HEAD quote it; stored quoted, so a validator from a listing matches the
+ * ETag of the object's reads.
+ */
+static void end_az_property(struct astro_s3xml *p, struct astro_s3_object *o, const char *n)
+{
+	char *s;
+
+	if (strcmp(n, "Content-Length") == 0) {
+		if (!(s = take_text(p)))
+			return;
+		if (parse_i64(s, &o->size) < 0)
+			failf(p, "<Content-Length>: not a size: '%.40s'", s);
+		free(s);
+	} else if (strcmp(n, "Etag") == 0) {
+		if (o->etag) {
+			failf(p, "<Etag> appears twice");
+			return;
+		}
+		if (p->text_len && p->text[0] == '"')
+			o->etag = take_text(p);
+		else if (asprintf(&o->etag, "\"%.*s\"", (int)p->text_len, p->text ? p->text : "") < 0)
+			o->etag = NULL;
+		if (!o->etag)
+			failf(p, "out of memory");
+	} else if (strcmp(n, "Last-Modified") == 0) {
+		if (!(s = take_text(p)))
+			return;
+		if (parse_http_time(s, &o->mtime) < 0)
+			failf(p, "<Last-Modified>: not an RFC 1123 GMT time: '%.40s'", s);
+		free(s);
+	}
+}
+
+static void end_azlist(struct astro_s3xml *p, const char *n)
+{
+	struct astro_s3_list *l = &p->list;
+
+	if (p->depth == 2) {
+		if (strcmp(n, "Prefix") == 0) {
+			set_once(p, &l->prefix, n);
+		} else if (strcmp(n, "NextMarker") == 0 && p->text_len > 0) {
+			/* An empty NextMarker is the last page. */
+			set_once(p, &l->next_token, n);
+			l->is_truncated = 1;
+		}
+	} else if (p->depth == 3 && p->in_contents && strcmp(n, "Blob") == 0) {
+		struct astro_s3_object *o = &l->objects[l->nobjects - 1];
+
+		if (!o->key)
+			failf(p, "<Blob> without <Name>");
+		else if (o->size < 0)
+			failf(p, "<Blob> '%.80s' without <Content-Length>", o->key);
+		p->in_contents = 0;
+	} else if (p->depth == 3 && p->in_prefixes && strcmp(n, "BlobPrefix") == 0) {
+		if (!l->prefixes[l->nprefixes - 1])
+			failf(p, "<BlobPrefix> without <Name>");
+		p->in_prefixes = 0;
+	} else if (p->depth == 4 && strcmp(n, "Name") == 0 && p->in_contents &&
+		   parent_is(p, "Blob")) {
+		struct astro_s3_object *o = &l->objects[l->nobjects - 1];
+
+		set_once(p, &o->key, n);
+		if (o->key && !*o->key)
+			failf(p, "<Name> is empty");
+	} else if (p->depth == 4 && strcmp(n, "Name") == 0 && p->in_prefixes &&
+		   parent_is(p, "BlobPrefix")) {
+		set_once(p, &l->prefixes[l->nprefixes - 1], n);
+	} else if (p->depth == 5 && p->in_contents && parent_is(p, "Properties") &&
+		   strcmp(p->names[2], "Blob") == 0) {
+		end_az_property(p, &l->objects[l->nobjects - 1], n);
+	}
+}
+
 static void end_error(struct astro_s3xml *p, const char *n)
 {
 	struct astro_s3_error *e = &p->err;
@@ -316,6 +451,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	assert(p->depth > 0);
 	if (p->kind == ASTRO_S3XML_LIST)
 		end_list(p, n);
+	else if (p->kind == ASTRO_S3XML_AZLIST)
+		end_azlist(p, n);
 	else
 		end_error(p, n);
 	p->depth--;
@@ -482,7 +619,7 @@ int astro_s3xml_finish(struct astro_s3xml *p, struct astro_s3_list *list,
 		p->failed = 1;
 		return -EBADMSG;
 	}
-	if (p->kind == ASTRO_S3XML_LIST) {
+	if (p->kind == ASTRO_S3XML_LIST || p->kind == ASTRO_S3XML_AZLIST) {
 		if (p->list.is_truncated && !p->list.next_token) {
 			/* Paging on would loop on the same page forever. */
 			snprintf(p->msg, sizeof(p->msg),
@@ -543,6 +680,13 @@ int astro_s3xml_parse_list(const char *xml, size_t len,
 {
 	memset(out, 0, sizeof(*out));
 	return parse_one(ASTRO_S3XML_LIST, xml, len, out, NULL, err, errlen);
+}
+
+int astro_s3xml_parse_azlist(const char *xml, size_t len,
+			     struct astro_s3_list *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	return parse_one(ASTRO_S3XML_AZLIST, xml, len, out, NULL, err, errlen);
 }
 
 int astro_s3xml_parse_error(const char *xml, size_t len,
@@ -613,6 +757,22 @@ static const struct code_map codes[] = {
 	{ "RequestTimeout", EAGAIN, "the server timed out reading the request: retry" },
 	{ "InvalidRange", ERANGE, "requested range is past the end of the object" },
 	{ "PreconditionFailed", ESTALE, "the object changed upstream (ETag differs)" },
+	/* Azure Blob Storage (the same <Error><Code> document). */
+	{ "AuthenticationFailed", EACCES, "Azure rejected the signature: wrong account key or SAS token, "
+	  "an expired SAS, or clock skew" },
+	{ "AuthorizationFailure", EACCES, "Azure: not authorised for this operation (SAS permissions or network rules)" },
+	{ "AuthorizationPermissionMismatch", EACCES, "Azure: the SAS lacks the permission (r, l) this needs" },
+	{ "AuthorizationResourceTypeMismatch", EACCES, "Azure: the SAS does not cover this resource type" },
+	{ "InsufficientAccountPermissions", EACCES, "Azure: the account lacks the permission" },
+	{ "NoAuthenticationInformation", EACCES, "Azure: the container is private; give a SAS or account key" },
+	{ "PublicAccessNotPermitted", EACCES, "Azure: the account forbids anonymous access; give a SAS or account key" },
+	{ "ContainerNotFound", ENOENT, "no such Azure container" },
+	{ "BlobNotFound", ENOENT, "no such blob" },
+	{ "ResourceNotFound", ENOENT, "no such Azure container or blob (or it is private)" },
+	{ "ServerBusy", EAGAIN, "the server asks to slow down: retry later" },
+	{ "OperationTimedOut", EAGAIN, "the server timed out: retry" },
+	{ "ConditionNotMet", ESTALE, "the object changed upstream (ETag differs)" },
+	{ "InvalidHeaderValue", EIO, "Azure refused a header value (x-ms-version too new for this server?)" },
 	{ "PermanentRedirect", EIO, "the bucket is in another region or needs another endpoint: set s3_region/s3_endpoint" },
 };
 

@@ -23,7 +23,7 @@ struct astro_spacetrack {
 	unsigned generation;	/* bumped at each login */
 };
 
-int astro_st_open(struct astro_spacetrack **out, const struct astro_config *cfg,
+int astro_spacetrack_open(struct astro_spacetrack **out, const struct astro_config *cfg,
 		  struct astro_limiter *lim)
 {
 	struct astro_spacetrack *st = calloc(1, sizeof(*st));
@@ -263,13 +263,13 @@ out:
 	return rc;
 }
 
-int astro_st_get(struct astro_spacetrack *st, const char *path,
+int astro_spacetrack_get(struct astro_spacetrack *st, const char *path,
 		 int64_t deadline, char **body, size_t *len)
 {
 	return st_get(st, path, deadline, 0, body, len, NULL);
 }
 
-int astro_st_get_secret(struct astro_spacetrack *st, const char *path,
+int astro_spacetrack_get_secret(struct astro_spacetrack *st, const char *path,
 			int64_t deadline, char **body, size_t *len, size_t *cap)
 {
 	*cap = 0;
@@ -287,7 +287,7 @@ static int by_cat_epoch(const void *a, const void *b)
 	return (x->l1_off > y->l1_off) - (x->l1_off < y->l1_off);
 }
 
-int astro_st_render(const char *body, const struct astro_tle_set *sets,
+int astro_spacetrack_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen)
 {
 	size_t total = 0, pos = 0;
@@ -327,7 +327,7 @@ int astro_st_render(const char *body, const struct astro_tle_set *sets,
 	return 0;
 }
 
-int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
+int astro_spacetrack_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 		       int64_t deadline, char **out, size_t *outlen, size_t *nsets)
 {
 	char path[512], d0[16], d1[16], err[200];
@@ -348,7 +348,7 @@ int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 	snprintf(path, sizeof(path),
 		 "/basicspacedata/query/class/gp_history/EPOCH/%s--%s"
 		 "/orderby/NORAD_CAT_ID%%20asc,EPOCH%%20asc/format/3le", d0, d1);
-	rc = astro_st_get(st, path, deadline, &body, &len);
+	rc = astro_spacetrack_get(st, path, deadline, &body, &len);
 	if (rc)
 		return rc;
 	rc = astro_tle_parse_body(body, len, 0, &sets, &n, err, sizeof(err));
@@ -365,7 +365,7 @@ int astro_st_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 		}
 	}
 	qsort(sets, kept, sizeof(*sets), by_cat_epoch);
-	rc = astro_st_render(body, sets, kept, 1, out, outlen);
+	rc = astro_spacetrack_render(body, sets, kept, 1, out, outlen);
 	if (rc == 0)
 		*nsets = kept;
 	astro_info("spacetrack: day %s: %zu sets (%zu bytes)", d0, kept, len);
@@ -403,7 +403,7 @@ static const char *member_str(json_t *o, const char *name, char *buf, size_t n)
 	return NULL;
 }
 
-int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
+int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
 			       int64_t deadline, char **body, size_t *len, size_t *cap,
 			       int64_t *uploaded_unix)
 {
@@ -419,7 +419,7 @@ int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t 
 	snprintf(path, sizeof(path),
 		 "/fileshare/query/class/file/predicates/file_id,file_name,file_uploaded"
 		 "/folder_id/%d/orderby/file_uploaded%%20desc/format/json", folder);
-	rc = astro_st_get(st, path, deadline, &list, &llen);
+	rc = astro_spacetrack_get(st, path, deadline, &list, &llen);
 	if (rc)
 		return rc;
 	j = json_loadb(list, llen, 0, NULL);
@@ -455,7 +455,7 @@ int astro_st_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t 
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/fileshare/query/class/download/file_id/%s", id);
-	rc = astro_st_get_secret(st, path, deadline, body, len, cap);
+	rc = astro_spacetrack_get_secret(st, path, deadline, body, len, cap);
 	if (rc == 0 && *len == 0) {
 		astro_err("spacetrack: folder %d: file %s is empty", folder, id);
 		astro_secure_free(*body, *cap);
@@ -471,7 +471,7 @@ out:
 	return rc;
 }
 
-void astro_st_close(struct astro_spacetrack *st)
+void astro_spacetrack_close(struct astro_spacetrack *st)
 {
 	struct astro_http_resp r;
 

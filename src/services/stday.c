@@ -278,7 +278,7 @@ static int fleet_fetch(struct astro_spacetrack *st, const struct astro_config *c
 			break;
 		if (rc == 1) {
 			*fetched_ms = astro_now_ms();
-			rc = astro_st_fetch_day(st, day_unix, deadline, body, len, nsets);
+			rc = astro_spacetrack_fetch_day(st, day_unix, deadline, body, len, nsets);
 			if (rc == 0)
 				shared_write(sh, cfg, day_unix, *body, *len, *nsets, *fetched_ms);
 			astro_shared_lease_release(sh, lease);
@@ -293,7 +293,7 @@ static int fleet_fetch(struct astro_spacetrack *st, const struct astro_config *c
 			return rc;
 	}
 	*fetched_ms = astro_now_ms();
-	return astro_st_fetch_day(st, day_unix, deadline, body, len, nsets);
+	return astro_spacetrack_fetch_day(st, day_unix, deadline, body, len, nsets);
 }
 
 #define FLIGHT_ABANDONED 1	/* fetch_once: the leader gave up; not an errno */

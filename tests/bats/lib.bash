@@ -120,6 +120,14 @@ unmount_at() {
 	fi
 }
 
+# gcore_pid PID OUT: a core of a running process, as the kernel would write
+# it (gcore honours MADV_DONTDUMP and coredump_filter); prints its path
+gcore_pid() {
+	command -v gcore >/dev/null || skip "gcore (gdb) is not installed"
+	timeout 120 gcore -o "$2" "$1" >"$T/gcore.log" 2>&1
+	ls "$2.$1"
+}
+
 cleanup_all() {
 	unmount_astrofs
 	stop_standin

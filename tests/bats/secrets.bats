@@ -63,14 +63,6 @@ cmdlines() {
 	mount_astrofs "s3_credentials=$T/aws,fits_buckets=b,s3_endpoint=http://127.0.0.1:9"
 }
 
-# gcore_pid PID OUT: a core of a running process, as the kernel would write
-# it (gcore honours MADV_DONTDUMP and coredump_filter); prints its path
-gcore_pid() {
-	command -v gcore >/dev/null || skip "gcore (gdb) is not installed"
-	timeout 120 gcore -o "$2" "$1" >"$T/gcore.log" 2>&1
-	ls "$2.$1"
-}
-
 @test "secrets: a core of a daemon that loaded the space-track catalogue holds neither catalogue nor password" {
 	# the stand-in's clock at 2024-03-05: its GP answer is the synthetic
 	# 2024-03-01 day, 500 objects, whose lines are the needles

@@ -1,5 +1,5 @@
 /*
- * fuzz_s3xml — S3 XML bodies: the first byte picks the document kind and
+ * fuzz_s3xml — S3 and Azure XML bodies: the first byte picks the document kind and
  * the chunk size, the rest is fed in chunks; one-shot and streaming must
  * agree on success or failure.
  */
@@ -25,12 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&l1, 0, sizeof(l1));
 	memset(&e1, 0, sizeof(e1));
-	kind = (data[0] & 1) ? ASTRO_S3XML_ERROR : ASTRO_S3XML_LIST;
-	chunk = (size_t)(data[0] >> 1) + 1;
+	/* Low bit as before (list or error); 0x80 with an even byte: an
+	 * Azure listing, so the existing seeds keep their meaning. */
+	kind = (data[0] & 1) ? ASTRO_S3XML_ERROR :
+	       (data[0] & 0x80) ? ASTRO_S3XML_AZLIST : ASTRO_S3XML_LIST;
+	chunk = (size_t)((data[0] & 0x7f) >> 1) + 1;
 	data++;
 	size--;
 	if (kind == ASTRO_S3XML_LIST)
 		rc1 = astro_s3xml_parse_list((const char *)data, size, &l1, msg, sizeof(msg));
+	else if (kind == ASTRO_S3XML_AZLIST)
+		rc1 = astro_s3xml_parse_azlist((const char *)data, size, &l1, msg, sizeof(msg));
 	else
 		rc1 = astro_s3xml_parse_error((const char *)data, size, &e1, msg, sizeof(msg));
 
@@ -46,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	astro_s3xml_free(p);
 	if ((rc1 == 0) != (rc2 == 0))
 		abort();
-	if (rc1 == 0 && kind == ASTRO_S3XML_LIST &&
+	if (rc1 == 0 && kind != ASTRO_S3XML_ERROR &&
 	    (l1.nobjects != l2.nobjects || l1.nprefixes != l2.nprefixes ||
 	     (l1.nobjects && strcmp(l1.objects[0].key, l2.objects[0].key) != 0)))
 		abort();

@@ -13,7 +13,8 @@ Prints "served N of M" and "idle_held K"; exit 0 when all were served.
 import http.client
 import json
 import sys
-import threading
+
+from detectors import detector_requests
 
 PORT = int(sys.argv[1])
 VISIT, SOURCES = sys.argv[2], json.loads(sys.argv[3])
@@ -30,31 +31,7 @@ def one_round():
         r.read()
         if r.status == 200:
             idle.append(c)
-    barrier = threading.Barrier(DETECTORS)
-    codes = []
-    lock = threading.Lock()
-
-    def detector(d):
-        body = json.dumps(dict(SOURCES, detector_id=d))
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-            barrier.wait(30)
-            c.connect()
-            c.request("PUT", "/diasource_allow_list", body)
-            r = c.getresponse()
-            ok = r.status == 200 and json.loads(r.read()).get("detector_id") == d
-            code = 200 if ok else -r.status
-            c.close()
-        except Exception as e:  # noqa: BLE001 - any failure is a finding
-            code = repr(e)
-        with lock:
-            codes.append(code)
-
-    ts = [threading.Thread(target=detector, args=(d,)) for d in range(DETECTORS)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
+    codes = detector_requests(PORT, SOURCES, DETECTORS, timeout=30, line_up=True)
     held = len(idle)
     for c in idle:
         c.close()

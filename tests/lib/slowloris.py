@@ -10,12 +10,13 @@ expects every one to be answered 200.  Then waits for the slow connections
 and expects each to be closed by the server within 20 s of opening.
 Prints one "key value" line per finding; exit 0 when all hold.
 """
-import http.client
 import json
 import socket
 import sys
 import threading
 import time
+
+from detectors import detector_requests
 
 PORT = int(sys.argv[1])
 VISIT, SOURCES = sys.argv[2], json.loads(sys.argv[3])
@@ -50,30 +51,7 @@ def trickler():
 threading.Thread(target=trickler, daemon=True).start()
 time.sleep(0.5)
 
-codes = []
-lock = threading.Lock()
-
-
-def detector(d):
-    body = dict(SOURCES, detector_id=d)
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=20)
-        c.request("PUT", "/diasource_allow_list", json.dumps(body))
-        r = c.getresponse()
-        ok = r.status == 200 and json.loads(r.read()).get("detector_id") == d
-        code = r.status if ok else -r.status
-        c.close()
-    except Exception as e:  # noqa: BLE001 - any failure is a finding
-        code = repr(e)
-    with lock:
-        codes.append(code)
-
-
-ts = [threading.Thread(target=detector, args=(d,)) for d in range(DETECTORS)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join(30)
+codes = detector_requests(PORT, SOURCES, DETECTORS, timeout=20)
 burst = time.monotonic() - t0
 served = sum(1 for c in codes if c == 200)
 print("served", served, "of", DETECTORS, "in %.1fs" % burst)

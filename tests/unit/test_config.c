@@ -408,6 +408,11 @@ static const struct set_case set_cases[] = {
 	{ "fits_buckets", "a; b;c", 0, "a,b,c" },
 	{ "fits_buckets", "a/b", -EINVAL, "fits_buckets" },
 	{ "fits_buckets", ",", -EINVAL, "fits_buckets" },
+	{ "fits_azure", "tess=https://acct.blob.core.windows.net/tess;emu=http://127.0.0.1:10000/devstoreaccount1/c", 0,
+	  "tess=https://acct.blob.core.windows.net/tess;emu=http://127.0.0.1:10000/devstoreaccount1/c" },
+	{ "fits_azure", "a=https://h/c;a=https://h/d", -EINVAL, "fits_azure" },
+	{ "fits_azure", "a=ftp://h/c", -EINVAL, "fits_azure" },
+	{ "fits_azure_credentials", "/etc/astrofs/azure.cred", 0, "/etc/astrofs/azure.cred" },
 	{ "fits_http", "mast=https://mast.stsci.edu/api/v0.1/Download/file?uri=", 0,
 	  "mast=https://mast.stsci.edu/api/v0.1/Download/file?uri=" },
 	{ "fits_http", "a=http://h1/x;b=https://h2", 0, "a=http://h1/x;b=https://h2" },
@@ -577,7 +582,7 @@ static void spec_options_all_known(void **state)
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",
 		"obs_aws_credentials", "obs_max_pending", "obs_aws_layout",
 		"shared_cache", "shared_cache_endpoint", "shared_cache_region",
-		"shared_cache_credentials",
+		"shared_cache_credentials", "fits_azure", "fits_azure_credentials",
 		/* loaded, not settable */
 		"spacetrack_user", "spacetrack_password",
 	};
@@ -875,7 +880,10 @@ static void url_secrets_masked(void **state)
 		"gcs=https://storage.googleapis.com/b?X-Goog-Signature=GSECRET", err, sizeof(err)), 0);
 	assert_int_equal(astro_config_set(&c, "spacetrack_url", "https://bob:PWSECRET@st.example/",
 					  err, sizeof(err)), 0);
+	assert_int_equal(astro_config_set(&c, "fits_azure",
+		"t=https://acct.blob.core.windows.net/t?sp=rl&sig=ASECRET", err, sizeof(err)), 0);
 	d = astro_config_dump(&c);
+	assert_non_null(strstr(d, "\nfits_azure = t=https://acct.blob.core.windows.net/t?sp=rl&sig=********\n"));
 	assert_null(strstr(d, "SECRET"));
 	assert_non_null(strstr(d, "\nfits_http = az=https://acct.blob.core.windows.net/c?"
 			       "sv=2022-11-02&sig=********&se=2030;"
@@ -1117,6 +1125,15 @@ static void finish_consistency(void **state)
 	astro_config_set(&c, "s3_credentials", "/x/credentials", err, sizeof(err));
 	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "s3_credentials names a file but s3_credentials_source is imds"));
+	astro_config_free(&c);
+
+	/* One /fits name, one source. */
+	assert_int_equal(astro_config_init(&c), 0);
+	astro_config_set(&c, "fits_http", "a=https://h/x;tess=https://h/y", err, sizeof(err));
+	astro_config_set(&c, "fits_azure", "tess=https://acct.blob.core.windows.net/tess", err,
+			 sizeof(err));
+	assert_int_equal(astro_config_finish(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fits_azure and fits_http both name 'tess'"));
 	astro_config_free(&c);
 
 	assert_int_equal(astro_config_init(&c), 0);

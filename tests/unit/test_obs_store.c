@@ -17,7 +17,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	f->dir = unit_tmpdir();
-	if (!f->dir || astro_obs_store_open_local(f->dir, &f->s) < 0)
+	if (!f->dir || astro_obs_local_open(f->dir, &f->s) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -70,22 +70,22 @@ static void transition_map(void **state)
 {
 	(void)state;
 	/* The forward path. */
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_SENT));
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_SENT, ASTRO_OBS_RECEIVED));
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_STARTED));
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_COMPLETE));
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_REJECTED));
-	assert_true(astro_obs_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_CANCELED));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_SENT));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_SENT, ASTRO_OBS_RECEIVED));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_STARTED));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_COMPLETE));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_REJECTED));
+	assert_true(astro_obs_job_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_CANCELED));
 	/* No going back, no skipping the site, terminal is final. */
-	assert_false(astro_obs_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_RECEIVED));
-	assert_false(astro_obs_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_STARTED));
-	assert_false(astro_obs_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_REJECTED));
-	assert_false(astro_obs_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_COMPLETE));
+	assert_false(astro_obs_job_state_allowed(ASTRO_OBS_STARTED, ASTRO_OBS_RECEIVED));
+	assert_false(astro_obs_job_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_STARTED));
+	assert_false(astro_obs_job_state_allowed(ASTRO_OBS_QUEUED, ASTRO_OBS_REJECTED));
+	assert_false(astro_obs_job_state_allowed(ASTRO_OBS_RECEIVED, ASTRO_OBS_COMPLETE));
 	for (int from = ASTRO_OBS_COMPLETE; from < ASTRO_OBS_NSTATES; from++)
 		for (int to = 0; to < ASTRO_OBS_NSTATES; to++)
-			assert_false(astro_obs_state_allowed(from, to));
-	assert_int_equal(astro_obs_state_parse("EXPIRED"), ASTRO_OBS_EXPIRED);
-	assert_int_equal(astro_obs_state_parse("expired"), -EINVAL);
+			assert_false(astro_obs_job_state_allowed(from, to));
+	assert_int_equal(astro_obs_job_state_parse("EXPIRED"), ASTRO_OBS_EXPIRED);
+	assert_int_equal(astro_obs_job_state_parse("expired"), -EINVAL);
 }
 
 static void queue_order_and_records(void **state)
@@ -255,7 +255,7 @@ static void status_and_counter_persist(void **state)
 	assert_int_equal(n, 2);
 	/* Reopen: the counter carries on, never reissuing a value. */
 	astro_obs_store_close(f->s);
-	assert_int_equal(astro_obs_store_open_local(f->dir, &f->s), 0);
+	assert_int_equal(astro_obs_local_open(f->dir, &f->s), 0);
 	assert_int_equal(astro_obs_store_counter_next(f->s, "site1", "cam1", &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(astro_obs_store_counter_next(f->s, "site2", "cam1", &n), 0);
@@ -308,7 +308,7 @@ static void watch_wakes_on_enqueue(void **state)
 	char *reply = NULL;
 	int fd;
 
-	assert_int_equal(astro_obs_store_open_local(f->dir, &other), 0);
+	assert_int_equal(astro_obs_local_open(f->dir, &other), 0);
 	fd = astro_obs_store_watch(f->s);
 	assert_true(fd >= 0);
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -358,7 +358,7 @@ static void two_processes(void **state)
 		char id[1][ASTRO_OBS_ID_LEN + 1], err[128];
 		int i, bad = 0;
 
-		if (astro_obs_store_open_local(f->dir, &s) < 0)
+		if (astro_obs_local_open(f->dir, &s) < 0)
 			_exit(2);
 		astro_obs_cmd_parse("park", 4, &c, err, sizeof(err));
 		for (i = 0; i < N; i++)

@@ -29,7 +29,7 @@ static int setup(void **state)
 	f->cfg.obs_config = (char *)"tests/data/obs/sites_good.yml";
 	f->cfg.obs_store = strdup(store);
 	ctx.cfg = &f->cfg;
-	if (P->init(&ctx, &f->priv) < 0 || astro_obs_store_open_local(store, &f->sim) < 0)
+	if (P->init(&ctx, &f->priv) < 0 || astro_obs_local_open(store, &f->sim) < 0)
 		return -1;
 	*state = f;
 	return 0;

@@ -248,6 +248,160 @@ static void maps_codes_to_errno(void **state)
 	assert_int_equal(astro_s3xml_errno("NoSuchKey", 404, NULL), -ENOENT);
 }
 
+/*
+ * An Azure List Blobs answer shaped like the example of Microsoft's "List
+ * Blobs" REST reference (EnumerationResults, Blob with Properties,
+ * BlobPrefix, NextMarker), with the Etag bare as Azure and Azurite send it;
+ * the time converted with Python's calendar.timegm.
+ */
+static const char azlist_doc[] =
+	"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+	"<EnumerationResults ServiceEndpoint=\"http://127.0.0.1:10000/devstoreaccount1\" "
+	"ContainerName=\"priv\">\n"
+	"  <Prefix>tess/</Prefix>\n"
+	"  <Marker>tess/a.fits</Marker>\n"
+	"  <MaxResults>2</MaxResults>\n"
+	"  <Delimiter>/</Delimiter>\n"
+	"  <Blobs>\n"
+	"    <Blob>\n"
+	"      <Name>tess/b &amp; c.fits</Name>\n"
+	"      <Properties>\n"
+	"        <Creation-Time>Wed, 09 Sep 2009 09:20:01 GMT</Creation-Time>\n"
+	"        <Last-Modified>Wed, 09 Sep 2009 09:20:02 GMT</Last-Modified>\n"
+	"        <Etag>0x8CBFF45D8A29A19</Etag>\n"
+	"        <Content-Length>43997264640</Content-Length>\n"
+	"        <Content-Type>application/fits</Content-Type>\n"
+	"        <BlobType>BlockBlob</BlobType>\n"
+	"      </Properties>\n"
+	"      <Metadata><Name>not the blob's name</Name></Metadata>\n"
+	"    </Blob>\n"
+	"    <BlobPrefix><Name>tess/s0001/</Name></BlobPrefix>\n"
+	"  </Blobs>\n"
+	"  <NextMarker>2!80!MDAwMDE0IXRlc3MvczAwMDEvITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ--</NextMarker>\n"
+	"</EnumerationResults>\n";
+
+static void parses_azure_list(void **state)
+{
+	static const size_t steps[] = { 1, 3, 64, 100000 };
+
+	(void)state;
+	for (size_t s = 0; s < ASTRO_ARRAY_SIZE(steps); s++) {
+		struct astro_s3xml *p = astro_s3xml_new(ASTRO_S3XML_AZLIST);
+		struct astro_s3_list l;
+		size_t len = strlen(azlist_doc);
+
+		assert_non_null(p);
+		for (size_t i = 0; i < len; i += steps[s])
+			assert_int_equal(astro_s3xml_feed(p, azlist_doc + i,
+							  len - i < steps[s] ? len - i : steps[s]), 0);
+		assert_int_equal(astro_s3xml_finish(p, &l, NULL), 0);
+		astro_s3xml_free(p);
+		assert_int_equal(l.nobjects, 1);
+		assert_string_equal(l.objects[0].key, "tess/b & c.fits");
+		assert_int_equal(l.objects[0].size, 43997264640LL);
+		/* Quoted, as Get Blob's ETag header is, so validators compare. */
+		assert_string_equal(l.objects[0].etag, "\"0x8CBFF45D8A29A19\"");
+		assert_int_equal(l.objects[0].mtime, 1252488002);
+		assert_int_equal(l.nprefixes, 1);
+		assert_string_equal(l.prefixes[0], "tess/s0001/");
+		assert_true(l.is_truncated);
+		assert_string_equal(l.next_token, "2!80!MDAwMDE0IXRlc3MvczAwMDEvITAwMDAyOCE5OTk5LTEyLTMxVDIzOjU5OjU5Ljk5OTk5OTlaIQ--");
+		assert_string_equal(l.prefix, "tess/");
+		astro_s3xml_list_free(&l);
+	}
+}
+
+/* The last page: an empty NextMarker (both spellings) ends the listing. */
+static void azure_last_page(void **state)
+{
+	static const char *const docs[] = {
+		"<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>",
+		"<EnumerationResults><Blobs></Blobs><NextMarker></NextMarker></EnumerationResults>",
+		"<EnumerationResults><Blobs/></EnumerationResults>",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(docs); i++) {
+		struct astro_s3_list l;
+		char msg[256];
+
+		assert_int_equal(astro_s3xml_parse_azlist(docs[i], strlen(docs[i]), &l, msg,
+							  sizeof(msg)), 0);
+		assert_false(l.is_truncated);
+		assert_null(l.next_token);
+		assert_int_equal(l.nobjects + l.nprefixes, 0);
+		astro_s3xml_list_free(&l);
+	}
+}
+
+static void azure_rejects_garbage(void **state)
+{
+	static const struct {
+		const char *doc, *needle;
+	} bad[] = {
+		{ "<ListBucketResult/>", "is not <EnumerationResults>" },
+		{ "<EnumerationResults><Blobs><Blob><Properties><Content-Length>1</Content-Length>"
+		  "</Properties></Blob></Blobs></EnumerationResults>", "without <Name>" },
+		{ "<EnumerationResults><Blobs><Blob><Name>a</Name></Blob></Blobs></EnumerationResults>",
+		  "without <Content-Length>" },
+		{ "<EnumerationResults><Blobs><Blob><Name>a</Name><Properties><Content-Length>x"
+		  "</Content-Length></Properties></Blob></Blobs></EnumerationResults>", "not a size" },
+		{ "<EnumerationResults><Blobs><Blob><Name>a</Name><Properties><Content-Length>1"
+		  "</Content-Length><Last-Modified>2009-09-09T09:20:02Z</Last-Modified></Properties>"
+		  "</Blob></Blobs></EnumerationResults>", "RFC 1123" },
+		{ "<EnumerationResults><Blobs><Blob><Name Encoded=\"true\">%01</Name></Blob></Blobs>"
+		  "</EnumerationResults>", "Encoded" },
+		{ "<EnumerationResults><Blobs><BlobPrefix></BlobPrefix></Blobs></EnumerationResults>",
+		  "without <Name>" },
+		{ "<EnumerationResults><NextMarker>a</NextMarker><NextMarker>b</NextMarker>"
+		  "</EnumerationResults>", "appears twice" },
+		{ "<EnumerationResults><Blobs><Blob><Name>a</Name><Name>b</Name>", "appears twice" },
+		{ "<!DOCTYPE x [<!ENTITY a \"b\">]><EnumerationResults/>", "DTD" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(bad); i++) {
+		struct astro_s3_list l;
+		char msg[256] = "";
+
+		assert_int_equal(astro_s3xml_parse_azlist(bad[i].doc, strlen(bad[i].doc), &l, msg,
+							  sizeof(msg)), -EBADMSG);
+		if (!strstr(msg, bad[i].needle))
+			fail_msg("case %zu: message '%s' lacks '%s'", i, msg, bad[i].needle);
+	}
+}
+
+/* Azure's error codes (same <Error><Code> document) map like S3's. */
+static void maps_azure_codes(void **state)
+{
+	static const struct {
+		const char *code;
+		long status;
+		int err;
+	} m[] = {
+		{ "AuthenticationFailed", 403, -EACCES },
+		{ "AuthorizationFailure", 403, -EACCES },
+		{ "AuthorizationPermissionMismatch", 403, -EACCES },
+		{ "NoAuthenticationInformation", 401, -EACCES },
+		{ "ContainerNotFound", 404, -ENOENT },
+		{ "BlobNotFound", 404, -ENOENT },
+		{ "ResourceNotFound", 404, -ENOENT },
+		{ "ServerBusy", 503, -EAGAIN },
+		{ "ConditionNotMet", 412, -ESTALE },
+	};
+	static const char body[] =
+		"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code>"
+		"<Message>The specified blob does not exist.\nRequestId:1\nTime:2026</Message></Error>";
+	struct astro_s3_error e;
+
+	(void)state;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(m); i++)
+		assert_int_equal(astro_s3xml_errno(m[i].code, m[i].status, NULL), m[i].err);
+	assert_int_equal(astro_s3xml_parse_error(body, strlen(body), &e, NULL, 0), 0);
+	assert_string_equal(e.code, "BlobNotFound");
+	astro_s3xml_error_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +411,10 @@ int main(void)
 		cmocka_unit_test(parses_error),
 		cmocka_unit_test(rejects_garbage),
 		cmocka_unit_test(maps_codes_to_errno),
+		cmocka_unit_test(parses_azure_list),
+		cmocka_unit_test(azure_last_page),
+		cmocka_unit_test(azure_rejects_garbage),
+		cmocka_unit_test(maps_azure_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

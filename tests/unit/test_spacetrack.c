@@ -37,13 +37,13 @@ static struct fx *client(const char *password, unsigned limit)
 	f->cfg.spacetrack_password = astro_secure_strdup(password);
 	f->cfg.timeout = 10;
 	assert_int_equal(astro_limiter_open(&f->lim, NULL, "st", &rate), 0);
-	assert_int_equal(astro_st_open(&f->st, &f->cfg, f->lim), 0);
+	assert_int_equal(astro_spacetrack_open(&f->st, &f->cfg, f->lim), 0);
 	return f;
 }
 
 static void client_free(struct fx *f)
 {
-	astro_st_close(f->st);
+	astro_spacetrack_close(f->st);
 	astro_limiter_close(f->lim);
 	astro_config_free(&f->cfg);
 	free(f);
@@ -79,11 +79,11 @@ static void logs_in_once_per_client(void **s)
 
 	(void)s;
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+		assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 		assert_non_null(strstr(body, "STANDIN MIDNIGHT"));
 		free(body);
 	}
-	assert_int_equal(astro_st_fetch_day(f->st, 978652800 /* 2001-01-05 */, in_ms(10000),
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978652800 /* 2001-01-05 */, in_ms(10000),
 					    &body, &len, &n), 0);
 	free(body);
 	assert_int_equal(unit_st_count(&srv, "logins"), 1);
@@ -106,7 +106,7 @@ static void logs_in_once_per_client(void **s)
 	client_free(f);
 	assert_int_equal(unit_st_count(&srv, "logouts"), 1);
 	f = client(UNIT_ST_PASS, 100);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	free(body);
 	assert_int_equal(unit_st_count(&srv, "logins"), 2);
 	client_free(f);
@@ -119,10 +119,10 @@ static void session_expiry_logs_in_again_once(void **s)
 	size_t len;
 
 	(void)s;
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	free(body);
 	assert_int_equal(unit_st_post(&srv, "expire_sessions", NULL), 0);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	free(body);
 	assert_int_equal(unit_st_count(&srv, "logins"), 2);
 	assert_int_equal(unit_st_count(&srv, "queries"), 3);	/* one refused, retried once */
@@ -140,7 +140,7 @@ static void day_query_and_body(void **s)
 	const char *path;
 
 	(void)s;
-	assert_int_equal(astro_st_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), 0);
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), 0);
 	assert_int_equal(n, 20);
 	assert_int_equal(strlen(body), len);
 	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save), lines++) {
@@ -170,12 +170,12 @@ static void day_query_and_body(void **s)
 	/* The range is inclusive: the set at the next midnight (90001,
 	 * 2001-01-02 00:00) is dropped from 2001-01-01, the late one (90002,
 	 * 18:00) kept. */
-	assert_int_equal(astro_st_fetch_day(f->st, 978307200, in_ms(10000), &body, &len, &n), 0);
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978307200, in_ms(10000), &body, &len, &n), 0);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(body, "STANDIN LATE EPOCH"));
 	assert_null(strstr(body, "MIDNIGHT"));
 	free(body);
-	assert_int_equal(astro_st_fetch_day(f->st, 978393600, in_ms(10000), &body, &len, &n), 0);
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978393600, in_ms(10000), &body, &len, &n), 0);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(body, "STANDIN MIDNIGHT"));
 	free(body);
@@ -193,12 +193,12 @@ static void limiter_slot_per_request(void **s)
 
 	(void)s;
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+		assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 		free(body);
 	}
 	assert_int_equal(unit_st_count(&srv, "requests"), 3);
 	t0 = astro_mono_ms();
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(500), &body, &len), -ETIMEDOUT);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(500), &body, &len), -ETIMEDOUT);
 	assert_null(body);
 	assert_true(astro_mono_ms() - t0 < 3000);
 	assert_int_equal(unit_st_count(&srv, "requests"), 3);
@@ -207,7 +207,7 @@ static void limiter_slot_per_request(void **s)
 
 	/* The login itself takes a slot: with one a minute the query never goes. */
 	f = client(UNIT_ST_PASS, 1);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(500), &body, &len), -ETIMEDOUT);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(500), &body, &len), -ETIMEDOUT);
 	assert_int_equal(unit_st_count(&srv, "logins"), 2);
 	assert_int_equal(unit_st_count(&srv, "queries"), 2);
 	client_free(f);
@@ -220,7 +220,7 @@ static void wrong_password_is_eacces_and_not_remembered(void **s)
 	size_t len = 7;
 
 	(void)s;
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EACCES);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EACCES);
 	assert_null(body);
 	assert_int_equal(len, 0);
 	assert_int_equal(unit_st_count(&srv, "logins_failed"), 1);
@@ -228,7 +228,7 @@ static void wrong_password_is_eacces_and_not_remembered(void **s)
 	/* The refusal is not kept: once the password is right, it works. */
 	astro_secure_strfree(f->cfg.spacetrack_password);
 	f->cfg.spacetrack_password = astro_secure_strdup(UNIT_ST_PASS);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	free(body);
 	assert_int_equal(unit_st_count(&srv, "logins_ok"), 1);
 	client_free(f);
@@ -236,7 +236,7 @@ static void wrong_password_is_eacces_and_not_remembered(void **s)
 	/* A locked account is refused the same way. */
 	assert_int_equal(unit_st_post(&srv, "config", "{\"locked\": true}"), 0);
 	f = client(UNIT_ST_PASS, 100);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EACCES);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EACCES);
 	client_free(f);
 	assert_int_equal(unit_st_post(&srv, "config", "{\"locked\": false}"), 0);
 }
@@ -248,15 +248,15 @@ static void rate_limit_notice_is_eio(void **s)
 	size_t len, n;
 
 	(void)s;
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	free(body);
 	/* Two requests so far (login, query): the next is over the window. */
 	assert_int_equal(unit_st_post(&srv, "config", "{\"rate_minute\": 2}"), 0);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EIO);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EIO);
 	assert_null(body);
-	assert_int_equal(astro_st_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), -EIO);
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), -EIO);
 	assert_int_equal(unit_st_post(&srv, "config", "{\"rate_mode\": \"200\"}"), 0);
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EIO);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), -EIO);
 	assert_null(body);
 	assert_int_equal(unit_st_count(&srv, "rate_limited"), 3);
 	/* A rate notice is not an expired session. */
@@ -278,12 +278,12 @@ static void truncated_body_is_eio(void **s)
 	for (size_t i = 0; i < 2; i++) {
 		assert_int_equal(unit_st_post(&srv, "fault", styles[i]), 0);
 		body = NULL;
-		assert_int_equal(astro_st_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n),
+		assert_int_equal(astro_spacetrack_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n),
 				 -EIO);
 		assert_null(body);
 	}
 	/* Upstream recovered: the same day now comes whole. */
-	assert_int_equal(astro_st_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), 0);
+	assert_int_equal(astro_spacetrack_fetch_day(f->st, 978652800, in_ms(10000), &body, &len, &n), 0);
 	assert_int_equal(n, 20);
 	free(body);
 	client_free(f);
@@ -319,19 +319,19 @@ static void secret_body_in_secure_memory(void **s)
 	size_t len, cap;
 
 	(void)s;
-	assert_int_equal(astro_st_get_secret(f->st, GP_PATH, in_ms(10000), &body, &len, &cap), 0);
+	assert_int_equal(astro_spacetrack_get_secret(f->st, GP_PATH, in_ms(10000), &body, &len, &cap), 0);
 	assert_non_null(strstr(body, "STANDIN MIDNIGHT"));
 	assert_true(cap > len);
 	assert_int_equal(body[len], '\0');
 	assert_int_equal(dont_dump(body), 1);
 	astro_secure_free(body, cap);
 	/* The ordinary path is heap memory, which core dumps include. */
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), 0);
 	assert_int_equal(dont_dump(body), 0);
 	free(body);
 	/* A secret request that fails leaves nothing to free. */
 	assert_int_equal(unit_st_post(&srv, "fault", "{\"kind\": \"error_200\", \"match\": \"gp\"}"), 0);
-	assert_int_equal(astro_st_get_secret(f->st, GP_PATH, in_ms(10000), &body, &len, &cap), -EIO);
+	assert_int_equal(astro_spacetrack_get_secret(f->st, GP_PATH, in_ms(10000), &body, &len, &cap), -EIO);
 	assert_null(body);
 	client_free(f);
 }
@@ -344,7 +344,7 @@ static void offline_sends_nothing(void **s)
 
 	(void)s;
 	f->cfg.offline = true;
-	assert_int_equal(astro_st_get(f->st, GP_PATH, in_ms(10000), &body, &len), -ENETDOWN);
+	assert_int_equal(astro_spacetrack_get(f->st, GP_PATH, in_ms(10000), &body, &len), -ENETDOWN);
 	client_free(f);
 	assert_int_equal(unit_st_count(&srv, "requests"), 0);
 }

@@ -138,7 +138,7 @@ static inline int unit_st_client_open(struct unit_st_client *c, const struct uni
 	c->cfg.timeout = 10;
 	if (astro_cache_open(&c->cache, c->dir, 64u << 20) ||
 	    astro_limiter_open(&c->lim, NULL, "st", &rate) ||
-	    astro_st_open(&c->st, &c->cfg, c->lim))
+	    astro_spacetrack_open(&c->st, &c->cfg, c->lim))
 		return -1;
 	return 0;
 }
@@ -156,7 +156,7 @@ static inline int unit_st_rm_one(const char *path, const struct stat *sb, int fl
 static inline void unit_st_client_close(struct unit_st_client *c)
 {
 	if (c->st)
-		astro_st_close(c->st);
+		astro_spacetrack_close(c->st);
 	if (c->lim)
 		astro_limiter_close(c->lim);
 	if (c->cache)
