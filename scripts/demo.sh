@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 D=$ROOT/.demo
 MNT=$ROOT/mnt
+RMNT=$ROOT/mnt-remote
 SHARED=${ASTRO_SHARED:-$(cd .. && pwd)/shared}
 
 stop() {
-	if mountpoint -q "$MNT" 2>/dev/null; then
-		fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	fi
+	for m in "$RMNT" "$MNT"; do
+		if mountpoint -q "$m" 2>/dev/null; then
+			fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
+	done
 	[ -f "$D/s3/env" ] && tests/standin/s3/s3server.sh stop "$D/s3" >/dev/null 2>&1
 	[ -f "$D/azurite/env" ] && tests/standin/azurite/azurite.sh stop "$D/azurite" >/dev/null 2>&1
 	if [ -f "$D/pids" ]; then
@@ -25,12 +28,12 @@ stop() {
 		done <"$D/pids"
 		rm -f "$D/pids"
 	fi
-	echo "demo stopped; ./mnt unmounted"
+	echo "demo stopped; ./mnt and ./mnt-remote unmounted"
 }
 
 start() {
 	stop >/dev/null 2>&1
-	mkdir -p "$D" "$MNT"
+	mkdir -p "$D" "$MNT" "$RMNT"
 	: >"$D/pids"
 
 	# space-track stand-in with the shared catalogues, or a synthetic day.
@@ -121,6 +124,12 @@ fits_azure_credentials = $D/azure.cred"
 	[ -f "$SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le" ] &&
 		sat_conf="satfilter_catalog = $SHARED/data/tle/spacetrack_3le_catalog_2019-12-19.3le"
 
+	# the archive over HTTP, with a token, for a second "machine" (mnt-remote)
+	local tport
+	tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'demo-archive-key\n' >"$D/archive.tokens"
+	chmod 600 "$D/archive.tokens"
+
 	printf 'identity = demo\npassword = demo-password\n' >"$D/spacetrack.cred"
 	chmod 600 "$D/spacetrack.cred"
 	cat >"$D/astrofs.conf" <<CONF
@@ -130,6 +139,8 @@ spacetrack_url = http://127.0.0.1:$port
 spacetrack_credentials = $D/spacetrack.cred
 timeout = 20
 archive_dir = $D/archive
+telemetry_listen = 127.0.0.1:$tport
+telemetry_token = $D/archive.tokens
 obs_config = $D/sites.yml
 obs_store = $D/obs
 $fits_conf
@@ -142,6 +153,10 @@ CONF
 		return 1
 	fi
 	pgrep -f "build/astrofs demo $MNT" >>"$D/pids" || true
+	# another machine's view of the same archive: /telemetry over HTTP
+	if AWS_EC2_METADATA_DISABLED=true build/astrofs demo-remote "$RMNT" -o "cache_dir=$D/cache-remote,archive_dir=$D/archive-remote,obs_store=$D/obs-remote,spacetrack_url=http://127.0.0.1:$port,spacetrack_credentials=$D/spacetrack.cred,archive_url=http://127.0.0.1:$tport,archive_token=$D/archive.tokens,timeout=20" 2>>"$D/remote.log"; then
+		pgrep -f "build/astrofs demo-remote $RMNT" >>"$D/pids" || true
+	fi
 
 	cat <<TXT
 
@@ -161,6 +176,11 @@ Try:
   cat mnt/telemetry/DEMO_TEMP.daily.csv   # cheta-style daily statistics
   head mnt/telemetry/DEMO_TEMP@2024:061:06:00..2024:061:07:00.5min.csv
   xdg-open mnt/telemetry/DEMO_TEMP.svg    # a plot, in any browser
+  cmp mnt/telemetry/DEMO_TEMP.csv mnt-remote/telemetry/DEMO_TEMP.csv   # over HTTP
+  curl -H 'Authorization: Token demo-archive-key' -r 0-99 \
+    'http://127.0.0.1:$tport/telemetry/DEMO_TEMP@2024:061..2024:062.csv'
+  curl -H 'Authorization: Token demo-archive-key' \
+    'http://127.0.0.1:$tport/api/v1/fetch/stats?msid=DEMO_TEMP&interval=daily'   # RAVEN's API
 
   ls mnt/fits/astro mnt/fits/astro/tess    # S3 prefixes and FITS objects
   cat mnt/fits/astro/tess/cube.fits/hdus.csv      # a 44 GB cube: headers only

@@ -127,6 +127,14 @@ struct astro_config {
 	/* satfilter */
 	char *satfilter_catalog;	/* "spacetrack" or a path */
 	unsigned satfilter_refresh;	/* seconds */
+	char *archive_url;		/* remote archive (another astrofs's listener), or NULL */
+	char *archive_token;		/* file (0600): its first line is sent as the token */
+	char *archive_ca;		/* PEM CA file for archive_url, or NULL: the system's */
+	char *telemetry_listen;		/* host:port of the telemetry listener, or NULL */
+	char *telemetry_tls_cert;	/* PEM files: that listener speaks HTTPS */
+	char *telemetry_tls_key;
+	char *telemetry_token;		/* file (0600): one accepted token a line */
+	char *telemetry_allow;		/* CIDR list; NULL: any source */
 	char *satfilter_listen;		/* host:port for the HTTP listener, or NULL */
 	char *satfilter_tls_cert;	/* PEM files: the listener speaks HTTPS */
 	char *satfilter_tls_key;

@@ -32,6 +32,7 @@ struct astro_http_req {
 	int max_attempts;		/* 0 = 3 for idempotent, 1 otherwise */
 	size_t max_body;		/* 0 = 256 MiB; larger bodies fail with -EFBIG */
 	const char *service;		/* stats label: "spacetrack", "s3", ... */
+	const char *cainfo;		/* PEM CA file to verify against; NULL: the system's */
 	/* Retry also on these statuses (besides 5xx/429 for idempotent). */
 	int (*retry_status)(long status, void *arg);
 	void *retry_arg;

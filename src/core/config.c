@@ -181,6 +181,29 @@ static const struct opt opts[] = {
 	  .arg = "DIR", .help = "telemetry archive", .expect = E_PATH },
 	{ .name = "staging_dir", .type = T_PATH, .off = F(staging_dir),
 	  .arg = "DIR", .help = "telemetry files dropped here are ingested", .expect = E_PATH },
+	{ .name = "archive_url", .type = T_URL, .off = F(archive_url),
+	  .arg = "URL", .help = "read /telemetry from this remote astrofs archive (telemetry_listen) instead of archive_dir",
+	  .expect = E_URL },
+	{ .name = "archive_token", .type = T_PATH, .off = F(archive_token),
+	  .arg = "FILE", .help = "token for archive_url (first line), mode 0600: sent as Authorization: Token",
+	  .expect = E_PATH },
+	{ .name = "archive_ca", .type = T_PATH, .off = F(archive_ca),
+	  .arg = "FILE", .help = "PEM CA certificates that archive_url's HTTPS certificate must chain to",
+	  .expect = E_PATH },
+	{ .name = "telemetry_listen", .type = T_LISTEN, .off = F(telemetry_listen),
+	  .arg = "HOST:PORT", .help = "also serve /telemetry and RAVEN's API over HTTP",
+	  .expect = "expected host:port, e.g. 127.0.0.1:8081" },
+	{ .name = "telemetry_tls_cert", .type = T_PATH, .off = F(telemetry_tls_cert),
+	  .arg = "FILE", .help = "PEM certificate: the telemetry listener speaks HTTPS",
+	  .expect = E_PATH },
+	{ .name = "telemetry_tls_key", .type = T_PATH, .off = F(telemetry_tls_key),
+	  .arg = "FILE", .help = "PEM private key of telemetry_tls_cert", .expect = E_PATH },
+	{ .name = "telemetry_token", .type = T_PATH, .off = F(telemetry_token),
+	  .arg = "FILE", .help = "tokens, one a line, mode 0600: requests need Authorization: Token or Bearer",
+	  .expect = E_PATH },
+	{ .name = "telemetry_allow", .type = T_CIDRS, .off = F(telemetry_allow),
+	  .arg = "CIDR;...", .help = "addresses the telemetry listener answers (unset: any)",
+	  .expect = "expected addresses or CIDR blocks separated by ';', e.g. 10.0.0.0/8;::1" },
 	{ .name = "satfilter_catalog", .type = T_CATALOG, .off = F(satfilter_catalog),
 	  .required = true, .dflt = "spacetrack",
 	  .arg = "SOURCE", .help = "spacetrack, or the path of a TLE file",
@@ -1640,6 +1663,30 @@ static int check_private(const char *opt, const char *path, char *err, size_t er
 	return 0;
 }
 
+
+/* An HTTP listener's files: <name>_tls_cert/_key both or neither, readable;
+ * <name>_token private. */
+static int check_listener(const char *name, const char *cert, const char *key,
+			  const char *token, char *err, size_t errlen)
+{
+	char opt[64];
+	int rc;
+
+	if (!cert != !key)
+		return astro_err_set(err, errlen, -EINVAL,
+				     "%s_tls_cert and %s_tls_key go together; give both", name, name);
+	snprintf(opt, sizeof(opt), "%s_tls_cert", name);
+	if (cert && (rc = check_readable(opt, cert, err, errlen)) < 0)
+		return rc;
+	snprintf(opt, sizeof(opt), "%s_tls_key", name);
+	if (key && (rc = check_readable(opt, key, err, errlen)) < 0)
+		return rc;
+	snprintf(opt, sizeof(opt), "%s_token", name);
+	if (token && (rc = check_private(opt, token, err, errlen)) < 0)
+		return rc;
+	return 0;
+}
+
 /* A /fits name given by both fits_http and fits_azure would hide one of them. */
 static int check_source_names(const struct astro_config *cfg, char *err, size_t errlen)
 {
@@ -1748,15 +1795,15 @@ int astro_config_finish(struct astro_config *cfg, char *err, size_t errlen)
 	if (strcmp(cfg->satfilter_catalog, "spacetrack") != 0 &&
 	    (rc = check_readable("satfilter_catalog", cfg->satfilter_catalog, err, errlen)) < 0)
 		return rc;
-	if (!cfg->satfilter_tls_cert != !cfg->satfilter_tls_key)
-		return astro_err_set(err, errlen, -EINVAL,
-				     "satfilter_tls_cert and satfilter_tls_key go together; give both");
-	if (cfg->satfilter_tls_cert &&
-	    ((rc = check_readable("satfilter_tls_cert", cfg->satfilter_tls_cert, err, errlen)) < 0 ||
-	     (rc = check_readable("satfilter_tls_key", cfg->satfilter_tls_key, err, errlen)) < 0))
+	if (cfg->archive_token &&
+	    (rc = check_private("archive_token", cfg->archive_token, err, errlen)) < 0)
 		return rc;
-	if (cfg->satfilter_token &&
-	    (rc = check_private("satfilter_token", cfg->satfilter_token, err, errlen)) < 0)
+	if (cfg->archive_ca && (rc = check_readable("archive_ca", cfg->archive_ca, err, errlen)) < 0)
+		return rc;
+	if ((rc = check_listener("satfilter", cfg->satfilter_tls_cert, cfg->satfilter_tls_key,
+				 cfg->satfilter_token, err, errlen)) < 0 ||
+	    (rc = check_listener("telemetry", cfg->telemetry_tls_cert, cfg->telemetry_tls_key,
+				 cfg->telemetry_token, err, errlen)) < 0)
 		return rc;
 	if (cfg->obs_config &&
 	    (rc = check_readable("obs_config", cfg->obs_config, err, errlen)) < 0)

@@ -336,6 +336,8 @@ static int attempt(const struct astro_http_req *req, struct astro_http_resp *res
 		curl_easy_setopt(e, CURLOPT_SHARE, share);
 	}
 	curl_easy_setopt(e, CURLOPT_URL, req->url);
+	if (req->cainfo)	/* handles are reset per transfer: the system's otherwise */
+		curl_easy_setopt(e, CURLOPT_CAINFO, req->cainfo);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "astrofs/" ASTRO_VERSION);

@@ -27,13 +27,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "services/httpd.h"
 
 #define DEFAULT_THREADS 4u
 #define FILE_MAX (1u << 20)	/* a PEM chain or a token file */
 #define MAX_RULES 256
+#define MAX_TOKENS 1024
+#define STREAM_BLOCK (512u << 10)
 
 enum phase { HEADERS, BODY, ANSWER };
 
@@ -65,8 +69,8 @@ struct astro_httpd {
 	 * the daemon is stopped rather than trusting it never looks again */
 	char *cert, *key;
 	size_t cert_cap, key_cap;
-	int have_token;
-	unsigned char token_md[32];	/* SHA-256 of the secret */
+	size_t ntokens;
+	unsigned char (*token_md)[32];	/* SHA-256 of each secret */
 	unsigned port;
 	pthread_mutex_t lock;		/* guards conns and stop */
 	pthread_cond_t cv;
@@ -150,6 +154,7 @@ out:
 	return 0;
 }
 
+/* The first line's secret, or with token_lines every non-empty line's. */
 static int load_token(struct astro_httpd *h, const char *path, char *err, size_t errlen)
 {
 	char *buf;
@@ -158,14 +163,41 @@ static int load_token(struct astro_httpd *h, const char *path, char *err, size_t
 
 	if (rc)
 		return rc;
-	n = strcspn(buf, "\r\n");
-	if (n == 0) {
-		snprintf(err, errlen, "%s: the first line holds no secret", path);
-		rc = -EINVAL;
-	} else {
-		sha256(buf, n, h->token_md);
-		h->have_token = 1;
+	h->token_md = calloc(h->o.token_lines ? MAX_TOKENS : 1, sizeof(*h->token_md));
+	if (!h->token_md) {
+		rc = -ENOMEM;
+		goto out;
 	}
+	for (const char *p = buf; *p;) {
+		n = strcspn(p, "\r\n");
+		if (h->o.token_lines) {
+			/* a key never starts or ends with blanks: an editor's stray
+			 * space is not part of it, a blank line is no key */
+			size_t lead = strspn(p, " \t");
+
+			p += lead < n ? lead : n;
+			n -= lead < n ? lead : n;
+			while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
+		}
+		if (n == 0 && !h->o.token_lines)
+			break;
+		if (n) {
+			if (h->ntokens == (h->o.token_lines ? MAX_TOKENS : 1u))
+				break;
+			sha256(p, n, h->token_md[h->ntokens++]);
+		}
+		if (!h->o.token_lines)
+			break;
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	if (h->ntokens == 0) {
+		snprintf(err, errlen, h->o.token_lines ? "%s: the file holds no token"
+						       : "%s: the first line holds no secret", path);
+		rc = -EINVAL;
+	}
+out:
 	astro_secure_free(buf, cap);
 	return rc;
 }
@@ -435,19 +467,25 @@ static int token_ok(struct astro_httpd *h, struct MHD_Connection *c)
 	const char *a;
 	int ok;
 
-	if (!h->have_token)
+	if (!h->ntokens)
 		return 1;
 	a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+	if (a && strncasecmp(a, "Bearer ", 7) == 0)
+		a += 7;
+	else if (a && h->o.token_lines && strncasecmp(a, "Token ", 6) == 0)
+		a += 6;
+	else
 		return 0;
-	a += 7;
 	while (*a == ' ')
 		a++;
 	{
 		unsigned char md[32];
 
 		sha256(a, strlen(a), md);
-		ok = CRYPTO_memcmp(md, h->token_md, sizeof(md)) == 0;
+		ok = 0;
+		/* every entry compared, so timing tells nothing of which matched */
+		for (size_t i = 0; i < h->ntokens; i++)
+			ok |= CRYPTO_memcmp(md, h->token_md[i], sizeof(md)) == 0;
 		OPENSSL_cleanse(md, sizeof(md));
 	}
 	return ok;
@@ -481,6 +519,384 @@ static int add_body(struct astro_httpd *h, struct body *b, const char *data, siz
 	return 0;
 }
 
+/* ----------------------------------------------------------- file answers */
+
+const char *astro_httpd_header(const struct astro_httpd_req *r, const char *name)
+{
+	return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
+const char *astro_httpd_arg(const struct astro_httpd_req *r, const char *name)
+{
+	return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name)
+		       : NULL;
+}
+
+int astro_httpd_answer_error(struct astro_httpd_answer *a, unsigned status, const char *msg)
+{
+	a->status = status;
+	if (astro_httpd_error_body(msg, NULL, &a->body))
+		return -ENOMEM;
+	a->len = strlen(a->body);
+	return 0;
+}
+
+int astro_httpd_answer_json(struct astro_httpd_answer *a, json_t *j)
+{
+	if (!j)
+		return -ENOMEM;
+	a->body = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!a->body)
+		return -ENOMEM;
+	a->len = strlen(a->body);
+	return 0;
+}
+
+static void count(struct astro_httpd *h, const char *what, int64_t n)
+{
+	char name[96];
+
+	if (!h->o.stats || n == 0)
+		return;
+	snprintf(name, sizeof(name), "%s.%s", h->o.stats, what);
+	astro_stats_add(name, n);
+}
+
+static enum MHD_Result refuse(struct astro_httpd *h, struct MHD_Connection *c,
+			      unsigned status, const char *msg)
+{
+	count(h, "errors", 1);
+	return reply_error(h, c, status, msg);
+}
+
+/* A reader over part of an answer's body: [base, base + len). */
+struct stream {
+	struct astro_httpd_answer a;
+	uint64_t base;
+};
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->a.done)
+		s->a.done(s->a.read_arg);
+	free(s->a.body);
+	free(s);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	long n;
+
+	if (s->a.body) {
+		uint64_t at = s->base + pos;
+
+		n = (long)(max < s->a.len - at ? max : s->a.len - at);
+		memcpy(buf, s->a.body + at, (size_t)n);
+		return n;
+	}
+	if (s->base + pos >= s->a.size)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (max > s->a.size - (s->base + pos))
+		max = (size_t)(s->a.size - (s->base + pos));
+	n = s->a.read(s->a.read_arg, s->base + pos, buf, max);
+	if (n < 0)
+		astro_log(LOG_WARNING, "httpd: body read at %llu: %s",
+			  (unsigned long long)(s->base + pos), strerror((int)-n));
+	return n > 0 ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static uint64_t answer_size(const struct astro_httpd_answer *a)
+{
+	return a->body || !a->read ? a->len : a->size;
+}
+
+/* Does the comma-separated ETag list `list` name `etag` (or "*")?  Weak
+ * comparison, as If-None-Match asks. */
+int astro_httpd_etag_listed(const char *list, const char *etag)
+{
+	size_t el = strlen(etag);
+
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return 1;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		n = strcspn(p, ",");
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == el && memcmp(p, etag, n) == 0)
+			return 1;
+		p += strcspn(p, ",");
+	}
+	return 0;
+}
+
+/* Does Accept-Encoding ask for gzip (with a q above 0)? */
+int astro_httpd_wants_gzip(const char *ae)
+{
+	for (const char *p = ae; p && *p;) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, ",");
+		if ((strncasecmp(p, "gzip", 4) == 0 && strchr(" \t;,", p[4] ? p[4] : ',')) ||
+		    (strncmp(p, "*", 1) == 0 && strchr(" \t;,", p[1] ? p[1] : ','))) {
+			const char *q = memchr(p, ';', n);
+
+			if (!q)
+				return 1;
+			q += strspn(q, "; \t");
+			if (strncasecmp(q, "q=", 2) != 0 || strtod(q + 2, NULL) > 0)
+				return 1;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+/* The whole body into memory (for gzip). */
+static int body_load(struct astro_httpd_answer *a)
+{
+	char *buf;
+	uint64_t at = 0;
+
+	if (a->body || !a->read)
+		return 0;
+	buf = malloc(a->size ? a->size : 1);
+	if (!buf)
+		return -ENOMEM;
+	while (at < a->size) {
+		size_t want = a->size - at < STREAM_BLOCK ? (size_t)(a->size - at) : STREAM_BLOCK;
+		long n = a->read(a->read_arg, at, buf + at, want);
+
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? (int)n : -EIO;
+		}
+		at += (uint64_t)n;
+	}
+	a->body = buf;
+	a->len = (size_t)a->size;
+	return 0;
+}
+
+static int gzip_body(struct astro_httpd_answer *a)
+{
+	z_stream z;
+	uLong cap = compressBound((uLong)a->len) + 32;
+	char *out = malloc(cap);
+	int zr;
+
+	if (!out)
+		return -ENOMEM;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(out);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)a->body;
+	z.avail_in = (uInt)a->len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	zr = deflate(&z, Z_FINISH);
+	deflateEnd(&z);
+	if (zr != Z_STREAM_END) {
+		free(out);
+		return -EIO;
+	}
+	free(a->body);
+	a->body = out;
+	a->len = z.total_out;
+	return 0;
+}
+
+/*
+ * One "bytes=A-B", "bytes=A-" or "bytes=-N" range of a body of `size`:
+ * 1 with [*from, *to] set, 0 when the header is to be ignored (not bytes,
+ * several ranges, garbage), -1 when unsatisfiable (416).
+ */
+int astro_httpd_parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (strncasecmp(v, "bytes=", 6) != 0 || strchr(v, ','))
+		return 0;
+	v += 6;
+	while (*v == ' ')
+		v++;
+	if (*v == '-') {
+		if (v[1] < '0' || v[1] > '9')
+			return 0;
+		errno = 0;
+		b = strtoull(v + 1, &end, 10);
+		if (errno || *end)
+			return 0;
+		if (b == 0 || size == 0)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*to = size - 1;
+		return 1;
+	}
+	if (*v < '0' || *v > '9')
+		return 0;
+	errno = 0;
+	a = strtoull(v, &end, 10);
+	if (errno || *end != '-')
+		return 0;
+	v = end + 1;
+	if (*v) {
+		if (*v < '0' || *v > '9')
+			return 0;
+		b = strtoull(v, &end, 10);
+		if (errno || *end || b < a)
+			return 0;
+	} else {
+		b = UINT64_MAX;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static void add_file_headers(struct MHD_Response *r, const struct astro_httpd_answer *a,
+			     const char *etag)
+{
+	char date[64];
+
+	if (*etag)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	if (a->mtime > 0) {
+		time_t t = (time_t)a->mtime;
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm) &&
+		    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+			MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+	}
+	if (a->cache_control)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, a->cache_control);
+	if (a->gzip)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
+/* Queue a served answer; takes it over (done and body released). */
+static enum MHD_Result send_answer(struct astro_httpd *h, struct MHD_Connection *c,
+				   const struct astro_httpd_req *req, struct astro_httpd_answer *a)
+{
+	struct MHD_Response *r = NULL;
+	struct stream *s = NULL;
+	unsigned status = a->status ? a->status : 200;
+	uint64_t size = answer_size(a), from = 0, to = size ? size - 1 : 0;
+	const char *inm = astro_httpd_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *range = astro_httpd_header(req, MHD_HTTP_HEADER_RANGE);
+	const char *ifr = astro_httpd_header(req, MHD_HTTP_HEADER_IF_RANGE);
+	int head = strcmp(req->method, "HEAD") == 0, gz = 0, rr = 0;
+	char etag[96], cr[96];
+	struct astro_httpd_answer meta = *a;	/* header fields, kept past release */
+	enum MHD_Result ret;
+
+	astro_strlcpy(etag, a->etag, sizeof(etag));
+	if (status == 200 && range && (!ifr || (*etag && strcmp(ifr, etag) == 0)))
+		rr = astro_httpd_parse_range(range, size, &from, &to);
+	if (status == 200 && a->gzip && rr == 0 && size <= ASTRO_HTTPD_GZIP_MAX &&
+	    astro_httpd_wants_gzip(astro_httpd_header(req, MHD_HTTP_HEADER_ACCEPT_ENCODING))) {
+		gz = 1;
+		if (*etag && strlen(etag) + 3 < sizeof(etag))
+			memcpy(etag + strlen(etag) - 1, "-gz\"", 5);
+	}
+	if (status == 200 && *etag && inm && astro_httpd_etag_listed(inm, etag)) {
+		status = MHD_HTTP_NOT_MODIFIED;
+		count(h, "not_modified", 1);
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		goto queue;
+	}
+	if (rr < 0) {
+		status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		goto queue;
+	}
+	if (gz && !head) {
+		int rc = body_load(a);
+
+		if (!rc)
+			rc = gzip_body(a);
+		if (rc) {
+			astro_log(LOG_WARNING, "%s: gzip: %s", h->name, strerror(-rc));
+			status = 500;
+			r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+			goto queue;
+		}
+		size = a->len;
+		from = 0;
+		to = size ? size - 1 : 0;
+	} else if (gz) {
+		/* HEAD: the gzip'd length is unknown without compressing; say
+		 * nothing of it rather than the identity length */
+		gz = 0;
+		memcpy(etag, a->etag, sizeof(a->etag));
+	}
+	if (rr > 0)
+		status = MHD_HTTP_PARTIAL_CONTENT;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto queue;
+	s->a = *a;
+	s->base = from;
+	memset(a, 0, sizeof(*a));	/* the stream owns body and done now */
+	r = MHD_create_response_from_callback(size ? to - from + 1 : 0, STREAM_BLOCK,
+					      stream_read, s, stream_free);
+	if (!r) {
+		stream_free(s);
+		s = NULL;
+		goto queue;
+	}
+	if (!head)
+		count(h, "bytes", (int64_t)(size ? to - from + 1 : 0));
+	if (rr > 0) {
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)from,
+			 (unsigned long long)to, (unsigned long long)size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				s->a.type ? s->a.type : "application/json");
+	if (gz)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	if (s->a.disposition[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, s->a.disposition);
+queue:
+	if (!s) {
+		/* not handed to a stream: release it here */
+		if (a->done)
+			a->done(a->read_arg);
+		free(a->body);
+		memset(a, 0, sizeof(*a));
+	}
+	if (!r)
+		return MHD_NO;
+	if (status == 200 || status == 206 || status == 304) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+		add_file_headers(r, &meta, etag);
+	}
+	if (status >= 400)
+		count(h, "errors", 1);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *data, size_t *data_size, void **state)
@@ -491,6 +907,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	astro_httpd_handler_fn fn;
 	unsigned status = 500;
 	char *ans = NULL;
+	int health = 0;
 
 	(void)version;
 	if (!b) {
@@ -509,24 +926,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	set_phase(h, c, ANSWER);
+	count(h, "requests", 1);
 	if (!source_allowed(h, c))
-		return reply_error(h, c, MHD_HTTP_FORBIDDEN, "forbidden");
+		return refuse(h, c, MHD_HTTP_FORBIDDEN, "forbidden");
 	if (!token_ok(h, c))
-		return reply_error(h, c, MHD_HTTP_UNAUTHORIZED, "unauthorized");
+		return refuse(h, c, MHD_HTTP_UNAUTHORIZED, "unauthorized");
 	if (b->too_big)
-		return reply_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "request too large");
+		return refuse(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "request too large");
 	fn = h->o.handler;
 	if (h->o.health && strcmp(url, "/health") == 0) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return reply_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+			return refuse(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 		fn = h->o.health;
+		health = 1;
 	}
 	req.method = method;
 	req.path = url;
 	req.body = b->buf ? b->buf : "";
 	req.len = b->len;
-	if (fn(h->o.arg, &req, &status, &ans) || !ans)
-		return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	req.conn = c;
+	if (h->o.serve && !health) {
+		struct astro_httpd_answer a;
+
+		memset(&a, 0, sizeof(a));
+		if (h->o.serve(h->o.arg, &req, &a)) {
+			if (a.done)
+				a.done(a.read_arg);
+			free(a.body);
+			return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		}
+		return send_answer(h, c, &req, &a);
+	}
+	if (!fn || fn(h->o.arg, &req, &status, &ans) || !ans)
+		return refuse(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	if (status >= 400)
+		count(h, "errors", 1);
+	if (strcmp(method, "HEAD") != 0)
+		count(h, "bytes", (int64_t)strlen(ans));
 	return reply(c, status, ans);
 }
 
@@ -618,7 +1054,7 @@ int astro_httpd_start(struct astro_httpd **out, const struct astro_httpd_opts *o
 	int rc;
 
 	snprintf(err, errlen, "error");
-	if (!o->handler || !o->listen || parse_listen(o->listen, &ss) != 0) {
+	if ((!o->handler && !o->serve) || !o->listen || parse_listen(o->listen, &ss) != 0) {
 		snprintf(err, errlen, "listen address: expected a.b.c.d:port or [v6]:port");
 		return -EINVAL;
 	}
@@ -687,7 +1123,7 @@ int astro_httpd_start(struct astro_httpd **out, const struct astro_httpd_opts *o
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : 0;
 	astro_info("%s: listening on %s (%s%s%s)", h->name, o->listen, cert ? "HTTPS" : "HTTP",
-		   h->have_token ? ", bearer token" : "", h->allow ? ", allow list" : "");
+		   h->ntokens ? ", token" : "", h->allow ? ", allow list" : "");
 	*out = h;
 	return 0;
 fail:
@@ -715,7 +1151,10 @@ void astro_httpd_stop(struct astro_httpd *h)
 	}
 	if (h->d)
 		MHD_stop_daemon(h->d);
-	OPENSSL_cleanse(h->token_md, sizeof(h->token_md));
+	if (h->token_md) {
+		OPENSSL_cleanse(h->token_md, h->ntokens * sizeof(*h->token_md));
+		free(h->token_md);
+	}
 	astro_secure_free(h->key, h->key_cap);
 	astro_secure_free(h->cert, h->cert_cap);
 	astro_httpd_allow_free(h->allow);

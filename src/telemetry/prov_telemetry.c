@@ -5,14 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "core/astro.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "prov_telemetry.h"
 #include "tlm_archive.h"
 #include "tlm_fmt.h"
+#include "tlm_http.h"
 #include "tlm_npy.h"
 #include "tlm_plot.h"
+#include "tlm_remote.h"
 #include "tlm_staging.h"
 #include "tlm_time.h"
 
@@ -49,6 +52,9 @@ struct opened {
 struct tprov {
 	struct astro_tlm_archive *a;
 	struct astro_tlm_watcher *watcher;
+	struct astro_tlm_http *http;
+	struct astro_tlm_remote *remote;	/* archive_url: a view of that archive */
+	uint64_t salt;		/* this archive's identity, for ETags (see file_info) */
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
@@ -1103,6 +1109,8 @@ static int view_read(struct view *v, char *buf, size_t size, off_t off)
 
 /* ---- provider ---- */
 
+static void tp_destroy(void *priv);
+
 static int tp_init(const struct astro_ctx *ctx, void **priv)
 {
 	struct tprov *p = calloc(1, sizeof(*p));
@@ -1111,7 +1119,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 
 	if (!p)
 		return -ENOMEM;
-	if (!ctx->cfg->archive_dir) {
+	if (!ctx->cfg->archive_dir && !ctx->cfg->archive_url) {
 		astro_err("telemetry: no archive_dir configured");
 		free(p);
 		return -EINVAL;
@@ -1119,6 +1127,25 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 	pthread_mutex_init(&p->mu, NULL);
 	p->invalidate = ctx->invalidate;
 	p->invalidate_arg = ctx->invalidate_arg;
+	if (ctx->cfg->archive_url) {
+		/* ingest and serving stay on the archive host */
+		if (ctx->cfg->staging_dir || ctx->cfg->telemetry_listen) {
+			astro_err("telemetry: staging_dir and telemetry_listen need the archive "
+				  "itself, not archive_url");
+			pthread_mutex_destroy(&p->mu);
+			free(p);
+			return -EINVAL;
+		}
+		rc = astro_tlm_remote_open(&p->remote, ctx, err, sizeof(err));
+		if (rc) {
+			astro_err("telemetry: %s", err);
+			pthread_mutex_destroy(&p->mu);
+			free(p);
+			return rc;
+		}
+		*priv = p;
+		return 0;
+	}
 	/* Read-write: the staging watcher ingests through this handle. */
 	rc = astro_tlm_archive_open(ctx->cfg->archive_dir, 0, &p->a, err, sizeof(err));
 	if (rc) {
@@ -1127,10 +1154,38 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 		free(p);
 		return rc;
 	}
+	/* Generations restart in a recreated archive: its data file's inode
+	 * keeps an old ETag from naming new bytes. */
+	{
+		char data[4200];
+		struct stat st;
+
+		snprintf(data, sizeof(data), "%s/data.mdb", ctx->cfg->archive_dir);
+		if (stat(data, &st) == 0)
+			p->salt = (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40);
+	}
 	if (ctx->cfg->staging_dir &&
 	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
 					  STAGING_INTERVAL_MS, &p->watcher)))
 		astro_err("telemetry: cannot watch %s: %s", ctx->cfg->staging_dir, strerror(-rc));
+	if (ctx->cfg->telemetry_listen) {
+		struct astro_tlm_http_opts ho = {
+			.listen = ctx->cfg->telemetry_listen,
+			.tls_cert = ctx->cfg->telemetry_tls_cert,
+			.tls_key = ctx->cfg->telemetry_tls_key,
+			.token_file = ctx->cfg->telemetry_token,
+			.allow = ctx->cfg->telemetry_allow,
+			.prov = p,
+			.archive_dir = ctx->cfg->archive_dir,
+		};
+
+		rc = astro_tlm_http_start(&p->http, &ho, err, sizeof(err));
+		if (rc) {
+			astro_err("telemetry: listener on %s: %s", ctx->cfg->telemetry_listen, err);
+			tp_destroy(p);
+			return rc;
+		}
+	}
 	*priv = p;
 	return 0;
 }
@@ -1141,6 +1196,9 @@ static void tp_destroy(void *priv)
 
 	if (!p)
 		return;
+	/* requests in progress finish before the archive goes */
+	astro_tlm_http_stop(p->http);
+	astro_tlm_remote_close(p->remote);
 	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
 	for (int i = 0; i < SZCACHE; i++)
@@ -1261,6 +1319,8 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	int rc;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_getattr(p->remote, path, a);
 	memset(a, 0, sizeof(*a));
 	if ((rc = parse_path(path, &nd)))
 		return rc;
@@ -1340,6 +1400,8 @@ static int tp_readdir(void *priv, const char *path, astro_fill_fn fill, void *bu
 	int rc;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_readdir(p->remote, path, fill, buf);
 	if ((rc = parse_path(path, &nd)))
 		return rc;
 	if (nd.kind == N_FILE)
@@ -1457,6 +1519,8 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 	int rc, hit = 0;
 
 	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_openf(p->remote, path, flags, f);
 	if ((flags & 3) != 0)	/* O_RDONLY only */
 		return -EROFS;
 	if ((rc = parse_path(path, &nd)))
@@ -1498,7 +1562,8 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 	int n;
 
 	assert(priv);
-	(void)path;
+	if (((struct tprov *)priv)->remote)
+		return astro_tlm_remote_read(((struct tprov *)priv)->remote, path, f, buf, size, off);
 	if (!f || !f->handle)
 		return -EBADF;
 	n = view_read(f->handle, buf, size, off);
@@ -1511,11 +1576,51 @@ static int tp_read(void *priv, const char *path, struct astro_file *f, char *buf
 static int tp_release(void *priv, const char *path, struct astro_file *f)
 {
 	assert(priv);
-	(void)path;
+	if (((struct tprov *)priv)->remote)
+		return astro_tlm_remote_release(((struct tprov *)priv)->remote, path, f);
 	if (f) {
 		view_free(f->handle);
 		f->handle = NULL;
 	}
+	return 0;
+}
+
+/* A range is closed once its stop is this far in the past (TT µs). */
+#define CLOSED_AFTER_US (86400LL * 1000000)
+
+int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
+				   struct astro_prov_telemetry_info *out)
+{
+	struct view *v;
+	uint64_t ver[2], h = 1469598103934665603ULL;	/* FNV-1a over what picks the rows */
+	int64_t now, span[4];
+	int rc;
+
+	assert(priv);
+	if (!f || !(v = f->handle))
+		return -EBADF;
+	pthread_mutex_lock(&v->mu);
+	rc = file_version(v->r, &v->n, ver);
+	pthread_mutex_unlock(&v->mu);
+	if (rc)
+		return rc;
+	span[0] = v->n.whole;
+	span[1] = v->n.t0;
+	span[2] = v->n.t1;
+	span[3] = (int64_t)((struct tprov *)priv)->salt;
+	for (size_t i = 0; i < sizeof(span); i++) {
+		h ^= ((const unsigned char *)span)[i];
+		h *= 1099511628211ULL;
+	}
+	out->size = v->size;
+	out->mtime = v->mtime;
+	snprintf(out->etag, sizeof(out->etag), "\"%llx.%llx.%016llx.%llx\"",
+		 (unsigned long long)ver[0], (unsigned long long)ver[1], (unsigned long long)h,
+		 (unsigned long long)v->size);
+	out->closed = !v->n.whole && (v->n.fk == F_SAMPLES || v->n.fk == F_STATS ||
+				      v->n.fk == F_SVG) &&
+		      astro_tlm_time_from_unix_ms(astro_now_ms(), &now) == 0 &&
+		      v->n.t1 <= now - CLOSED_AFTER_US;
 	return 0;
 }
 

@@ -43,4 +43,21 @@
 /* The archive behind a provider instance (for the staging watcher and tests). */
 struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv);
 
+/*
+ * What the HTTP listener (tlm_http.h) says of an open file: its size and
+ * mtime, a strong ETag naming its content version (the MSID's last commit
+ * and BAD_TIMES generation, the range the path resolved to, the size: the
+ * same tag means the same bytes), and whether it is closed — a range or day
+ * that ended more than a day ago, which shared caches may keep forever.
+ * 0 or -errno.
+ */
+struct astro_prov_telemetry_info {
+	uint64_t size;
+	int64_t mtime;
+	char etag[72];
+	int closed;
+};
+int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
+				   struct astro_prov_telemetry_info *out);
+
 #endif

@@ -26,8 +26,7 @@ spec_options() {
 # Each must be refused by the daemon as unknown (the test below checks), so
 # an option cannot be built and left off this list, or documented and kept
 # on it.
-PLANNED_OPTIONS="telemetry_listen telemetry_tls_cert telemetry_tls_key telemetry_token telemetry_allow
-	archive_url archive_token"
+PLANNED_OPTIONS=""
 
 planned() {
 	echo "$PLANNED_OPTIONS" | tr -s ' \t' '\n\n' | sed '/^$/d'

@@ -84,15 +84,21 @@ mount_astrofs() {
 # astrofs_start OPTIONS: mount at $T/mnt with exactly these options, log to
 # $T/astrofs.log, PID in $T/astrofs.pid; waits (bounded) until it answers.
 astrofs_start() {
-	mkdir -p "$T/mnt"
-	"$ASTROFS" astrofs-test "$T/mnt" -f -o "$1" 2>>"$T/astrofs.log" &
-	echo $! >"$T/astrofs.pid"
+	astrofs_start_at astrofs-test "$T/mnt" "$T/astrofs" "$1"
+}
+
+# astrofs_start_at NAME MNT BASE OPTIONS: the same at MNT, log BASE.log, PID
+# in BASE.pid (for a second or third daemon).
+astrofs_start_at() {
+	mkdir -p "$2"
+	"$ASTROFS" "$1" "$2" -f -o "$4" 2>>"$3.log" &
+	echo $! >"$3.pid"
 	for _ in $(seq 1 100); do
-		[ -f "$T/mnt/.astrofs/version" ] && return 0
-		kill -0 "$(cat "$T/astrofs.pid")" 2>/dev/null || break
+		[ -f "$2/.astrofs/version" ] && return 0
+		kill -0 "$(cat "$3.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$T/astrofs.log" >&2
+	cat "$3.log" >&2
 	return 1
 }
 

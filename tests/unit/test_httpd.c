@@ -3,7 +3,9 @@
  * libcurl as the client: routing to the handler and /health, JSON error
  * bodies, 405/413, the bearer token, the allow list, HTTPS with a
  * certificate made here by the openssl command, and the header deadline
- * that ends a connection however steadily it trickles.
+ * that ends a connection however steadily it trickles.  For file answers
+ * (serve): Range/206/416, If-None-Match/304, If-Range, gzip, query
+ * arguments, and token files of one token a line with RAVEN's "Token".
  */
 #include "unit.h"
 #include <arpa/inet.h>
@@ -389,6 +391,219 @@ static void slow_headers_are_cut_off(void **s)
 	astro_httpd_stop(h);
 }
 
+/* ---- file answers (serve) ---- */
+
+#define FILE_LEN 3000
+static char file_body[FILE_LEN];
+static int reads_done;
+
+static long file_read(void *arg, uint64_t pos, char *buf, size_t max)
+{
+	(void)arg;
+	memcpy(buf, file_body + pos, max);
+	return (long)max;
+}
+
+static void file_done(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&reads_done, 1, __ATOMIC_SEQ_CST);
+}
+
+static int serve(void *arg, const struct astro_httpd_req *req, struct astro_httpd_answer *a)
+{
+	const char *q;
+
+	(void)arg;
+	if (strcmp(req->path, "/file") == 0) {
+		a->read = file_read;
+		a->size = FILE_LEN;
+		a->done = file_done;
+		a->type = "text/csv";
+		a->gzip = 1;
+		a->mtime = 1700000000;
+		a->cache_control = "public, max-age=10";
+		snprintf(a->etag, sizeof(a->etag), "\"v1\"");
+		return 0;
+	}
+	q = astro_httpd_arg(req, "q");
+	a->status = q ? 200 : 404;
+	a->body = strdup(q ? q : "{}");
+	a->len = a->body ? strlen(a->body) : 0;
+	return a->body ? 0 : -ENOMEM;
+}
+
+struct hres {
+	struct res r;
+	char etag[64], range[64], encoding[64], lastmod[64];
+};
+
+static size_t on_hheader(char *p, size_t sz, size_t n, void *arg)
+{
+	struct hres *r = arg;
+	size_t k = sz * n;
+	static const struct {
+		const char *name;
+		size_t off;
+	} want[] = {
+		{ "ETag:", offsetof(struct hres, etag) },
+		{ "Content-Range:", offsetof(struct hres, range) },
+		{ "Content-Encoding:", offsetof(struct hres, encoding) },
+		{ "Last-Modified:", offsetof(struct hres, lastmod) },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t l = strlen(want[i].name);
+
+		if (k > l + 1 && strncasecmp(p, want[i].name, l) == 0)
+			snprintf((char *)r + want[i].off, 64, "%.*s",
+				 (int)strcspn(p + l + 1, "\r\n"), p + l + 1);
+	}
+	return k;
+}
+
+/* GET path with one extra header (may be NULL); gzip: ask for it (curl decodes). */
+static int hget(unsigned port, const char *path, const char *hdr, int gzip, struct hres *r)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[160];
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hheader);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (gzip)
+		curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
+	if (hdr) {
+		hdrs = curl_slist_append(hdrs, hdr);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->r.status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return (int)rc;
+}
+
+static void file_answers(void **s)
+{
+	struct astro_httpd *h = NULL;
+	struct astro_httpd_opts o = {
+		.name = "unit", .listen = "127.0.0.1:0", .max_body = 64, .serve = serve,
+	};
+	char err[256];
+	struct hres r;
+	unsigned port;
+
+	(void)s;
+	for (int i = 0; i < FILE_LEN; i++)
+		file_body[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	assert_int_equal(astro_httpd_start(&h, &o, err, sizeof(err)), 0);
+	port = astro_httpd_port(h);
+	reads_done = 0;
+
+	assert_int_equal(hget(port, "/file", NULL, 0, &r), 0);
+	if (r.r.status != 200)
+		print_message("%s\n", r.r.body);
+	assert_int_equal(r.r.status, 200);
+	assert_int_equal(r.r.len, FILE_LEN);
+	assert_memory_equal(r.r.body, file_body, FILE_LEN);
+	assert_string_equal(r.etag, "\"v1\"");
+	assert_string_equal(r.lastmod, "Tue, 14 Nov 2023 22:13:20 GMT");
+
+	assert_int_equal(hget(port, "/file", "Range: bytes=5-9", 0, &r), 0);
+	assert_int_equal(r.r.status, 206);
+	assert_int_equal(r.r.len, 5);
+	assert_memory_equal(r.r.body, file_body + 5, 5);
+	assert_string_equal(r.range, "bytes 5-9/3000");
+	assert_int_equal(hget(port, "/file", "Range: bytes=-10", 0, &r), 0);
+	assert_int_equal(r.r.status, 206);
+	assert_memory_equal(r.r.body, file_body + FILE_LEN - 10, 10);
+	assert_int_equal(hget(port, "/file", "Range: bytes=3000-", 0, &r), 0);
+	assert_int_equal(r.r.status, 416);
+	assert_string_equal(r.range, "bytes */3000");
+	/* not bytes, or several ranges: the whole body, as RFC 9110 allows */
+	assert_int_equal(hget(port, "/file", "Range: bytes=0-1,5-6", 0, &r), 0);
+	assert_int_equal(r.r.status, 200);
+	assert_int_equal(r.r.len, FILE_LEN);
+	assert_int_equal(hget(port, "/file", "Range: lines=1-2", 0, &r), 0);
+	assert_int_equal(r.r.status, 200);
+
+	assert_int_equal(hget(port, "/file", "If-None-Match: \"v0\", \"v1\"", 0, &r), 0);
+	assert_int_equal(r.r.status, 304);
+	assert_int_equal(r.r.len, 0);
+	assert_int_equal(hget(port, "/file", "If-None-Match: \"v0\"", 0, &r), 0);
+	assert_int_equal(r.r.status, 200);
+
+	/* gzip: decoded by curl to the same bytes, under its own tag */
+	assert_int_equal(hget(port, "/file", NULL, 1, &r), 0);
+	assert_int_equal(r.r.status, 200);
+	assert_string_equal(r.encoding, "gzip");
+	assert_string_equal(r.etag, "\"v1-gz\"");
+	assert_int_equal(r.r.len, FILE_LEN);
+	assert_memory_equal(r.r.body, file_body, FILE_LEN);
+	/* a Range request is answered in identity */
+	assert_int_equal(hget(port, "/file", "Range: bytes=0-3", 1, &r), 0);
+	assert_int_equal(r.r.status, 206);
+	assert_string_equal(r.encoding, "");
+
+	assert_int_equal(hget(port, "/q?q=a%20b", NULL, 0, &r), 0);
+	assert_int_equal(r.r.status, 200);
+	assert_string_equal(r.r.body, "a b");
+	assert_int_equal(hget(port, "/q", NULL, 0, &r), 0);
+	assert_int_equal(r.r.status, 404);
+	astro_httpd_stop(h);
+	/* every file answer was released once, the 304 and 416 ones too */
+	assert_int_equal(reads_done, 10);
+}
+
+static void token_lines(void **s)
+{
+	struct astro_httpd *h = NULL;
+	struct astro_httpd_opts o = {
+		.name = "unit", .listen = "127.0.0.1:0", .max_body = 64, .error_members = MEMBERS,
+		.handler = handler, .token_lines = 1,
+	};
+	char err[256], tok[128];
+	struct res r;
+
+	(void)s;
+	write_file("tokens", "alpha\n\n  \nbeta\r\n", 0600);
+	path_of(tok, sizeof(tok), "tokens");
+	o.token_file = tok;
+	assert_int_equal(astro_httpd_start(&h, &o, err, sizeof(err)), 0);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Token alpha", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Bearer beta", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Token gamma", NULL, &r), 0);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Token ", NULL, &r), 0);
+	assert_int_equal(r.status, 401);
+	astro_httpd_stop(h);
+	/* without token_lines: the first line only, and Bearer only */
+	o.token_lines = 0;
+	assert_int_equal(astro_httpd_start(&h, &o, err, sizeof(err)), 0);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Token alpha", NULL, &r), 0);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Bearer beta", NULL, &r), 0);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(request(h, 0, "GET", "/echo", "Bearer alpha", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	astro_httpd_stop(h);
+	/* a file of blank lines holds no token */
+	write_file("blank-tokens", "\n \n", 0600);
+	path_of(tok, sizeof(tok), "blank-tokens");
+	o.token_lines = 1;
+	assert_int_equal(astro_httpd_start(&h, &o, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +612,8 @@ int main(void)
 		cmocka_unit_test(allow_list),
 		cmocka_unit_test(https),
 		cmocka_unit_test(slow_headers_are_cut_off),
+		cmocka_unit_test(file_answers),
+		cmocka_unit_test(token_lines),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

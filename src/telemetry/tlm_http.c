@@ -1,0 +1,299 @@
+/* tlm_http.c — see tlm_http.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/astro.h"
+#include "core/stats.h"
+#include "prov_telemetry.h"
+#include "services/httpd.h"
+#include "tlm_archive.h"
+#include "tlm_http.h"
+#include "tlm_raven.h"
+
+#define THREADS 8u
+#define PREFIX "/telemetry"
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define CLOSED_CC "public, max-age=31536000, immutable"
+#define OPEN_CC "public, max-age=" STR(ASTRO_TLM_HTTP_OPEN_S)
+
+struct astro_tlm_http {
+	struct astro_httpd *d;
+	void *prov;
+	char *archive_dir;
+};
+
+/* One file being answered: the provider's open file, closed when done. */
+struct served {
+	void *prov;
+	char *path;
+	struct astro_file f;
+};
+
+static const struct astro_provider *P = &astro_prov_telemetry;
+
+
+static int errno_answer(struct astro_httpd_answer *a, int rc, const char *path)
+{
+	char msg[400];
+
+	switch (rc) {
+	case -ENOENT:
+	case -ENOTDIR:
+		snprintf(msg, sizeof(msg), "no such file: %s", path);
+		return astro_httpd_answer_error(a, 404, msg);
+	case -EINVAL:
+		snprintf(msg, sizeof(msg), "bad range or time in %s", path);
+		return astro_httpd_answer_error(a, 400, msg);
+	case -ENOMEM:
+		return -ENOMEM;
+	default:
+		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(-rc));
+		return astro_httpd_answer_error(a, rc == -EISDIR ? 400 : 500, msg);
+	}
+}
+
+
+static long served_read(void *arg, uint64_t pos, char *buf, size_t max)
+{
+	struct served *s = arg;
+	int n;
+
+	if (max > (1u << 30))
+		max = 1u << 30;
+	n = P->read(s->prov, s->path, &s->f, buf, max, (off_t)pos);
+	return n == 0 ? -EIO : n;	/* short of the size told: the body would lie */
+}
+
+static void served_done(void *arg)
+{
+	struct served *s = arg;
+
+	P->release(s->prov, s->path, &s->f);
+	free(s->path);
+	free(s);
+}
+
+static const char *type_of(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".csv", "text/csv; charset=utf-8" },
+		{ ".npy", "application/octet-stream" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+	};
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(types); i++) {
+		size_t e = strlen(types[i].ext);
+
+		if (n >= e && strcmp(path + n - e, types[i].ext) == 0)
+			return types[i].type;
+	}
+	return "text/plain; charset=utf-8";
+}
+
+static int add_name(void *buf, const char *name, const struct astro_attr *a)
+{
+	(void)a;
+	return json_array_append_new(buf, json_string(name)) != 0;
+}
+
+static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
+{
+	json_t *names = json_array();
+	int rc;
+
+	if (!names)
+		return -ENOMEM;
+	rc = P->readdir(h->prov, path, add_name, names);
+	if (rc) {
+		json_decref(names);
+		return errno_answer(a, rc, path);
+	}
+	a->cache_control = OPEN_CC;
+	return astro_httpd_answer_json(a, json_pack("{s:s, s:o}", "path", path, "entries", names));
+}
+
+static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
+{
+	struct astro_prov_telemetry_info info;
+	struct served *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->prov = h->prov;
+	rc = P->open(h->prov, path, O_RDONLY, &s->f);
+	if (rc) {
+		free(s->path);
+		free(s);
+		return errno_answer(a, rc, path);
+	}
+	a->read_arg = s;
+	a->done = served_done;
+	rc = astro_prov_telemetry_file_info(h->prov, &s->f, &info);
+	if (rc)
+		return errno_answer(a, rc, path);
+	a->read = served_read;
+	a->size = info.size;
+	a->mtime = info.mtime;
+	astro_strlcpy(a->etag, info.etag, sizeof(a->etag));
+	a->cache_control = info.closed ? CLOSED_CC : OPEN_CC;
+	a->type = type_of(path);
+	a->gzip = strcmp(a->type, "image/png") != 0;
+	return 0;
+}
+
+/* "/telemetry[/rest]" into rest (maybe ""); 0, or 1 when not that tree,
+ * -EINVAL for "." or ".." segments and empty inner ones. */
+static int tree_path(const char *url, const char **rest)
+{
+	const char *p;
+
+	if (strncmp(url, PREFIX, strlen(PREFIX)) != 0)
+		return 1;
+	p = url + strlen(PREFIX);
+	if (*p && *p != '/')
+		return 1;
+	while (*p == '/')
+		p++;
+	*rest = p;
+	for (const char *q = p; *q;) {
+		size_t n = strcspn(q, "/");
+
+		if ((n == 1 && q[0] == '.') || (n == 2 && q[0] == '.' && q[1] == '.') ||
+		    (n == 0 && q[1]))
+			return -EINVAL;
+		q += n;
+		if (*q)
+			q++;
+	}
+	return 0;
+}
+
+static int serve(void *arg, const struct astro_httpd_req *req, struct astro_httpd_answer *a)
+{
+	struct astro_tlm_http *h = arg;
+	struct astro_attr at;
+	const char *rest;
+	char path[1024];
+	size_t n;
+	int rc;
+
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+		return astro_httpd_answer_error(a, 405, "method not allowed: the archive is read-only");
+	if (strcmp(req->path, "/.astrofs/stats") == 0) {
+		a->body = astro_stats_json();
+		a->cache_control = "no-store";
+		if (!a->body)
+			return -ENOMEM;
+		a->len = strlen(a->body);
+		return 0;
+	}
+	if (strncmp(req->path, "/api/v1/", 8) == 0) {
+		rc = astro_tlm_raven_answer(astro_prov_telemetry_archive(h->prov), h->archive_dir,
+					    req, req->path + 8, a, path, sizeof(path));
+		if (rc != 1)
+			return rc;
+		/* a download: the tree's own file, under RAVEN's attachment name */
+		rc = P->getattr(h->prov, path, &at);
+		if (rc == 0 && at.kind != ASTRO_FILE)
+			rc = -ENOENT;
+		return rc ? errno_answer(a, rc, path) : serve_file(h, path, a);
+	}
+	rc = tree_path(req->path, &rest);
+	if (rc > 0)
+		return astro_httpd_answer_error(a, 404, "not found");
+	if (rc < 0)
+		return astro_httpd_answer_error(a, 400, "no '.' or '..' or empty segments in paths");
+	n = strlen(rest);
+	if (n >= sizeof(path))
+		return astro_httpd_answer_error(a, 404, "path too long");
+	memcpy(path, rest, n + 1);
+	while (n && path[n - 1] == '/')
+		path[--n] = '\0';
+	rc = P->getattr(h->prov, path, &at);
+	if (rc)
+		return errno_answer(a, rc, path);
+	return at.kind == ASTRO_DIR ? serve_dir(h, path, a) : serve_file(h, path, a);
+}
+
+static int health(void *arg, const struct astro_httpd_req *req, unsigned *status, char **body)
+{
+	struct astro_tlm_http *h = arg;
+	struct astro_tlm_reader *r;
+	json_t *j;
+
+	(void)req;
+	if (astro_tlm_archive_reader_open(astro_prov_telemetry_archive(h->prov), &r)) {
+		*status = 503;
+		return astro_httpd_error_body("archive unreadable", NULL, body);
+	}
+	j = json_pack("{s:s, s:I}", "status", "UP", "generation",
+		      (json_int_t)astro_tlm_archive_reader_generation(r));
+	astro_tlm_archive_reader_close(r);
+	*body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	*status = 200;
+	return *body ? 0 : -ENOMEM;
+}
+
+int astro_tlm_http_start(struct astro_tlm_http **out, const struct astro_tlm_http_opts *o,
+			 char *err, size_t errlen)
+{
+	struct astro_tlm_http *h = calloc(1, sizeof(*h));
+	struct astro_httpd_opts ho = {
+		.name = "telemetry",
+		.listen = o->listen,
+		.tls_cert = o->tls_cert,
+		.tls_key = o->tls_key,
+		.token_file = o->token_file,
+		.token_lines = 1,
+		.allow = o->allow,
+		.max_body = 4096,	/* GETs carry none; small ones get their 405 */
+		.threads = THREADS,
+		.serve = serve,
+		.health = health,
+		.stats = "telemetry.http",
+	};
+	int rc;
+
+	if (!h)
+		return -ENOMEM;
+	h->prov = o->prov;
+	if (o->archive_dir && !(h->archive_dir = strdup(o->archive_dir))) {
+		free(h);
+		return -ENOMEM;
+	}
+	ho.arg = h;
+	rc = astro_httpd_start(&h->d, &ho, err, errlen);
+	if (rc) {
+		free(h->archive_dir);
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+unsigned astro_tlm_http_port(const struct astro_tlm_http *h)
+{
+	return astro_httpd_port(h->d);
+}
+
+void astro_tlm_http_stop(struct astro_tlm_http *h)
+{
+	if (!h)
+		return;
+	astro_httpd_stop(h->d);
+	free(h->archive_dir);
+	free(h);
+}
