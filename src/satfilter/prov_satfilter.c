@@ -180,6 +180,15 @@ static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, 
 	if (!p->svc || !p->svc->spacetrack)
 		return -ENETDOWN;
 	for (int64_t d = first; d <= last && *n + 1 < max; d++) {
+		/* A day cached and fresh is named, not read: the filter keeps
+		 * its parse and asks for the body only when it has none. */
+		if (astro_stday_peek(p->cache, p->cfg, d * 86400, &src[*n].version) == 0) {
+			src[*n].keep = 1;
+			src[*n].key = d * 86400;
+			(*n)++;
+			got++;
+			continue;
+		}
 		rc = astro_stday_get(p->svc->spacetrack, p->cache, p->cfg, d * 86400, deadline,
 				     &src[*n].body, &src[*n].len, NULL);
 		if (rc == -EINTR || rc == -ETIMEDOUT)
@@ -201,6 +210,21 @@ static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, 
 	if (src[*n].body)
 		(*n)++;
 	return 0;
+}
+
+/* A named day's body: the cached copy (its version, should it have been
+ * refreshed meanwhile), else through the day service, then not kept. */
+static int history_body(void *arg, struct astro_satfilter_src *src)
+{
+	struct sf_priv *p = arg;
+
+	src->cap = 0;	/* public: plain heap */
+	if (astro_stday_read(p->cache, src->key, &src->body, &src->len, &src->version) == 0)
+		return 0;
+	src->keep = 0;
+	return astro_stday_get(p->svc->spacetrack, p->cache, p->cfg, src->key,
+			       astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &src->body,
+			       &src->len, NULL);
 }
 
 static void history_release(void *arg, struct astro_satfilter_src *src, size_t n)
@@ -287,6 +311,7 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 	o.dut1_s = p->cfg->satfilter_dut1;
 	if (!is_file_catalogue(p->cfg)) {
 		o.history = history;
+		o.history_body = history_body;
 		o.history_release = history_release;
 		o.history_arg = p;
 	}

@@ -276,17 +276,6 @@ int astro_spacetrack_get_secret(struct astro_spacetrack *st, const char *path,
 	return st_get(st, path, deadline, 1, body, len, cap);
 }
 
-static int by_cat_epoch(const void *a, const void *b)
-{
-	const struct astro_tle_set *x = a, *y = b;
-
-	if (x->catnum != y->catnum)
-		return x->catnum < y->catnum ? -1 : 1;
-	if (x->epoch_us != y->epoch_us)
-		return x->epoch_us < y->epoch_us ? -1 : 1;
-	return (x->l1_off > y->l1_off) - (x->l1_off < y->l1_off);
-}
-
 int astro_spacetrack_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen)
 {
@@ -364,7 +353,7 @@ int astro_spacetrack_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 				   d0, sets[i].catnum);
 		}
 	}
-	qsort(sets, kept, sizeof(*sets), by_cat_epoch);
+	qsort(sets, kept, sizeof(*sets), astro_tle_set_order);
 	rc = astro_spacetrack_render(body, sets, kept, 1, out, outlen);
 	if (rc == 0)
 		*nsets = kept;
