@@ -1055,20 +1055,27 @@ static void pday_keep(struct astro_satfilter *sf, struct pday *d)
 }
 
 /* The parsed form of one history source: kept, or parsed now (and kept
- * when the source allows). */
+ * when the source allows).  1 (nothing in *out) when its body cannot be
+ * had: the callback's days that cannot be had are skipped, as the
+ * callback itself skips them. */
 static int pday_get(struct astro_satfilter *sf, struct astro_satfilter_src *src,
 		    struct pday **out, char *err, size_t errlen)
 {
 	int rc;
 
+	*out = NULL;
 	if (src->keep && (*out = pday_lookup(sf, src)) != NULL)
 		return 0;
 	if (!src->body && src->keep) {
 		rc = sf->o.history_body ? sf->o.history_body(sf->o.history_arg, src) : -EINVAL;
-		if (rc) {
-			snprintf(err, errlen, "a day of element sets could not be read: %s",
-				 strerror(-rc));
+		if (rc == -EINTR || rc == -ETIMEDOUT) {
+			snprintf(err, errlen, "a day of element sets: %s", strerror(-rc));
 			return rc;
+		}
+		if (rc) {
+			astro_warn("satfilter: historical visit: a day of element sets could not be had (%s)",
+				   strerror(-rc));
+			return 1;
 		}
 	}
 	rc = pday_parse(sf, src, out, err, errlen);
@@ -1199,7 +1206,7 @@ static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct 
 	struct catalogue *prev = NULL;
 	struct pick *picks = NULL;
 	double tai_utc = 37.0, mid_jd_utc;
-	size_t n = 0, np = 0, dups = 0, far = 0, bad = 0, reused = 0;
+	size_t n = 0, m = 0, np = 0, dups = 0, far = 0, bad = 0, reused = 0;
 	char err[256] = "";
 	int rc;
 
@@ -1212,11 +1219,14 @@ static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct 
 	rc = sf->o.history(sf->o.history_arg, (mid_jd_utc - 2440587.5) * 86400.0, src,
 			   ASTRO_SATFILTER_HISTORY_MAX_SRC, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = pday_get(sf, &src[i], &days[i], err, sizeof(err));
+		if ((rc = pday_get(sf, &src[i], &days[m], err, sizeof(err))) == 0)
+			m++;
+		else if (rc == 1)
+			rc = 0;
 	if (sf->o.history_release)
 		sf->o.history_release(sf->o.history_arg, src, n);
 	if (rc == 0)
-		rc = choose(days, n, jd_to_unix_us(mid_jd_utc),
+		rc = choose(days, m, jd_to_unix_us(mid_jd_utc),
 			    (int64_t)(ASTRO_SATFILTER_HISTORY_DAYS * 86400e6), &picks, &np, &dups, &far);
 	if (rc == 0 && np == 0) {
 		snprintf(err, sizeof(err), "catalogue: no element sets near the exposure");
@@ -1251,7 +1261,7 @@ static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct 
 			  err[0] ? err : strerror(-rc));
 	}
 	free(picks);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < m; i++)
 		pday_put(sf, days[i]);
 	return rc;
 }

@@ -897,6 +897,7 @@ struct hdays {
 	size_t len[HD_N];
 	int64_t version[HD_N];
 	int bodies;			/* history_body calls */
+	int64_t fail_key;		/* history_body fails for this key */
 };
 
 static int hd_history(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
@@ -920,6 +921,8 @@ static int hd_body(void *arg, struct astro_satfilter_src *src)
 	struct hdays *h = arg;
 
 	h->bodies++;
+	if (src->key == h->fail_key)
+		return -EIO;
 	src->body = malloc(h->len[src->key] + 1);
 	assert_non_null(src->body);
 	memcpy(src->body, h->text[src->key], h->len[src->key] + 1);
@@ -1025,7 +1028,7 @@ static void historical_days_kept_equal_cold(void **state)
 	struct astro_tle_set *sets = NULL;
 	struct astro_frames_site site;
 	struct astro_frames_instant in;
-	struct hdays h = { .version = { 10, 20, 30 } };
+	struct hdays h = { .version = { 10, 20, 30 }, .fail_key = -1 };
 	struct astro_satfilter *warm, *cold, *tiny, *ref;
 	struct astro_satfilter_src src[HD_N];
 	size_t nsets = 0, len = 0, nboxes;
@@ -1116,6 +1119,12 @@ static void historical_days_kept_equal_cold(void **state)
 	assert_same_list(r, c);
 	json_decref(r);
 	json_decref(c);
+	/* a day that cannot be had is left out, as the provider leaves out
+	 * a day it cannot fetch: day 2 alone holds every set */
+	h.fail_key = 0;
+	r = grid_allow(tiny, 3, 1, t0, ra, dec);
+	assert_same_list(a, r);
+	json_decref(r);
 
 	json_decref(a);
 	json_decref(b);
