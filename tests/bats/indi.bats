@@ -223,3 +223,21 @@ PY
 	e=$(cmd 'expose 0.01')
 	wait_job "$e" COMPLETE
 }
+
+@test "indi: a device that does not answer within the command's deadline FAILS the job and the site reads stale, until it answers again" {
+	start_all
+	# The telescope driver stopped (SIGSTOP): indiserver takes the command,
+	# nothing answers it.  The driver is found among this run's server's
+	# children only.
+	tel=$(pgrep -P "$(cat "$T/indi.pid")" -f indi_simulator_telescope)
+	[ -n "$tel" ]
+	kill -STOP "$tel"
+	t=$(cmd 'tracking on')
+	wait_job "$t" FAILED 40
+	jq -r .message "$T/mnt/obs/obs1/jobs/$t" | grep -q 'no answer from'
+	wait_status '.freshness == "stale" and .record.indi_connected == "True" and
+		.record.indi_responsive == "False" and (.stale_reason | test("deadline"))'
+	kill -CONT "$tel"
+	wait_status '.freshness == "fresh" and .record.indi_responsive == "True" and
+		(has("stale_reason") | not)' 150
+}
