@@ -1100,6 +1100,7 @@ static void historical_days_kept_equal_cold(void **state)
 	r = grid_allow(cold, 3, 1, t0, ra, dec);	/* cold's copies are older too */
 	assert_same_list(c, r);
 	json_decref(r);
+	json_decref(c);
 	/* only one day changed back: that one is read, the others are kept */
 	hd_fill(&h, body, sets, nsets, mid_us, -1);
 	h.version[2]++;
