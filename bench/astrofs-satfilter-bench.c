@@ -14,11 +14,15 @@
  * historical visits ("historical": true) with their days cached: the
  * catalogue stored as 7 days of element sets (one set per object a day,
  * epochs moved onto each day) in an LMDB cache in a temporary directory,
- * read back through services/stday as the provider reads them, so a
- * figure includes the cache reads, the per-object choice of the nearest
- * set and the visit.  The last line is machine-readable:
+ * read back through services/stday as the provider reads them (named by
+ * their cached version; the body read only when the filter does not hold
+ * the day parsed), so a figure includes the cache lookups, the per-object
+ * choice of the nearest set and the visit: the first of 6 (a night's
+ * exposures, 0.15 d apart) parses the days (historical_cold_ms), the median
+ * of the other 5 finds them parsed (historical_ms).  The last line is
+ * machine-readable:
  *   RESULT visit_median_ms=.. visit_max_ms=.. repeat_us=.. batch_ms=.. batch_worst_ms=..
- *          historical_ms=.. objects=..
+ *          historical_ms=.. objects=.. historical_cold_ms=..
  */
 #include <errno.h>
 #include <ftw.h>
@@ -36,7 +40,7 @@
 #include "services/stday.h"
 #include "services/tle.h"
 
-#define HISTORY_VISITS 5
+#define HISTORY_VISITS 6
 
 static double now_s(void)
 {
@@ -195,13 +199,21 @@ static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, 
 
 	*n = 0;
 	for (int64_t d = first; d <= last && *n < max; d++) {
-		if (astro_stday_get(NULL, ds->cache, &ds->cfg, d * 86400, 0, &src[*n].body,
-				    &src[*n].len, NULL))
+		if (astro_stday_peek(ds->cache, &ds->cfg, d * 86400, &src[*n].version))
 			continue;
-		src[*n].cap = 0;
+		src[*n].keep = 1;
+		src[*n].key = d * 86400;
 		(*n)++;
 	}
 	return *n ? 0 : -EIO;
+}
+
+static int history_body(void *arg, struct astro_satfilter_src *src)
+{
+	struct days *ds = arg;
+
+	src->cap = 0;
+	return astro_stday_read(ds->cache, src->key, &src->body, &src->len, &src->version);
 }
 
 static void history_release(void *arg, struct astro_satfilter_src *src, size_t n)
@@ -287,7 +299,7 @@ int main(int argc, char **argv)
 	struct astro_satfilter *sf;
 	size_t want = 30000, nsrc = 10000, nvis = 20, len, clen, nobj;
 	double newest, t, parse, *lat, *vra, *vdec, t00 = 0, batch, first;
-	double repeat, worst = 0, hist[HISTORY_VISITS];
+	double repeat, worst = 0, hist[HISTORY_VISITS], hist_cold;
 	struct days ds = { 0 };
 	char *body, *cat, err[256], req[400], *big;
 	unsigned seed = 12345;
@@ -321,6 +333,7 @@ int main(int argc, char **argv)
 	}
 	astro_satfilter_default_opts(&o);
 	o.history = history;
+	o.history_body = history_body;
 	o.history_release = history_release;
 	o.history_arg = &ds;
 	if (astro_satfilter_create(&sf, &o))
@@ -399,7 +412,9 @@ int main(int argc, char **argv)
 			 vra[v % nvis], vdec[v % nvis]);
 		hist[v] = ask(sf, req, 200);
 	}
-	qsort(hist, HISTORY_VISITS, sizeof(hist[0]), cmp_d);
+	/* the first parses the days; the others find them parsed */
+	hist_cold = hist[0];
+	qsort(hist + 1, HISTORY_VISITS - 1, sizeof(hist[0]), cmp_d);
 	days_close(&ds);
 	t = now_s();
 	{
@@ -418,13 +433,14 @@ int main(int argc, char **argv)
 	       nsrc, batch * 1e3, first * 1e3, parse * 1e3);
 	printf("%zu-source batch over each of the %zu visits' fields: slowest %.1f ms\n", nsrc,
 	       nvis, worst * 1e3);
-	printf("historical visit (%zu objects, 7 cached days of one set each): median %.1f ms, "
-	       "max %.1f ms over %d visits\n", nobj, hist[HISTORY_VISITS / 2] * 1e3,
-	       hist[HISTORY_VISITS - 1] * 1e3, HISTORY_VISITS);
+	printf("historical visit (%zu objects, 7 cached days of one set each): first (days "
+	       "parsed) %.1f ms, then (days held parsed) median %.1f ms, max %.1f ms over %d "
+	       "visits\n", nobj, hist_cold * 1e3, hist[1 + (HISTORY_VISITS - 1) / 2] * 1e3,
+	       hist[HISTORY_VISITS - 1] * 1e3, HISTORY_VISITS - 1);
 	printf("RESULT visit_median_ms=%.2f visit_max_ms=%.2f repeat_us=%.1f batch_ms=%.2f "
-	       "batch_worst_ms=%.2f historical_ms=%.2f objects=%zu\n", lat[nvis / 2] * 1e3,
-	       lat[nvis - 1] * 1e3, repeat * 1e6, batch * 1e3, worst * 1e3,
-	       hist[HISTORY_VISITS / 2] * 1e3, nobj);
+	       "batch_worst_ms=%.2f historical_ms=%.2f objects=%zu historical_cold_ms=%.2f\n",
+	       lat[nvis / 2] * 1e3, lat[nvis - 1] * 1e3, repeat * 1e6, batch * 1e3, worst * 1e3,
+	       hist[1 + (HISTORY_VISITS - 1) / 2] * 1e3, nobj, hist_cold * 1e3);
 	free(lat);
 	free(vra);
 	free(vdec);

@@ -5,7 +5,8 @@
 # cached visit, and a 10,000-source DIASource request (JSON reading and
 # answer writing included) on one field (median of 7) and on every visit's
 # field (the slowest: fields differ in how many tracks cross them), a
-# historical visit whose 7 days of element sets are cached, and DIASource
+# historical visit whose 7 days of element sets are cached (the first parses
+# them, later ones find them parsed: the goal is on these), and DIASource
 # requests per second through the HTTPS listener with keep-alive (a mount
 # with satfilter_listen, satfilter_tls_cert/key from openssl and
 # satfilter_token, on loopback; wrk with 2 threads and 16 connections PUTs
@@ -49,8 +50,8 @@ printf '%s\n' "${results[@]}" | sed -n 's/.*visit_median_ms=\([0-9.]*\).*batch_m
 met() { (( $(echo "$1" | bc -l) )) && echo met || echo missed; }
 printf 'goal (median of 3 runs): visit < 50 ms: %s (%.1f ms); 10,000-source batch < 10 ms: %s (%.1f ms; slowest field %s, %.1f ms)\n' \
 	"$(met "$v < 50")" "$v" "$(met "$b < 10")" "$b" "$(met "$w < 10")" "$w"
-printf 'goal (median of 3 runs): historical visit, cached days, < 100 ms: %s (%.1f ms)\n' \
-	"$(met "$h < 100")" "$h"
+printf 'goal (median of 3 runs): historical visit, cached days, < 100 ms: %s (%.1f ms; the first, parsing the days: %.1f ms)\n' \
+	"$(met "$h < 100")" "$h" "$(med historical_cold_ms)"
 
 # DIASource requests per second through HTTPS with keep-alive.
 if ! command -v wrk >/dev/null || ! command -v openssl >/dev/null || [ ! -e /dev/fuse ]; then

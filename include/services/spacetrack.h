@@ -73,6 +73,20 @@ int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, 
 			       int64_t deadline_ms, char **body, size_t *len, size_t *cap,
 			       int64_t *uploaded_unix);
 
+/* The same in its parts: the listing (one request; *files malloc'd, in
+ * the listing's order, newest first; -ENOENT when it names no file), the
+ * pick (near_unix 0: the newest; NULL for none), the download (one
+ * request, as a secret; -EIO for an empty file). */
+struct astro_spacetrack_file {
+	int64_t id, uploaded_unix;
+};
+int astro_spacetrack_list_folder(struct astro_spacetrack *st, int folder, int64_t deadline_ms,
+				 struct astro_spacetrack_file **files, size_t *n);
+const struct astro_spacetrack_file *astro_spacetrack_nearest_file(const struct astro_spacetrack_file *files,
+								  size_t n, int64_t near_unix);
+int astro_spacetrack_download_file(struct astro_spacetrack *st, int64_t id, int64_t deadline_ms,
+				   char **body, size_t *len, size_t *cap);
+
 /* Re-format a parsed body: 3le (with names) or tle (without). */
 int astro_spacetrack_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen);

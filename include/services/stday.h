@@ -68,4 +68,17 @@ int astro_stday_get(struct astro_spacetrack *st, struct astro_cache *cache,
 		    const struct astro_config *cfg, int64_t day_unix, int64_t deadline_ms,
 		    char **body, size_t *len, int *fetched);
 
+/*
+ * Whether astro_stday_get would serve the day from the cache without a
+ * request: 0 with *version, the copy's fetch time (ms; a refresh changes
+ * it), else -ENOENT.  Reads no body.
+ */
+int astro_stday_peek(struct astro_cache *cache, const struct astro_config *cfg,
+		     int64_t day_unix, int64_t *version);
+
+/* The cached copy of the day whatever its age (malloc'd, NUL-terminated),
+ * with its version as astro_stday_peek gives it: 0 or -ENOENT. */
+int astro_stday_read(struct astro_cache *cache, int64_t day_unix, char **body, size_t *len,
+		     int64_t *version);
+
 #endif

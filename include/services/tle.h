@@ -94,4 +94,8 @@ int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 			 struct astro_tle_set **sets, size_t *nsets,
 			 char *err, size_t errlen);
 
+/* qsort order of parsed sets: catalogue number, epoch, then place in the
+ * body (so equal sets keep their order in the text). */
+int astro_tle_set_order(const void *a, const void *b);
+
 #endif

@@ -591,7 +591,7 @@ int astro_obs_indisite_status(struct astro_obs_indisite *x, double skew_s,
 {
 	char ts[32], ra[32] = "0.000000", dec[32] = "0.000000", rs[64], ds[64], server[300];
 	char why[300] = "";
-	bool alive = astro_obs_indi_alive(x->c, why, sizeof(why)), ready;
+	bool alive = astro_obs_indi_alive(x->c, why, sizeof(why)), ready, responsive;
 	double r, d, ra_j, dec_j;
 	int64_t contact;
 	json_t *j;
@@ -604,6 +604,7 @@ int astro_obs_indisite_status(struct astro_obs_indisite *x, double skew_s,
 		x->contact_ms = astro_now_ms();
 	contact = x->contact_ms;
 	ready = x->ready && alive;
+	responsive = !x->unresponsive;
 	if (!why[0] && !ready)
 		astro_strlcpy(why, x->why, sizeof(why));
 	pthread_mutex_unlock(&x->lock);
@@ -617,7 +618,7 @@ int astro_obs_indisite_status(struct astro_obs_indisite *x, double skew_s,
 		snprintf(dec, sizeof(dec), "%.6f", dec_j);
 	}
 	snprintf(server, sizeof(server), "%s:%u", x->cfg->indi_host, x->cfg->indi_port);
-	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
 		      "State", "State", "site", x->cfg->key, "timestamp", ts, "mnt1_ra", ra,
 		      "mnt1_dec", dec, "mnt1_is_parked", yes(on(x, x->tel, "TELESCOPE_PARK", "PARK")),
 		      "mnt1_is_tracking",
@@ -628,6 +629,7 @@ int astro_obs_indisite_status(struct astro_obs_indisite *x, double skew_s,
 		      "cam1_is_exposing", yes(busy(x, x->ccd, "CCD_EXPOSURE")),
 		      "cam1_last_image_name", last_image && last_image[0] ? last_image : "empty",
 		      "indi_server", server, "indi_connected", yes(ready),
+		      "indi_responsive", yes(responsive),
 		      "indi_telescope", x->tel, "indi_ccd", x->ccd);
 	if (j && !ready)
 		json_object_set_new(j, "indi_error", json_string(why));

@@ -171,8 +171,28 @@ struct age {
 	int64_t site_ts, age_s;		/* age clamped at 0 */
 	bool skew;
 	const char *freshness;
+	const char *stale_reason;	/* why stale before its age says so, or NULL */
 	json_t *record;			/* owned */
 };
+
+/*
+ * A site that tells it has lost its devices is stale now, not after
+ * stale_after_s: an INDI site keeps publishing while its server is away
+ * (indi_connected) or a device let a command's deadline pass
+ * (indi_responsive), and its timestamp, the last contact, only starts
+ * aging then.  The reason, or NULL.
+ */
+static const char *out_of_contact(json_t *record)
+{
+	const char *c = json_string_value(json_object_get(record, "indi_connected"));
+	const char *r = json_string_value(json_object_get(record, "indi_responsive"));
+
+	if (c && strcmp(c, "False") == 0)
+		return "the site is not connected to its INDI server";
+	if (r && strcmp(r, "False") == 0)
+		return "a device did not answer within its command's deadline";
+	return NULL;
+}
 
 static void site_age(struct obs *o, const char *site, int64_t now_s, struct age *a)
 {
@@ -211,6 +231,9 @@ static void site_age(struct obs *o, const char *site, int64_t now_s, struct age 
 	a->age_s = raw < 0 ? 0 : raw;
 	a->freshness = a->age_s < o->aging_after_s ? "fresh"
 		     : a->age_s < o->stale_after_s ? "aging" : "stale";
+	a->stale_reason = out_of_contact(a->record);
+	if (a->stale_reason)
+		a->freshness = "stale";
 }
 
 /* The simulator's all-string values, typed: True/False, numbers. */
@@ -296,6 +319,8 @@ static char *render_status(struct obs *o, const struct astro_obs_site *site)
 				    a.published ? json_integer(a.site_ts) : json_null());
 		json_object_set_new(j, "age_s", a.published ? json_integer(a.age_s) : json_null());
 		json_object_set_new(j, "age", a.published ? json_string(agebuf) : json_null());
+		if (a.stale_reason)
+			json_object_set_new(j, "stale_reason", json_string(a.stale_reason));
 	}
 	json_decref(a.record);
 	return dump(j);

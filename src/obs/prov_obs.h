@@ -8,7 +8,10 @@
  *                              "err line <n>: <reason>" on the same handle
  *   <site>/jobs/<id>           job record JSON (regenerated at open)
  *   <site>/status              JSON snapshot taken at open: record, devices,
- *                              age_s, age, freshness, clock_skew_suspect
+ *                              age_s, age, freshness, clock_skew_suspect, and
+ *                              stale_reason when the record says the site has
+ *                              lost its devices (indi_connected or
+ *                              indi_responsive "False": stale at once)
  *   <site>/images/<name>.jpg   complete images only; latest -> the newest
  *
  * sites and status move with the clock: getattr reports the exact size of

@@ -60,7 +60,16 @@ struct sf_priv {
 	int have_thread, stop, wanted;	/* wanted: a space-track catalogue was asked for */
 	int64_t failed_ms;		/* last failed on-demand load (mono), 0 none */
 	int cui_state;			/* 1 the CUI file came, -1 it did not, 0 not asked */
+	/* The CUI folder's listing for historical visits, listed again after
+	 * satfilter_refresh (mono ms of the listing; 0 never). */
+	struct astro_spacetrack_file *cui_files;
+	size_t cui_n;
+	int64_t cui_listed_ms;
 };
+
+/* Historical sources: a day is keyed by its Unix time (>= 0), a CUI file
+ * by CUI_KEY(id) (< 0). */
+#define CUI_KEY(id) (-1 - (int64_t)(id))
 
 /* After a failed on-demand load, requests answer "no catalogue" for this
  * long instead of each querying space-track again. */
@@ -87,14 +96,10 @@ struct sf_handle {
  * core dumps; nothing when the account cannot read the folder (logged
  * once per change, then the public catalogue serves alone) or it fails.
  */
-static void fetch_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
-		      struct astro_satfilter_src *out)
+static void cui_note_locked(struct sf_priv *p, int rc)
 {
-	int rc = astro_spacetrack_fetch_folder_file(p->svc->spacetrack, CUI_FOLDER, near_unix, deadline,
-					    &out->body, &out->len, &out->cap, NULL);
 	int state = rc == 0 ? 1 : -1;
 
-	pthread_mutex_lock(&p->lock);
 	if (p->cui_state != state) {
 		p->cui_state = state;
 		if (rc == 0)
@@ -104,6 +109,57 @@ static void fetch_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
 				     CUI_FOLDER, rc == -ENOENT ? "the folder lists no file: no access"
 							       : strerror(-rc));
 	}
+}
+
+static void fetch_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
+		      struct astro_satfilter_src *out)
+{
+	int rc = astro_spacetrack_fetch_folder_file(p->svc->spacetrack, CUI_FOLDER, near_unix, deadline,
+					    &out->body, &out->len, &out->cap, NULL);
+
+	pthread_mutex_lock(&p->lock);
+	cui_note_locked(p, rc);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * The CUI file uploaded nearest near_unix, named for the filter to keep
+ * parsed (its id is its version: a file never changes); its body comes
+ * through history_body when the filter has no parse of it.  The folder is
+ * listed once per satfilter_refresh (a listing that failed for another
+ * reason than "no file" is tried again at the next visit), so a night of
+ * historical visits costs one listing and one download per file, not two
+ * requests a visit.  Nothing when the folder gives no file.
+ */
+static void name_cui(struct sf_priv *p, int64_t near_unix, int64_t deadline,
+		     struct astro_satfilter_src *out)
+{
+	const struct astro_spacetrack_file *f;
+	int64_t now = astro_mono_ms();
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->cui_listed_ms || now - p->cui_listed_ms >= (int64_t)p->cfg->satfilter_refresh * 1000) {
+		struct astro_spacetrack_file *files = NULL;
+		size_t n = 0;
+
+		pthread_mutex_unlock(&p->lock);
+		rc = astro_spacetrack_list_folder(p->svc->spacetrack, CUI_FOLDER, deadline, &files, &n);
+		pthread_mutex_lock(&p->lock);
+		if (rc == 0 || rc == -ENOENT || rc == -EACCES) {
+			free(p->cui_files);
+			p->cui_files = files;
+			p->cui_n = n;
+			p->cui_listed_ms = now;
+		}
+	}
+	f = astro_spacetrack_nearest_file(p->cui_files, p->cui_n, near_unix);
+	if (f) {
+		out->keep = 1;
+		out->key = CUI_KEY(f->id);
+		out->version = f->id;
+	}
+	cui_note_locked(p, f ? 0 : rc ? rc : -ENOENT);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -162,9 +218,10 @@ static int load_catalogue(struct sf_priv *p, int on_demand)
 /*
  * The sets around a historical exposure: every UTC day within
  * ASTRO_SATFILTER_HISTORY_DAYS of it from gp_history, through the cache
- * /tle fills (a cached day costs no query), plus the CUI file uploaded
- * nearest it (memory only).  Days that cannot be had are skipped: the
- * objects they hold are then missing, which the log says.
+ * /tle fills (a cached day costs no query; a fresh cached day is only
+ * named, for the filter to use its kept parse), plus the CUI file
+ * uploaded nearest it (named too; memory only).  Days that cannot be had
+ * are skipped: the objects they hold are then missing, which the log says.
  */
 static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
 		   size_t *n)
@@ -180,6 +237,15 @@ static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, 
 	if (!p->svc || !p->svc->spacetrack)
 		return -ENETDOWN;
 	for (int64_t d = first; d <= last && *n + 1 < max; d++) {
+		/* A day cached and fresh is named, not read: the filter keeps
+		 * its parse and asks for the body only when it has none. */
+		if (astro_stday_peek(p->cache, p->cfg, d * 86400, &src[*n].version) == 0) {
+			src[*n].keep = 1;
+			src[*n].key = d * 86400;
+			(*n)++;
+			got++;
+			continue;
+		}
 		rc = astro_stday_get(p->svc->spacetrack, p->cache, p->cfg, d * 86400, deadline,
 				     &src[*n].body, &src[*n].len, NULL);
 		if (rc == -EINTR || rc == -ETIMEDOUT)
@@ -197,10 +263,36 @@ static int history(void *arg, double mid_unix, struct astro_satfilter_src *src, 
 	if (missed)
 		astro_warn("satfilter: historical visit: %zu of %zu days of element sets could not be had",
 			   missed, missed + got);
-	fetch_cui(p, (int64_t)mid_unix, deadline, &src[*n]);
-	if (src[*n].body)
+	name_cui(p, (int64_t)mid_unix, deadline, &src[*n]);
+	if (src[*n].keep)
 		(*n)++;
 	return 0;
+}
+
+/* A named day's body: the cached copy (its version, should it have been
+ * refreshed meanwhile), else through the day service, then not kept. */
+static int history_body(void *arg, struct astro_satfilter_src *src)
+{
+	struct sf_priv *p = arg;
+
+	if (src->key < 0) {
+		/* controlled: received into non-dumpable memory (cap set) */
+		int rc = astro_spacetrack_download_file(p->svc->spacetrack, -1 - src->key,
+							astro_mono_ms() + (int64_t)p->cfg->timeout * 1000,
+							&src->body, &src->len, &src->cap);
+
+		pthread_mutex_lock(&p->lock);
+		cui_note_locked(p, rc);
+		pthread_mutex_unlock(&p->lock);
+		return rc;
+	}
+	src->cap = 0;	/* public: plain heap */
+	if (astro_stday_read(p->cache, src->key, &src->body, &src->len, &src->version) == 0)
+		return 0;
+	src->keep = 0;
+	return astro_stday_get(p->svc->spacetrack, p->cache, p->cfg, src->key,
+			       astro_mono_ms() + (int64_t)p->cfg->timeout * 1000, &src->body,
+			       &src->len, NULL);
 }
 
 static void history_release(void *arg, struct astro_satfilter_src *src, size_t n)
@@ -259,6 +351,7 @@ static void sf_destroy(void *priv)
 		pthread_join(p->thread, NULL);
 	}
 	astro_satfilter_destroy(p->sf);
+	free(p->cui_files);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->load_lock);
 	pthread_mutex_destroy(&p->lock);
@@ -287,6 +380,7 @@ static int sf_init(const struct astro_ctx *ctx, void **priv)
 	o.dut1_s = p->cfg->satfilter_dut1;
 	if (!is_file_catalogue(p->cfg)) {
 		o.history = history;
+		o.history_body = history_body;
 		o.history_release = history_release;
 		o.history_arg = p;
 	}

@@ -46,6 +46,28 @@ struct catalogue {
 	size_t bytes;
 	double newest_jd;		/* UTC JD of the newest epoch */
 	int64_t loaded_ms;		/* when it was swapped in (now_ms) */
+	uint64_t *ids;			/* historical: the set each record came from
+					 * (pday serial << 32 | index), or NULL */
+};
+
+/* One set of a parsed day; ok: its elements parsed. */
+struct pset {
+	long catnum;
+	int64_t epoch_us;
+	int ok;
+	struct astro_tle_elements el;
+};
+
+/* A parsed body for historical visits: sets ordered by catalogue number,
+ * epoch, then place in the body. */
+struct pday {
+	int64_t key, version;
+	uint32_t serial;		/* names this parse in catalogue ids */
+	int linked;			/* in the LRU (holds one reference) */
+	int refs;			/* under sf->dlock */
+	size_t n, bytes;
+	struct pset *set;		/* secure memory */
+	struct pday *prev, *next;	/* LRU: head most recent */
 };
 
 struct track {
@@ -94,8 +116,13 @@ struct astro_satfilter {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;		/* a visit finished computing */
 	struct catalogue *cat;
+	struct catalogue *hist_last;	/* the last historical catalogue built */
 	struct visit *head, *tail;
 	unsigned nvisits;
+	pthread_mutex_t dlock;		/* the parsed days below */
+	struct pday *dhead, *dtail;
+	size_t dbytes;
+	uint32_t dserial;
 };
 
 void astro_satfilter_default_opts(struct astro_satfilter_opts *o)
@@ -109,6 +136,7 @@ void astro_satfilter_default_opts(struct astro_satfilter_opts *o)
 	o->max_visits = 512;
 	o->visit_ttl_s = 1800;
 	o->now_ms = astro_mono_ms;
+	o->history_cache_bytes = ASTRO_SATFILTER_HISTORY_CACHE_BYTES;
 }
 
 int astro_satfilter_create(struct astro_satfilter **out,
@@ -133,6 +161,7 @@ int astro_satfilter_create(struct astro_satfilter **out,
 		return rc;
 	}
 	pthread_mutex_init(&sf->lock, NULL);
+	pthread_mutex_init(&sf->dlock, NULL);
 	pthread_cond_init(&sf->cv, NULL);
 	*out = sf;
 	return 0;
@@ -143,6 +172,7 @@ static void cat_free(struct catalogue *c)
 	if (!c)
 		return;
 	astro_secure_free(c->rec, c->bytes);
+	free(c->ids);
 	free(c);
 }
 
@@ -157,6 +187,45 @@ static void cat_put(struct astro_satfilter *sf, struct catalogue *c)
 	pthread_mutex_unlock(&sf->lock);
 	if (last)
 		cat_free(c);
+}
+
+static void pday_free(struct pday *d)
+{
+	if (!d)
+		return;
+	astro_secure_free(d->set, d->bytes);
+	free(d);
+}
+
+static void pday_put(struct astro_satfilter *sf, struct pday *d)
+{
+	int last;
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&sf->dlock);
+	last = --d->refs == 0;
+	pthread_mutex_unlock(&sf->dlock);
+	if (last)
+		pday_free(d);
+}
+
+/* Out of the LRU, dropping its reference (under dlock, or alone). */
+static void pday_unlink(struct astro_satfilter *sf, struct pday *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		sf->dhead = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	else
+		sf->dtail = d->prev;
+	d->prev = d->next = NULL;
+	d->linked = 0;
+	sf->dbytes -= d->bytes;
+	if (--d->refs == 0)
+		pday_free(d);
 }
 
 static void visit_free(struct visit *v)
@@ -185,7 +254,12 @@ void astro_satfilter_destroy(struct astro_satfilter *sf)
 	}
 	if (sf->cat)
 		cat_put(sf, sf->cat);
+	if (sf->hist_last)
+		cat_put(sf, sf->hist_last);
+	while (sf->dhead)
+		pday_unlink(sf, sf->dhead);
 	pthread_cond_destroy(&sf->cv);
+	pthread_mutex_destroy(&sf->dlock);
 	pthread_mutex_destroy(&sf->lock);
 	free(sf);
 }
@@ -860,17 +934,281 @@ static int same_params(const struct visit *v, double t0, double t1, double ra,
 	return v->t0 == t0 && v->t1 == t1 && v->ra == ra && v->dec == dec;
 }
 
-/* Make sure visit `id` with these parameters is cached: 0 or -errno. */
-/* The catalogue of a historical visit, built from the history callback's
- * bodies for the exposure's middle: 0 or -errno. */
+/* ----------------------------------------------------- historical visits */
+
+/* Parse one body into a pday (every set's elements, in astro_tle_set_order). */
+static int pday_parse(struct astro_satfilter *sf, const struct astro_satfilter_src *src,
+		      struct pday **out, char *err, size_t errlen)
+{
+	struct astro_tle_set *sets = NULL;
+	struct pday *d = calloc(1, sizeof(*d));
+	size_t ns = 0;
+	char msg[256];
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
+	d->key = src->key;
+	d->version = src->version;
+	d->refs = 1;
+	if (src->len) {
+		rc = astro_tle_parse_body(src->body, src->len,
+					  ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, &sets, &ns,
+					  msg, sizeof(msg));
+		if (rc) {
+			line_only(msg, err, errlen);
+			goto out;
+		}
+	}
+	rc = -ENOMEM;
+	qsort(sets, ns, sizeof(*sets), astro_tle_set_order);
+	d->bytes = (ns ? ns : 1) * sizeof(*d->set);
+	d->set = astro_secure_alloc(d->bytes);
+	if (!d->set)
+		goto out;
+	for (size_t i = 0; i < ns; i++) {
+		struct pset *p = &d->set[i];
+
+		p->catnum = sets[i].catnum;
+		p->epoch_us = sets[i].epoch_us;
+		p->ok = astro_tle_parse_elements(src->body + sets[i].l1_off, sets[i].l1_len,
+						 src->body + sets[i].l2_off, sets[i].l2_len, &p->el,
+						 msg, sizeof(msg)) == 0;
+	}
+	d->n = ns;
+	pthread_mutex_lock(&sf->dlock);
+	d->serial = ++sf->dserial;
+	pthread_mutex_unlock(&sf->dlock);
+	*out = d;
+	d = NULL;
+	rc = 0;
+out:
+	explicit_bzero(msg, sizeof(msg));
+	if (sets) {
+		explicit_bzero(sets, ns * sizeof(*sets));
+		free(sets);
+	}
+	pday_free(d);
+	return rc;
+}
+
+/* The kept parse of src's key and version, with a reference, or NULL; an
+ * older version of the key is dropped. */
+static struct pday *pday_lookup(struct astro_satfilter *sf, const struct astro_satfilter_src *src)
+{
+	struct pday *d;
+
+	pthread_mutex_lock(&sf->dlock);
+	for (d = sf->dhead; d; d = d->next)
+		if (d->key == src->key)
+			break;
+	if (d && d->version != src->version) {
+		pday_unlink(sf, d);
+		d = NULL;
+	}
+	if (d) {
+		/* most recent first */
+		if (d != sf->dhead) {
+			d->prev->next = d->next;
+			if (d->next)
+				d->next->prev = d->prev;
+			else
+				sf->dtail = d->prev;
+			d->prev = NULL;
+			d->next = sf->dhead;
+			sf->dhead->prev = d;
+			sf->dhead = d;
+		}
+		d->refs++;
+	}
+	pthread_mutex_unlock(&sf->dlock);
+	return d;
+}
+
+/* Keep d (a fresh parse of a keep source), replacing any parse of its
+ * key, then trim the LRU to history_cache_bytes. */
+static void pday_keep(struct astro_satfilter *sf, struct pday *d)
+{
+	pthread_mutex_lock(&sf->dlock);
+	for (struct pday *o = sf->dhead; o; o = o->next)
+		if (o->key == d->key) {
+			pday_unlink(sf, o);
+			break;
+		}
+	if (d->bytes <= sf->o.history_cache_bytes) {
+		d->refs++;
+		d->linked = 1;
+		d->next = sf->dhead;
+		if (sf->dhead)
+			sf->dhead->prev = d;
+		sf->dhead = d;
+		if (!sf->dtail)
+			sf->dtail = d;
+		sf->dbytes += d->bytes;
+		while (sf->dbytes > sf->o.history_cache_bytes && sf->dtail != d)
+			pday_unlink(sf, sf->dtail);
+	}
+	pthread_mutex_unlock(&sf->dlock);
+}
+
+/* The parsed form of one history source: kept, or parsed now (and kept
+ * when the source allows).  1 (nothing in *out) when its body cannot be
+ * had: the callback's days that cannot be had are skipped, as the
+ * callback itself skips them. */
+static int pday_get(struct astro_satfilter *sf, struct astro_satfilter_src *src,
+		    struct pday **out, char *err, size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	if (src->keep && (*out = pday_lookup(sf, src)) != NULL)
+		return 0;
+	if (!src->body && src->keep) {
+		rc = sf->o.history_body ? sf->o.history_body(sf->o.history_arg, src) : -EINVAL;
+		if (rc == -EINTR || rc == -ETIMEDOUT) {
+			snprintf(err, errlen, "a day of element sets: %s", strerror(-rc));
+			return rc;
+		}
+		if (rc) {
+			astro_warn("satfilter: historical visit: a day of element sets could not be had (%s)",
+				   strerror(-rc));
+			return 1;
+		}
+	}
+	rc = pday_parse(sf, src, out, err, errlen);
+	if (rc == 0 && src->keep)
+		pday_keep(sf, *out);
+	return rc;
+}
+
+/* The chosen set of one object: day and index. */
+struct pick {
+	uint32_t d, i;
+};
+
+/*
+ * Per object, the set nearest target (Unix us) within window (us): every
+ * object's sets sit together and in epoch order in each day, so one merge
+ * over the days by catalogue number decides.  Among sets equally near, the
+ * later epoch, then the later day (the later source), then the later place
+ * wins, as in cat_build.  *picks is malloc'd (indices only).
+ */
+static int choose(struct pday *const *days, size_t m, int64_t target, int64_t window,
+		  struct pick **picks, size_t *np, size_t *dups, size_t *far)
+{
+	size_t cur[ASTRO_SATFILTER_HISTORY_MAX_SRC] = { 0 }, total = 0;
+
+	*np = *dups = *far = 0;
+	for (size_t d = 0; d < m; d++)
+		total += days[d]->n;
+	*picks = malloc((total ? total : 1) * sizeof(**picks));
+	if (!*picks)
+		return -ENOMEM;
+	for (;;) {
+		long cat = 0;
+		int any = 0;
+		struct pick best = { 0, 0 };
+		uint64_t bd = UINT64_MAX;
+		int64_t be = 0;
+		size_t in_group = 0;
+
+		for (size_t d = 0; d < m; d++)
+			if (cur[d] < days[d]->n && (!any || days[d]->set[cur[d]].catnum < cat)) {
+				cat = days[d]->set[cur[d]].catnum;
+				any = 1;
+			}
+		if (!any)
+			break;
+		for (size_t d = 0; d < m; d++)
+			for (; cur[d] < days[d]->n && days[d]->set[cur[d]].catnum == cat; cur[d]++) {
+				int64_t e = days[d]->set[cur[d]].epoch_us;
+				uint64_t dist = e > target ? (uint64_t)(e - target) : (uint64_t)(target - e);
+
+				if (dist < bd || (dist == bd && (e > be || (e == be && d >= best.d)))) {
+					bd = dist;
+					be = e;
+					best.d = (uint32_t)d;
+					best.i = (uint32_t)cur[d];
+				}
+				in_group++;
+			}
+		*dups += in_group - 1;
+		if (bd > (uint64_t)window) {
+			(*far)++;
+			continue;
+		}
+		(*picks)[(*np)++] = best;
+	}
+	return 0;
+}
+
+/*
+ * The catalogue of the chosen sets.  A set that prev (the last historical
+ * catalogue, ordered by catalogue number like this one) was built from
+ * gives its record; others are initialised.
+ */
+static int hist_build(struct pday *const *days, const struct pick *picks, size_t np,
+		      const struct catalogue *prev, struct catalogue **out, size_t *bad,
+		      size_t *reused)
+{
+	struct catalogue *c = calloc(1, sizeof(*c));
+	size_t j = 0;
+
+	*out = NULL;
+	*bad = *reused = 0;
+	if (!c)
+		return -ENOMEM;
+	c->bytes = (np ? np : 1) * sizeof(*c->rec);
+	c->rec = astro_secure_alloc(c->bytes);
+	c->ids = malloc((np ? np : 1) * sizeof(*c->ids));
+	if (!c->rec || !c->ids) {
+		cat_free(c);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < np; k++) {
+		const struct pset *p = &days[picks[k].d]->set[picks[k].i];
+		uint64_t id = (uint64_t)days[picks[k].d]->serial << 32 | picks[k].i;
+		double jd;
+
+		if (!p->ok) {
+			(*bad)++;
+			continue;
+		}
+		while (prev && j < prev->n && prev->rec[j].catnum < p->catnum)
+			j++;
+		if (prev && j < prev->n && prev->rec[j].catnum == p->catnum && prev->ids[j] == id) {
+			c->rec[c->n] = prev->rec[j];
+			(*reused)++;
+		} else if (astro_sgp4_init(&c->rec[c->n], &p->el) != 0) {
+			explicit_bzero(&c->rec[c->n], sizeof(c->rec[0]));
+			(*bad)++;
+			continue;
+		}
+		jd = p->el.jdsatepoch + p->el.jdsatepochF;
+		if (jd > c->newest_jd)
+			c->newest_jd = jd;
+		c->ids[c->n++] = id;
+	}
+	c->refs = 1;
+	*out = c;
+	return 0;
+}
+
+/* The catalogue of a historical visit, from the history callback's
+ * sources for the exposure's middle: 0 or -errno. */
 static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct catalogue **out)
 {
 	struct astro_satfilter_src src[ASTRO_SATFILTER_HISTORY_MAX_SRC];
+	struct pday *days[ASTRO_SATFILTER_HISTORY_MAX_SRC] = { 0 };
+	struct catalogue *prev = NULL;
+	struct pick *picks = NULL;
 	double tai_utc = 37.0, mid_jd_utc;
-	size_t n = 0;
-	char err[256];
-	long rc;
+	size_t n = 0, m = 0, np = 0, dups = 0, far = 0, bad = 0, reused = 0;
+	char err[256] = "";
+	int rc;
 
+	*out = NULL;
 	/* a second off would not matter for "the nearest set"; the table
 	 * knows every year the catalogue can have */
 	(void)astro_timescale_tai_utc_at_tai((t0 + t1) / 2, &tai_utc);
@@ -878,16 +1216,55 @@ static int history_cat(struct astro_satfilter *sf, double t0, double t1, struct 
 	memset(src, 0, sizeof(src));
 	rc = sf->o.history(sf->o.history_arg, (mid_jd_utc - 2440587.5) * 86400.0, src,
 			   ASTRO_SATFILTER_HISTORY_MAX_SRC, &n);
-	if (rc == 0) {
-		rc = cat_build(src, n, mid_jd_utc, ASTRO_SATFILTER_HISTORY_DAYS, out, err, sizeof(err));
-		if (rc < 0)
-			astro_err("satfilter: historical catalogue not built: %s", err);
-	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if ((rc = pday_get(sf, &src[i], &days[m], err, sizeof(err))) == 0)
+			m++;
+		else if (rc == 1)
+			rc = 0;
 	if (sf->o.history_release)
 		sf->o.history_release(sf->o.history_arg, src, n);
-	return rc < 0 ? (int)rc : 0;
+	if (rc == 0)
+		rc = choose(days, m, jd_to_unix_us(mid_jd_utc),
+			    (int64_t)(ASTRO_SATFILTER_HISTORY_DAYS * 86400e6), &picks, &np, &dups, &far);
+	if (rc == 0 && np == 0) {
+		snprintf(err, sizeof(err), "catalogue: no element sets near the exposure");
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&sf->lock);
+		if ((prev = sf->hist_last) != NULL)
+			prev->refs++;
+		pthread_mutex_unlock(&sf->lock);
+		rc = hist_build(days, picks, np, prev, out, &bad, &reused);
+		cat_put(sf, prev);
+	}
+	if (rc == 0 && (*out)->n == 0) {
+		cat_free(*out);
+		*out = NULL;
+		snprintf(err, sizeof(err), "catalogue: no usable element set");
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		astro_info("satfilter: historical catalogue: %zu objects (%zu other sets, %zu unusable, "
+			   "%zu without a set near the time, %zu records reused)",
+			   (*out)->n, dups, bad, far, reused);
+		(*out)->refs++;		/* the caller's, and hist_last's */
+		pthread_mutex_lock(&sf->lock);
+		prev = sf->hist_last;
+		sf->hist_last = *out;
+		pthread_mutex_unlock(&sf->lock);
+		cat_put(sf, prev);
+	} else {
+		astro_err("satfilter: historical catalogue not built: %s",
+			  err[0] ? err : strerror(-rc));
+	}
+	free(picks);
+	for (size_t i = 0; i < m; i++)
+		pday_put(sf, days[i]);
+	return rc;
 }
 
+/* Make sure visit `id` with these parameters is cached: 0 or -errno. */
 static int ensure_visit(struct astro_satfilter *sf, int64_t id, int hist, double t0,
 			double t1, double ra, double dec, const char **why)
 {
@@ -986,13 +1363,8 @@ static int ensure_visit(struct astro_satfilter *sf, int64_t id, int hist, double
 	/* a historical visit's catalogue is its own: built (outside the lock:
 	 * it may fetch days) while other requests for the visit wait */
 	rc = hist ? history_cat(sf, t0, t1, &c) : 0;
-	if (rc == 0) {
+	if (rc == 0)
 		rc = compute_visit(sf, v, c);
-		if (hist) {
-			cat_free(c);
-			c = NULL;
-		}
-	}
 	if (c)
 		cat_put(sf, c);
 

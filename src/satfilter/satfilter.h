@@ -54,9 +54,18 @@
  * Historical visits ("historical": true on a visit or DIASource request,
  * as sattle): the visit is computed from a catalogue built for it from
  * the history callback's bodies (per object the set nearest the exposure
- * within ASTRO_SATFILTER_HISTORY_DAYS), freed once computed, and cached
- * apart from the plain visit of the same id (sattle's key
- * "<visit_id>_historical").
+ * within ASTRO_SATFILTER_HISTORY_DAYS), and cached apart from the plain
+ * visit of the same id (sattle's key "<visit_id>_historical").  A body the
+ * callback marks `keep` (a cached day, named by key and version) is kept
+ * parsed — every set's elements, sorted by catalogue number and epoch —
+ * in an LRU of at most history_cache_bytes, in the same non-dumpable
+ * memory as the catalogue, so the next visit over that day reads neither
+ * the cache nor the text; another version of the key replaces it.  The
+ * per-object choice is one merge over the sorted days, and an object whose
+ * chosen set is the one the previous historical catalogue used takes that
+ * catalogue's SGP4 record instead of initialising it again (initialising
+ * is deterministic: the result is the same).  Bodies not marked keep (the
+ * CUI file, a day just fetched) are parsed for the visit and dropped.
  *
  * Answers are single-line JSON objects: a visit gives
  * {"visit_id": N, "status": "cached"}, DIASources give
@@ -93,10 +102,15 @@
 /* Bodies a history callback may hand back. */
 #define ASTRO_SATFILTER_HISTORY_MAX_SRC 16
 
-/* One body of element sets (TLE or 3LE text); cap is the caller's. */
+/* One body of element sets (TLE or 3LE text); cap is the caller's.
+ * keep (history only): the body is the version `version` of the cached
+ * source `key` (a day), and may be kept parsed under that name; body may
+ * then be NULL until history_body is asked for it. */
 struct astro_satfilter_src {
 	char *body;
 	size_t len, cap;
+	int keep;
+	int64_t key, version;
 };
 
 struct astro_satfilter_opts {
@@ -117,9 +131,23 @@ struct astro_satfilter_opts {
 	 */
 	int (*history)(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
 		       size_t *n);
+	/*
+	 * The body of a src the history callback marked keep and left
+	 * without one, asked for only when that key and version are not held
+	 * parsed: fill body, len and cap; update version when the copy read
+	 * is another, or clear keep when it is not the cached one; 0 or
+	 * -errno.  history_release gets it back with the others.
+	 */
+	int (*history_body)(void *arg, struct astro_satfilter_src *src);
 	void (*history_release)(void *arg, struct astro_satfilter_src *src, size_t n);
 	void *history_arg;
+	/* Parsed days kept between historical visits (0: none kept). */
+	size_t history_cache_bytes;	/* default ASTRO_SATFILTER_HISTORY_CACHE_BYTES */
 };
+
+/* 128 MiB: at 53,000 sets a day (gp_history's size now), 16 days, two
+ * nights' windows of ASTRO_SATFILTER_HISTORY_DAYS either side. */
+#define ASTRO_SATFILTER_HISTORY_CACHE_BYTES (128u << 20)
 
 struct astro_satfilter;
 

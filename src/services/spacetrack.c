@@ -276,17 +276,6 @@ int astro_spacetrack_get_secret(struct astro_spacetrack *st, const char *path,
 	return st_get(st, path, deadline, 1, body, len, cap);
 }
 
-static int by_cat_epoch(const void *a, const void *b)
-{
-	const struct astro_tle_set *x = a, *y = b;
-
-	if (x->catnum != y->catnum)
-		return x->catnum < y->catnum ? -1 : 1;
-	if (x->epoch_us != y->epoch_us)
-		return x->epoch_us < y->epoch_us ? -1 : 1;
-	return (x->l1_off > y->l1_off) - (x->l1_off < y->l1_off);
-}
-
 int astro_spacetrack_render(const char *body, const struct astro_tle_set *sets,
 		    size_t n, int with_names, char **out, size_t *outlen)
 {
@@ -364,7 +353,7 @@ int astro_spacetrack_fetch_day(struct astro_spacetrack *st, int64_t day_unix,
 				   d0, sets[i].catnum);
 		}
 	}
-	qsort(sets, kept, sizeof(*sets), by_cat_epoch);
+	qsort(sets, kept, sizeof(*sets), astro_tle_set_order);
 	rc = astro_spacetrack_render(body, sets, kept, 1, out, outlen);
 	if (rc == 0)
 		*nsets = kept;
@@ -403,19 +392,17 @@ static const char *member_str(json_t *o, const char *name, char *buf, size_t n)
 	return NULL;
 }
 
-int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
-			       int64_t deadline, char **body, size_t *len, size_t *cap,
-			       int64_t *uploaded_unix)
+int astro_spacetrack_list_folder(struct astro_spacetrack *st, int folder, int64_t deadline,
+				 struct astro_spacetrack_file **files, size_t *n)
 {
-	char path[320], idbuf[32], id[32] = "";
+	char path[320], idbuf[32];
 	char *list = NULL;
 	size_t llen = 0;
-	int64_t best_t = 0, best_d = INT64_MAX;
 	json_t *j = NULL;
 	int rc;
 
-	*body = NULL;
-	*len = *cap = 0;
+	*files = NULL;
+	*n = 0;
 	snprintf(path, sizeof(path),
 		 "/fileshare/query/class/file/predicates/file_id,file_name,file_uploaded"
 		 "/folder_id/%d/orderby/file_uploaded%%20desc/format/json", folder);
@@ -428,46 +415,96 @@ int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, 
 		rc = -EIO;
 		goto out;
 	}
+	*files = calloc(json_array_size(j) + 1, sizeof(**files));
+	if (!*files) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < json_array_size(j); i++) {
 		json_t *f = json_array_get(j, i);
 		const char *fid = member_str(f, "FILE_ID", idbuf, sizeof(idbuf));
 		const char *up = member_str(f, "FILE_UPLOADED", NULL, 0);
-		int64_t t, d;
+		int64_t t;
 
 		/* the column names come back as asked (lower case) or upper */
 		if (!fid)
 			fid = member_str(f, "file_id", idbuf, sizeof(idbuf));
 		if (!up)
 			up = member_str(f, "file_uploaded", NULL, 0);
-		if (!fid || !*fid || strspn(fid, "0123456789") != strlen(fid) || strlen(fid) >= sizeof(id))
+		if (!fid || !*fid || strspn(fid, "0123456789") != strlen(fid) || strlen(fid) > 18)
 			continue;
 		if (parse_st_date(up, &t))
 			continue;
-		d = near_unix ? (t > near_unix ? t - near_unix : near_unix - t) : -t;
+		(*files)[*n].id = strtoll(fid, NULL, 10);
+		(*files)[(*n)++].uploaded_unix = t;
+	}
+	rc = *n ? 0 : -ENOENT;
+out:
+	if (rc) {
+		free(*files);
+		*files = NULL;
+		*n = 0;
+	}
+	json_decref(j);
+	free(list);
+	return rc;
+}
+
+const struct astro_spacetrack_file *astro_spacetrack_nearest_file(const struct astro_spacetrack_file *files,
+								  size_t n, int64_t near_unix)
+{
+	const struct astro_spacetrack_file *best = NULL;
+	int64_t best_d = INT64_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = files[i].uploaded_unix;
+		int64_t d = near_unix ? (t > near_unix ? t - near_unix : near_unix - t) : -t;
+
 		if (d < best_d) {
 			best_d = d;
-			best_t = t;
-			snprintf(id, sizeof(id), "%s", fid);
+			best = &files[i];
 		}
 	}
-	if (!*id) {
-		rc = -ENOENT;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "/fileshare/query/class/download/file_id/%s", id);
+	return best;
+}
+
+int astro_spacetrack_download_file(struct astro_spacetrack *st, int64_t id, int64_t deadline,
+				   char **body, size_t *len, size_t *cap)
+{
+	char path[96];
+	int rc;
+
+	snprintf(path, sizeof(path), "/fileshare/query/class/download/file_id/%lld", (long long)id);
 	rc = astro_spacetrack_get_secret(st, path, deadline, body, len, cap);
 	if (rc == 0 && *len == 0) {
-		astro_err("spacetrack: folder %d: file %s is empty", folder, id);
+		astro_err("spacetrack: file %lld is empty", (long long)id);
 		astro_secure_free(*body, *cap);
 		*body = NULL;
 		*cap = 0;
 		rc = -EIO;
 	}
+	return rc;
+}
+
+int astro_spacetrack_fetch_folder_file(struct astro_spacetrack *st, int folder, int64_t near_unix,
+			       int64_t deadline, char **body, size_t *len, size_t *cap,
+			       int64_t *uploaded_unix)
+{
+	struct astro_spacetrack_file *files = NULL;
+	const struct astro_spacetrack_file *f;
+	size_t n = 0;
+	int rc;
+
+	*body = NULL;
+	*len = *cap = 0;
+	rc = astro_spacetrack_list_folder(st, folder, deadline, &files, &n);
+	if (rc)
+		return rc;
+	f = astro_spacetrack_nearest_file(files, n, near_unix);
+	rc = astro_spacetrack_download_file(st, f->id, deadline, body, len, cap);
 	if (rc == 0 && uploaded_unix)
-		*uploaded_unix = best_t;
-out:
-	json_decref(j);
-	free(list);
+		*uploaded_unix = f->uploaded_unix;
+	free(files);
 	return rc;
 }
 

@@ -413,6 +413,48 @@ int astro_stday_fetch(struct astro_spacetrack *st, struct astro_cache *cache,
 	return rc;
 }
 
+/* A cached copy served without a request: settled, offline, or fresh. */
+static int servable(const struct astro_config *cfg, int64_t day_unix,
+		    const struct astro_cache_meta *m)
+{
+	return astro_stday_settled(cfg, day_unix, m) || cfg->offline ||
+	       astro_now_ms() < m->fetched_ms + (int64_t)cfg->tle_ttl * 1000;
+}
+
+int astro_stday_peek(struct astro_cache *cache, const struct astro_config *cfg,
+		     int64_t day_unix, int64_t *version)
+{
+	struct astro_cache_meta m;
+	char key[32];
+
+	astro_stday_key(key, sizeof(key), "day", day_unix);
+	if (!cache || astro_cache_get(cache, ASTRO_STDAY_DB, key, strlen(key), &m, NULL) != 0 ||
+	    !servable(cfg, day_unix, &m))
+		return -ENOENT;
+	*version = m.fetched_ms;
+	return 0;
+}
+
+int astro_stday_read(struct astro_cache *cache, int64_t day_unix, char **body, size_t *len,
+		     int64_t *version)
+{
+	struct astro_cache_meta m;
+	char key[32];
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	astro_stday_key(key, sizeof(key), "day", day_unix);
+	if (!cache)
+		return -ENOENT;
+	rc = astro_cache_get(cache, ASTRO_STDAY_DB, key, strlen(key), &m, (void **)body);
+	if (rc)
+		return rc;
+	*len = (size_t)m.len;
+	*version = m.fetched_ms;
+	return 0;
+}
+
 int astro_stday_get(struct astro_spacetrack *st, struct astro_cache *cache,
 		    const struct astro_config *cfg, int64_t day_unix, int64_t deadline_ms,
 		    char **body, size_t *len, int *fetched)
@@ -427,8 +469,7 @@ int astro_stday_get(struct astro_spacetrack *st, struct astro_cache *cache,
 		*fetched = 0;
 	astro_stday_key(key, sizeof(key), "day", day_unix);
 	if (cache && astro_cache_get(cache, ASTRO_STDAY_DB, key, strlen(key), &m, (void **)&old) == 0) {
-		if (astro_stday_settled(cfg, day_unix, &m) || cfg->offline ||
-		    astro_now_ms() < m.fetched_ms + (int64_t)cfg->tle_ttl * 1000) {
+		if (servable(cfg, day_unix, &m)) {
 			*body = old;
 			*len = (size_t)m.len;
 			return 0;

@@ -281,6 +281,17 @@ int astro_tle_parse_elements(const char *l1, size_t len1, const char *l2,
 	return 0;
 }
 
+int astro_tle_set_order(const void *a, const void *b)
+{
+	const struct astro_tle_set *x = a, *y = b;
+
+	if (x->catnum != y->catnum)
+		return x->catnum < y->catnum ? -1 : 1;
+	if (x->epoch_us != y->epoch_us)
+		return x->epoch_us < y->epoch_us ? -1 : 1;
+	return (x->l1_off > y->l1_off) - (x->l1_off < y->l1_off);
+}
+
 int astro_tle_parse_body(const char *body, size_t len, unsigned flags,
 			 struct astro_tle_set **sets_out, size_t *nsets_out,
 			 char *err, size_t errlen)

@@ -102,10 +102,10 @@ wait_job() {
 	return 1
 }
 
-# wait_status JQ: the site's status (through the mount) satisfies JQ
-# within about 5 s.
+# wait_status JQ [TRIES]: the site's status (through the mount) satisfies
+# JQ within TRIES tenths of a second (default 50: about 5 s).
 wait_status() {
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 "${2:-50}"); do
 		jq -e "$1" "$T/mnt/obs/obs1/status" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
@@ -202,4 +202,42 @@ PY
 	start_indi
 	wait_job "$q" COMPLETE 60
 	wait_status '.record.indi_connected == "True" and .age_s < 2'
+}
+
+@test "indi: the server killed -> the site reads stale within seconds, not after stale_after_s; fresh again after reconnect" {
+	start_all
+	wait_status '.freshness == "fresh" and (has("stale_reason") | not)'
+	grep -q $'^obs1\t[0-9]*\tfresh$' "$T/mnt/obs/sites"
+	stop_group indi
+	# Well under the 600 s threshold: the site's own word that it has lost
+	# its server (wait_status gives it about 5 s).
+	wait_status '.freshness == "stale" and .age_s < 60 and .stale_after_s == 600 and
+		(.stale_reason | test("INDI server"))'
+	grep -q $'^obs1\t[0-9]*\tstale$' "$T/mnt/obs/sites"
+	start_indi
+	# Reconnects with backoff (at most 10 s) and is fresh again.
+	wait_status '.freshness == "fresh" and .record.indi_connected == "True" and
+		(has("stale_reason") | not)' 150
+	grep -q $'^obs1\t[0-9]*\tfresh$' "$T/mnt/obs/sites"
+	# And it works: a command completes.
+	e=$(cmd 'expose 0.01')
+	wait_job "$e" COMPLETE
+}
+
+@test "indi: a device that does not answer within the command's deadline FAILS the job and the site reads stale, until it answers again" {
+	start_all
+	# The telescope driver stopped (SIGSTOP): indiserver takes the command,
+	# nothing answers it.  The driver is found among this run's server's
+	# children only.
+	tel=$(pgrep -P "$(cat "$T/indi.pid")" -f indi_simulator_telescope)
+	[ -n "$tel" ]
+	kill -STOP "$tel"
+	t=$(cmd 'tracking on')
+	wait_job "$t" FAILED 40
+	jq -r .message "$T/mnt/obs/obs1/jobs/$t" | grep -q 'no answer from'
+	wait_status '.freshness == "stale" and .record.indi_connected == "True" and
+		.record.indi_responsive == "False" and (.stale_reason | test("deadline"))'
+	kill -CONT "$tel"
+	wait_status '.freshness == "fresh" and .record.indi_responsive == "True" and
+		(has("stale_reason") | not)' 150
 }

@@ -107,6 +107,10 @@ gp_history_queries() {
 	[ "$nr" -ge 10 ]
 	[ "$ra" -eq 0 ]
 	[ "$aa" -ge $(( na * 3 / 4 )) ]
+	# the catalogue's listing and newest file, then for both historical
+	# visits one listing and one download of the file nearest them: the
+	# listing and the parsed file are kept, not asked for again a visit
+	[ "$(st_count fileshare)" -eq 4 ]
 	days=$(gp_history_queries)
 	[ "$days" -ge 7 ]
 	[ "$days" -le 8 ]	# exposure +-3 days, one query a day
@@ -130,6 +134,7 @@ gp_history_queries() {
 	[ "$nv" -eq 2 ]
 	[ "$ra" -eq 0 ]
 	[ "$(gp_history_queries)" -eq "$days" ]	# the days came from the cache
+	[ "$(st_count fileshare)" -eq 8 ]	# the same again in this mount
 	run curl -s --max-time 20 -o "$T/body" -w '%{http_code}' -X PUT \
 		--data "{\"visit_id\": 1, \"detector_id\": 2, \"diasources\": [], \"historical\": true}" \
 		"http://127.0.0.1:$port/diasource_allow_list"

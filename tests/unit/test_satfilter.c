@@ -506,6 +506,19 @@ static double round10(double x)
 	return strtod(s, NULL);
 }
 
+/* The shared catalogue's text and its sets (skips the test without it). */
+#define LOAD_SETS(path, body, len, sets, nsets)                                              \
+	do {                                                                                 \
+		char lerr_[256];                                                             \
+		if (!unit_shared(CATALOG, path, sizeof(path)))                               \
+			skip();                                                              \
+		body = unit_slurp(path, &len);                                               \
+		assert_non_null(body);                                                       \
+		assert_int_equal(astro_tle_parse_body(body, len,                             \
+						      ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, \
+						      &sets, &nsets, lerr_, sizeof(lerr_)), 0); \
+	} while (0)
+
 static void prefilter_loses_nothing(void **state)
 {
 	char path[512], err[256], *body, *req;
@@ -518,12 +531,7 @@ static void prefilter_loses_nothing(void **state)
 	size_t nsets = 0, len = 0, nkept, crossers = 0, rejected = 0, edge_allowed = 0;
 
 	(void)state;
-	if (!unit_shared(CATALOG, path, sizeof(path)))
-		skip();
-	body = unit_slurp(path, &len);
-	assert_non_null(body);
-	assert_int_equal(astro_tle_parse_body(body, len, ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS,
-					      &sets, &nsets, err, sizeof(err)), 0);
+	LOAD_SETS(path, body, len, sets, nsets);
 	sf = make(0);
 	assert_true(astro_satfilter_load(sf, body, len, err, sizeof(err)) > 10000);
 	assert_int_equal(astro_frames_site_init(&site, -30.2446333, -70.7494167, 2662.75), 0);
@@ -871,6 +879,266 @@ static void accepts_what_sattle_accepts(void **state)
 	astro_satfilter_destroy(sf);
 }
 
+/*
+ * Issue 13: historical visits keep their days parsed.  Three "days" (the
+ * 2019 catalogue's sets near the exposure, split between two bodies, and
+ * all of them again in a third, so objects have sets in several) served by
+ * version.  A visit over days held parsed gives exactly the allow lists
+ * the same visit computed cold, and those of a plain visit on a catalogue
+ * merged the old way (astro_satfilter_load_merged, nearest the exposure);
+ * a day whose version changes is read and parsed again, never served from
+ * the older parse; a cache too small to hold a day keeps nothing and
+ * changes nothing.
+ */
+#define HD_N 3
+
+struct hdays {
+	char *text[HD_N];
+	size_t len[HD_N];
+	int64_t version[HD_N];
+	int bodies;			/* history_body calls */
+	int64_t fail_key;		/* history_body fails for this key */
+};
+
+static int hd_history(void *arg, double mid_unix, struct astro_satfilter_src *src, size_t max,
+		      size_t *n)
+{
+	struct hdays *h = arg;
+
+	(void)mid_unix;
+	assert_true(max >= HD_N);
+	for (size_t i = 0; i < HD_N; i++) {
+		src[i].keep = 1;
+		src[i].key = (int64_t)i;
+		src[i].version = h->version[i];
+	}
+	*n = HD_N;
+	return 0;
+}
+
+static int hd_body(void *arg, struct astro_satfilter_src *src)
+{
+	struct hdays *h = arg;
+
+	h->bodies++;
+	if (src->key == h->fail_key)
+		return -EIO;
+	src->body = malloc(h->len[src->key] + 1);
+	assert_non_null(src->body);
+	memcpy(src->body, h->text[src->key], h->len[src->key] + 1);
+	src->len = h->len[src->key];
+	src->cap = 0;
+	return 0;
+}
+
+static void hd_release(void *arg, struct astro_satfilter_src *src, size_t n)
+{
+	(void)arg;
+	for (size_t i = 0; i < n; i++) {
+		free(src[i].body);
+		src[i].body = NULL;
+	}
+}
+
+static struct astro_satfilter *make_hist(struct hdays *h, size_t cache_bytes)
+{
+	struct astro_satfilter_opts o;
+	struct astro_satfilter *sf = NULL;
+
+	astro_satfilter_default_opts(&o);
+	o.now_ms = fake_clock;
+	o.history = hd_history;
+	o.history_body = hd_body;
+	o.history_release = hd_release;
+	o.history_arg = h;
+	o.history_cache_bytes = cache_bytes;
+	assert_int_equal(astro_satfilter_create(&sf, &o), 0);
+	return sf;
+}
+
+/* The allow list of the box grid on visit id (historical or not). */
+static json_t *grid_allow(struct astro_satfilter *sf, long long id, int hist, double t0,
+			  double ra, double dec)
+{
+	char *v = visit_req(id, t0, t0 + 30.0 / 86400, ra, dec), *g, *hv;
+	size_t nb, gl;
+	json_t *a;
+
+	if (hist) {
+		/* the same request with "historical": true */
+		assert_true(asprintf(&hv, "%.*s, \"historical\": true}", (int)strlen(v) - 1, v) > 0);
+		free(v);
+		v = hv;
+	}
+	ask_visit_ok(sf, v, id);
+	free(v);
+	g = grid_req(id, ra, dec, 0, 0, &nb);
+	if (hist) {
+		gl = strlen(g);
+		assert_true(asprintf(&hv, "%.*s, \"historical\": true}", (int)gl - 1, g) > 0);
+		free(g);
+		g = hv;
+	}
+	a = allow_list(sf, g, id);
+	free(g);
+	return a;
+}
+
+/* Bodies of the sets whose epoch is within 2.9 days of mid_us, leaving out
+ * catalogue number `drop`: text[0] even sets, text[1] odd ones, text[2]
+ * all of them. */
+static void hd_fill(struct hdays *h, const char *body, const struct astro_tle_set *sets,
+		    size_t nsets, int64_t mid_us, long drop)
+{
+	for (int b = 0; b < HD_N; b++) {
+		size_t cap = 1, len = 0;
+
+		free(h->text[b]);
+		for (size_t i = 0; i < nsets; i++)
+			cap += sets[i].l1_len + sets[i].l2_len + 2;
+		h->text[b] = malloc(cap);
+		assert_non_null(h->text[b]);
+		for (size_t i = 0; i < nsets; i++) {
+			int64_t dt = sets[i].epoch_us - mid_us;
+
+			if (sets[i].catnum == drop || (b < 2 && (int)(i % 2) != b) ||
+			    llabs(dt) > (int64_t)(2.9 * 86400e6))
+				continue;
+			memcpy(h->text[b] + len, body + sets[i].l1_off, sets[i].l1_len);
+			len += sets[i].l1_len;
+			h->text[b][len++] = '\n';
+			memcpy(h->text[b] + len, body + sets[i].l2_off, sets[i].l2_len);
+			len += sets[i].l2_len;
+			h->text[b][len++] = '\n';
+		}
+		h->text[b][len] = '\0';
+		h->len[b] = len;
+	}
+}
+
+static void assert_same_list(json_t *a, json_t *b)
+{
+	if (!json_equal(a, b))
+		fail_msg("allow lists differ: %zu and %zu ids", json_array_size(a), json_array_size(b));
+}
+
+static void historical_days_kept_equal_cold(void **state)
+{
+	char path[512], err[256], *body;
+	struct astro_tle_set *sets = NULL;
+	struct astro_frames_site site;
+	struct astro_frames_instant in;
+	struct hdays h = { .version = { 10, 20, 30 }, .fail_key = -1 };
+	struct astro_satfilter *warm, *cold, *tiny, *ref;
+	struct astro_satfilter_src src[HD_N];
+	size_t nsets = 0, len = 0, nboxes;
+	double t0 = 58836.3, mid = t0 + 15.0 / 86400, ra = 0, dec = 0, mid_jd_utc;
+	int64_t mid_us;
+	long target = -1;
+	json_t *a, *b, *c, *r;
+
+	(void)state;
+	LOAD_SETS(path, body, len, sets, nsets);
+	mid_jd_utc = mid + 2400000.5 - 37.0 / 86400;
+	mid_us = (int64_t)llround((mid_jd_utc - 2440587.5) * 86400e6);
+	/* aim at a low satellite with a set near the exposure: its track
+	 * crosses the field, so the grid's allow list shows whether it is
+	 * in the catalogue */
+	assert_int_equal(astro_frames_site_init(&site, -30.2446333, -70.7494167, 2662.75), 0);
+	assert_int_equal(astro_frames_instant_init(&in, &site, mid, 0), 0);
+	for (size_t i = 0; i < nsets && target < 0; i++) {
+		struct astro_tle_elements el;
+		struct astro_sgp4 s;
+		double r3[3], v3[3];
+
+		if (llabs(sets[i].epoch_us - mid_us) > (int64_t)(86400e6) ||
+		    astro_tle_parse_elements(body + sets[i].l1_off, sets[i].l1_len,
+					     body + sets[i].l2_off, sets[i].l2_len, &el, err,
+					     sizeof(err)) || el.no_revs_per_day < 13 ||
+		    astro_sgp4_init(&s, &el) ||
+		    astro_sgp4_propagate(&s, astro_sgp4_tsince(&s, in.jd_utc1, in.jd_utc2), r3, v3))
+			continue;
+		astro_frames_radec_wcs(&in, r3, v3, &ra, &dec);
+		target = sets[i].catnum;
+	}
+	assert_true(target >= 0);
+	hd_fill(&h, body, sets, nsets, mid_us, -1);
+
+	/* cold, then the same exposure under another id from the kept days */
+	warm = make_hist(&h, ASTRO_SATFILTER_HISTORY_CACHE_BYTES);
+	a = grid_allow(warm, 1, 1, t0, ra, dec);
+	assert_int_equal(h.bodies, HD_N);
+	b = grid_allow(warm, 2, 1, t0, ra, dec);
+	assert_int_equal(h.bodies, HD_N);	/* nothing read again */
+	assert_same_list(a, b);
+	free(grid_req(0, ra, dec, 0, 0, &nboxes));
+	assert_true(json_array_size(a) < nboxes);	/* the target's track took boxes */
+
+	/* a fresh filter computes it cold: the same */
+	cold = make_hist(&h, ASTRO_SATFILTER_HISTORY_CACHE_BYTES);
+	c = grid_allow(cold, 1, 1, t0, ra, dec);
+	assert_same_list(a, c);
+	json_decref(c);
+	/* and the old merge (cat_build), nearest the same instant */
+	ref = make(0);
+	for (size_t i = 0; i < HD_N; i++)
+		src[i] = (struct astro_satfilter_src){ .body = h.text[i], .len = h.len[i] };
+	assert_true(astro_satfilter_load_merged(ref, src, HD_N, mid_jd_utc, err, sizeof(err)) > 1000);
+	r = grid_allow(ref, 1, 0, t0, ra, dec);
+	assert_same_list(a, r);
+	json_decref(r);
+
+	/* every day refreshed without the target: read again, and the visit
+	 * allows what the target's track covered */
+	hd_fill(&h, body, sets, nsets, mid_us, target);
+	for (size_t i = 0; i < HD_N; i++)
+		h.version[i]++;
+	h.bodies = 0;
+	c = grid_allow(warm, 3, 1, t0, ra, dec);
+	assert_int_equal(h.bodies, HD_N);
+	assert_true(json_array_size(c) > json_array_size(a));
+	r = grid_allow(cold, 3, 1, t0, ra, dec);	/* cold's copies are older too */
+	assert_same_list(c, r);
+	json_decref(r);
+	json_decref(c);
+	/* only one day changed back: that one is read, the others are kept */
+	hd_fill(&h, body, sets, nsets, mid_us, -1);
+	h.version[2]++;
+	h.bodies = 0;
+	r = grid_allow(warm, 4, 1, t0, ra, dec);
+	assert_int_equal(h.bodies, 1);
+	/* day 2 holds every set near the exposure again: the target is back */
+	assert_same_list(a, r);
+	json_decref(r);
+
+	/* a cache smaller than a day keeps nothing: every visit reads */
+	tiny = make_hist(&h, 1);
+	h.bodies = 0;
+	r = grid_allow(tiny, 1, 1, t0, ra, dec);
+	c = grid_allow(tiny, 2, 1, t0, ra, dec);
+	assert_int_equal(h.bodies, 2 * HD_N);
+	assert_same_list(r, c);
+	json_decref(r);
+	json_decref(c);
+	/* a day that cannot be had is left out, as the provider leaves out
+	 * a day it cannot fetch: day 2 alone holds every set */
+	h.fail_key = 0;
+	r = grid_allow(tiny, 3, 1, t0, ra, dec);
+	assert_same_list(a, r);
+	json_decref(r);
+
+	json_decref(a);
+	json_decref(b);
+	astro_satfilter_destroy(warm);
+	astro_satfilter_destroy(cold);
+	astro_satfilter_destroy(tiny);
+	astro_satfilter_destroy(ref);
+	for (int i = 0; i < HD_N; i++)
+		free(h.text[i]);
+	free(sets);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -882,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(concurrent_requests_agree),
 		cmocka_unit_test(prefilter_loses_nothing),
 		cmocka_unit_test(crossings_match_skyfield),
+		cmocka_unit_test(historical_days_kept_equal_cold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,6 +194,39 @@ static void a_later_caller_starts_a_new_query(void **state)
 	}
 }
 
+/* What the satellite filter keeps parsed is named by the cached copy's
+ * version: a copy past tle_ttl is not offered (peek), and its refresh
+ * has another version, the one read gives with the body. */
+static void peek_names_the_copy_a_refresh_replaces(void **state)
+{
+	struct fx *f = *state;
+	int64_t v0 = 0, v1 = 0, v2 = 0, fetched_s = DAY_0106 + 3600;
+	char *body;
+	size_t len;
+
+	assert_int_equal(astro_stday_peek(f->cache, &f->c.cfg, DAY_0106, &v0), -ENOENT);
+	/* fetched during the day itself, long ago: not settled, past tle_ttl */
+	astro_stday_store(f->cache, &f->c.cfg, fetched_s, DAY_0106, "x\n", 2, 0);
+	assert_int_equal(astro_stday_read(f->cache, DAY_0106, &body, &len, &v0), 0);
+	assert_int_equal(v0, fetched_s * 1000);
+	assert_int_equal(len, 2);
+	free(body);
+	assert_int_equal(astro_stday_peek(f->cache, &f->c.cfg, DAY_0106, &v1), -ENOENT);
+	/* the refresh (a query) stores a copy peek offers, with a new version */
+	assert_int_equal(astro_stday_get(f->st, f->cache, &f->c.cfg, DAY_0106, soon(), &body, &len,
+					 NULL), 0);
+	assert_true(len > 2);
+	free(body);
+	assert_int_equal(unit_st_count(&srv, "queries"), 1);
+	assert_int_equal(astro_stday_peek(f->cache, &f->c.cfg, DAY_0106, &v1), 0);
+	assert_true(v1 > v0);
+	assert_int_equal(astro_stday_read(f->cache, DAY_0106, &body, &len, &v2), 0);
+	assert_int_equal(v2, v1);
+	assert_true(len > 2);
+	free(body);
+	assert_int_equal(astro_stday_read(NULL, DAY_0106, &body, &len, &v2), -ENOENT);
+}
+
 /* A waiter keeps its own deadline (astro_op_cond_wait), the leader's
  * query goes on and is stored for the next caller. */
 static void a_waiter_keeps_its_own_deadline(void **state)
@@ -231,6 +264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(waiters_share_without_a_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_later_caller_starts_a_new_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_waiter_keeps_its_own_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(peek_names_the_copy_a_refresh_replaces, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, start_server, stop_server);
