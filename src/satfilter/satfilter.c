@@ -957,7 +957,7 @@ static int pday_parse(struct astro_satfilter *sf, const struct astro_satfilter_s
 					  ASTRO_TLE_ALLOW_68 | ASTRO_TLE_SKIP_COMMENTS, &sets, &ns,
 					  msg, sizeof(msg));
 		if (rc) {
-			line_only(msg, err, errlen);
+			rc = line_only(rc, msg, err, errlen);
 			goto out;
 		}
 	}
