@@ -277,6 +277,7 @@ static int fleet_fetch(struct astro_spacetrack *st, const struct astro_config *c
 		if (rc < 0)
 			break;
 		if (rc == 1) {
+			astro_info("tle: day %s: lease won, fetching (poll %d)", lease + 4, missed);
 			*fetched_ms = astro_now_ms();
 			rc = astro_spacetrack_fetch_day(st, day_unix, deadline, body, len, nsets);
 			if (rc == 0)
@@ -292,6 +293,8 @@ static int fleet_fetch(struct astro_spacetrack *st, const struct astro_config *c
 		if (rc)
 			return rc;
 	}
+	if (sh)
+		astro_info("tle: day %s: shared tier failed (%s), fetching directly", lease + 4, strerror(-rc));
 	*fetched_ms = astro_now_ms();
 	return astro_spacetrack_fetch_day(st, day_unix, deadline, body, len, nsets);
 }
