@@ -327,4 +327,8 @@ small_fits() {
 	done
 	jq -e '.fits.readahead >= 10' "$T/m1/.astrofs/stats"
 	jq -e '.fits.gets <= 40' "$T/m1/.astrofs/stats"
+	# one job per sibling at most: re-reading the same object (its header
+	# directory, then the header) must not restart the run (it once spawned
+	# 11 jobs per object, each holding a slot while waiting on a walk)
+	jq -e '.fits.readahead <= 40' "$T/m1/.astrofs/stats"
 }
