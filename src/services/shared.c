@@ -206,6 +206,11 @@ static int try_again(int rc, unsigned attempt)
  */
 static int verdict(struct astro_shared *sh, int rc, const char *what)
 {
+	/* The caller's operation ran out (its reader gave up, or its deadline
+	 * passed, e.g. a lease holder whose fetch took all of `timeout`): the
+	 * tier is not at fault, and the rest of the mount keeps using it. */
+	if ((rc == -EINTR || rc == -ETIMEDOUT) && astro_op_check())
+		return rc;
 	if (is_answer(rc)) {
 		pthread_mutex_lock(&sh->lock);
 		if (sh->down && rc != -EFBIG) {

@@ -4,6 +4,7 @@
 #include "core/astro.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "services/shared.h"
 #include "s3_mem.h"
 
@@ -240,6 +241,29 @@ static void down(void **state)
 	assert_int_equal(astro_shared_put(f->sh, "k", "x", 1, 1), -ENETDOWN);
 }
 
+/*
+ * A call that fails because its own operation ran out (deadline passed,
+ * reader interrupted) says nothing about the tier: not marked down.
+ */
+static void own_deadline_is_not_down(void **state)
+{
+	struct fix *f = *state;
+	char *b = NULL;
+	size_t len;
+
+	astro_op_begin(1, NULL);
+	assert_int_equal(astro_sleep_ms(5), 0);
+	f->fault->err = -ETIMEDOUT;
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_get(f->sh, "tle/v1/final/x", 100, &b, &len), -ETIMEDOUT);
+	astro_op_end();
+	assert_true(astro_shared_usable(f->sh));
+	/* the same failure inside a live operation is the tier's */
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_get(f->sh, "tle/v1/final/x", 100, &b, &len), -ENETDOWN);
+	assert_false(astro_shared_usable(f->sh));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +272,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(lease_release_checks_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(one_error_is_not_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(own_deadline_is_not_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(down, setup, teardown),
 	};
