@@ -813,7 +813,7 @@ void astro_shared_json(struct astro_shared *sh, json_t *obj)
 {
 	static const char *const names[] = {
 		"hits", "misses", "puts", "corrupt", "lease_waits", "lease_takeovers",
-		"slots", "slot_waits", "errors", "retries", "lease_lost", "readahead",
+		"slots", "slot_waits", "errors", "retries", "lease_lost", "lease_rechecks", "readahead",
 	};
 	char n[64];
 
