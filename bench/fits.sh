@@ -19,7 +19,7 @@
 # inside one Python process (interpreter start and imports excluded).
 # Then goal lines (issue 3), each ending "met" or "missed".
 #
-#   bench/fits.sh [LATENCY_MS]
+#   bench/fits.sh [LATENCY_MS]        (FITS_ONLY=small: the small-object rows alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,7 +38,7 @@ cleanup() {
 		[ -f "$tmp/$f.pid" ] && kill "$(cat "$tmp/$f.pid")" 2>/dev/null || true
 	done
 	tests/standin/s3/s3server.sh stop "$tmp/s3" >/dev/null 2>&1 || true
-	rm -rf "$tmp"
+	[ -n "${FITS_KEEP:-}" ] && { echo "kept $tmp"; return; }; rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -120,6 +120,20 @@ echo "# latency ${LAT} ms per response; $(nproc) CPUs shared; numbers are one ru
 small=()
 for i in $(seq 0 99); do small+=("$mnt/fits/astro/small/f$(printf %05d "$i").fits"); done
 glob_small() { all_headers "$mnt"/fits/astro/small/*.fits; }
+# FITS_ONLY=small: only the cold reads of the 100 small objects (by name,
+# then by glob on a fresh cache), for read-ahead work; no peers, no goals.
+if [ "${FITS_ONLY:-}" = small ]; then
+	for c in small-100 small-glob; do
+		rm -rf "$tmp/cache"
+		mount_fs
+		for pass in cold warm; do
+			if [ $c = small-100 ]; then run $pass $c all_headers "${small[@]}"; else run $pass $c glob_small; fi
+		done
+		echo "# read-ahead jobs: $(jq '.fits.readahead' "$mnt/.astrofs/stats")"
+		umount_fs
+	done
+	exit 0
+fi
 mount_fs
 for pass in cold warm; do
 	run "$pass" cube all_headers "$mnt/fits/astro/tess/cube.fits"

@@ -12,6 +12,9 @@
 # stand-in's rate_limited counter shows it).
 #
 #   bench/fleet.sh [DAYS]
+# FLEET_MODES="shared" runs one mode; FLEET_OPTS adds mount options (e.g.
+# loglevel=info: which mount fetched which day, and why); FLEET_KEEP=1
+# keeps the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -23,7 +26,8 @@ cleanup() {
 	done
 	[ -f "$tmp/standin.pid" ] && kill "$(cat "$tmp/standin.pid")" 2>/dev/null || true
 	tests/standin/rgw.sh stop "$tmp/rgw" >/dev/null 2>&1 || true
-	rm -rf "$tmp"
+	# FLEET_KEEP=1: keep the mounts' logs and the stand-in's for a look
+	if [ -n "${FLEET_KEEP:-}" ]; then echo "fleet: logs kept in $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
 [ -x build/astrofs ] || make -s all
@@ -61,7 +65,7 @@ run() {
 	for i in 1 2 3 4; do
 		rm -rf "$tmp/c$i"
 		mkdir -p "$tmp/m$i" "$tmp/c$i"
-		build/astrofs bench "$tmp/m$i" -f -o "cache_dir=$tmp/c$i,archive_dir=$tmp/a$i,obs_store=$tmp/o$i,spacetrack_url=$ST,spacetrack_credentials=$tmp/creds,spacetrack_rate=30/min,timeout=300$extra" 2>>"$tmp/log$i" &
+		build/astrofs bench "$tmp/m$i" -f -o "cache_dir=$tmp/c$i,archive_dir=$tmp/a$i,obs_store=$tmp/o$i,spacetrack_url=$ST,spacetrack_credentials=$tmp/creds,spacetrack_rate=30/min,timeout=300$extra${FLEET_OPTS:+,$FLEET_OPTS}" 2>>"$tmp/log$i" &
 	done
 	for i in 1 2 3 4; do
 		for _ in $(seq 1 100); do [ -f "$tmp/m$i/.astrofs/version" ] && break; sleep 0.1; done
@@ -89,5 +93,4 @@ run() {
 echo "fleet: 4 mounts x $DAYS days, spacetrack_rate=30/min"
 # shared first: the stand-in's rate window outlives reset_log, and the
 # independent run fills it 4 times over.
-run shared
-run independent
+for mode in ${FLEET_MODES:-shared independent}; do run "$mode"; done

@@ -9,13 +9,18 @@
  *    body.  A reader trusts nothing that does not unwrap, and the tree still
  *    validates the body as if it came from upstream;
  *  - leases (astro_shared_lease): "who fetches this" objects created with
- *    If-None-Match: * and an expiry; an expired lease is taken over by a
- *    conditional replace (If-Match on its ETag), so exactly one machine
- *    wins each round and a crashed holder blocks nobody past the expiry;
+ *    If-None-Match: * and an expiry; an expired (or released) lease is
+ *    taken over by a conditional replace (If-Match on its ETag), so exactly
+ *    one machine wins each round and a crashed holder blocks nobody past
+ *    the expiry.  Release is a conditional replace too, so a holder that
+ *    outlived its lease cannot free its successor's (see
+ *    astro_shared_lease_release);
  *  - the fleet's request ceiling (astro_shared_slot_begin/end): see below.
  *
- * Failure: any error talking to the bucket other than "not there" or "lost
- * the race" marks the tier down, logged once (and once when it is back);
+ * Failure: an error talking to the bucket other than "not there" or "lost
+ * the race" is retried (TRIES attempts, jittered backoff, inside the
+ * operation's deadline; a timeout is not retried); one that persists marks
+ * the tier down, logged once (and once when it is back);
  * while down (30 s, then one probe) every call fails fast with -ENETDOWN
  * and callers fall back to what a machine does alone.  Each S3 operation is
  * bounded by a quarter of `timeout`, so the fall-back fits inside it.
@@ -112,14 +117,34 @@ int astro_shared_unwrap(const char *obj, size_t objlen, const char *want_kind,
 
 /* ---- leases ---- */
 
+/* What a holder keeps to release exactly its own lease. */
+struct astro_shared_lease_hold {
+	char etag[128];		/* of the lease object as this holder wrote it */
+	char token[40];		/* new for each acquisition, stored in the object */
+};
+
 /*
  * Try to become the one that fetches `name` for duration_ms.  1: this
- * machine holds the lease (release it when done); 0: another holds an
- * unexpired lease, *expires_ms (wall clock) says until when; -ENETDOWN.
+ * machine holds the lease (*hold says which version; release it when
+ * done); 0: another holds an unexpired lease, *expires_ms (wall clock)
+ * says until when; -ENETDOWN.
  */
 int astro_shared_lease(struct astro_shared *sh, const char *name, int64_t duration_ms,
-		       int64_t *expires_ms);
-void astro_shared_lease_release(struct astro_shared *sh, const char *name);
+		       int64_t *expires_ms, struct astro_shared_lease_hold *hold);
+/*
+ * Give the lease up, only if it is still the one *hold names: 0; -ESTALE
+ * when it expired and was taken over (the new holder's lease is left
+ * alone); -ENETDOWN.
+ */
+int astro_shared_lease_release(struct astro_shared *sh, const char *name,
+			       const struct astro_shared_lease_hold *hold);
+
+/*
+ * A jittered exponential backoff: first_ms doubled per attempt (from 0) up
+ * to cap_ms, then a uniform pick from its upper half, so machines that
+ * started waiting together drift apart.
+ */
+int64_t astro_shared_backoff_ms(unsigned attempt, int64_t first_ms, int64_t cap_ms);
 
 /* ---- the fleet's request ceiling ---- */
 

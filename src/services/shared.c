@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include "core/astro.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "core/stats.h"
 #include "services/shared.h"
 #include "services/sigv4.h"
@@ -18,6 +20,8 @@
 #define SLOT_POLL_MS 100
 #define SLOT_RECORD_MAX 128
 #define LEASE_MAX 512
+#define TRIES 3			/* attempts of one idempotent call before "down" */
+#define RETRY_FIRST_MS 50
 
 struct astro_shared {
 	struct astro_s3 *s3;
@@ -146,13 +150,68 @@ int astro_shared_usable(struct astro_shared *sh)
 	return ok;
 }
 
+int64_t astro_shared_backoff_ms(unsigned attempt, int64_t first_ms, int64_t cap_ms)
+{
+	static __thread uint64_t x;
+	int64_t d = first_ms;
+
+	while (attempt-- && d < cap_ms)
+		d *= 2;
+	if (d > cap_ms)
+		d = cap_ms;
+	if (d < 2)
+		return d;
+	if (!x && getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x))
+		x = (uint64_t)astro_mono_ms() * 2654435761u;
+	x |= 1;
+	/* xorshift64: jitter only, so waiters that started together drift apart */
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return d / 2 + (int64_t)(x % (uint64_t)(d / 2 + 1));
+}
+
+static int is_answer(int rc)
+{
+	return rc == 0 || rc == -ENOENT || rc == -EEXIST || rc == -ESTALE || rc == -EFBIG;
+}
+
+/*
+ * One more try of an idempotent call after a failure that may pass: an
+ * error answer (a 5xx the http layer's own retries did not cure) or a
+ * dropped connection.  Not a timeout, which already cost a quarter of
+ * `timeout`, nor refused credentials.  Waits a jittered backoff inside
+ * the operation's deadline.
+ */
+static int try_again(int rc, unsigned attempt)
+{
+	int64_t ms, dl;
+
+	if (is_answer(rc) || (rc != -EIO && rc != -EAGAIN && rc != -ECONNRESET) ||
+	    attempt + 1 >= TRIES)
+		return 0;
+	ms = astro_shared_backoff_ms(attempt, RETRY_FIRST_MS, 1000);
+	dl = astro_op_deadline(0);
+	if (dl && astro_mono_ms() + ms >= dl)
+		return 0;
+	astro_stats_inc("shared.retries");
+	return astro_op_sleep(ms) == 0;
+}
+
 /*
  * Sort an S3 result: "not there" and "lost the race" are answers; anything
- * else means the tier cannot be relied on now (logged once per outage).
+ * else, once retried (try_again), means the tier cannot be relied on now
+ * (logged once per outage).  One bad answer never marks it down: that sent
+ * a mount straight to space-track, past the fleet's lease.
  */
 static int verdict(struct astro_shared *sh, int rc, const char *what)
 {
-	if (rc == 0 || rc == -ENOENT || rc == -EEXIST || rc == -ESTALE || rc == -EFBIG) {
+	/* The caller's operation ran out (its reader gave up, or its deadline
+	 * passed, e.g. a lease holder whose fetch took all of `timeout`): the
+	 * tier is not at fault, and the rest of the mount keeps using it. */
+	if ((rc == -EINTR || rc == -ETIMEDOUT) && astro_op_check())
+		return rc;
+	if (is_answer(rc)) {
 		pthread_mutex_lock(&sh->lock);
 		if (sh->down && rc != -EFBIG) {
 			sh->down = 0;
@@ -182,10 +241,16 @@ static int do_get(struct astro_shared *sh, const char *key, size_t max, char **b
 {
 	char k[1024];
 
+	unsigned i = 0;
+	int rc;
+
 	if (!astro_shared_usable(sh))
 		return -ENETDOWN;
 	full_key(sh, key, k, sizeof(k));
-	return verdict(sh, astro_s3_get(sh->s3, sh->bucket, k, max, body, len, info), "GET");
+	do
+		rc = astro_s3_get(sh->s3, sh->bucket, k, max, body, len, info);
+	while (try_again(rc, i++));
+	return verdict(sh, rc, "GET");
 }
 
 int astro_shared_get(struct astro_shared *sh, const char *key, size_t max,
@@ -201,18 +266,23 @@ static int do_put(struct astro_shared *sh, const char *key, const void *body, si
 {
 	struct astro_s3_put_opts o = { .if_none_match = create_only, .if_match = if_match };
 	char k[1024];
-
+	unsigned i = 0;
 	int rc;
 
 	if (!astro_shared_usable(sh))
 		return -ENETDOWN;
 	full_key(sh, key, k, sizeof(k));
-	rc = astro_s3_put(sh->s3, sh->bucket, k, body, len, &o, info);
-	/* RGW 16.2 answers some concurrent conditional writes of one key with
-	 * 500 instead of 412: the outcome is unknown, so the caller re-reads
-	 * (it may have won; then that number is spent, never reused). */
-	if (rc == -EIO && (create_only || if_match))
-		return -EAGAIN;
+	for (;;) {
+		rc = astro_s3_put(sh->s3, sh->bucket, k, body, len, &o, info);
+		/* RGW 16.2 answers some concurrent conditional writes of one key
+		 * with 500 instead of 412: the outcome is unknown, so the caller
+		 * re-reads (it may have won; then that number is spent, never
+		 * reused).  Not retried here: a retry could lose to our own win. */
+		if (rc == -EIO && (create_only || if_match))
+			return -EAGAIN;
+		if (!try_again(rc, i++))
+			break;
+	}
 	return verdict(sh, rc, "PUT");
 }
 
@@ -229,11 +299,16 @@ int astro_shared_put(struct astro_shared *sh, const char *key, const void *body,
 int astro_shared_delete(struct astro_shared *sh, const char *key)
 {
 	char k[1024];
+	unsigned i = 0;
+	int rc;
 
 	if (!astro_shared_usable(sh))
 		return -ENETDOWN;
 	full_key(sh, key, k, sizeof(k));
-	return verdict(sh, astro_s3_delete(sh->s3, sh->bucket, k), "DELETE");
+	do
+		rc = astro_s3_delete(sh->s3, sh->bucket, k);
+	while (try_again(rc, i++));
+	return verdict(sh, rc, "DELETE");
 }
 
 /* ---- envelope ---- */
@@ -346,20 +421,71 @@ static void unquote(const char *etag, char *out, size_t n)
 	out[l] = '\0';
 }
 
-int astro_shared_lease(struct astro_shared *sh, const char *name, int64_t duration_ms,
-		       int64_t *expires_ms)
+static void new_token(char *tok, size_t n)
 {
-	char key[LEASE_MAX], body[160], *old = NULL, etag[128];
+	uint64_t r[2] = { 0, 0 };
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		r[0] = (uint64_t)astro_now_ms();
+		r[1] = (uint64_t)astro_mono_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)tok;
+	}
+	snprintf(tok, n, "%016" PRIx64 "%016" PRIx64, r[0], r[1]);
+}
+
+/*
+ * A lease object is "EXPIRES_MS HOST PID TOKEN\n"; TOKEN is new for each
+ * acquisition, so no two holders ever write the same bytes (nor get the
+ * same ETag).  Expiry 0 means released.  Fields past the first are
+ * compared, never trusted: unreadable counts as expired.
+ */
+static int64_t lease_expiry(const char *b)
+{
+	int64_t v;
+	char num[24];
+	const char *sp = strchr(b, ' ');
+	size_t n = sp ? (size_t)(sp - b) : 0;
+
+	if (!n || n >= sizeof(num))
+		return 0;
+	memcpy(num, b, n);
+	num[n] = '\0';
+	return env_int(num, &v) < 0 || v < 0 ? 0 : v;
+}
+
+/* The body after the expiry starts with " HOST PID ": this process wrote it. */
+static int lease_is_mine(struct astro_shared *sh, const char *b)
+{
+	const char *sp = strchr(b, ' ');
+	char me[96];
+
+	snprintf(me, sizeof(me), " %s %ld ", sh->host, (long)getpid());
+	return sp && strncmp(sp, me, strlen(me)) == 0;
+}
+
+static int lease_won(struct astro_shared_lease_hold *hold, const struct astro_s3_info *info)
+{
+	unquote(info->etag, hold->etag, sizeof(hold->etag));
+	return 1;
+}
+
+int astro_shared_lease(struct astro_shared *sh, const char *name, int64_t duration_ms,
+		       int64_t *expires_ms, struct astro_shared_lease_hold *hold)
+{
+	char key[LEASE_MAX], body[200], *old = NULL, etag[128];
 	struct astro_s3_info info;
 	size_t oldlen = 0;
 	int64_t now = astro_now_ms(), exp = now + duration_ms, theirs;
-	int rc;
+	int rc, mine;
 
+	memset(hold, 0, sizeof(*hold));
+	new_token(hold->token, sizeof(hold->token));
 	snprintf(key, sizeof(key), "lease/v1/%s", name);
-	snprintf(body, sizeof(body), "%" PRId64 " %s %ld\n", exp, sh->host, (long)getpid());
-	rc = do_put(sh, key, body, strlen(body), 1, NULL, NULL);
+	snprintf(body, sizeof(body), "%" PRId64 " %s %ld %s\n", exp, sh->host, (long)getpid(),
+		 hold->token);
+	memset(&info, 0, sizeof(info));
+	rc = do_put(sh, key, body, strlen(body), 1, NULL, &info);
 	if (rc == 0)
-		return 1;
+		return lease_won(hold, &info);
 	if (rc == -EAGAIN) {	/* unknown outcome: look again shortly */
 		*expires_ms = now + 200;
 		return 0;
@@ -367,62 +493,93 @@ int astro_shared_lease(struct astro_shared *sh, const char *name, int64_t durati
 	if (rc != -EEXIST)
 		return rc;
 	rc = do_get(sh, key, 4096, &old, &oldlen, &info);
-	if (rc == -ENOENT)	/* released meanwhile: one more round */
-		rc = do_put(sh, key, body, strlen(body), 1, NULL, NULL);
-	if (rc == 0 && !old)
-		return 1;
+	if (rc == -ENOENT) {	/* deleted meanwhile (by hand): one more round */
+		memset(&info, 0, sizeof(info));
+		rc = do_put(sh, key, body, strlen(body), 1, NULL, &info);
+		if (rc == 0)
+			return lease_won(hold, &info);
+	}
 	if (rc == -EEXIST || rc == -EAGAIN) {
 		*expires_ms = now + 1000;
 		return 0;
 	}
 	if (rc)
 		return rc;
-	{
-		/* A create whose answer was lost (500) may have been ours. */
-		const char *sp = strchr(old, ' ');
-		char me[96];
-
-		snprintf(me, sizeof(me), " %s %ld\n", sh->host, (long)getpid());
-		if (sp && strcmp(sp, me) == 0) {
-			free(old);
-			return 1;
-		}
-	}
-	{
-		char *sp = strchr(old, ' ');
-
-		if (sp)
-			*sp = '\0';
-		if (env_int(old, &theirs) < 0)
-			theirs = 0;	/* unreadable: treat as expired */
-	}
+	theirs = lease_expiry(old);
+	/* Ours: a create whose answer was lost (500), or a lease this process
+	 * could not release; replaced like an expired one, so it carries this
+	 * acquisition's token and expiry. */
+	mine = lease_is_mine(sh, old);
 	free(old);
-	if (theirs + CLOCK_SKEW_MS > now) {
+	if (!mine && theirs + CLOCK_SKEW_MS > now) {
 		*expires_ms = theirs + CLOCK_SKEW_MS;
 		astro_stats_inc("shared.lease_waits");
 		return 0;
 	}
-	/* Expired: replace exactly that version; of several takers one wins. */
+	/* Expired or released: replace exactly that version; of several
+	 * takers one wins. */
 	unquote(info.etag, etag, sizeof(etag));
-	rc = do_put(sh, key, body, strlen(body), 0, etag, NULL);
+	memset(&info, 0, sizeof(info));
+	rc = do_put(sh, key, body, strlen(body), 0, etag, &info);
 	if (rc == 0) {
-		astro_notice("shared cache: lease %s expired; taken over", name);
-		astro_stats_inc("shared.lease_takeovers");
-		return 1;
+		if (theirs && !mine) {
+			astro_notice("shared cache: lease %s expired; taken over", name);
+			astro_stats_inc("shared.lease_takeovers");
+		}
+		return lease_won(hold, &info);
 	}
 	if (rc == -ESTALE || rc == -EAGAIN) {
-		*expires_ms = now + 1000;
+		*expires_ms = now + 200;
 		return 0;
 	}
 	return rc;
 }
 
-void astro_shared_lease_release(struct astro_shared *sh, const char *name)
+/*
+ * Release = a conditional replace (If-Match on the ETag this holder wrote)
+ * by a "released" record, never a DELETE: RGW 16.2 ignores If-Match on
+ * DELETE (measured: a DELETE with a wrong If-Match removes the object),
+ * and AWS honours conditional deletes only since 2025, so a holder whose
+ * lease expired and was taken over would delete the new holder's lease and
+ * let a third machine fetch the same day.  A replaced lease has another
+ * ETag, the PUT gets 412 and the new holder keeps its lease.  The released
+ * record stays (one small object per name); an expiry of 0 lets the next
+ * taker replace it at once.
+ */
+int astro_shared_lease_release(struct astro_shared *sh, const char *name,
+			       const struct astro_shared_lease_hold *hold)
 {
-	char key[LEASE_MAX];
+	char key[LEASE_MAX], body[200], etag[128], *cur = NULL;
+	struct astro_s3_info info;
+	size_t len = 0;
+	int rc;
 
 	snprintf(key, sizeof(key), "lease/v1/%s", name);
-	astro_shared_delete(sh, key);
+	snprintf(body, sizeof(body), "0 %s %ld %s\n", sh->host, (long)getpid(), hold->token);
+	astro_strlcpy(etag, hold->etag, sizeof(etag));
+	if (!etag[0]) {
+		/* The create's answer had no ETag: read it, and only if the
+		 * object carries our token, replace that version. */
+		rc = do_get(sh, key, 4096, &cur, &len, &info);
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+		if (!strstr(cur, hold->token)) {
+			free(cur);
+			rc = -ESTALE;
+			goto lost;
+		}
+		free(cur);
+		unquote(info.etag, etag, sizeof(etag));
+	}
+	rc = do_put(sh, key, body, strlen(body), 0, etag, NULL);
+lost:
+	if (rc == -ESTALE) {
+		astro_notice("shared cache: lease %s was taken over after it expired; "
+			     "left to its new holder", name);
+		astro_stats_inc("shared.lease_lost");
+	}
+	/* -EAGAIN (outcome unknown): the lease then just expires. */
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 /* ---- fleet slots ---- */
@@ -656,7 +813,7 @@ void astro_shared_json(struct astro_shared *sh, json_t *obj)
 {
 	static const char *const names[] = {
 		"hits", "misses", "puts", "corrupt", "lease_waits", "lease_takeovers",
-		"slots", "slot_waits", "errors", "readahead",
+		"slots", "slot_waits", "errors", "retries", "lease_lost", "lease_rechecks", "readahead",
 	};
 	char n[64];
 

@@ -48,7 +48,8 @@ fleet_mount() {
 	o="$o,shared_cache=s3://fleet/astro,shared_cache_endpoint=$S3_URL"
 	o="$o,shared_cache_credentials=$T/rgw/credentials"
 	[ -n "$extra" ] && o="$o,$extra"
-	"$ASTROFS" fleet "$T/m$i" -f -o "$o" 2>>"$T/a$i.log" &
+	# FLEET_ENV: extra environment for this daemon (e.g. a skewed clock)
+	env ${FLEET_ENV:-} "$ASTROFS" fleet "$T/m$i" -f -o "$o" 2>>"$T/a$i.log" &
 	echo $! >"$T/a$i.pid"
 	for _ in $(seq 1 100); do
 		[ -f "$T/m$i/.astrofs/version" ] && return 0
@@ -89,6 +90,36 @@ bucket_keys() {
 	[ "$(st_count requests)" -le 3 ]
 	bucket_keys tle/v1/final/ | grep -qx "astro/tle/v1/final/2024-03-01"
 	jq -e '.shared.hits >= 1' "$T/m4/.astrofs/stats"
+}
+
+@test "fleet: 4 mounts reading the same uncached days at once: exactly one query per day" {
+	# Every mount walks the days in the same order, so each day is missed
+	# by all four at nearly the same moment, again and again: the lease
+	# must elect one fetcher per day and the others must find its object,
+	# including a waiter whose last look missed just before the holder
+	# wrote and released.
+	for i in 1 2 3 4; do FLEET_TIMEOUT=60 fleet_mount "$i"; done
+	st_post reset_log
+	pids=()
+	for i in 1 2 3 4; do
+		( for d in "${DAYS[@]:1}"; do cat "$T/m$i/tle/$(day_path "$d")" >"$T/s$i-$d" || exit 1; done ) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	for d in "${DAYS[@]:1}"; do
+		[ "$(grep -c '^1 ' "$T/s1-$d")" -eq 200 ]
+		for i in 2 3 4; do cmp "$T/s1-$d" "$T/s$i-$d"; done
+	done
+	# Per day, from the stand-in's log (which query asked for which day).
+	st_get log | /usr/bin/python3 -c '
+import collections, json, re, sys
+days = collections.Counter()
+for e in json.load(sys.stdin):
+    if "gp_history" in e["query_path_decoded"]:
+        days[re.search(r"\d{4}-\d\d-\d\d", e["query_path_decoded"]).group(0)] += 1
+print(sorted(days.items()))
+sys.exit(len(days) != len(sys.argv) - 1 or any(n != 1 for n in days.values()))' "${DAYS[@]:1}"
+	[ "$(st_count queries)" -eq $(( ${#DAYS[@]} - 1 )) ]
 }
 
 @test "fleet: 12 days over 4 mounts: 12 queries, never more than the fleet ceiling in any window" {
@@ -142,6 +173,45 @@ sys.exit(worst > 4)'
 	[ "$(grep -c '^1 ' "$T/got")" -eq 200 ]
 	bucket_keys tle/v1/final/ | grep -qx astro/tle/v1/final/2024-03-02
 	st_post clear_faults
+}
+
+@test "fleet: a holder that outlived its lease does not release its successor's" {
+	# Mount 1's clock is 12 s behind (libfaketime), so its lease (timeout
+	# 20 s + 2 s) looks expired to mount 2 about 11 s after it was taken,
+	# while mount 1's slow query (15 s) is still running: mount 2 takes the
+	# lease over and queries too.  Mount 1 then finishes and releases: the
+	# lease in the bucket must stay mount 2's (a DELETE would have freed it
+	# for a third fetcher).
+	FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+	[ -f "$FAKETIME_LIB" ] || skip "libfaketime is not installed (scripts/deps.txt)"
+	FLEET_ENV="LD_PRELOAD=$FAKETIME_LIB FAKETIME=-12s FAKETIME_DONT_FAKE_MONOTONIC=1" \
+		FLEET_TIMEOUT=20 fleet_mount 1
+	fleet_mount 2 "timeout=40"
+	st_post reset_log
+	st_post fault '{"kind":"slow_first_byte","seconds":15,"count":2,"match":"gp_history"}'
+	p=$(day_path 2024-03-09)
+	cat "$T/m1/tle/$p" >"$T/got1" &
+	reader1=$!
+	for _ in $(seq 1 100); do [ "$(st_count queries)" -ge 1 ] && break; sleep 0.1; done
+	[ "$(st_count queries)" -eq 1 ]
+	cat "$T/m2/tle/$p" >"$T/got2" &
+	reader2=$!
+	for _ in $(seq 1 150); do grep -q "lease tle/2024-03-09 expired; taken over" "$T/a2.log" && break; sleep 0.1; done
+	grep -q "lease tle/2024-03-09 expired; taken over" "$T/a2.log"
+	wait "$reader1"
+	for _ in $(seq 1 50); do grep -q "lease tle/2024-03-09 was taken over" "$T/a1.log" && break; sleep 0.1; done
+	grep -q "lease tle/2024-03-09 was taken over after it expired; left to its new holder" "$T/a1.log"
+	# still mount 2's, unexpired (mount 2's query is still slow)
+	s3 GET /fleet/astro/lease/v1/tle/2024-03-09 >"$T/lease"
+	read -r exp host pid token <"$T/lease"
+	[ "$exp" -gt 0 ]
+	[ "$pid" = "$(cat "$T/a2.pid")" ]
+	[ "$(st_count queries)" -eq 2 ]
+	wait "$reader2"
+	[ "$(grep -c '^1 ' "$T/got1")" -eq 200 ]
+	cmp "$T/got1" "$T/got2"
+	# and mount 2's own release went through
+	s3 GET /fleet/astro/lease/v1/tle/2024-03-09 | grep -q "^0 "
 }
 
 @test "fleet: a corrupt object planted in the bucket is refused, re-fetched and replaced" {
@@ -257,4 +327,8 @@ small_fits() {
 	done
 	jq -e '.fits.readahead >= 10' "$T/m1/.astrofs/stats"
 	jq -e '.fits.gets <= 40' "$T/m1/.astrofs/stats"
+	# one job per sibling at most: re-reading the same object (its header
+	# directory, then the header) must not restart the run (it once spawned
+	# 11 jobs per object, each holding a slot while waiting on a walk)
+	jq -e '.fits.readahead <= 40' "$T/m1/.astrofs/stats"
 }

@@ -4,6 +4,7 @@
 #include "core/astro.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/op.h"
 #include "services/shared.h"
 #include "s3_mem.h"
 
@@ -92,23 +93,94 @@ static void envelope(void **state)
 					     sizeof(err)), -EINVAL);
 }
 
-/* One holder at a time; an expired lease is taken over exactly once. */
+/* The lease object's body (NUL-terminated copy), or NULL. */
+static char *lease_body(struct fix *f, const char *name)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "pre/lease/v1/%s", name);
+	for (size_t i = 0; i < f->mem->n; i++)
+		if (strcmp(f->mem->o[i].key, key) == 0)
+			return strndup(f->mem->o[i].data, f->mem->o[i].len);
+	return NULL;
+}
+
+/* One holder at a time; an expired or released lease is taken over once. */
 static void lease(void **state)
 {
 	struct fix *f = *state;
+	struct astro_shared_lease_hold h;
 	int64_t exp = 0;
+	char *b;
 
-	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp), 1);
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp, &h), 1);
 	assert_non_null(strstr(f->mem->o[0].key, "pre/lease/v1/tle/2024-03-01"));
-	/* A different process (pid in the body differs): held. */
-	mem_store(f->mem, "fleet", "pre/lease/v1/tle/2024-03-01", "99999999999999 otherhost 1\n", 27);
-	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp), 0);
+	b = lease_body(f, "tle/2024-03-01");
+	assert_non_null(strstr(b, h.token));
+	free(b);
+	/* Another machine's unexpired lease: held. */
+	mem_store(f->mem, "fleet", "pre/lease/v1/tle/2024-03-01", "99999999999999 otherhost 1 t\n", 29);
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp, &h), 0);
 	assert_true(exp > astro_now_ms());
 	/* Expired: taken over by a conditional replace. */
-	mem_store(f->mem, "fleet", "pre/lease/v1/tle/2024-03-01", "1000 otherhost 1\n", 17);
-	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp), 1);
-	astro_shared_lease_release(f->sh, "tle/2024-03-01");
-	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp), 1);
+	mem_store(f->mem, "fleet", "pre/lease/v1/tle/2024-03-01", "1000 otherhost 1 t\n", 19);
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp, &h), 1);
+	assert_int_equal(astro_shared_lease_release(f->sh, "tle/2024-03-01", &h), 0);
+	/* Released: expiry 0, free for the next taker at once. */
+	b = lease_body(f, "tle/2024-03-01");
+	assert_true(strncmp(b, "0 ", 2) == 0);
+	free(b);
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-01", 60000, &exp, &h), 1);
+}
+
+/*
+ * A holder that outlived its lease (it expired, another machine took it
+ * over) must not free the new holder's lease: its release is refused and
+ * the new holder's record stays, so a third machine still waits.
+ */
+static void lease_release_checks_owner(void **state)
+{
+	struct fix *f = *state;
+	struct astro_shared_lease_hold old, cur;
+	int64_t exp = 0;
+	char *b;
+
+	/* Acquired already past its expiry (and the clock-skew margin). */
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-05", -5000, &exp, &old), 1);
+	/* Another machine takes it over (plant as in S3: a new version). */
+	mem_store(f->mem, "fleet", "pre/lease/v1/tle/2024-03-05", "99999999999999 otherhost 7 new\n", 32);
+	assert_int_equal(astro_shared_lease_release(f->sh, "tle/2024-03-05", &old), -ESTALE);
+	b = lease_body(f, "tle/2024-03-05");
+	assert_non_null(b);
+	assert_string_equal(b, "99999999999999 otherhost 7 new\n");
+	free(b);
+	assert_int_equal(astro_shared_lease(f->sh, "tle/2024-03-05", 60000, &exp, &cur), 0);
+	/* Without the ETag (an answer that had none): read-compare, same verdict. */
+	old.etag[0] = '\0';
+	assert_int_equal(astro_shared_lease_release(f->sh, "tle/2024-03-05", &old), -ESTALE);
+	b = lease_body(f, "tle/2024-03-05");
+	assert_string_equal(b, "99999999999999 otherhost 7 new\n");
+	free(b);
+	/* Never a DELETE. */
+	assert_int_equal(f->mem->calls[MEM_DEL], 0);
+}
+
+/* One failed answer from the tier is retried, not taken for an outage. */
+static void one_error_is_not_down(void **state)
+{
+	struct fix *f = *state;
+	char *b = NULL;
+	size_t len;
+	unsigned before = f->mem->calls[MEM_GET];
+
+	f->fault->err = -EIO;
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_get(f->sh, "tle/v1/final/x", 100, &b, &len), -ENOENT);
+	assert_true(astro_shared_usable(f->sh));
+	assert_int_equal(f->mem->calls[MEM_GET], before + 1);	/* the retry reached the store */
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_put(f->sh, "tle/v1/final/y", "x", 1, 0), 0);
+	assert_true(astro_shared_usable(f->sh));
 }
 
 /*
@@ -169,12 +241,38 @@ static void down(void **state)
 	assert_int_equal(astro_shared_put(f->sh, "k", "x", 1, 1), -ENETDOWN);
 }
 
+/*
+ * A call that fails because its own operation ran out (deadline passed,
+ * reader interrupted) says nothing about the tier: not marked down.
+ */
+static void own_deadline_is_not_down(void **state)
+{
+	struct fix *f = *state;
+	char *b = NULL;
+	size_t len;
+
+	astro_op_begin(1, NULL);
+	assert_int_equal(astro_sleep_ms(5), 0);
+	f->fault->err = -ETIMEDOUT;
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_get(f->sh, "tle/v1/final/x", 100, &b, &len), -ETIMEDOUT);
+	astro_op_end();
+	assert_true(astro_shared_usable(f->sh));
+	/* the same failure inside a live operation is the tier's */
+	f->fault->fail_nth = f->fault->calls + 1;
+	assert_int_equal(astro_shared_get(f->sh, "tle/v1/final/x", 100, &b, &len), -ENETDOWN);
+	assert_false(astro_shared_usable(f->sh));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse_url),
 		cmocka_unit_test(envelope),
 		cmocka_unit_test_setup_teardown(lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(lease_release_checks_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(one_error_is_not_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(own_deadline_is_not_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(down, setup, teardown),
 	};
