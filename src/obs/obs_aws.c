@@ -728,7 +728,10 @@ static int sqs_send(struct aws *a, const char *site, bool urgent, const char *id
 	struct astro_obs_sqs_reply rep;
 	json_t *m = a->pythonbits ? astro_obs_aws_pythonbits_message(c, id, a->retention_s)
 		  : json_pack("{s:s,s:s,s:s}", "id", id, "site", site, "line", line);
-	char *body = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	/* 15 digits: the number as typed (-5.4), not its nearest double
+	 * spelled out (-5.4000000000000004) for the old site to print. */
+	char *body = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+		       : NULL;
 	int rc;
 
 	json_decref(m);

@@ -188,6 +188,8 @@ pb_sites() {
 	jq -e --arg id "$id1" '.device == "mount_1" and .command == "goto" and .ra == 5.5 and
 		.dec == -5.4 and .id == $id and (.timestamp | type) == "number" and
 		.expires_at > .timestamp' <(sed -n 1p "$T/msgs")
+	# Spelled as typed: obs.py prints what it received.
+	sed -n 1p "$T/msgs" | grep -q '"dec":-5.4[,}]'
 	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .command | sort -u)" = park ]
 	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .id | sort -u | wc -l)" -eq 2 ]
 	[ "$(jq -r .state "$T/mnt/obs/$PB/jobs/$id1")" = SENT ]
