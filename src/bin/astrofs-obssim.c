@@ -419,8 +419,11 @@ static int publish(struct site *s)
 		free(txt);
 		return rc;
 	}
+	/* Whole seconds cut down, as the simulator's str(int(time.time())):
+	 * rounded up, a stamp half a second ahead reads as "-1 day, 23:59:59"
+	 * old in its client.py. */
 	snprintf(ts, sizeof(ts), "%lld",
-		 (long long)llround(astro_now_ms() / 1000.0 + s->o->skew_s));
+		 (long long)floor(astro_now_ms() / 1000.0 + s->o->skew_s));
 	pthread_mutex_lock(&s->lock);
 	snprintf(ra, sizeof(ra), "%.6f", s->ra);
 	snprintf(dec, sizeof(dec), "%.6f", s->dec);

@@ -728,7 +728,10 @@ static int sqs_send(struct aws *a, const char *site, bool urgent, const char *id
 	struct astro_obs_sqs_reply rep;
 	json_t *m = a->pythonbits ? astro_obs_aws_pythonbits_message(c, id, a->retention_s)
 		  : json_pack("{s:s,s:s,s:s}", "id", id, "site", site, "line", line);
-	char *body = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	/* 15 digits: the number as typed (-5.4), not its nearest double
+	 * spelled out (-5.4000000000000004) for the old site to print. */
+	char *body = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+		       : NULL;
 	int rc;
 
 	json_decref(m);
@@ -1184,9 +1187,17 @@ static int pb_status_put(struct aws *a, const char *site, const char *json)
 	rc = state_table(a, site, table, sizeof(table));
 	item = json_object();
 	json_object_foreach(st, k, v) {
-		char num[40];
+		char num[40], jpg[ASTRO_OBS_IMAGE_NAME_MAX + 1];
 		const char *sv = json_string_value(v);
+		size_t sl = sv ? strlen(sv) : 0;
 
+		/* The old client's only use of the name is a URL for a browser
+		 * ("a jpg stored at s3"): name the preview stored beside the FITS. */
+		if (strcmp(k, "cam1_last_image_name") == 0 && sl > 5 && sl < sizeof(jpg) &&
+		    strcmp(sv + sl - 5, ".fits") == 0) {
+			snprintf(jpg, sizeof(jpg), "%.*s.jpg", (int)(sl - 5), sv);
+			sv = jpg;
+		}
 		if (!sv && json_is_number(v))
 			snprintf(num, sizeof(num), "%.12g", json_number_value(v)), sv = num;
 		else if (!sv && json_is_boolean(v))
@@ -1313,7 +1324,13 @@ static int aws_image_put(void *impl, const char *site, const char *name,
 	struct aws *a = impl;
 	struct astro_s3_info info;
 	char meta[64], key[300];
-	const char *hdrs[] = { "Content-Type: image/jpeg", meta, NULL };
+	size_t nl = strlen(name);
+	/* By name, so a browser given the object's URL (the observatory
+	 * simulator's client hands one out) shows a preview and saves a FITS. */
+	const char *type = nl > 5 && strcmp(name + nl - 5, ".fits") == 0
+				   ? "Content-Type: application/fits"
+				   : "Content-Type: image/jpeg";
+	const char *hdrs[] = { type, meta, NULL };
 	const struct astro_s3_put_opts po = { hdrs, NULL, 0 };
 	int rc;
 

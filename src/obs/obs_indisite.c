@@ -609,7 +609,9 @@ int astro_obs_indisite_status(struct astro_obs_indisite *x, double skew_s,
 		astro_strlcpy(why, x->why, sizeof(why));
 	pthread_mutex_unlock(&x->lock);
 	/* The timestamp is the last contact: a silent site reads stale. */
-	snprintf(ts, sizeof(ts), "%lld", (long long)llround(contact / 1000.0 + skew_s));
+	/* Cut down, never rounded up: a stamp ahead of the reader's clock
+	 * reads as a negative age in the observatory simulator's client. */
+	snprintf(ts, sizeof(ts), "%lld", (long long)floor(contact / 1000.0 + skew_s));
 	if (astro_obs_indi_value(x->c, x->tel, "EQUATORIAL_EOD_COORD", "RA", rs, sizeof(rs)) == 0 &&
 	    astro_obs_indi_value(x->c, x->tel, "EQUATORIAL_EOD_COORD", "DEC", ds, sizeof(ds)) == 0 &&
 	    astro_obs_indi_number(rs, &r) == 0 && astro_obs_indi_number(ds, &d) == 0) {

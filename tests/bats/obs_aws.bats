@@ -11,90 +11,29 @@ SIM=${ASTRO_BUILD:-$ROOT/build}/astrofs-obssim
 CONF=$ROOT/tests/data/obs/sites_good.yml
 source "$ROOT/tests/lib/obs_sim.bash"
 source "$ROOT/tests/lib/obs_mount.bash"
+source "$ROOT/tests/lib/obs_aws.bash"
 
 # The stand-ins start once per file (node start-up is the slow part); each
 # test gets its own table, queues and bucket, so tests stay independent.
 setup_file() {
-	local d=$BATS_FILE_TMPDIR rc=0
-	command -v node >/dev/null || { echo "node is not installed" >"$d/skip"; return 0; }
-	"$ROOT/tests/standin/aws/standins.sh" start "$d/sa" 2>"$d/sa.err" || rc=$?
-	if [ "$rc" -eq 77 ]; then
-		echo "stand-ins unavailable: $(cat "$d/sa.err")" >"$d/skip"
-		return 0
-	fi
-	[ "$rc" -eq 0 ] || { cat "$d/sa.err" >&2; return 1; }
-	S3_BUCKETS=obs-t1,obs-t2,obs-t3,obs-t4,obs-t5,obs-t6 \
-		"$ROOT/tests/standin/s3/s3server.sh" start "$d/s3" 2>"$d/s3.err" || rc=$?
-	if [ "$rc" -eq 77 ]; then
-		echo "S3 stand-in unavailable: $(cat "$d/s3.err")" >"$d/skip"
-		return 0
-	fi
-	[ "$rc" -eq 0 ] || { cat "$d/s3.err" >&2; return 1; }
+	aws_standins_start obs-t1,obs-t2,obs-t3,obs-t4,obs-t5,obs-t6
 }
 
 teardown_file() {
-	"$ROOT/tests/standin/s3/s3server.sh" stop "$BATS_FILE_TMPDIR/s3" 2>/dev/null || true
-	"$ROOT/tests/standin/aws/standins.sh" stop "$BATS_FILE_TMPDIR/sa" 2>/dev/null || true
+	aws_standins_stop
 }
 
 setup() {
-	[ -x "$SIM" ] || skip "build/astrofs-obssim is not built"
-	[ -f "$BATS_FILE_TMPDIR/skip" ] && skip "$(cat "$BATS_FILE_TMPDIR/skip")"
-	T=$(mktemp -d /tmp/astro-obsaws-bats-XXXXXX)
-	SIM_PID=
-	FS_PID=
-	source "$BATS_FILE_TMPDIR/sa/env"
-	source "$BATS_FILE_TMPDIR/s3/env"
-	export AWS_ACCESS_KEY_ID=$S3_AK AWS_SECRET_ACCESS_KEY=$S3_SK
-	unset AWS_SESSION_TOKEN AWS_PROFILE
+	aws_test_setup obsaws
 	BUCKET=obs-t$BATS_TEST_NUMBER
 	TABLE=astro_obs_t$BATS_TEST_NUMBER
 	PREFIX=t$BATS_TEST_NUMBER
-	SIM_STORE=(--backend aws --aws-region us-east-1 --sqs-endpoint "$SQS_ENDPOINT"
-	     --dynamodb-endpoint "$DDB_ENDPOINT" --s3-endpoint "$S3_ENDPOINT"
-	     --bucket "$BUCKET" --table "$TABLE" --sqs-prefix "$PREFIX")
+	aws_sim_store --sqs-prefix "$PREFIX"
 }
 
 teardown() {
 	stop_sim
-	[ -n "${T:-}" ] || return 0
-	if mountpoint -q "$T/mnt" 2>/dev/null; then
-		fusermount3 -u "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/mnt" 2>/dev/null || true
-	fi
-	if [ -n "${FS_PID:-}" ]; then
-		for _ in $(seq 1 50); do kill -0 "$FS_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$FS_PID" 2>/dev/null || true
-	fi
-	rm -rf "$T"
-}
-
-# mount_aws EXTRA: mount at $T/mnt on this test's stand-in resources.
-mount_aws() {
-	mkdir -p "$T/mnt"
-	"$ROOT/build/astrofs" astrofs-test "$T/mnt" -f -o "cache_dir=$T/cache,archive_dir=$T/archive,obs_store=$T/unused,obs_config=$CONF,obs_backend=aws,obs_aws_region=us-east-1,obs_sqs_endpoint=$SQS_ENDPOINT,obs_dynamodb_endpoint=$DDB_ENDPOINT,obs_s3_endpoint=$S3_ENDPOINT,obs_bucket=$BUCKET,obs_table=$TABLE,timeout=10,$1" \
-		2>"$T/astrofs.log" &
-	FS_PID=$!
-	for _ in $(seq 1 100); do
-		[ -f "$T/mnt/.astrofs/version" ] && break
-		kill -0 "$FS_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -f "$T/mnt/.astrofs/version" ] || { cat "$T/astrofs.log" >&2; false; }
-}
-
-# s3_get KEY FILE: the object through botocore (an independent client).
-s3_get() {
-	python3 - "$S3_ENDPOINT" "$BUCKET" "$1" "$2" <<'PY'
-import sys
-import botocore.session
-from botocore.config import Config
-ep, bucket, key, out = sys.argv[1:]
-s = botocore.session.get_session().create_client(
-    "s3", endpoint_url=ep, region_name="us-east-1",
-    config=Config(s3={"addressing_style": "path"}))
-with open(out, "wb") as f:
-    f.write(s.get_object(Bucket=bucket, Key=key)["Body"].read())
-PY
+	unmount_aws
 }
 
 @test "obs aws: expose round trip -> COMPLETE, FITS and JPEG preview in the bucket, latest names the FITS" {
@@ -116,6 +55,10 @@ PY
 		grep -q '"state":"QUEUED".*"state":"SENT".*"state":"RECEIVED".*"state":"STARTED".*"state":"COMPLETE"'
 	s3_get "site1/$name" "$T/img.fits"
 	[ "$(head -c 9 "$T/img.fits")" = "SIMPLE  =" ]
+	# Typed by what they are: a browser given the URL saves the FITS and
+	# shows the preview (the FITS once went up as image/jpeg).
+	[ "$(s3_type "site1/$name")" = application/fits ]
+	[ "$(s3_type "site1/${name%.fits}.jpg")" = image/jpeg ]
 	s3_get "site1/${name%.fits}.jpg" "$T/img.jpg"
 	[ "$(head -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
 	[ "$(tail -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd9 ]
@@ -187,7 +130,6 @@ pb_sites() {
 	printf 'Sites:\n  %s:\n    name: Pythonbits Hill\n    lat: 34.34\n    lng: -119.68\n' "$PB" >"$T/pb.yml"
 	CONF=$T/pb.yml
 	SIM_STORE+=(--aws-layout pythonbits)
-	export SQS_ENDPOINT DDB_ENDPOINT
 	# Debian's botocore still speaks SQS's Query protocol, as sqslite does
 	# (a newer botocore sends JSON, which sqslite refuses).
 	PBPY=/usr/bin/python3
@@ -199,24 +141,34 @@ pb_sites() {
 	start_sim --time-scale 0
 	"$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" client "$PB"
 	# The message (no job id) became a job; it ran and stored its images.
-	for _ in $(seq 1 100); do
-		n=$("$SIM" "${SIM_STORE[@]}" --images "$PB" 2>/dev/null | grep -c '\.fits	') || true
-		[ "$n" = 1 ] && break
-		sleep 0.2
-	done
-	[ "$n" = 1 ]
-	img=$("$SIM" "${SIM_STORE[@]}" --images "$PB" | cut -f1 | grep '\.fits$')
+	img=$(one_fits "$PB")
 	s3_get "$PB/$img" "$T/img.fits"
 	[ "$(head -c 9 "$T/img.fits")" = "SIMPLE  =" ]
-	# The status item is the simulator's, in its table: all strings, State key.
+	# The exposure as client.py sends it: "duration" a number (1.0).
+	[[ "$img" == *_testimage_1s_no1.fits ]]
+	# The status item is the simulator's, in its table: all strings, State
+	# key.  The image it names is the JPEG preview: client.py's get_url turns
+	# that name into a URL for a browser ("a jpg stored at s3").
 	for _ in $(seq 1 50); do
 		"$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" status "$PB" >"$T/st.json" 2>/dev/null &&
-			jq -e --arg i "$img" '.cam1_last_image_name == $i' "$T/st.json" >/dev/null && break
+			jq -e --arg i "${img%.fits}.jpg" '.cam1_last_image_name == $i' "$T/st.json" >/dev/null && break
 		sleep 0.2
 	done
-	jq -e --arg i "$img" --arg s "$PB" '.State == "State" and .site == $s and
+	jq -e --arg i "${img%.fits}.jpg" --arg s "$PB" '.State == "State" and .site == $s and
 		.cam1_last_image_name == $i and (.timestamp | test("^[0-9]+$")) and
 		([.[] | type] | unique == ["string"])' "$T/st.json"
+	# The site's clock in whole seconds cut down, as int(time.time()): never
+	# ahead of the reader's, which client.py would show as a negative age.
+	# Read at each 0.5 s republication, a rounded stamp shows within ten.
+	for _ in $(seq 1 10); do
+		ts=$("$PBPY" "$ROOT/tests/standin/aws/pythonbits_peer.py" status "$PB" | jq -r .timestamp)
+		now=$(date +%s)
+		[ "$ts" -le "$now" ] || { echo "status stamped $ts, read at $now" >&2; false; }
+		sleep 0.55
+	done
+	s3_get "$PB/${img%.fits}.jpg" "$T/img.jpg"
+	[ "$(head -c 2 "$T/img.jpg" | od -An -tx1 | tr -d ' \n')" = ffd8 ]
+	[ "$(s3_type "$PB/${img%.fits}.jpg")" = image/jpeg ]
 }
 
 @test "obs aws pythonbits: a mount commands a site that runs the simulator's obs.py" {
@@ -236,6 +188,8 @@ pb_sites() {
 	jq -e --arg id "$id1" '.device == "mount_1" and .command == "goto" and .ra == 5.5 and
 		.dec == -5.4 and .id == $id and (.timestamp | type) == "number" and
 		.expires_at > .timestamp' <(sed -n 1p "$T/msgs")
+	# Spelled as typed: obs.py prints what it received.
+	sed -n 1p "$T/msgs" | grep -q '"dec":-5.4[,}]'
 	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .command | sort -u)" = park ]
 	[ "$(sed -n '2,3p' "$T/msgs" | jq -r .id | sort -u | wc -l)" -eq 2 ]
 	[ "$(jq -r .state "$T/mnt/obs/$PB/jobs/$id1")" = SENT ]

@@ -3,7 +3,10 @@
 these tests from its documented wire format (botocore, like its boto3 code):
 
   pythonbits_peer.py client SITE [JSON]   send one command as its client.py
-                                          does (default: expose 1 s); waits
+                                          does (default: expose 1 s, the
+                                          duration a number, as float(inp)
+                                          makes it; goto's ra/dec are the
+                                          typed strings); waits
                                           (bounded) for the site's queue
   pythonbits_peer.py status SITE          print the status item (JSON)
   pythonbits_peer.py site SITE N          as its obs.py: receive N messages
@@ -44,7 +47,7 @@ def main():
     mode, site = sys.argv[1], sys.argv[2]
     if mode == "client":
         body = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {
-            "device": "camera_1", "command": "expose", "duration": "1"}
+            "device": "camera_1", "command": "expose", "duration": 1.0}
         body["timestamp"] = int(time.time())
         sqs = client("sqs")
         # As client.py: the one message group, no deduplication id.

@@ -16,7 +16,9 @@
  *  - anonymous access: GET/HEAD only, and only on S3_PUBLIC buckets;
  *  - RFC 7233 single ranges (a-b, a-, -n, 0-0; 416 past the end);
  *  - a per-request log (S3_LOG): method, path, range, status, body bytes;
- *  - --latency-ms N (or S3_LATENCY_MS): added before each response.
+ *  - --latency-ms N (or S3_LATENCY_MS): added before each response;
+ *  - CreateBucket on an existing bucket: 200 in us-east-1, as S3 does for
+ *    its owner (s3rver: 409 BucketAlreadyExists).
  * Known limits: a hex x-amz-content-sha256 is not checked against PUT
  * bodies; STREAMING-* chunk signatures are not checked; no SigV2.
  * Temporary credentials: S3_TEMP_CREDS names a file of JSON lines
@@ -272,6 +274,12 @@ function bucketOf(req) {
   return pctDecode(p[1] || '');
 }
 
+// PUT /<bucket> (path style, no subresource): CreateBucket.
+function isCreateBucket(req) {
+  const [p, q] = req.url.split('?');
+  return req.method === 'PUT' && /^\/[^/]+\/?$/.test(p) && !q;
+}
+
 /* ---------- ranges ---------- */
 
 // One range of RFC 7233 against `size`: {start,end}, 'unsatisfiable', or null (ignore).
@@ -381,6 +389,23 @@ async function main() {
         if (!(err instanceof S3Fail)) throw err;
         req.resume();
         sendError(req, res, err);
+        return;
+      }
+      if (isCreateBucket(req)) {
+        // S3 in us-east-1 answers 200 to CreateBucket on a bucket its caller
+        // already owns (legacy behaviour, relied on by the observatory
+        // simulator, which creates its bucket on every start); s3rver says
+        // 409 BucketAlreadyExists whoever asks.
+        store.getBucket(bucketOf(req)).then(b => {
+          if (b && REGION === 'us-east-1') {
+            req.resume();
+            res.statusCode = 200;
+            res.setHeader('Location', `/${b.name}`);
+            res.end();
+          } else {
+            als.run({ range: req.headers.range }, () => handler(req, res));
+          }
+        }, err => die(err.stack || String(err)));
         return;
       }
       als.run({ range: req.headers.range }, () => handler(req, res));
