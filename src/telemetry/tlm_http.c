@@ -104,9 +104,44 @@ static int add_name(void *buf, const char *name, const struct astro_attr *a)
 	return json_array_append_new(buf, json_string(name)) != 0;
 }
 
+/*
+ * What `ls -l` of a remote mount needs of each entry, so it costs no HEAD per
+ * entry (tlm_remote.h): kind, size, mtime and, for a file, the ETag a GET of
+ * it would carry now.  An entry that vanished since the listing is left out.
+ */
+static json_t *items_of(struct astro_tlm_http *h, const char *dir, json_t *names)
+{
+	json_t *items = json_array();
+	char path[1024];
+	size_t i;
+
+	for (i = 0; items && i < json_array_size(names); i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		struct astro_prov_telemetry_info info = {0};
+		struct astro_attr at;
+		json_t *it;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name) >=
+			    sizeof(path) ||
+		    astro_prov_telemetry_stat(h->prov, path, &at, &info))
+			continue;
+		it = json_pack("{s:s, s:s, s:I, s:I}", "name", name, "type",
+			       at.kind == ASTRO_DIR ? "dir" : "file", "size",
+			       (json_int_t)(at.kind == ASTRO_FILE ? at.size : 0), "mtime",
+			       (json_int_t)at.mtime);
+		if (it && at.kind == ASTRO_FILE)
+			json_object_set_new(it, "etag", json_string(info.etag));
+		if (!it || json_array_append_new(items, it)) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
+	return items;
+}
+
 static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
 {
-	json_t *names = json_array();
+	json_t *names = json_array(), *items;
 	int rc;
 
 	if (!names)
@@ -116,8 +151,13 @@ static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_ht
 		json_decref(names);
 		return errno_answer(a, rc, path);
 	}
+	if (!(items = items_of(h, path, names))) {
+		json_decref(names);
+		return -ENOMEM;
+	}
 	a->cache_control = OPEN_CC;
-	return astro_httpd_answer_json(a, json_pack("{s:s, s:o}", "path", path, "entries", names));
+	return astro_httpd_answer_json(a, json_pack("{s:s, s:o, s:o}", "path", path, "entries",
+						    names, "items", items));
 }
 
 static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)

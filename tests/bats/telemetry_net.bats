@@ -357,3 +357,36 @@ print(len(b))' "$A/TINT.5min.npy" "$B/TINT.5min.npy"
 	cat "$T/h"
 	grep -qi "^X-Cache: HIT" "$T/h"
 }
+
+@test "archive_url: ls -l of a directory of N MSIDs costs the archive host one request, not one per entry" {
+	command -v jq >/dev/null || skip "jq is not installed"
+	n=12
+	{
+		echo msid,time,value
+		for i in $(seq 1 $n); do
+			for h in 01 02 03; do echo "M$i,2024:010:$h:00:00,$i.5"; done
+		done
+	} >"$T/many.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/many.csv"
+	listen
+	reader 2 "archive_url=$URL,timeout=5"
+	A=$T/mnt/telemetry
+	B=$T/mnt2/telemetry
+	# the listing carries what stat needs, beside the names it always had
+	[ "$(code "$URL/telemetry/")" = 200 ]
+	[ "$(jq -r '.entries | length' "$T/body")" -gt $((n * 9)) ]
+	[ "$(jq -r '[.items[] | select(.type == "file" and .size > 0 and .etag != null)] | length' "$T/body")" -ge $((n * 8)) ]
+	[ "$(code "$URL/telemetry/M3.csv")" = 200 ]
+	[ "$(jq -r '.items[] | select(.name == "M3.csv") | .etag' <(curl -s "$URL/telemetry/"))" = "$(header ETag)" ]
+	n1=$(counter requests)
+	ls -l "$B" >"$T/ls_b"
+	n2=$(counter requests)
+	echo "requests at the host for ls -l of $(wc -l <"$T/ls_b") entries: $((n2 - n1 - 1))"
+	[ "$n2" -eq $((n1 + 2)) ]
+	# and what it shows is the archive host's: names, kinds, sizes
+	[ "$(ls -l "$B" | awk 'NR > 1 {print substr($1, 1, 1), $5, $9}')" = \
+	  "$(ls -l "$A" | awk 'NR > 1 {print substr($1, 1, 1), $5, $9}')" ]
+	# the entries' attributes serve opens too: the bytes are the host's
+	cmp "$A/M7.csv" "$B/M7.csv"
+	cmp "$A/M7.npy" "$B/M7.npy"
+}
