@@ -1656,6 +1656,13 @@ int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 	return 0;
 }
 
+/* A view of a remote archive: ingest happens on the archive host. */
+static int tp_readonly(void *priv)
+{
+	assert(priv);
+	return ((struct tprov *)priv)->remote != NULL;
+}
+
 struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv)
 {
 	return priv ? ((struct tprov *)priv)->a : NULL;
@@ -1670,4 +1677,5 @@ const struct astro_provider astro_prov_telemetry = {
 	.open = tp_open,
 	.read = tp_read,
 	.release = tp_release,
+	.readonly = tp_readonly,
 };

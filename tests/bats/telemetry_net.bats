@@ -390,3 +390,38 @@ print(len(b))' "$A/TINT.5min.npy" "$B/TINT.5min.npy"
 	cmp "$A/M7.csv" "$B/M7.csv"
 	cmp "$A/M7.npy" "$B/M7.npy"
 }
+
+@test "archive_url: every write on the remote mount is EROFS; the archive host's own tree keeps EACCES" {
+	fixture
+	listen
+	reader 2 "archive_url=$URL,timeout=5"
+	B=$T/mnt2/telemetry
+	ls "$B" >/dev/null
+	[ -s "$B/TFLOAT.5min.csv" ]
+	rofs() {
+		run "$@"
+		echo "$* -> $status: $output"
+		[ "$status" -ne 0 ]
+		grep -q "Read-only file system" <<<"$output"
+	}
+	rofs touch "$B/TFLOAT.csv"
+	rofs touch "$B/new.csv"
+	rofs sh -c "echo x >'$B/TFLOAT.csv'"
+	rofs sh -c "echo x >>'$B/TFLOAT.csv'"
+	rofs sh -c "echo x >'$B/new.csv'"
+	rofs mkdir "$B/newdir"
+	rofs mkdir "$B/TFLOAT/2025"
+	rofs rm -f "$B/TFLOAT.csv"
+	rofs rmdir "$B/TFLOAT/2024"
+	rofs mv "$B/TFLOAT.csv" "$B/T2.csv"
+	rofs truncate -s 0 "$B/TINT.csv"
+	rofs ln -s TFLOAT.csv "$B/link.csv"
+	rofs chmod 600 "$B/TFLOAT.csv"
+	# nothing changed, on either side
+	cmp "$T/mnt/telemetry/TFLOAT.csv" "$B/TFLOAT.csv"
+	[ ! -e "$B/new.csv" ] && [ ! -e "$B/newdir" ]
+	# the archive host's local tree: a file without writes, as before
+	run sh -c "echo x >'$T/mnt/telemetry/TFLOAT.csv'"
+	[ "$status" -ne 0 ]
+	grep -q "Permission denied" <<<"$output"
+}
