@@ -1177,6 +1177,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 			.allow = ctx->cfg->telemetry_allow,
 			.prov = p,
 			.archive_dir = ctx->cfg->archive_dir,
+			.cache = ctx->cache,
 		};
 
 		rc = astro_tlm_http_start(&p->http, &ho, err, sizeof(err));

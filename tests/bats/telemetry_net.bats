@@ -425,3 +425,44 @@ print(len(b))' "$A/TINT.5min.npy" "$B/TINT.5min.npy"
 	[ "$status" -ne 0 ]
 	grep -q "Permission denied" <<<"$output"
 }
+
+@test "telemetry_net: a file served again is copied from the cache, not rendered again; a new version is rendered anew" {
+	command -v jq >/dev/null || skip "jq is not installed"
+	"$ROOT/build/astrofs-tlm-gen" --msid BIG --start 2024:001 --count 100000 -o "$T/big.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/big.csv"
+	listen
+	f=BIG.csv
+	size=$(stat -c %s "$T/mnt/telemetry/$f")
+	pieces=$((size / 1048576))
+	[ "$pieces" -ge 3 ]
+	stat_of() { curl -s --max-time 10 "$URL/.astrofs/stats" | jq -r ".telemetry[\"$1\"] // 0"; }
+	r0=$(stat_of bytes_read)
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	r1=$(stat_of bytes_read)
+	echo "first GET rendered $((r1 - r0)) of $size bytes"
+	[ $((r1 - r0)) -ge "$size" ]
+	# the writer keeps the whole pieces (bounded wait)
+	for _ in $(seq 1 100); do [ "$(stat_of http.pieces_kept)" -ge "$pieces" ] && break; sleep 0.1; done
+	echo "pieces kept: $(stat_of http.pieces_kept) of $pieces"
+	r2=$(stat_of bytes_read)
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	r3=$(stat_of bytes_read)
+	echo "second GET rendered $((r3 - r2)) bytes"
+	[ $((r3 - r2)) -lt 1048576 ]
+	# ranges across piece boundaries, from the kept pieces
+	for r in 1048000-1049999 0-99 2097151-2097152 $((size - 5000))-; do
+		[ "$(code "$URL/telemetry/$f" -r "$r" -H 'Accept-Encoding: identity')" = 206 ]
+		from=${r%-*}
+		to=${r#*-}
+		[ -n "$to" ] || to=$((size - 1))
+		tail -c +$((from + 1)) "$T/mnt/telemetry/$f" | head -c $((to - from + 1)) | cmp - "$T/body"
+	done
+	# new data for BIG: another tag, its own bytes, nothing of the old pieces
+	printf 'msid,time,value\nBIG,2023:365:00:00:00,42.5\n' >"$T/late.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/late.csv"
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	sed -n 2p "$T/body" | grep -q ',42.5$'
+}
