@@ -272,14 +272,20 @@ static int add_name(void *buf, const char *name, const struct astro_attr *a)
  * What `ls -l` of a remote mount needs of each entry, so it costs no HEAD per
  * entry (tlm_remote.h): kind, size, mtime and, for a file, the ETag a GET of
  * it would carry now.  An entry that vanished since the listing is left out.
+ * An entry's size may need a counting pass or a plot, so a listing spends at
+ * most LISTING_BUDGET_MS on them: entries past it are left out too (a
+ * mount asks for those one by one), and the sizes counted are kept per
+ * content version, so the next listing goes further.
  */
+#define LISTING_BUDGET_MS 300
 static json_t *items_of(struct astro_tlm_http *h, const char *dir, json_t *names)
 {
+	int64_t until = astro_now_ms() + LISTING_BUDGET_MS;
 	json_t *items = json_array();
 	char path[1024];
 	size_t i;
 
-	for (i = 0; items && i < json_array_size(names); i++) {
+	for (i = 0; items && i < json_array_size(names) && astro_now_ms() < until; i++) {
 		const char *name = json_string_value(json_array_get(names, i));
 		struct astro_prov_telemetry_info info = {0};
 		struct astro_attr at;
