@@ -31,6 +31,7 @@
 #define ASTRO_TLM_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "services/cache.h"
 
 #define ASTRO_TLM_HTTP_OPEN_S 10
@@ -54,5 +55,10 @@ int astro_tlm_http_start(struct astro_tlm_http **out, const struct astro_tlm_htt
 unsigned astro_tlm_http_port(const struct astro_tlm_http *h);
 /* NULL is a no-op; waits for requests in progress. */
 void astro_tlm_http_stop(struct astro_tlm_http *h);
+
+#ifdef ASTRO_UNITTEST
+/* What a directory listing may spend on its entries' sizes (ms). */
+extern int64_t astro_tlm_http_test_budget_ms;
+#endif
 
 #endif

@@ -356,26 +356,34 @@ static int item_attr(json_t *it, int64_t expires_ms, struct rattr *a, struct ast
 	return 0;
 }
 
-/* Keep what the listing of dir says of each entry (memory only: the listing
- * itself is in LMDB) and list it with its attributes. */
-static int list_items(struct astro_tlm_remote *r, const char *dir, json_t *items,
+/*
+ * List the names of a listing, each with what its "items" say of it, and
+ * keep that as the entry's attributes (memory only: the listing itself is in
+ * LMDB).  Items are the names' order less some names (ones the host had no
+ * time to size, tlm_http.c): those are listed bare and HEADed when asked.
+ */
+static int list_items(struct astro_tlm_remote *r, const char *dir, json_t *names, json_t *items,
 		      int64_t expires_ms, astro_fill_fn fill, void *buf)
 {
 	char path[PATH_MAX_REMOTE];
-	size_t i;
+	size_t i, k = 0;
 
-	for (i = 0; i < json_array_size(items); i++) {
-		json_t *it = json_array_get(items, i);
-		const char *name = json_string_value(json_object_get(it, "name"));
+	for (i = 0; i < json_array_size(names); i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		json_t *it = json_array_get(items, k);
+		const char *iname = json_string_value(json_object_get(it, "name"));
 		struct astro_attr at;
 		struct rattr a;
-		int known;
+		int known = 0;
 
 		if (!name)
 			continue;
-		known = item_attr(it, expires_ms, &a, &at) == 0 &&
-			(size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name) <
-				sizeof(path);
+		if (iname && strcmp(iname, name) == 0) {
+			k++;
+			known = item_attr(it, expires_ms, &a, &at) == 0 &&
+				(size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "",
+						 name) < sizeof(path);
+		}
 		if (known) {
 			struct slot *sl;
 
@@ -451,7 +459,7 @@ int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro
 	}
 	rc = 0;
 	if (json_is_array(json_object_get(j, "items"))) {
-		rc = list_items(r, path, json_object_get(j, "items"), expires_ms, fill, buf);
+		rc = list_items(r, path, e, json_object_get(j, "items"), expires_ms, fill, buf);
 		goto out;
 	}
 	/* an older archive host: names only, each HEADed when asked */
