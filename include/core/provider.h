@@ -137,6 +137,15 @@ struct astro_provider {
 	int (*release)(void *priv, const char *path, struct astro_file *f);
 	/* Optional: symlinks (e.g. images/latest). */
 	int (*readlink)(void *priv, const char *path, char *buf, size_t size);
+	/*
+	 * Optional: non-zero when this instance of the tree is read-only as a
+	 * whole (a view of a remote archive).  Every write-side call on it
+	 * (open for writing, truncate, create, mkdir, unlink, rmdir, rename,
+	 * link, symlink, chmod, chown, utimens) then fails with EROFS instead
+	 * of what a tree without writable files there answers (EACCES for
+	 * open and truncate, ENOSYS for the rest).
+	 */
+	int (*readonly)(void *priv);
 };
 
 /* The providers compiled in (each defined in its prov_<name>.c), so the

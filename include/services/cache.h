@@ -58,6 +58,22 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen, const struct astro_cache_meta *meta,
 		    const void *data, size_t len);
 
+/*
+ * Store (replace) n entries of one db with the same meta in one transaction:
+ * one durable commit for all, for a writer that keeps many pieces in a row.
+ * When that fails (a full map among others), each is stored alone through
+ * astro_cache_put, which makes room.  0 or the last -errno.
+ */
+struct astro_cache_item {
+	const void *key;
+	size_t klen;
+	const void *data;
+	size_t len;
+};
+int astro_cache_put_many(struct astro_cache *c, const char *db,
+			 const struct astro_cache_meta *meta,
+			 const struct astro_cache_item *items, size_t n);
+
 int astro_cache_del(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen);
 

@@ -316,6 +316,30 @@ static int may_open(struct astro_fs *fs, const struct astro_provider *p, void *p
 	return (bits & (unsigned)want) == (unsigned)want ? 0 : -EACCES;
 }
 
+static int tree_readonly(const struct astro_provider *p, void *priv)
+{
+	return p && p->readonly && p->readonly(priv);
+}
+
+/*
+ * A write-side call the trees do not implement (creating, removing,
+ * renaming, changing attributes): EROFS on a read-only mount or tree, else
+ * `otherwise`, what libfuse answered before these calls existed (ENOSYS).
+ */
+static int refuse(const char *path, int otherwise)
+{
+	struct astro_fs *fs = self();
+	const struct astro_provider *p;
+	void *priv;
+	const char *rest;
+
+	if (fs->cfg->ro)
+		return -EROFS;
+	if (route(fs, path, &p, &priv, &rest))
+		return otherwise;
+	return tree_readonly(p, priv) ? -EROFS : otherwise;
+}
+
 static int do_open(const char *path, struct fuse_file_info *fi)
 {
 	struct astro_fs *fs = self();
@@ -330,8 +354,9 @@ static int do_open(const char *path, struct fuse_file_info *fi)
 		return rc;
 	if (!p)
 		return -EISDIR;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY && (fs->cfg->ro || !p->write))
-		return fs->cfg->ro ? -EROFS : -EACCES;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY &&
+	    (fs->cfg->ro || !p->write || tree_readonly(p, priv)))
+		return fs->cfg->ro || tree_readonly(p, priv) ? -EROFS : -EACCES;
 	switch (fi->flags & O_ACCMODE) {
 	case O_RDONLY: rc = may_open(fs, p, priv, rest, 04); break;
 	case O_WRONLY: rc = may_open(fs, p, priv, rest, 02); break;
@@ -398,8 +423,8 @@ static int do_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	rc = route(fs, path, &p, &priv, &rest);
 	if (rc)
 		return rc;
-	if (!p || !p->truncate)
-		return fs->cfg->ro ? -EROFS : -EACCES;
+	if (!p || !p->truncate || tree_readonly(p, priv))
+		return fs->cfg->ro || tree_readonly(p, priv) ? -EROFS : -EACCES;
 	rc = may_open(fs, p, priv, rest, 02);
 	return rc ? rc : p->truncate(priv, rest, NULL, size);
 }
@@ -575,6 +600,93 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 	return op_done(do_readlink(path, buf, size));
 }
 
+static int fs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)mode;
+	(void)dev;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	(void)mode;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_unlink(const char *path)
+{
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_rmdir(const char *path)
+{
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_symlink(const char *target, const char *path)
+{
+	(void)target;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+/* either end on a read-only tree: EROFS */
+static int fs_rename(const char *from, const char *to, unsigned flags)
+{
+	int rc;
+
+	(void)flags;
+	op_start();
+	rc = refuse(from, -ENOSYS);
+	return op_done(rc == -EROFS ? rc : refuse(to, -ENOSYS));
+}
+
+static int fs_link(const char *from, const char *to)
+{
+	int rc;
+
+	op_start();
+	rc = refuse(from, -ENOSYS);
+	return op_done(rc == -EROFS ? rc : refuse(to, -ENOSYS));
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	op_start();
+	return op_done(refuse(path, -ENOSYS));
+}
+
 static const struct fuse_operations ops = {
 	.init = fs_init,
 	.getattr = fs_getattr,
@@ -587,6 +699,17 @@ static const struct fuse_operations ops = {
 	.release = fs_release,
 	.readlink = fs_readlink,
 	.statfs = fs_statfs,
+	.mknod = fs_mknod,
+	.create = fs_create,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.chmod = fs_chmod,
+	.chown = fs_chown,
+	.utimens = fs_utimens,
 };
 
 const struct fuse_operations *astro_fs_operations(void)

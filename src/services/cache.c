@@ -405,6 +405,58 @@ int astro_cache_put(struct astro_cache *c, const char *db, const void *key,
 	return rc;
 }
 
+int astro_cache_put_many(struct astro_cache *c, const char *db,
+			 const struct astro_cache_meta *meta,
+			 const struct astro_cache_item *items, size_t n)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (items[i].klen == 0 || items[i].klen > 511)
+			return -ENAMETOOLONG;
+#ifdef ASTRO_UNITTEST
+	pthread_mutex_lock(&c->lock);
+	rc = c->inject_n;
+	pthread_mutex_unlock(&c->lock);
+	if (rc > 0)
+		goto alone;	/* the injected failures are astro_cache_put's */
+#endif
+	if (n < 2 || write_begin(c, db, &dbi, &txn))
+		goto alone;
+	for (i = 0; i < n; i++) {
+		MDB_val k = { items[i].klen, (void *)items[i].key };
+		MDB_val v = { HDR_LEN + items[i].len, NULL };
+
+		if (mdb_put(txn, dbi, &k, &v, MDB_RESERVE)) {
+			mdb_txn_abort(txn);
+			goto alone;
+		}
+		encode_hdr(v.mv_data, meta, items[i].len);
+		if (items[i].len)
+			memcpy((char *)v.mv_data + HDR_LEN, items[i].data, items[i].len);
+	}
+	if (mdb_txn_commit(txn) == 0) {
+		pthread_mutex_lock(&c->lock);
+		c->st.puts += n;
+		c->store_failing = 0;
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+alone:
+	rc = 0;
+	for (i = 0; i < n; i++) {
+		int r = astro_cache_put(c, db, items[i].key, items[i].klen, meta, items[i].data,
+					items[i].len);
+
+		if (r)
+			rc = r;
+	}
+	return rc;
+}
+
 int astro_cache_del(struct astro_cache *c, const char *db, const void *key,
 		    size_t klen)
 {

@@ -1177,6 +1177,7 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 			.allow = ctx->cfg->telemetry_allow,
 			.prov = p,
 			.archive_dir = ctx->cfg->archive_dir,
+			.cache = ctx->cache,
 		};
 
 		rc = astro_tlm_http_start(&p->http, &ho, err, sizeof(err));
@@ -1307,9 +1308,36 @@ static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
 	pthread_mutex_unlock(&p->mu);
 }
 
-static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
+/* A range is closed once its stop is this far in the past (TT µs). */
+#define CLOSED_AFTER_US (86400LL * 1000000)
+
+/* The ETag and closedness of node nd at version ver and size (see file_info). */
+static void tag_of(const struct tprov *p, const struct node *nd, const uint64_t ver[2],
+		   uint64_t size, struct astro_prov_telemetry_info *out)
 {
-	struct tprov *p = priv;
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a over what picks the rows */
+	int64_t now, span[4];
+
+	span[0] = nd->whole;
+	span[1] = nd->t0;
+	span[2] = nd->t1;
+	span[3] = (int64_t)p->salt;
+	for (size_t i = 0; i < sizeof(span); i++) {
+		h ^= ((const unsigned char *)span)[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(out->etag, sizeof(out->etag), "\"%llx.%llx.%016llx.%llx\"",
+		 (unsigned long long)ver[0], (unsigned long long)ver[1], (unsigned long long)h,
+		 (unsigned long long)size);
+	out->closed = !nd->whole && (nd->fk == F_SAMPLES || nd->fk == F_STATS || nd->fk == F_SVG) &&
+		      astro_tlm_time_from_unix_ms(astro_now_ms(), &now) == 0 &&
+		      nd->t1 <= now - CLOSED_AFTER_US;
+}
+
+/* getattr, and for a file its tag too when info is not NULL. */
+static int stat_path(struct tprov *p, const char *path, struct astro_attr *a,
+		     struct astro_prov_telemetry_info *info)
+{
 	struct astro_tlm_reader *r = NULL;
 	struct astro_tlm_meta m;
 	struct view *v;
@@ -1318,9 +1346,6 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	uint64_t ver[2] = {0, 0};
 	int rc;
 
-	assert(priv);
-	if (p->remote)
-		return astro_tlm_remote_getattr(p->remote, path, a);
 	memset(a, 0, sizeof(*a));
 	if ((rc = parse_path(path, &nd)))
 		return rc;
@@ -1361,8 +1386,34 @@ static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
 	cache_put(p, path, ver, v);
 	view_free(v);
 out:
+	if (rc == 0 && info && a->kind == ASTRO_FILE) {
+		info->size = a->size;
+		info->mtime = a->mtime;
+		tag_of(p, &nd, ver, a->size, info);
+	}
 	astro_tlm_archive_reader_close(r);
 	return rc;
+}
+
+static int tp_getattr(void *priv, const char *path, struct astro_attr *a)
+{
+	struct tprov *p = priv;
+
+	assert(priv);
+	if (p->remote)
+		return astro_tlm_remote_getattr(p->remote, path, a);
+	return stat_path(p, path, a, NULL);
+}
+
+int astro_prov_telemetry_stat(void *priv, const char *path, struct astro_attr *a,
+			      struct astro_prov_telemetry_info *info)
+{
+	struct tprov *p = priv;
+
+	assert(priv);
+	if (p->remote)
+		return -EOPNOTSUPP;
+	return stat_path(p, path, a, info);
 }
 
 struct fillctx {
@@ -1585,15 +1636,11 @@ static int tp_release(void *priv, const char *path, struct astro_file *f)
 	return 0;
 }
 
-/* A range is closed once its stop is this far in the past (TT µs). */
-#define CLOSED_AFTER_US (86400LL * 1000000)
-
 int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 				   struct astro_prov_telemetry_info *out)
 {
 	struct view *v;
-	uint64_t ver[2], h = 1469598103934665603ULL;	/* FNV-1a over what picks the rows */
-	int64_t now, span[4];
+	uint64_t ver[2];
 	int rc;
 
 	assert(priv);
@@ -1604,24 +1651,17 @@ int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 	pthread_mutex_unlock(&v->mu);
 	if (rc)
 		return rc;
-	span[0] = v->n.whole;
-	span[1] = v->n.t0;
-	span[2] = v->n.t1;
-	span[3] = (int64_t)((struct tprov *)priv)->salt;
-	for (size_t i = 0; i < sizeof(span); i++) {
-		h ^= ((const unsigned char *)span)[i];
-		h *= 1099511628211ULL;
-	}
 	out->size = v->size;
 	out->mtime = v->mtime;
-	snprintf(out->etag, sizeof(out->etag), "\"%llx.%llx.%016llx.%llx\"",
-		 (unsigned long long)ver[0], (unsigned long long)ver[1], (unsigned long long)h,
-		 (unsigned long long)v->size);
-	out->closed = !v->n.whole && (v->n.fk == F_SAMPLES || v->n.fk == F_STATS ||
-				      v->n.fk == F_SVG) &&
-		      astro_tlm_time_from_unix_ms(astro_now_ms(), &now) == 0 &&
-		      v->n.t1 <= now - CLOSED_AFTER_US;
+	tag_of(priv, &v->n, ver, v->size, out);
 	return 0;
+}
+
+/* A view of a remote archive: ingest happens on the archive host. */
+static int tp_readonly(void *priv)
+{
+	assert(priv);
+	return ((struct tprov *)priv)->remote != NULL;
 }
 
 struct astro_tlm_archive *astro_prov_telemetry_archive(void *priv)
@@ -1638,4 +1678,5 @@ const struct astro_provider astro_prov_telemetry = {
 	.open = tp_open,
 	.read = tp_read,
 	.release = tp_release,
+	.readonly = tp_readonly,
 };

@@ -60,4 +60,12 @@ struct astro_prov_telemetry_info {
 int astro_prov_telemetry_file_info(void *priv, const struct astro_file *f,
 				   struct astro_prov_telemetry_info *out);
 
+/*
+ * getattr of path, and for a file what file_info would say of an open of it
+ * now (the same ETag), without opening it: what the listener's directory
+ * listings carry per entry.  -EOPNOTSUPP on an archive_url mount.
+ */
+int astro_prov_telemetry_stat(void *priv, const char *path, struct astro_attr *a,
+			      struct astro_prov_telemetry_info *info);
+
 #endif

@@ -1,7 +1,9 @@
 /* tlm_http.c — see tlm_http.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +22,48 @@
 #define CLOSED_CC "public, max-age=31536000, immutable"
 #define OPEN_CC "public, max-age=" STR(ASTRO_TLM_HTTP_OPEN_S)
 
+#define DB "telemetry"
+#define BLK ASTRO_TLM_HTTP_BLOCK
+
+/* Pieces waiting for the writer: at most this many (then one is not kept). */
+#define QUEUE 64
+
+struct piece {
+	char *key;
+	size_t klen;
+	char *data;
+};
+
 struct astro_tlm_http {
 	struct astro_httpd *d;
 	void *prov;
 	char *archive_dir;
+	struct astro_cache *cache;
+	/*
+	 * Rendered pieces are stored by one writer thread: a cache write is a
+	 * durable LMDB commit, and waiting for it would make the first request
+	 * for a file slower than rendering it without a cache.
+	 */
+	pthread_t writer;
+	int writer_started, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct piece q[QUEUE];
+	unsigned qn;
 };
 
-/* One file being answered: the provider's open file, closed when done. */
+/* One file being answered: the provider's open file, closed when done,
+ * and the rendered piece last read. */
 struct served {
+	struct astro_tlm_http *h;
 	void *prov;
 	char *path;
 	struct astro_file f;
+	char etag[80];
+	uint64_t size;
+	int64_t blk;			/* -1: none in data */
+	char *data;
+	size_t len;
 };
 
 static const struct astro_provider *P = &astro_prov_telemetry;
@@ -57,13 +90,143 @@ static int errno_answer(struct astro_httpd_answer *a, int rc, const char *path)
 }
 
 
+static void *writer_main(void *arg)
+{
+	struct astro_tlm_http *h = arg;
+	struct astro_cache_meta m = {.flags = ASTRO_CACHE_FINAL, .ttl_s = -1};
+	struct astro_cache_item items[QUEUE];
+	struct piece batch[QUEUE];
+	unsigned n;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->qn && !h->stopping)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (!h->qn)
+			break;
+		/* all that waits, in one commit: a durable commit per piece
+		 * would keep the disk, not the copy, the bottleneck */
+		n = h->qn;
+		memcpy(batch, h->q, n * sizeof(*batch));
+		h->qn = 0;
+		pthread_mutex_unlock(&h->mu);
+		for (unsigned i = 0; i < n; i++)
+			items[i] = (struct astro_cache_item){batch[i].key, batch[i].klen,
+							     batch[i].data, BLK};
+		m.fetched_ms = astro_now_ms();
+		if (astro_cache_put_many(h->cache, DB, &m, items, n) == 0)
+			astro_stats_add("telemetry.http.pieces_kept", (int64_t)n);
+		for (unsigned i = 0; i < n; i++) {
+			free(batch[i].key);
+			free(batch[i].data);
+		}
+		pthread_mutex_lock(&h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Hand a copy of a rendered piece to the writer, unless it is busy. */
+static void piece_keep(struct astro_tlm_http *h, const char *key, size_t klen, const char *data)
+{
+	struct piece p = {0};
+
+	pthread_mutex_lock(&h->mu);
+	if (h->qn < QUEUE && !h->stopping && (p.key = malloc(klen)) && (p.data = malloc(BLK))) {
+		memcpy(p.key, key, klen);
+		memcpy(p.data, data, BLK);
+		p.klen = klen;
+		h->q[h->qn++] = p;
+		pthread_cond_signal(&h->cv);
+	} else {
+		free(p.key);
+		astro_stats_inc("telemetry.http.pieces_not_kept");
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static int piece_key(const struct served *s, int64_t b, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "r:%s:%" PRId64 ":%s", s->etag, b, s->path);
+
+	return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* Render [pos, pos + max) of the snapshot: a count, or -errno. */
+static long render(struct served *s, uint64_t pos, char *buf, size_t max)
+{
+	size_t done = 0;
+
+	while (done < max) {
+		int n = P->read(s->prov, s->path, &s->f, buf + done, max - done,
+				(off_t)(pos + done));
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (long)done;
+}
+
+/*
+ * Whole piece b into s->data: from the cache, or rendered and kept.  0, or
+ * 1 when the piece is not a whole one (not kept: read it directly).
+ */
+static int piece_load(struct served *s, int64_t b)
+{
+	struct astro_cache_meta m = {.flags = ASTRO_CACHE_FINAL, .ttl_s = -1};
+	uint64_t from = (uint64_t)b * BLK;
+	char key[512];
+	void *data = NULL;
+	long n;
+	int klen;
+
+	if (s->blk == b)
+		return 0;
+	if (!s->h->cache || from + BLK > s->size || (klen = piece_key(s, b, key, sizeof(key))) < 0)
+		return 1;
+	if (astro_cache_get(s->h->cache, DB, key, (size_t)klen, &m, &data) == 0 && m.len == BLK) {
+		free(s->data);
+		s->data = data;
+		s->blk = b;
+		s->len = BLK;
+		astro_stats_inc("telemetry.http.piece_hits");
+		return 0;
+	}
+	free(data);
+	if (!s->data || s->len != BLK) {
+		free(s->data);
+		s->blk = -1;
+		if (!(s->data = malloc(BLK)))
+			return 1;
+	}
+	s->blk = -1;
+	n = render(s, from, s->data, BLK);
+	if (n != (long)BLK)
+		return 1;	/* the error shows again on the direct read */
+	s->len = BLK;
+	s->blk = b;
+	piece_keep(s->h, key, (size_t)klen, s->data);
+	return 0;
+}
+
 static long served_read(void *arg, uint64_t pos, char *buf, size_t max)
 {
 	struct served *s = arg;
-	int n;
+	int64_t b = (int64_t)(pos / BLK);
+	size_t in;
+	long n;
 
 	if (max > (1u << 30))
 		max = 1u << 30;
+	if (piece_load(s, b) == 0) {
+		in = (size_t)(pos - (uint64_t)b * BLK);
+		n = (long)(s->len - in < max ? s->len - in : max);
+		memcpy(buf, s->data + in, (size_t)n);
+		return n;
+	}
 	n = P->read(s->prov, s->path, &s->f, buf, max, (off_t)pos);
 	return n == 0 ? -EIO : n;	/* short of the size told: the body would lie */
 }
@@ -73,6 +236,7 @@ static void served_done(void *arg)
 	struct served *s = arg;
 
 	P->release(s->prov, s->path, &s->f);
+	free(s->data);
 	free(s->path);
 	free(s);
 }
@@ -104,9 +268,56 @@ static int add_name(void *buf, const char *name, const struct astro_attr *a)
 	return json_array_append_new(buf, json_string(name)) != 0;
 }
 
+/*
+ * What `ls -l` of a remote mount needs of each entry, so it costs no HEAD per
+ * entry (tlm_remote.h): kind, size, mtime and, for a file, the ETag a GET of
+ * it would carry now.  An entry that vanished since the listing is left out.
+ * An entry's size may need a counting pass or a plot, so a listing spends at
+ * most LISTING_BUDGET_MS on them: entries past it are left out too (a
+ * mount asks for those one by one), and the sizes counted are kept per
+ * content version, so the next listing goes further.
+ */
+#define LISTING_BUDGET_MS 300
+#ifdef ASTRO_UNITTEST
+int64_t astro_tlm_http_test_budget_ms = LISTING_BUDGET_MS;
+#define BUDGET_MS astro_tlm_http_test_budget_ms
+#else
+#define BUDGET_MS LISTING_BUDGET_MS
+#endif
+static json_t *items_of(struct astro_tlm_http *h, const char *dir, json_t *names)
+{
+	int64_t until = astro_now_ms() + BUDGET_MS;
+	json_t *items = json_array();
+	char path[1024];
+	size_t i;
+
+	for (i = 0; items && i < json_array_size(names) && astro_now_ms() < until; i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		struct astro_prov_telemetry_info info = {0};
+		struct astro_attr at;
+		json_t *it;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name) >=
+			    sizeof(path) ||
+		    astro_prov_telemetry_stat(h->prov, path, &at, &info))
+			continue;
+		it = json_pack("{s:s, s:s, s:I, s:I}", "name", name, "type",
+			       at.kind == ASTRO_DIR ? "dir" : "file", "size",
+			       (json_int_t)(at.kind == ASTRO_FILE ? at.size : 0), "mtime",
+			       (json_int_t)at.mtime);
+		if (it && at.kind == ASTRO_FILE)
+			json_object_set_new(it, "etag", json_string(info.etag));
+		if (!it || json_array_append_new(items, it)) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
+	return items;
+}
+
 static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
 {
-	json_t *names = json_array();
+	json_t *names = json_array(), *items;
 	int rc;
 
 	if (!names)
@@ -116,8 +327,13 @@ static int serve_dir(struct astro_tlm_http *h, const char *path, struct astro_ht
 		json_decref(names);
 		return errno_answer(a, rc, path);
 	}
+	if (!(items = items_of(h, path, names))) {
+		json_decref(names);
+		return -ENOMEM;
+	}
 	a->cache_control = OPEN_CC;
-	return astro_httpd_answer_json(a, json_pack("{s:s, s:o}", "path", path, "entries", names));
+	return astro_httpd_answer_json(a, json_pack("{s:s, s:o, s:o}", "path", path, "entries",
+						    names, "items", items));
 }
 
 static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_httpd_answer *a)
@@ -130,7 +346,9 @@ static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_h
 		free(s);
 		return -ENOMEM;
 	}
+	s->h = h;
 	s->prov = h->prov;
+	s->blk = -1;
 	rc = P->open(h->prov, path, O_RDONLY, &s->f);
 	if (rc) {
 		free(s->path);
@@ -144,6 +362,8 @@ static int serve_file(struct astro_tlm_http *h, const char *path, struct astro_h
 		return errno_answer(a, rc, path);
 	a->read = served_read;
 	a->size = info.size;
+	s->size = info.size;
+	astro_strlcpy(s->etag, info.etag, sizeof(s->etag));
 	a->mtime = info.mtime;
 	astro_strlcpy(a->etag, info.etag, sizeof(a->etag));
 	a->cache_control = info.closed ? CLOSED_CC : OPEN_CC;
@@ -269,15 +489,21 @@ int astro_tlm_http_start(struct astro_tlm_http **out, const struct astro_tlm_htt
 	if (!h)
 		return -ENOMEM;
 	h->prov = o->prov;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
 	if (o->archive_dir && !(h->archive_dir = strdup(o->archive_dir))) {
-		free(h);
+		astro_tlm_http_stop(h);
 		return -ENOMEM;
+	}
+	/* without a writer nothing is kept: every request renders */
+	if (o->cache && pthread_create(&h->writer, NULL, writer_main, h) == 0) {
+		h->writer_started = 1;
+		h->cache = o->cache;
 	}
 	ho.arg = h;
 	rc = astro_httpd_start(&h->d, &ho, err, errlen);
 	if (rc) {
-		free(h->archive_dir);
-		free(h);
+		astro_tlm_http_stop(h);
 		return rc;
 	}
 	*out = h;
@@ -293,7 +519,22 @@ void astro_tlm_http_stop(struct astro_tlm_http *h)
 {
 	if (!h)
 		return;
-	astro_httpd_stop(h->d);
+	if (h->d)
+		astro_httpd_stop(h->d);
+	pthread_mutex_lock(&h->mu);
+	h->stopping = 1;
+	/* what is queued is dropped: a later request renders it again */
+	while (h->qn) {
+		h->qn--;
+		free(h->q[h->qn].key);
+		free(h->q[h->qn].data);
+	}
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	if (h->writer_started)
+		pthread_join(h->writer, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
 	free(h->archive_dir);
 	free(h);
 }

@@ -236,6 +236,12 @@ static int attr_get(struct astro_tlm_remote *r, const char *path, struct rattr *
 
 	if (strlen(path) >= PATH_MAX_REMOTE)
 		return -ENAMETOOLONG;
+	if (!*path) {
+		/* the tree's root is a directory whatever the host says */
+		memset(a, 0, sizeof(*a));
+		a->kind = ASTRO_DIR;
+		return 0;
+	}
 	have = attr_known(r, path, &old);
 	if (have && (old.expires_ms == FOREVER || old.expires_ms > astro_now_ms())) {
 		*a = old;
@@ -317,6 +323,83 @@ int astro_tlm_remote_getattr(struct astro_tlm_remote *r, const char *path, struc
 
 /* ------------------------------------------------------------ listings */
 
+/*
+ * One entry of a listing's "items" (tlm_http.c) as the attributes a HEAD
+ * would have given, valid as long as the listing: 0, or -EINVAL for an
+ * item that says too little (then the entry is HEADed when asked).
+ */
+static int item_attr(json_t *it, int64_t expires_ms, struct rattr *a, struct astro_attr *at)
+{
+	const char *type = json_string_value(json_object_get(it, "type"));
+	const char *etag = json_string_value(json_object_get(it, "etag"));
+	json_t *size = json_object_get(it, "size"), *mtime = json_object_get(it, "mtime");
+
+	if (!type || !json_is_integer(size) || !json_is_integer(mtime) ||
+	    json_integer_value(size) < 0)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	if (strcmp(type, "dir") == 0) {
+		a->kind = ASTRO_DIR;
+	} else if (strcmp(type, "file") == 0 && etag && strlen(etag) < sizeof(a->etag)) {
+		a->kind = ASTRO_FILE;
+		a->size = (uint64_t)json_integer_value(size);
+		astro_strlcpy(a->etag, etag, sizeof(a->etag));
+	} else {
+		return -EINVAL;
+	}
+	a->mtime = json_integer_value(mtime);
+	a->expires_ms = expires_ms;
+	memset(at, 0, sizeof(*at));
+	at->kind = a->kind;
+	at->size = a->size;
+	at->mtime = a->mtime;
+	return 0;
+}
+
+/*
+ * List the names of a listing, each with what its "items" say of it, and
+ * keep that as the entry's attributes (memory only: the listing itself is in
+ * LMDB).  Items are the names' order less some names (ones the host had no
+ * time to size, tlm_http.c): those are listed bare and HEADed when asked.
+ */
+static int list_items(struct astro_tlm_remote *r, const char *dir, json_t *names, json_t *items,
+		      int64_t expires_ms, astro_fill_fn fill, void *buf)
+{
+	char path[PATH_MAX_REMOTE];
+	size_t i, k = 0;
+
+	for (i = 0; i < json_array_size(names); i++) {
+		const char *name = json_string_value(json_array_get(names, i));
+		json_t *it = json_array_get(items, k);
+		const char *iname = json_string_value(json_object_get(it, "name"));
+		struct astro_attr at;
+		struct rattr a;
+		int known = 0;
+
+		if (!name)
+			continue;
+		if (iname && strcmp(iname, name) == 0) {
+			k++;
+			known = item_attr(it, expires_ms, &a, &at) == 0 &&
+				(size_t)snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "",
+						 name) < sizeof(path);
+		}
+		if (known) {
+			struct slot *sl;
+
+			/* a listing kept from before must not undo a fresher HEAD */
+			pthread_mutex_lock(&r->mu);
+			sl = slot_find(r, path, 0);
+			if (!sl || sl->a.expires_ms <= astro_now_ms())
+				slot_find(r, path, 1)->a = a;
+			pthread_mutex_unlock(&r->mu);
+		}
+		if (fill(buf, name, known ? &at : NULL))
+			break;
+	}
+	return 0;
+}
+
 int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro_fill_fn fill,
 			     void *buf)
 {
@@ -326,6 +409,7 @@ int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro
 	json_t *j = NULL, *e;
 	void *data = NULL;
 	size_t i;
+	int64_t expires_ms = 0;
 	int n, rc, cached = 0;
 
 	if (strlen(path) >= PATH_MAX_REMOTE)
@@ -336,6 +420,7 @@ int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro
 	if (cached && (r->offline || m.ttl_s < 0 ||
 		       m.fetched_ms + m.ttl_s * 1000 > astro_now_ms())) {
 		j = json_loadb(data, m.len, 0, NULL);
+		expires_ms = m.ttl_s < 0 ? FOREVER : m.fetched_ms + m.ttl_s * 1000;
 	} else if (r->offline) {
 		rc = -EIO;
 		goto out;
@@ -360,6 +445,7 @@ int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro
 			};
 
 			j = json_loadb(resp.body, resp.body_len, 0, NULL);
+			expires_ms = age == FOREVER ? FOREVER : pm.fetched_ms + age;
 			if (j && r->cache)
 				(void)astro_cache_put(r->cache, DB, key, (size_t)n, &pm, resp.body,
 						      resp.body_len);
@@ -372,6 +458,11 @@ int astro_tlm_remote_readdir(struct astro_tlm_remote *r, const char *path, astro
 		goto out;
 	}
 	rc = 0;
+	if (json_is_array(json_object_get(j, "items"))) {
+		rc = list_items(r, path, e, json_object_get(j, "items"), expires_ms, fill, buf);
+		goto out;
+	}
+	/* an older archive host: names only, each HEADed when asked */
 	for (i = 0; i < json_array_size(e); i++) {
 		json_t *name = json_array_get(e, i);
 

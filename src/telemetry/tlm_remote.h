@@ -9,7 +9,12 @@
  *               Cache-Control max-age (closed ranges for ever, other files
  *               ASTRO_TLM_HTTP_OPEN_S), then revalidated with If-None-Match
  *               (a 304 costs no body).  Listings: GET of the directory, kept
- *               as long.  Both also in the LMDB cache, for offline.
+ *               as long; its "items" carry each entry's kind, size, mtime
+ *               and ETag, which answer getattr of the entries for as long
+ *               as the listing (so `ls -l` costs one request, not one per
+ *               entry), then HEAD revalidates as above.  The tree's root is
+ *               a directory without asking.  Both also in the LMDB cache,
+ *               for offline.
  *   content     ranged GETs of ASTRO_TLM_REMOTE_BLOCK-aligned blocks, each
  *               checked to carry the snapshot's ETag and kept in the LMDB
  *               cache under (path, ETag, block): fetched once per content

@@ -357,3 +357,112 @@ print(len(b))' "$A/TINT.5min.npy" "$B/TINT.5min.npy"
 	cat "$T/h"
 	grep -qi "^X-Cache: HIT" "$T/h"
 }
+
+@test "archive_url: ls -l of a directory of N MSIDs costs the archive host one request, not one per entry" {
+	command -v jq >/dev/null || skip "jq is not installed"
+	n=12
+	{
+		echo msid,time,value
+		for i in $(seq 1 $n); do
+			for h in 01 02 03; do echo "M$i,2024:010:$h:00:00,$i.5"; done
+		done
+	} >"$T/many.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/many.csv"
+	listen
+	reader 2 "archive_url=$URL,timeout=5"
+	A=$T/mnt/telemetry
+	B=$T/mnt2/telemetry
+	# the listing carries what stat needs, beside the names it always had
+	[ "$(code "$URL/telemetry/")" = 200 ]
+	[ "$(jq -r '.entries | length' "$T/body")" -gt $((n * 9)) ]
+	[ "$(jq -r '[.items[] | select(.type == "file" and .size > 0 and .etag != null)] | length' "$T/body")" -ge $((n * 8)) ]
+	[ "$(code "$URL/telemetry/M3.csv")" = 200 ]
+	[ "$(jq -r '.items[] | select(.name == "M3.csv") | .etag' <(curl -s "$URL/telemetry/"))" = "$(header ETag)" ]
+	n1=$(counter requests)
+	ls -l "$B" >"$T/ls_b"
+	n2=$(counter requests)
+	echo "requests at the host for ls -l of $(wc -l <"$T/ls_b") entries: $((n2 - n1 - 1))"
+	[ "$n2" -eq $((n1 + 2)) ]
+	# and what it shows is the archive host's: names, kinds, sizes
+	[ "$(ls -l "$B" | awk 'NR > 1 {print substr($1, 1, 1), $5, $9}')" = \
+	  "$(ls -l "$A" | awk 'NR > 1 {print substr($1, 1, 1), $5, $9}')" ]
+	# the entries' attributes serve opens too: the bytes are the host's
+	cmp "$A/M7.csv" "$B/M7.csv"
+	cmp "$A/M7.npy" "$B/M7.npy"
+}
+
+@test "archive_url: every write on the remote mount is EROFS; the archive host's own tree keeps EACCES" {
+	fixture
+	listen
+	reader 2 "archive_url=$URL,timeout=5"
+	B=$T/mnt2/telemetry
+	ls "$B" >/dev/null
+	[ -s "$B/TFLOAT.5min.csv" ]
+	rofs() {
+		run "$@"
+		echo "$* -> $status: $output"
+		[ "$status" -ne 0 ]
+		grep -q "Read-only file system" <<<"$output"
+	}
+	rofs touch "$B/TFLOAT.csv"
+	rofs touch "$B/new.csv"
+	rofs sh -c "echo x >'$B/TFLOAT.csv'"
+	rofs sh -c "echo x >>'$B/TFLOAT.csv'"
+	rofs sh -c "echo x >'$B/new.csv'"
+	rofs mkdir "$B/newdir"
+	rofs mkdir "$B/TFLOAT/2025"
+	rofs rm -f "$B/TFLOAT.csv"
+	rofs rmdir "$B/TFLOAT/2024"
+	rofs mv "$B/TFLOAT.csv" "$B/T2.csv"
+	rofs truncate -s 0 "$B/TINT.csv"
+	rofs ln -s TFLOAT.csv "$B/link.csv"
+	rofs chmod 600 "$B/TFLOAT.csv"
+	# nothing changed, on either side
+	cmp "$T/mnt/telemetry/TFLOAT.csv" "$B/TFLOAT.csv"
+	[ ! -e "$B/new.csv" ] && [ ! -e "$B/newdir" ]
+	# the archive host's local tree: a file without writes, as before
+	run sh -c "echo x >'$T/mnt/telemetry/TFLOAT.csv'"
+	[ "$status" -ne 0 ]
+	grep -q "Permission denied" <<<"$output"
+}
+
+@test "telemetry_net: a file served again is copied from the cache, not rendered again; a new version is rendered anew" {
+	command -v jq >/dev/null || skip "jq is not installed"
+	"$ROOT/build/astrofs-tlm-gen" --msid BIG --start 2024:001 --count 100000 -o "$T/big.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --create --archive "$T/archive" "$T/big.csv"
+	listen
+	f=BIG.csv
+	size=$(stat -c %s "$T/mnt/telemetry/$f")
+	pieces=$((size / 1048576))
+	[ "$pieces" -ge 3 ]
+	stat_of() { curl -s --max-time 10 "$URL/.astrofs/stats" | jq -r ".telemetry[\"$1\"] // 0"; }
+	r0=$(stat_of bytes_read)
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	r1=$(stat_of bytes_read)
+	echo "first GET rendered $((r1 - r0)) of $size bytes"
+	[ $((r1 - r0)) -ge "$size" ]
+	# the writer keeps the whole pieces (bounded wait)
+	for _ in $(seq 1 100); do [ "$(stat_of http.pieces_kept)" -ge "$pieces" ] && break; sleep 0.1; done
+	echo "pieces kept: $(stat_of http.pieces_kept) of $pieces"
+	r2=$(stat_of bytes_read)
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	r3=$(stat_of bytes_read)
+	echo "second GET rendered $((r3 - r2)) bytes"
+	[ $((r3 - r2)) -lt 1048576 ]
+	# ranges across piece boundaries, from the kept pieces
+	for r in 1048000-1049999 0-99 2097151-2097152 $((size - 5000))-; do
+		[ "$(code "$URL/telemetry/$f" -r "$r" -H 'Accept-Encoding: identity')" = 206 ]
+		from=${r%-*}
+		to=${r#*-}
+		[ -n "$to" ] || to=$((size - 1))
+		tail -c +$((from + 1)) "$T/mnt/telemetry/$f" | head -c $((to - from + 1)) | cmp - "$T/body"
+	done
+	# new data for BIG: another tag, its own bytes, nothing of the old pieces
+	printf 'msid,time,value\nBIG,2023:365:00:00:00,42.5\n' >"$T/late.csv"
+	"$ROOT/build/astrofs-ingest" --quiet --archive "$T/archive" "$T/late.csv"
+	[ "$(code "$URL/telemetry/$f" -H 'Accept-Encoding: identity')" = 200 ]
+	cmp "$T/body" "$T/mnt/telemetry/$f"
+	sed -n 2p "$T/body" | grep -q ',42.5$'
+}

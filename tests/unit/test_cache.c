@@ -30,6 +30,34 @@ static int teardown(void **s)
 	return 0;
 }
 
+static void put_many_stores_all_in_one_go(void **s)
+{
+	struct astro_cache *c;
+	struct astro_cache_meta m = { .flags = ASTRO_CACHE_FINAL, .ttl_s = -1 }, g;
+	struct astro_cache_item it[3] = {
+		{ "a", 1, "one", 3 }, { "bb", 2, "", 0 }, { "c", 1, "three", 5 },
+	};
+	void *data;
+
+	(void)s;
+	assert_int_equal(astro_cache_open(&c, dir, 16 << 20), 0);
+	assert_int_equal(astro_cache_put(c, "telemetry", "c", 1, &m, "old", 3), 0);
+	assert_int_equal(astro_cache_put_many(c, "telemetry", &m, it, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(astro_cache_get(c, "telemetry", it[i].key, it[i].klen, &g, &data), 0);
+		assert_int_equal(g.len, it[i].len);
+		assert_memory_equal(data, it[i].data, it[i].len);
+		assert_int_equal(g.flags & ASTRO_CACHE_FINAL, ASTRO_CACHE_FINAL);
+		free(data);
+	}
+	/* one bad key stores none */
+	it[1].klen = 600;
+	assert_int_equal(astro_cache_put_many(c, "telemetry", &m, it, 3), -ENAMETOOLONG);
+	/* one alone is a plain put */
+	assert_int_equal(astro_cache_put_many(c, "telemetry", &m, it + 2, 1), 0);
+	astro_cache_close(c);
+}
+
 static void put_get_roundtrip_and_freshness(void **s)
 {
 	struct astro_cache *c;
@@ -323,6 +351,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(corrupt_values_are_misses, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_map_evicts_oldest_but_never_pinned, setup, teardown),
 		cmocka_unit_test_setup_teardown(update_is_atomic_across_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_many_stores_all_in_one_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(injected_put_failure_stores_nothing, setup, teardown),
 		cmocka_unit_test(unusable_directory_fails),
 		cmocka_unit_test_setup_teardown(full_disk_keeps_every_entry, tmpfs_setup, tmpfs_teardown),

@@ -168,7 +168,17 @@ static int fake_release(void *priv, const char *path, struct astro_file *fh)
 		.release = fake_release,				\
 	}
 FAKE_TREE(astro_prov_tle, "tle", tle, NULL);
-FAKE_TREE(astro_prov_fits, "fits", fits, NULL);
+/* /fits stands for a tree that is read-only as a whole (a remote view) */
+static int fake_readonly(void *priv)
+{
+	return seen(priv, "") != NULL;
+}
+
+const struct astro_provider astro_prov_fits = {
+	.name = "fits", .init = init_fits, .destroy = fake_destroy,
+	.getattr = fake_getattr, .readdir = fake_readdir, .open = fake_open,
+	.read = fake_read, .release = fake_release, .readonly = fake_readonly,
+};
 FAKE_TREE(astro_prov_telemetry, "telemetry", telemetry, NULL);
 FAKE_TREE(astro_prov_satfilter, "satfilter", satfilter, fake_write);
 FAKE_TREE(astro_prov_obs, "obs", obs, fake_write);
@@ -352,12 +362,71 @@ static void open_read_write(void **state)
 	assert_int_equal(null_priv, 0);
 }
 
+/* ---- a read-only tree says EROFS; the others keep EACCES / ENOSYS ---- */
+
+static void readonly_tree(void **state)
+{
+	struct fx *f = *state;
+	const struct fuse_operations *o = f->ops;
+	struct fuse_file_info fi = { .flags = O_WRONLY };
+
+	assert_non_null(o->create);
+	assert_non_null(o->mknod);
+	assert_non_null(o->mkdir);
+	assert_non_null(o->unlink);
+	assert_non_null(o->rmdir);
+	assert_non_null(o->rename);
+	assert_non_null(o->link);
+	assert_non_null(o->symlink);
+	assert_non_null(o->chmod);
+	assert_non_null(o->chown);
+	assert_non_null(o->utimens);
+
+	assert_int_equal(o->open("/fits/file", &fi), -EROFS);
+	fi = (struct fuse_file_info){ .flags = O_RDWR };
+	assert_int_equal(o->open("/fits/file", &fi), -EROFS);
+	assert_int_equal(o->truncate("/fits/file", 0, NULL), -EROFS);
+	assert_int_equal(o->create("/fits/new", 0644, &fi), -EROFS);
+	assert_int_equal(o->mknod("/fits/new", S_IFREG | 0644, 0), -EROFS);
+	assert_int_equal(o->mkdir("/fits/d", 0755), -EROFS);
+	assert_int_equal(o->unlink("/fits/file"), -EROFS);
+	assert_int_equal(o->rmdir("/fits/d"), -EROFS);
+	assert_int_equal(o->rename("/fits/file", "/fits/other", 0), -EROFS);
+	assert_int_equal(o->rename("/tle/file", "/fits/other", 0), -EROFS);
+	assert_int_equal(o->link("/fits/file", "/fits/l"), -EROFS);
+	assert_int_equal(o->symlink("file", "/fits/l"), -EROFS);
+	assert_int_equal(o->chmod("/fits/file", 0600, NULL), -EROFS);
+	assert_int_equal(o->chown("/fits/file", 1, 1, NULL), -EROFS);
+	assert_int_equal(o->utimens("/fits/file", NULL, NULL), -EROFS);
+	/* reads still work */
+	fi = (struct fuse_file_info){ .flags = O_RDONLY };
+	assert_int_equal(o->open("/fits/file", &fi), 0);
+	assert_int_equal(o->release("/fits/file", &fi), 0);
+
+	/* another tree without writable files: what it answered before */
+	fi = (struct fuse_file_info){ .flags = O_WRONLY };
+	assert_int_equal(o->open("/tle/file", &fi), -EACCES);
+	assert_int_equal(o->truncate("/tle/file", 0, NULL), -EACCES);
+	assert_int_equal(o->create("/tle/new", 0644, &fi), -ENOSYS);
+	assert_int_equal(o->mkdir("/tle/d", 0755), -ENOSYS);
+	assert_int_equal(o->unlink("/tle/file"), -ENOSYS);
+	assert_int_equal(o->rename("/tle/file", "/tle/x", 0), -ENOSYS);
+	assert_int_equal(o->utimens("/tle/file", NULL, NULL), -ENOSYS);
+	assert_int_equal(o->mkdir("/nosuch", 0755), -ENOSYS);
+	/* a read-only mount: EROFS everywhere */
+	f->cfg.ro = true;
+	assert_int_equal(o->mkdir("/tle/d", 0755), -EROFS);
+	f->cfg.ro = false;
+	assert_int_equal(null_priv, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(route_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(readdir_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_read_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(readonly_tree, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

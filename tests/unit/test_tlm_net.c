@@ -18,6 +18,7 @@
 #include "services/http.h"
 #include "telemetry/prov_telemetry.h"
 #include "telemetry/tlm_archive.h"
+#include "telemetry/tlm_http.h"
 
 #define P astro_prov_telemetry
 
@@ -202,6 +203,28 @@ static void same_bytes_sizes_listings(void **state)
 	}
 }
 
+/* A listing whose host had no time to size its entries still lists them
+ * all; their attributes come one by one. */
+static void listing_without_items(void **state)
+{
+	struct fx *f = *state;
+	struct names na = {{0}}, nb = {{0}};
+	struct astro_attr x, y;
+
+	astro_tlm_http_test_budget_ms = 0;
+	start_host(f, NULL);
+	assert_int_equal(start_reader(f, NULL, 0, &f->b), 0);
+	assert_int_equal(P.readdir(f->a, "", add_name, &na), 0);
+	assert_int_equal(P.readdir(f->b, "", add_name, &nb), 0);
+	astro_tlm_http_test_budget_ms = 300;
+	assert_true(strlen(na.text) > 20);
+	assert_string_equal(na.text, nb.text);
+	assert_int_equal(P.getattr(f->a, "TA.5min.csv", &x), 0);
+	assert_int_equal(P.getattr(f->b, "TA.5min.csv", &y), 0);
+	assert_int_equal(y.kind, ASTRO_FILE);
+	assert_int_equal(x.size, y.size);
+}
+
 static void errors_map(void **state)
 {
 	struct fx *f = *state;
@@ -277,6 +300,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(same_bytes_sizes_listings, setup, teardown),
+		cmocka_unit_test_setup_teardown(listing_without_items, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_map, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(host_down_and_offline, setup, teardown),
