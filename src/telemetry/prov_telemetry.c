@@ -1154,16 +1154,9 @@ static int tp_init(const struct astro_ctx *ctx, void **priv)
 		free(p);
 		return rc;
 	}
-	/* Generations restart in a recreated archive: its data file's inode
-	 * keeps an old ETag from naming new bytes. */
-	{
-		char data[4200];
-		struct stat st;
-
-		snprintf(data, sizeof(data), "%s/data.mdb", ctx->cfg->archive_dir);
-		if (stat(data, &st) == 0)
-			p->salt = (uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40);
-	}
+	/* Generations restart in a recreated archive: its identity keeps an
+	 * old ETag (and a kept rendering) from naming new bytes. */
+	p->salt = astro_tlm_archive_id(p->a);
 	if (ctx->cfg->staging_dir &&
 	    (rc = astro_tlm_staging_start(p->a, ctx->cfg->staging_dir, STAGING_MIN_AGE,
 					  STAGING_INTERVAL_MS, &p->watcher)))

@@ -38,6 +38,7 @@ struct astro_tlm_archive {
 	void *progress_arg;
 	void *map_base;		/* LMDB's map of data.mdb, once found (release_map) */
 	size_t map_len;
+	uint64_t id;		/* info "archive_id" (ensure_id) */
 };
 
 /* Shares of an ingest's time (measured on a year at 1 Hz): parse, store, stats. */
@@ -157,6 +158,7 @@ static uint32_t key_id(const MDB_val *k)
 
 static int convert_v1(struct astro_tlm_archive *a, MDB_txn *txn, const char *dir, char *err,
 		      size_t errlen);
+static int ensure_id(struct astro_tlm_archive *a, MDB_txn *txn);
 
 int astro_tlm_archive_open(const char *dir, unsigned flags,
 			   struct astro_tlm_archive **out, char *err,
@@ -210,6 +212,8 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 	}
 	if (!(flags & ASTRO_TLM_RDONLY) && (rc = convert_v1(a, txn, dir, err, errlen)))
 		goto out;
+	if ((rc = ensure_id(a, txn)))
+		ERR(rc, "%s: cannot record the archive's identity: %s", dir, strerror(-rc));
 	if ((rc = mdb_txn_commit(txn))) {
 		txn = NULL;
 		ERR(mdb_errno(rc), "%s: %s", dir, mdb_strerror(rc));
@@ -251,6 +255,35 @@ static int info_put_u64(struct astro_tlm_archive *a, MDB_txn *txn, const char *k
 	MDB_val k = {strlen(key), (void *)key}, v = {sizeof(x), &x};
 
 	return mdb_errno(mdb_put(txn, a->info, &k, &v, 0));
+}
+
+/*
+ * A random identity, drawn once when the archive is first opened for
+ * writing and never changed: generations restart in a recreated archive,
+ * and this (not the data file's inode, which a filesystem reuses) keeps an
+ * old ETag or a kept rendering from naming new bytes.  A read-only open
+ * of an archive written before identities existed has none (0).
+ */
+static int ensure_id(struct astro_tlm_archive *a, MDB_txn *txn)
+{
+	uint64_t id = info_u64(a, txn, "archive_id");
+	int rc;
+
+	if (!id && !(a->flags & ASTRO_TLM_RDONLY)) {
+		do {
+			if ((rc = astro_random(&id, sizeof(id))))
+				return rc;
+		} while (!id);
+		if ((rc = info_put_u64(a, txn, "archive_id", id)))
+			return rc;
+	}
+	a->id = id;
+	return 0;
+}
+
+uint64_t astro_tlm_archive_id(const struct astro_tlm_archive *a)
+{
+	return a->id;
 }
 
 static const char *info_badtimes(struct astro_tlm_archive *a, MDB_txn *txn, size_t *len)

@@ -18,7 +18,8 @@
  *   s5, sd   (id, bin index) → 5-minute / daily statistics (tlm_stats.h)
  *   days     (id, UTC day number) → bytes and rows of that day's
  *            full-resolution CSV (tlm_fmt's row format, good samples only)
- *   info     next ids, generation counter, the BAD_TIMES table text, format (2)
+ *   info     next ids, generation counter, the BAD_TIMES table text, format (2),
+ *            the archive's random identity (archive_id)
  * Times are TT µs since 1998.0 (tlm_time.h).
  *
  * Ingest guarantees: one write transaction per file (parsing happens inside
@@ -63,6 +64,12 @@ int astro_tlm_archive_open(const char *dir, unsigned flags,
 			   struct astro_tlm_archive **a, char *err,
 			   size_t errlen);
 void astro_tlm_archive_close(struct astro_tlm_archive *a);
+/*
+ * The archive's identity: random, drawn when it was first opened for
+ * writing, kept for its life; a recreated archive has another.  0 for an
+ * archive from before identities, opened read-only.
+ */
+uint64_t astro_tlm_archive_id(const struct astro_tlm_archive *a);
 
 struct astro_tlm_ingest_result {
 	int skipped;		/* same name and content already ingested */

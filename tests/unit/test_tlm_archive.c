@@ -786,6 +786,30 @@ static void format1_archive_is_converted(void **state)
 	free(md);
 }
 
+/* The identity is drawn once, kept across opens (also read-only ones) and
+ * differs for an archive recreated at the same path. */
+static void identity_survives_reopen_not_recreation(void **state)
+{
+	struct fx *f = *state;
+	struct astro_tlm_archive *ro = NULL;
+	uint64_t id = astro_tlm_archive_id(f->a), again;
+	char err[256], cmd[512];
+
+	assert_true(id != 0);
+	astro_tlm_archive_close(f->a);
+	assert_int_equal(astro_tlm_archive_open(f->dir, ASTRO_TLM_RDONLY, &ro, err, sizeof(err)), 0);
+	assert_true(astro_tlm_archive_id(ro) == id);
+	astro_tlm_archive_close(ro);
+	assert_int_equal(astro_tlm_archive_open(f->dir, 0, &f->a, err, sizeof(err)), 0);
+	assert_true(astro_tlm_archive_id(f->a) == id);
+	astro_tlm_archive_close(f->a);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(astro_tlm_archive_open(f->dir, 0, &f->a, err, sizeof(err)), 0);
+	again = astro_tlm_archive_id(f->a);
+	assert_true(again != 0 && again != id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -799,6 +823,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(units_from_csv_and_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(blocks_merge_out_of_order_and_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_times_across_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(identity_survives_reopen_not_recreation, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_block_is_not_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(format1_archive_is_converted, setup, teardown),
 	};
