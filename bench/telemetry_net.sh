@@ -6,7 +6,8 @@
 # p50/p99 latency).
 #
 #   bench/telemetry_net.sh     (TLM_BENCH_SAMPLES=N for another count,
-#                               CLIENTS=, REQUESTS= per client, RUNS=)
+#                               CLIENTS=, REQUESTS= per client, RUNS=,
+#                               BURST_PROCS= client processes)
 #
 # Goals: >= 500 MB/s for a cached file over loopback; p99 < 50 ms for
 # one-hour ranges at 100 clients.  Medians of RUNS runs; nothing fails on a
@@ -107,45 +108,65 @@ kill -9 "$D2" 2>/dev/null
 
 days=$((N / 86400))
 [ "$days" -ge 1 ] || days=1
-$PY - "$URL" "$MSID" "$CLIENTS" "$REQUESTS" "$days" <<'PY' || die "burst failed"
-import http.client, random, statistics, sys, threading, time, urllib.parse
+# The clients are threads spread over BURST_PROCS processes (4 by default):
+# in one Python process the 100 threads queue for its interpreter lock, and
+# that wait, not the listener, made most of the measured p99 (each client's
+# first request waited behind the other 99 threads starting).
+$PY - "$URL" "$MSID" "$CLIENTS" "$REQUESTS" "$days" "${BURST_PROCS:-4}" <<'PY' || die "burst failed"
+import http.client, multiprocessing, random, statistics, sys, threading, time, urllib.parse
 url, msid, clients, per, days = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+procs = max(1, min(int(sys.argv[6]), clients))
 u = urllib.parse.urlparse(url)
-lat, warm, errors, lock = [], [], [0], threading.Lock()
-start = threading.Barrier(clients + 1)
 
-def client(k):
-    rnd = random.Random(k)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+def run(ks, ready, out):
+    lat, warm, errors, lock = [], [], [0], threading.Lock()
+    start = threading.Barrier(len(ks) + 1)
+
+    def client(k):
+        rnd = random.Random(k)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        start.wait()
+        for i in range(per):
+            d, h = rnd.randrange(days), rnd.randrange(24)
+            path = '%s/%s@2024:%03d:%02d:00:00..2024:%03d:%02d:59:59.999.csv' % (u.path, msid, d + 1, h, d + 1, h)
+            t0 = time.perf_counter()
+            try:
+                c.request('GET', urllib.parse.quote(path), headers={'Accept-Encoding': 'identity'})
+                r = c.getresponse(); body = r.read()
+                ok = r.status == 200 and body.count(b'\n') > 3000
+            except Exception:
+                ok = False
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+            dt = time.perf_counter() - t0
+            with lock:
+                lat.append(dt)
+                if i:
+                    warm.append(dt)
+                errors[0] += not ok
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in ks]
+    for t in threads: t.start()
+    ready.wait()
     start.wait()
-    for i in range(per):
-        d, h = rnd.randrange(days), rnd.randrange(24)
-        path = '%s/%s@2024:%03d:%02d:00:00..2024:%03d:%02d:59:59.999.csv' % (u.path, msid, d + 1, h, d + 1, h)
-        t0 = time.perf_counter()
-        try:
-            c.request('GET', urllib.parse.quote(path), headers={'Accept-Encoding': 'identity'})
-            r = c.getresponse(); body = r.read()
-            ok = r.status == 200 and body.count(b'\n') > 3000
-        except Exception:
-            ok = False
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        dt = time.perf_counter() - t0
-        with lock:
-            lat.append(dt)
-            if i:
-                warm.append(dt)
-            errors[0] += not ok
+    for t in threads: t.join()
+    out.put((lat, warm, errors[0]))
 
-threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-for t in threads: t.start()
-start.wait(); t0 = time.perf_counter()
-for t in threads: t.join()
+mp = multiprocessing.get_context('fork')
+ready, out = mp.Barrier(procs + 1), mp.Queue()
+ps = [mp.Process(target=run, args=(list(range(p, clients, procs)), ready, out)) for p in range(procs)]
+for p in ps: p.start()
+ready.wait(); t0 = time.perf_counter()
+lat, warm, errors = [], [], 0
+for _ in ps:
+    l, w, e = out.get()
+    lat += l; warm += w; errors += e
 wall = time.perf_counter() - t0
+for p in ps: p.join()
 lat.sort()
 warm.sort()
 pct = lambda a, q: a[max(0, int(len(a) * q) - 1)] * 1000
 p99 = pct(lat, 0.99)
-print('  burst %d clients x %d one-hour ranges: %.0f requests/s, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms (%.1f ms without each client\'s first request), %d errors   %s' % (
-    clients, per, len(lat) / wall, statistics.median(lat) * 1000, pct(lat, 0.9), p99, pct(warm, 0.99), errors[0],
+print('  burst %d clients (%d processes) x %d one-hour ranges: %.0f requests/s, p50 %.1f ms, p90 %.1f ms, p99 %.1f ms (%.1f ms without each client\'s first request), %d errors   %s' % (
+    clients, procs, per, len(lat) / wall, statistics.median(lat) * 1000, pct(lat, 0.9), p99, pct(warm, 0.99), errors,
     'goal met (p99 < 50 ms)' if p99 < 50 else 'GOAL NOT MET (p99 < 50 ms)'))
 PY

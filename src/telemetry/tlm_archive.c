@@ -333,34 +333,48 @@ static int block_damaged(uint32_t id, int64_t key, const char *why)
 	return -EIO;
 }
 
-static int block_decode(uint32_t id, int64_t key, const MDB_val *v, struct astro_tlm_block *b)
+/* Samples before tmax (INT64_MAX: all); *whole: the block's count. */
+static int block_decode_before(uint32_t id, int64_t key, const MDB_val *v, int64_t tmax,
+			       struct astro_tlm_block *b, size_t *whole)
 {
 	char why[160];
-	int rc = astro_tlm_block_decode(v->mv_data, v->mv_size, b, why, sizeof(why));
+	int rc = astro_tlm_block_decode_before(v->mv_data, v->mv_size, tmax, b, whole, why,
+					       sizeof(why));
 
 	if (rc == -EIO)
 		return block_damaged(id, key, why);
 	return rc;
 }
 
+static int block_decode(uint32_t id, int64_t key, const MDB_val *v, struct astro_tlm_block *b)
+{
+	return block_decode_before(id, key, v, INT64_MAX, b, NULL);
+}
+
 /* Load the block under the cursor if it is id's and starts before t1: 1, 0 at the end. */
 static int bscan_load(struct bscan *s, const MDB_val *key, const MDB_val *val)
 {
 	int64_t k;
+	size_t whole = 0;
 	int rc;
 
 	if (key->mv_size != 12 || key_id(key) != s->id || (k = key_x(key)) >= s->t1) {
 		s->done = 1;
 		return 0;
 	}
-	if (!(s->cached && s->key == k && s->key_id == s->id && s->blk.n) &&
-	    (rc = block_decode(s->id, k, val, &s->blk))) {
+	/*
+	 * Only the samples before t1 are decoded; a block cut short is not
+	 * kept for the next scan, which may want more of it.
+	 */
+	if (s->cached && s->key == k && s->key_id == s->id && s->blk.n) {
+		whole = s->blk.n;
+	} else if ((rc = block_decode_before(s->id, k, val, s->t1, &s->blk, &whole))) {
 		s->cached = 0;
 		return rc;
 	}
 	s->key = k;
 	s->key_id = s->id;
-	s->cached = 1;
+	s->cached = s->blk.n == whole;
 	s->pos = 0;
 	while (s->pos < s->blk.n && s->blk.t[s->pos] < s->t0)
 		s->pos++;

@@ -439,7 +439,9 @@ static int r_runs(struct rbuf *r, size_t n, int u8, uint64_t lim, uint8_t *o8, u
 
 #define BAD(...) do { rc = astro_err_set(err, errlen, -EIO, __VA_ARGS__); goto out; } while (0)
 
-static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, char *err, size_t errlen)
+/* Values of samples [0, stop) parsed, of [0, lim) stored (lim <= stop <= b->n). */
+static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lim, size_t stop,
+		      char *err, size_t errlen)
 {
 	uint64_t prev = 0;
 	unsigned mode;
@@ -450,7 +452,7 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, char *err, size
 	mode = *r->p++;
 	if (mode > DEC_MAX + 1)
 		BAD("block: unknown float encoding %u", mode);
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < stop; i++) {
 		if (b->v[i].type != ASTRO_TLM_FLOAT)
 			continue;
 		if (mode) {
@@ -461,7 +463,8 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, char *err, size
 			prev += unzz(z);
 			if ((int64_t)prev >= (1LL << 53) || (int64_t)prev <= -(1LL << 53))
 				BAD("block: decimal value %zu out of range", i);
-			b->v[i].f = (double)(int64_t)prev / p10[mode - 1];
+			if (i < lim)
+				b->v[i].f = (double)(int64_t)prev / p10[mode - 1];
 			continue;
 		}
 		if (r->p == r->end)
@@ -476,14 +479,15 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, char *err, size
 		for (unsigned j = tz; j < 8 - lz; j++)
 			x |= (uint64_t)*r->p++ << (8 * j);
 		prev ^= x;
-		b->v[i].f = bitsd(prev);
+		if (i < lim)
+			b->v[i].f = bitsd(prev);
 	}
 out:
 	return rc;
 }
 
-static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, char *err,
-		      size_t errlen)
+static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, size_t lim,
+		      char *err, size_t errlen)
 {
 	uint64_t nd;
 	const unsigned char **txt = NULL;
@@ -511,7 +515,7 @@ static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, cha
 	if (r_runs(r, nst, 0, nd - 1, NULL, idx))
 		BAD("block: bad state index runs");
 	for (size_t i = 0, k = 0; i < b->n; i++)
-		if (b->v[i].type == ASTRO_TLM_STATE) {
+		if (b->v[i].type == ASTRO_TLM_STATE && i < lim) {
 			b->v[i].text = (const char *)txt[idx[k]];
 			b->v[i].tlen = len[idx[k++]];
 		}
@@ -525,6 +529,21 @@ out:
 int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *b,
 			   char *err, size_t errlen)
 {
+	return astro_tlm_block_decode_before(buf, len, INT64_MAX, b, NULL, err, errlen);
+}
+
+/*
+ * Columns follow each other (times, flags, ingest ids, integers, floats,
+ * states), each a chain of deltas: a column is parsed whole when a later one
+ * is needed, and only its samples before tmax are stored; the last column
+ * present stops there.  A one-hour range takes one or two 4096-sample
+ * blocks, of which it needs less than half.
+ */
+int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
+				  struct astro_tlm_block *b, size_t *whole, char *err,
+				  size_t errlen)
+{
+	size_t lim = 0, stop;
 	const unsigned char *p = buf;
 	struct rbuf r = {p + HDR, p + len};
 	uint64_t n, z, t, delta = 0, prev;
@@ -549,7 +568,6 @@ int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *
 		goto out;
 	}
 	b->n = (size_t)n;
-	memset(b->v, 0, b->n * sizeof(*b->v));
 	if (r_var(&r, &z))
 		BAD("block: first time truncated");
 	prev = t = unzz(z);
@@ -568,6 +586,8 @@ int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *
 			prev = t;
 		}
 	}
+	while (lim < b->n && b->t[lim] < tmax)
+		lim++;
 	if (r_runs(&r, b->n, 1, 0xff, b->bad, NULL))
 		BAD("block: bad flag runs");
 	for (size_t i = 0; i < b->n; i++) {
@@ -575,7 +595,11 @@ int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *
 
 		if ((f & ~(3u | FLAG_BAD)) || type == 0)
 			BAD("block: bad flags 0x%02x at sample %zu", f, i);
-		b->v[i].type = (uint8_t)type;
+		/* the value columns' parsers read the type of every sample */
+		if (i < lim)
+			b->v[i] = (struct astro_tlm_val){.type = (uint8_t)type};
+		else
+			b->v[i].type = (uint8_t)type;
 		b->bad[i] = (uint8_t)!!(f & FLAG_BAD);
 		nint += type == ASTRO_TLM_INT;
 		nflt += type == ASTRO_TLM_FLOAT;
@@ -584,21 +608,29 @@ int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *
 	if (r_runs(&r, b->n, 0, UINT32_MAX, NULL, b->iid))
 		BAD("block: bad ingest id runs");
 	prev = 0;
-	for (size_t i = 0; nint && i < b->n; i++) {
+	stop = nflt || nst ? b->n : lim;
+	for (size_t i = 0; nint && i < stop; i++) {
 		if (b->v[i].type != ASTRO_TLM_INT)
 			continue;
 		if (r_var(&r, &z))
 			BAD("block: integer value %zu truncated", i);
 		prev += unzz(z);
-		b->v[i].i = (int64_t)prev;
-		b->v[i].f = (double)b->v[i].i;
+		if (i < lim) {
+			b->v[i].i = (int64_t)prev;
+			b->v[i].f = (double)b->v[i].i;
+		}
 	}
-	if (nflt && (rc = dec_floats(&r, b, err, errlen)))
+	stop = nst ? b->n : lim;
+	if (nflt && (rc = dec_floats(&r, b, lim, stop, err, errlen)))
 		goto out;
-	if (nst && (rc = dec_states(&r, b, nst, err, errlen)))
+	if (nst && (rc = dec_states(&r, b, nst, lim, err, errlen)))
 		goto out;
-	if (r.p != r.end)
+	/* a column left early has its rest unread (the CRC covered it) */
+	if (lim == b->n && r.p != r.end)
 		BAD("block: %zu bytes after the last value", (size_t)(r.end - r.p));
+	if (whole)
+		*whole = b->n;
+	b->n = lim;
 out:
 	if (rc)
 		b->n = 0;

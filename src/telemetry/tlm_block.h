@@ -64,5 +64,12 @@ long astro_tlm_block_encode(const struct astro_tlm_block *b, size_t from, size_t
  */
 int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *b,
 			   char *err, size_t errlen);
+/*
+ * The same for the samples before tmax only (b->n of them; *whole, if not
+ * NULL, the block's count): what a time range needs of its last block.
+ */
+int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
+				  struct astro_tlm_block *b, size_t *whole, char *err,
+				  size_t errlen);
 
 #endif

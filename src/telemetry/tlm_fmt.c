@@ -74,11 +74,48 @@ static size_t slow(double x, char *buf)
 	return (size_t)snprintf(buf, ASTRO_TLM_NUM_BUF, "%.17g", x);
 }
 
-size_t astro_tlm_fmt_double(double x, char *buf)
+/*
+ * The candidates at k decimals, as the scan below tries them: 1 with the
+ * text in buf and the integer in *hit, 0 when none works, -1 when k (and
+ * every larger k) is past 2^53.
+ */
+static int try_decimals(double ax, int k, int neg, char *buf, size_t *len, uint64_t *hit)
+{
+	double scaled = ax * pow10_exact[k], r;
+
+	if (scaled >= 9007199254740992.0)	/* 2^53: n no longer exact */
+		return -1;
+	r = nearbyint(scaled);
+	/*
+	 * A hit n has |n - x·10^k| <= x·10^k·2^-53 (the division's rounding)
+	 * and scaled is within the same of x·10^k, so |n - scaled| <
+	 * scaled·2^-51: further off than twice that, no candidate can
+	 * work and three divisions are saved.
+	 */
+	if (fabs(scaled - r) > scaled * 0x1p-50)
+		return 0;
+	/* x·10^k is rounded once; the true nearest integer is r or a neighbour. */
+	for (int d = 0; d < 3; d++) {
+		double n = d == 0 ? r : d == 1 ? r - 1 : r + 1;
+
+		if (n > 0 && n / pow10_exact[k] == ax) {
+			*hit = (uint64_t)n;
+			*len = put_fixed((uint64_t)n, k, neg, buf);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The shortest decimals: the first k that has a hit; *kk is it (-1: slow). */
+static size_t scan(double x, char *buf, int *kk)
 {
 	double ax = fabs(x);
-	int neg = signbit(x) != 0;
+	int neg = signbit(x) != 0, rc;
+	size_t len;
+	uint64_t n;
 
+	*kk = -1;
 	if (x == 0) {
 		memcpy(buf, neg ? "-0" : "0", neg ? 3 : 2);
 		return neg ? 2 : 1;
@@ -86,28 +123,65 @@ size_t astro_tlm_fmt_double(double x, char *buf)
 	if (!isfinite(x) || ax < 1e-5 || ax >= 1e15)
 		return slow(x, buf);
 	for (int k = 0; k <= 22; k++) {
-		double scaled = ax * pow10_exact[k], r;
-
-		if (scaled >= 9007199254740992.0)	/* 2^53: n no longer exact */
+		if ((rc = try_decimals(ax, k, neg, buf, &len, &n)) < 0)
 			break;
-		r = nearbyint(scaled);
-		/*
-		 * A hit n has |n - x·10^k| <= x·10^k·2^-53 (the division's rounding)
-		 * and scaled is within the same of x·10^k, so |n - scaled| <
-		 * scaled·2^-51: further off than twice that, no candidate can
-		 * work and three divisions are saved.
-		 */
-		if (fabs(scaled - r) > scaled * 0x1p-50)
-			continue;
-		/* x·10^k is rounded once; the true nearest integer is r or a neighbour. */
-		for (int d = 0; d < 3; d++) {
-			double n = d == 0 ? r : d == 1 ? r - 1 : r + 1;
-
-			if (n > 0 && n / pow10_exact[k] == ax)
-				return put_fixed((uint64_t)n, k, neg, buf);
+		if (rc) {
+			*kk = k;
+			return len;
 		}
 	}
 	return slow(x, buf);
+}
+
+size_t astro_tlm_fmt_double_scan(double x, char *buf)
+{
+	int k;
+
+	return scan(x, buf, &k);
+}
+
+/*
+ * A column of telemetry repeats its last value and keeps its number of
+ * decimals (a 1 Hz hour: 3600 numbers, ~18% of a served range's CPU went
+ * to the scan).  Each thread keeps the last number's text, and tries the
+ * last number's decimals k first.  A hit n there is the scan's answer when
+ * no smaller k has one: a hit m at j < k would be the decimal m·10^(k-j),
+ * which ends in 0, while n does not; both below 10^15 they are distinct
+ * decimals of at most 15 digits, which never round to the same double
+ * (DBL_DIG).  Otherwise the full scan decides.
+ */
+struct num_cache {
+	uint64_t bits;
+	int k;				/* decimals of the last hit; -1: none */
+	size_t len;			/* 0: bits not cached */
+	char txt[ASTRO_TLM_NUM_BUF];
+};
+static _Thread_local struct num_cache num_cache = {.k = -1};
+
+size_t astro_tlm_fmt_double(double x, char *buf)
+{
+	struct num_cache *c = &num_cache;
+	double ax = fabs(x);
+	uint64_t bits, n;
+	size_t len;
+	int k = c->k;
+
+	memcpy(&bits, &x, sizeof(bits));
+	if (c->len && bits == c->bits) {
+		memcpy(buf, c->txt, c->len + 1);
+		return c->len;
+	}
+	if (k >= 0 && x != 0 && isfinite(x) && ax >= 1e-5 && ax < 1e15 &&
+	    try_decimals(ax, k, signbit(x) != 0, buf, &len, &n) > 0 &&
+	    n < 100000000000000ULL && (k == 0 || n % 10 != 0))
+		goto keep;
+	len = scan(x, buf, &k);
+keep:
+	c->bits = bits;
+	c->k = k;
+	c->len = len;
+	memcpy(c->txt, buf, len + 1);
+	return len;
 }
 
 size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap)

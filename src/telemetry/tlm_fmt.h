@@ -24,6 +24,8 @@
 
 /* Write into buf (>= ASTRO_TLM_NUM_BUF bytes, NUL-terminated); return length. */
 size_t astro_tlm_fmt_double(double x, char *buf);
+/* The same text, computed from scratch (no per-thread memory): for tests. */
+size_t astro_tlm_fmt_double_scan(double x, char *buf);
 size_t astro_tlm_fmt_int(int64_t v, char *buf);
 
 /*

@@ -53,6 +53,60 @@ static void round_trips(void **state)
 	}
 }
 
+/*
+ * The per-thread memory (last text, last decimals tried first) gives the
+ * scan's bytes whatever came before: runs of telemetry-like values whose
+ * decimals change (17.04 then 17.1, 17, 1700, 0.0170...), repeats, and
+ * arbitrary doubles in between.
+ */
+static void memo_matches_scan(void **state)
+{
+	static const double seq[] = {17.04, 17.04, 17.1, 17.0, 17.0, 170, 1700, 0.017, 0.0170001,
+				     1e14 + 0.5, 99999999999999.9, 123456789012345.6, 0.1, 0.3,
+				     0.30000000000000004, -0.3, -0.0, 0.0, 1e-5, 9.999999e-6, 25.5, 25.50001,
+				     2.5, 250, 2500.5, 2500.25, 2500.2, 2500.0};
+	char a[ASTRO_TLM_NUM_BUF], b[ASTRO_TLM_NUM_BUF];
+	uint64_t bits;
+	double x = 1;
+
+	(void)state;
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(seq); i++) {
+		size_t n = astro_tlm_fmt_double(seq[i], a), m = astro_tlm_fmt_double_scan(seq[i], b);
+
+		if (n != m || strcmp(a, b) != 0)
+			fail_msg("%.17g after %.17g: %s, scan %s", seq[i], i ? seq[i - 1] : 0.0, a, b);
+	}
+	for (int i = 0; i < 400000; i++) {
+		astro_random(&bits, sizeof(bits));
+		switch (bits & 7) {
+		case 0:	/* a fresh short decimal of 0..9 places */
+			x = (double)(int64_t)((bits >> 8) % 2000000001ULL - 1000000000LL) /
+			    pow(10, (double)((bits >> 4) % 10));
+			break;
+		case 1:	/* a step of the last one at one fewer or more places */
+			x += (double)(int64_t)((bits >> 8) % 21 - 10) / pow(10, (double)((bits >> 4) % 6));
+			break;
+		case 2:	/* the last value times ten: fewer decimals */
+			x *= 10;
+			break;
+		case 3:
+			x /= 10;
+			break;
+		case 4:	/* arbitrary bits */
+			memcpy(&x, &bits, sizeof(x));
+			if (!isfinite(x))
+				x = 0.5;
+			break;
+		default:	/* a repeat */
+			break;
+		}
+		size_t n = astro_tlm_fmt_double(x, a), m = astro_tlm_fmt_double_scan(x, b);
+
+		if (n != m || strcmp(a, b) != 0)
+			fail_msg("%.17g: %s, scan %s", x, a, b);
+	}
+}
+
 static void digits_of(const char *s, char *out)
 {
 	const char *e = strpbrk(s, "eE");
@@ -197,6 +251,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trips),
 		cmocka_unit_test(matches_python_repr),
+		cmocka_unit_test(memo_matches_scan),
 		cmocka_unit_test(csv_text_quotes),
 		cmocka_unit_test(row_matches_time_formatters),
 	};
