@@ -67,14 +67,8 @@ start)
 	;;
 stop)
 	[ -f "$dir/env" ] || exit 0
-	pid=$(sed -n 's/^S3_PID=//p' "$dir/env")
-	[ -n "$pid" ] || exit 0
-	kill -TERM "$pid" 2>/dev/null || exit 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || exit 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	. "$here/../stop_pid.bash"
+	stop_pid "$(sed -n 's/^S3_PID=//p' "$dir/env")"
 	;;
 *)
 	echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
