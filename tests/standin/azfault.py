@@ -14,24 +14,13 @@ client's unit tests (tests/unit/test_azblob.c).  Path style, any account:
 Prints "listening on 127.0.0.1:PORT" when ready.
 """
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
+from quiet_http import QuietHandler
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, *a):
-        pass
-
-    def send(self, code, body=b"", extra=()):
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+class H(QuietHandler):
 
     def do_HEAD(self):
         if self.path.endswith("/denied.fits"):
