@@ -28,12 +28,7 @@ tlm_bench_begin telemetry_net
 
 command -v fusermount3 >/dev/null && [ -c /dev/fuse ] || { echo "  skipped: FUSE is not available"; exit 0; }
 make -s build/astrofs build/astrofs-ingest build/astrofs-tlm-gen || die "build failed"
-free_kb=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
-if [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
-	fit=$((free_kb * 1024 / 2 / 120))
-	[ "$fit" -lt "$N" ] && { echo "  only $((free_kb / 1024)) MB free: scaled down to $fit samples"; N=$fit; }
-fi
-echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+tlm_bench_fit
 build/astrofs-tlm-gen --msid "$MSID" --start 2024:001 --count "$N" -o "$B/in.csv" || die "generator failed"
 build/astrofs-ingest --quiet --create --archive "$B/arc" "$B/in.csv" || die "ingest failed"
 rm -f "$B/in.csv"

@@ -29,12 +29,7 @@ command -v fusermount3 >/dev/null && [ -c /dev/fuse ] || { echo "  skipped: FUSE
 $PY -c 'import numpy, pandas, h5py' 2>/dev/null ||
 	{ echo "  skipped: needs python3-numpy, python3-pandas and python3-h5py"; exit 0; }
 make -s build/astrofs build/astrofs-ingest build/astrofs-tlm-gen || die "build failed"
-free_kb=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
-if [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
-	fit=$((free_kb * 1024 / 2 / 120))
-	[ "$fit" -lt "$N" ] && { echo "  only $((free_kb / 1024)) MB free: scaled down to $fit samples"; N=$fit; }
-fi
-echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+tlm_bench_fit
 
 build/astrofs-tlm-gen --msid "$MSID" --start 2024:001 --count "$N" -o "$B/in.csv" || die "generator failed"
 in_bytes=$(stat -c %s "$B/in.csv")

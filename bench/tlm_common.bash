@@ -2,6 +2,7 @@
 # removed on exit with the mount it holds, and the mount itself.
 #   tlm_bench_begin NAME      $B, cleanup trap, die/calc/goal
 #   tlm_bench_mount NAME      mount $B/arc at $B/mnt (daemon PID in DPID)
+#   tlm_bench_fit             with under 8 GB free under $B, scale $N down to what fits
 
 tlm_bench_begin() {
 	TLM_BENCH_NAME=$1
@@ -36,4 +37,17 @@ tlm_bench_mount() {
 		sleep 0.1
 	done
 	[ -f "$B/mnt/telemetry/INDEX.csv" ] || { cat "$B/astrofs.log" >&2; die "mount failed"; }
+}
+
+# About 120 bytes of disk per sample (input CSV, archive, copies read back)
+# at most half the free space; says so when it scales $N down.  Also prints
+# the load, since every figure after it depends on it.
+tlm_bench_fit() {
+	local free_kb fit
+	free_kb=$(df -Pk "$B" | awk 'NR == 2 {print $4}')
+	if [ "$free_kb" -lt $((8 * 1024 * 1024)) ]; then
+		fit=$((free_kb * 1024 / 2 / 120))
+		[ "$fit" -lt "$N" ] && { echo "  only $((free_kb / 1024)) MB free: scaled down to $fit samples"; N=$fit; }
+	fi
+	echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 }
