@@ -21,6 +21,17 @@
 
 #define MARK_EVERY 512
 #define SZCACHE 256
+/*
+ * A file (or range) whose text is at most this long is kept whole by the
+ * pass that counts its size: counting formats every row only to throw the
+ * text away, and the reads then format it all again (a one-hour range
+ * served over HTTP spent half its CPU on the second pass).  Larger ones
+ * keep the sparse index and render as they are read.
+ */
+#define WHOLE_MAX (2u << 20)
+/* A samples range shorter than a day holds no whole day, so the per-day
+ * byte counts (size_from_days) cannot spare it counting row by row. */
+#define SHORT_SPAN (86400LL * ASTRO_TLM_US)
 
 struct mark {
 	uint64_t off;
@@ -104,6 +115,8 @@ struct view {
 	size_t rowlen, rowcap;
 	uint64_t cur_off;
 	int row_valid;
+	/* when set, CSV sample rows go straight onto its end, not into row */
+	struct astro_buf *sink;
 };
 
 /* ---- text building ---- */
@@ -588,6 +601,22 @@ static int producer_next(struct view *v)
 			return 1;
 		}
 		/* the same formatter the archive's per-day byte counts use */
+		if (v->sink) {
+			char *d = astro_buf_room(v->sink, ASTRO_TLM_ROW_ROOM);
+			size_t room = v->sink->cap - v->sink->len - 1;
+
+			if (!d)
+				return -ENOMEM;
+			if ((need = astro_tlm_fmt_row(t, &val, d, room)) > room) {
+				/* a long state text: room for it, then again */
+				if (!(d = astro_buf_room(v->sink, need)))
+					return -ENOMEM;
+				astro_tlm_fmt_row(t, &val, d, need);
+			}
+			v->sink->len += need;
+			v->rowlen = need;
+			return 1;
+		}
 		while ((need = astro_tlm_fmt_row(t, &val, v->row, v->rowcap)) > v->rowcap) {
 			char *q = realloc(v->row, need + 64);
 
@@ -881,8 +910,8 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 		      const struct szent *hint, struct view **out)
 {
 	struct view *v = calloc(1, sizeof(*v));
-	struct astro_buf h = {0};
-	int rc = 0;
+	struct astro_buf h = {0}, body = {0};
+	int rc = 0, kept_whole = 0;
 
 	*out = NULL;
 	if (!v) {
@@ -988,7 +1017,7 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 				goto out;
 		}
 	}
-	if (nd->fk == F_SAMPLES) {
+	if (nd->fk == F_SAMPLES && (nd->whole || nd->t1 - nd->t0 >= SHORT_SPAN)) {
 		rc = size_from_days(v);
 		if (rc == 0)
 			goto done;
@@ -996,37 +1025,85 @@ static int view_build(struct astro_tlm_reader *r, const struct node *nd,
 			goto out;
 		rc = 0;	/* times outside the day table's range: count instead */
 	}
-	/* Counting pass: the exact size, and a mark every MARK_EVERY rows. */
+	/*
+	 * Counting pass: the exact size, and a mark every MARK_EVERY rows;
+	 * the text itself too while it fits WHOLE_MAX.
+	 */
 	{
 		uint64_t off = 0;
 		size_t rows = 0;
 
+		/*
+		 * A CSV's text goes on the end of its header line; a .npy's
+		 * waits in body for the header that tells its row count.
+		 */
+		struct astro_buf *keep = v->rec ? &body : &h;
+		size_t hl = h.len;
+
+		kept_whole = 1;
+		astro_buf_room(keep, 64u << 10);	/* a one-hour 1 Hz range: ~150 KB */
+		if (v->n.fk == F_SAMPLES && !v->rec)
+			v->sink = keep;
 		if ((rc = producer_start(v, v->k0)))
 			goto out;
 		while ((rc = producer_next(v)) == 1) {
 			if (rows % MARK_EVERY == 0 && (rc = add_mark(v, off, v->last_key)))
 				goto out;
+			if (kept_whole && off + v->rowlen > WHOLE_MAX) {
+				char *q;
+
+				kept_whole = 0;
+				v->sink = NULL;
+				/* back to the bare header, giving the room back */
+				keep->len = keep == &h ? hl : 0;
+				if ((q = realloc(keep->p, keep->len + 1))) {
+					keep->p = q;
+					keep->cap = keep->len + 1;
+				}
+			} else if (kept_whole && !v->sink) {
+				astro_buf_put(keep, v->row, v->rowlen);
+			}
 			off += v->rowlen;
 			rows++;
 		}
+		v->sink = NULL;
 		if (rc < 0)
 			goto out;
 		producer_stop(v);
 		v->size = off;
+		if (kept_whole && keep->err) {
+			rc = -ENOMEM;
+			goto out;
+		}
 	}
 done:
 	if (rc == 0 && v->rec)
 		rc = astro_tlm_npy_header(&h, v->fields, v->nfields, v->size / v->rec);
+	if (rc == 0 && kept_whole) {
+		/*
+		 * The whole text is the head now: reads copy it, the producer is
+		 * never started again, and no sparse index is kept (a size
+		 * cache entry with marks promises a body to render).
+		 */
+		if (body.len)
+			astro_buf_put(&h, body.p, body.len);
+		v->size = 0;
+		free(v->marks);
+		v->marks = NULL;
+		v->nmarks = v->capmarks = 0;
+	}
 	if (h.err || rc < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
 	}
+	free(body.p);
 	v->head = h.p;
 	v->hlen = h.len;
 	v->size += h.len;
 	*out = v;
 	return 0;
 out:
+	free(body.p);
 	free(h.p);
 	view_free(v);
 	return rc;

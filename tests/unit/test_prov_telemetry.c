@@ -547,6 +547,85 @@ static void ranges_across_days(void **state)
 	free(full);
 }
 
+/*
+ * A range shorter than a day is kept whole when its text fits 2 MiB and
+ * rendered as read when it does not: both equal the full file's rows, at
+ * any offset, after a getattr or not, as CSV and as .npy.  20 Hz for 1.5
+ * hours: a 10-minute range is ~0.5 MB, a 70-minute one ~3.5 MB.
+ */
+static void short_ranges_whole_or_not(void **state)
+{
+	struct fx *f = *state;
+	static const char *ranges[][2] = {
+		{"2020:001:00:10:00", "2020:001:00:20:00"},
+		{"2020:001:00:10:00", "2020:001:01:20:00"},
+	};
+	size_t cap = 108000 * 48 + 64, n = 0, nf;
+	char *csv = malloc(cap), *full;
+
+	n += (size_t)snprintf(csv, cap, "msid,time,value\n");
+	for (int i = 0; i < 108000; i++)
+		n += (size_t)snprintf(csv + n, cap - n, "Y,2020:001:%02d:%02d:%02d.%03d,%d.%02d\n",
+				      i / 72000, i / 1200 % 60, i / 20 % 60, i % 20 * 50, i % 997, i % 100);
+	assert_true(n < cap);
+	assert_int_equal(ingest_text(f, "fast.csv", csv), 0);
+	free(csv);
+	full = read_all(f, "Y.csv", 1 << 16, &nf);
+	for (size_t i = 0; i < ASTRO_ARRAY_SIZE(ranges); i++) {
+		char path[200], npy[200], *got, *want, buf[5000];
+		struct astro_file file = {0};
+		size_t ng, nn;
+
+		snprintf(path, sizeof(path), "Y@%s..%s.csv", ranges[i][0], ranges[i][1]);
+		want = filter_rows(full, TT(ranges[i][0]), TT(ranges[i][1]));
+		ng = strlen(want);
+		assert_true(i == 0 ? ng < (2u << 20) : ng > (2u << 20));
+		/* open straight away (the listener), then after a getattr (a mount) */
+		got = read_all(f, path, 4096, &nn);
+		assert_int_equal(nn, ng);
+		assert_string_equal(got, want);
+		free(got);
+		assert_int_equal(size_of(f, path), ng);
+		got = read_all(f, path, 37, &nn);
+		assert_string_equal(got, want);
+		free(got);
+		assert_int_equal(P.open(f->priv, path, O_RDONLY, &file), 0);
+		for (int k = 0; k < 300; k++) {
+			uint32_t r[2];
+			size_t off, len, exp;
+			int rc;
+
+			astro_random(r, sizeof(r));
+			off = r[0] % (ng + 50);
+			len = 1 + r[1] % sizeof(buf);
+			exp = off >= ng ? 0 : (ng - off < len ? ng - off : len);
+			rc = P.read(f->priv, path, &file, buf, len, (off_t)off);
+			assert_int_equal(rc, (int)exp);
+			assert_memory_equal(buf, want + (off < ng ? off : ng), exp);
+		}
+		P.release(f->priv, path, &file);
+		/* the .npy of the range: its header's row count, then 16 bytes a row */
+		snprintf(npy, sizeof(npy), "Y@%s..%s.npy", ranges[i][0], ranges[i][1]);
+		got = read_all(f, npy, 4096, &nn);
+		{
+			size_t rows = 0, hl;
+			char shape[64];
+
+			for (const char *q = want; (q = strchr(q, '\n')); q++)
+				rows++;
+			rows--;	/* the CSV header line */
+			hl = (size_t)(unsigned char)got[8] | (size_t)(unsigned char)got[9] << 8;
+			snprintf(shape, sizeof(shape), "'shape': (%zu,)", rows);
+			assert_non_null(memmem(got, nn, shape, strlen(shape)));
+			assert_int_equal(nn, 10 + hl + rows * 16);
+			assert_int_equal(size_of(f, npy), nn);
+		}
+		free(got);
+		free(want);
+	}
+	free(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(errors_as_documented, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_offsets_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(ranges_across_days, setup, teardown),
+		cmocka_unit_test_setup_teardown(short_ranges_whole_or_not, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_times_change_sizes_and_content, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
