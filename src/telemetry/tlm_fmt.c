@@ -5,6 +5,7 @@
  * and Debian packages such formatters (Ryu, double-conversion, dragonbox,
  * fmt) only for Rust and C++, none for C.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,7 +169,8 @@ size_t astro_tlm_fmt_double(double x, char *buf)
 
 	memcpy(&bits, &x, sizeof(bits));
 	if (c->len && bits == c->bits) {
-		memcpy(buf, c->txt, c->len + 1);
+		/* the fixed size is a few moves, not a call (buf holds NUM_BUF) */
+		memcpy(buf, c->txt, sizeof(c->txt));
 		return c->len;
 	}
 	if (k >= 0 && x != 0 && isfinite(x) && ax >= 1e-5 && ax < 1e15 &&
@@ -293,7 +295,8 @@ static size_t put_secs(int64_t t, char *p)
 			c->wlen = astro_tlm_fmt_int((int64_t)whole, c->wtxt);
 		c->whole = whole;
 	}
-	memcpy(p, c->wtxt, c->wlen);
+	/* fixed size: inline moves (p has ASTRO_TLM_TIME_BUF bytes) */
+	memcpy(p, c->wtxt, sizeof(c->wtxt));
 	n = c->wlen;
 	if (frac) {
 		while (frac % 10 == 0) {
@@ -313,21 +316,26 @@ size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
 			 size_t cap)
 {
 	char head[2 * ASTRO_TLM_TIME_BUF + ASTRO_TLM_NUM_BUF + 4];
-	size_t n = put_date(t, head), body;
+	/* straight into buf when it has the room for the longest row head */
+	char *o = buf && cap >= ASTRO_TLM_ROW_ROOM ? buf : head;
 
-	head[n++] = ',';
-	n += put_secs(t, head + n);
-	head[n++] = ',';
+	static_assert(ASTRO_TLM_ROW_ROOM >= sizeof(head) + 1, "ROW_ROOM holds a row head");
+	static_assert(ASTRO_TLM_TIME_BUF == 40, "ROW_ROOM counts two 40-byte times");
+	size_t n = put_date(t, o), body;
+
+	o[n++] = ',';
+	n += put_secs(t, o + n);
+	o[n++] = ',';
 	if (v->type == ASTRO_TLM_STATE) {
-		if (n <= cap)
+		if (o == head && n <= cap)
 			memcpy(buf, head, n);
 		body = astro_tlm_fmt_csv_text(v->text, v->tlen, n <= cap ? buf + n : NULL,
 					      n <= cap ? cap - n : 0);
 		n += body;
 	} else {
-		n += v->type == ASTRO_TLM_INT ? astro_tlm_fmt_int(v->i, head + n) :
-						astro_tlm_fmt_double(v->f, head + n);
-		if (n <= cap)
+		n += v->type == ASTRO_TLM_INT ? astro_tlm_fmt_int(v->i, o + n) :
+						astro_tlm_fmt_double(v->f, o + n);
+		if (o == head && n <= cap)
 			memcpy(buf, head, n);
 	}
 	if (n < cap)

@@ -41,6 +41,9 @@ size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap);
  * bytes agree by construction.
  */
 struct astro_tlm_val;
+/* A buf of at least this many bytes takes a number-valued row with no
+ * intermediate copy (the longest date, secs and number, two commas, '\n'). */
+#define ASTRO_TLM_ROW_ROOM (2 * 40 + ASTRO_TLM_NUM_BUF + 5)
 size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
 			 size_t cap);
 
