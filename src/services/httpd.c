@@ -38,6 +38,7 @@
 #define MAX_RULES 256
 #define MAX_TOKENS 1024
 #define STREAM_BLOCK (512u << 10)
+#define SMALL_BLOCK (64u << 10)
 
 enum phase { HEADERS, BODY, ANSWER };
 
@@ -794,6 +795,7 @@ static enum MHD_Result send_answer(struct astro_httpd *h, struct MHD_Connection 
 				   const struct astro_httpd_req *req, struct astro_httpd_answer *a)
 {
 	struct MHD_Response *r = NULL;
+	size_t blk;
 	struct stream *s = NULL;
 	unsigned status = a->status ? a->status : 200;
 	uint64_t size = answer_size(a), from = 0, to = size ? size - 1 : 0;
@@ -856,7 +858,13 @@ static enum MHD_Result send_answer(struct astro_httpd *h, struct MHD_Connection 
 	s->a = *a;
 	s->base = from;
 	memset(a, 0, sizeof(*a));	/* the stream owns body and done now */
-	r = MHD_create_response_from_callback(size ? to - from + 1 : 0, STREAM_BLOCK,
+	/*
+	 * libmicrohttpd callocs the block with each response: a body under
+	 * 1 MiB gets a block the allocator keeps in its arenas, where
+	 * STREAM_BLOCK would be a fresh mapping to fault in and zero.
+	 */
+	blk = to - from + 1 < (1u << 20) ? SMALL_BLOCK : STREAM_BLOCK;
+	r = MHD_create_response_from_callback(size ? to - from + 1 : 0, blk,
 					      stream_read, s, stream_free);
 	if (!r) {
 		stream_free(s);
