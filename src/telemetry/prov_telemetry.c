@@ -45,8 +45,17 @@ struct szent {
 	int64_t mtime;
 	struct mark *marks;
 	size_t nmarks;
+	/*
+	 * The whole text when a getattr rendered it (a view kept whole), for
+	 * the open that follows to take instead of rendering it again.
+	 */
+	char *text;
+	size_t tlen;
 	int used;
 };
+
+/* Texts held in the size cache, all entries together (see szent.text). */
+#define STASH_MAX (32u << 20)
 
 /* Files in staging_dir are taken once unmodified this long, checked this often. */
 #define STAGING_MIN_AGE 10
@@ -69,6 +78,7 @@ struct tprov {
 	pthread_mutex_t mu;
 	struct szent cache[SZCACHE];
 	unsigned next;
+	size_t stashed;		/* bytes of szent texts */
 	struct opened opened[NOPENED];
 	unsigned next_opened;
 	void (*invalidate)(void *arg, const char *path);
@@ -1272,8 +1282,10 @@ static void tp_destroy(void *priv)
 	astro_tlm_remote_close(p->remote);
 	astro_tlm_staging_stop(p->watcher);
 	astro_tlm_archive_close(p->a);
-	for (int i = 0; i < SZCACHE; i++)
+	for (int i = 0; i < SZCACHE; i++) {
 		free(p->cache[i].marks);
+		free(p->cache[i].text);
+	}
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
@@ -1345,8 +1357,16 @@ static int cache_get(struct tprov *p, const char *path, const uint64_t ver[2],
 			continue;
 		*out = *e;
 		out->marks = NULL;
+		out->text = NULL;
 		if (want_marks && e->marks && (out->marks = malloc(e->nmarks * sizeof(*e->marks))))
 			memcpy(out->marks, e->marks, e->nmarks * sizeof(*e->marks));
+		if (want_marks && e->text) {
+			/* an open takes the text a getattr rendered: once */
+			out->text = e->text;
+			p->stashed -= e->tlen;
+			e->text = NULL;
+			e->tlen = 0;
+		}
 		hit = 1;
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -1354,7 +1374,7 @@ static int cache_get(struct tprov *p, const char *path, const uint64_t ver[2],
 }
 
 static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
-		      const struct view *v)
+		      struct view *v, int give_text)
 {
 	struct mark *marks = NULL;
 	struct szent *e;
@@ -1367,6 +1387,18 @@ static void cache_put(struct tprov *p, const char *path, const uint64_t ver[2],
 	pthread_mutex_lock(&p->mu);
 	e = &p->cache[p->next++ % SZCACHE];
 	free(e->marks);
+	free(e->text);
+	p->stashed -= e->tlen;
+	e->text = NULL;
+	e->tlen = 0;
+	/* a view whose whole text is its head: the next open may take it */
+	if (give_text && v->head && v->size == v->hlen && v->hlen <= WHOLE_MAX &&
+	    p->stashed + v->hlen <= STASH_MAX) {
+		e->text = v->head;
+		e->tlen = v->hlen;
+		p->stashed += v->hlen;
+		v->head = NULL;
+	}
 	astro_strlcpy(e->path, path, sizeof(e->path));
 	memcpy(e->ver, ver, sizeof(e->ver));
 	e->size = v->size;
@@ -1453,7 +1485,7 @@ static int stat_path(struct tprov *p, const char *path, struct astro_attr *a,
 	a->kind = ASTRO_FILE;
 	a->size = v->size;
 	a->mtime = v->mtime;
-	cache_put(p, path, ver, v);
+	cache_put(p, path, ver, v, 1);
 	view_free(v);
 out:
 	if (rc == 0 && info && a->kind == ASTRO_FILE) {
@@ -1629,6 +1661,28 @@ static int same_as_last_open(struct tprov *p, const char *path, const uint64_t v
 	return same;
 }
 
+/* A view of the text a getattr rendered (hint->text, taken over). */
+static int view_of_text(struct astro_tlm_reader *r, const struct node *nd,
+			const struct szent *hint, struct view **out)
+{
+	struct view *v = calloc(1, sizeof(*v));
+
+	*out = NULL;
+	if (!v) {
+		free(hint->text);
+		astro_tlm_archive_reader_close(r);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&v->mu, NULL);
+	v->r = r;
+	v->n = *nd;
+	v->head = hint->text;
+	v->hlen = v->size = hint->tlen;
+	v->mtime = hint->mtime;
+	*out = v;
+	return 0;
+}
+
 static int tp_open(void *priv, const char *path, int flags, struct astro_file *f)
 {
 	struct tprov *p = priv;
@@ -1657,13 +1711,16 @@ static int tp_open(void *priv, const char *path, int flags, struct astro_file *f
 	/* A getattr just counted this very version: skip the counting pass. */
 	hit = cache_get(p, path, ver, &hint, 1);
 	/* The view keeps this read txn to release: one snapshot per open file. */
-	rc = view_build(r, &nd, hit ? &hint : NULL, &v);
+	if (hit && hint.text)
+		rc = view_of_text(r, &nd, &hint, &v);
+	else
+		rc = view_build(r, &nd, hit ? &hint : NULL, &v);
 	if (hit)
 		free(hint.marks);
 	if (rc)
 		return rc;
 	if (!hit)
-		cache_put(p, path, ver, v);
+		cache_put(p, path, ver, v, 0);
 	f->keep_cache = same_as_last_open(p, path, ver);
 	/*
 	 * Another version than the last open: the kernel may still hold the
