@@ -333,13 +333,16 @@ static int block_damaged(uint32_t id, int64_t key, const char *why)
 	return -EIO;
 }
 
-/* Samples before tmax (INT64_MAX: all); *whole: the block's count. */
-static int block_decode_before(uint32_t id, int64_t key, const MDB_val *v, int64_t tmax,
-			       struct astro_tlm_block *b, size_t *whole)
+/*
+ * Samples before tmax (INT64_MAX: all), with values from tmin on (INT64_MIN:
+ * all); *whole: the block's count.
+ */
+static int block_decode_span(uint32_t id, int64_t key, const MDB_val *v, int64_t tmin,
+			     int64_t tmax, struct astro_tlm_block *b, size_t *whole)
 {
 	char why[160];
-	int rc = astro_tlm_block_decode_before(v->mv_data, v->mv_size, tmax, b, whole, why,
-					       sizeof(why));
+	int rc = astro_tlm_block_decode_span(v->mv_data, v->mv_size, tmin, tmax, b, whole, why,
+					     sizeof(why));
 
 	if (rc == -EIO)
 		return block_damaged(id, key, why);
@@ -348,7 +351,7 @@ static int block_decode_before(uint32_t id, int64_t key, const MDB_val *v, int64
 
 static int block_decode(uint32_t id, int64_t key, const MDB_val *v, struct astro_tlm_block *b)
 {
-	return block_decode_before(id, key, v, INT64_MAX, b, NULL);
+	return block_decode_span(id, key, v, INT64_MIN, INT64_MAX, b, NULL);
 }
 
 /* Load the block under the cursor if it is id's and starts before t1: 1, 0 at the end. */
@@ -363,18 +366,19 @@ static int bscan_load(struct bscan *s, const MDB_val *key, const MDB_val *val)
 		return 0;
 	}
 	/*
-	 * Only the samples before t1 are decoded; a block cut short is not
-	 * kept for the next scan, which may want more of it.
+	 * Only the samples before t1 are decoded, and only those from t0 on
+	 * get values; a block cut short at either end is not kept for the
+	 * next scan, which may want more of it.
 	 */
 	if (s->cached && s->key == k && s->key_id == s->id && s->blk.n) {
 		whole = s->blk.n;
-	} else if ((rc = block_decode_before(s->id, k, val, s->t1, &s->blk, &whole))) {
+	} else if ((rc = block_decode_span(s->id, k, val, s->t0, s->t1, &s->blk, &whole))) {
 		s->cached = 0;
 		return rc;
 	}
 	s->key = k;
 	s->key_id = s->id;
-	s->cached = s->blk.n == whole;
+	s->cached = s->blk.n == whole && s->blk.n && s->blk.t[0] >= s->t0;
 	s->pos = 0;
 	while (s->pos < s->blk.n && s->blk.t[s->pos] < s->t0)
 		s->pos++;

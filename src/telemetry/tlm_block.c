@@ -440,8 +440,8 @@ static int r_runs(struct rbuf *r, size_t n, int u8, uint64_t lim, uint8_t *o8, u
 #define BAD(...) do { rc = astro_err_set(err, errlen, -EIO, __VA_ARGS__); goto out; } while (0)
 
 /* Values of samples [0, stop) parsed, of [0, lim) stored (lim <= stop <= b->n). */
-static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lim, size_t stop,
-		      char *err, size_t errlen)
+static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lo, size_t lim,
+		      size_t stop, char *err, size_t errlen)
 {
 	uint64_t prev = 0;
 	unsigned mode;
@@ -463,7 +463,7 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lim, siz
 			prev += unzz(z);
 			if ((int64_t)prev >= (1LL << 53) || (int64_t)prev <= -(1LL << 53))
 				BAD("block: decimal value %zu out of range", i);
-			if (i < lim)
+			if (i >= lo && i < lim)
 				b->v[i].f = (double)(int64_t)prev / p10[mode - 1];
 			continue;
 		}
@@ -479,15 +479,15 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lim, siz
 		for (unsigned j = tz; j < 8 - lz; j++)
 			x |= (uint64_t)*r->p++ << (8 * j);
 		prev ^= x;
-		if (i < lim)
+		if (i >= lo && i < lim)
 			b->v[i].f = bitsd(prev);
 	}
 out:
 	return rc;
 }
 
-static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, size_t lim,
-		      char *err, size_t errlen)
+static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, size_t lo,
+		      size_t lim, char *err, size_t errlen)
 {
 	uint64_t nd;
 	const unsigned char **txt = NULL;
@@ -514,10 +514,13 @@ static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, siz
 	}
 	if (r_runs(r, nst, 0, nd - 1, NULL, idx))
 		BAD("block: bad state index runs");
-	for (size_t i = 0, k = 0; i < b->n; i++)
-		if (b->v[i].type == ASTRO_TLM_STATE && i < lim) {
-			b->v[i].text = (const char *)txt[idx[k]];
-			b->v[i].tlen = len[idx[k++]];
+	for (size_t i = 0, k = 0; i < b->n && i < lim; i++)
+		if (b->v[i].type == ASTRO_TLM_STATE) {
+			if (i >= lo) {
+				b->v[i].text = (const char *)txt[idx[k]];
+				b->v[i].tlen = len[idx[k]];
+			}
+			k++;
 		}
 out:
 	free(txt);
@@ -543,7 +546,19 @@ int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
 				  struct astro_tlm_block *b, size_t *whole, char *err,
 				  size_t errlen)
 {
-	size_t lim = 0, stop;
+	return astro_tlm_block_decode_span(buf, len, INT64_MIN, tmax, b, whole, err, errlen);
+}
+
+/*
+ * A range that starts inside the block has its first samples' deltas
+ * summed but not stored: a one-hour range at a random hour skips half a
+ * block's worth of divisions and stores on average.
+ */
+int astro_tlm_block_decode_span(const void *buf, size_t len, int64_t tmin, int64_t tmax,
+				struct astro_tlm_block *b, size_t *whole, char *err,
+				size_t errlen)
+{
+	size_t lo = 0, lim = 0, stop;
 	const unsigned char *p = buf;
 	struct rbuf r = {p + HDR, p + len};
 	uint64_t n, z, t, delta = 0, prev;
@@ -588,6 +603,8 @@ int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
 	}
 	while (lim < b->n && b->t[lim] < tmax)
 		lim++;
+	while (lo < lim && b->t[lo] < tmin)
+		lo++;
 	if (r_runs(&r, b->n, 1, 0xff, b->bad, NULL))
 		BAD("block: bad flag runs");
 	for (size_t i = 0; i < b->n; i++) {
@@ -596,7 +613,7 @@ int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
 		if ((f & ~(3u | FLAG_BAD)) || type == 0)
 			BAD("block: bad flags 0x%02x at sample %zu", f, i);
 		/* the value columns' parsers read the type of every sample */
-		if (i < lim)
+		if (i >= lo && i < lim)
 			b->v[i] = (struct astro_tlm_val){.type = (uint8_t)type};
 		else
 			b->v[i].type = (uint8_t)type;
@@ -615,15 +632,15 @@ int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
 		if (r_var(&r, &z))
 			BAD("block: integer value %zu truncated", i);
 		prev += unzz(z);
-		if (i < lim) {
+		if (i >= lo && i < lim) {
 			b->v[i].i = (int64_t)prev;
 			b->v[i].f = (double)b->v[i].i;
 		}
 	}
 	stop = nst ? b->n : lim;
-	if (nflt && (rc = dec_floats(&r, b, lim, stop, err, errlen)))
+	if (nflt && (rc = dec_floats(&r, b, lo, lim, stop, err, errlen)))
 		goto out;
-	if (nst && (rc = dec_states(&r, b, nst, lim, err, errlen)))
+	if (nst && (rc = dec_states(&r, b, nst, lo, lim, err, errlen)))
 		goto out;
 	/* a column left early has its rest unread (the CRC covered it) */
 	if (lim == b->n && r.p != r.end)

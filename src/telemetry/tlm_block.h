@@ -71,5 +71,12 @@ int astro_tlm_block_decode(const void *buf, size_t len, struct astro_tlm_block *
 int astro_tlm_block_decode_before(const void *buf, size_t len, int64_t tmax,
 				  struct astro_tlm_block *b, size_t *whole, char *err,
 				  size_t errlen);
+/*
+ * The same, and the samples before tmin get their time, type and flags
+ * but no value (a range starting inside the block never reads them).
+ */
+int astro_tlm_block_decode_span(const void *buf, size_t len, int64_t tmin, int64_t tmax,
+				struct astro_tlm_block *b, size_t *whole, char *err,
+				size_t errlen);
 
 #endif

@@ -159,6 +159,67 @@ static void partial_decode_equals_whole(void **state)
 	astro_tlm_block_free(&part);
 }
 
+/*
+ * Decoding a span gives the whole decode's samples before tmax, with values
+ * from tmin on and times, types and flags for all of them, at every pair
+ * of boundaries (tmin past tmax included: no values at all).
+ */
+static void span_decode_equals_whole(void **state)
+{
+	struct astro_tlm_block b, whole, part;
+	unsigned char *buf = NULL;
+	size_t cap = 0, sizes[] = {1, 3, 100, ASTRO_TLM_BLOCK_MAX};
+	char err[160];
+
+	astro_tlm_block_init(&b);
+	astro_tlm_block_init(&whole);
+	astro_tlm_block_init(&part);
+	for (int round = 0; round < 8; round++)
+		for (int kind = 0; kind < 4; kind++)
+			for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+				size_t n = sizes[s], k = (size_t)(rnd() % n), all;
+				long len;
+
+				fill(&b, n, kind);
+				len = astro_tlm_block_encode(&b, 0, n, &buf, &cap);
+				assert_true(len > 0);
+				assert_int_equal(astro_tlm_block_decode(buf, (size_t)len, &whole, err, sizeof(err)), 0);
+				int64_t ts[] = {INT64_MIN, b.t[0], b.t[0] + 1, b.t[k], b.t[k] + 1, b.t[n - 1],
+						b.t[n - 1] + 1, INT64_MAX};
+
+				for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
+					for (size_t j = 0; j < sizeof(ts) / sizeof(ts[0]); j++) {
+						size_t lim = 0, lo = 0;
+
+						while (lim < n && b.t[lim] < ts[j])
+							lim++;
+						while (lo < lim && b.t[lo] < ts[i])
+							lo++;
+						fill(&part, 1 + (size_t)(rnd() % 50), (int)(rnd() % 4));	/* stale */
+						all = 0;
+						assert_int_equal(astro_tlm_block_decode_span(buf, (size_t)len, ts[i], ts[j],
+											     &part, &all, err, sizeof(err)), 0);
+						assert_int_equal(all, n);
+						assert_int_equal(part.n, lim);
+						for (size_t q = 0; q < lo; q++) {
+							assert_int_equal(part.t[q], whole.t[q]);
+							assert_int_equal(part.bad[q], whole.bad[q]);
+							assert_int_equal(part.v[q].type, whole.v[q].type);
+						}
+						part.n -= lo;
+						memmove(part.t, part.t + lo, part.n * sizeof(*part.t));
+						memmove(part.v, part.v + lo, part.n * sizeof(*part.v));
+						memmove(part.bad, part.bad + lo, part.n);
+						memmove(part.iid, part.iid + lo, part.n * sizeof(*part.iid));
+						assert_same(&whole, lo, &part);
+					}
+			}
+	free(buf);
+	astro_tlm_block_free(&b);
+	astro_tlm_block_free(&whole);
+	astro_tlm_block_free(&part);
+}
+
 /* The storage goal: 1 Hz decimal telemetry in a few bytes per sample. */
 static void one_hertz_telemetry_is_small(void **state)
 {
@@ -254,6 +315,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip_every_kind_and_size),
 		cmocka_unit_test(partial_decode_equals_whole),
+		cmocka_unit_test(span_decode_equals_whole),
 		cmocka_unit_test(one_hertz_telemetry_is_small),
 		cmocka_unit_test(encode_refuses_what_it_cannot_store),
 		cmocka_unit_test(damage_is_refused_with_a_message),
