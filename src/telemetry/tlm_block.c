@@ -463,8 +463,11 @@ static int dec_floats(struct rbuf *r, struct astro_tlm_block *b, size_t lo, size
 			prev += unzz(z);
 			if ((int64_t)prev >= (1LL << 53) || (int64_t)prev <= -(1LL << 53))
 				BAD("block: decimal value %zu out of range", i);
-			if (i >= lo && i < lim)
+			if (i >= lo && i < lim) {
 				b->v[i].f = (double)(int64_t)prev / p10[mode - 1];
+				b->v[i].i = (int64_t)prev;
+				b->v[i].dec = (uint8_t)mode;
+			}
 			continue;
 		}
 		if (r->p == r->end)

@@ -186,6 +186,32 @@ keep:
 	return len;
 }
 
+/*
+ * A FLOAT that is the decimal i / 10^k: its shortest text is i's digits
+ * with k decimals, less trailing zeros, without the search for k.  The
+ * scan would find the same (the argument at num_cache: below 10^14 two
+ * distinct decimals never round to one double), and outside the scan's
+ * fast domain the scan itself decides.
+ */
+static size_t fmt_decimal(const struct astro_tlm_val *v, char *buf)
+{
+	int64_t n = v->i;
+	int k = v->dec - 1;
+	double ax = fabs(v->f);
+	uint64_t mag;
+
+	if (n == 0 || !(ax >= 1e-5 && ax < 1e15))
+		return astro_tlm_fmt_double(v->f, buf);
+	mag = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+	while (k > 0 && mag % 10 == 0) {
+		mag /= 10;
+		k--;
+	}
+	if (mag >= 100000000000000ULL)
+		return astro_tlm_fmt_double(v->f, buf);
+	return put_fixed(mag, k, n < 0, buf);
+}
+
 size_t astro_tlm_fmt_csv_text(const char *s, size_t len, char *out, size_t cap)
 {
 	size_t need = 0, quote = 0;
@@ -334,7 +360,8 @@ size_t astro_tlm_fmt_row(int64_t t, const struct astro_tlm_val *v, char *buf,
 		n += body;
 	} else {
 		n += v->type == ASTRO_TLM_INT ? astro_tlm_fmt_int(v->i, o + n) :
-						astro_tlm_fmt_double(v->f, o + n);
+		     v->dec			  ? fmt_decimal(v, o + n) :
+						    astro_tlm_fmt_double(v->f, o + n);
 		if (o == head && n <= cap)
 			memcpy(buf, head, n);
 	}

@@ -39,7 +39,12 @@ extern const int astro_tlm_stats_pct[ASTRO_TLM_NPCT];	/* 1 5 16 50 84 95 99 */
 /* One sample value as the stats see it. */
 struct astro_tlm_val {
 	uint8_t type;		/* enum astro_tlm_type */
-	int64_t i;		/* INT */
+	/*
+	 * FLOAT read from a decimal block column: 1 + k, f being exactly
+	 * i / 10^k (so its text needs no search for its decimals); else 0.
+	 */
+	uint8_t dec;
+	int64_t i;		/* INT; FLOAT with dec: the decimal's digits */
 	double f;		/* FLOAT (or INT as double when the MSID is FLOAT) */
 	const char *text;	/* STATE (not NUL-terminated) */
 	uint32_t tlen;
