@@ -308,21 +308,30 @@ static size_t put_secs(int64_t t, char *p)
 		return astro_tlm_time_fmt_secs(t, p);
 	whole = (uint64_t)t / ASTRO_TLM_US;
 	frac = (unsigned)((uint64_t)t % ASTRO_TLM_US);
+	/*
+	 * Fixed-size copies (p has ASTRO_TLM_TIME_BUF bytes) are a few moves;
+	 * the text is copied before a one-second count-up changes it, so the
+	 * copy never reads bytes stored a moment ago (a stalled load: a
+	 * quarter of a row's time), and the count-up goes to both.
+	 */
+	memcpy(p, c->wtxt, sizeof(c->wtxt));
 	if (!c->wlen || whole != c->whole) {
-		/* one second on: count the text up; anything else: print anew */
-		for (i = c->wlen; c->wlen && whole == c->whole + 1 && i > 0; i--) {
-			if (c->wtxt[i - 1] != '9') {
-				c->wtxt[i - 1]++;
-				break;
+		i = 0;
+		if (c->wlen && whole == c->whole + 1) {
+			for (i = c->wlen; i > 0; i--) {
+				if (p[i - 1] != '9') {
+					c->wtxt[i - 1] = ++p[i - 1];
+					break;
+				}
+				p[i - 1] = c->wtxt[i - 1] = '0';
 			}
-			c->wtxt[i - 1] = '0';
 		}
-		if (!c->wlen || whole != c->whole + 1 || i == 0)
+		if (i == 0) {	/* anything but one second on, or a carry out: anew */
 			c->wlen = astro_tlm_fmt_int((int64_t)whole, c->wtxt);
+			memcpy(p, c->wtxt, sizeof(c->wtxt));
+		}
 		c->whole = whole;
 	}
-	/* fixed size: inline moves (p has ASTRO_TLM_TIME_BUF bytes) */
-	memcpy(p, c->wtxt, sizeof(c->wtxt));
 	n = c->wlen;
 	if (frac) {
 		while (frac % 10 == 0) {
