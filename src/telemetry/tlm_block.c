@@ -517,7 +517,7 @@ static int dec_states(struct rbuf *r, struct astro_tlm_block *b, size_t nst, siz
 	}
 	if (r_runs(r, nst, 0, nd - 1, NULL, idx))
 		BAD("block: bad state index runs");
-	for (size_t i = 0, k = 0; i < b->n && i < lim; i++)
+	for (size_t i = 0, k = 0; i < lim; i++)
 		if (b->v[i].type == ASTRO_TLM_STATE) {
 			if (i >= lo) {
 				b->v[i].text = (const char *)txt[idx[k]];

@@ -108,6 +108,18 @@ static int try_decimals(double ax, int k, int neg, char *buf, size_t *len, uint6
 	return 0;
 }
 
+/* Where the scan looks for decimals (NaN and infinities are not); else %g. */
+static int plain(double ax)
+{
+	return ax >= 1e-5 && ax < 1e15;
+}
+
+/*
+ * Digits below this are a decimal that no other decimal of as few digits
+ * rounds to the same double (see num_cache): a hit there needs no scan.
+ */
+#define UNIQUE_BELOW 100000000000000ULL
+
 /* The shortest decimals: the first k that has a hit; *kk is it (-1: slow). */
 static size_t scan(double x, char *buf, int *kk)
 {
@@ -121,7 +133,7 @@ static size_t scan(double x, char *buf, int *kk)
 		memcpy(buf, neg ? "-0" : "0", neg ? 3 : 2);
 		return neg ? 2 : 1;
 	}
-	if (!isfinite(x) || ax < 1e-5 || ax >= 1e15)
+	if (!plain(ax))
 		return slow(x, buf);
 	for (int k = 0; k <= 22; k++) {
 		if ((rc = try_decimals(ax, k, neg, buf, &len, &n)) < 0)
@@ -173,9 +185,9 @@ size_t astro_tlm_fmt_double(double x, char *buf)
 		memcpy(buf, c->txt, sizeof(c->txt));
 		return c->len;
 	}
-	if (k >= 0 && x != 0 && isfinite(x) && ax >= 1e-5 && ax < 1e15 &&
+	if (k >= 0 && x != 0 && plain(ax) &&
 	    try_decimals(ax, k, signbit(x) != 0, buf, &len, &n) > 0 &&
-	    n < 100000000000000ULL && (k == 0 || n % 10 != 0))
+	    n < UNIQUE_BELOW && (k == 0 || n % 10 != 0))
 		goto keep;
 	len = scan(x, buf, &k);
 keep:
@@ -200,14 +212,14 @@ static size_t fmt_decimal(const struct astro_tlm_val *v, char *buf)
 	double ax = fabs(v->f);
 	uint64_t mag;
 
-	if (n == 0 || !(ax >= 1e-5 && ax < 1e15))
+	if (n == 0 || !plain(ax))
 		return astro_tlm_fmt_double(v->f, buf);
 	mag = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
 	while (k > 0 && mag % 10 == 0) {
 		mag /= 10;
 		k--;
 	}
-	if (mag >= 100000000000000ULL)
+	if (mag >= UNIQUE_BELOW)
 		return astro_tlm_fmt_double(v->f, buf);
 	return put_fixed(mag, k, n < 0, buf);
 }

@@ -83,7 +83,6 @@ static unsigned listener_threads(void)
 	return n < 2 ? 2u : n > 64 ? 64u : (unsigned)n;
 }
 
-
 static int errno_answer(struct astro_httpd_answer *a, int rc, const char *path)
 {
 	char msg[400];
