@@ -189,6 +189,19 @@ static double bitsd(uint64_t u)
 }
 
 /* Digits d such that every FLOAT of the run is k / 10^d exactly; -1 if none. */
+/*
+ * Is f exactly the integer nearest f·10^d over 10^d, as the decoder will
+ * rebuild it from that integer?  Checked through the integer itself: -0.0
+ * rounds to -0.0, which passes as a double but is stored as 0 and came
+ * back as +0.0 (found by fuzz_tlm_block).
+ */
+static int decimal_exact(double f, int d)
+{
+	double k = nearbyint(f * p10[d]);
+
+	return fabs(k) < 9007199254740992.0 && dbits((double)(int64_t)k / p10[d]) == dbits(f);
+}
+
 static int decimal_digits(const struct astro_tlm_block *b, size_t from, size_t n)
 {
 	int d = 0;
@@ -201,26 +214,16 @@ static int decimal_digits(const struct astro_tlm_block *b, size_t from, size_t n
 		if (!isfinite(f) || fabs(f) >= 9007199254740992.0)
 			return -1;
 		for (;; d++) {
-			double k;
-
 			if (d > DEC_MAX)
 				return -1;
-			k = nearbyint(f * p10[d]);
-			if (fabs(k) < 9007199254740992.0 && dbits(k / p10[d]) == dbits(f))
+			if (decimal_exact(f, d))
 				break;
 		}
 	}
 	/* A larger d keeps earlier values exact in theory; prove it. */
-	for (size_t i = from; i < from + n; i++) {
-		double f = b->v[i].f;
-
-		if (b->v[i].type == ASTRO_TLM_FLOAT) {
-			double k = nearbyint(f * p10[d]);
-
-			if (!(fabs(k) < 9007199254740992.0) || dbits(k / p10[d]) != dbits(f))
-				return -1;
-		}
-	}
+	for (size_t i = from; i < from + n; i++)
+		if (b->v[i].type == ASTRO_TLM_FLOAT && !decimal_exact(b->v[i].f, d))
+			return -1;
 	return d;
 }
 
