@@ -44,10 +44,12 @@ setup() {
 }
 
 teardown() {
-	# The latency test starts its own server; never leave it running.
-	if [ -f "$BATS_TEST_TMPDIR/lat/env" ]; then
-		"$REPO/$S3DIR_REL/s3server.sh" stop "$BATS_TEST_TMPDIR/lat" || true
-	fi
+	# The latency and fast-path tests start their own; never leave them running.
+	for d in lat slow; do
+		if [ -f "$BATS_TEST_TMPDIR/$d/env" ]; then
+			"$REPO/$S3DIR_REL/s3server.sh" stop "$BATS_TEST_TMPDIR/$d" || true
+		fi
+	done
 }
 
 run_check() {
@@ -92,4 +94,30 @@ run_check() {
 	S3_DIR="$d" S3_AK=a S3_SK=b run node "$REPO/$S3DIR_REL/front.js" --bogus
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unknown argument --bogus"* ]]
+}
+
+@test "s3front: a plain GET/HEAD the front answers itself equals s3rver's answer; If-Match is honoured on both paths" {
+	# Two fronts over one store: the fast path on, and off (S3_FAST=0).
+	fast="$BATS_TEST_TMPDIR/lat" slow="$BATS_TEST_TMPDIR/slow"
+	mkdir -p "$fast" "$slow"
+	ln -s "$fast/data" "$slow/data"
+	S3_AK=AKIDFAST S3_SK=seekrit S3_LATENCY_MS=0 "$REPO/$S3DIR_REL/s3server.sh" start "$fast"
+	S3_AK=AKIDFAST S3_SK=seekrit S3_LATENCY_MS=0 S3_FAST=0 "$REPO/$S3DIR_REL/s3server.sh" start "$slow"
+	set -a
+	source "$fast/env"
+	S3_SLOW_ENDPOINT=$(sed -n 's/^S3_ENDPOINT=//p' "$slow/env")
+	set +a
+	run "$PY" "$REPO/$S3DIR_REL/front_check.py" fast
+	"$REPO/$S3DIR_REL/s3server.sh" stop "$slow"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! grep -q '^FAIL' <<<"$output"
+	[ "$(grep -c '^ok   fast: ' <<<"$output")" -ge 70 ]
+	"$REPO/$S3DIR_REL/s3server.sh" stop "$fast"
+	# The fast path did answer (not every case fell through to s3rver) ...
+	n=$(sed -n 's/^\([0-9]*\) GET\/HEAD answered without s3rver$/\1/p' "$fast/front.out")
+	echo "fast path answered $n"
+	[ "$n" -ge 40 ]
+	# ... and the other front never did.
+	grep -qx '0 GET/HEAD answered without s3rver' "$slow/front.out"
 }

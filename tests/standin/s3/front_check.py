@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Check the verifying front (front.js) with requests signed by botocore.
 
-Usage: front_check.py GROUP...   (groups: auth anon range list log)
+Usage: front_check.py GROUP...   (groups: auth anon range list log fast)
 Reads S3_ENDPOINT S3_AK S3_SK S3_REGION S3_LOG from the environment (the
-env file s3server.sh writes).  Prints one line per check, exits 1 if any
+env file s3server.sh writes); the group "fast" also S3_SLOW_ENDPOINT, a
+second front over the same data with S3_FAST=0, to which every answer of
+the first is compared.  Prints one line per check, exits 1 if any
 failed, 77 if botocore is missing.
 
 botocore signs (S3SigV4Auth / S3SigV4QueryAuth), so the front is checked
@@ -13,6 +15,7 @@ request after signing, or sign with a wrong secret/region/time.
 import datetime
 import http.client
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -46,9 +49,9 @@ def check(cond, what):
 
 
 def sign(method, key, query=(), headers=None, body=b"", ak=AK, sk=SK, region=REGION,
-         when=None, presign=False, expires=300, unsigned=True):
+         when=None, presign=False, expires=300, unsigned=True, host=HOST):
     """Return (path?query, headers) of a request signed by botocore."""
-    url = "%s://%s%s" % (EP.scheme, HOST, percent_encode(key, safe="/~"))
+    url = "%s://%s%s" % (EP.scheme, host, percent_encode(key, safe="/~"))
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     req.params = dict(query)
     when = when or datetime.datetime.now(datetime.timezone.utc)
@@ -217,6 +220,75 @@ def group_list():
         check(st == 200 and body == k.encode(), f"GET odd key {k!r} (got {st})")
 
 
+def raw_send(ep, method, pathq, headers):
+    """(status, [(name, value)...] in wire order and case, body)."""
+    u = urllib.parse.urlsplit(ep)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        c.request(method, pathq, headers=headers)
+        r = c.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        c.close()
+
+
+def comparable(resp):
+    st, hdrs, body = resp
+    drop = {"date", "connection", "keep-alive"}
+    body = re.sub(rb"<RequestId>[0-9A-F]*</RequestId>", b"", body)
+    return st, [(k, v) for k, v in hdrs if k.lower() not in drop], body
+
+
+def group_fast():
+    """Every GET/HEAD the front answers itself equals s3rver's answer."""
+    slow = os.environ["S3_SLOW_ENDPOINT"]
+    big = bytes((i * 13 + 5) % 251 for i in range(3 << 20))	# past the read-at-once size
+    meta = {"Content-Type": "text/plain", "Cache-Control": "no-cache",
+            "Content-Disposition": "attachment; filename=m.txt", "x-amz-meta-origin": "telescope 2"}
+    pq, h = sign("PUT", "/astro/meta.txt", headers=meta, body=b"hello fast path", unsigned=False)
+    ok = send("PUT", pq, h, b"hello fast path")[0] == 200
+    ok = ok and put("/astro/big.bin", big) == 200 and put("/astro/empty", b"") == 200
+    check(ok, "fast: setup PUTs")
+    n = len(OBJ)
+    ranges = [None, "bytes=0-9", "bytes=0-0", "bytes=-5", "bytes=990-", "bytes=995-2000",
+              "bytes=-2000", "bytes=%d-" % n, "bytes=5000-6000", "bytes=5-2", "items=0-1",
+              "bytes=0-1,5-6", "bytes=-0"]
+    cases = [("/astro/obj.bin", {"Range": r} if r else {}) for r in ranges]
+    cases += [("/astro/big.bin", {}), ("/astro/big.bin", {"Range": "bytes=1048576-"}),
+              ("/astro/big.bin", {"Range": "bytes=100-200"}),
+              ("/astro/meta.txt", {}), ("/astro/meta.txt", {"Range": "bytes=2-4"}),
+              ("/astro/empty", {}), ("/astro/empty", {"Range": "bytes=0-0"}),
+              ("/astro/missing.bin", {}), ("/nobucket/x", {}), ("/astro/odd/", {})]
+    cases += [("/astro/" + k, {}) for k in ODD_KEYS]
+    _, hd, _ = send(*((lambda pq, h: ("HEAD", pq, h))(*sign("HEAD", "/astro/obj.bin"))))
+    etag = hd.get("etag", "")
+    cases += [("/astro/obj.bin", {"If-None-Match": etag}), ("/astro/obj.bin", {"If-None-Match": '"x"'}),
+              ("/astro/obj.bin", {"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}),
+              ("/astro/obj.bin", {"If-Match": etag, "Range": "bytes=0-9"}),
+              ("/astro/obj.bin", {"If-Match": etag.strip('"')}), ("/astro/obj.bin", {"If-Match": "*"}),
+              ("/astro/obj.bin", {"If-Match": '"0123", ' + etag})]
+    slow_host = urllib.parse.urlsplit(slow).netloc
+    for method in ("GET", "HEAD"):
+        for key, hdrs in cases:
+            pq, h = sign(method, key, headers=hdrs)
+            a = comparable(raw_send(os.environ["S3_ENDPOINT"], method, pq, h))
+            pq, h = sign(method, key, headers=hdrs, host=slow_host)
+            b = comparable(raw_send(slow, method, pq, h))
+            diff = "" if a == b else f" fast {a[0]} {a[1]} {len(a[2])} B, s3rver {b[0]} {b[1]} {len(b[2])} B"
+            check(a == b, f"fast: {method} {key} {hdrs} as s3rver answers it{diff}")
+    check(comparable(raw_send(os.environ["S3_ENDPOINT"], "GET", "/pub/open.bin", {})) ==
+          comparable(raw_send(slow, "GET", "/pub/open.bin", {})), "fast: anonymous GET as s3rver answers it")
+    # s3rver ignores If-Match; S3 (and so the front, on both paths) does not.
+    for ep, host in ((os.environ["S3_ENDPOINT"], HOST), (slow, slow_host)):
+        pq, h = sign("GET", "/astro/obj.bin", headers={"If-Match": '"0123"', "Range": "bytes=0-9"}, host=host)
+        st, _, body = raw_send(ep, "GET", pq, h)
+        check(st == 412 and code_of(body) == "PreconditionFailed",
+              f"fast: If-Match with another ETag: 412 PreconditionFailed (got {st} {code_of(body)})")
+        pq, h = sign("HEAD", "/astro/obj.bin", headers={"If-Match": 'W/' + etag}, host=host)
+        st, _, body = raw_send(ep, "HEAD", pq, h)
+        check(st == 412 and body == b"", f"fast: HEAD If-Match with a weak ETag: 412, no body (got {st})")
+
+
 def group_log():
     before = open(LOG).read().splitlines() if LOG else []
     for rng in ("bytes=0-99", "bytes=100-299"):
@@ -237,9 +309,9 @@ def group_log():
 
 def main():
     groups = {"auth": group_auth, "anon": group_anon, "range": group_range,
-              "list": group_list, "log": group_log}
+              "list": group_list, "log": group_log, "fast": group_fast}
     setup()
-    for g in sys.argv[1:] or list(groups):
+    for g in sys.argv[1:] or [g for g in groups if g != "fast"]:
         groups[g]()
     sys.exit(1 if failures else 0)
 

@@ -7,7 +7,8 @@
 #   S3_ENDPOINT=http://127.0.0.1:PORT S3_PORT S3_AK S3_SK S3_REGION S3_LOG S3_PID
 #   S3_BUCKETS S3_PUBLIC
 # The caller may preset S3_AK S3_SK S3_BUCKETS S3_PUBLIC S3_REGION and
-# S3_LATENCY_MS; keys default to a fresh random pair.
+# S3_LATENCY_MS, S3_FAST (0: every request through s3rver) and
+# S3_NODE_FLAGS (e.g. --cpu-prof); keys default to a fresh random pair.
 # stop: SIGTERM, then SIGKILL after 5 s; leaves DIR (logs) in place.
 # Exit 77 when node or the npm dependencies are unavailable (tests skip).
 set -euo pipefail
@@ -36,7 +37,7 @@ start)
 	export S3_PORT=0
 	: > "$S3_LOG"
 	: > "$dir/front.out"
-	node --openssl-legacy-provider "$here/front.js" --latency-ms "${S3_LATENCY_MS:-0}" \
+	node --openssl-legacy-provider ${S3_NODE_FLAGS:-} "$here/front.js" --latency-ms "${S3_LATENCY_MS:-0}" \
 		>"$dir/front.out" 2>"$dir/front.err" </dev/null &
 	pid=$!
 	port=
