@@ -32,7 +32,7 @@
  *    distinct periods), site_lat ±90, site_lon ±180, site_height
  *    -1000..20000 m, max_threads 1..1024, entry_timeout, attr_timeout and
  *    negative_timeout 0..3600 s (fractions allowed), obs_max_pending
- *    1..100000, umask ≤ 0777, uid/gid numeric.
+ *    1..100000, fits_readahead 0..1024, umask ≤ 0777, uid/gid numeric.
  *  - Credentials: spacetrack_credentials wins over SPACETRACK_USER/
  *    SPACETRACK_PASSWORD; having only one of the two variables is an
  *    error; having neither is fine (offline, or a catalog file).  They are
@@ -119,6 +119,7 @@ struct astro_config {
 	char *shared_cache_credentials;	/* NULL: the s3_credentials chain */
 	unsigned fits_ttl;		/* seconds listings and object versions are
 					 * trusted without asking again */
+	unsigned fits_readahead;	/* siblings read ahead (0: none) */
 
 	/* telemetry */
 	char *archive_dir;

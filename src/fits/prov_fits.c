@@ -140,6 +140,7 @@ struct fits_priv {
 	size_t ra_last;		/* listing index of the last cold walk */
 	unsigned ra_run;	/* consecutive siblings walked cold */
 	size_t ra_upto;		/* siblings scheduled up to (exclusive) */
+	int ra_raw;		/* the run opens raw files, not headers */
 	unsigned ra_active;	/* jobs running */
 	pthread_cond_t ra_idle;
 };
@@ -164,6 +165,7 @@ struct fhandle {
 	uint64_t size;
 	pthread_mutex_t lock;
 	char *win;
+	size_t win_cap;		/* bytes allocated at win */
 	uint64_t win_off;
 	size_t win_len;
 };
@@ -761,7 +763,7 @@ static void walk_key(const struct fobj *o, char *k, size_t n, size_t *kl)
 	*kl = len < 0 ? 0 : (size_t)len < n ? (size_t)len : n - 1;
 }
 
-static void readahead_note(struct fits_priv *p, const struct fobj *o);
+static void readahead_note(struct fits_priv *p, const struct fobj *o, int raw);
 static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out);
 static void obj_done(struct fits_priv *p, struct fobj *o);
 
@@ -995,7 +997,7 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 /*
  * fitsheader/ls-then-read over a prefix of many small objects walks them one
  * after another, one round trip each.  Once a reader has asked for the
- * headers of two siblings in listing order in a row, the next RA_WINDOW
+ * headers of two siblings in listing order in a row, the next fits_readahead
  * objects of the (fresh, cached) listing are walked in the background,
  * RA_CONC at a time (16: at 20 ms per answer a reader that needs ~2 ms per
  * object outruns 8; measured, bench/fits.sh FITS_ONLY=small),
@@ -1003,8 +1005,15 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
  * reader gets there (a job for an object already walked costs no request).  Each object is still read once:
  * a reader arriving meanwhile waits on the object's lock for the walk under
  * way.  Read-ahead jobs never trigger read-ahead themselves.
+ *
+ * astropy (fitsheader, fits.open) over the mount opens each object's raw
+ * file instead, and reads it through the raw window: one GET per object,
+ * one after another.  A run of raw opens in listing order reads ahead the
+ * same way, but what a job fetches is the object's first raw window
+ * (min(size, RAW_WINDOW), what the reader's first read would GET), kept as
+ * the object's pre bytes until its raw open takes them.  At most
+ * fits_readahead objects ahead of the reader hold them: 32 MiB by default.
  */
-#define RA_WINDOW 32
 #define RA_CONC 16
 
 static __thread int in_readahead;
@@ -1012,7 +1021,41 @@ static __thread int in_readahead;
 struct ra_job {
 	struct fits_priv *p;
 	struct fpath fp;
+	int raw;
 };
+
+/* An object's first raw window, fetched into its pre bytes (see above). */
+static void readahead_raw(struct fits_priv *p, struct fpath *fp)
+{
+	struct astro_s3_info info;
+	struct astro_s3 *cli;
+	const char *bucket;
+	struct fobj *o;
+	char *buf = NULL;
+	size_t want, got = 0;
+
+	fp->d = D_RAW;
+	if (obj_ready(p, fp, &o))
+		return;
+	/* Opened before at this version: the page cache has it (keep_cache). */
+	if (o->pre || o->url || o->info.size == 0 || p->cfg->offline ||
+	    strcmp(o->opened, validator(&o->info)) == 0 || !(cli = client_for(p, o->src, &bucket)))
+		goto out;
+	want = o->info.size < RAW_WINDOW ? (size_t)o->info.size : RAW_WINDOW;
+	if (!(buf = malloc(want)))
+		goto out;
+	astro_stats_inc("fits.raw_gets");
+	if (astro_s3_get_range(cli, bucket, o->key, 0, want, validator(&o->info), buf, &got,
+			       &info) == 0 && got == want) {
+		o->pre = buf;
+		o->pre_len = got;
+		buf = NULL;
+	}
+	/* Any failure is the reader's to meet, and report, on its own GET. */
+out:
+	free(buf);
+	obj_done(p, o);
+}
 
 static void *readahead_job(void *arg)
 {
@@ -1021,9 +1064,13 @@ static void *readahead_job(void *arg)
 	struct fobj *o;
 
 	in_readahead = 1;
-	j->fp.d = D_CSV;
-	if (obj_ready(p, &j->fp, &o) == 0)
-		obj_done(p, o);
+	if (j->raw) {
+		readahead_raw(p, &j->fp);
+	} else {
+		j->fp.d = D_CSV;
+		if (obj_ready(p, &j->fp, &o) == 0)
+			obj_done(p, o);
+	}
 	pthread_mutex_lock(&p->lock);
 	if (--p->ra_active == 0)
 		pthread_cond_broadcast(&p->ra_idle);
@@ -1032,15 +1079,15 @@ static void *readahead_job(void *arg)
 	return NULL;
 }
 
-static void readahead_note(struct fits_priv *p, const struct fobj *o)
+static void readahead_note(struct fits_priv *p, const struct fobj *o, int raw)
 {
 	char prefix[4096];
 	const char *name;
 	const struct listing *lst = NULL;
 	int64_t now = astro_mono_ms();
-	size_t i;
+	size_t i, window = p->cfg->fits_readahead;
 
-	if (in_readahead)
+	if (in_readahead || window == 0)
 		return;
 	split_key(o->key, prefix, sizeof(prefix), &name);
 	pthread_mutex_lock(&p->lock);
@@ -1054,18 +1101,19 @@ static void readahead_note(struct fits_priv *p, const struct fobj *o)
 		;
 	if (!lst || i == lst->n)
 		goto out;
-	if (strcmp(p->ra_bucket, o->src) == 0 && strcmp(p->ra_prefix, prefix) == 0 &&
-	    i == p->ra_last && p->ra_run) {
+	if (p->ra_raw == raw && strcmp(p->ra_bucket, o->src) == 0 &&
+	    strcmp(p->ra_prefix, prefix) == 0 && i == p->ra_last && p->ra_run) {
 		/* The same object again (its next header, hdus.csv): the run
 		 * and what is scheduled stand; only free job slots are filled.
 		 * Restarting here cost 11 jobs per object, each holding a slot
 		 * while it waited on an object already being walked. */
-	} else if (strcmp(p->ra_bucket, o->src) == 0 && strcmp(p->ra_prefix, prefix) == 0 &&
-	    i == p->ra_last + 1) {
+	} else if (p->ra_raw == raw && strcmp(p->ra_bucket, o->src) == 0 &&
+		   strcmp(p->ra_prefix, prefix) == 0 && i == p->ra_last + 1) {
 		p->ra_run++;
 	} else {
 		astro_strlcpy(p->ra_bucket, o->src, sizeof(p->ra_bucket));
 		astro_strlcpy(p->ra_prefix, prefix, sizeof(p->ra_prefix));
+		p->ra_raw = raw;
 		p->ra_run = 1;
 		p->ra_upto = i + 1;
 	}
@@ -1074,7 +1122,7 @@ static void readahead_note(struct fits_priv *p, const struct fobj *o)
 		goto out;
 	if (p->ra_upto < i + 1)
 		p->ra_upto = i + 1;
-	while (p->ra_upto < lst->n && p->ra_upto <= i + RA_WINDOW && p->ra_active < RA_CONC) {
+	while (p->ra_upto < lst->n && p->ra_upto <= i + window && p->ra_active < RA_CONC) {
 		const struct entry *e = &lst->e[p->ra_upto++];
 		struct ra_job *j;
 		pthread_attr_t a;
@@ -1083,6 +1131,7 @@ static void readahead_note(struct fits_priv *p, const struct fobj *o)
 		if (!e->is_obj || !(j = calloc(1, sizeof(*j))))
 			continue;
 		j->p = p;
+		j->raw = raw;
 		astro_strlcpy(j->fp.src, o->src, sizeof(j->fp.src));
 		snprintf(j->fp.key, sizeof(j->fp.key), "%s%s", prefix, e->name);
 		pthread_attr_init(&a);
@@ -1324,7 +1373,7 @@ static int obj_ready(struct fits_priv *p, struct fpath *fp, struct fobj **out)
 	/* Before this object's own walk, so the siblings' GETs overlap it
 	 * (one round trip earlier than noting after it). */
 	if (!o->url && fp->d != D_RAW && fp->d != D_OBJ)
-		readahead_note(p, o);
+		readahead_note(p, o, 0);
 	/* Another reader may be walking this object upstream: wait for it
 	 * only as long as this operation may (op.h). */
 	if ((rc = astro_op_lock(&o->lock))) {
@@ -1515,7 +1564,15 @@ static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 
 	if (rc)
 		return rc;
-	fobj_drop_pre(o);	/* raw reads go by their own window */
+	/* Bytes of this version already here (read ahead, or the version
+	 * probe's first read) become the handle's first window. */
+	if (o->pre) {
+		h->win = o->pre;
+		h->win_cap = h->win_len = o->pre_len;
+		h->win_off = 0;
+		o->pre = NULL;
+		o->pre_len = 0;
+	}
 	h->o = o;
 	h->size = o->info.size;
 	astro_strlcpy(h->validator, validator(&o->info), sizeof(h->validator));
@@ -1524,6 +1581,8 @@ static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 	/* The reference stays with the handle; the object lock does not. */
 	pthread_mutex_unlock(&o->lock);
 	pthread_mutex_init(&h->lock, NULL);
+	if (!o->url)
+		readahead_note(p, o, 1);
 	return 0;
 }
 
@@ -1608,14 +1667,16 @@ static int raw_read(struct fits_priv *p, struct fhandle *h, char *buf, size_t si
 		want = size > RAW_WINDOW ? size : RAW_WINDOW;
 		if (want > h->size - off)
 			want = (size_t)(h->size - off);
-		if (!h->win || want > RAW_WINDOW) {
-			char *nw = realloc(h->win, want > RAW_WINDOW ? want : RAW_WINDOW);
+		if (want > h->win_cap) {
+			size_t cap = want > RAW_WINDOW ? want : RAW_WINDOW;
+			char *nw = realloc(h->win, cap);
 
 			if (!nw) {
 				rc = -ENOMEM;
 				goto out;
 			}
 			h->win = nw;
+			h->win_cap = cap;
 		}
 		h->win_len = 0;
 		astro_stats_inc("fits.raw_gets");

@@ -332,3 +332,30 @@ small_fits() {
 	# 11 jobs per object, each holding a slot while waiting on a walk)
 	jq -e '.fits.readahead <= 40' "$T/m1/.astrofs/stats"
 }
+
+@test "fits: reading many sibling raw files in order (as astropy does) reads ahead their first window; no more GETs than objects" {
+	s3 PUT /data >/dev/null
+	small_fits "$T/x.fits"
+	# Distinct objects, so a window served for the wrong one shows.
+	for n in $(seq -w 1 40); do
+		{ head -c 5760 "$T/x.fits"; printf 'o%s' "$n"; head -c $((2880 - 3)) /dev/zero; } >"$T/o$n.fits"
+		s3 PUT "/data/raw/o$n.fits" --data-binary @"$T/o$n.fits" >/dev/null
+	done
+	head -c $((3 << 20)) /dev/urandom >"$T/big.bin"
+	s3 PUT /data/direct/big.fits --data-binary @"$T/big.bin" >/dev/null
+	mkdir -p "$T/m1" "$T/c1"
+	"$ASTROFS" fleet "$T/m1" -f -o "cache_dir=$T/c1,archive_dir=$T/ar1,obs_store=$T/ob1,offline=off,s3_endpoint=$S3_URL,s3_credentials=$T/rgw/credentials,fits_buckets=data,timeout=15" 2>>"$T/a1.log" &
+	echo $! >"$T/a1.pid"
+	for _ in $(seq 1 100); do [ -f "$T/m1/.astrofs/version" ] && break; sleep 0.1; done
+	[ "$(ls "$T/m1/fits/data/raw" | wc -l)" -eq 40 ]
+	for n in $(seq -w 1 40); do cmp "$T/m1/fits/data/raw/o$n.fits/raw" "$T/o$n.fits"; done
+	jq -e '.fits.readahead >= 10' "$T/m1/.astrofs/stats"
+	jq -e '.fits.raw_gets <= 40' "$T/m1/.astrofs/stats"
+	before=$(jq '.fits.raw_gets' "$T/m1/.astrofs/stats")
+	# Read again: the page cache has them; read-ahead must not fetch again.
+	for n in $(seq -w 1 40); do cmp "$T/m1/fits/data/raw/o$n.fits/raw" "$T/o$n.fits"; done
+	[ "$(jq '.fits.raw_gets' "$T/m1/.astrofs/stats")" -eq "$before" ]
+	# A raw file named without a listing: the version probe's first 64 KiB
+	# become the first window, and reads past it still get the rest.
+	cmp "$T/m1/fits/data/direct/big.fits/raw" "$T/big.bin"
+}

@@ -319,6 +319,7 @@ static void defaults(void **state)
 	assert_dump(&c, "tle_final_after", "30d");
 	assert_dump(&c, "satfilter_refresh", "6h");
 	assert_dump(&c, "fits_ttl", "10s");
+	assert_dump(&c, "fits_readahead", "32");
 	assert_dump(&c, "site_lat", "-30.2446333");
 	assert_dump(&c, "site_lon", "-70.7494167");
 	assert_dump(&c, "site_height", "2662.75");
@@ -431,6 +432,10 @@ static const struct set_case set_cases[] = {
 	{ "fits_ttl", "0", 0, "0s" },
 	{ "fits_ttl", "2min", 0, "2min" },
 	{ "fits_ttl", "2d", -EINVAL, "between 0s and 1d" },
+	{ "fits_readahead", "0", 0, "0" },
+	{ "fits_readahead", "64", 0, "64" },
+	{ "fits_readahead", "1025", -EINVAL, "fits_readahead" },
+	{ "fits_readahead", "lots", -EINVAL, "fits_readahead" },
 	{ "satfilter_refresh", "soon", -EINVAL, "satfilter_refresh" },
 	{ "satfilter_listen", "127.0.0.1:8080", 0, "127.0.0.1:8080" },
 	{ "satfilter_buffer", "0.02", 0, "0.02" },
@@ -576,7 +581,7 @@ static void spec_options_all_known(void **state)
 		/* additions */
 		"archive_ca",
 		"loglevel", "max_threads", "satfilter_listen", "auto_unmount",
-		"satfilter_buffer", "satfilter_dut1", "fits_ttl",
+		"satfilter_buffer", "satfilter_dut1", "fits_ttl", "fits_readahead",
 		"entry_timeout", "attr_timeout", "negative_timeout", "nonempty",
 		"obs_backend", "obs_aws_region", "obs_sqs_endpoint", "obs_dynamodb_endpoint",
 		"obs_s3_endpoint", "obs_sqs_prefix", "obs_table", "obs_bucket",

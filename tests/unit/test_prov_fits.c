@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/provider.h"
 #include "core/services.h"
+#include "core/stats.h"
 #include "s3_mem.h"
 
 #define P astro_prov_fits
@@ -263,6 +264,134 @@ static void injected_failures(void **state)
 	assert_int_equal(read_file(f, "bkt/d.fits/raw", buf, sizeof(buf)), (long)a.size);
 }
 
+/* Like read_file, in reads of at most `chunk` bytes, as the kernel asks. */
+static long read_chunked(struct fx *f, const char *path, char *buf, size_t cap, size_t chunk)
+{
+	struct astro_file fh = { 0 };
+	long total = 0;
+	int rc;
+
+	rc = P.open(f->priv, path, O_RDONLY, &fh);
+	if (rc)
+		return rc;
+	for (;;) {
+		size_t want = cap - (size_t)total < chunk ? cap - (size_t)total : chunk;
+
+		rc = P.read(f->priv, path, &fh, buf + total, want, total);
+		if (rc <= 0)
+			break;
+		total += rc;
+	}
+	P.release(f->priv, path, &fh);
+	return rc < 0 ? rc : total;
+}
+
+/* With a listing fresh for a minute: read-ahead goes by a fresh listing. */
+static int setup_ttl(void **state)
+{
+	struct fx *f;
+
+	setup(state);
+	f = *state;
+	P.destroy(f->priv);
+	f->cfg.fits_ttl = 60;
+	f->cfg.fits_readahead = 32;
+	struct astro_ctx ctx = { .cfg = &f->cfg, .services = &f->svc };
+	assert_int_equal(P.init(&ctx, &f->priv), 0);
+	return 0;
+}
+
+/* Raw files of siblings opened in listing order (astropy over the mount):
+ * their first windows are read ahead, each object is fetched once, and
+ * every byte is the object's own. */
+static void raw_read_ahead_over_siblings(void **state)
+{
+	struct fx *f = *state;
+	struct names n = { "" };
+	static char buf[65536];
+	char key[64], path[80], obj[16];
+	int64_t ra0 = astro_stats_get("fits.readahead");
+	unsigned gets0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "run/o%02d.fits", i);
+		snprintf(obj, sizeof(obj), "N%02d", i);
+		put_fits(f, key, obj);
+	}
+	assert_int_equal(P.readdir(f->priv, "bkt/run", collect, &n), 0);
+	gets0 = f->mem->calls[MEM_GET_RANGE] + f->mem->calls[MEM_GET];
+	for (int i = 0; i < 20; i++) {
+		size_t len;
+		char *want;
+
+		snprintf(obj, sizeof(obj), "N%02d", i);
+		snprintf(path, sizeof(path), "bkt/run/o%02d.fits/raw", i);
+		want = make_fits(obj, 3000, 100, &len);
+		assert_int_equal(read_chunked(f, path, buf, sizeof(buf), 4096), (long)len);
+		assert_memory_equal(buf, want, len);
+		free(want);
+	}
+	assert_true(astro_stats_get("fits.readahead") - ra0 >= 10);
+	assert_true(f->mem->calls[MEM_GET_RANGE] + f->mem->calls[MEM_GET] - gets0 <= 20);
+	/* Opened before at this version: no job fetches them again. */
+	gets0 = f->mem->calls[MEM_GET_RANGE] + f->mem->calls[MEM_GET];
+	for (int i = 0; i < 20; i++) {
+		struct astro_file fh = { 0 };
+
+		snprintf(path, sizeof(path), "bkt/run/o%02d.fits/raw", i);
+		assert_int_equal(P.open(f->priv, path, O_RDONLY, &fh), 0);
+		P.release(f->priv, path, &fh);
+	}
+	P.destroy(f->priv);	/* waits for the read-ahead jobs */
+	f->priv = NULL;
+	assert_int_equal(f->mem->calls[MEM_GET_RANGE] + f->mem->calls[MEM_GET], gets0);
+	struct astro_ctx ctx = { .cfg = &f->cfg, .services = &f->svc };
+	assert_int_equal(P.init(&ctx, &f->priv), 0);
+}
+
+/* fits_readahead=0: the same pass reads nothing ahead, one GET per object
+ * as the reader comes to it. */
+static void read_ahead_off(void **state)
+{
+	struct fx *f = *state;
+	struct names n = { "" };
+	static char buf[65536];
+	char key[64], path[80];
+	int64_t ra0 = astro_stats_get("fits.readahead");
+
+	f->cfg.fits_readahead = 0;
+	for (int i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "off/o%02d.fits", i);
+		put_fits(f, key, "X");
+	}
+	assert_int_equal(P.readdir(f->priv, "bkt/off", collect, &n), 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "bkt/off/o%02d.fits/raw", i);
+		assert_true(read_chunked(f, path, buf, sizeof(buf), 4096) > 0);
+		snprintf(path, sizeof(path), "bkt/off/o%02d.fits/hdus.csv", i);
+		assert_true(read_file(f, path, buf, sizeof(buf)) > 0);
+	}
+	assert_int_equal(astro_stats_get("fits.readahead"), ra0);
+}
+
+/* A raw file opened by name (no listing): the version probe's first 64 KiB
+ * become its first window, and reads past them, in kernel-sized pieces,
+ * get the rest whole. */
+static void raw_past_the_probe_window(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+	char *want = make_fits("BIG", 3u << 20, 100, &len);
+	char *buf = malloc(len + 1);
+
+	assert_non_null(buf);
+	assert_int_equal(mem_store(f->mem, "bkt", "big.fits", want, len), 0);
+	assert_int_equal(read_chunked(f, "bkt/big.fits/raw", buf, len + 1, 131072), (long)len);
+	assert_memory_equal(buf, want, len);
+	free(buf);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +399,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(headers_csv_and_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(replaced_object_is_walked_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(injected_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(raw_read_ahead_over_siblings, setup_ttl, teardown),
+		cmocka_unit_test_setup_teardown(raw_past_the_probe_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_ahead_off, setup_ttl, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
