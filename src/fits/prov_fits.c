@@ -823,19 +823,24 @@ static void walk_store(struct fits_priv *p, struct fobj *o)
 {
 	struct astro_cache_meta m = { .fetched_ms = astro_now_ms(), .ttl_s = -1,
 				      .flags = ASTRO_CACHE_FINAL };
-	char k[4500], rec[200];
+	char k[4500], sk[4400], rec[200];
 	size_t kl, len;
 	void *blob;
+	int rl;
 
 	if (!p->cache || !o->w || astro_fits_walk_serialize(o->w, &blob, &len) != 0)
 		return;
 	walk_key(o, k, sizeof(k), &kl);
-	astro_cache_put(p->cache, DB, k, kl, &m, blob, len);
+	rl = snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
+	/* One transaction for both: each commit is two syncs of the disk,
+	 * and a cold pass over many small objects stores one walk per object. */
+	struct astro_cache_item items[] = {
+		{ k, kl, blob, len },
+		{ sk, seen_key(o, sk, sizeof(sk)), rec, (size_t)rl < sizeof(rec) ? (size_t)rl : sizeof(rec) - 1 },
+	};
+	astro_cache_put_many(p->cache, DB, &m, items, ASTRO_ARRAY_SIZE(items));
 	shared_walk_put(p, k, kl, blob, len);
 	free(blob);
-	kl = seen_key(o, k, sizeof(k));
-	len = (size_t)snprintf(rec, sizeof(rec), "%" PRIu64 " %s", o->info.size, validator(&o->info));
-	astro_cache_put(p->cache, DB, k, kl, &m, rec, len < sizeof(rec) ? len : sizeof(rec) - 1);
 }
 
 /* A walk state for the current version: memory, else LMDB, else new. */
