@@ -133,8 +133,9 @@ static int collect(void *buf, const char *name, const struct astro_attr *a)
 	return 0;
 }
 
-/* The whole file at path (up to cap bytes): its length or -errno. */
-static long read_file(struct fx *f, const char *path, char *buf, size_t cap)
+/* The whole file at path (up to cap bytes) in reads of at most `chunk`
+ * bytes, as the kernel asks: its length or -errno. */
+static long read_chunked(struct fx *f, const char *path, char *buf, size_t cap, size_t chunk)
 {
 	struct astro_file fh = { 0 };
 	long total = 0;
@@ -144,15 +145,24 @@ static long read_file(struct fx *f, const char *path, char *buf, size_t cap)
 	if (rc)
 		return rc;
 	for (;;) {
-		rc = P.read(f->priv, path, &fh, buf + total, cap - (size_t)total, total);
+		size_t want = cap - (size_t)total < chunk ? cap - (size_t)total : chunk;
+
+		rc = P.read(f->priv, path, &fh, buf + total, want, total);
 		if (rc <= 0)
 			break;
 		total += rc;
 	}
 	P.release(f->priv, path, &fh);
-	if (rc < 0)
-		return rc;
-	buf[total < (long)cap ? total : (long)cap - 1] = '\0';
+	return rc < 0 ? rc : total;
+}
+
+/* The whole file at path (up to cap bytes), NUL-terminated: its length or -errno. */
+static long read_file(struct fx *f, const char *path, char *buf, size_t cap)
+{
+	long total = read_chunked(f, path, buf, cap, cap);
+
+	if (total >= 0)
+		buf[total < (long)cap ? total : (long)cap - 1] = '\0';
 	return total;
 }
 
@@ -262,28 +272,6 @@ static void injected_failures(void **state)
 	assert_non_null(strstr(buf, "EXTNAME = 'SCI"));
 	assert_int_equal(P.getattr(f->priv, "bkt/d.fits/raw", &a), 0);
 	assert_int_equal(read_file(f, "bkt/d.fits/raw", buf, sizeof(buf)), (long)a.size);
-}
-
-/* Like read_file, in reads of at most `chunk` bytes, as the kernel asks. */
-static long read_chunked(struct fx *f, const char *path, char *buf, size_t cap, size_t chunk)
-{
-	struct astro_file fh = { 0 };
-	long total = 0;
-	int rc;
-
-	rc = P.open(f->priv, path, O_RDONLY, &fh);
-	if (rc)
-		return rc;
-	for (;;) {
-		size_t want = cap - (size_t)total < chunk ? cap - (size_t)total : chunk;
-
-		rc = P.read(f->priv, path, &fh, buf + total, want, total);
-		if (rc <= 0)
-			break;
-		total += rc;
-	}
-	P.release(f->priv, path, &fh);
-	return rc < 0 ? rc : total;
 }
 
 /* With a listing fresh for a minute: read-ahead goes by a fresh listing. */
