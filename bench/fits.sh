@@ -59,7 +59,7 @@ chmod 600 "$tmp/aws"
 
 mount_fs() {
 	mkdir -p "$mnt" "$tmp/cache"
-	build/astrofs bench "$mnt" -f -o "cache_dir=$tmp/cache,s3_endpoint=$S3_ENDPOINT,s3_credentials=$tmp/aws,fits_buckets=astro,timeout=30" 2>>"$tmp/astrofs.log" &
+	build/astrofs bench "$mnt" -f -o "cache_dir=$tmp/cache,s3_endpoint=$S3_ENDPOINT,s3_credentials=$tmp/aws,fits_buckets=astro,timeout=30${MOUNT_EXTRA:+,$MOUNT_EXTRA}" 2>>"$tmp/astrofs.log" &
 	echo $! >"$tmp/astrofs.pid"
 	for _ in $(seq 1 100); do [ -f "$mnt/.astrofs/version" ] && return 0; sleep 0.1; done
 	cat "$tmp/astrofs.log" >&2
@@ -132,6 +132,17 @@ echo "# latency ${LAT} ms per response; $(nproc) CPUs shared; numbers are one ru
 small=()
 for i in $(seq 0 99); do small+=("$mnt/fits/astro/small/f$(printf %05d "$i").fits"); done
 glob_small() { all_headers "$mnt"/fits/astro/small/*.fits; }
+# astropy itself over the mount (what fitsheader does): one process opens
+# each small object's raw file, as the fsspec peer below opens each URL;
+# timed the same way (the reads, not interpreter start), cold then warm.
+astropy_passes() {
+	$PY -c 'import astropy' 2>/dev/null || return 0
+	rm -rf "$tmp/cache"
+	mount_fs
+	peer astropy small-100 "$S3_LOG" "${small[@]/%//raw}"
+	peer astropy-w small-100 "$S3_LOG" "${small[@]/%//raw}"
+	umount_fs
+}
 # FITS_ONLY=small: only the cold reads of the 100 small objects (by name,
 # then by glob on a fresh cache), for read-ahead work; no peers, no goals.
 if [ "${FITS_ONLY:-}" = small ]; then
@@ -144,6 +155,7 @@ if [ "${FITS_ONLY:-}" = small ]; then
 		echo "# read-ahead jobs: $(jq '.fits.readahead' "$mnt/.astrofs/stats")"
 		umount_fs
 	done
+	astropy_passes
 	exit 0
 fi
 mount_fs
@@ -165,6 +177,19 @@ mount_fs
 run cold small-glob glob_small
 run warm small-glob glob_small
 umount_fs
+astropy_passes
+# The same cold passes without read-ahead (fits_readahead=0): one round
+# trip after another.
+rm -rf "$tmp/cache"
+MOUNT_EXTRA=fits_readahead=0 mount_fs
+run no-ra small-100 all_headers "${small[@]}"
+umount_fs
+if $PY -c 'import astropy' 2>/dev/null; then
+	rm -rf "$tmp/cache"
+	MOUNT_EXTRA=fits_readahead=0 mount_fs
+	peer astropy-0 small-100 "$S3_LOG" "${small[@]/%//raw}"
+	umount_fs
+fi
 # Warm per-header latency (in-memory state, page cache dropped by re-open).
 mount_fs
 all_headers "$mnt/fits/astro/tess/cube.fits"
@@ -254,7 +279,7 @@ fi
 echo
 echo "# side by side (wall ms, GET, HEAD, LIST, bytes received by the client)"
 for c in cube hst-7hdu hst-like small-100; do
-	for l in cold warm remount fsspec s3fs; do
+	for l in cold warm remount no-ra astropy astropy-w astropy-0 fsspec s3fs; do
 		awk -v c=$c -v l=$l '$1 == c && $2 == l' "$tmp/results"
 	done
 done
@@ -280,11 +305,23 @@ for c in cube hst-7hdu hst-like small-100; do
 			note = sprintf(" (headers alone are %d B: at most %.1fx is possible)", hb, f / hb)
 		printf "%s: bytes fsspec/astrofs-cold = %d/%d = %.1fx (goal >= 10x)%s: %s\n", c, f, a, r, note,
 			(a == 0 || r >= 10) ? "met" : "missed" }'
-	if [ -f "$tmp/seen.s3fs.$c" ] && ! cmp -s "$tmp/seen.fsspec.$c" "$tmp/seen.s3fs.$c"; then
-		echo "$c: WARNING the peers saw different headers: $(cat "$tmp/seen.fsspec.$c") vs $(cat "$tmp/seen.s3fs.$c")"
-	fi
+	for o in s3fs astropy; do
+		if [ -f "$tmp/seen.$o.$c" ] && ! cmp -s "$tmp/seen.fsspec.$c" "$tmp/seen.$o.$c"; then
+			echo "$c: WARNING fsspec and $o saw different headers: $(cat "$tmp/seen.fsspec.$c") vs $(cat "$tmp/seen.$o.$c")"
+		fi
+	done
 	art=$(($(field $c cold 2) + $(field $c cold 3) + $(field $c cold 4)))
 	frt=$(($(field $c fsspec 2) + $(field $c fsspec 3) + $(field $c fsspec 4)))
 	echo "$c: round trips astrofs-cold $art vs fsspec $frt (goal <=): $([ "$art" -le "$frt" ] && echo met || echo missed)"
 done
 echo "warm header read, open+read+close without process start: ${orc_us} us (goal < 1000 us): $([ "$orc_us" -lt 1000 ] && echo met || echo missed)"
+# Issue 14: the cold header read of 100 small objects behind the latency,
+# under 0.5 s with no more GETs than objects.  The cat loop's figure counts
+# 100 process starts (about 125 ms here, the warm row shows them); astropy
+# over the mount is timed as the fsspec peer is.
+for l in cold astropy; do
+	ms=$(field small-100 $l 1); g=$(field small-100 $l 2)
+	[ -n "$ms" ] || continue
+	what=$([ $l = cold ] && echo "cat loop" || echo "astropy over raw")
+	echo "small-100 cold, $what: ${ms} ms, ${g} GET (goal < 500 ms, GET <= 100): $([ "$ms" -lt 500 ] && [ "$g" -le 100 ] && echo met || echo missed)"
+done
