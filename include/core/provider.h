@@ -157,4 +157,10 @@ extern const struct astro_provider astro_prov_satfilter;
 extern const struct astro_provider astro_prov_obs;
 extern const struct astro_provider astro_prov_meta;	/* ".astrofs" */
 
+#ifdef ASTRO_UNITTEST
+/* /fits: the bytes of raw windows read ahead and not yet opened are held
+ * up to budget; unopened for stale_ms they may be dropped (64 MiB, 5 s). */
+void astro_prov_fits_test_readahead(void *priv, size_t budget, int64_t stale_ms);
+#endif
+
 #endif

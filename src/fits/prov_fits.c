@@ -113,6 +113,7 @@ struct fobj {
 				 * when its version was learnt; the walk's first
 				 * read takes them instead of a GET */
 	size_t pre_len;
+	int64_t pre_ra_ms;	/* when raw read-ahead fetched pre (0: it did not) */
 	char opened[160];	/* validator at the last open (keep_cache) */
 	int refs;
 	struct fobj *next;
@@ -143,6 +144,10 @@ struct fits_priv {
 	int ra_raw;		/* the run opens raw files, not headers */
 	unsigned ra_active;	/* jobs running */
 	pthread_cond_t ra_idle;
+	size_t ra_held;		/* bytes of raw windows read ahead, not yet
+				 * opened (atomic: freed under any lock) */
+	size_t ra_budget;	/* ... at most this many (RA_RAW_BUDGET) */
+	int64_t ra_stale_ms;	/* unopened this long: abandoned (RA_RAW_STALE_MS) */
 };
 
 enum fdepth { D_ROOT, D_SRC, D_PREFIX, D_OBJ, D_HEADERS, D_HEADER, D_CSV, D_RAW };
@@ -563,8 +568,20 @@ static const char *validator(const struct astro_s3_info *i)
 	return i->etag[0] ? i->etag : i->last_modified;
 }
 
-static void fobj_drop_pre(struct fobj *o)
+/* The pre bytes leave the read-ahead budget (freed, or taken by an open). */
+static void fobj_pre_unbudget(struct fits_priv *p, struct fobj *o)
 {
+	if (!o->pre_ra_ms)
+		return;
+	__atomic_sub_fetch(&p->ra_held, o->pre_len, __ATOMIC_RELAXED);
+	astro_stats_add("fits.readahead_bytes", -(int64_t)o->pre_len);
+	o->pre_ra_ms = 0;
+}
+
+/* Forget the pre bytes (o->lock held, or o unreachable). */
+static void fobj_drop_pre(struct fits_priv *p, struct fobj *o)
+{
+	fobj_pre_unbudget(p, o);
 	free(o->pre);
 	o->pre = NULL;
 	o->pre_len = 0;
@@ -577,10 +594,10 @@ static void fobj_drop_walk(struct fobj *o)
 	o->walked_for[0] = '\0';
 }
 
-static void fobj_free(struct fobj *o)
+static void fobj_free(struct fits_priv *p, struct fobj *o)
 {
 	fobj_drop_walk(o);
-	fobj_drop_pre(o);
+	fobj_drop_pre(p, o);
 	pthread_mutex_destroy(&o->lock);
 	free(o->src);
 	free(o->key);
@@ -605,7 +622,7 @@ static int fobj_get(struct fits_priv *p, const struct fpath *fp, struct fobj **o
 
 				if (x->refs == 0) {
 					*pp = x->next;
-					fobj_free(x);
+					fobj_free(p, x);
 					p->nobjs--;
 				} else {
 					pp = &x->next;
@@ -708,7 +725,7 @@ static int version_fetch(struct fits_priv *p, struct fobj *o, struct astro_s3_in
 		rc = astro_s3_http_get_range(o->url, 0, FIRST_READ, NULL, timeout_ms(p), pre, &got, info);
 	else
 		rc = astro_s3_get_range(cli, bucket, o->key, 0, FIRST_READ, NULL, pre, &got, info);
-	fobj_drop_pre(o);
+	fobj_drop_pre(p, o);
 	if (rc == 0 && got > 0) {
 		o->pre = pre;
 		o->pre_len = got;
@@ -748,7 +765,7 @@ static int fobj_refresh(struct fits_priv *p, struct fobj *o, int force)
 				     o->src, o->key, o->walked_for, validator(&info));
 		fobj_drop_walk(o);
 		if (!fetched)
-			fobj_drop_pre(o);	/* bytes of the old version */
+			fobj_drop_pre(p, o);	/* bytes of the old version */
 	}
 	o->info = info;
 	o->checked_ms = now;
@@ -943,7 +960,7 @@ static int walk_read(void *arg, uint64_t off, size_t len, void *buf, size_t *got
 	*size = o->info.size;
 	if (have < len && o->pre_len < o->info.size)
 		rc = walk_get(c, off + have, len - have, (char *)buf + have, &more, size);
-	fobj_drop_pre(o);	/* the walker never reads a range twice */
+	fobj_drop_pre(c->p, o);	/* the walker never reads a range twice */
 	*got = have + more;
 	return rc;
 }
@@ -992,7 +1009,7 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
 		}
 		if (astro_fits_walk_count(o->w) != before || astro_fits_walk_end(o->w, NULL) != end_before)
 			walk_store(p, o);
-		fobj_drop_pre(o);	/* used by the first read, or not needed */
+		fobj_drop_pre(p, o);	/* used by the first read, or not needed */
 		return rc;
 	}
 }
@@ -1016,10 +1033,17 @@ static int fobj_walk(struct fits_priv *p, struct fobj *o, enum wop op, struct fp
  * one after another.  A run of raw opens in listing order reads ahead the
  * same way, but what a job fetches is the object's first raw window
  * (min(size, RAW_WINDOW), what the reader's first read would GET), kept as
- * the object's pre bytes until its raw open takes them.  At most
- * fits_readahead objects ahead of the reader hold them: 32 MiB by default.
+ * the object's pre bytes until its raw open takes them.  A reader that
+ * stops part way (Ctrl-C, head) leaves them behind, and one that reads a
+ * prefix only in part, then another, and another, would pile them up: so
+ * they are held up to RA_RAW_BUDGET bytes in all (fits.readahead_bytes in
+ * the stats); past it, windows unopened for RA_RAW_STALE_MS are dropped,
+ * and if that frees too little the job fetches nothing (the reader then
+ * makes its own GET, as without read-ahead).
  */
 #define RA_CONC 16
+#define RA_RAW_BUDGET (64u << 20)
+#define RA_RAW_STALE_MS 5000
 
 static __thread int in_readahead;
 
@@ -1028,6 +1052,36 @@ struct ra_job {
 	struct fpath fp;
 	int raw;
 };
+
+/* Drop the raw windows read ahead and left unopened past ra_stale_ms
+ * (self->lock held; others' locks only tried, so no order is imposed). */
+static void readahead_reclaim(struct fits_priv *p, const struct fobj *self)
+{
+	int64_t now = astro_mono_ms();
+
+	pthread_mutex_lock(&p->lock);
+	for (struct fobj *x = p->objs; x; x = x->next) {
+		if (x == self || pthread_mutex_trylock(&x->lock) != 0)
+			continue;
+		if (x->pre_ra_ms && now - x->pre_ra_ms >= p->ra_stale_ms)
+			fobj_drop_pre(p, x);
+		pthread_mutex_unlock(&x->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Reserve n bytes of the read-ahead budget; 0 when there is no room. */
+static int readahead_reserve(struct fits_priv *p, const struct fobj *self, size_t n)
+{
+	if (__atomic_add_fetch(&p->ra_held, n, __ATOMIC_RELAXED) <= p->ra_budget)
+		return 1;
+	readahead_reclaim(p, self);
+	if (__atomic_load_n(&p->ra_held, __ATOMIC_RELAXED) <= p->ra_budget)
+		return 1;
+	__atomic_sub_fetch(&p->ra_held, n, __ATOMIC_RELAXED);
+	astro_stats_inc("fits.readahead_over_budget");
+	return 0;
+}
 
 /* An object's first raw window, fetched into its pre bytes (see above). */
 static void readahead_raw(struct fits_priv *p, struct fpath *fp)
@@ -1047,16 +1101,24 @@ static void readahead_raw(struct fits_priv *p, struct fpath *fp)
 	    strcmp(o->opened, validator(&o->info)) == 0 || !(cli = client_for(p, o->src, &bucket)))
 		goto out;
 	want = o->info.size < RAW_WINDOW ? (size_t)o->info.size : RAW_WINDOW;
-	if (!(buf = malloc(want)))
+	if (!readahead_reserve(p, o, want))
 		goto out;
+	if (!(buf = malloc(want))) {
+		__atomic_sub_fetch(&p->ra_held, want, __ATOMIC_RELAXED);
+		goto out;
+	}
 	astro_stats_inc("fits.raw_gets");
 	if (astro_s3_get_range(cli, bucket, o->key, 0, want, validator(&o->info), buf, &got,
 			       &info) == 0 && got == want) {
 		o->pre = buf;
 		o->pre_len = got;
+		o->pre_ra_ms = astro_mono_ms();
+		astro_stats_add("fits.readahead_bytes", (int64_t)got);
 		buf = NULL;
+	} else {
+		/* Any failure is the reader's to meet, and report, on its own GET. */
+		__atomic_sub_fetch(&p->ra_held, want, __ATOMIC_RELAXED);
 	}
-	/* Any failure is the reader's to meet, and report, on its own GET. */
 out:
 	free(buf);
 	obj_done(p, o);
@@ -1202,7 +1264,7 @@ static void fits_destroy(void *priv)
 		struct fobj *o = p->objs;
 
 		p->objs = o->next;
-		fobj_free(o);
+		fobj_free(p, o);
 	}
 	for (size_t i = 0; i < p->nbuckets; i++)
 		free(p->buckets[i]);
@@ -1279,6 +1341,8 @@ static int fits_init(const struct astro_ctx *ctx, void **priv)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->ra_idle, NULL);
+	p->ra_budget = RA_RAW_BUDGET;
+	p->ra_stale_ms = RA_RAW_STALE_MS;
 	p->cfg = cfg;
 	p->cache = ctx->cache;
 	p->ttl_ms = (int64_t)cfg->fits_ttl * 1000;
@@ -1572,6 +1636,7 @@ static int raw_open(struct fits_priv *p, struct fpath *fp, struct astro_file *f,
 	/* Bytes of this version already here (read ahead, or the version
 	 * probe's first read) become the handle's first window. */
 	if (o->pre) {
+		fobj_pre_unbudget(p, o);
 		h->win = o->pre;
 		h->win_cap = h->win_len = o->pre_len;
 		h->win_off = 0;
@@ -1766,3 +1831,15 @@ const struct astro_provider astro_prov_fits = {
 	.read = fits_read,
 	.release = fits_release,
 };
+
+#ifdef ASTRO_UNITTEST
+void astro_prov_fits_test_readahead(void *priv, size_t budget, int64_t stale_ms)
+{
+	struct fits_priv *p = priv;
+
+	pthread_mutex_lock(&p->lock);
+	p->ra_budget = budget;
+	p->ra_stale_ms = stale_ms;
+	pthread_mutex_unlock(&p->lock);
+}
+#endif

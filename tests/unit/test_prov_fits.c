@@ -5,7 +5,9 @@
  */
 #include "unit.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include "core/astro.h"
 #include "core/config.h"
 #include "core/provider.h"
@@ -362,6 +364,87 @@ static void read_ahead_off(void **state)
 	assert_int_equal(astro_stats_get("fits.readahead"), ra0);
 }
 
+static unsigned gets_of(const struct fx *f)
+{
+	return __atomic_load_n(&f->mem->calls[MEM_GET_RANGE], __ATOMIC_RELAXED) +
+	       __atomic_load_n(&f->mem->calls[MEM_GET], __ATOMIC_RELAXED);
+}
+
+/* Wait (bounded) until the read-ahead jobs since the snapshot have met
+ * the budget `over` times and hold `held` bytes, i.e. are all done. */
+static void wait_jobs(int64_t over0, int64_t over, int64_t held0, int64_t held)
+{
+	for (int i = 0; i < 500; i++) {
+		if (astro_stats_get("fits.readahead_over_budget") - over0 >= over &&
+		    astro_stats_get("fits.readahead_bytes") - held0 == held)
+			return;
+		usleep(10000);
+	}
+	fail_msg("read-ahead jobs did not finish: %" PRId64 " over budget, %" PRId64 " B held",
+		 astro_stats_get("fits.readahead_over_budget") - over0,
+		 astro_stats_get("fits.readahead_bytes") - held0);
+}
+
+/* Raw windows read ahead are held up to the budget; those a reader left
+ * unopened are dropped once stale when a later run needs the room, and the
+ * reader of a dropped one fetches it itself. */
+static void raw_read_ahead_budget(void **state)
+{
+	struct fx *f = *state;
+	struct names n = { "" };
+	size_t len;
+	char *want = make_fits("B", 100000, 100, &len), *buf = malloc(len + 1);
+	char key[64], path[80];
+	int64_t held0, over0;
+	unsigned gets;
+
+	assert_non_null(buf);
+	astro_prov_fits_test_readahead(f->priv, 3 * len, 200);	/* room for 3 */
+	for (int i = 0; i < 12; i++) {
+		snprintf(key, sizeof(key), "bud/o%02d.fits", i);
+		assert_int_equal(mem_store(f->mem, "bkt", key, want, len), 0);
+		snprintf(key, sizeof(key), "bud2/o%02d.fits", i);
+		assert_int_equal(mem_store(f->mem, "bkt", key, want, len), 0);
+	}
+	assert_int_equal(P.readdir(f->priv, "bkt/bud", collect, &n), 0);
+	assert_int_equal(P.readdir(f->priv, "bkt/bud2", collect, &n), 0);
+	held0 = astro_stats_get("fits.readahead_bytes");
+	over0 = astro_stats_get("fits.readahead_over_budget");
+	/* Two in order start the run (10 jobs); the reader stops there. */
+	gets = gets_of(f);
+	assert_int_equal(read_chunked(f, "bkt/bud/o00.fits/raw", buf, len, 131072), (long)len);
+	assert_int_equal(read_chunked(f, "bkt/bud/o01.fits/raw", buf, len, 131072), (long)len);
+	wait_jobs(over0, 7, held0, 3 * (int64_t)len);
+	assert_int_equal(gets_of(f) - gets, 2 + 3);	/* the reader's, and 3 windows */
+	assert_int_equal(astro_stats_get("fits.readahead_over_budget") - over0, 7);
+	/* Another prefix once those are stale: the first jobs make room. */
+	usleep(250000);
+	over0 = astro_stats_get("fits.readahead_over_budget");
+	gets = gets_of(f);
+	assert_int_equal(read_chunked(f, "bkt/bud2/o00.fits/raw", buf, len, 131072), (long)len);
+	assert_int_equal(read_chunked(f, "bkt/bud2/o01.fits/raw", buf, len, 131072), (long)len);
+	wait_jobs(over0, 7, held0, 3 * (int64_t)len);
+	assert_int_equal(gets_of(f) - gets, 2 + 3);
+	assert_int_equal(astro_stats_get("fits.readahead_over_budget") - over0, 7);
+	/* Every byte right either way: the first run's 3 windows were
+	 * dropped, so its 10 unread objects cost 10 GETs now. */
+	astro_prov_fits_test_readahead(f->priv, 3 * len, 60000);
+	gets = gets_of(f);
+	for (int i = 2; i < 12; i++) {
+		snprintf(path, sizeof(path), "bkt/bud/o%02d.fits/raw", i);
+		assert_int_equal(read_chunked(f, path, buf, len, 131072), (long)len);
+		assert_memory_equal(buf, want, len);
+	}
+	P.destroy(f->priv);	/* waits for the read-ahead jobs */
+	f->priv = NULL;
+	assert_int_equal(gets_of(f) - gets, 10);
+	assert_int_equal(astro_stats_get("fits.readahead_bytes"), held0);	/* all given back */
+	struct astro_ctx ctx = { .cfg = &f->cfg, .services = &f->svc };
+	assert_int_equal(P.init(&ctx, &f->priv), 0);
+	free(buf);
+	free(want);
+}
+
 /* A raw file opened by name (no listing): the version probe's first 64 KiB
  * become its first window, and reads past them, in kernel-sized pieces,
  * get the rest whole. */
@@ -390,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(raw_read_ahead_over_siblings, setup_ttl, teardown),
 		cmocka_unit_test_setup_teardown(raw_past_the_probe_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_ahead_off, setup_ttl, teardown),
+		cmocka_unit_test_setup_teardown(raw_read_ahead_budget, setup_ttl, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
