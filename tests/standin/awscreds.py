@@ -69,15 +69,18 @@ class H(BaseHTTPRequestHandler):
 
     def reply(self, status, body, ctype="application/json"):
         b = body.encode()
+        # Logged before the answer goes out: once a client has its answer,
+        # its line is in the log, ahead of any later request's (tests read
+        # the order; written after, a quick next request could come first).
+        if self.server.a.log:
+            with open(self.server.a.log, "a") as f:
+                f.write(f"{self.command} {self.path.split('?')[0]} {status}\n")
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(b)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(b)
-        if self.server.a.log:
-            with open(self.server.a.log, "a") as f:
-                f.write(f"{self.command} {self.path.split('?')[0]} {status}\n")
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
