@@ -188,7 +188,6 @@ static double bitsd(uint64_t u)
 	return f;
 }
 
-/* Digits d such that every FLOAT of the run is k / 10^d exactly; -1 if none. */
 /*
  * Is f exactly the integer nearest f·10^d over 10^d, as the decoder will
  * rebuild it from that integer?  Checked through the integer itself: -0.0
@@ -202,6 +201,7 @@ static int decimal_exact(double f, int d)
 	return fabs(k) < 9007199254740992.0 && dbits((double)(int64_t)k / p10[d]) == dbits(f);
 }
 
+/* Digits d such that every FLOAT of the run is k / 10^d exactly; -1 if none. */
 static int decimal_digits(const struct astro_tlm_block *b, size_t from, size_t n)
 {
 	int d = 0;
