@@ -1103,13 +1103,10 @@ static void readahead_raw(struct fits_priv *p, struct fpath *fp)
 	want = o->info.size < RAW_WINDOW ? (size_t)o->info.size : RAW_WINDOW;
 	if (!readahead_reserve(p, o, want))
 		goto out;
-	if (!(buf = malloc(want))) {
-		__atomic_sub_fetch(&p->ra_held, want, __ATOMIC_RELAXED);
-		goto out;
-	}
-	astro_stats_inc("fits.raw_gets");
-	if (astro_s3_get_range(cli, bucket, o->key, 0, want, validator(&o->info), buf, &got,
-			       &info) == 0 && got == want) {
+	if ((buf = malloc(want)))
+		astro_stats_inc("fits.raw_gets");
+	if (buf && astro_s3_get_range(cli, bucket, o->key, 0, want, validator(&o->info), buf,
+				      &got, &info) == 0 && got == want) {
 		o->pre = buf;
 		o->pre_len = got;
 		o->pre_ra_ms = astro_mono_ms();
@@ -1153,6 +1150,7 @@ static void readahead_note(struct fits_priv *p, const struct fobj *o, int raw)
 	const struct listing *lst = NULL;
 	int64_t now = astro_mono_ms();
 	size_t i, window = p->cfg->fits_readahead;
+	int same;
 
 	if (in_readahead || window == 0)
 		return;
@@ -1168,14 +1166,14 @@ static void readahead_note(struct fits_priv *p, const struct fobj *o, int raw)
 		;
 	if (!lst || i == lst->n)
 		goto out;
-	if (p->ra_raw == raw && strcmp(p->ra_bucket, o->src) == 0 &&
-	    strcmp(p->ra_prefix, prefix) == 0 && i == p->ra_last && p->ra_run) {
+	same = p->ra_raw == raw && strcmp(p->ra_bucket, o->src) == 0 &&
+	       strcmp(p->ra_prefix, prefix) == 0;
+	if (same && i == p->ra_last && p->ra_run) {
 		/* The same object again (its next header, hdus.csv): the run
 		 * and what is scheduled stand; only free job slots are filled.
 		 * Restarting here cost 11 jobs per object, each holding a slot
 		 * while it waited on an object already being walked. */
-	} else if (p->ra_raw == raw && strcmp(p->ra_bucket, o->src) == 0 &&
-		   strcmp(p->ra_prefix, prefix) == 0 && i == p->ra_last + 1) {
+	} else if (same && i == p->ra_last + 1) {
 		p->ra_run++;
 	} else {
 		astro_strlcpy(p->ra_bucket, o->src, sizeof(p->ra_bucket));
