@@ -370,45 +370,42 @@ function plainObjectRead(req) {
   return bucket && key && !bucket.includes('/') ? { bucket, key } : null;
 }
 
-// If-Match on a GET or HEAD, as S3 has it (s3rver ignores the header):
-// 412 PreconditionFailed unless one of the listed ETags, quoted or not, or
-// "*" matches the object's.  A missing object is left to s3rver's 404.
-// An object no GET has touched yet has no .md5, and is not checked.
-// astrofs pins ranged reads to the ETag it walked with this header.
-function ifMatchFails(store, req) {
-  const want = req.headers['if-match'];
-  const o = want === undefined ? null : plainObjectRead(req);
-  if (!o) return false;
-  // Without the .md5 s3rver writes on first read there is nothing to compare.
-  let md5;
+// The object a plain GET or HEAD reads ({bucket, key, metadata}), or null:
+// not such a request, or any surprise (no object, no .md5 yet, bad JSON),
+// which is s3rver's to answer.
+function plainObject(store, req) {
+  const o = plainObjectRead(req);
+  if (!o) return null;
   try {
-    md5 = readOr(`${store.getResourcePath(o.bucket, o.key, 'object')}.md5`, null);
+    o.metadata = metadataSync(store, o.bucket, o.key);
   } catch (err) {
-    return false;
+    return null;
   }
-  if (md5 === null) return false;
-  const tags = want.split(',').map(t => t.trim().replace(/^"(.*)"$/, '$1'));	// W/ never matches
-  return !tags.includes('*') && !tags.includes(md5);
+  return o.metadata ? o : null;
 }
 
-// true when the request was answered; false leaves it to s3rver.
-function fastGet(store, req, res) {
-  const o = plainObjectRead(req);
+// If-Match on a GET or HEAD of object o, as S3 has it (s3rver ignores the
+// header): 412 PreconditionFailed unless one of the listed ETags, quoted or
+// not, or "*" matches the object's.  Without an object (or its .md5, which
+// s3rver writes on first read) there is nothing to compare: s3rver answers.
+// astrofs pins ranged reads to the ETag it walked with this header.
+function ifMatchFails(o, req) {
+  const want = req.headers['if-match'];
+  if (!o || want === undefined) return false;
+  const tags = want.split(',').map(t => t.trim());	// W/ never matches
+  return !tags.includes('*') && !tags.includes(o.metadata.etag) &&
+    !tags.includes(JSON.parse(o.metadata.etag));
+}
+
+// Answer a GET or HEAD of object o here; false leaves it to s3rver.
+function fastGet(store, o, req, res) {
   if (!o) return false;
   for (const h of FAST_SKIP_HEADERS) if (h in req.headers) return false;
-  const { bucket, key } = o;
+  const { bucket, key, metadata } = o;
   if (fs.existsSync(store.getResourcePath(bucket, undefined, 'cors.xml')) ||
       fs.existsSync(store.getResourcePath(bucket, undefined, 'website.xml')))
     return false;
   const objectPath = store.getResourcePath(bucket, key, 'object');
-  // Any surprise here (no object, no .md5 yet, bad JSON) is s3rver's to answer.
-  let metadata;
-  try {
-    metadata = metadataSync(store, bucket, key);
-  } catch (err) {
-    return false;
-  }
-  if (metadata === null) return false;
   const size = metadata['content-length'];
   if (size === 0) return false;
   const range = /^bytes=/.test(req.headers.range || '') ? parseRange(req.headers.range, size) : null;
@@ -551,13 +548,14 @@ async function main() {
         sendError(req, res, err);
         return;
       }
-      if (ifMatchFails(store, req)) {
+      const o = plainObject(store, req);
+      if (ifMatchFails(o, req)) {
         req.resume();
         sendError(req, res, new S3Fail(412, 'PreconditionFailed',
           'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' }));
         return;
       }
-      if (FAST && fastGet(store, req, res)) return;
+      if (FAST && fastGet(store, o, req, res)) return;
       if (isCreateBucket(req)) {
         // S3 in us-east-1 answers 200 to CreateBucket on a bucket its caller
         // already owns (legacy behaviour, relied on by the observatory
