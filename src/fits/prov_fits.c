@@ -500,8 +500,9 @@ static struct listing *listing_get(struct fits_priv *p, const char *bucket, cons
 	nl->rc = list_fetch(p, nl);
 	nl->fetched_ms = astro_mono_ms();
 	pthread_mutex_lock(&p->lock);
-	/* Errors are remembered for the TTL too, except transient ones. */
-	if (nl->rc == -EIO || nl->rc == -ETIMEDOUT || nl->rc == -ENOMEM) {
+	/* Errors are remembered for the TTL too, except transient ones; an
+	 * interrupt (Ctrl-C on ls) is its caller's, not the prefix's. */
+	if (nl->rc == -EIO || nl->rc == -ETIMEDOUT || nl->rc == -ENOMEM || nl->rc == -EINTR) {
 		*rc = nl->rc;
 		listing_free(nl);
 		return NULL;

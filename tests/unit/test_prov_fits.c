@@ -292,6 +292,28 @@ static int setup_ttl(void **state)
 	return setup_with(state, 60, 32);
 }
 
+/* A listing cut short by an interrupt (Ctrl-C on `ls`) or a deadline is
+ * that caller's outcome: the next reader lists the prefix again instead of
+ * meeting the same error for fits_ttl. */
+static void interrupted_listing_is_not_remembered(void **state)
+{
+	struct fx *f = *state;
+	static const struct { int err; const char *dir, *has; } cases[] = {
+		{ -EINTR, "bkt/sub", "b.fits|" }, { -ETIMEDOUT, "bkt", "a.fits|" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct names n = { "" };
+
+		f->fault->err = cases[i].err;
+		f->fault->fail_nth = f->fault->calls + 1;
+		assert_int_equal(P.readdir(f->priv, cases[i].dir, collect, &n), cases[i].err);
+		n.all[0] = '\0';
+		assert_int_equal(P.readdir(f->priv, cases[i].dir, collect, &n), 0);
+		assert_non_null(strstr(n.all, cases[i].has));
+	}
+}
+
 /* GETs the store has answered (read-ahead jobs count them concurrently). */
 static unsigned gets_of(const struct fx *f)
 {
@@ -472,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(raw_past_the_probe_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_ahead_off, setup_ttl, teardown),
 		cmocka_unit_test_setup_teardown(raw_read_ahead_budget, setup_ttl, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_listing_is_not_remembered, setup_ttl, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
